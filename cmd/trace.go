@@ -1,0 +1,169 @@
+package cmd
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/packetwalk/kubectl-packetwalk/render"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// TraceOptions are the flags and arguments of `trace`.
+type TraceOptions struct {
+	*GlobalOptions
+	Pod      string
+	To       string
+	Snapshot string
+	Output   render.Format
+	NoReturn bool
+
+	request trace.Request
+	color   bool
+}
+
+// NewTraceOptions returns the defaults.
+func NewTraceOptions(g *GlobalOptions) *TraceOptions {
+	return &TraceOptions{GlobalOptions: g, Output: render.Table}
+}
+
+// NewCmdTrace builds `trace`.
+func NewCmdTrace(g *GlobalOptions) *cobra.Command {
+	o := NewTraceOptions(g)
+	c := &cobra.Command{
+		Use:   "trace POD --to node/NAME|pod/NS/NAME|IP",
+		Short: "Walk the path from a pod to a node, a pod or an IP, hop by hop",
+		Long: `Walk the path a packet takes from POD to the destination and back, across every layer: pod eth0,
+veth pair, OVS port and VLAN tag, OVS MAC table, the fabric's logical port, logical switch, routers,
+and the destination. Every hop shows its evidence; the first link that does not hold is named.
+
+POD is NAME (in --namespace), NS/NAME or pod/NAME. The destination is node/NAME (a node name or its
+InternalIP), pod/NS/NAME, or an IP address.
+
+Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missing (verdict unknown).`,
+		Example: `  # Trace kube-dns to a node, offline, from a snapshot (the published NSX-T walk)
+  kubectl packetwalk trace -n kube-system kube-dns --to node/172.15.0.4 --snapshot testdata/scenarios/nsx-published/snapshot.json
+
+  # The same walk as JSON, for scripts
+  kubectl packetwalk trace kube-system/kube-dns --to 172.15.0.4 --snapshot snap.json -o json
+
+  # Draw the path
+  kubectl packetwalk trace kube-system/kube-dns --to pod/default/nginx-3 --snapshot snap.json -o dot | dot -Tsvg > walk.svg`,
+		Args: exactArgs(1, "the source pod"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.To, "to", o.To, "destination: node/NAME, pod/NS/NAME or an IP address")
+	f.StringVar(&o.Snapshot, "snapshot", o.Snapshot, "walk the facts of this snapshot file (written by `collect`) instead of a live cluster")
+	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.WalkFormats}, "output", "o", "output format: table|wide|json|yaml|dot|mermaid")
+	f.BoolVar(&o.NoReturn, "no-return", o.NoReturn, "walk the forward path only")
+	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.WalkFormats))
+	return c
+}
+
+// Complete fills the request from the arguments.
+func (o *TraceOptions) Complete(args []string) error {
+	o.Pod = args[0]
+	ns := o.namespace()
+	ref, err := parsePodRef(o.Pod, ns)
+	if err != nil {
+		return err
+	}
+	if o.To == "" {
+		return usageErr("--to is required: node/NAME, pod/NS/NAME or an IP address")
+	}
+	to, err := trace.ParseTarget(o.To, ns)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	o.request = trace.Request{Source: ref, To: to, NoReturn: o.NoReturn}
+	o.color, err = useColor(o.Color, o.Out)
+	return err
+}
+
+// Validate checks the options without side effects.
+func (o *TraceOptions) Validate() error {
+	if o.Snapshot == "" {
+		return usageErr("--snapshot FILE is required: live collection from a cluster is not built yet (write a snapshot with `collect`)")
+	}
+	return nil
+}
+
+// Run walks and renders; the exit code follows the verdict.
+func (o *TraceOptions) Run() error {
+	snap, err := trace.LoadSnapshot(o.Snapshot)
+	if err != nil {
+		return factsErr(err)
+	}
+	walk, err := trace.WalkSnapshot(snap, o.request)
+	if err != nil {
+		return requestErr(err)
+	}
+	if err := render.WriteWalk(o.Out, walk, o.Output, render.Options{Color: o.color}); err != nil {
+		return err
+	}
+	return verdictErr(walk.Verdict)
+}
+
+func verdictErr(v string) error {
+	switch v {
+	case trace.VerdictBroken:
+		return silent(ExitBroken)
+	case trace.VerdictUnknown:
+		return silent(ExitNoFacts)
+	}
+	return nil
+}
+
+func requestErr(err error) error {
+	var re *trace.RequestError
+	if errors.As(err, &re) {
+		return usageErr("%s", re.Msg)
+	}
+	return factsErr(err)
+}
+
+// namespace is -n, else the kubeconfig's namespace, else "default".
+func (g *GlobalOptions) namespace() string {
+	if g.ConfigFlags != nil && g.ConfigFlags.Namespace != nil && *g.ConfigFlags.Namespace != "" {
+		return *g.ConfigFlags.Namespace
+	}
+	if g.ConfigFlags != nil {
+		if ns, _, err := g.ConfigFlags.ToRawKubeConfigLoader().Namespace(); err == nil && ns != "" {
+			return ns
+		}
+	}
+	return "default"
+}
+
+// parsePodRef accepts NAME, NS/NAME, pod/NAME and pod/NS/NAME.
+func parsePodRef(s, ns string) (trace.PodRef, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(s, "pod/"), "pods/")
+	parts := strings.Split(t, "/")
+	switch {
+	case len(parts) == 1 && parts[0] != "":
+		return trace.PodRef{Namespace: ns, Name: parts[0]}, nil
+	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
+		return trace.PodRef{Namespace: parts[0], Name: parts[1]}, nil
+	}
+	return trace.PodRef{}, usageErr("POD must be NAME, NS/NAME or pod/NAME, got %q", s)
+}
+
+func formatCompletion(fs []render.Format) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		out := make([]string, len(fs))
+		for i, f := range fs {
+			out[i] = string(f)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

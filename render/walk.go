@@ -1,0 +1,212 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/fatih/color"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// WriteWalk renders one walk in the given format.
+func WriteWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) error {
+	switch f {
+	case JSON:
+		return writeJSON(w, walk)
+	case YAML:
+		return writeYAML(w, walk)
+	case Dot:
+		return writeDot(w, walk)
+	case Mermaid:
+		return writeMermaid(w, walk)
+	case Table, Wide, "":
+		return writeWalkTable(w, walk, f == Wide, painter{opt.Color})
+	}
+	return fmt.Errorf("unknown output format %q", f)
+}
+
+func vlanString(v *int) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.Itoa(*v)
+}
+
+// where says where a hop is: node and netns for node-local hops, the router for router hops.
+func where(h trace.Hop) string {
+	switch {
+	case h.Router != "":
+		return h.Router
+	case h.Node != "" && h.Netns != "" && h.Netns != "root":
+		return h.Node + " " + h.Netns
+	case h.Node != "":
+		return h.Node
+	}
+	return ""
+}
+
+func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
+	src := walk.Source
+	fmt.Fprintf(w, "%s (%s on node %s) → %s (%s)\n", p.paint(src.String(), color.Bold), src.IP, src.Node, p.paint(walk.Destination.String(), color.Bold), walk.Destination.IP)
+	verdict := p.status(walk.Verdict)
+	switch walk.Verdict {
+	case trace.VerdictBroken:
+		fmt.Fprintf(w, "verdict: %s at hop %d: %s\n", verdict, walk.BrokenAt, walk.Reason)
+	case trace.VerdictUnknown:
+		fmt.Fprintf(w, "verdict: %s: %s\n", verdict, walk.Reason)
+	default:
+		fmt.Fprintf(w, "verdict: %s\n", verdict)
+	}
+	if hops := walk.RouterHops(); len(hops) > 0 {
+		fmt.Fprintf(w, "L3 hops: %s\n", strings.Join(hops, " → "))
+	}
+	for _, wn := range walk.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+	header := []string{"#", "LAYER", "NAME", "WHERE", "INTERFACE", "IP", "MAC", "VLAN", "STATUS", "DETAIL"}
+	if wide {
+		header = append(header, "EVIDENCE")
+	}
+	var fwd, ret [][]string
+	for _, h := range walk.Hops {
+		row := []string{strconv.Itoa(h.Index), h.Kind, h.Name, dash(where(h)), dash(h.Interface), dash(h.IP), dash(h.MAC), dash(vlanString(h.VLAN)), p.status(h.Status), h.Detail}
+		if wide {
+			var ev []string
+			for _, e := range h.Evidence {
+				ev = append(ev, e.Source+": "+e.Fact)
+			}
+			row = append(row, strings.Join(ev, "\n"))
+		}
+		if h.Direction == trace.Return {
+			ret = append(ret, row)
+		} else {
+			fwd = append(fwd, row)
+		}
+	}
+	fmt.Fprintln(w)
+	if err := table(w, header, fwd); err != nil {
+		return err
+	}
+	if len(ret) > 0 {
+		fmt.Fprintf(w, "\n%s\n", p.paint("return path", color.Bold))
+		if err := table(w, header, ret); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dotID makes a Graphviz identifier for a hop.
+func dotID(h trace.Hop) string { return fmt.Sprintf("h%d", h.Index) }
+
+func dotEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return r.Replace(s)
+}
+
+func hopLabel(h trace.Hop) string {
+	parts := []string{h.Kind + ": " + h.Name}
+	var l2 []string
+	if h.Interface != "" && h.Interface != h.Name {
+		l2 = append(l2, h.Interface)
+	}
+	if h.IP != "" {
+		l2 = append(l2, h.IP)
+	}
+	if h.VLAN != nil {
+		l2 = append(l2, "VLAN "+strconv.Itoa(*h.VLAN))
+	}
+	if len(l2) > 0 {
+		parts = append(parts, strings.Join(l2, " "))
+	}
+	if h.MAC != "" {
+		parts = append(parts, h.MAC)
+	}
+	if h.Status != trace.StatusOK {
+		parts = append(parts, strings.ToUpper(h.Status)+": "+h.Detail)
+	}
+	return strings.Join(parts, "\n")
+}
+
+var dotShape = map[string]string{
+	trace.HopRouter: "box3d", trace.HopSwitch: "hexagon", trace.HopPod: "ellipse", trace.HopNode: "house",
+	trace.HopFabricPort: "cds", trace.HopMACTable: "note",
+}
+
+var dotColor = map[string]string{trace.StatusOK: "darkgreen", trace.StatusBroken: "red", trace.StatusUnknown: "orange"}
+
+func writeDot(w io.Writer, walk *trace.Walk) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "digraph packetwalk {\n  label=\"%s → %s: %s\";\n  labelloc=t;\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10, shape=box];\n",
+		dotEscape(walk.Source.String()), dotEscape(walk.Destination.String()), walk.Verdict)
+	for _, h := range walk.Hops {
+		shape := dotShape[h.Kind]
+		if shape == "" {
+			shape = "box"
+		}
+		style := ""
+		if h.Direction == trace.Return {
+			style = ", style=dashed"
+		}
+		fmt.Fprintf(&b, "  %s [label=\"%s\", shape=%s, color=%s%s];\n", dotID(h), dotEscape(hopLabel(h)), shape, dotColor[h.Status], style)
+	}
+	for i := 1; i < len(walk.Hops); i++ {
+		prev, h := walk.Hops[i-1], walk.Hops[i]
+		attrs := []string{"color=" + dotColor[h.Status]}
+		if h.Direction == trace.Return {
+			attrs = append(attrs, "style=dashed")
+			if prev.Direction != trace.Return {
+				attrs = append(attrs, `label="return"`)
+			}
+		}
+		fmt.Fprintf(&b, "  %s -> %s [%s];\n", dotID(prev), dotID(h), strings.Join(attrs, ", "))
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mermaidEscape(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;")
+	return r.Replace(s)
+}
+
+func writeMermaid(w io.Writer, walk *trace.Walk) error {
+	var b strings.Builder
+	b.WriteString("flowchart TD\n")
+	for _, h := range walk.Hops {
+		open, close := "[", "]"
+		switch h.Kind {
+		case trace.HopRouter:
+			open, close = "[[", "]]"
+		case trace.HopSwitch:
+			open, close = "{{", "}}"
+		case trace.HopPod, trace.HopNode:
+			open, close = "([", "])"
+		}
+		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", dotID(h), open, mermaidEscape(hopLabel(h)), close)
+	}
+	for i := 1; i < len(walk.Hops); i++ {
+		prev, h := walk.Hops[i-1], walk.Hops[i]
+		arrow := "-->"
+		if h.Direction == trace.Return {
+			arrow = "-.->"
+		}
+		if h.Status == trace.StatusBroken {
+			fmt.Fprintf(&b, "  %s %s|broken| %s\n", dotID(prev), arrow, dotID(h))
+		} else {
+			fmt.Fprintf(&b, "  %s %s %s\n", dotID(prev), arrow, dotID(h))
+		}
+	}
+	b.WriteString("  classDef broken stroke:#d00,stroke-width:3px;\n  classDef unknown stroke:#e90,stroke-dasharray:4;\n")
+	for _, h := range walk.Hops {
+		if h.Status != trace.StatusOK {
+			fmt.Fprintf(&b, "  class %s %s;\n", dotID(h), h.Status)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

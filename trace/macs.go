@@ -1,0 +1,280 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// MAC row roles.
+const (
+	RolePod     = "pod"
+	RoleRouter  = "router"
+	RoleNode    = "node"
+	RoleRemote  = "remote"
+	RoleUnknown = "unknown"
+)
+
+// MACRow is one MAC table entry joined to its OVS port, VLAN, pod and fabric port.
+type MACRow struct {
+	Bridge     string `json:"bridge"`
+	Port       string `json:"port"`
+	OFPort     string `json:"ofport"`
+	Interface  string `json:"interface,omitempty"`
+	VLAN       int    `json:"vlan"`
+	MAC        string `json:"mac"`
+	Age        int    `json:"age"`
+	Role       string `json:"role"`
+	Owner      string `json:"owner,omitempty"`
+	Pod        string `json:"pod,omitempty"`
+	FabricPort string `json:"fabricPort,omitempty"`
+	// Uplink is set on rows learned on a trunk port (a MAC beyond the node).
+	Uplink bool     `json:"uplink,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+}
+
+// MACTable is the result of `macs`: one node's MAC table, joined.
+type MACTable struct {
+	Node     string   `json:"node"`
+	Rows     []MACRow `json:"rows"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// MACs joins a node's MAC table to OVS ports, VLANs, pods and fabric ports.
+func (ix *Index) MACs(node string) (*MACTable, error) {
+	ni := ix.states[node]
+	if ni == nil {
+		if n := ix.nodes[node]; n == nil {
+			if a, ok := parseAddr(node); ok && ix.nodesByIP[a] != nil {
+				node = ix.nodesByIP[a].Name
+				ni = ix.states[node]
+			}
+		}
+	}
+	if ni == nil {
+		var names []string
+		for n := range ix.states {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			return nil, &RequestError{fmt.Sprintf("no node facts in the snapshot for node %s (it holds none: collect them with `collect node`)", node)}
+		}
+		return nil, &RequestError{fmt.Sprintf("no node facts in the snapshot for node %s; it has: %s", node, joinMax(names, 10))}
+	}
+	out := &MACTable{Node: node}
+	o := ni.st.OVS
+	if o == nil {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("no OVS facts from node %s", node))
+		return out, nil
+	}
+	if len(ni.fdbBridges) == 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("MAC table of node %s not collected", node))
+	}
+	// Pod by MAC on this node: pod netns links, OVS external_ids attached-mac.
+	podByMAC := map[string]string{}
+	podIface := map[string]string{}
+	for _, ns := range ni.st.Netns {
+		if ns.Root {
+			continue
+		}
+		ref := ""
+		if ns.Pod != nil {
+			ref = ns.Pod.String()
+		} else {
+			for _, a := range ns.Addresses {
+				if x, ok := parseAddr(a.CIDR); ok {
+					if p := ix.podsByIP[x]; p != nil {
+						ref = p.Namespace + "/" + p.Name
+					}
+				}
+			}
+		}
+		if ref == "" {
+			continue
+		}
+		for _, l := range ns.Links {
+			if m := NormalizeMAC(l.MAC); m != "" && l.Kind != KindLoopback {
+				podByMAC[m] = ref
+				if host, _ := peerOf(ni, &l); host != nil {
+					podIface[host.Name] = ref
+				}
+			}
+		}
+	}
+	var pods []*Pod
+	for i := range ix.snap.Cluster.Pods {
+		if p := &ix.snap.Cluster.Pods[i]; p.Node == node && !p.HostNetwork {
+			pods = append(pods, p)
+		}
+	}
+	for name, itf := range ni.ifaces {
+		for _, p := range pods {
+			ip, _ := pickIP(p.IPs, netip.Addr{})
+			if ifaceNamesPod(itf, p, ip, "") {
+				podIface[name] = p.Namespace + "/" + p.Name
+			}
+		}
+		if m := NormalizeMAC(itf.ExternalIDs["attached-mac"]); m != "" && podIface[name] != "" {
+			podByMAC[m] = podIface[name]
+		}
+	}
+	nodeMAC := map[string]string{}
+	if ni.root != nil {
+		for _, l := range ni.root.Links {
+			if m := NormalizeMAC(l.MAC); m != "" {
+				if _, dup := nodeMAC[m]; !dup {
+					nodeMAC[m] = l.Name
+				}
+			}
+		}
+	}
+	// The fabric: this node's parent VIFs, their children by tag, router ports by MAC.
+	childByTag := map[int]*SwitchPort{}
+	routerByMAC := map[string][]*RouterPort{}
+	if fab := ix.fab; fab != nil {
+		wk := &walker{ix: ix}
+		for i := range fab.f.SwitchPorts {
+			sp := &fab.f.SwitchPorts[i]
+			if sp.TrafficTag == nil {
+				continue
+			}
+			if par := fab.parentOf(sp); par != nil && wk.portNode(par) == node {
+				childByTag[*sp.TrafficTag] = sp
+			}
+		}
+		for i := range fab.f.RouterPorts {
+			rp := &fab.f.RouterPorts[i]
+			if m := NormalizeMAC(rp.MAC); m != "" {
+				routerByMAC[m] = append(routerByMAC[m], rp)
+			}
+		}
+	}
+	gwByMAC := map[string]string{}
+	for _, ns := range ni.st.Netns {
+		if ns.Root {
+			continue
+		}
+		for _, r := range ns.Routes {
+			if r.Gateway == "" {
+				continue
+			}
+			for _, n := range ns.Neighbors {
+				if n.IP == r.Gateway && NormalizeMAC(n.MAC) != "" {
+					gwByMAC[NormalizeMAC(n.MAC)] = r.Gateway
+				}
+			}
+		}
+	}
+	for _, e := range o.MACTable {
+		row := MACRow{Bridge: e.Bridge, OFPort: e.Port, VLAN: e.VLAN, MAC: NormalizeMAC(e.MAC), Age: e.Age, Role: RoleUnknown}
+		if row.MAC == "" {
+			row.MAC = e.MAC
+		}
+		var port *Port
+		if itf := ni.ifaceByOF[e.Bridge+"/"+e.Port]; itf != nil {
+			row.Interface = itf.Name
+			port = ni.portByIface[itf.Name]
+		}
+		switch {
+		case port != nil:
+			row.Port = port.Name
+		case e.Port == "LOCAL":
+			row.Port = e.Bridge
+		default:
+			row.Port = "?"
+			row.Notes = append(row.Notes, "ofport "+e.Port+" is on no OVS port")
+		}
+		row.Uplink = port != nil && port.Tag == nil && port.Name != e.Bridge
+		child := childByTag[e.VLAN]
+		switch {
+		case podByMAC[row.MAC] != "":
+			row.Role, row.Pod, row.Owner = RolePod, podByMAC[row.MAC], podByMAC[row.MAC]
+			if child != nil && containsMAC(child.MACs, row.MAC) {
+				row.FabricPort = portName(child)
+			} else if ix.fab != nil {
+				for _, sp := range ix.fab.portsByMAC[row.MAC] {
+					row.FabricPort = portName(sp)
+					if sp.TrafficTag != nil && *sp.TrafficTag != e.VLAN {
+						row.Notes = append(row.Notes, fmt.Sprintf("fabric port traffic_tag %d, MAC seen on VLAN %d", *sp.TrafficTag, e.VLAN))
+					}
+				}
+			}
+			if iface := podIface[row.Interface]; iface != "" && iface != row.Pod {
+				row.Notes = append(row.Notes, fmt.Sprintf("learned on the port of %s", iface))
+			}
+		case len(routerByMAC[row.MAC]) > 0:
+			row.Role = RoleRouter
+			rp := routerByMAC[row.MAC][0]
+			if child != nil {
+				for _, c := range routerByMAC[row.MAC] {
+					if sp := ix.fab.swPortByRP[c.ID]; sp != nil && sp.Switch == child.Switch {
+						rp = c
+					}
+				}
+			}
+			row.Owner = "router " + ix.fab.routerName(rp.Router)
+			if ip := firstAddr(rp.Networks); ip != "" {
+				row.Owner += " " + ip
+			}
+			row.FabricPort = rpName(rp)
+		case gwByMAC[row.MAC] != "":
+			row.Role, row.Owner = RoleRouter, "gateway "+gwByMAC[row.MAC]
+		case nodeMAC[row.MAC] != "":
+			row.Role, row.Owner = RoleNode, "node "+node+" "+nodeMAC[row.MAC]
+		case ix.fab != nil && len(ix.fab.portsByMAC[row.MAC]) > 0:
+			sp := ix.fab.portsByMAC[row.MAC][0]
+			row.Role, row.FabricPort = RoleRemote, portName(sp)
+			if sp.Pod != nil {
+				row.Pod, row.Owner = sp.Pod.String(), sp.Pod.String()
+			} else if sp.NodeName != "" {
+				row.Owner = "node " + sp.NodeName
+			}
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	sort.SliceStable(out.Rows, func(i, j int) bool {
+		a, b := out.Rows[i], out.Rows[j]
+		if a.Bridge != b.Bridge {
+			return a.Bridge < b.Bridge
+		}
+		if a.VLAN != b.VLAN {
+			return a.VLAN < b.VLAN
+		}
+		if a.Uplink != b.Uplink {
+			return !a.Uplink
+		}
+		if a.OFPort != b.OFPort {
+			return ofLess(a.OFPort, b.OFPort)
+		}
+		return a.MAC < b.MAC
+	})
+	return out, nil
+}
+
+func ofLess(a, b string) bool {
+	x, e1 := strconv.Atoi(a)
+	y, e2 := strconv.Atoi(b)
+	if e1 == nil && e2 == nil {
+		return x < y
+	}
+	return a < b
+}
+
+func firstAddr(nets []string) string {
+	for _, n := range nets {
+		if a, ok := parseAddr(n); ok {
+			return a.String()
+		}
+	}
+	return ""
+}
+
+func joinMax(xs []string, n int) string {
+	if len(xs) <= n {
+		return strings.Join(xs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(xs[:n], ", "), len(xs)-n)
+}

@@ -1,0 +1,187 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Target kinds for a walk's destination.
+const (
+	TargetNode = "node"
+	TargetPod  = "pod"
+	TargetIP   = "ip"
+)
+
+// Target is the destination as the user named it: node/NAME, pod/NS/NAME or an IP.
+type Target struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	IP        string `json:"ip,omitempty"`
+}
+
+// String renders the target the way the user writes it.
+func (t Target) String() string {
+	switch t.Kind {
+	case TargetNode:
+		return "node/" + t.Name
+	case TargetPod:
+		return "pod/" + t.Namespace + "/" + t.Name
+	default:
+		return t.IP
+	}
+}
+
+// ParseTarget parses node/NAME, pod/NS/NAME (or pod/NAME with defaultNS) or an IP address.
+func ParseTarget(s, defaultNS string) (Target, error) {
+	bad := fmt.Errorf("--to must be node/NAME, pod/NS/NAME or an IP address, got %q", s)
+	switch {
+	case strings.HasPrefix(s, "node/"):
+		name := strings.TrimPrefix(s, "node/")
+		if name == "" || strings.Contains(name, "/") {
+			return Target{}, bad
+		}
+		return Target{Kind: TargetNode, Name: name}, nil
+	case strings.HasPrefix(s, "pod/"):
+		parts := strings.Split(strings.TrimPrefix(s, "pod/"), "/")
+		switch {
+		case len(parts) == 1 && parts[0] != "" && defaultNS != "":
+			return Target{Kind: TargetPod, Namespace: defaultNS, Name: parts[0]}, nil
+		case len(parts) == 2 && parts[0] != "" && parts[1] != "":
+			return Target{Kind: TargetPod, Namespace: parts[0], Name: parts[1]}, nil
+		}
+		return Target{}, bad
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return Target{}, bad
+	}
+	return Target{Kind: TargetIP, IP: a.Unmap().String()}, nil
+}
+
+// Request asks for the walk from a pod to a target.
+type Request struct {
+	Source PodRef `json:"source"`
+	To     Target `json:"to"`
+	// NoReturn skips the return path.
+	NoReturn bool `json:"noReturn,omitempty"`
+}
+
+// Verdicts.
+const (
+	VerdictReachable = "reachable"
+	VerdictBroken    = "broken"
+	VerdictUnknown   = "unknown"
+)
+
+// Hop statuses.
+const (
+	StatusOK      = "ok"
+	StatusBroken  = "broken"
+	StatusUnknown = "unknown"
+)
+
+// Hop kinds, in the order a packet meets them.
+const (
+	HopPod        = "pod"
+	HopVeth       = "veth"
+	HopOVSPort    = "ovs-port"
+	HopMACTable   = "mac-table"
+	HopUplink     = "ovs-uplink"
+	HopFabricPort = "fabric-port"
+	HopSwitch     = "switch"
+	HopRouter     = "router"
+	HopNode       = "node"
+	HopIP         = "ip"
+	HopRoute      = "route"
+	HopExternal   = "external"
+)
+
+// Directions.
+const (
+	Forward = "forward"
+	Return  = "return"
+)
+
+// Walk is the path from source to destination (then back), hop by hop, with a verdict.
+type Walk struct {
+	Source      Endpoint `json:"source"`
+	Destination Endpoint `json:"destination"`
+	Verdict     string   `json:"verdict"`
+	// BrokenAt is the index of the first broken hop (0 when none is broken).
+	BrokenAt int      `json:"brokenAt,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Hops     []Hop    `json:"hops"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Endpoint is one end of a walk.
+type Endpoint struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Node      string `json:"node,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	MAC       string `json:"mac,omitempty"`
+}
+
+// String names the endpoint for humans.
+func (e Endpoint) String() string {
+	switch e.Kind {
+	case TargetPod:
+		return e.Namespace + "/" + e.Name
+	case TargetNode:
+		return "node " + e.Name
+	default:
+		return e.IP
+	}
+}
+
+// Hop is one place the packet passes, and the evidence that links it to the previous one.
+type Hop struct {
+	Index     int        `json:"index"`
+	Kind      string     `json:"kind"`
+	Name      string     `json:"name"`
+	Direction string     `json:"direction"`
+	Node      string     `json:"node,omitempty"`
+	Netns     string     `json:"netns,omitempty"`
+	Interface string     `json:"interface,omitempty"`
+	IP        string     `json:"ip,omitempty"`
+	MAC       string     `json:"mac,omitempty"`
+	VLAN      *int       `json:"vlan,omitempty"`
+	Router    string     `json:"router,omitempty"`
+	Status    string     `json:"status"`
+	Detail    string     `json:"detail,omitempty"`
+	Evidence  []Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is one fact from one source.
+type Evidence struct {
+	Source string `json:"source"`
+	Fact   string `json:"fact"`
+}
+
+// RouterHops returns the addresses a traceroute would print for the forward path: each router's
+// ingress address, then the destination.
+func (w *Walk) RouterHops() []string {
+	var out []string
+	for _, h := range w.Hops {
+		if h.Direction != Forward {
+			continue
+		}
+		if h.Kind == HopRouter && h.IP != "" {
+			out = append(out, h.IP)
+		}
+	}
+	if w.Destination.IP != "" {
+		out = append(out, w.Destination.IP)
+	}
+	return out
+}
+
+// RequestError is a request the snapshot cannot answer because a name in it is wrong
+// (unknown pod or node): a usage error, not a broken path.
+type RequestError struct{ Msg string }
+
+func (e *RequestError) Error() string { return e.Msg }
