@@ -1,0 +1,42 @@
+// Package fabric defines what an SDN provider (NSX-T, OVN) gives a walk: the logical switches, ports,
+// routers, router ports and routes on the path, as the fabric part of a trace.Snapshot.
+package fabric
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// Endpoint is one end of a walk as the fabric sees it: an IP, maybe a MAC, the node it lives on,
+// and the pod it belongs to.
+type Endpoint struct {
+	IP   netip.Addr
+	MAC  string
+	Node string
+	Pod  *trace.PodRef
+}
+
+// Query says which fabric objects a walk (or a set of walks) needs. A provider returns at least
+// everything on the forward and return paths between every pair of Sources x Destinations: the
+// logical ports bound to each endpoint (and a CHILD port's parent VIF), their switches, the router
+// ports on those switches, every router the routes lead through with all its ports and routes,
+// and the ports of the switches where the paths end.
+type Query struct {
+	Sources      []Endpoint
+	Destinations []Endpoint
+	// Nodes whose VIFs (and the CHILD ports under them) are wanted, for `macs`.
+	Nodes []string
+	// All asks for the whole fabric (a support bundle); providers may refuse it on huge fabrics.
+	All bool
+}
+
+// Provider reads a fabric. Collect never changes the fabric.
+type Provider interface {
+	// Name is "nsx" or "ovn".
+	Name() string
+	// Collect returns the objects the query needs, warnings for what it could not read, and an
+	// error only when nothing useful could be read (unreachable, unauthorised).
+	Collect(ctx context.Context, q Query) (*trace.Fabric, []string, error)
+}

@@ -1,0 +1,38 @@
+package trace
+
+import "net/netip"
+
+// Step is one routing decision of a router, for fabric collectors that fetch only the objects on a
+// walk's path: they fetch a router's ports and routes, ask RouteStep where dst goes, and fetch
+// what that names next.
+type Step struct {
+	// Found is false when the router has no route to dst (the walk will say so).
+	Found bool
+	// Connected: dst is on OutPort's network; OutPort's linked switch port (or its peer) comes next.
+	Connected bool
+	// OutPort is the egress router port ID; NextHop the next hop when not connected.
+	OutPort string
+	NextHop netip.Addr
+	// PeerPort is OutPort's PeerRouterPort, when the link names it.
+	PeerPort string
+	// Origin says where the route came from (connected, static, advertised, ...).
+	Origin string
+}
+
+// RouteStep does the longest-prefix match of the engine on router routerID of f.
+func RouteStep(f *Fabric, routerID string, dst netip.Addr) Step {
+	wk := &walker{ix: &Index{fab: newFabIdx(f)}}
+	rc, ok := wk.lookup(routerID, dst)
+	if !ok || rc.discard {
+		return Step{}
+	}
+	st := Step{Found: true, Connected: rc.origin == OriginConnected, NextHop: rc.nextHop, Origin: rc.origin}
+	out := rc.out
+	if out == nil && rc.nextHop.IsValid() {
+		out = egressFor(wk.ix.fab.rportsBy[routerID], rc.nextHop)
+	}
+	if out != nil {
+		st.OutPort, st.PeerPort = out.ID, out.PeerRouterPort
+	}
+	return st
+}
