@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/packetwalk/kubectl-packetwalk/render"
@@ -10,9 +12,9 @@ import (
 // MACsOptions are the flags of `macs`.
 type MACsOptions struct {
 	*GlobalOptions
-	Node     string
-	Snapshot string
-	Output   render.Format
+	FactOptions
+	Node   string
+	Output render.Format
 
 	color bool
 }
@@ -40,12 +42,12 @@ uplink is shown as such, once per VLAN.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(c.Context())
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&o.Node, "node", o.Node, "the node whose MAC table to show (its name or InternalIP)")
-	f.StringVar(&o.Snapshot, "snapshot", o.Snapshot, "read the facts from this snapshot file")
+	o.FactOptions.AddFlags(f)
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
 	return c
@@ -63,17 +65,14 @@ func (o *MACsOptions) Validate() error {
 	if o.Node == "" {
 		return usageErr("--node NAME is required")
 	}
-	if o.Snapshot == "" {
-		return usageErr("--snapshot FILE is required: live collection from a cluster is not built yet")
-	}
 	return nil
 }
 
 // Run joins and renders the MAC table.
-func (o *MACsOptions) Run() error {
-	snap, err := trace.LoadSnapshot(o.Snapshot)
+func (o *MACsOptions) Run(ctx context.Context) error {
+	snap, err := o.Gather(ctx, o.GlobalOptions, Need{Nodes: []string{o.Node}})
 	if err != nil {
-		return factsErr(err)
+		return err
 	}
 	t, err := trace.NewIndex(snap).MACs(o.Node)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -13,9 +14,9 @@ import (
 // TraceOptions are the flags and arguments of `trace`.
 type TraceOptions struct {
 	*GlobalOptions
+	FactOptions
 	Pod      string
 	To       string
-	Snapshot string
 	Output   render.Format
 	NoReturn bool
 
@@ -58,12 +59,12 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(c.Context())
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&o.To, "to", o.To, "destination: node/NAME, pod/NS/NAME or an IP address")
-	f.StringVar(&o.Snapshot, "snapshot", o.Snapshot, "walk the facts of this snapshot file (written by `collect`) instead of a live cluster")
+	o.FactOptions.AddFlags(f)
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.WalkFormats}, "output", "o", "output format: table|wide|json|yaml|dot|mermaid")
 	f.BoolVar(&o.NoReturn, "no-return", o.NoReturn, "walk the forward path only")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.WalkFormats))
@@ -92,17 +93,14 @@ func (o *TraceOptions) Complete(args []string) error {
 
 // Validate checks the options without side effects.
 func (o *TraceOptions) Validate() error {
-	if o.Snapshot == "" {
-		return usageErr("--snapshot FILE is required: live collection from a cluster is not built yet (write a snapshot with `collect`)")
-	}
 	return nil
 }
 
 // Run walks and renders; the exit code follows the verdict.
-func (o *TraceOptions) Run() error {
-	snap, err := trace.LoadSnapshot(o.Snapshot)
+func (o *TraceOptions) Run(ctx context.Context) error {
+	snap, err := o.Gather(ctx, o.GlobalOptions, Need{Pods: []trace.PodRef{o.request.Source}, Targets: []trace.Target{o.request.To}})
 	if err != nil {
-		return factsErr(err)
+		return err
 	}
 	walk, err := trace.WalkSnapshot(snap, o.request)
 	if err != nil {

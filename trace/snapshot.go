@@ -77,6 +77,27 @@ type Pod struct {
 }
 
 // NodeState is what was collected on one node: its network namespaces and its OVS.
+//
+// Conventions every node collector (native netlink, agentless `ip -j`, ...) follows, so that two
+// collectors of one node agree field by field:
+//   - Netns: the node's own namespace is Name "root", Root true; a named netns (/var/run/netns) has
+//     its file name; a namespace known only through a process is "pid:PID" (lowest PID).
+//     Sorted: root first, then by Name.
+//   - Links sorted by Index. Kind: netlink's link type ("veth", "vlan", "bridge", "openvswitch",
+//     "tun", "tap" for tun in tap mode, "dummy", ...), "device" for a plain NIC, "loopback" for lo.
+//     MAC lower-case colon form, "" when none. OperState lower-case ("up", "down", "unknown",
+//     "lowerlayerdown"). AdminUp = IFF_UP. PeerIndex = IFLA_LINK of a veth (0 when none);
+//     PeerNetnsID = link_netnsid when the kernel reports it; PeerNetns = the Name of the netns
+//     holding the peer ("root" included) when resolved; Master/Parent = names, not indexes.
+//   - Addresses: every non-tentative address of every link, "IP/LEN", sorted by link index then
+//     address text.
+//   - Routes: the main table only (Table 0 means main), Dst "default" or a masked CIDR, Gateway
+//     bare IP, Dev name, Scope "link"/"host" ("" for universe), Src bare IP; sorted by Dst then Dev.
+//   - Neighbors: IP, MAC lower-case, Dev, State upper-case as `ip neigh` prints it
+//     ("REACHABLE", "STALE", "PERMANENT", ...); entries without a MAC (FAILED/INCOMPLETE) kept.
+//   - OVS: bridges, ports, interfaces sorted by name; Tag nil when unset; Trunks sorted;
+//     VLANMode "" when unset; OFPort -1 when OVS failed to attach; MACTable in the order
+//     fdb/show prints it, Port as printed ("1", "LOCAL").
 type NodeState struct {
 	// Name is the Kubernetes node name.
 	Name     string   `json:"name"`
