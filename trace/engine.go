@@ -150,7 +150,7 @@ func pickIP(ips []string, want netip.Addr) (netip.Addr, bool) {
 func (ix *Index) suggestPods(ref PodRef) string {
 	var near []string
 	for k, p := range ix.pods {
-		if p.Namespace == ref.Namespace && (strings.Contains(p.Name, ref.Name) || strings.Contains(ref.Name, p.Name) || strings.HasPrefix(p.Name, prefixOf(ref.Name))) {
+		if p.Namespace == ref.Namespace && similar(p.Name, ref.Name) {
 			near = append(near, k)
 		}
 	}
@@ -160,18 +160,56 @@ func (ix *Index) suggestPods(ref PodRef) string {
 func (ix *Index) suggestNodes(name string) string {
 	var near []string
 	for k := range ix.nodes {
-		if strings.Contains(k, name) || strings.Contains(name, k) || strings.HasPrefix(k, prefixOf(name)) {
+		if similar(k, name) {
 			near = append(near, k)
 		}
 	}
 	return didYouMean(near)
 }
 
-func prefixOf(s string) string {
-	if len(s) > 4 {
-		return s[:4]
+// Similar reports whether a user probably meant candidate when typing typed: a small edit
+// distance, or one contains the other (a generated pod name suffix left out).
+func Similar(candidate, typed string) bool { return similar(candidate, typed) }
+
+func similar(candidate, typed string) bool {
+	if typed == "" {
+		return false
 	}
-	return s
+	if strings.HasPrefix(candidate, typed) || strings.Contains(typed, candidate) {
+		return true
+	}
+	max := len(typed) / 4
+	if max < 2 {
+		max = 2
+	}
+	return levenshtein(candidate, typed) <= max
+}
+
+func levenshtein(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		if a == b {
+			return 0
+		}
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			c = min(c, prev[j]+1, cur[j-1]+1)
+			cur[j] = c
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func didYouMean(near []string) string {
@@ -257,7 +295,7 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 		wk.destinationHop(dst, nil)
 		return
 	}
-	srcPort := wk.sourceFabricPort(src, srcIP, ps)
+	srcPort := wk.sourceFabricPort(src, srcIP, dst.ip, ps)
 	if srcPort == nil {
 		wk.destinationHop(dst, nil)
 		return
@@ -618,6 +656,10 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("MAC table of %s on node %s not collected", bridge, node)
 	case nextMAC == "":
 		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("MAC of the %s unknown (no neighbour entry, no fabric port MAC)", what)
+	case learned == nil && what == "destination" && up != nil:
+		// An on-link destination not learned yet is flooded on the VLAN, trunk included.
+		h.Detail = fmt.Sprintf("destination MAC %s not learned on %s VLAN %d: flooded to trunk %s", nextMAC, bridge, vlan, up.Name)
+		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", bridge, nextMAC, vlan))
 	case learned == nil:
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s MAC %s not learned on %s VLAN %d", what, nextMAC, bridge, vlan)
 		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", bridge, nextMAC, vlan))
@@ -773,7 +815,7 @@ func lookupRoute(routes []Route, dst netip.Addr) (Route, bool) {
 
 // sourceFabricPort finds the pod's logical port (a CHILD port with parent VIF and traffic tag),
 // checks it against the node (VLAN tag, MAC, parent VIF), and adds the uplink and port hops.
-func (wk *walker) sourceFabricPort(p *Pod, ip netip.Addr, ps *podSide) *SwitchPort {
+func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *SwitchPort {
 	fab := wk.ix.fab
 	sp := wk.findPodPort(p, ip, ps.mac)
 	// The uplink hop needs the next hop's MAC: the neighbour entry, else the gateway router port's MAC.
@@ -785,6 +827,13 @@ func (wk *walker) sourceFabricPort(p *Pod, ip netip.Addr, ps *podSide) *SwitchPo
 	if next == "" && sp != nil && ps.gateway.IsValid() {
 		if rp := wk.gatewayPortQuiet(sp.Switch, ps.gateway); rp != nil {
 			next = NormalizeMAC(rp.MAC)
+		}
+	}
+	if next == "" && ps.direct {
+		for _, c := range fab.portsByIP[dstIP] {
+			if len(c.MACs) > 0 {
+				next = NormalizeMAC(c.MACs[0])
+			}
 		}
 	}
 	wk.uplinkHop(ps, next, what)
