@@ -1,0 +1,242 @@
+// Package ovs collects a node's Open vSwitch facts: bridges, ports and interfaces from the
+// Open_vSwitch database (libovsdb, one monitor of three tables, then closed) and the MAC table of
+// each bridge from ovs-vswitchd's unixctl socket (`fdb/show`), so no OVS binary is needed.
+package ovs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/client"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovs/vswitchd"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// DefaultDB is the usual ovsdb-server socket.
+const DefaultDB = "unix:" + DefaultRunDir + "/db.sock"
+
+// DefaultTimeout bounds each OVS read when the context has no deadline.
+const DefaultTimeout = 5 * time.Second
+
+// Options say where OVS is.
+type Options struct {
+	// Node is the node name used in source names (ovsdb@NODE, fdb@NODE).
+	Node string
+	// DB is the ovsdb-server endpoint, unix:PATH (tcp:/ssl: work too); default DefaultDB.
+	DB string
+	// VswitchdCtl is ovs-vswitchd's unixctl socket; "" finds it through RunDir/ovs-vswitchd.pid.
+	VswitchdCtl string
+	// RunDir is OVS's run directory; default DefaultRunDir.
+	RunDir string
+	// UseAppctl falls back to the ovs-appctl binary (Appctl, default "ovs-appctl" on PATH) when
+	// the unixctl socket cannot be read.
+	UseAppctl bool
+	Appctl    string
+	// Timeout bounds each read; default DefaultTimeout.
+	Timeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.DB == "" {
+		o.DB = DefaultDB
+	}
+	if o.RunDir == "" {
+		o.RunDir = DefaultRunDir
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+}
+
+// Collect reads OVS. The error is set when the database cannot be read (no OVS on this node, or
+// a wrong socket); a MAC table that cannot be read is a warning and leaves MACTable empty and
+// FDBSource unset, so the engine knows it was not read.
+func Collect(ctx context.Context, opts Options) (*trace.OVS, []string, error) {
+	opts.defaults()
+	o, err := ReadDB(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Source = trace.SourceOVSDB + "@" + opts.Node
+	var warnings []string
+	macs, err := ReadMACTables(ctx, opts, o.Bridges)
+	if err != nil {
+		warnings = append(warnings, err.Error())
+	} else {
+		o.MACTable = macs
+		o.FDBSource = trace.SourceFDB + "@" + opts.Node
+	}
+	return o, warnings, nil
+}
+
+// ReadDB reads bridges, ports and interfaces. Equivalent to:
+// `ovs-vsctl --format=json list Bridge/Port/Interface`.
+func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
+	opts.defaults()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	dbModel, err := vswitchd.FullDatabaseModel()
+	if err != nil {
+		return nil, err
+	}
+	discard := logr.Discard()
+	c, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(opts.DB), client.WithLogger(&discard))
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb %s: %v", opts.DB, err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, dialHint(unwrapAll(err)))
+	}
+	defer c.Close()
+	mon := c.NewMonitor(
+		client.WithTable(&vswitchd.Bridge{}),
+		client.WithTable(&vswitchd.Port{}),
+		client.WithTable(&vswitchd.Interface{}),
+	)
+	if _, err := c.Monitor(ctx, mon); err != nil {
+		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %v", opts.DB, err)
+	}
+	var bridges []vswitchd.Bridge
+	var ports []vswitchd.Port
+	var ifaces []vswitchd.Interface
+	for _, l := range []struct {
+		m   any
+		tbl string
+	}{{&bridges, "Bridge"}, {&ports, "Port"}, {&ifaces, "Interface"}} {
+		if err := c.List(ctx, l.m); err != nil && !errors.Is(err, client.ErrNotFound) {
+			return nil, fmt.Errorf("ovsdb %s: listing %s: %v", opts.DB, l.tbl, err)
+		}
+	}
+	return convert(bridges, ports, ifaces), nil
+}
+
+// unwrapAll digs to the innermost error so dialHint sees the syscall error.
+func unwrapAll(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// convert turns the rows into the model, resolving UUID references to names.
+func convert(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd.Interface) *trace.OVS {
+	o := &trace.OVS{}
+	ifName := map[string]string{}
+	for _, in := range ifaces {
+		ifName[in.UUID] = in.Name
+		x := trace.Interface{Name: in.Name, Type: in.Type}
+		if in.Ofport != nil {
+			x.OFPort = *in.Ofport
+		}
+		if in.MACInUse != nil {
+			x.MACInUse = trace.NormalizeMAC(*in.MACInUse)
+		}
+		if in.AdminState != nil {
+			x.AdminState = string(*in.AdminState)
+		}
+		if in.LinkState != nil {
+			x.LinkState = string(*in.LinkState)
+		}
+		if len(in.ExternalIDs) > 0 {
+			x.ExternalIDs = in.ExternalIDs
+		}
+		o.Interfaces = append(o.Interfaces, x)
+	}
+	portName := map[string]string{}
+	for _, p := range ports {
+		portName[p.UUID] = p.Name
+	}
+	bridgeOf := map[string]string{}
+	for _, b := range bridges {
+		x := trace.Bridge{Name: b.Name, DatapathType: b.DatapathType}
+		for _, u := range b.Ports {
+			if n, ok := portName[u]; ok {
+				x.Ports = append(x.Ports, n)
+				bridgeOf[u] = b.Name
+			}
+		}
+		sort.Strings(x.Ports)
+		o.Bridges = append(o.Bridges, x)
+	}
+	for _, p := range ports {
+		x := trace.Port{Name: p.Name, Bridge: bridgeOf[p.UUID], Tag: p.Tag}
+		if len(p.Trunks) > 0 {
+			x.Trunks = append([]int(nil), p.Trunks...)
+			sort.Ints(x.Trunks)
+		}
+		if p.VLANMode != nil {
+			x.VLANMode = string(*p.VLANMode)
+		}
+		for _, u := range p.Interfaces {
+			if n, ok := ifName[u]; ok {
+				x.Interfaces = append(x.Interfaces, n)
+			}
+		}
+		sort.Strings(x.Interfaces)
+		o.Ports = append(o.Ports, x)
+	}
+	sort.Slice(o.Bridges, func(i, j int) bool { return o.Bridges[i].Name < o.Bridges[j].Name })
+	sort.Slice(o.Ports, func(i, j int) bool { return o.Ports[i].Name < o.Ports[j].Name })
+	sort.Slice(o.Interfaces, func(i, j int) bool { return o.Interfaces[i].Name < o.Interfaces[j].Name })
+	return o
+}
+
+// ReadMACTables reads `fdb/show` of every bridge from ovs-vswitchd, through its unixctl socket,
+// or through ovs-appctl when opts.UseAppctl and the socket fails.
+func ReadMACTables(ctx context.Context, opts Options, bridges []trace.Bridge) ([]trace.MACEntry, error) {
+	opts.defaults()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	sock := opts.VswitchdCtl
+	var findErr error
+	if sock == "" {
+		sock, findErr = FindVswitchdCtl(opts.RunDir)
+	}
+	var out []trace.MACEntry
+	for _, b := range bridges {
+		text, err := fdbShow(ctx, opts, sock, findErr, b.Name)
+		if err != nil {
+			return nil, fmt.Errorf("MAC table not read: %v", err)
+		}
+		es, err := ParseFDB(b.Name, text)
+		if err != nil {
+			return nil, fmt.Errorf("MAC table not read: %v", err)
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+func fdbShow(ctx context.Context, opts Options, sock string, findErr error, bridge string) (string, error) {
+	var err error
+	if findErr == nil {
+		var text string
+		if text, err = Unixctl(ctx, sock, "fdb/show", bridge); err == nil {
+			return text, nil
+		}
+	} else {
+		err = findErr
+	}
+	if !opts.UseAppctl {
+		return "", err
+	}
+	s := sock
+	if findErr != nil {
+		s = "" // let ovs-appctl find the daemon itself
+	}
+	text, aerr := appctl(ctx, opts.Appctl, s, "fdb/show", bridge)
+	if aerr != nil {
+		return "", fmt.Errorf("%v; fallback: %v", err, aerr)
+	}
+	return text, nil
+}
+
+
