@@ -238,5 +238,3 @@ func fdbShow(ctx context.Context, opts Options, sock string, findErr error, brid
 	}
 	return text, nil
 }
-
-
