@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# lab.sh: the packetwalk lab, the published NSX-T packet walk rebuilt on real OVS and OVN.
+#
+#   lab.sh up | down | status | break SCENARIO | heal
+#
+# A hypervisor netns runs OVN (NB, SB, northd) and an OVN chassis (its own ovsdb-server,
+# ovs-vswitchd on the userspace datapath, ovn-controller). Three node "VMs" are netns with their own
+# OVS; each has a mgmt NIC eth0 (a VIF on the hypervisor's br-int, logical port on ls-k8s-nodes)
+# and a trunk NIC eth1 (the parent VIF of its pods' CHILD ports). Pods are netns on VLAN-tagged
+# access ports of the node's br-int; each is an OVN child port (parent = the node's trunk LSP,
+# tag = the VLAN). T1 routers per namespace and for the node subnet, linked to a T0 by router peers.
+#
+# Environment: PW_LAB_DIR (default /tmp/pw-lab): run directories, sockets, pid files, logs and
+# lab.json (the lab's facts for tests); PW_LAB_NAME (default pw): prefix of every netns it makes.
+# Scenarios for `break`: vlan-mismatch t0-route return-route veth-down stale-mac.
+set -euo pipefail
+
+PW_LAB_DIR=${PW_LAB_DIR:-/tmp/pw-lab}
+PW_LAB_NAME=${PW_LAB_NAME:-pw}
+export PW_LAB_DIR PW_LAB_NAME
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/hv.sh
+. "$HERE/lib/hv.sh"
+
+N=$PW_LAB_NAME
+HVNS=$N-hv
+NB=unix:$PW_LAB_DIR/hv/nb.sock
+ROUTER_MAC=02:50:56:56:44:52
+
+# node name (= its IP, as in the published walk) and its short host id.
+NODES=("172.15.0.3 n3" "172.15.0.4 n4" "172.15.0.5 n5")
+# namespace subnet gateway t1-link-ip t0-link-ip (link networks are /29: OVN 23.03 treats the odd
+# address of a /31 as broadcast).
+NAMESPACES=(
+	"kube-system 172.16.1.0/24 172.16.1.1 100.64.96.11 100.64.96.10"
+	"default 172.16.0.0/24 172.16.0.1 100.64.96.19 100.64.96.18"
+)
+NODES_T1_LINK=100.64.96.5
+NODES_T0_LINK=100.64.96.4
+# namespace name ip node vlan
+PODS=(
+	"kube-system kube-dns 172.16.1.2 172.15.0.3 101"
+	"kube-system heapster 172.16.1.3 172.15.0.3 102"
+	"kube-system kubernetes-dashboard 172.16.1.4 172.15.0.3 103"
+	"default nginx-1 172.16.0.2 172.15.0.3 106"
+	"default nginx-2 172.16.0.3 172.15.0.3 107"
+	"default nginx-3 172.16.0.6 172.15.0.4 101"
+	"kube-system kube-proxy-check 172.16.1.7 172.15.0.4 102"
+	"default redis-slave 172.16.0.7 172.15.0.5 101"
+)
+
+usage() {
+	echo "usage: $0 up|down|status|break vlan-mismatch|t0-route|return-route|veth-down|stale-mac|heal" >&2
+	exit 2
+}
+
+octet() { echo "${1##*.}"; }
+node_mac() { printf '00:50:56:8a:%02x:%02x' "$2" "$(octet "$1")"; }
+pod_mac() { printf '02:50:56:00:%02x:%02x' "$(octet "$1")" $(($2 - 100)); }
+host_of() {
+	local n
+	for n in "${NODES[@]}"; do
+		set -- "$1" $n
+		[ "$1" = "$2" ] && echo "$3" && return
+	done
+	lab_die "unknown node $1"
+}
+ns_field() { # NAMESPACE FIELD(2..5)
+	local l
+	for l in "${NAMESPACES[@]}"; do
+		# shellcheck disable=SC2086
+		set -- "$1" "$2" $l
+		[ "$1" = "$3" ] && eval echo "\${$(($2 + 2))}" && return
+	done
+}
+nbctl() { ovn-nbctl --db="$NB" --timeout=20 "$@"; }
+
+# lab_status: 0 when every daemon of the lab runs and every netns it made exists.
+lab_status() {
+	[ -f "$PW_LAB_DIR/lab.json" ] && [ -f "$PW_LAB_DIR/netns.list" ] || return 1
+	local f ns
+	for f in "$PW_LAB_DIR"/*/*.pid; do
+		[ -e "$f" ] || return 1
+		pid_alive "$f" || return 1
+	done
+	while read -r ns; do
+		[ -e "/var/run/netns/$ns" ] || return 1
+	done <"$PW_LAB_DIR/netns.list"
+}
+
+lab_down() {
+	stop_pidfiles "$PW_LAB_DIR"/*/*.pid
+	if [ -f "$PW_LAB_DIR/netns.list" ]; then
+		local ns
+		while read -r ns; do
+			[ -e "/var/run/netns/$ns" ] && ip netns del "$ns"
+		done <"$PW_LAB_DIR/netns.list"
+	fi
+	# Only the files this script makes: the run directories of its hosts and its state files.
+	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR"/n[0-9] "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken"
+	[ -d "$PW_LAB_DIR" ] && rmdir "$PW_LAB_DIR" 2>/dev/null || true
+}
+
+# fabric_nb: the logical topology, one ovn-nbctl transaction.
+fabric_nb() {
+	local c=() l ns subnet gw t1 t0 n name host ip vlan
+	c+=(-- ls-add ls-k8s-nodes -- set logical_switch ls-k8s-nodes other_config:subnet=172.15.0.0/24)
+	c+=(-- lr-add t0 -- set logical_router t0 external_ids:packetwalk/tier=tier0)
+	c+=(-- lr-add t1-k8s-nodes -- set logical_router t1-k8s-nodes external_ids:packetwalk/tier=tier1)
+	c+=(-- lrp-add t1-k8s-nodes t1-k8s-nodes-dl $ROUTER_MAC 172.15.0.1/24)
+	c+=(-- lsp-add ls-k8s-nodes ls-k8s-nodes-to-t1 -- lsp-set-type ls-k8s-nodes-to-t1 router
+		-- lsp-set-addresses ls-k8s-nodes-to-t1 router -- lsp-set-options ls-k8s-nodes-to-t1 router-port=t1-k8s-nodes-dl)
+	c+=(-- lrp-add t1-k8s-nodes t1-k8s-nodes-to-t0 02:50:56:56:01:05 $NODES_T1_LINK/29 peer=t0-to-t1-k8s-nodes)
+	c+=(-- lrp-add t0 t0-to-t1-k8s-nodes 02:50:56:56:00:04 $NODES_T0_LINK/29 peer=t1-k8s-nodes-to-t0)
+	c+=(-- lr-route-add t1-k8s-nodes 0.0.0.0/0 $NODES_T0_LINK -- lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK)
+	for l in "${NAMESPACES[@]}"; do
+		read -r ns subnet gw t1 t0 <<<"$l"
+		c+=(-- ls-add "ls-$ns" -- set logical_switch "ls-$ns" other_config:subnet="$subnet")
+		c+=(-- lr-add "t1-$ns" -- set logical_router "t1-$ns" external_ids:packetwalk/tier=tier1)
+		c+=(-- lrp-add "t1-$ns" "t1-$ns-dl" $ROUTER_MAC "$gw/${subnet#*/}")
+		c+=(-- lsp-add "ls-$ns" "ls-$ns-to-t1" -- lsp-set-type "ls-$ns-to-t1" router
+			-- lsp-set-addresses "ls-$ns-to-t1" router -- lsp-set-options "ls-$ns-to-t1" router-port="t1-$ns-dl")
+		c+=(-- lrp-add "t1-$ns" "t1-$ns-to-t0" "02:50:56:56:01:$(octet "$t1")" "$t1/29" peer="t0-to-t1-$ns")
+		c+=(-- lrp-add t0 "t0-to-t1-$ns" "02:50:56:56:00:$(octet "$t0")" "$t0/29" peer="t1-$ns-to-t0")
+		c+=(-- lr-route-add "t1-$ns" 0.0.0.0/0 "$t0" -- lr-route-add t0 "$subnet" "$t1")
+	done
+	for l in "${NODES[@]}"; do
+		read -r name host <<<"$l"
+		c+=(-- lsp-add ls-k8s-nodes "node-$name-eth0" -- lsp-set-addresses "node-$name-eth0" "$(node_mac "$name" 0) $name"
+			-- set logical_switch_port "node-$name-eth0" external_ids:packetwalk/node="$name")
+		c+=(-- lsp-add ls-k8s-nodes "node-$name-eth1" -- lsp-set-addresses "node-$name-eth1" "$(node_mac "$name" 1)"
+			-- set logical_switch_port "node-$name-eth1" external_ids:packetwalk/node="$name")
+	done
+	for l in "${PODS[@]}"; do
+		read -r ns name ip n vlan <<<"$l"
+		c+=(-- lsp-add "ls-$ns" "${ns}_$name" "node-$n-eth1" "$vlan"
+			-- lsp-set-addresses "${ns}_$name" "$(pod_mac "$n" "$vlan") $ip"
+			-- set logical_switch_port "${ns}_$name" external_ids:packetwalk/pod="$ns/$name")
+	done
+	nbctl "${c[@]}" >/dev/null
+}
+
+# node_build NAME HOST: the node VM netns, its OVS with br-int (uplink eth1 = trunk), its two NICs
+# plugged into the hypervisor's br-int, and its pods.
+node_build() {
+	local name=$1 host=$2 nns=$N-$2 l ns pod ip n vlan veth pns mac gw
+	netns_add "$nns"
+	ip -n "$HVNS" link add "$host-eth0" type veth peer name eth0 netns "$nns"
+	ip -n "$HVNS" link add "$host-eth1" type veth peer name eth1 netns "$nns"
+	ip -n "$nns" link set eth0 address "$(node_mac "$name" 0)"
+	ip -n "$nns" link set eth1 address "$(node_mac "$name" 1)"
+	ip -n "$nns" addr add "$name/24" dev eth0
+	ip -n "$nns" link set eth0 up
+	ip -n "$nns" link set eth1 up
+	ip -n "$nns" route add default via 172.15.0.1
+	ip -n "$HVNS" link set "$host-eth0" up
+	ip -n "$HVNS" link set "$host-eth1" up
+	ovs_up "$host" "$nns"
+	local c=(-- add-br br-int -- set bridge br-int datapath_type=netdev fail_mode=standalone -- add-port br-int eth1)
+	for l in "${PODS[@]}"; do
+		read -r ns pod ip n vlan <<<"$l"
+		[ "$n" = "$name" ] || continue
+		veth=$(fnv_veth "$ns" "$pod")
+		pns=$N-$ns-$pod
+		mac=$(pod_mac "$n" "$vlan")
+		gw=$(ns_field "$ns" 3)
+		netns_add "$pns"
+		ip -n "$nns" link add "$veth" type veth peer name eth0 netns "$pns"
+		ip -n "$pns" link set eth0 address "$mac"
+		ip -n "$pns" addr add "$ip/24" dev eth0
+		ip -n "$pns" link set eth0 up
+		ip -n "$pns" route add default via "$gw"
+		ip -n "$nns" link set "$veth" up
+		c+=(-- add-port br-int "$veth" tag="$vlan" -- set interface "$veth" external_ids:iface-id="${ns}_$pod"
+			external_ids:attached-mac="$mac" external_ids:ip_address="$ip/24")
+	done
+	vsctl "$host" "${c[@]}"
+}
+
+# hv_plug: plug every node's NICs into the hypervisor's br-int as the VIFs of their logical ports.
+hv_plug() {
+	local c=() l name host
+	for l in "${NODES[@]}"; do
+		read -r name host <<<"$l"
+		c+=(-- add-port br-int "$host-eth0" -- set interface "$host-eth0" external_ids:iface-id="node-$name-eth0"
+			-- add-port br-int "$host-eth1" -- set interface "$host-eth1" external_ids:iface-id="node-$name-eth1")
+	done
+	vsctl hv "${c[@]}"
+}
+
+write_json() {
+	local l name host ns pod ip n vlan first=1 out=$PW_LAB_DIR/lab.json.tmp d=$PW_LAB_DIR
+	{
+		printf '{\n  "name": "%s",\n  "dir": "%s",\n' "$N" "$d"
+		printf '  "hypervisor": {"netns": "%s", "nb": "unix:%s/hv/nb.sock", "sb": "unix:%s/hv/sb.sock", "ovsdb": "unix:%s/hv/db.sock", "vswitchdCtl": "%s/hv/ovs-vswitchd.ctl", "chassis": "%s-hv"},\n' \
+			"$HVNS" "$d" "$d" "$d" "$d" "$N"
+		printf '  "routerMac": "%s",\n  "nodes": [\n' "$ROUTER_MAC"
+		for l in "${NODES[@]}"; do
+			read -r name host <<<"$l"
+			((first)) || printf ',\n'
+			first=0
+			printf '    {"name": "%s", "ip": "%s", "netns": "%s", "ovsdb": "unix:%s/%s/db.sock", "vswitchdCtl": "%s/%s/ovs-vswitchd.ctl", "bridge": "br-int", "uplink": "eth1",' \
+				"$name" "$name" "$N-$host" "$d" "$host" "$d" "$host"
+			printf ' "mgmt": {"interface": "eth0", "mac": "%s", "lsp": "node-%s-eth0", "hvPort": "%s-eth0"}, "trunk": {"interface": "eth1", "mac": "%s", "lsp": "node-%s-eth1", "hvPort": "%s-eth1"}}' \
+				"$(node_mac "$name" 0)" "$name" "$host" "$(node_mac "$name" 1)" "$name" "$host"
+		done
+		printf '\n  ],\n  "namespaces": [\n'
+		first=1
+		local subnet gw t1 t0
+		for l in "${NAMESPACES[@]}"; do
+			read -r ns subnet gw t1 t0 <<<"$l"
+			((first)) || printf ',\n'
+			first=0
+			printf '    {"name": "%s", "subnet": "%s", "gateway": "%s", "switch": "ls-%s", "router": "t1-%s", "t1Link": "%s", "t0Link": "%s"}' \
+				"$ns" "$subnet" "$gw" "$ns" "$ns" "$t1" "$t0"
+		done
+		printf '\n  ],\n  "pods": [\n'
+		first=1
+		for l in "${PODS[@]}"; do
+			read -r ns pod ip n vlan <<<"$l"
+			((first)) || printf ',\n'
+			first=0
+			printf '    {"namespace": "%s", "name": "%s", "node": "%s", "ip": "%s", "mac": "%s", "vlan": %d, "netns": "%s", "hostVeth": "%s", "lsp": "%s_%s", "gateway": "%s"}' \
+				"$ns" "$pod" "$n" "$ip" "$(pod_mac "$n" "$vlan")" "$vlan" "$N-$ns-$pod" "$(fnv_veth "$ns" "$pod")" "$ns" "$pod" "$(ns_field "$ns" 3)"
+		done
+		printf '\n  ]\n}\n'
+	} >"$out"
+	mv "$out" "$PW_LAB_DIR/lab.json"
+}
+
+# warm: every pod and node talks to its gateway once, so the node MAC tables hold the pod MACs on
+# their access ports and the router MAC on the trunk, per VLAN (as in the published walk).
+warm() {
+	local l ns pod ip n vlan name host pids=() p
+	for l in "${PODS[@]}"; do
+		read -r ns pod ip n vlan <<<"$l"
+		wait_until 20 "$ns/$pod to reach its gateway" answers "$N-$ns-$pod" "$(ns_field "$ns" 3)" &
+		pids+=($!)
+	done
+	for l in "${NODES[@]}"; do
+		read -r name host <<<"$l"
+		wait_until 20 "node $name to reach 172.15.0.1" answers "$N-$host" 172.15.0.1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || exit 1; done
+}
+
+lab_up() {
+	for b in ovsdb-server ovs-vswitchd ovn-northd ovn-controller ovn-nbctl ovs-vsctl ip; do
+		command -v "$b" >/dev/null || lab_die "$b not found: install openvswitch-switch ovn-central ovn-host iproute2"
+	done
+	[ "$(id -u)" = 0 ] || lab_die "the lab needs root (network namespaces): run it with sudo"
+	if lab_status; then
+		lab_log "already up ($PW_LAB_DIR/lab.json)"
+		return 0
+	fi
+	[ -e "$PW_LAB_DIR/netns.list" ] || [ -d "$PW_LAB_DIR/hv" ] && lab_down
+	mkdir -p "$PW_LAB_DIR"
+	: >"$PW_LAB_DIR/netns.list"
+	netns_add "$HVNS"
+	ovn_central_up hv "$HVNS"
+	fabric_nb
+	ovs_up hv "$HVNS"
+	ovn_controller_up hv "$HVNS" "$N-hv"
+	local l name host
+	for l in "${NODES[@]}"; do
+		read -r name host <<<"$l"
+		node_build "$name" "$host"
+	done
+	hv_plug
+	nbctl --wait=hv sync
+	warm
+	write_json
+	lab_log "up: $PW_LAB_DIR/lab.json (NB $NB)"
+}
+
+kube_dns_veth=$(fnv_veth kube-system kube-dns)
+
+lab_break() {
+	lab_status || lab_die "the lab is not up: run $0 up"
+	if [ -s "$PW_LAB_DIR/broken" ]; then
+		lab_die "already broken ($(cat "$PW_LAB_DIR/broken")): run $0 heal first"
+	fi
+	case $1 in
+	vlan-mismatch) nbctl set logical_switch_port kube-system_kube-dns tag_request=199 ;;
+	t0-route) nbctl lr-route-del t0 172.15.0.0/24 ;;
+	return-route) nbctl lr-route-del t0 172.16.1.0/24 ;;
+	veth-down) ip -n "$N-n3" link set "$kube_dns_veth" down ;;
+	stale-mac)
+		# A frame from kube-dns's MAC arrives on the trunk in its VLAN (as if the pod had moved
+		# away): br-int learns it there, and the entry stays until it ages out or the pod talks.
+		appctl n3 ovs-vswitchd ofproto/trace br-int \
+			"in_port=eth1,dl_vlan=101,dl_src=$(pod_mac 172.15.0.3 101),dl_dst=ff:ff:ff:ff:ff:ff" -generate >/dev/null
+		;;
+	*) usage ;;
+	esac
+	nbctl --wait=hv sync
+	echo "$1" >"$PW_LAB_DIR/broken"
+	lab_log "broken: $1"
+}
+
+lab_heal() {
+	lab_status || lab_die "the lab is not up: run $0 up"
+	local b
+	b=$(cat "$PW_LAB_DIR/broken" 2>/dev/null || true)
+	case $b in
+	"") lab_log "nothing to heal" && return 0 ;;
+	vlan-mismatch) nbctl set logical_switch_port kube-system_kube-dns tag_request=101 ;;
+	t0-route) nbctl --may-exist lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK ;;
+	return-route) nbctl --may-exist lr-route-add t0 172.16.1.0/24 100.64.96.11 ;;
+	veth-down) ip -n "$N-n3" link set "$kube_dns_veth" up ;;
+	stale-mac) appctl n3 ovs-vswitchd fdb/flush br-int >/dev/null ;;
+	esac
+	nbctl --wait=hv sync
+	rm -f "$PW_LAB_DIR/broken"
+	warm
+	lab_log "healed: $b"
+}
+
+case ${1:-} in
+up) lab_up ;;
+down) lab_down && lab_log "down" ;;
+status)
+	if lab_status; then
+		echo "up: $PW_LAB_DIR/lab.json${PW_LAB_DIR:+, broken: $(cat "$PW_LAB_DIR/broken" 2>/dev/null || echo none)}"
+	else
+		echo "down"
+		exit 1
+	fi
+	;;
+break) [ $# -eq 2 ] || usage && lab_break "$2" ;;
+heal) lab_heal ;;
+*) usage ;;
+esac
