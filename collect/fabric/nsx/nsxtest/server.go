@@ -1,0 +1,514 @@
+package nsxtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fault is what the server does instead of (or before) answering a request.
+type Fault struct {
+	// Status answers with this HTTP status and an NSX error body.
+	Status int
+	// RetryAfter is sent as the Retry-After header (seconds or an HTTP date).
+	RetryAfter string
+	// Truncate cuts the JSON body in half.
+	Truncate bool
+	// ContentType replaces application/json (a proxy's HTML page, for instance).
+	ContentType string
+	// Delay holds the answer back (the request's context ends it early).
+	Delay time.Duration
+}
+
+type faultRule struct {
+	prefix string
+	left   int
+	f      Fault
+}
+
+// Options configures a Server.
+type Options struct {
+	User, Password string
+	// PageSize is the largest page the server returns (NSX's default and maximum is 1000).
+	PageSize int
+	// Latency is added to every request.
+	Latency time.Duration
+	// NoSearch makes /api/v1/search/query and /policy/api/v1/search/query answer 404, as old managers do.
+	NoSearch bool
+}
+
+// Server is a running NSX Manager API test server (TLS, loopback only).
+type Server struct {
+	*httptest.Server
+	top  *Topology
+	opts Options
+
+	mu       sync.Mutex
+	faults   []*faultRule
+	sessions map[string]string // JSESSIONID -> XSRF token
+	byPath   map[string]int
+	latency  time.Duration
+
+	requests, bytes, writes, logins, rejected atomic.Int64
+
+	portDocs []doc
+	segDocs  []doc
+}
+
+type doc struct {
+	raw  json.RawMessage
+	tree any
+}
+
+// New starts a server for the topology.
+func New(top *Topology, o Options) *Server {
+	if o.PageSize <= 0 || o.PageSize > 1000 {
+		o.PageSize = 1000
+	}
+	if o.User == "" {
+		o.User = "admin"
+	}
+	s := &Server{top: top, opts: o, sessions: map[string]string{}, byPath: map[string]int{}, latency: o.Latency}
+	s.portDocs = docs(top.LogicalPorts)
+	s.segDocs = docs(top.SegmentPorts)
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+func docs[T any](xs []T) []doc {
+	out := make([]doc, len(xs))
+	for i, x := range xs {
+		b, _ := json.Marshal(x)
+		var tree any
+		_ = json.Unmarshal(b, &tree)
+		out[i] = doc{raw: b, tree: tree}
+	}
+	return out
+}
+
+// CertPEM returns the server's certificate in PEM, for a --nsx-ca-file.
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+}
+
+// Inject makes the next times requests whose path starts with prefix fail with f.
+func (s *Server) Inject(prefix string, times int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultRule{prefix: prefix, left: times, f: f})
+}
+
+// SetLatency changes the latency added to every request.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// ExpireSessions forgets every session, as a manager does when its session timeout passes.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions = map[string]string{}
+}
+
+// Requests is the number of requests served (logins included).
+func (s *Server) Requests() int { return int(s.requests.Load()) }
+
+// Bytes is the number of response body bytes written.
+func (s *Server) Bytes() int64 { return s.bytes.Load() }
+
+// Writes is the number of requests other than GET and the session login: a read-only client sends none.
+func (s *Server) Writes() int { return int(s.writes.Load()) }
+
+// Logins is the number of POST /api/session/create requests.
+func (s *Server) Logins() int { return int(s.logins.Load()) }
+
+// Rejected is the number of requests refused for authentication or XSRF.
+func (s *Server) Rejected() int { return int(s.rejected.Load()) }
+
+// RequestsByPath returns the count of requests per URL path (query excluded).
+func (s *Server) RequestsByPath() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.byPath))
+	for k, v := range s.byPath {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCounters zeroes the request, byte and per-path counters.
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	s.byPath = map[string]int{}
+	s.mu.Unlock()
+	s.requests.Store(0)
+	s.bytes.Store(0)
+	s.writes.Store(0)
+	s.logins.Store(0)
+	s.rejected.Store(0)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	s.mu.Lock()
+	s.byPath[r.URL.Path]++
+	lat := s.latency
+	var fault *Fault
+	for _, fr := range s.faults {
+		if fr.left > 0 && strings.HasPrefix(r.URL.Path, fr.prefix) {
+			fr.left--
+			f := fr.f
+			fault = &f
+			break
+		}
+	}
+	s.mu.Unlock()
+	if fault != nil && fault.Delay > 0 {
+		lat += fault.Delay
+	}
+	if lat > 0 {
+		select {
+		case <-time.After(lat):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/api/session/create" {
+		s.login(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.writes.Add(1)
+		s.fail(w, http.StatusMethodNotAllowed, 99, "the test server is read-only")
+		return
+	}
+	if code, msg := s.authorize(r); code != 0 {
+		s.rejected.Add(1)
+		s.fail(w, code, 98, msg)
+		return
+	}
+	if fault != nil && fault.Status != 0 {
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		s.fail(w, fault.Status, 100, http.StatusText(fault.Status))
+		return
+	}
+	body, code, msg := s.route(r)
+	if code != 0 {
+		s.fail(w, code, 202, msg)
+		return
+	}
+	b, _ := json.Marshal(body)
+	ct := "application/json"
+	if fault != nil && fault.ContentType != "" {
+		ct = fault.ContentType
+		b = []byte("<html><body>Service Unavailable</body></html>")
+	}
+	if fault != nil && fault.Truncate {
+		b = b[:len(b)/2]
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	n, _ := w.Write(b)
+	s.bytes.Add(int64(n))
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	s.logins.Add(1)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("j_username") != s.opts.User || r.PostForm.Get("j_password") != s.opts.Password {
+		s.rejected.Add(1)
+		s.fail(w, http.StatusForbidden, 403, "Not authorized to perform this operation.")
+		return
+	}
+	id, xsrf := token(), token()
+	s.mu.Lock()
+	s.sessions[id] = xsrf
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: id, Path: "/", Secure: true, HttpOnly: true})
+	w.Header().Set("X-XSRF-TOKEN", xsrf)
+	w.WriteHeader(http.StatusOK)
+}
+
+func token() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// authorize accepts basic auth or a live session whose X-XSRF-TOKEN matches.
+func (s *Server) authorize(r *http.Request) (int, string) {
+	if u, p, ok := r.BasicAuth(); ok {
+		if u == s.opts.User && p == s.opts.Password {
+			return 0, ""
+		}
+		return http.StatusForbidden, "The username/password combination is incorrect or the account specified has been locked."
+	}
+	c, err := r.Cookie("JSESSIONID")
+	if err != nil {
+		return http.StatusUnauthorized, "The credentials were incorrect or the account specified has been locked."
+	}
+	s.mu.Lock()
+	xsrf, ok := s.sessions[c.Value]
+	s.mu.Unlock()
+	if !ok {
+		return http.StatusUnauthorized, "The session has expired."
+	}
+	if r.Header.Get("X-XSRF-TOKEN") != xsrf {
+		return http.StatusForbidden, "Bad XSRF token"
+	}
+	return 0, ""
+}
+
+func (s *Server) fail(w http.ResponseWriter, code, errCode int, msg string) {
+	b, _ := json.Marshal(ErrorBody{HTTPStatus: strings.ToUpper(strings.ReplaceAll(http.StatusText(code), " ", "_")), ErrorCode: errCode, ErrorMessage: msg, ModuleName: "common-services"})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	n, _ := w.Write(b)
+	s.bytes.Add(int64(n))
+}
+
+// route answers a GET: the body, or an HTTP status and message.
+func (s *Server) route(r *http.Request) (any, int, string) {
+	q := r.URL.Query()
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	notFound := func(what string) (any, int, string) {
+		return nil, http.StatusNotFound, fmt.Sprintf("The requested object : %s could not be found. Object identifiers are case sensitive.", what)
+	}
+	t := s.top
+	switch {
+	case p == "/api/v1/search/query" || p == "/policy/api/v1/search/query":
+		if s.opts.NoSearch {
+			return notFound(p)
+		}
+		src := s.portDocs
+		if strings.HasPrefix(p, "/policy") {
+			src = s.segDocs
+		}
+		return s.search(src, q)
+	case p == "/api/v1/logical-switches":
+		return page(s, q, t.LogicalSwitches, func(LogicalSwitch) bool { return true })
+	case len(seg) == 4 && seg[2] == "logical-switches":
+		return one(t.LogicalSwitches, func(x LogicalSwitch) bool { return x.ID == seg[3] }, notFound, seg[3])
+	case p == "/api/v1/logical-ports":
+		return page(s, q, t.LogicalPorts, func(x LogicalPort) bool { return portMatches(x, q) })
+	case len(seg) == 4 && seg[2] == "logical-ports":
+		return one(t.LogicalPorts, func(x LogicalPort) bool { return x.ID == seg[3] }, notFound, seg[3])
+	case p == "/api/v1/logical-routers":
+		return page(s, q, t.LogicalRouters, func(x LogicalRouter) bool { return q.Get("router_type") == "" || x.RouterType == q.Get("router_type") })
+	case len(seg) == 4 && seg[2] == "logical-routers":
+		return one(t.LogicalRouters, func(x LogicalRouter) bool { return x.ID == seg[3] }, notFound, seg[3])
+	case p == "/api/v1/logical-router-ports":
+		return page(s, q, t.LogicalRouterPorts, func(x LogicalRouterPort) bool { return s.rportMatches(x, q) })
+	case len(seg) == 4 && seg[2] == "logical-router-ports":
+		return one(t.LogicalRouterPorts, func(x LogicalRouterPort) bool { return x.ID == seg[3] }, notFound, seg[3])
+	case len(seg) == 6 && seg[2] == "logical-routers" && seg[4] == "routing":
+		if _, ok := find(t.LogicalRouters, func(x LogicalRouter) bool { return x.ID == seg[3] }); !ok {
+			return notFound(seg[3])
+		}
+		switch seg[5] {
+		case "static-routes":
+			return page(s, q, t.StaticRoutes[seg[3]], func(StaticRoute) bool { return true })
+		case "advertisement":
+			a, ok := t.Advertisement[seg[3]]
+			if !ok {
+				return notFound("advertisement of " + seg[3])
+			}
+			return a, 0, ""
+		case "route-table":
+			rt, ok := t.RouteTables[seg[3]]
+			if !ok {
+				return notFound("route table of " + seg[3])
+			}
+			return page(s, q, rt, func(RouteEntry) bool { return true })
+		}
+	case p == "/policy/api/v1/infra/segments":
+		return page(s, q, t.Segments, func(Segment) bool { return true })
+	case len(seg) == 6 && seg[4] == "segments":
+		return one(t.Segments, func(x Segment) bool { return x.ID == seg[5] }, notFound, seg[5])
+	case len(seg) == 7 && seg[4] == "segments" && seg[6] == "ports":
+		parent := "/infra/segments/" + seg[5]
+		return page(s, q, t.SegmentPorts, func(x SegmentPort) bool { return x.ParentPath == parent })
+	case len(seg) == 8 && seg[4] == "segments" && seg[6] == "ports":
+		path := "/infra/segments/" + seg[5] + "/ports/" + seg[7]
+		return one(t.SegmentPorts, func(x SegmentPort) bool { return x.Path == path }, notFound, path)
+	case p == "/policy/api/v1/infra/tier-0s":
+		return page(s, q, t.Tier0s, func(Tier0) bool { return true })
+	case p == "/policy/api/v1/infra/tier-1s":
+		return page(s, q, t.Tier1s, func(Tier1) bool { return true })
+	case len(seg) == 6 && seg[4] == "tier-0s":
+		return one(t.Tier0s, func(x Tier0) bool { return x.ID == seg[5] }, notFound, seg[5])
+	case len(seg) == 6 && seg[4] == "tier-1s":
+		return one(t.Tier1s, func(x Tier1) bool { return x.ID == seg[5] }, notFound, seg[5])
+	case len(seg) == 7 && (seg[4] == "tier-0s" || seg[4] == "tier-1s") && seg[6] == "static-routes":
+		parent := "/infra/" + seg[4] + "/" + seg[5]
+		return page(s, q, t.PolicyRoutes, func(x StaticRoutes) bool { return x.ParentPath == parent })
+	case len(seg) == 9 && seg[4] == "tier-0s" && seg[6] == "locale-services" && seg[8] == "interfaces":
+		parent := "/infra/tier-0s/" + seg[5] + "/locale-services/" + seg[7]
+		return page(s, q, t.Tier0Uplinks, func(x Tier0Interface) bool { return x.ParentPath == parent })
+	case p == "/policy/api/v1/infra/realized-state/realized-entities":
+		ip := q.Get("intent_path")
+		id, ok := t.RealizedRouter[ip]
+		if !ok {
+			return notFound(ip)
+		}
+		return page(s, q, []RealizedEntity{{ResourceType: "GenericPolicyRealizedResource", ID: "realized-" + id, EntityType: "RealizedLogicalRouter",
+			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}, func(RealizedEntity) bool { return true })
+	}
+	return notFound(p)
+}
+
+func portMatches(x LogicalPort, q url.Values) bool {
+	a := x.Attachment
+	if v := q.Get("logical_switch_id"); v != "" && x.LogicalSwitchID != v {
+		return false
+	}
+	if v := q.Get("attachment_id"); v != "" && (a == nil || a.ID != v) {
+		return false
+	}
+	if v := q.Get("attachment_type"); v != "" && (a == nil || a.AttachmentType != v) {
+		return false
+	}
+	if v := q.Get("parent_vif_id"); v != "" && (a == nil || a.Context == nil || a.Context.VifType != "CHILD" || a.Context.ParentVifID != v) {
+		return false
+	}
+	return true
+}
+
+func (s *Server) rportMatches(x LogicalRouterPort, q url.Values) bool {
+	if v := q.Get("logical_router_id"); v != "" && x.LogicalRouterID != v {
+		return false
+	}
+	if v := q.Get("resource_type"); v != "" && x.ResourceType != v {
+		return false
+	}
+	if v := q.Get("logical_switch_id"); v != "" {
+		if x.LinkedLogicalSwitchPortID == nil {
+			return false
+		}
+		lp, ok := find(s.top.LogicalPorts, func(p LogicalPort) bool { return p.ID == x.LinkedLogicalSwitchPortID.TargetID })
+		if !ok || lp.LogicalSwitchID != v {
+			return false
+		}
+	}
+	return true
+}
+
+func find[T any](xs []T, ok func(T) bool) (T, bool) {
+	for _, x := range xs {
+		if ok(x) {
+			return x, true
+		}
+	}
+	var z T
+	return z, false
+}
+
+func one[T any](xs []T, ok func(T) bool, nf func(string) (any, int, string), id string) (any, int, string) {
+	if x, found := find(xs, ok); found {
+		return x, 0, ""
+	}
+	return nf(id)
+}
+
+// page applies the filter and returns one page: the cursor is an opaque offset.
+func page[T any](s *Server, q url.Values, xs []T, ok func(T) bool) (any, int, string) {
+	var all []T
+	for _, x := range xs {
+		if ok(x) {
+			all = append(all, x)
+		}
+	}
+	return pageOf(s, q, all)
+}
+
+func pageOf[T any](s *Server, q url.Values, all []T) (any, int, string) {
+	size := s.opts.PageSize
+	if v, err := strconv.Atoi(q.Get("page_size")); err == nil && v > 0 && v < size {
+		size = v
+	}
+	off := 0
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "00"))
+		if err != nil || !strings.HasPrefix(c, "00") || n < 0 || n > len(all) {
+			return nil, http.StatusBadRequest, "Invalid cursor " + c
+		}
+		off = n
+	}
+	end := min(off+size, len(all))
+	res := ListResult[T]{Results: all[off:end], ResultCount: len(all)}
+	if res.Results == nil {
+		res.Results = []T{}
+	}
+	if end < len(all) {
+		res.Cursor = fmt.Sprintf("00%d", end)
+	}
+	return res, 0, ""
+}
+
+// search implements the subset of the full-text search syntax providers use: field:value terms
+// joined by AND, values optionally quoted, "\" escaping.
+func (s *Server) search(src []doc, q url.Values) (any, int, string) {
+	query := q.Get("query")
+	if query == "" {
+		return nil, http.StatusBadRequest, "query is required"
+	}
+	type term struct{ field, value string }
+	var terms []term
+	for _, part := range strings.Split(query, " AND ") {
+		f, v, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok {
+			return nil, http.StatusBadRequest, "unsupported query term " + part
+		}
+		v = strings.ReplaceAll(strings.Trim(v, `"`), `\`, "")
+		terms = append(terms, term{f, v})
+	}
+	var hits []json.RawMessage
+	for _, d := range src {
+		all := true
+		for _, t := range terms {
+			if !matchPath(d.tree, strings.Split(t.field, "."), t.value) {
+				all = false
+				break
+			}
+		}
+		if all {
+			hits = append(hits, d.raw)
+		}
+	}
+	return pageOf(s, q, hits)
+}
+
+func matchPath(v any, path []string, want string) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if matchPath(e, path, want) {
+				return true
+			}
+		}
+		return false
+	case map[string]any:
+		if len(path) == 0 {
+			return false
+		}
+		return matchPath(x[path[0]], path[1:], want)
+	case nil:
+		return false
+	default:
+		return len(path) == 0 && strings.EqualFold(fmt.Sprint(x), want)
+	}
+}
