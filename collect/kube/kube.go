@@ -1,0 +1,560 @@
+// Package kube reads the Kubernetes facts a walk needs through client-go, with targeted requests
+// only: the source pod by name, the destination pod or node by name or IP, the nodes those pods run
+// on, and the pods of a node only when that node's pods are asked for. It never lists every pod or
+// node of the cluster for one walk, so the cost of a walk does not grow with the cluster.
+//
+// A pod-to-node walk costs at most 5 requests: GET the source pod, GET its node, GET the
+// destination node by name; only when that name is an IP that is not a node name: LIST pods with
+// fieldSelector status.podIP=IP (served from the API server's watch cache; host-network pods such as
+// kube-proxy or the CNI agent carry their node's IP) and GET the node it names. Nodes have no
+// field selector on status.addresses, so when no host-network pod carries the IP the last resort
+// is a paginated LIST of nodes (500 a page) that stops at the first match; that costs
+// nodes/500 requests and says so in a warning.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// pageSize is the LIST page size (limit) for the few lists this package makes.
+const pageSize = 500
+
+// Query says which facts are wanted.
+type Query struct {
+	// Pods are the walks' source pods (they must exist).
+	Pods []trace.PodRef
+	// Targets are the walks' destinations.
+	Targets []trace.Target
+	// Nodes (name or InternalIP) whose pods are wanted too (macs --node, collect cluster).
+	Nodes []string
+}
+
+// Result is what Collect found.
+type Result struct {
+	Cluster trace.Cluster
+	// Warnings are one line each: host-network pods, pods without an IP, NotReady nodes, ...
+	Warnings []string
+	// WalkNodes are the names of the nodes the walks start from or end on, and the queried nodes,
+	// sorted: the nodes whose node state a walk needs.
+	WalkNodes []string
+	// CollectedAt is when the reads started.
+	CollectedAt time.Time
+}
+
+// Collector reads from one cluster.
+type Collector struct {
+	cs   kubernetes.Interface
+	host string
+	now  func() time.Time
+}
+
+// New returns a Collector on cs; host (the API server URL) is only used in error messages.
+func New(cs kubernetes.Interface, host string) *Collector {
+	return &Collector{cs: cs, host: host, now: time.Now}
+}
+
+// session de-duplicates reads within one Collect.
+type session struct {
+	c        *Collector
+	nodes    map[string]*corev1.Node
+	pods     map[string]*corev1.Pod
+	walk     map[string]bool
+	warnings []string
+	warned   map[string]bool
+}
+
+// Collect reads the facts q needs. Errors are one line and say what to do: not found (with similar
+// names), forbidden (with verb and resource), unreachable.
+func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
+	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{}}
+	res := &Result{CollectedAt: c.now().UTC()}
+	for _, ref := range q.Pods {
+		p, err := s.getPod(ctx, ref, "source pod")
+		if err != nil {
+			return nil, err
+		}
+		if err := s.podNode(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range q.Targets {
+		if err := s.target(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range q.Nodes {
+		n, err := s.nodeByNameOrIP(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		s.walk[n.Name] = true
+		if err := s.podsOfNode(ctx, n.Name); err != nil {
+			return nil, err
+		}
+	}
+	res.Cluster = s.cluster()
+	res.Warnings = s.warnings
+	for n := range s.walk {
+		res.WalkNodes = append(res.WalkNodes, n)
+	}
+	sort.Strings(res.WalkNodes)
+	return res, nil
+}
+
+func (s *session) warn(format string, args ...any) {
+	w := fmt.Sprintf(format, args...)
+	if !s.warned[w] {
+		s.warned[w] = true
+		s.warnings = append(s.warnings, w)
+	}
+}
+
+func (s *session) addPod(p *corev1.Pod) {
+	key := p.Namespace + "/" + p.Name
+	if s.pods[key] != nil {
+		return
+	}
+	s.pods[key] = p
+	switch {
+	case p.Spec.HostNetwork:
+		s.warn("pod %s uses the host network: it has no veth or OVS port of its own, its traffic leaves from node %s", key, p.Spec.NodeName)
+	case p.Spec.NodeName == "":
+		s.warn("pod %s is not scheduled to a node yet", key)
+	case len(podIPs(p)) == 0:
+		s.warn("pod %s has no IP yet (phase %s): it cannot be walked until it runs", key, p.Status.Phase)
+	}
+}
+
+func (s *session) addNode(n *corev1.Node) {
+	if s.nodes[n.Name] != nil {
+		return
+	}
+	s.nodes[n.Name] = n
+	if r := nodeReady(n); r != nil && !*r {
+		s.warn("node %s is NotReady: its pods may not forward and its node state may be stale", n.Name)
+	}
+}
+
+func (s *session) getPod(ctx context.Context, ref trace.PodRef, role string) (*corev1.Pod, error) {
+	if p := s.pods[ref.String()]; p != nil {
+		return p, nil
+	}
+	p, err := s.c.cs.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, &NotFoundError{Msg: fmt.Sprintf("%s %s not found in namespace %s%s", role, ref.Name, ref.Namespace, s.suggestPods(ctx, ref))}
+	}
+	if err != nil {
+		return nil, s.c.explain(err, "get", "pods", ref.Namespace)
+	}
+	s.addPod(p)
+	return p, nil
+}
+
+// podNode reads the node a pod runs on; the walk needs its address and readiness.
+func (s *session) podNode(ctx context.Context, p *corev1.Pod) error {
+	if p.Spec.NodeName == "" {
+		return nil
+	}
+	s.walk[p.Spec.NodeName] = true
+	_, err := s.getNode(ctx, p.Spec.NodeName)
+	if err != nil && IsNotFound(err) {
+		s.warn("node %s of pod %s/%s does not exist", p.Spec.NodeName, p.Namespace, p.Name)
+		return nil
+	}
+	return err
+}
+
+func (s *session) getNode(ctx context.Context, name string) (*corev1.Node, error) {
+	if n := s.nodes[name]; n != nil {
+		return n, nil
+	}
+	n, err := s.c.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, &NotFoundError{Msg: fmt.Sprintf("node %s not found: give its name as `kubectl get nodes` shows it, or its InternalIP", name)}
+	}
+	if err != nil {
+		return nil, s.c.explain(err, "get", "nodes", "")
+	}
+	s.addNode(n)
+	return n, nil
+}
+
+func (s *session) target(ctx context.Context, t trace.Target) error {
+	switch t.Kind {
+	case trace.TargetNode:
+		n, err := s.nodeByNameOrIP(ctx, t.Name)
+		if err != nil {
+			return err
+		}
+		s.walk[n.Name] = true
+	case trace.TargetPod:
+		p, err := s.getPod(ctx, trace.PodRef{Namespace: t.Namespace, Name: t.Name}, "destination pod")
+		if err != nil {
+			return err
+		}
+		return s.podNode(ctx, p)
+	case trace.TargetIP:
+		ip, err := netip.ParseAddr(t.IP)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", t.IP)
+		}
+		return s.ipTarget(ctx, ip.Unmap())
+	}
+	return nil
+}
+
+// ipTarget finds what owns an IP: a pod, else a node, else nothing (an address outside the cluster).
+func (s *session) ipTarget(ctx context.Context, ip netip.Addr) error {
+	pods, err := s.podsByIP(ctx, ip)
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if !p.Spec.HostNetwork {
+			s.addPod(p)
+			return s.podNode(ctx, p)
+		}
+	}
+	n, err := s.nodeByIP(ctx, ip, pods)
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		s.warn("%s is neither a pod IP nor a node address the API knows: walking to it as an address outside the cluster", ip)
+		return nil
+	}
+	s.walk[n.Name] = true
+	return nil
+}
+
+// nodeByNameOrIP resolves node/NAME: a node name first (node names are often IPs), then an address.
+func (s *session) nodeByNameOrIP(ctx context.Context, name string) (*corev1.Node, error) {
+	n, err := s.getNode(ctx, name)
+	if err == nil || !IsNotFound(err) {
+		return n, err
+	}
+	ip, perr := netip.ParseAddr(name)
+	if perr != nil {
+		return nil, err
+	}
+	pods, perr := s.podsByIP(ctx, ip.Unmap())
+	if perr != nil {
+		return nil, perr
+	}
+	n, perr = s.nodeByIP(ctx, ip.Unmap(), pods)
+	if perr != nil {
+		return nil, perr
+	}
+	if n == nil {
+		return nil, &NotFoundError{Msg: fmt.Sprintf("no node is named %s or has it as an address: give a node name as `kubectl get nodes` shows it, or its InternalIP", name)}
+	}
+	return n, nil
+}
+
+// podsByIP lists the pods whose status.podIP is ip: one request, answered from the watch cache.
+func (s *session) podsByIP(ctx context.Context, ip netip.Addr) ([]*corev1.Pod, error) {
+	sel := fields.OneTermEqualSelector("status.podIP", ip.String()).String()
+	l, err := s.c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
+	if err != nil {
+		return nil, s.c.explain(err, "list", "pods", "")
+	}
+	var out []*corev1.Pod
+	for i := range l.Items {
+		p := &l.Items[i]
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue // a finished pod keeps its IP in status, but no longer owns it
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// nodeByIP finds the node with address ip: through a host-network pod with that IP (one GET), else
+// by scanning the nodes page by page (the API has no selector on node addresses).
+func (s *session) nodeByIP(ctx context.Context, ip netip.Addr, pods []*corev1.Pod) (*corev1.Node, error) {
+	for _, n := range s.nodes {
+		if hasAddress(n, ip) {
+			return n, nil
+		}
+	}
+	for _, p := range pods {
+		if !p.Spec.HostNetwork || p.Spec.NodeName == "" {
+			continue
+		}
+		n, err := s.getNode(ctx, p.Spec.NodeName)
+		if err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+		if n != nil && hasAddress(n, ip) {
+			return n, nil
+		}
+	}
+	opts := metav1.ListOptions{Limit: pageSize}
+	pages := 0
+	for {
+		l, err := s.c.cs.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return nil, s.c.explain(err, "list", "nodes", "")
+		}
+		pages++
+		for i := range l.Items {
+			if n := &l.Items[i]; hasAddress(n, ip) {
+				if pages > 1 {
+					s.warn("found node %s by address %s after scanning %d pages of nodes (no host-network pod has that IP): pass node/%s to skip the scan", n.Name, ip, pages, n.Name)
+				}
+				s.addNode(n)
+				return n, nil
+			}
+		}
+		if l.Continue == "" {
+			return nil, nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+// podsOfNode lists the pods on one node by field selector spec.nodeName, page by page.
+func (s *session) podsOfNode(ctx context.Context, node string) error {
+	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(), Limit: pageSize}
+	for {
+		l, err := s.c.cs.CoreV1().Pods("").List(ctx, opts)
+		if err != nil {
+			return s.c.explain(err, "list", "pods", "")
+		}
+		for i := range l.Items {
+			p := &l.Items[i]
+			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			key := p.Namespace + "/" + p.Name
+			if s.pods[key] == nil {
+				s.pods[key] = p // no per-pod warnings for a node's bystanders
+			}
+		}
+		if l.Continue == "" {
+			return nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+// suggestPods lists the pod names of the namespace (only on the error path) and returns
+// "; did you mean a, b?" for the closest ones, or "".
+func (s *session) suggestPods(ctx context.Context, ref trace.PodRef) string {
+	l, err := s.c.cs.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{Limit: pageSize})
+	if err != nil {
+		return ""
+	}
+	var names []string
+	for _, p := range l.Items {
+		names = append(names, p.Name)
+	}
+	if m := Similar(ref.Name, names, 3); len(m) > 0 {
+		return "; did you mean " + strings.Join(m, ", ") + "?"
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf(" (namespace %s has no pods; wrong -n?)", ref.Namespace)
+	}
+	return ""
+}
+
+func (s *session) cluster() trace.Cluster {
+	var c trace.Cluster
+	for _, n := range s.nodes {
+		c.Nodes = append(c.Nodes, ConvertNode(n))
+	}
+	for _, p := range s.pods {
+		c.Pods = append(c.Pods, ConvertPod(p))
+	}
+	sort.Slice(c.Nodes, func(i, j int) bool { return c.Nodes[i].Name < c.Nodes[j].Name })
+	sort.Slice(c.Pods, func(i, j int) bool {
+		if c.Pods[i].Namespace != c.Pods[j].Namespace {
+			return c.Pods[i].Namespace < c.Pods[j].Namespace
+		}
+		return c.Pods[i].Name < c.Pods[j].Name
+	})
+	return c
+}
+
+// ConvertNode turns a Node into the snapshot's form.
+func ConvertNode(n *corev1.Node) trace.Node {
+	out := trace.Node{Name: n.Name, Ready: nodeReady(n), Source: trace.SourceKube}
+	for _, a := range n.Status.Addresses {
+		out.Addresses = append(out.Addresses, trace.NodeAddress{Type: string(a.Type), Address: a.Address})
+	}
+	out.PodCIDRs = append(out.PodCIDRs, n.Spec.PodCIDRs...)
+	if len(out.PodCIDRs) == 0 && n.Spec.PodCIDR != "" {
+		out.PodCIDRs = []string{n.Spec.PodCIDR}
+	}
+	return out
+}
+
+// ConvertPod turns a Pod into the snapshot's form.
+func ConvertPod(p *corev1.Pod) trace.Pod {
+	return trace.Pod{
+		Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IPs: podIPs(p),
+		HostNetwork: p.Spec.HostNetwork, Phase: string(p.Status.Phase), Source: trace.SourceKube,
+	}
+}
+
+func podIPs(p *corev1.Pod) []string {
+	var ips []string
+	for _, ip := range p.Status.PodIPs {
+		if ip.IP != "" {
+			ips = append(ips, ip.IP)
+		}
+	}
+	if len(ips) == 0 && p.Status.PodIP != "" {
+		ips = []string{p.Status.PodIP}
+	}
+	return ips
+}
+
+func nodeReady(n *corev1.Node) *bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			switch c.Status {
+			case corev1.ConditionTrue:
+				t := true
+				return &t
+			case corev1.ConditionFalse:
+				f := false
+				return &f
+			}
+		}
+	}
+	return nil
+}
+
+// NodeIP returns a node's first InternalIP (IPv4 preferred), else its first address, else "".
+func NodeIP(n trace.Node) string {
+	best := ""
+	for _, a := range n.Addresses {
+		if a.Type != string(corev1.NodeInternalIP) {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() {
+			return a.Address
+		}
+		if best == "" {
+			best = a.Address
+		}
+	}
+	if best == "" && len(n.Addresses) > 0 {
+		best = n.Addresses[0].Address
+	}
+	return best
+}
+
+func hasAddress(n *corev1.Node, ip netip.Addr) bool {
+	for _, a := range n.Status.Addresses {
+		if x, err := netip.ParseAddr(a.Address); err == nil && x.Unmap() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// NotFoundError is a pod or node that does not exist.
+type NotFoundError struct{ Msg string }
+
+func (e *NotFoundError) Error() string { return e.Msg }
+
+// IsNotFound reports whether err is a NotFoundError.
+func IsNotFound(err error) bool {
+	var nf *NotFoundError
+	return errors.As(err, &nf)
+}
+
+// AccessError is a request the API server refused or could not be sent.
+type AccessError struct{ Msg string }
+
+func (e *AccessError) Error() string { return e.Msg }
+
+// explain turns a client-go error into one line saying what to do.
+func (c *Collector) explain(err error, verb, resource, ns string) error {
+	where := "cluster-wide"
+	if ns != "" {
+		where = "in namespace " + ns
+	}
+	switch {
+	case apierrors.IsForbidden(err):
+		return &AccessError{Msg: fmt.Sprintf("forbidden: your user may not %s %s %s (RBAC); grant the read-only ClusterRole in deploy/rbac-plugin.yaml, or check with `kubectl auth can-i %s %s`", verb, resource, where, verb, resource)}
+	case apierrors.IsUnauthorized(err):
+		return &AccessError{Msg: fmt.Sprintf("the API server at %s rejected the credentials (401 Unauthorized): log in again or check --kubeconfig/--context/--user", c.host)}
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		reason := err.Error()
+		if ue != nil {
+			reason = ue.Err.Error()
+		}
+		return &AccessError{Msg: fmt.Sprintf("cannot reach the Kubernetes API server at %s: %s (check --kubeconfig/--context and the network, or use --snapshot FILE)", c.host, reason)}
+	}
+	return &AccessError{Msg: fmt.Sprintf("%s %s %s: %v", verb, resource, where, err)}
+}
+
+// Similar returns up to max names close to name: sharing a prefix or within a small edit distance,
+// closest first.
+func Similar(name string, names []string, max int) []string {
+	type cand struct {
+		n string
+		d int
+	}
+	var cs []cand
+	for _, n := range names {
+		d := editDistance(name, n)
+		limit := len(name)/3 + 1
+		if d <= limit || (len(name) >= 3 && (strings.HasPrefix(n, name) || strings.HasPrefix(name, n))) {
+			cs = append(cs, cand{n, d})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].d != cs[j].d {
+			return cs[i].d < cs[j].d
+		}
+		return cs[i].n < cs[j].n
+	})
+	var out []string
+	for i := 0; i < len(cs) && i < max; i++ {
+		out = append(out, cs[i].n)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
