@@ -1,0 +1,68 @@
+# kubectl-packetwalk
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/kubectl-packetwalk
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -s -w -X github.com/packetwalk/kubectl-packetwalk/cmd.Version=$(VERSION)
+PUBLISHED := testdata/scenarios/nsx-published/snapshot.json
+# Lab tests need root, OVS and OVN; in CI (CI=true) they fail instead of skipping.
+TEST_TIMEOUT ?= 40m
+FUZZTIME ?= 20s
+
+.PHONY: all build test unit vet fmt-check cross demo demo-broken lab-up lab-down bench fuzz update-golden clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-packetwalk
+
+## demo: trace kube-dns to node 172.15.0.4 in the bundled published NSX-T snapshot
+demo: build
+	./$(BIN) trace -n kube-system kube-dns --to node/172.15.0.4 --snapshot $(PUBLISHED)
+
+## demo-broken: the same walk with the CHILD port's traffic tag wrong (exits 1)
+demo-broken: build
+	-./$(BIN) trace -n kube-system kube-dns --to node/172.15.0.4 --snapshot testdata/scenarios/nsx-published/broken/vlan-mismatch.json
+
+## test: static checks, then every test (lab tests need root; see README)
+test: fmt-check vet cross
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## unit: the tests that need nothing but Go
+unit:
+	$(GO) test -count=1 ./trace/... ./render/... ./cmd/...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## cross: the code builds for the other systems kubectl runs on
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./...
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./...
+
+update-golden:
+	$(GO) test ./trace/scenario/ -run TestFilesUpToDate -update
+	$(GO) test ./render/ -update
+
+lab-up:
+	bash testdata/lab/lab.sh up
+
+lab-down:
+	bash testdata/lab/lab.sh down
+
+## bench: benchmarks with their numbers (see README "Performance")
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./trace/... ./render/...
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean:
+	rm -rf bin dist
