@@ -1,0 +1,339 @@
+package ovn
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// external_ids keys the provider understands.
+const (
+	keyTier     = "packetwalk/tier"
+	keyNode     = "packetwalk/node"
+	keyPod      = "packetwalk/pod"
+	keyOVNKNode = "k8s.ovn.org/node"
+)
+
+func sortedLSPs(d *nbData) []*nbdb.LogicalSwitchPort {
+	out := make([]*nbdb.LogicalSwitchPort, 0, len(d.lsps))
+	for _, p := range d.lsps {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func sortedSwitches(d *nbData) []*nbdb.LogicalSwitch {
+	out := make([]*nbdb.LogicalSwitch, 0, len(d.switches))
+	for _, s := range d.switches {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func sortedRouters(d *nbData) []*nbdb.LogicalRouter {
+	out := make([]*nbdb.LogicalRouter, 0, len(d.routers))
+	for _, r := range d.routers {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// parseAddresses reads one Logical_Switch_Port addresses entry: "MAC IP...", "router",
+// "unknown", "dynamic".
+func parseAddresses(s string) (mac string, ips []netip.Addr) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return "", nil
+	}
+	if hw, err := net.ParseMAC(f[0]); err == nil {
+		mac = hw.String()
+		f = f[1:]
+	}
+	for _, x := range f {
+		x, _, _ = strings.Cut(x, "/")
+		if a, err := netip.ParseAddr(x); err == nil {
+			ips = append(ips, a.Unmap())
+		}
+	}
+	return mac, ips
+}
+
+func nodeOf(p *nbdb.LogicalSwitchPort) string {
+	if n := p.ExternalIDs[keyNode]; n != "" {
+		return n
+	}
+	return p.ExternalIDs[keyOVNKNode]
+}
+
+func podOf(p *nbdb.LogicalSwitchPort) *trace.PodRef {
+	if v := p.ExternalIDs[keyPod]; v != "" {
+		if ns, name, ok := strings.Cut(v, "/"); ok && ns != "" && name != "" {
+			return &trace.PodRef{Namespace: ns, Name: name}
+		}
+	}
+	// OVN-Kubernetes: external_ids namespace=NS, pod=true, port name NS_POD.
+	if ns := p.ExternalIDs["namespace"]; ns != "" && p.ExternalIDs["pod"] == "true" && strings.HasPrefix(p.Name, ns+"_") {
+		return &trace.PodRef{Namespace: ns, Name: strings.TrimPrefix(p.Name, ns+"_")}
+	}
+	return nil
+}
+
+// tierOf applies the documented rule: external_ids packetwalk/tier, else the name.
+func tierOf(r *nbdb.LogicalRouter) string {
+	switch strings.ToLower(r.ExternalIDs[keyTier]) {
+	case "tier0", "t0", "0":
+		return trace.Tier0
+	case "tier1", "t1", "1":
+		return trace.Tier1
+	}
+	n := strings.ToLower(r.Name)
+	switch {
+	case strings.HasPrefix(n, "t0"), strings.HasPrefix(n, "gr_"):
+		return trace.Tier0
+	case strings.HasPrefix(n, "t1"), n == "ovn_cluster_router":
+		return trace.Tier1
+	}
+	return ""
+}
+
+func containsAddr(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// switchSubnets: other_config:subnet (and ipv6_prefix), else the networks of attached router ports.
+func switchSubnets(d *nbData) map[string][]netip.Prefix {
+	lrpByName := map[string]*nbdb.LogicalRouterPort{}
+	for _, rp := range d.lrps {
+		lrpByName[rp.Name] = rp
+	}
+	out := map[string][]netip.Prefix{}
+	for u, s := range d.switches {
+		var ps []netip.Prefix
+		for _, k := range []string{"subnet", "ipv6_prefix"} {
+			for _, x := range strings.FieldsFunc(s.OtherConfig[k], func(r rune) bool { return r == ' ' || r == ',' }) {
+				if p, err := netip.ParsePrefix(x); err == nil {
+					ps = append(ps, p.Masked())
+				}
+			}
+		}
+		if len(ps) == 0 {
+			for _, pu := range s.Ports {
+				lsp := d.lsps[pu]
+				if lsp == nil || lsp.Type != "router" {
+					continue
+				}
+				if rp := lrpByName[lsp.Options["router-port"]]; rp != nil {
+					for _, n := range rp.Networks {
+						if p, err := netip.ParsePrefix(n); err == nil {
+							ps = append(ps, p.Masked())
+						}
+					}
+				}
+			}
+		}
+		out[u] = ps
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fabric maps the rows read to the snapshot model, sorted by ID, and says what it cannot model.
+func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
+	src := trace.SourceOVN
+	f := &trace.Fabric{Provider: trace.SourceOVN}
+	var warn []string
+	switchOf := map[string]string{} // LSP UUID -> switch name
+	subnets := switchSubnets(d)
+	for _, s := range sortedSwitches(d) {
+		sw := trace.Switch{ID: s.Name, Name: s.Name, Source: src}
+		for _, p := range subnets[s.UUID] {
+			sw.Subnets = append(sw.Subnets, p.String())
+		}
+		f.Switches = append(f.Switches, sw)
+		for _, u := range s.Ports {
+			switchOf[u] = s.Name
+		}
+	}
+	downlink := map[string]string{} // router port name -> LSP name
+	for _, p := range sortedLSPs(d) {
+		if p.Type == "router" && p.Options["router-port"] != "" {
+			downlink[p.Options["router-port"]] = p.Name
+		}
+	}
+	for _, p := range sortedLSPs(d) {
+		sp := trace.SwitchPort{ID: p.Name, Name: p.Name, Switch: switchOf[p.UUID], AttachmentID: p.Name,
+			NodeName: nodeOf(p), Pod: podOf(p), Up: p.Up, Source: src}
+		switch {
+		case p.ParentName != nil && *p.ParentName != "":
+			sp.Type = trace.PortChild
+			sp.ParentPort, sp.ParentVIF = *p.ParentName, *p.ParentName
+			switch {
+			case p.Tag != nil:
+				sp.TrafficTag = ptr(*p.Tag)
+			case p.TagRequest != nil && *p.TagRequest > 0:
+				sp.TrafficTag = ptr(*p.TagRequest)
+			}
+		case p.Type == "router":
+			sp.Type = trace.PortRouter
+			sp.RouterPort = p.Options["router-port"]
+			sp.AttachmentID = ""
+		case p.Type == "":
+			sp.Type = trace.PortVIF
+		default:
+			sp.Type = p.Type
+		}
+		addrs := p.Addresses
+		if len(addrs) == 1 && addrs[0] == "dynamic" && p.DynamicAddresses != nil {
+			addrs = []string{*p.DynamicAddresses}
+		}
+		for _, a := range addrs {
+			mac, ips := parseAddresses(a)
+			if mac != "" {
+				sp.MACs = append(sp.MACs, mac)
+			}
+			for _, ip := range ips {
+				sp.IPs = append(sp.IPs, ip.String())
+			}
+		}
+		f.SwitchPorts = append(f.SwitchPorts, sp)
+	}
+	routerOf := map[string]*nbdb.LogicalRouter{}
+	for _, r := range sortedRouters(d) {
+		f.Routers = append(f.Routers, trace.Router{ID: r.Name, Name: r.Name, Tier: tierOf(r), Source: src})
+		for _, u := range r.Ports {
+			if rp := d.lrps[u]; rp != nil {
+				routerOf[rp.UUID] = r
+			}
+		}
+		for _, u := range r.StaticRoutes {
+			rt := d.routes[u]
+			if rt == nil {
+				continue
+			}
+			if rt.Policy != nil && *rt.Policy == nbdb.LogicalRouterStaticRoutePolicySrcIP {
+				warn = append(warn, fmt.Sprintf("ovn: router %s has a source-IP route %s via %s: the walk only does destination routing", r.Name, rt.IPPrefix, rt.Nexthop))
+				continue
+			}
+			if rt.RouteTable != "" {
+				warn = append(warn, fmt.Sprintf("ovn: router %s has route %s in route table %q: only main-table routes are walked", r.Name, rt.IPPrefix, rt.RouteTable))
+				continue
+			}
+			fr := trace.FabricRoute{Router: r.Name, Prefix: normPrefix(rt.IPPrefix), Origin: trace.OriginStatic, Source: src}
+			if rt.Nexthop != "discard" {
+				fr.NextHop = rt.Nexthop
+			}
+			if rt.OutputPort != nil {
+				fr.OutPort = *rt.OutputPort
+			}
+			f.Routes = append(f.Routes, fr)
+		}
+		if len(r.Nat) > 0 {
+			warn = append(warn, d.natWarnings(r)...)
+		}
+		for _, u := range r.LoadBalancer {
+			if lb := d.lbs[u]; lb != nil {
+				warn = append(warn, lbWarning("router "+r.Name, lb, q)...)
+			}
+		}
+	}
+	for _, s := range sortedSwitches(d) {
+		for _, u := range s.LoadBalancer {
+			if lb := d.lbs[u]; lb != nil {
+				warn = append(warn, lbWarning("switch "+s.Name, lb, q)...)
+			}
+		}
+	}
+	var rps []trace.RouterPort
+	for _, rp := range d.lrps {
+		r := routerOf[rp.UUID]
+		if r == nil {
+			continue
+		}
+		p := trace.RouterPort{ID: rp.Name, Name: rp.Name, Router: r.Name, Networks: rp.Networks, Source: src}
+		if hw, err := net.ParseMAC(rp.MAC); err == nil {
+			p.MAC = hw.String()
+		}
+		if rp.Enabled != nil {
+			p.Up = ptr(*rp.Enabled)
+		}
+		p.LinkedSwitchPort = downlink[rp.Name]
+		switch {
+		case rp.Peer != nil && *rp.Peer != "":
+			p.Kind, p.PeerRouterPort = trace.RouterPortLink, *rp.Peer
+		case len(rp.GatewayChassis) > 0 || rp.HaChassisGroup != nil || r.Options["chassis"] != "":
+			p.Kind = trace.RouterPortUplink
+		case p.LinkedSwitchPort != "":
+			p.Kind = trace.RouterPortDownlink
+		}
+		rps = append(rps, p)
+	}
+	sort.Slice(rps, func(i, j int) bool { return rps[i].ID < rps[j].ID })
+	f.RouterPorts = rps
+	return f, warn
+}
+
+// normPrefix writes a route prefix as a masked CIDR (OVN accepts a bare address for a host route).
+func normPrefix(s string) string {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().String()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()).String()
+	}
+	return s
+}
+
+func (d *nbData) natWarnings(r *nbdb.LogicalRouter) []string {
+	var rules []string
+	for _, u := range r.Nat {
+		if n := d.nats[u]; n != nil {
+			rules = append(rules, fmt.Sprintf("%s %s<->%s", n.Type, n.LogicalIP, n.ExternalIP))
+		}
+	}
+	if len(rules) == 0 {
+		return nil
+	}
+	sort.Strings(rules)
+	return []string{fmt.Sprintf("ovn: router %s has NAT rules (%s): the walk does not apply NAT", r.Name, strings.Join(rules, ", "))}
+}
+
+// lbWarning says when a walk's destination is a load-balancer VIP (the packet would be DNATed).
+func lbWarning(where string, lb *nbdb.LoadBalancer, q fabric.Query) []string {
+	var out []string
+	vips := make([]string, 0, len(lb.Vips))
+	for v := range lb.Vips {
+		vips = append(vips, v)
+	}
+	sort.Strings(vips)
+	for _, v := range vips {
+		host := v
+		if h, _, err := net.SplitHostPort(v); err == nil {
+			host = h
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			continue
+		}
+		for _, e := range q.Destinations {
+			if e.IP == a.Unmap() {
+				out = append(out, fmt.Sprintf("ovn: %s load balancer %s maps %s to %s: the walk goes to the VIP, not a backend", where, lb.Name, v, lb.Vips[v]))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,116 @@
+package ovn
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+func TestNewRejectsBadAddresses(t *testing.T) {
+	for _, tc := range []struct{ nb, want string }{
+		{"", "--ovn-nb is required"},
+		{"/var/run/ovn/ovnnb_db.sock", "is not an OVSDB address"},
+		{"tcp:10.0.0.1", "is not an OVSDB address"},
+		{"http://10.0.0.1:6641", "is not an OVSDB address"},
+		{"ssl:10.0.0.1:6641", "needs --ovn-nb-ca-cert"},
+	} {
+		_, err := New(Config{NB: tc.nb})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("New(%q) error = %v, want one line containing %q", tc.nb, err, tc.want)
+		}
+	}
+	for _, nb := range []string{"unix:/run/ovn/ovnnb_db.sock", "tcp:127.0.0.1:6641", "tcp:[::1]:6641,tcp:127.0.0.2:6641"} {
+		if _, err := New(Config{NB: nb}); err != nil {
+			t.Errorf("New(%q): %v", nb, err)
+		}
+	}
+}
+
+func TestTier(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  map[string]string
+		want string
+	}{
+		{"t0", nil, trace.Tier0},
+		{"t1-kube-system", nil, trace.Tier1},
+		{"GR_node1", nil, trace.Tier0},
+		{"ovn_cluster_router", nil, trace.Tier1},
+		{"edge", nil, ""},
+		{"t1-x", map[string]string{keyTier: "tier0"}, trace.Tier0},
+	} {
+		if got := tierOf(&nbdb.LogicalRouter{Name: tc.name, ExternalIDs: tc.ids}); got != tc.want {
+			t.Errorf("tier of %s %v = %q, want %q", tc.name, tc.ids, got, tc.want)
+		}
+	}
+}
+
+// TestFabricMapping maps a hand-made NB (one namespace switch with a CHILD port, its T1 linked to a
+// T0) and checks the fields the engine correlates on.
+func TestFabricMapping(t *testing.T) {
+	d := newNBData()
+	parent, tag := "node-a-eth1", 101
+	d.lsps["u-child"] = &nbdb.LogicalSwitchPort{UUID: "u-child", Name: "ns1_web", ParentName: &parent, TagRequest: &tag,
+		Addresses: []string{"02:00:00:00:00:01 10.1.0.2"}, ExternalIDs: map[string]string{"namespace": "ns1", "pod": "true"}}
+	d.lsps["u-rtr"] = &nbdb.LogicalSwitchPort{UUID: "u-rtr", Name: "ls-ns1-to-t1", Type: "router", Addresses: []string{"router"},
+		Options: map[string]string{"router-port": "t1-dl"}}
+	d.lsps["u-parent"] = &nbdb.LogicalSwitchPort{UUID: "u-parent", Name: parent, Addresses: []string{"00:50:56:00:00:0A"},
+		ExternalIDs: map[string]string{keyNode: "node-a"}}
+	d.switches["u-ls"] = &nbdb.LogicalSwitch{UUID: "u-ls", Name: "ls-ns1", Ports: []string{"u-child", "u-rtr"}}
+	d.switches["u-nodes"] = &nbdb.LogicalSwitch{UUID: "u-nodes", Name: "ls-nodes", Ports: []string{"u-parent"}, OtherConfig: map[string]string{"subnet": "172.15.0.0/24"}}
+	peer0, peer1 := "t0-to-t1", "t1-to-t0"
+	d.lrps["p1"] = &nbdb.LogicalRouterPort{UUID: "p1", Name: "t1-dl", MAC: "02:50:56:56:44:52", Networks: []string{"10.1.0.1/24"}}
+	d.lrps["p2"] = &nbdb.LogicalRouterPort{UUID: "p2", Name: "t1-to-t0", MAC: "02:00:00:00:01:01", Networks: []string{"100.64.0.3/29"}, Peer: &peer0}
+	d.lrps["p3"] = &nbdb.LogicalRouterPort{UUID: "p3", Name: "t0-to-t1", MAC: "02:00:00:00:01:02", Networks: []string{"100.64.0.2/29"}, Peer: &peer1}
+	d.routers["r1"] = &nbdb.LogicalRouter{UUID: "r1", Name: "t1-ns1", Ports: []string{"p1", "p2"}, StaticRoutes: []string{"s1"}}
+	d.routers["r0"] = &nbdb.LogicalRouter{UUID: "r0", Name: "t0", Ports: []string{"p3"}, StaticRoutes: []string{"s2"}}
+	d.routes["s1"] = &nbdb.LogicalRouterStaticRoute{UUID: "s1", IPPrefix: "0.0.0.0/0", Nexthop: "100.64.0.2"}
+	d.routes["s2"] = &nbdb.LogicalRouterStaticRoute{UUID: "s2", IPPrefix: "10.1.0.0/24", Nexthop: "100.64.0.3"}
+
+	f, warnings := d.fabric(fabric.Query{})
+	if len(warnings) != 0 {
+		t.Errorf("warnings %v", warnings)
+	}
+	port := func(id string) trace.SwitchPort {
+		for _, p := range f.SwitchPorts {
+			if p.ID == id {
+				return p
+			}
+		}
+		t.Fatalf("no switch port %s in %+v", id, f.SwitchPorts)
+		return trace.SwitchPort{}
+	}
+	c := port("ns1_web")
+	if c.Type != trace.PortChild || c.ParentPort != parent || c.TrafficTag == nil || *c.TrafficTag != 101 || c.Switch != "ls-ns1" ||
+		c.Pod == nil || c.Pod.String() != "ns1/web" || !slices.Equal(c.MACs, []string{"02:00:00:00:00:01"}) || !slices.Equal(c.IPs, []string{"10.1.0.2"}) {
+		t.Errorf("child port = %+v", c)
+	}
+	if p := port(parent); p.Type != trace.PortVIF || p.NodeName != "node-a" || !slices.Equal(p.MACs, []string{"00:50:56:00:00:0a"}) {
+		t.Errorf("parent port = %+v", p)
+	}
+	if p := port("ls-ns1-to-t1"); p.Type != trace.PortRouter || p.RouterPort != "t1-dl" {
+		t.Errorf("router-type port = %+v", p)
+	}
+	if f.Switches[0].ID != "ls-nodes" || !slices.Equal(f.Switches[1].Subnets, []string{"10.1.0.0/24"}) {
+		t.Errorf("switches = %+v (subnet of ls-ns1 comes from its router port)", f.Switches)
+	}
+	kinds := map[string]string{}
+	for _, rp := range f.RouterPorts {
+		kinds[rp.ID] = rp.Kind + "/" + rp.Router + "/" + rp.PeerRouterPort + rp.LinkedSwitchPort
+	}
+	want := map[string]string{"t1-dl": "downlink/t1-ns1/ls-ns1-to-t1", "t1-to-t0": "link/t1-ns1/t0-to-t1", "t0-to-t1": "link/t0/t1-to-t0"}
+	for k, v := range want {
+		if kinds[k] != v {
+			t.Errorf("router port %s = %s, want %s", k, kinds[k], v)
+		}
+	}
+	st := trace.RouteStep(f, "t0", netip.MustParseAddr("10.1.0.2"))
+	if !st.Found || st.OutPort != "t0-to-t1" || st.PeerPort != "t1-to-t0" {
+		t.Errorf("t0 route to 10.1.0.2 = %+v", st)
+	}
+}

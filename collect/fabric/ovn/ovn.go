@@ -1,0 +1,157 @@
+// Package ovn reads an OVN Northbound database (libovsdb, select-only transactions) into the
+// fabric part of a trace.Snapshot: logical switches and their ports (CHILD ports with parent_name
+// and tag), logical routers, router ports and static routes.
+//
+// Equivalent to: `ovn-nbctl show` plus `ovn-nbctl lr-route-list ROUTER` for the routers on the path.
+//
+// Mapping rules (names are IDs: they are unique in NB and readable):
+//   - Logical_Switch -> Switch; Subnets from other_config:subnet (OVN-Kubernetes, Kube-OVN style,
+//     space or comma separated), else the networks of the router ports attached to it.
+//   - Logical_Switch_Port with parent_name and tag -> child (ParentPort = ParentVIF = the parent's
+//     name, which is also its iface-id; TrafficTag = tag, else tag_request); type "router" -> router
+//     (RouterPort = options:router-port); type "" -> vif; other types keep their OVN type
+//     (localnet, localport, patch, ...). AttachmentID = the name (the iface-id OVS binds).
+//   - NodeName from external_ids packetwalk/node, else k8s.ovn.org/node; Pod from external_ids
+//     packetwalk/pod ("NS/NAME"), else OVN-Kubernetes' namespace + pod=true with name NS_POD.
+//   - Logical_Router -> Router; Tier from external_ids packetwalk/tier (tier0/tier1), else from
+//     the name: t0*/GR_* (gateway routers) are tier0, t1*/ovn_cluster_router tier1, else "".
+//   - Logical_Router_Port -> RouterPort; Kind link when peer is set, uplink for a gateway port
+//     (gateway_chassis, ha_chassis_group, or on a router pinned to a chassis), downlink when a
+//     switch port points at it.
+//   - Logical_Router_Static_Route -> FabricRoute origin static (nexthop "discard" -> no next hop);
+//     src-ip policy routes, non-main route tables, NAT rules and load balancers on the path are
+//     not modelled by the engine and are reported as warnings.
+package ovn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/client"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// DefaultTimeout bounds connecting to and reading the NB database when Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// Config says how to reach the OVN Northbound database.
+type Config struct {
+	// NB is the database address: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT.
+	NB string
+	// CACert, Cert and Key are PEM files for ssl: addresses.
+	CACert, Cert, Key string
+	// Timeout bounds connecting and reading (DefaultTimeout when zero).
+	Timeout time.Duration
+}
+
+type provider struct {
+	cfg Config
+	tls *tls.Config
+}
+
+// New checks cfg and returns a provider reading that NB database; it does not connect yet.
+func New(cfg Config) (fabric.Provider, error) {
+	if cfg.NB == "" {
+		return nil, errors.New("--ovn-nb is required with --fabric ovn: give unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
+	}
+	for _, a := range strings.Split(cfg.NB, ",") {
+		if err := checkAddress(a); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	p := &provider{cfg: cfg}
+	if strings.HasPrefix(cfg.NB, "ssl:") {
+		t, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.tls = t
+	}
+	return p, nil
+}
+
+func checkAddress(a string) error {
+	bad := fmt.Errorf("--ovn-nb %q is not an OVSDB address: use unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT", a)
+	scheme, rest, ok := strings.Cut(a, ":")
+	if !ok || rest == "" {
+		return bad
+	}
+	switch scheme {
+	case "unix":
+		return nil
+	case "tcp", "ssl":
+		if i := strings.LastIndex(rest, ":"); i <= 0 || i == len(rest)-1 {
+			return bad
+		}
+		return nil
+	}
+	return bad
+}
+
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	if cfg.Cert == "" || cfg.Key == "" || cfg.CACert == "" {
+		return nil, fmt.Errorf("--ovn-nb %s needs --ovn-nb-ca-cert, --ovn-nb-cert and --ovn-nb-key (PEM files)", cfg.NB)
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load the OVN NB client certificate: %v", err)
+	}
+	ca, err := os.ReadFile(cfg.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the OVN NB CA certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("the OVN NB CA file %s holds no PEM certificate", cfg.CACert)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Name returns "ovn".
+func (p *provider) Name() string { return trace.SourceOVN }
+
+// Collect connects, reads what the query needs with select-only transactions and disconnects.
+func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	discard := logr.Discard()
+	opts := []client.Option{client.WithLogger(&discard)}
+	for _, a := range strings.Split(p.cfg.NB, ",") {
+		opts = append(opts, client.WithEndpoint(a))
+	}
+	if p.tls != nil {
+		opts = append(opts, client.WithTLSConfig(p.tls))
+	}
+	dbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ovn: %v", err)
+	}
+	cli, err := client.NewOVSDBClient(dbModel, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ovn: %v", err)
+	}
+	if err := cli.Connect(ctx); err != nil {
+		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %v (check --ovn-nb and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err)
+	}
+	defer cli.Close()
+	r := &reader{cli: cli, schema: cli.Schema()}
+	nb, err := r.read(ctx, q)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the OVN Northbound database at %s: %v", p.cfg.NB, err)
+	}
+	f, warnings := nb.fabric(q)
+	return f, append(r.warnings, warnings...), nil
+}
