@@ -1,0 +1,361 @@
+package nsx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxBody bounds one response body; a list page of 1,000 logical ports is a few MB.
+const maxBody = 256 << 20
+
+// maxPages bounds cursor pagination: a manager that never ends a list cannot hang a walk.
+const maxPages = 10000
+
+// client is a read-only NSX Manager API client: GET with auth, retries, timeouts and pagination.
+type client struct {
+	base     *url.URL
+	hc       *http.Client
+	user     string
+	password string
+	cfg      Config
+
+	mu       sync.Mutex
+	session  string // JSESSIONID
+	xsrf     string
+	requests int
+}
+
+// httpError is a non-2xx answer of the manager, with the NSX error body's message.
+type httpError struct {
+	Status int
+	Path   string
+	Code   int
+	Msg    string
+}
+
+func (e *httpError) Error() string {
+	msg := e.Msg
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Code != 0 {
+		return fmt.Sprintf("NSX Manager answered GET %s with %d: %s (error_code %d)", e.Path, e.Status, msg, e.Code)
+	}
+	return fmt.Sprintf("NSX Manager answered GET %s with %d: %s", e.Path, e.Status, msg)
+}
+
+func isNotFound(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest)
+}
+
+// authError is a refused login or request: one line saying what to check.
+type authError struct{ msg string }
+
+func (e *authError) Error() string { return e.msg }
+
+// errorBody is the NSX error body: {httpStatus, error_code, error_message, module_name}.
+type errorBody struct {
+	HTTPStatus   string `json:"httpStatus"`
+	ErrorCode    int    `json:"error_code"`
+	ErrorMessage string `json:"error_message"`
+	ModuleName   string `json:"module_name"`
+}
+
+func (c *client) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests
+}
+
+func (c *client) passwordHint() string {
+	if c.cfg.PasswordFile != "" {
+		return "the password in --nsx-password-file " + c.cfg.PasswordFile
+	}
+	env := c.cfg.PasswordEnv
+	if env == "" {
+		env = DefaultPasswordEnv
+	}
+	return "the password in $" + env
+}
+
+func (c *client) refused(status int, what, msg string) error {
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &authError{fmt.Sprintf("NSX Manager %s refused user %q (%d %s: %s): check --nsx-user, %s, and that the user's role may read %s",
+		c.base.Host, c.user, status, http.StatusText(status), msg, c.passwordHint(), what)}
+}
+
+func (c *client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.requests++
+	c.mu.Unlock()
+	return c.hc.Do(req.WithContext(ctx))
+}
+
+// login opens a session: POST /api/session/create -> JSESSIONID cookie + X-XSRF-TOKEN header.
+func (c *client) login(ctx context.Context) error {
+	form := url.Values{"j_username": {c.user}, "j_password": {c.password}}.Encode()
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		req, _ := http.NewRequest(http.MethodPost, c.base.String()+"/api/session/create", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.send(rctx, req)
+		if err != nil {
+			cancel()
+			if wait, ok := c.retryable(ctx, attempt, err, nil); ok {
+				if err := c.pause(ctx, wait, "/api/session/create"); err != nil {
+					return err
+				}
+				continue
+			}
+			return c.transportError("/api/session/create", err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		cancel()
+		if wait, ok := c.retryable(ctx, attempt, nil, resp); ok {
+			if err := c.pause(ctx, wait, "/api/session/create"); err != nil {
+				return err
+			}
+			continue
+		}
+		if resp.StatusCode/100 != 2 {
+			return c.refused(resp.StatusCode, "the API", bodyMessage(body))
+		}
+		var sid string
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "JSESSIONID" {
+				sid = ck.Value
+			}
+		}
+		if sid == "" {
+			return &authError{fmt.Sprintf("NSX Manager %s answered the session login without a JSESSIONID cookie: use --nsx-auth basic", c.base.Host)}
+		}
+		c.mu.Lock()
+		c.session, c.xsrf = sid, resp.Header.Get("X-XSRF-TOKEN")
+		c.mu.Unlock()
+		return nil
+	}
+}
+
+func bodyMessage(b []byte) string {
+	var eb errorBody
+	if json.Unmarshal(b, &eb) == nil && eb.ErrorMessage != "" {
+		return eb.ErrorMessage
+	}
+	return ""
+}
+
+// get reads one object (or one page) into out, retrying what is worth retrying.
+func (c *client) get(ctx context.Context, path string, q url.Values, out any) error {
+	u := c.base.String() + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	relogged := false
+	for attempt := 0; ; attempt++ {
+		if c.cfg.AuthMode == AuthSession {
+			c.mu.Lock()
+			has := c.session != ""
+			c.mu.Unlock()
+			if !has {
+				if err := c.login(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Accept", "application/json")
+		if c.cfg.AuthMode == AuthBasic {
+			req.SetBasicAuth(c.user, c.password)
+		} else {
+			c.mu.Lock()
+			req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: c.session})
+			req.Header.Set("X-XSRF-TOKEN", c.xsrf)
+			c.mu.Unlock()
+		}
+		resp, err := c.send(rctx, req)
+		if err != nil {
+			cancel()
+			if wait, ok := c.retryable(ctx, attempt, err, nil); ok {
+				if err := c.pause(ctx, wait, path); err != nil {
+					return err
+				}
+				continue
+			}
+			return c.transportError(path, err)
+		}
+		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		cancel()
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+			if c.cfg.AuthMode == AuthSession && !relogged {
+				// The session expired or its XSRF token went stale: log in again once.
+				relogged = true
+				c.mu.Lock()
+				c.session, c.xsrf = "", ""
+				c.mu.Unlock()
+				attempt--
+				continue
+			}
+			return c.refused(resp.StatusCode, path, bodyMessage(body))
+		case resp.StatusCode/100 != 2:
+			if wait, ok := c.retryable(ctx, attempt, nil, resp); ok {
+				if err := c.pause(ctx, wait, path); err != nil {
+					return err
+				}
+				continue
+			}
+			he := &httpError{Status: resp.StatusCode, Path: path}
+			var eb errorBody
+			if json.Unmarshal(body, &eb) == nil {
+				he.Code, he.Msg = eb.ErrorCode, eb.ErrorMessage
+			}
+			if he.Status == http.StatusTooManyRequests || he.Status >= 500 {
+				he.Msg = strings.TrimSpace(he.Msg + fmt.Sprintf(" (after %d attempts)", attempt+1))
+			}
+			return he
+		}
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+			return fmt.Errorf("NSX Manager answered GET %s with %q, not JSON: check that --nsx-manager is the NSX Manager itself, not a proxy or login page", path, resp.Header.Get("Content-Type"))
+		}
+		if readErr == nil {
+			dec := json.NewDecoder(bytes.NewReader(body))
+			readErr = dec.Decode(out)
+		}
+		if readErr != nil {
+			// A body cut short is a transport problem: read it again.
+			if attempt < c.cfg.Retries {
+				c.cfg.Logf("warning: NSX Manager's answer to GET %s was unreadable (%v), retrying", path, readErr)
+				if err := c.pause(ctx, c.backoff(attempt), path); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("NSX Manager's answer to GET %s is not complete JSON after %d attempts: %v", path, attempt+1, readErr)
+		}
+		return nil
+	}
+}
+
+// retryable says whether a failed attempt is worth another, and how long to wait first.
+func (c *client) retryable(ctx context.Context, attempt int, err error, resp *http.Response) (time.Duration, bool) {
+	if attempt >= c.cfg.Retries || ctx.Err() != nil {
+		return 0, false
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return c.backoff(attempt), true
+		}
+		return 0, false
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return d, true
+		}
+		return c.backoff(attempt), true
+	}
+	return 0, false
+}
+
+// backoff is exponential from 250ms, capped at 8s, with jitter over its upper half.
+func (c *client) backoff(attempt int) time.Duration {
+	d := 250 * time.Millisecond << min(attempt, 5)
+	d = min(d, 8*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// pause waits before a retry unless the wait would pass the overall deadline.
+func (c *client) pause(ctx context.Context, d time.Duration, path string) error {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("NSX Manager asked to wait %s before retrying GET %s, past the --nsx-timeout deadline", d.Round(time.Millisecond), path)
+	}
+	c.cfg.Logf("warning: retrying GET %s in %s", path, d.Round(time.Millisecond))
+	if err := c.cfg.Sleep(ctx, d); err != nil {
+		return c.transportError(path, err)
+	}
+	return nil
+}
+
+func (c *client) transportError(path string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("reading GET %s from NSX Manager %s: --nsx-timeout deadline reached", path, c.base.Host)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("cannot reach NSX Manager %s (GET %s): %v", c.base.Host, path, err)
+}
+
+// listPage is the NSX list envelope.
+type listPage struct {
+	Results     []json.RawMessage `json:"results"`
+	ResultCount int               `json:"result_count"`
+	Cursor      string            `json:"cursor"`
+}
+
+// list reads every page of a list API, following cursor.
+func list[T any](ctx context.Context, c *client, path string, q url.Values) ([]T, error) {
+	qq := url.Values{}
+	for k, v := range q {
+		qq[k] = v
+	}
+	qq.Set("page_size", strconv.Itoa(c.cfg.PageSize))
+	var out []T
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		var lp listPage
+		if err := c.get(ctx, path, qq, &lp); err != nil {
+			return out, err
+		}
+		for _, raw := range lp.Results {
+			var x T
+			if err := json.Unmarshal(raw, &x); err != nil {
+				return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %v", path, err)
+			}
+			out = append(out, x)
+		}
+		if lp.Cursor == "" || len(lp.Results) == 0 {
+			return out, nil
+		}
+		if seen[lp.Cursor] || page >= maxPages {
+			return out, fmt.Errorf("NSX Manager's GET %s keeps paging (cursor %q repeats): stopped after %d pages", path, lp.Cursor, page+1)
+		}
+		seen[lp.Cursor] = true
+		qq.Set("cursor", lp.Cursor)
+	}
+}

@@ -1,0 +1,212 @@
+// Package nsx reads the fabric part of a snapshot from an NSX-T Manager: the logical ports of a
+// walk's endpoints (CHILD ports with their parent VIF and traffic tag), their logical switches,
+// the router ports on those switches, and the tier-1 / tier-0 routers the routes lead through,
+// with their ports and routes. It reads only what the walks need (path-directed), through the
+// Management API (/api/v1) or the Policy API (/policy/api/v1), and only ever sends GET (plus the
+// POST of /api/session/create for session auth).
+//
+// Flags cmd exposes for it (the Config fields they fill):
+//
+//	--nsx-manager URL                   Manager (https://HOST)
+//	--nsx-user NAME                     User (default admin)
+//	--nsx-password-env NAME             PasswordEnv (default NSX_PASSWORD)
+//	--nsx-password-file PATH            PasswordFile (wins over the environment variable)
+//	--nsx-ca-file PATH                  CAFile: a private CA for the manager's certificate
+//	--nsx-insecure-skip-tls-verify      Insecure (prints a warning)
+//	--nsx-api management|policy         API (default management)
+//	--nsx-auth basic|session            AuthMode (default session)
+//	--nsx-request-timeout 30s           RequestTimeout
+//	--nsx-timeout 2m                    Deadline
+//	--nsx-retries 4                     Retries
+package nsx
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+)
+
+// API selectors.
+const (
+	APIManagement = "management"
+	APIPolicy     = "policy"
+)
+
+// Auth modes.
+const (
+	AuthBasic   = "basic"
+	AuthSession = "session"
+)
+
+// DefaultPasswordEnv is the environment variable the password is read from by default.
+const DefaultPasswordEnv = "NSX_PASSWORD"
+
+// Config says how to reach and read an NSX-T Manager.
+type Config struct {
+	// Manager is the manager's URL, https://HOST[:PORT].
+	Manager string
+	// User is the API user (default admin).
+	User string
+	// PasswordEnv names the environment variable holding the password (default NSX_PASSWORD);
+	// PasswordFile, when set, is read instead. The password is never a flag value.
+	PasswordEnv  string
+	PasswordFile string
+	// CAFile is a PEM bundle to verify the manager's certificate with (a private CA).
+	CAFile string
+	// Insecure skips TLS verification; New warns through Logf.
+	Insecure bool
+	// API is management (default) or policy.
+	API string
+	// AuthMode is session (default: one login, then JSESSIONID + X-XSRF-TOKEN) or basic.
+	AuthMode string
+	// RequestTimeout bounds one HTTP request (default 30s); Deadline the whole Collect (default 2m).
+	RequestTimeout time.Duration
+	Deadline       time.Duration
+	// Retries is how many times a request is retried on 429/502/503/504 or a timeout (default 4;
+	// negative means none).
+	Retries int
+	// HTTPClient replaces the client New builds (tests); its TLS settings are used as they are.
+	HTTPClient *http.Client
+	// Logf receives warnings (TLS verification off, retries); nil discards them.
+	Logf func(format string, args ...any)
+	// Sleep waits between retries (tests inject a fake clock); nil waits for real.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// PageSize asks list APIs for pages of this size (default 1000, NSX's maximum).
+	PageSize int
+}
+
+// New checks the configuration, reads the password and returns the NSX provider.
+func New(cfg Config) (fabric.Provider, error) {
+	p, err := newProvider(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func newProvider(cfg Config) (*provider, error) {
+	if cfg.Manager == "" {
+		return nil, errors.New("--nsx-manager is required with --fabric nsx: give the NSX Manager's address, e.g. https://nsx.example.com")
+	}
+	u, err := url.Parse(cfg.Manager)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("--nsx-manager %q is not a URL: use https://HOST", cfg.Manager)
+	}
+	if u.Scheme == "http" && cfg.HTTPClient == nil {
+		return nil, fmt.Errorf("--nsx-manager %q uses http: the NSX Manager API is served over https", cfg.Manager)
+	}
+	u.Path, u.RawQuery = strings.TrimSuffix(u.Path, "/"), ""
+	switch cfg.API {
+	case "":
+		cfg.API = APIManagement
+	case APIManagement, APIPolicy:
+	default:
+		return nil, fmt.Errorf("--nsx-api must be management or policy, got %q", cfg.API)
+	}
+	switch cfg.AuthMode {
+	case "":
+		cfg.AuthMode = AuthSession
+	case AuthBasic, AuthSession:
+	default:
+		return nil, fmt.Errorf("--nsx-auth must be basic or session, got %q", cfg.AuthMode)
+	}
+	if cfg.User == "" {
+		cfg.User = "admin"
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = 2 * time.Minute
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = 4
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	if cfg.PageSize <= 0 || cfg.PageSize > 1000 {
+		cfg.PageSize = 1000
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	pw, err := readPassword(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("--nsx-ca-file: %v", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--nsx-ca-file %s holds no PEM certificate", cfg.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if cfg.Insecure {
+			tc.InsecureSkipVerify = true
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		tr.Proxy = nil
+		hc = &http.Client{Transport: tr}
+	}
+	if cfg.Insecure {
+		cfg.Logf("warning: TLS verification of the NSX Manager %s is off (--nsx-insecure-skip-tls-verify): anyone on the path can read the credentials", u.Host)
+	}
+	// Cookies are kept per provider by the client itself; redirects are not followed to another host.
+	c := &client{base: u, hc: hc, user: cfg.User, password: pw, cfg: cfg}
+	return &provider{cfg: cfg, c: c}, nil
+}
+
+func readPassword(cfg Config) (string, error) {
+	if cfg.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("--nsx-password-file: %v", err)
+		}
+		pw := strings.TrimRight(string(b), "\r\n")
+		if pw == "" {
+			return "", fmt.Errorf("--nsx-password-file %s is empty: put the NSX password in it", cfg.PasswordFile)
+		}
+		return pw, nil
+	}
+	env := cfg.PasswordEnv
+	if env == "" {
+		env = DefaultPasswordEnv
+	}
+	pw := os.Getenv(env)
+	if pw == "" {
+		return "", fmt.Errorf("no NSX password: set $%s or give --nsx-password-file", env)
+	}
+	return pw, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
