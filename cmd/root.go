@@ -130,6 +130,7 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 	g.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVar(&g.Color, "color", g.Color, "colour output: auto (when stdout is a terminal and NO_COLOR is unset), always or never")
 	root.AddCommand(NewCmdTrace(g), NewCmdMACs(g), NewCmdVersion(g))
+	root.AddCommand(NewCmdCollect(g))
 	return root
 }
 
