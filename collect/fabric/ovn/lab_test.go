@@ -26,7 +26,7 @@ type labFacts struct {
 		NB string `json:"nb"`
 	} `json:"hypervisor"`
 	Nodes []struct {
-		Name, IP, Netns, VswitchdCtl string
+		Name, IP, Netns, Ovsdb, VswitchdCtl string
 	} `json:"nodes"`
 	Pods []struct {
 		Namespace, Name, Node, IP, MAC, Netns, HostVeth string
@@ -50,11 +50,7 @@ func startLab(t *testing.T) *lab {
 	name := fmt.Sprintf("pwo%d", os.Getpid())
 	l := &lab{t: t, dir: filepath.Join(os.TempDir(), name)}
 	l.env = append(os.Environ(), "PW_LAB_DIR="+l.dir, "PW_LAB_NAME="+name)
-	t.Cleanup(func() {
-		if out, err := l.script("down"); err != nil {
-			t.Errorf("lab.sh down: %v\n%s", err, out)
-		}
-	})
+	t.Cleanup(func() { l.down() })
 	start := time.Now()
 	if out, err := l.script("up"); err != nil {
 		t.Fatalf("lab.sh up: %v\n%s", err, out)
@@ -68,6 +64,46 @@ func startLab(t *testing.T) *lab {
 		t.Fatalf("lab.json: %v", err)
 	}
 	return l
+}
+
+// down runs lab.sh down and checks it removed every netns and daemon it made, and nothing else: a
+// netns that merely shares the lab's prefix survives.
+func (l *lab) down() {
+	t := l.t
+	list, _ := os.ReadFile(filepath.Join(l.dir, "netns.list"))
+	pidFiles, _ := filepath.Glob(filepath.Join(l.dir, "*", "*.pid"))
+	var pids []int
+	for _, f := range pidFiles {
+		var pid int
+		if b, err := os.ReadFile(f); err == nil {
+			if _, err := fmt.Sscan(string(b), &pid); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	bystander := filepath.Base(l.dir) + "-not-the-labs"
+	if err := exec.Command("ip", "netns", "add", bystander).Run(); err == nil {
+		defer exec.Command("ip", "netns", "del", bystander).Run()
+	}
+	if out, err := l.script("down"); err != nil {
+		t.Errorf("lab.sh down: %v\n%s", err, out)
+	}
+	for _, ns := range strings.Fields(string(list)) {
+		if _, err := os.Stat("/var/run/netns/" + ns); err == nil {
+			t.Errorf("lab.sh down left netns %s", ns)
+		}
+	}
+	for _, pid := range pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("lab.sh down left pid %d running", pid)
+		}
+	}
+	if _, err := os.Stat("/var/run/netns/" + bystander); err != nil {
+		t.Errorf("lab.sh down removed netns %s, which it did not make", bystander)
+	}
+	if _, err := os.Stat(l.dir); err == nil {
+		t.Errorf("lab.sh down left %s", l.dir)
+	}
 }
 
 func (l *lab) script(args ...string) (string, error) {
@@ -146,41 +182,203 @@ func (l *lab) pod(ns, name string) (netns string) {
 	return ""
 }
 
-// TestLabWalkMatchesTraceroute: the walk over the OVN fabric names the same router hops as a real
-// traceroute from kube-dns's netns, and both are the published ones.
-func TestLabWalkMatchesTraceroute(t *testing.T) {
-	l := startLab(t)
-	want := []string{"172.16.1.1", "100.64.96.10", "100.64.96.5", "172.15.0.4"}
-	got := l.traceroute(l.pod("kube-system", "kube-dns"), "172.15.0.4")
-	if !slices.Equal(got, want) {
-		t.Fatalf("traceroute -I -n from kube-dns to 172.15.0.4 printed %v, want %v", got, want)
-	}
-	s, warnings := l.snapshot("kube-system", "kube-dns", "172.15.0.4")
-	w, err := trace.WalkSnapshot(s, trace.Request{Source: trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.4"}})
+func (l *lab) walk(srcNS, srcName, dstNode string) (*trace.Snapshot, *trace.Walk, []string) {
+	l.t.Helper()
+	s, warnings := l.snapshot(srcNS, srcName, dstNode)
+	w, err := trace.WalkSnapshot(s, trace.Request{Source: trace.PodRef{Namespace: srcNS, Name: srcName}, To: trace.Target{Kind: trace.TargetNode, Name: dstNode}})
 	if err != nil {
-		t.Fatal(err)
+		l.t.Fatal(err)
 	}
-	if hops := w.RouterHops(); !slices.Equal(hops, got) {
-		t.Errorf("walk router hops %v, traceroute %v (warnings %v)", hops, got, warnings)
-	}
-	if w.Verdict == trace.VerdictBroken {
-		t.Errorf("walk verdict broken at hop %d: %s", w.BrokenAt, w.Reason)
-	}
-	// The CHILD port carries the VLAN of kube-dns's OVS access port and names the node's trunk.
-	var child *trace.SwitchPort
-	for i, p := range s.Fabric.SwitchPorts {
-		if p.ID == "kube-system_kube-dns" {
-			child = &s.Fabric.SwitchPorts[i]
+	return s, w, warnings
+}
+
+func brokenHop(w *trace.Walk) *trace.Hop {
+	for i, h := range w.Hops {
+		if h.Status == trace.StatusBroken {
+			return &w.Hops[i]
 		}
 	}
-	if child == nil || child.Type != trace.PortChild || child.TrafficTag == nil || *child.TrafficTag != 101 ||
-		child.ParentPort != "node-172.15.0.3-eth1" || !slices.Equal(child.IPs, []string{"172.16.1.2"}) {
-		t.Errorf("kube-dns's switch port = %+v, want a child of node-172.15.0.3-eth1 with tag 101 and IP 172.16.1.2", child)
-	}
-	// Path-directed: the pods not on the walk are not read.
-	for _, p := range s.Fabric.SwitchPorts {
-		if p.Type == trace.PortChild && p.ID != "kube-system_kube-dns" {
-			t.Errorf("read switch port %s, which no hop of kube-dns -> 172.15.0.4 needs", p.ID)
+	return nil
+}
+
+func (l *lab) vsctl(node string, args ...string) string {
+	l.t.Helper()
+	for _, n := range l.facts.Nodes {
+		if n.Name == node {
+			out, err := exec.Command("ovs-vsctl", append([]string{"--db=" + n.Ovsdb}, args...)...).CombinedOutput()
+			if err != nil {
+				l.t.Fatalf("ovs-vsctl %v: %v\n%s", args, err, out)
+			}
+			return strings.TrimSpace(string(out))
 		}
 	}
+	l.t.Fatalf("lab.json has no node %s", node)
+	return ""
+}
+
+func (l *lab) fdb(node string) string {
+	l.t.Helper()
+	for _, n := range l.facts.Nodes {
+		if n.Name == node {
+			out, err := exec.Command("ovs-appctl", "-t", n.VswitchdCtl, "fdb/show", "br-int").CombinedOutput()
+			if err != nil {
+				l.t.Fatalf("fdb/show: %v\n%s", err, out)
+			}
+			return string(out)
+		}
+	}
+	l.t.Fatalf("lab.json has no node %s", node)
+	return ""
+}
+
+// fdbHas: fdb/show prints "port VLAN MAC age" rows.
+func fdbHas(table, port string, vlan int, mac string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == port && f[1] == fmt.Sprint(vlan) && f[2] == mac {
+			return true
+		}
+	}
+	return false
+}
+
+var published = []string{"172.16.1.1", "100.64.96.10", "100.64.96.5", "172.15.0.4"}
+
+// TestLab runs every lab check on one lab: it takes about two seconds to build.
+func TestLab(t *testing.T) {
+	l := startLab(t)
+	kubeDNS := l.pod("kube-system", "kube-dns")
+
+	t.Run("up is idempotent", func(t *testing.T) {
+		start := time.Now()
+		l.mustScript("up")
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("a second lab.sh up took %v: it should find the lab up and return", d)
+		}
+		if out, err := l.script("status"); err != nil || !strings.HasPrefix(out, "up:") {
+			t.Errorf("lab.sh status = %q, %v; want up", out, err)
+		}
+	})
+
+	// The walk over the OVN fabric names the same router hops as a real traceroute from
+	// kube-dns's netns, and both are the published ones.
+	t.Run("walk matches traceroute", func(t *testing.T) {
+		got := l.traceroute(kubeDNS, "172.15.0.4")
+		if !slices.Equal(got, published) {
+			t.Fatalf("traceroute -I -n from kube-dns to 172.15.0.4 printed %v, want %v", got, published)
+		}
+		s, w, warnings := l.walk("kube-system", "kube-dns", "172.15.0.4")
+		if hops := w.RouterHops(); !slices.Equal(hops, got) {
+			t.Errorf("walk router hops %v, traceroute %v (warnings %v)", hops, got, warnings)
+		}
+		if w.Verdict == trace.VerdictBroken {
+			t.Errorf("walk verdict broken at hop %d: %s", w.BrokenAt, w.Reason)
+		}
+		// The CHILD port carries the VLAN of kube-dns's OVS access port and names the node's trunk.
+		var child *trace.SwitchPort
+		for i, p := range s.Fabric.SwitchPorts {
+			if p.ID == "kube-system_kube-dns" {
+				child = &s.Fabric.SwitchPorts[i]
+			}
+		}
+		if child == nil || child.Type != trace.PortChild || child.TrafficTag == nil || *child.TrafficTag != 101 ||
+			child.ParentPort != "node-172.15.0.3-eth1" || !slices.Equal(child.IPs, []string{"172.16.1.2"}) {
+			t.Errorf("kube-dns's switch port = %+v, want a child of node-172.15.0.3-eth1 with tag 101 and IP 172.16.1.2", child)
+		}
+		if tag := l.vsctl("172.15.0.3", "get", "port", "veth1a2b", "tag"); tag != "101" {
+			t.Errorf("OVS access port veth1a2b has tag %s, the CHILD port %d", tag, 101)
+		}
+		// Path-directed: the pods not on the walk are not read.
+		for _, p := range s.Fabric.SwitchPorts {
+			if p.Type == trace.PortChild && p.ID != "kube-system_kube-dns" {
+				t.Errorf("read switch port %s, which no hop of kube-dns -> 172.15.0.4 needs", p.ID)
+			}
+		}
+	})
+
+	// As in the published walk: the pod MAC on its access port, the router MAC on the trunk, same VLAN.
+	t.Run("node MAC table", func(t *testing.T) {
+		table := l.fdb("172.15.0.3")
+		access := l.vsctl("172.15.0.3", "get", "interface", "veth1a2b", "ofport")
+		trunk := l.vsctl("172.15.0.3", "get", "interface", "eth1", "ofport")
+		if !fdbHas(table, access, 101, "02:50:56:00:03:01") {
+			t.Errorf("fdb/show br-int on 172.15.0.3 has no kube-dns MAC on port %s VLAN 101:\n%s", access, table)
+		}
+		if !fdbHas(table, trunk, 101, "02:50:56:56:44:52") {
+			t.Errorf("fdb/show br-int on 172.15.0.3 has no router MAC on the trunk port %s VLAN 101:\n%s", trunk, table)
+		}
+	})
+
+	t.Run("t0-route", func(t *testing.T) {
+		l.mustScript("break", "t0-route")
+		defer l.mustScript("heal")
+		got := l.traceroute(kubeDNS, "172.15.0.4")
+		if len(got) < 3 || !slices.Equal(got[:2], published[:2]) || got[2] != "*" {
+			t.Errorf("traceroute with the T0 route removed printed %v, want it to stop after 100.64.96.10", got)
+		}
+		_, w, _ := l.walk("kube-system", "kube-dns", "172.15.0.4")
+		if h := brokenHop(w); w.Verdict != trace.VerdictBroken || h == nil || h.Kind != trace.HopRouter || h.Router != "t0" || h.Direction != trace.Forward {
+			t.Errorf("walk verdict %s, broken hop %+v; want the forward hop at router t0 broken", w.Verdict, h)
+		}
+	})
+
+	t.Run("return-route", func(t *testing.T) {
+		l.mustScript("break", "return-route")
+		defer l.mustScript("heal")
+		if got := l.traceroute(kubeDNS, "172.15.0.4"); slices.Contains(got, "100.64.96.5") {
+			t.Errorf("traceroute with the return route removed printed %v: the replies of 100.64.96.5 should be lost", got)
+		}
+		_, w, _ := l.walk("kube-system", "kube-dns", "172.15.0.4")
+		if h := brokenHop(w); w.Verdict != trace.VerdictBroken || h == nil || h.Router != "t0" || h.Direction != trace.Return {
+			t.Errorf("walk verdict %s, broken hop %+v; want the return hop at router t0 broken", w.Verdict, h)
+		}
+	})
+
+	t.Run("vlan-mismatch", func(t *testing.T) {
+		l.mustScript("break", "vlan-mismatch")
+		defer l.mustScript("heal")
+		if got := l.traceroute(kubeDNS, "172.15.0.4"); len(got) == 0 || got[0] != "*" {
+			t.Errorf("traceroute with a mismatched CHILD tag printed %v, want no answer at all", got)
+		}
+		s, _, _ := l.walk("kube-system", "kube-dns", "172.15.0.4")
+		for _, p := range s.Fabric.SwitchPorts {
+			if p.ID == "kube-system_kube-dns" && (p.TrafficTag == nil || *p.TrafficTag == 101) {
+				t.Errorf("the CHILD port's tag is %v after the break, want it to differ from the OVS port tag 101", p.TrafficTag)
+			}
+		}
+	})
+
+	t.Run("veth-down", func(t *testing.T) {
+		l.mustScript("break", "veth-down")
+		defer l.mustScript("heal")
+		if got := l.traceroute(kubeDNS, "172.15.0.4"); len(got) == 0 || got[0] != "*" {
+			t.Errorf("traceroute with kube-dns's host veth down printed %v, want no answer", got)
+		}
+	})
+
+	// A stale entry: kube-dns's MAC learned on the trunk in its VLAN, so the node hairpins (drops)
+	// traffic for it until the pod talks again.
+	t.Run("stale-mac", func(t *testing.T) {
+		l.mustScript("break", "stale-mac")
+		defer l.mustScript("heal")
+		trunk := l.vsctl("172.15.0.3", "get", "interface", "eth1", "ofport")
+		if table := l.fdb("172.15.0.3"); !fdbHas(table, trunk, 101, "02:50:56:00:03:01") {
+			t.Errorf("after break stale-mac, fdb/show has no kube-dns MAC on the trunk port %s VLAN 101:\n%s", trunk, table)
+		}
+		var node4 string
+		for _, n := range l.facts.Nodes {
+			if n.Name == "172.15.0.4" {
+				node4 = n.Netns
+			}
+		}
+		if got := l.traceroute(node4, "172.16.1.2"); slices.Contains(got, "172.16.1.2") {
+			t.Errorf("traceroute from node 172.15.0.4 to kube-dns printed %v: the stale MAC entry should black-hole it", got)
+		}
+	})
+
+	t.Run("healed", func(t *testing.T) {
+		if got := l.traceroute(kubeDNS, "172.15.0.4"); !slices.Equal(got, published) {
+			t.Errorf("after heal traceroute printed %v, want %v", got, published)
+		}
+	})
 }
