@@ -23,6 +23,8 @@ type Need struct {
 	Targets []trace.Target
 	// Nodes whose node state is wanted (macs --node, collect cluster).
 	Nodes []string
+	// All asks for every node and pod (check): facts are then gathered once per node for all walks.
+	All bool
 }
 
 // AddFlags registers the fact-source flags.

@@ -73,7 +73,9 @@ type Pod struct {
 	IPs         []string `json:"ips,omitempty"`
 	HostNetwork bool     `json:"hostNetwork,omitempty"`
 	Phase       string   `json:"phase,omitempty"`
-	Source      string   `json:"source,omitempty"`
+	// Labels are the pod's labels, for `check --from SELECTOR`.
+	Labels map[string]string `json:"labels,omitempty"`
+	Source string            `json:"source,omitempty"`
 }
 
 // NodeState is what was collected on one node: its network namespaces and its OVS.

@@ -1,0 +1,284 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/packetwalk/kubectl-packetwalk/render"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// CheckOptions are the flags of `check`.
+type CheckOptions struct {
+	*GlobalOptions
+	FactOptions
+	ProbeOptions
+	Plan          string
+	From          string
+	AllNamespaces bool
+	To            string
+	Expect        string
+	Parallel      int
+	Timeout       time.Duration
+	CheckTimeout  time.Duration
+	Output        render.Format
+	JUnit         string
+
+	color bool
+	now   func() time.Time
+}
+
+// NewCmdCheck builds `check`.
+func NewCmdCheck(g *GlobalOptions) *cobra.Command {
+	o := &CheckOptions{GlobalOptions: g, To: "nodes", Expect: trace.VerdictReachable, Parallel: 8, Timeout: 5 * time.Minute,
+		CheckTimeout: 10 * time.Second, Output: render.Table, now: time.Now}
+	c := &cobra.Command{
+		Use:   "check [--plan FILE | --from POD|SELECTOR --to nodes|pods|TARGET,...]",
+		Short: "Connectivity smoke checks a CI pipeline can gate on",
+		Long: `Walk many pairs and report which hold. Pairs come from a plan file (--plan) or from flags; with
+neither, one pod per node is checked to every other node. Each check passes when its walk's verdict
+matches its expectation (reachable by default); with --probe a real probe from the source pod must
+agree too (traceroute -I hop for hop, or a TCP connect).
+
+Facts are gathered once for all checks: 1,000 checks over 50 nodes read each node once.
+
+Plan file (YAML; errors point at the line):
+  apiVersion: packetwalk/v1
+  kind: CheckPlan
+  defaults: {namespace: default, expect: reachable, timeout: 10s, probe: none}
+  checks:
+    - name: dns-to-every-node
+      from: kube-system/kube-dns        # or fromSelector: k8s-app=kube-dns (+ namespace)
+      to: nodes                         # nodes, pods, node/NAME, pod/NS/NAME, IP, or a list
+    - from: default/web
+      to: [pod/default/db, 10.0.0.1]
+      expect: broken                    # e.g. a path a network policy must cut
+
+Exit codes: 0 all checks passed, 1 some check failed (or the run was interrupted), 2 usage or plan
+error, 3 facts could not be collected (some check's walk is unknown, and none failed).`,
+		Example: `  # One pod per node to every other node, from a snapshot
+  kubectl packetwalk check --snapshot snap.json
+
+  # kube-dns to every node, with a JUnit report for the CI system
+  kubectl packetwalk check --from kube-system/kube-dns --to nodes --snapshot snap.json --junit report.xml
+
+  # Every pod labelled app=web to two destinations, as JSON
+  kubectl packetwalk check -n shop --from app=web --to pod/shop/db,10.96.0.10 --snapshot snap.json -o json
+
+  # A plan, with real traceroutes from each pod compared hop for hop
+  kubectl packetwalk check --plan checks.yaml --probe --pod-exec 'kubectl exec -n {namespace} {pod} --'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	o.FactOptions.AddFlags(f)
+	o.ProbeOptions.AddFlags(f)
+	f.StringVar(&o.Plan, "plan", o.Plan, "YAML plan file with the checks (see above)")
+	f.StringVar(&o.From, "from", o.From, "source: a pod (NS/NAME or NAME in -n) or a label selector (key=value,...) in -n or every namespace with -A")
+	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "with a --from selector, select pods in every namespace")
+	f.StringVar(&o.To, "to", o.To, "destinations, comma-separated: nodes (every other node), pods (one pod on every other node), node/NAME, pod/NS/NAME, IP")
+	f.StringVar(&o.Expect, "expect", o.Expect, "what the flag-built checks expect: reachable or broken")
+	f.IntVar(&o.Parallel, "parallel", o.Parallel, "checks run at once")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "overall deadline; checks not started by then are reported as not run")
+	f.DurationVar(&o.CheckTimeout, "check-timeout", o.CheckTimeout, "per-check deadline for its probe (a plan's timeout wins)")
+	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
+	f.StringVar(&o.JUnit, "junit", o.JUnit, "also write a JUnit XML report to this file")
+	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
+	return c
+}
+
+// Validate checks the flags.
+func (o *CheckOptions) Validate() error {
+	var err error
+	if o.color, err = useColor(o.Color, o.Out); err != nil {
+		return err
+	}
+	if o.Plan != "" && o.From != "" {
+		return usageErr("use --plan or --from, not both")
+	}
+	if o.Expect != trace.VerdictReachable && o.Expect != trace.VerdictBroken {
+		return usageErr("--expect must be reachable or broken, got %q", o.Expect)
+	}
+	if o.Parallel < 1 || o.Parallel > 256 {
+		return usageErr("--parallel must be between 1 and 256, got %d", o.Parallel)
+	}
+	if o.Timeout <= 0 || o.CheckTimeout <= 0 {
+		return usageErr("--timeout and --check-timeout must be positive")
+	}
+	return o.ProbeOptions.Validate()
+}
+
+// Run gathers the facts once, runs the checks and writes the reports.
+func (o *CheckOptions) Run(ctx context.Context) error {
+	var plan *trace.Plan
+	if o.Plan != "" {
+		data, err := readLimited(o.Plan, 4<<20)
+		if err != nil {
+			return usageErr("cannot read plan: %v", err)
+		}
+		if plan, err = trace.ParsePlan(data, o.Plan); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	snap, err := o.Gather(ctx, o.GlobalOptions, Need{All: true})
+	if err != nil {
+		return err
+	}
+	ix := trace.NewIndex(snap)
+	specs, err := o.specs(ix, plan)
+	if err != nil {
+		return err
+	}
+	if len(specs) == 0 {
+		return usageErr("nothing to check: the snapshot has no running pod with an IP on any node (or a single node)")
+	}
+	for i := range specs {
+		if specs[i].Timeout == 0 {
+			specs[i].Timeout = o.CheckTimeout
+		}
+		if specs[i].Probe == "" && o.Probe != "" {
+			specs[i].Probe = o.Probe
+		}
+	}
+	started := o.now()
+	opt := trace.CheckOptions{Parallel: o.Parallel, Probe: o.Prober(snap), Now: o.now}
+	if f, ok := o.ErrOut.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		opt.Progress = func(done, total int, r trace.CheckResult) {
+			fmt.Fprintf(o.ErrOut, "\r[%d/%d] %-4s %s", done, total, r.Result, truncate(r.Name, 60))
+			if done == total {
+				fmt.Fprint(o.ErrOut, "\r\033[K")
+			}
+		}
+	}
+	rep := trace.RunChecks(ctx, ix, specs, opt)
+	if o.JUnit != "" {
+		if err := writeFileAtomic(o.JUnit, func(f *os.File) error { return render.WriteJUnit(f, rep, started) }); err != nil {
+			return factsErr(fmt.Errorf("cannot write --junit %s: %v", o.JUnit, err))
+		}
+	}
+	if err := render.WriteCheck(o.Out, rep, o.Output, render.Options{Color: o.color}); err != nil {
+		return err
+	}
+	switch {
+	case rep.Interrupted:
+		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted: %d of %d checks ran (%v)", rep.Total-rep.NotRun, rep.Total, context.Cause(ctx))}
+	case rep.Failed > 0:
+		return silent(ExitBroken)
+	case rep.Errors > 0:
+		return silent(ExitNoFacts)
+	}
+	return nil
+}
+
+func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSpec, error) {
+	ns := o.namespace()
+	if plan != nil {
+		specs, err := ix.ExpandPlan(plan, ns)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		return specs, nil
+	}
+	if o.From == "" {
+		specs := ix.DefaultChecks()
+		for i := range specs {
+			specs[i].Expect = o.Expect
+			specs[i].Name = specs[i].Source.String() + " -> " + specs[i].To.String()
+		}
+		return specs, nil
+	}
+	var srcs []trace.PodRef
+	if strings.ContainsAny(o.From, "=!") || (!strings.Contains(o.From, "/") && strings.Contains(o.From, ",")) {
+		sel, err := trace.ParseSelector(o.From)
+		if err != nil {
+			return nil, usageErr("--from: %v", err)
+		}
+		selNS := ns
+		if o.AllNamespaces {
+			selNS = ""
+		}
+		if srcs = ix.SelectPods(selNS, sel); len(srcs) == 0 {
+			return nil, usageErr("--from %s matches no pod%s", o.From, map[bool]string{true: " in any namespace", false: " in namespace " + ns}[selNS == ""])
+		}
+	} else {
+		ref, err := parsePodRef(o.From, ns)
+		if err != nil {
+			return nil, err
+		}
+		srcs = []trace.PodRef{ref}
+	}
+	words := strings.Split(o.To, ",")
+	var specs []trace.CheckSpec
+	for _, src := range srcs {
+		tos, err := ix.ExpandTargets(src, words, ns)
+		if err != nil {
+			return nil, usageErr("--to: %v", err)
+		}
+		for _, t := range tos {
+			specs = append(specs, trace.CheckSpec{Name: src.String() + " -> " + t.String(), Source: src, To: t, Expect: o.Expect})
+		}
+	}
+	return specs, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// readLimited reads a file of at most max bytes.
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// writeFileAtomic writes through a temporary file renamed into place, so a reader never sees half a report.
+func writeFileAtomic(path string, write func(*os.File) error) error {
+	tmp, err := os.CreateTemp(dirOf(path), ".packetwalk-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i+1]
+	}
+	return "."
+}

@@ -1,0 +1,208 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// ProbeOptions say how to send a real probe from a pod: which probe, and how to run a command in
+// the pod's network namespace.
+type ProbeOptions struct {
+	Probe   string
+	PodExec string
+}
+
+// AddFlags registers --probe and --pod-exec.
+func (p *ProbeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&p.Probe, "probe", p.Probe, "also send a real probe from the source pod and compare: icmp (traceroute -I) or tcp:PORT")
+	fs.Lookup("probe").NoOptDefVal = "icmp"
+	fs.StringVar(&p.PodExec, "pod-exec", p.PodExec, "command prefix that runs a command in the source pod's network namespace, with {namespace}, {pod}, {node}, {podIP} substituted, e.g. 'ip netns exec pod-{pod}' or 'kubectl exec -n {namespace} {pod} --'")
+}
+
+// Validate checks the probe flags.
+func (p *ProbeOptions) Validate() error {
+	if p.Probe == "" {
+		return nil
+	}
+	if !trace.ValidProbe(p.Probe) || p.Probe == "none" {
+		return usageErr("--probe must be icmp or tcp:PORT, got %q", p.Probe)
+	}
+	if p.PodExec == "" {
+		return usageErr("--probe needs --pod-exec TEMPLATE: how to run traceroute in the source pod (e.g. --pod-exec 'kubectl exec -n {namespace} {pod} --')")
+	}
+	if _, err := splitWords(p.PodExec); err != nil {
+		return usageErr("--pod-exec: %v", err)
+	}
+	return nil
+}
+
+// Prober returns the prober for these options, or nil when no probe was asked for.
+func (p *ProbeOptions) Prober(snap *trace.Snapshot) trace.Prober {
+	if p.Probe == "" {
+		return nil
+	}
+	pods := map[string]trace.Pod{}
+	for _, pod := range snap.Cluster.Pods {
+		pods[pod.Namespace+"/"+pod.Name] = pod
+	}
+	return func(ctx context.Context, spec trace.CheckSpec, w *trace.Walk) trace.ProbeResult {
+		kind := spec.Probe
+		if kind == "" {
+			kind = p.Probe
+		}
+		pod := pods[spec.Source.String()]
+		ip := ""
+		if len(pod.IPs) > 0 {
+			ip = pod.IPs[0]
+		}
+		prefix, err := expandTemplate(p.PodExec, map[string]string{"namespace": spec.Source.Namespace, "pod": spec.Source.Name, "node": pod.Node, "podIP": ip})
+		if err != nil {
+			return trace.ProbeResult{Kind: kind, Error: err.Error()}
+		}
+		return runProbe(ctx, kind, prefix, w)
+	}
+}
+
+// runProbe runs traceroute (or a TCP connect) through the exec prefix and compares with the walk.
+func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) trace.ProbeResult {
+	dst := w.Destination.IP
+	res := trace.ProbeResult{Kind: kind}
+	var args []string
+	if port, ok := strings.CutPrefix(kind, "tcp:"); ok {
+		args = append(append([]string{}, prefix...), "nc", "-z", "-w", "2", dst, port)
+	} else {
+		res.Kind = "icmp"
+		args = append(append([]string{}, prefix...), "traceroute", "-I", "-n", "-q", "1", "-w", "1", "-m", "16", dst)
+	}
+	c := exec.CommandContext(ctx, args[0], args[1:]...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	res.Output = out.String()
+	if strings.HasPrefix(kind, "tcp:") {
+		res.Reached = err == nil
+		if err != nil && ctx.Err() != nil {
+			res.Error = fmt.Sprintf("%s: %v", strings.Join(args, " "), ctx.Err())
+		}
+		return res
+	}
+	if err != nil && out.Len() == 0 {
+		res.Error = fmt.Sprintf("%s: %v: %s", strings.Join(args, " "), err, oneLine(errb.String()))
+		return res
+	}
+	res.Hops = parseTraceroute(out.String())
+	res.Reached = len(res.Hops) > 0 && res.Hops[len(res.Hops)-1] == dst
+	if w.Verdict == trace.VerdictReachable || res.Reached {
+		res.Differences = trace.CompareHops(w.RouterHops(), trimStars(res.Hops))
+	}
+	return res
+}
+
+// parseTraceroute reads `traceroute -n -q 1` output: one address (or *) per hop line.
+func parseTraceroute(s string) []string {
+	var hops []string
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] == "traceroute" {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(f[0], "%d", &n); err != nil {
+			continue
+		}
+		if a, err := netip.ParseAddr(f[1]); err == nil {
+			hops = append(hops, a.String())
+		} else {
+			hops = append(hops, "*")
+		}
+	}
+	return hops
+}
+
+// trimStars drops the unanswered hops at the end (traceroute's give-up tail).
+func trimStars(h []string) []string {
+	for len(h) > 0 && h[len(h)-1] == "*" {
+		h = h[:len(h)-1]
+	}
+	return h
+}
+
+// expandTemplate splits a command template like a shell would (quotes, backslashes), without a
+// shell, and substitutes {key} placeholders in each word.
+func expandTemplate(tmpl string, vars map[string]string) ([]string, error) {
+	words, err := splitWords(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range words {
+		for k, v := range vars {
+			w = strings.ReplaceAll(w, "{"+k+"}", v)
+		}
+		words[i] = w
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("empty command template")
+	}
+	return words, nil
+}
+
+// splitWords splits s into words the way a POSIX shell does for quoting (single quotes, double
+// quotes, backslash), with no expansion of any kind.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated single quote in %q", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated double quote in %q", s)
+			}
+			inWord = true
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, fmt.Errorf("trailing backslash in %q", s)
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

@@ -1,0 +1,343 @@
+package trace
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Plan is a `check --plan FILE`: the pairs to check and what to expect of them.
+//
+//	apiVersion: packetwalk/v1      # required
+//	kind: CheckPlan                # required
+//	defaults:                      # optional, apply to every check
+//	  namespace: default           # namespace of bare pod names and selectors
+//	  expect: reachable            # reachable | broken
+//	  timeout: 10s                 # per-check timeout (the probe's)
+//	  probe: none                  # none | icmp | tcp:PORT
+//	checks:
+//	  - name: dns-to-nodes         # optional; defaults to "SOURCE -> DESTINATION"
+//	    from: kube-system/kube-dns # a pod: NS/NAME or NAME ...
+//	    fromSelector: k8s-app=dns  # ... or the pods matching a label selector (in namespace)
+//	    namespace: kube-system
+//	    to: [nodes, pod/default/web, 172.15.0.4]   # or one string; nodes / pods expand
+//	    expect: reachable
+//	    timeout: 5s
+//	    probe: icmp
+type Plan struct {
+	File     string
+	Defaults PlanDefaults
+	Checks   []PlanCheck
+}
+
+// PlanDefaults apply to every check of a plan.
+type PlanDefaults struct {
+	Namespace string
+	Expect    string
+	Timeout   time.Duration
+	Probe     string
+}
+
+// PlanCheck is one entry of a plan, with the line it starts on.
+type PlanCheck struct {
+	Line         int
+	Name         string
+	From         string
+	FromSelector string
+	Namespace    string
+	To           []string
+	Expect       string
+	Timeout      time.Duration
+	Probe        string
+}
+
+// PlanError is a problem in a plan, pointing at its line.
+type PlanError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *PlanError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// maxPlanBytes bounds a plan file.
+const maxPlanBytes = 4 << 20
+
+// ParsePlan parses and validates a plan.
+func ParsePlan(data []byte, file string) (*Plan, error) {
+	perr := func(line int, format string, a ...any) error {
+		return &PlanError{File: file, Line: line, Msg: fmt.Sprintf(format, a...)}
+	}
+	if len(data) > maxPlanBytes {
+		return nil, perr(0, "plan is larger than %d bytes", maxPlanBytes)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 0
+		if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
+			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		}
+		return nil, perr(line, "not valid YAML: %s", msg)
+	}
+	if len(doc.Content) == 0 {
+		return nil, perr(0, "plan is empty: it needs apiVersion: %s, kind: CheckPlan and checks", APIVersion)
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, perr(root.Line, "a plan is a mapping with apiVersion, kind and checks")
+	}
+	p := &Plan{File: file}
+	var haveVersion, haveKind bool
+	var checks *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch k.Value {
+		case "apiVersion":
+			if v.Value != APIVersion {
+				return nil, perr(v.Line, "apiVersion must be %s, got %q", APIVersion, v.Value)
+			}
+			haveVersion = true
+		case "kind":
+			if v.Value != "CheckPlan" {
+				return nil, perr(v.Line, "kind must be CheckPlan, got %q", v.Value)
+			}
+			haveKind = true
+		case "defaults":
+			if v.Kind != yaml.MappingNode {
+				return nil, perr(v.Line, "defaults must be a mapping")
+			}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				dk, dv := v.Content[j], v.Content[j+1]
+				var err error
+				switch dk.Value {
+				case "namespace":
+					p.Defaults.Namespace, err = scalar(dv, "defaults.namespace")
+				case "expect":
+					p.Defaults.Expect, err = expectValue(dv, "defaults.expect")
+				case "timeout":
+					p.Defaults.Timeout, err = durationValue(dv, "defaults.timeout")
+				case "probe":
+					p.Defaults.Probe, err = probeValue(dv, "defaults.probe")
+				default:
+					err = fmt.Errorf("unknown field defaults.%s (known: namespace, expect, timeout, probe)", dk.Value)
+				}
+				if err != nil {
+					return nil, perr(dk.Line, "%v", err)
+				}
+			}
+		case "checks":
+			checks = v
+		default:
+			return nil, perr(k.Line, "unknown field %q (known: apiVersion, kind, defaults, checks)", k.Value)
+		}
+	}
+	if !haveVersion {
+		return nil, perr(root.Line, "apiVersion: %s is required", APIVersion)
+	}
+	if !haveKind {
+		return nil, perr(root.Line, "kind: CheckPlan is required")
+	}
+	if checks == nil || checks.Kind != yaml.SequenceNode || len(checks.Content) == 0 {
+		line := root.Line
+		if checks != nil {
+			line = checks.Line
+		}
+		return nil, perr(line, "checks must be a non-empty list")
+	}
+	for i, c := range checks.Content {
+		where := fmt.Sprintf("checks[%d]", i)
+		if c.Kind != yaml.MappingNode {
+			return nil, perr(c.Line, "%s must be a mapping with from and to", where)
+		}
+		pc := PlanCheck{Line: c.Line}
+		for j := 0; j+1 < len(c.Content); j += 2 {
+			k, v := c.Content[j], c.Content[j+1]
+			f := where + "." + k.Value
+			var err error
+			switch k.Value {
+			case "name":
+				pc.Name, err = scalar(v, f)
+			case "from":
+				pc.From, err = scalar(v, f)
+			case "fromSelector":
+				pc.FromSelector, err = scalar(v, f)
+				if err == nil {
+					_, err = ParseSelector(pc.FromSelector)
+				}
+			case "namespace":
+				pc.Namespace, err = scalar(v, f)
+			case "to":
+				pc.To, err = stringList(v, f)
+			case "expect":
+				pc.Expect, err = expectValue(v, f)
+			case "timeout":
+				pc.Timeout, err = durationValue(v, f)
+			case "probe":
+				pc.Probe, err = probeValue(v, f)
+			default:
+				err = fmt.Errorf("unknown field %s (known: name, from, fromSelector, namespace, to, expect, timeout, probe)", f)
+			}
+			if err != nil {
+				return nil, perr(k.Line, "%v", err)
+			}
+		}
+		switch {
+		case pc.From == "" && pc.FromSelector == "":
+			return nil, perr(c.Line, "%s needs from (a pod) or fromSelector (a label selector)", where)
+		case pc.From != "" && pc.FromSelector != "":
+			return nil, perr(c.Line, "%s has both from and fromSelector: use one", where)
+		case len(pc.To) == 0:
+			return nil, perr(c.Line, "%s needs to: nodes, pods, node/NAME, pod/NS/NAME or an IP", where)
+		}
+		for _, t := range pc.To {
+			if t == "nodes" || t == "pods" {
+				continue
+			}
+			if _, err := ParseTarget(t, "x"); err != nil {
+				return nil, perr(c.Line, "%s.to: %q is not nodes, pods, node/NAME, pod/NS/NAME or an IP", where, t)
+			}
+		}
+		p.Checks = append(p.Checks, pc)
+	}
+	return p, nil
+}
+
+func scalar(v *yaml.Node, field string) (string, error) {
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		return "", fmt.Errorf("%s must be a non-empty string", field)
+	}
+	return v.Value, nil
+}
+
+func stringList(v *yaml.Node, field string) ([]string, error) {
+	if v.Kind == yaml.ScalarNode {
+		var out []string
+		for _, s := range strings.Split(v.Value, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s must be a string or a list of strings", field)
+	}
+	var out []string
+	for _, e := range v.Content {
+		s, err := scalar(e, field)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func expectValue(v *yaml.Node, field string) (string, error) {
+	if v.Value != VerdictReachable && v.Value != VerdictBroken {
+		return "", fmt.Errorf("%s must be reachable or broken, got %q", field, v.Value)
+	}
+	return v.Value, nil
+}
+
+func durationValue(v *yaml.Node, field string) (time.Duration, error) {
+	d, err := time.ParseDuration(v.Value)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s must be a positive duration such as 10s, got %q", field, v.Value)
+	}
+	return d, nil
+}
+
+// ValidProbe reports whether s is none, icmp or tcp:PORT.
+func ValidProbe(s string) bool {
+	if s == "none" || s == "icmp" || s == "" {
+		return true
+	}
+	if port, ok := strings.CutPrefix(s, "tcp:"); ok {
+		var n int
+		_, err := fmt.Sscanf(port, "%d", &n)
+		return err == nil && n > 0 && n < 65536 && fmt.Sprint(n) == port
+	}
+	return false
+}
+
+func probeValue(v *yaml.Node, field string) (string, error) {
+	if !ValidProbe(v.Value) {
+		return "", fmt.Errorf("%s must be none, icmp or tcp:PORT, got %q", field, v.Value)
+	}
+	if v.Value == "none" {
+		return "", nil
+	}
+	return v.Value, nil
+}
+
+// ExpandPlan turns a plan into checks over the indexed cluster; a selector that matches no pod
+// or a pod that is not there is a plan error pointing at its line.
+func (ix *Index) ExpandPlan(p *Plan, defaultNS string) ([]CheckSpec, error) {
+	var specs []CheckSpec
+	for i, c := range p.Checks {
+		ns := c.Namespace
+		if ns == "" {
+			ns = p.Defaults.Namespace
+		}
+		if ns == "" {
+			ns = defaultNS
+		}
+		var srcs []PodRef
+		if c.From != "" {
+			ref := PodRef{Namespace: ns, Name: c.From}
+			if a, b, ok := strings.Cut(c.From, "/"); ok {
+				ref = PodRef{Namespace: a, Name: b}
+			}
+			if ix.pods[ref.String()] == nil {
+				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].from: pod %s not found%s", i, ref, ix.suggestPods(ref))}
+			}
+			srcs = []PodRef{ref}
+		} else {
+			sel, _ := ParseSelector(c.FromSelector)
+			srcs = ix.SelectPods(ns, sel)
+			if len(srcs) == 0 {
+				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].fromSelector %q matches no pod in namespace %s", i, c.FromSelector, ns)}
+			}
+		}
+		expect := firstNonEmpty(c.Expect, p.Defaults.Expect, VerdictReachable)
+		timeout := c.Timeout
+		if timeout == 0 {
+			timeout = p.Defaults.Timeout
+		}
+		probe := firstNonEmpty(c.Probe, p.Defaults.Probe)
+		for _, src := range srcs {
+			tos, err := ix.ExpandTargets(src, c.To, ns)
+			if err != nil {
+				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].to: %v", i, err)}
+			}
+			for _, t := range tos {
+				name := src.String() + " -> " + t.String()
+				if c.Name != "" && len(srcs) == 1 && len(tos) == 1 {
+					name = c.Name
+				} else if c.Name != "" {
+					name = c.Name + ": " + name
+				}
+				specs = append(specs, CheckSpec{Name: name, Source: src, To: t, Expect: expect, Timeout: timeout, Probe: probe, Line: c.Line})
+			}
+		}
+	}
+	return specs, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
