@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -15,15 +16,18 @@ type MACsOptions struct {
 	FactOptions
 	Node   string
 	Output render.Format
+	// Local reads this node itself (netlink + OVS sockets) instead of a snapshot or the cluster.
+	Local bool
+	LocalNodeOptions
 
 	color bool
 }
 
 // NewCmdMACs builds `macs`.
 func NewCmdMACs(g *GlobalOptions) *cobra.Command {
-	o := &MACsOptions{GlobalOptions: g, Output: render.Table}
+	o := &MACsOptions{GlobalOptions: g, Output: render.Table, LocalNodeOptions: newLocalNodeOptions()}
 	c := &cobra.Command{
-		Use:   "macs --node NAME",
+		Use:   "macs --node NAME | --local",
 		Short: "Show a node's OVS MAC table joined to ports, VLANs, pods and fabric ports",
 		Long: `Show the OVS MAC table of a node (ovs-appctl fdb/show) joined to the OVS port and interface,
 the VLAN, the pod that owns each MAC (through OVS external_ids, the veth pair, or the MAC itself),
@@ -31,6 +35,9 @@ and, when fabric facts exist, the fabric's logical port. The router / gateway MA
 uplink is shown as such, once per VLAN.`,
 		Example: `  # The MAC table of worker 172.15.0.3 in the published NSX-T snapshot
   kubectl packetwalk macs --node 172.15.0.3 --snapshot testdata/scenarios/nsx-published/snapshot.json
+
+  # This node, read live (as root on the node; same flags as collect node)
+  sudo kubectl packetwalk macs --local
 
   # With interfaces, ages and notes
   kubectl packetwalk macs --node 172.15.0.3 --snapshot snap.json -o wide`,
@@ -48,6 +55,8 @@ uplink is shown as such, once per VLAN.`,
 	f := c.Flags()
 	f.StringVar(&o.Node, "node", o.Node, "the node whose MAC table to show (its name or InternalIP)")
 	o.FactOptions.AddFlags(f)
+	f.BoolVar(&o.Local, "local", o.Local, "read this node's MAC table live (netlink, OVS database, ovs-vswitchd control socket) instead of --node/--snapshot")
+	o.LocalNodeOptions.AddFlags(f)
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
 	return c
@@ -62,15 +71,30 @@ func (o *MACsOptions) Complete() error {
 
 // Validate checks the flags.
 func (o *MACsOptions) Validate() error {
+	if o.Local {
+		if o.Snapshot != "" {
+			return usageErr("--local reads this node live: drop --snapshot (or drop --local and pass --node NAME)")
+		}
+		if o.Node != "" {
+			return usageErr("--local reads this node: name it with --node-name, not --node")
+		}
+		return o.LocalNodeOptions.Validate()
+	}
 	if o.Node == "" {
-		return usageErr("--node NAME is required")
+		return usageErr("--node NAME is required (or --local on the node itself)")
 	}
 	return nil
 }
 
 // Run joins and renders the MAC table.
 func (o *MACsOptions) Run(ctx context.Context) error {
-	snap, err := o.Gather(ctx, o.GlobalOptions, Need{Nodes: []string{o.Node}})
+	var snap *trace.Snapshot
+	var err error
+	if o.Local {
+		snap, err = o.localSnapshot(ctx)
+	} else {
+		snap, err = o.Gather(ctx, o.GlobalOptions, Need{Nodes: []string{o.Node}})
+	}
 	if err != nil {
 		return err
 	}
@@ -79,4 +103,24 @@ func (o *MACsOptions) Run(ctx context.Context) error {
 		return requestErr(err)
 	}
 	return render.WriteMACs(o.Out, t, o.Output, render.Options{Color: o.color})
+}
+
+// localSnapshot collects this node for --local; the MAC table needs OVS, so its absence is an error here.
+func (o *MACsOptions) localSnapshot(ctx context.Context) (*trace.Snapshot, error) {
+	if err := o.LocalNodeOptions.Complete(); err != nil {
+		return nil, err
+	}
+	o.Node = o.NodeName
+	snap, err := o.LocalNodeOptions.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Nodes[0].OVS == nil || snap.Nodes[0].OVS.FDBSource == "" {
+		for _, s := range snap.Sources[1:] {
+			if len(s.Warnings) > 0 {
+				return nil, factsErr(fmt.Errorf("%s: %s", s.Name, s.Warnings[0]))
+			}
+		}
+	}
+	return snap, nil
 }
