@@ -124,7 +124,7 @@ func (c *client) login(ctx context.Context) error {
 				}
 				continue
 			}
-			return c.transportError("/api/session/create", err)
+			return c.transportError(ctx, "/api/session/create", err)
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
@@ -200,7 +200,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 				}
 				continue
 			}
-			return c.transportError(path, err)
+			return c.transportError(ctx, path, err)
 		}
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
@@ -301,24 +301,32 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // pause waits before a retry unless the wait would pass the overall deadline.
 func (c *client) pause(ctx context.Context, d time.Duration, path string) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return fmt.Errorf("NSX Manager asked to wait %s before retrying GET %s, past the --nsx-timeout deadline", d.Round(time.Millisecond), path)
+		return &transportError{fmt.Sprintf("NSX Manager asked to wait %s before retrying GET %s, past the --nsx-timeout deadline", d.Round(time.Millisecond), path)}
 	}
 	c.cfg.Logf("warning: retrying GET %s in %s", path, d.Round(time.Millisecond))
 	if err := c.cfg.Sleep(ctx, d); err != nil {
-		return c.transportError(path, err)
+		return c.transportError(ctx, path, err)
 	}
 	return nil
 }
 
-func (c *client) transportError(path string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("reading GET %s from NSX Manager %s: --nsx-timeout deadline reached", path, c.base.Host)
+// transportError is a manager that did not answer: unreachable, too slow, or past the deadline.
+type transportError struct{ msg string }
+
+func (e *transportError) Error() string { return e.msg }
+
+func (c *client) transportError(ctx context.Context, path string, err error) error {
+	if ctx.Err() != nil {
+		return &transportError{fmt.Sprintf("reading GET %s from NSX Manager %s: the --nsx-timeout deadline (%s) passed", path, c.base.Host, c.cfg.Deadline)}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &transportError{fmt.Sprintf("NSX Manager %s did not answer GET %s within --nsx-request-timeout %s: check the manager's load or raise the timeout", c.base.Host, path, c.cfg.RequestTimeout)}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("cannot reach NSX Manager %s (GET %s): %v", c.base.Host, path, err)
+	return &transportError{fmt.Sprintf("cannot reach NSX Manager %s (GET %s): %v: check --nsx-manager and, for a private CA, --nsx-ca-file", c.base.Host, path, err)}
 }
 
 // listPage is the NSX list envelope.

@@ -42,6 +42,9 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 	if err != nil && st.empty() {
 		return nil, st.warnings, err
 	}
+	if st.empty() && len(st.warnings) > 0 {
+		return nil, st.warnings[1:], errors.New(st.warnings[0])
+	}
 	if err != nil {
 		st.warn("%v", err)
 	}
@@ -66,7 +69,6 @@ type state struct {
 	childrenDone map[string]bool
 	attachDone   map[string]bool
 	missing      map[string]bool
-	noRouteTable bool
 	noSearch     bool
 	allPorts     bool
 	warnings     []string
@@ -95,10 +97,12 @@ func (st *state) empty() bool {
 	return len(st.ports) == 0 && len(st.routers) == 0 && len(st.switches) == 0
 }
 
-// fatal says whether an error must stop the whole collection rather than become a warning.
+// fatal says whether an error must stop the whole collection rather than become a warning:
+// refused credentials, an unreachable manager, the deadline.
 func fatal(err error) bool {
 	var ae *authError
-	return errors.As(err, &ae) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(fmt.Sprint(err), "--nsx-timeout deadline")
+	var te *transportError
+	return errors.As(err, &ae) || errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // soft turns an error into a warning unless it must stop the collection.
@@ -472,20 +476,20 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	if !st.noRouteTable {
-		rt, err := list[routeEntry](ctx, st.c, base+"route-table", nil)
-		switch {
-		case isNotFound(err):
-			// This manager does not serve runtime tables (they need an edge transport node): routes come from config.
-			st.noRouteTable = true
-		case err != nil:
-			if err := st.soft(err); err != nil {
-				return err
-			}
-		default:
-			st.runtime[id] = rt
-		}
+	return st.routeTable(ctx, id)
+}
+
+// routeTable reads a router's runtime route table; a manager that cannot serve it for this router
+// (no edge transport node, older version) answers 4xx and the routes come from configuration.
+func (st *state) routeTable(ctx context.Context, id string) error {
+	rt, err := list[routeEntry](ctx, st.c, "/api/v1/logical-routers/"+url.PathEscape(id)+"/routing/route-table", nil)
+	switch {
+	case isNotFound(err):
+		return nil
+	case err != nil:
+		return st.soft(err)
 	}
+	st.runtime[id] = rt
 	return nil
 }
 
@@ -638,15 +642,8 @@ func (st *state) all(ctx context.Context) error {
 				return err
 			}
 		}
-		if !st.noRouteTable {
-			rt, err := list[routeEntry](ctx, st.c, base+"route-table", nil)
-			if isNotFound(err) {
-				st.noRouteTable = true
-			} else if err := st.soft(err); err != nil {
-				return err
-			} else {
-				st.runtime[lr.ID] = rt
-			}
+		if err := st.routeTable(ctx, lr.ID); err != nil {
+			return err
 		}
 	}
 	return nil

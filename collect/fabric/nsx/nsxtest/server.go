@@ -63,6 +63,13 @@ type Server struct {
 
 	portDocs []doc
 	segDocs  []doc
+	done     chan struct{}
+}
+
+// Close stops the server, cutting short answers held back by latency or Delay faults.
+func (s *Server) Close() {
+	close(s.done)
+	s.Server.Close()
 }
 
 type doc struct {
@@ -78,7 +85,7 @@ func New(top *Topology, o Options) *Server {
 	if o.User == "" {
 		o.User = "admin"
 	}
-	s := &Server{top: top, opts: o, sessions: map[string]string{}, byPath: map[string]int{}, latency: o.Latency}
+	s := &Server{top: top, opts: o, sessions: map[string]string{}, byPath: map[string]int{}, latency: o.Latency, done: make(chan struct{})}
 	s.portDocs = docs(top.LogicalPorts)
 	s.segDocs = docs(top.SegmentPorts)
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
@@ -120,6 +127,16 @@ func (s *Server) ExpireSessions() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sessions = map[string]string{}
+}
+
+// RotateXSRF gives every session a new XSRF token its client does not know: the next request
+// with the old token is refused with 403.
+func (s *Server) RotateXSRF() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.sessions {
+		s.sessions[k] = token()
+	}
 }
 
 // Requests is the number of requests served (logins included).
@@ -182,6 +199,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(lat):
 		case <-r.Context().Done():
+			return
+		case <-s.done:
 			return
 		}
 	}
