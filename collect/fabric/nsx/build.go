@@ -99,11 +99,10 @@ func (st *state) routesOf(id string) []trace.FabricRoute {
 			if rp.Kind != trace.RouterPortLink {
 				continue
 			}
+			// The link port of a tier-1 leads up to its tier-0, whatever that router turns out to be.
 			if peer := st.rports[rp.PeerRouterPort]; peer != nil {
-				if t0 := st.routers[peer.Router]; t0 == nil || t0.Tier == trace.Tier0 {
-					if nh := firstAddr(peer); nh != "" {
-						out = append(out, trace.FabricRoute{Router: id, Prefix: defaultFor(nh), NextHop: nh, Origin: trace.OriginDefault, Source: trace.SourceNSX})
-					}
+				if nh := firstAddr(peer); nh != "" {
+					out = append(out, trace.FabricRoute{Router: id, Prefix: defaultFor(nh), NextHop: nh, Origin: trace.OriginDefault, Source: trace.SourceNSX})
 				}
 			}
 		}
