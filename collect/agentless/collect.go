@@ -1,0 +1,304 @@
+package agentless
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovs"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// Run runs argv on the node and returns its standard output (a runner bound to one node).
+type Run func(ctx context.Context, argv []string) ([]byte, error)
+
+// Options say what to read; they mirror collect/node's.
+type Options struct {
+	// Node is the Kubernetes node name, used in source names (netlink@NODE).
+	Node string
+	// NetnsDir is where named namespaces live; default /var/run/netns.
+	NetnsDir string
+	// NoProcs skips the namespaces of processes (lsns), reading named ones only.
+	NoProcs bool
+	// Match keeps only the non-root namespaces whose name ("NAME" or "pid:PID") matches a glob.
+	Match []string
+	// NoOVS skips ovs-vsctl and ovs-appctl.
+	NoOVS bool
+	// Workers bounds the commands in flight; default 4.
+	Workers int
+}
+
+// Collect reads the node's namespaces and OVS with ip, lsns, nsenter, stat, ovs-vsctl and
+// ovs-appctl run through run. A missing OVS is a warning, not an error.
+func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) {
+	if o.NetnsDir == "" {
+		o.NetnsDir = "/var/run/netns"
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	st := &trace.NodeState{Name: o.Node}
+	src := trace.SourceNetlink + "@" + o.Node
+
+	type nsTarget struct {
+		ns     trace.Netns
+		prefix []string
+	}
+	targets := []nsTarget{{ns: trace.Netns{Name: "root", Root: true, Source: src}}}
+	inodes, err := statInodes(ctx, run, "/proc/self/ns/net")
+	if err != nil {
+		return nil, err
+	}
+	rootInode := inodes["/proc/self/ns/net"]
+	targets[0].ns.Inode = rootInode
+	seen := map[uint64]bool{rootInode: true}
+
+	named, err := namedNetns(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	if len(named) > 0 {
+		var paths []string
+		for _, n := range named {
+			paths = append(paths, path.Join(o.NetnsDir, n))
+		}
+		ino, err := statInodes(ctx, run, paths...)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range named {
+			i := ino[path.Join(o.NetnsDir, n)]
+			if i != 0 && seen[i] {
+				continue
+			}
+			seen[i] = true
+			if keep(o.Match, n) {
+				targets = append(targets, nsTarget{ns: trace.Netns{Name: n, Inode: i, Source: src}, prefix: []string{"-n", n}})
+			}
+		}
+	}
+	if !o.NoProcs {
+		procs, err := procNetns(ctx, run)
+		if err != nil {
+			st.Warnings = append(st.Warnings, err.Error())
+		}
+		for _, p := range procs {
+			if seen[p.inode] {
+				continue
+			}
+			seen[p.inode] = true
+			name := "pid:" + strconv.Itoa(p.pid)
+			if keep(o.Match, name) {
+				targets = append(targets, nsTarget{ns: trace.Netns{Name: name, Inode: p.inode, Source: src}, prefix: []string{"nsenter", "-t", strconv.Itoa(p.pid), "-n"}})
+			}
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Workers)
+	var mu sync.Mutex
+	for i := range targets {
+		t := &targets[i]
+		g.Go(func() error {
+			ns, err := readNetns(gctx, run, t.prefix, t.ns)
+			if err != nil {
+				if !t.ns.Root {
+					mu.Lock()
+					st.Warnings = append(st.Warnings, fmt.Sprintf("netns %s not read: %v", t.ns.Name, err))
+					mu.Unlock()
+					t.ns = trace.Netns{}
+					return nil
+				}
+				return err
+			}
+			t.ns = ns
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, t := range targets {
+		if t.ns.Name != "" {
+			st.Netns = append(st.Netns, t.ns)
+		}
+	}
+	sort.SliceStable(st.Netns, func(i, j int) bool {
+		if st.Netns[i].Root != st.Netns[j].Root {
+			return st.Netns[i].Root
+		}
+		return st.Netns[i].Name < st.Netns[j].Name
+	})
+	resolvePeers(st.Netns)
+
+	if !o.NoOVS {
+		o, warn := readOVS(ctx, run, o.Node)
+		st.OVS = o
+		if warn != "" {
+			st.Warnings = append(st.Warnings, warn)
+		}
+	}
+	sort.Strings(st.Warnings)
+	return st, nil
+}
+
+func keep(globs []string, name string) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// readNetns runs the four ip commands in one namespace. prefix is "-n NAME" (an ip option) for a
+// named namespace, "nsenter -t PID -n" (a command prefix) for a process's, nothing for root.
+func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (trace.Netns, error) {
+	ipArgv := func(args ...string) []string {
+		if len(prefix) > 0 && prefix[0] == "nsenter" {
+			return append(append(append([]string{}, prefix...), "ip", "-j"), args...)
+		}
+		return append(append(append([]string{"ip"}, prefix...), "-j"), args...)
+	}
+	b, err := run(ctx, ipArgv("-d", "link", "show"))
+	if err != nil {
+		return ns, err
+	}
+	if ns.Links, err = ParseLinks(b); err != nil {
+		return ns, err
+	}
+	if b, err = run(ctx, ipArgv("addr", "show")); err != nil {
+		return ns, err
+	}
+	if ns.Addresses, err = ParseAddrs(b); err != nil {
+		return ns, err
+	}
+	if b, err = run(ctx, ipArgv("route", "show")); err != nil {
+		return ns, err
+	}
+	if ns.Routes, err = ParseRoutes(b); err != nil {
+		return ns, err
+	}
+	if b, err = run(ctx, ipArgv("neigh", "show")); err != nil {
+		return ns, err
+	}
+	if ns.Neighbors, err = ParseNeighbors(b); err != nil {
+		return ns, err
+	}
+	sortFacts(&ns)
+	return ns, nil
+}
+
+// namedNetns lists `ip -j netns list`; empty output means none.
+func namedNetns(ctx context.Context, run Run) ([]string, error) {
+	b, err := run(ctx, []string{"ip", "-j", "netns", "list"})
+	if err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, nil
+	}
+	var in []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("ip -j netns list: %v", err)
+	}
+	var out []string
+	for _, n := range in {
+		out = append(out, n.Name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+type procNS struct {
+	inode uint64
+	pid   int
+}
+
+// procNetns lists the network namespaces of processes with their lowest PID (`lsns -J -t net`).
+func procNetns(ctx context.Context, run Run) ([]procNS, error) {
+	b, err := run(ctx, []string{"lsns", "-J", "-t", "net", "-o", "NS,PID"})
+	if err != nil {
+		return nil, fmt.Errorf("namespaces of processes not read: %v", err)
+	}
+	var in struct {
+		Namespaces []struct {
+			NS  json.Number `json:"ns"`
+			PID json.Number `json:"pid"`
+		} `json:"namespaces"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("lsns -J: %v", err)
+	}
+	var out []procNS
+	for _, n := range in.Namespaces {
+		ino, _ := strconv.ParseUint(n.NS.String(), 10, 64)
+		pid, _ := strconv.Atoi(n.PID.String())
+		if ino != 0 && pid != 0 {
+			out = append(out, procNS{ino, pid})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
+	return out, nil
+}
+
+// statInodes returns the inode of each path (`stat -L -c '%i %n'`).
+func statInodes(ctx context.Context, run Run, paths ...string) (map[string]uint64, error) {
+	b, err := run(ctx, append([]string{"stat", "-L", "-c", "%i %n"}, paths...))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		ino, name, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseUint(ino, 10, 64); err == nil {
+			out[name] = n
+		}
+	}
+	return out, nil
+}
+
+// readOVS reads the OVS database and MAC tables; a node without OVS gives a warning.
+func readOVS(ctx context.Context, run Run, node string) (*trace.OVS, string) {
+	var tables [3][]byte
+	for i, t := range []string{"Bridge", "Port", "Interface"} {
+		b, err := run(ctx, []string{"ovs-vsctl", "--timeout=10", "--format=json", "--data=json", "list", t})
+		if err != nil {
+			return nil, fmt.Sprintf("no OVS facts from node %s: %v", node, err)
+		}
+		tables[i] = b
+	}
+	o, err := ParseOVS(tables[0], tables[1], tables[2])
+	if err != nil {
+		return nil, fmt.Sprintf("no OVS facts from node %s: %v", node, err)
+	}
+	o.Source = trace.SourceOVSDB + "@" + node
+	for _, br := range o.Bridges {
+		b, err := run(ctx, []string{"ovs-appctl", "--timeout=10", "fdb/show", br.Name})
+		if err != nil {
+			return o, fmt.Sprintf("MAC table not read: %v", err)
+		}
+		es, err := ovs.ParseFDB(br.Name, string(b))
+		if err != nil {
+			return o, fmt.Sprintf("MAC table not read: %v", err)
+		}
+		o.MACTable = append(o.MACTable, es...)
+	}
+	o.FDBSource = trace.SourceFDB + "@" + node
+	return o, ""
+}

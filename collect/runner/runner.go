@@ -1,0 +1,182 @@
+// Package runner reaches a node to run a command there: locally, through a user's command template
+// (ssh, `ip netns exec`, ...), by exec into the CNI's agent pod on the node through the API server,
+// or in an ephemeral privileged debug pod. A runner only transports argv and stdout; what runs (our
+// own `collect node`, or the tools an agent pod carries) is the backend's business.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Node is the node to run on.
+type Node struct {
+	Name string
+	// IP is the node's InternalIP, for templates that reach the node by address.
+	IP string
+}
+
+// Runner runs argv on a node and returns its standard output.
+type Runner interface {
+	// Run runs argv on node. A command that fails returns an *ExitError with its stderr.
+	Run(ctx context.Context, node Node, argv []string) ([]byte, error)
+	// String names the runner in messages ("node-exec 'ssh {nodeIP}'").
+	String() string
+}
+
+// ExitError is a command that ran and failed, or could not be started on the node.
+type ExitError struct {
+	Argv []string
+	// Code is the exit status; 127 when the program was not found.
+	Code   int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("exit status %d", e.Code)
+	}
+	return fmt.Sprintf("%s: %s", strings.Join(e.Argv, " "), msg)
+}
+
+// NotFound reports whether the program was not found on the node (exit 127 or the like).
+func (e *ExitError) NotFound() bool {
+	s := strings.ToLower(e.Stderr)
+	return e.Code == 127 || strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory") && strings.Contains(s, "exec")
+}
+
+// IsNotFound reports whether err says the program is missing on the node.
+func IsNotFound(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee) && ee.NotFound()
+}
+
+// Template runs argv prefixed by a user's command template, with {node} and {nodeIP} replaced in
+// each word. The template is split like a shell would (quotes, backslashes) but never passed to one,
+// so a node name cannot inject a command.
+type Template struct {
+	words []string
+	raw   string
+}
+
+// NewTemplate parses a --node-exec template.
+func NewTemplate(tmpl string) (*Template, error) {
+	words, err := Split(tmpl)
+	if err != nil {
+		return nil, fmt.Errorf("--node-exec %q: %v", tmpl, err)
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("--node-exec is empty: give a command such as 'ssh {nodeIP}' or 'ip netns exec {node}'")
+	}
+	return &Template{words: words, raw: tmpl}, nil
+}
+
+// Argv returns the template's words for node followed by argv.
+func (t *Template) Argv(node Node, argv []string) []string {
+	r := strings.NewReplacer("{node}", node.Name, "{nodeIP}", node.IP)
+	out := make([]string, 0, len(t.words)+len(argv))
+	for _, w := range t.words {
+		out = append(out, r.Replace(w))
+	}
+	return append(out, argv...)
+}
+
+// Run runs the expanded command locally.
+func (t *Template) Run(ctx context.Context, node Node, argv []string) ([]byte, error) {
+	return Local{}.Run(ctx, node, t.Argv(node, argv))
+}
+
+func (t *Template) String() string { return "--node-exec " + quote(t.raw) }
+
+// Local runs argv on this machine (the tool runs on the node, or the template already reaches it).
+type Local struct{}
+
+// Run runs argv with exec, no shell.
+func (Local) Run(ctx context.Context, _ Node, argv []string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("runner: empty command")
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err == nil {
+		return out.Bytes(), nil
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), ctx.Err())
+	}
+	var xe *exec.ExitError
+	if errors.As(err, &xe) {
+		return out.Bytes(), &ExitError{Argv: argv, Code: xe.ExitCode(), Stderr: errb.String()}
+	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
+	}
+	return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+}
+
+func (Local) String() string { return "local" }
+
+// Split splits s into words the way a POSIX shell would (single and double quotes, backslash
+// escapes), without expansions, pipes or redirections: those characters are kept literally.
+func Split(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("trailing backslash")
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated single quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("unterminated double quote")
+			}
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
