@@ -54,6 +54,7 @@ type LocalNodeOptions struct {
 	Appctl      bool
 	Netns       []string
 	NoProcNetns bool
+	RootNetns   string
 
 	// now is the clock of the snapshot's collectedAt (tests pin it).
 	now func() time.Time
@@ -67,6 +68,7 @@ func (o *LocalNodeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.OVSRunDir, "ovs-rundir", o.OVSRunDir, "OVS's run directory, where ovs-vswitchd.pid is")
 	fs.BoolVar(&o.Appctl, "ovs-appctl-fallback", o.Appctl, "read the MAC table with the ovs-appctl binary when the control socket cannot be read")
 	fs.StringArrayVar(&o.Netns, "netns", o.Netns, "read only the network namespaces whose name (NAME under /var/run/netns, or pid:PID) matches this glob; repeatable (default: all)")
+	fs.StringVar(&o.RootNetns, "root-netns", o.RootNetns, "read this network namespace (a path such as /var/run/netns/NAME) as the node's root, e.g. a node VM's netns on its hypervisor")
 	fs.BoolVar(&o.NoProcNetns, "no-proc-netns", o.NoProcNetns, "do not scan /proc for the network namespaces of processes")
 }
 
@@ -108,7 +110,7 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	snap := &trace.Snapshot{APIVersion: trace.APIVersion}
 	src := func(s string) string { return s + "@" + name }
 
-	st, nws, nerr := node.Collect(ctx, node.Options{Node: name, Match: o.Netns, NoProcs: o.NoProcNetns})
+	st, nws, nerr := node.Collect(ctx, node.Options{Node: name, Match: o.Netns, NoProcs: o.NoProcNetns, RootNetns: o.RootNetns})
 	nlInfo := trace.SourceInfo{Name: src(trace.SourceNetlink), CollectedAt: o.now(), Warnings: nws}
 	if nerr != nil {
 		nlInfo.Warnings = append(nlInfo.Warnings, nerr.Error())

@@ -34,8 +34,11 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 	opts.defaults()
 	src := trace.SourceNetlink + "@" + opts.Node
 	rootFd, err := netns.Get()
+	if opts.RootNetns != "" {
+		rootFd, err = netns.GetFromPath(opts.RootNetns)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot open this process's network namespace: %v", err)
+		return nil, nil, fmt.Errorf("cannot open the root network namespace: %v", err)
 	}
 	rootIno, err := inodeOf(rootFd)
 	if err != nil {
@@ -131,9 +134,12 @@ func findNamespaces(opts Options, rootIno uint64) ([]*nsRef, []string) {
 			if !opts.keep(name) {
 				continue
 			}
+			if opts.beforeOpen != nil {
+				opts.beforeOpen(name)
+			}
 			h, err := netns.GetFromPath(filepath.Join(opts.NetnsDir, name))
 			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("netns %s: cannot open: %v", name, err))
+				warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", name, vanished(err)))
 				continue
 			}
 			ino, err := inodeOf(h)

@@ -36,8 +36,14 @@ type Options struct {
 	// Match keeps only the non-root namespaces whose name ("NAME" or "pid:PID") matches one of
 	// these path.Match globs; empty keeps all.
 	Match []string
+	// RootNetns, when set, is the path of the namespace to read as the node's root (a node VM's
+	// netns seen from its hypervisor, /proc/PID/ns/net); default: this process's namespace.
+	RootNetns string
 	// Workers bounds how many namespaces are read at once; default 4.
 	Workers int
+
+	// beforeOpen is a test hook run before each named namespace is opened.
+	beforeOpen func(name string)
 }
 
 func (o *Options) defaults() {

@@ -1,0 +1,254 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/node/nodelab"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// ipJSON runs `ip -n NS -j ARGS` and decodes it.
+func ipJSON(t *testing.T, ns string, args ...string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"-n", ns, "-j"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("ip -n %s -j %s: %v", ns, strings.Join(args, " "), err)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("ip -j %s: %v", strings.Join(args, " "), err)
+	}
+	return v
+}
+
+func str(m map[string]any, k string) string {
+	if v, ok := m[k]; ok {
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+// expectLinks is `ip -d link` in the collector's terms.
+func expectLinks(t *testing.T, ns string) []trace.Link {
+	var out []trace.Link
+	names := map[string]string{}
+	for _, l := range ipJSON(t, ns, "-d", "link", "show") {
+		names[str(l, "ifindex")] = str(l, "ifname")
+	}
+	for _, l := range ipJSON(t, ns, "-d", "link", "show") {
+		x := trace.Link{Name: str(l, "ifname"), MTU: int(l["mtu"].(float64)), Index: int(l["ifindex"].(float64)),
+			OperState: strings.ToLower(str(l, "operstate")), MAC: str(l, "address")}
+		for _, f := range l["flags"].([]any) {
+			x.AdminUp = x.AdminUp || f == "UP"
+		}
+		x.Kind = trace.KindDevice
+		if info, ok := l["linkinfo"].(map[string]any); ok {
+			x.Kind = str(info, "info_kind")
+			if d, ok := info["info_data"].(map[string]any); ok && x.Kind == "tun" {
+				x.Kind = str(d, "type")
+			}
+		}
+		if str(l, "link_type") == "loopback" {
+			x.Kind, x.MAC = trace.KindLoopback, ""
+		}
+		if x.Kind == trace.KindVeth {
+			if v, ok := l["link_index"]; ok {
+				x.PeerIndex = int(v.(float64))
+			}
+			if v, ok := l["link_netnsid"]; ok {
+				id := int(v.(float64))
+				x.PeerNetnsID = &id
+			}
+		}
+		if m := str(l, "master"); m != "" {
+			x.Master = m
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func TestCollectMatchesIPCommand(t *testing.T) {
+	lab := nodelab.Up(t, "nl", nodelab.Published[:3])
+	st, warnings, err := Collect(context.Background(), Options{Node: "n1", RootNetns: lab.NetnsPath(), Match: []string{lab.Name + "-pod-*"}, NoProcs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	var names []string
+	for _, ns := range st.Netns {
+		names = append(names, ns.Name)
+	}
+	want := []string{"root"}
+	for _, p := range lab.Pods {
+		want = append(want, lab.Netns(p))
+	}
+	sort.Strings(want[1:])
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("netns = %v, want %v", names, want)
+	}
+	for _, ns := range st.Netns {
+		ipns := ns.Name
+		if ns.Root {
+			ipns = lab.Name
+		}
+		t.Run(ns.Name, func(t *testing.T) {
+			// Links: every field ip -d link prints, peer netns names aside.
+			got := append([]trace.Link(nil), ns.Links...)
+			for i := range got {
+				got[i].PeerNetns = ""
+			}
+			if w := expectLinks(t, ipns); !reflect.DeepEqual(got, w) {
+				t.Errorf("links:\n got %+v\nwant %+v", got, w)
+			}
+			// Addresses.
+			var wantAddrs []string
+			for _, l := range ipJSON(t, ipns, "addr", "show") {
+				for _, a := range l["addr_info"].([]any) {
+					a := a.(map[string]any)
+					if a["tentative"] == true {
+						continue
+					}
+					wantAddrs = append(wantAddrs, fmt.Sprintf("%s %s/%v", l["ifname"], a["local"], a["prefixlen"]))
+				}
+			}
+			var gotAddrs []string
+			for _, a := range ns.Addresses {
+				gotAddrs = append(gotAddrs, a.Link+" "+a.CIDR)
+			}
+			sort.Strings(wantAddrs)
+			sort.Strings(gotAddrs)
+			if !reflect.DeepEqual(gotAddrs, wantAddrs) {
+				t.Errorf("addresses:\n got %v\nwant %v", gotAddrs, wantAddrs)
+			}
+			// Routes, both families, main table.
+			var wantRoutes []trace.Route
+			for _, fam := range []string{"-4", "-6"} {
+				for _, r := range ipJSON(t, ipns, fam, "route", "show", "table", "main") {
+					if ty := str(r, "type"); ty != "" && ty != "unicast" {
+						continue
+					}
+					x := trace.Route{Dst: str(r, "dst"), Gateway: str(r, "gateway"), Dev: str(r, "dev"), Src: str(r, "prefsrc")}
+					if s := str(r, "scope"); s == "link" || s == "host" {
+						x.Scope = s
+					}
+					if x.Dst != "default" && !strings.Contains(x.Dst, "/") {
+						if strings.Contains(x.Dst, ":") {
+							x.Dst += "/128"
+						} else {
+							x.Dst += "/32"
+						}
+					}
+					wantRoutes = append(wantRoutes, x)
+				}
+			}
+			sortRoutes(wantRoutes)
+			if !reflect.DeepEqual(ns.Routes, wantRoutes) {
+				t.Errorf("routes:\n got %+v\nwant %+v", ns.Routes, wantRoutes)
+			}
+			// Neighbours, as ip neigh shows them.
+			var wantN []string
+			for _, n := range ipJSON(t, ipns, "neigh", "show") {
+				var st []string
+				for _, s := range n["state"].([]any) {
+					st = append(st, fmt.Sprint(s))
+				}
+				wantN = append(wantN, fmt.Sprintf("%s %s %s %s", str(n, "dst"), str(n, "lladdr"), str(n, "dev"), strings.Join(st, " ")))
+			}
+			var gotN []string
+			for _, n := range ns.Neighbors {
+				gotN = append(gotN, fmt.Sprintf("%s %s %s %s", n.IP, n.MAC, n.Dev, n.State))
+			}
+			sort.Strings(wantN)
+			sort.Strings(gotN)
+			if !reflect.DeepEqual(gotN, wantN) {
+				t.Errorf("neighbours:\n got %v\nwant %v", gotN, wantN)
+			}
+		})
+	}
+	// veth pairs resolve across namespaces: each pod's eth0 peers with its host veth in root.
+	root := st.Netns[0]
+	for _, ns := range st.Netns[1:] {
+		var eth *trace.Link
+		for i := range ns.Links {
+			if ns.Links[i].Name == "eth0" {
+				eth = &ns.Links[i]
+			}
+		}
+		if eth == nil || eth.PeerNetns != "root" {
+			t.Fatalf("%s eth0 = %+v, want a veth whose peer is in root", ns.Name, eth)
+		}
+		var host *trace.Link
+		for i := range root.Links {
+			if root.Links[i].Index == eth.PeerIndex {
+				host = &root.Links[i]
+			}
+		}
+		if host == nil || host.PeerNetns != ns.Name || host.PeerIndex != eth.Index {
+			t.Errorf("%s: host side %+v does not point back at eth0 index %d", ns.Name, host, eth.Index)
+		}
+	}
+}
+
+func sortRoutes(rs []trace.Route) {
+	ns := trace.Netns{Routes: rs}
+	sortFacts(&ns)
+}
+
+func TestCollectNetnsVanishing(t *testing.T) {
+	lab := nodelab.Up(t, "nv", nodelab.Published[:2])
+	gone := lab.Netns(lab.Pods[0])
+	opts := Options{Node: "n1", RootNetns: lab.NetnsPath(), Match: []string{lab.Name + "-pod-*"}, NoProcs: true}
+	opts.beforeOpen = func(name string) {
+		if name == gone {
+			if out, err := exec.Command("ip", "netns", "del", gone).CombinedOutput(); err != nil {
+				t.Fatalf("ip netns del: %v %s", err, out)
+			}
+		}
+	}
+	st, warnings, err := Collect(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("a vanished pod netns must not fail the collection: %v", err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "netns "+gone+": not read: it vanished during collection") {
+		t.Errorf("warnings = %q, want one saying %s vanished", warnings, gone)
+	}
+	if len(st.Netns) != 2 || st.Netns[1].Name != lab.Netns(lab.Pods[1]) {
+		t.Errorf("netns = %+v, want root and the remaining pod", st.Netns)
+	}
+}
+
+func TestCollectProcessNetns(t *testing.T) {
+	nodelab.Require(t)
+	// A namespace known only through a process: unshare -n sleep.
+	c := exec.Command("unshare", "-n", "sleep", "60")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	name := fmt.Sprintf("pid:%d", c.Process.Pid)
+	var found *trace.Netns
+	for range 50 { // unshare has to exec sleep before the pid is in its own netns
+		st, _, err := Collect(context.Background(), Options{Node: "n1", Match: []string{name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Netns) == 2 {
+			found = &st.Netns[1]
+			break
+		}
+		exec.Command("sleep", "0.1").Run()
+	}
+	if found == nil || found.Name != name || found.Inode == 0 || len(found.Links) != 1 || found.Links[0].Kind != trace.KindLoopback {
+		t.Fatalf("process netns = %+v, want %s with only lo", found, name)
+	}
+}
