@@ -21,6 +21,9 @@ export PW_LAB_DIR PW_LAB_NAME
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/hv.sh
 . "$HERE/lib/hv.sh"
+# shellcheck source=lib/node.sh
+. "$HERE/lib/node.sh"
+export PW_LAB_QUIET=1
 
 N=$PW_LAB_NAME
 HVNS=$N-hv
@@ -75,12 +78,24 @@ ns_field() { # NAMESPACE FIELD(2..5)
 }
 nbctl() { ovn-nbctl --db="$NB" --timeout=20 "$@"; }
 
+# pid_files: the pid file of every daemon of this lab (others may share PW_LAB_DIR).
+pid_files() {
+	local l name host d
+	for d in nb sb ovn-northd db ovs-vswitchd ovn-controller; do
+		echo "$PW_LAB_DIR/hv/$d.pid"
+	done
+	for l in "${NODES[@]}"; do
+		read -r name host <<<"$l"
+		d=$(node_dir "$N-$host")
+		echo "$d/ovsdb-server.pid" "$d/ovs-vswitchd.pid"
+	done
+}
+
 # lab_status: 0 when every daemon of the lab runs and every netns it made exists.
 lab_status() {
 	[ -f "$PW_LAB_DIR/lab.json" ] && [ -f "$PW_LAB_DIR/netns.list" ] || return 1
 	local f ns
-	for f in "$PW_LAB_DIR"/*/*.pid; do
-		[ -e "$f" ] || return 1
+	for f in $(pid_files); do
 		pid_alive "$f" || return 1
 	done
 	while read -r ns; do
@@ -89,7 +104,12 @@ lab_status() {
 }
 
 lab_down() {
-	stop_pidfiles "$PW_LAB_DIR"/*/*.pid
+	local l name host
+	for l in "${NODES[@]}"; do
+		read -r name host <<<"$l"
+		[ ! -d "$(node_dir "$N-$host")" ] || node_down "$N-$host"
+	done
+	stop_pidfiles "$PW_LAB_DIR"/hv/*.pid
 	if [ -f "$PW_LAB_DIR/netns.list" ]; then
 		local ns
 		while read -r ns; do
@@ -97,7 +117,7 @@ lab_down() {
 		done <"$PW_LAB_DIR/netns.list"
 	fi
 	# Only the files this script makes: the run directories of its hosts and its state files.
-	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR"/n[0-9] "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken"
+	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken"
 	[ -d "$PW_LAB_DIR" ] && rmdir "$PW_LAB_DIR" 2>/dev/null || true
 }
 
@@ -140,41 +160,23 @@ fabric_nb() {
 	nbctl "${c[@]}" >/dev/null
 }
 
-# node_build NAME HOST: the node VM netns, its OVS with br-int (uplink eth1 = trunk), its two NICs
-# plugged into the hypervisor's br-int, and its pods.
+# node_build NAME HOST: the node VM (lib/node.sh): a netns with its own OVS and br-int, eth0 on
+# the node subnet and the trunk eth1 (uplink of br-int), both plugged into the hypervisor's br-int
+# by hv_plug, and its pods on tagged access ports.
 node_build() {
-	local name=$1 host=$2 nns=$N-$2 l ns pod ip n vlan veth pns mac gw
-	netns_add "$nns"
-	ip -n "$HVNS" link add "$host-eth0" type veth peer name eth0 netns "$nns"
-	ip -n "$HVNS" link add "$host-eth1" type veth peer name eth1 netns "$nns"
+	local name=$1 nns=$N-$2 host=$2 l ns pod ip n vlan
+	node_up "$nns"
+	echo "$nns" >>"$PW_LAB_DIR/netns.list"
+	node_eth0 "$nns" "$name/24" 172.15.0.1 "$HVNS" "$host-eth0"
 	ip -n "$nns" link set eth0 address "$(node_mac "$name" 0)"
-	ip -n "$nns" link set eth1 address "$(node_mac "$name" 1)"
-	ip -n "$nns" addr add "$name/24" dev eth0
-	ip -n "$nns" link set eth0 up
-	ip -n "$nns" link set eth1 up
-	ip -n "$nns" route add default via 172.15.0.1
-	ip -n "$HVNS" link set "$host-eth0" up
-	ip -n "$HVNS" link set "$host-eth1" up
-	ovs_up "$host" "$nns"
-	local c=(-- add-br br-int -- set bridge br-int datapath_type=netdev fail_mode=standalone -- add-port br-int eth1)
+	node_uplink "$nns" eth1 "$HVNS" "$host-eth1" "$(node_mac "$name" 1)"
 	for l in "${PODS[@]}"; do
 		read -r ns pod ip n vlan <<<"$l"
 		[ "$n" = "$name" ] || continue
-		veth=$(fnv_veth "$ns" "$pod")
-		pns=$N-$ns-$pod
-		mac=$(pod_mac "$n" "$vlan")
-		gw=$(ns_field "$ns" 3)
-		netns_add "$pns"
-		ip -n "$nns" link add "$veth" type veth peer name eth0 netns "$pns"
-		ip -n "$pns" link set eth0 address "$mac"
-		ip -n "$pns" addr add "$ip/24" dev eth0
-		ip -n "$pns" link set eth0 up
-		ip -n "$pns" route add default via "$gw"
-		ip -n "$nns" link set "$veth" up
-		c+=(-- add-port br-int "$veth" tag="$vlan" -- set interface "$veth" external_ids:iface-id="${ns}_$pod"
-			external_ids:attached-mac="$mac" external_ids:ip_address="$ip/24")
+		echo "$N-$ns-$pod" >>"$PW_LAB_DIR/netns.list"
+		node_pod_add "$nns" "$N-$ns-$pod" "$ip/24" "$(ns_field "$ns" 3)" "$(pod_mac "$n" "$vlan")" "$vlan" \
+			"$(fnv_veth "$ns" "$pod")" "${ns}_$pod"
 	done
-	vsctl "$host" "${c[@]}"
 }
 
 # hv_plug: plug every node's NICs into the hypervisor's br-int as the VIFs of their logical ports.
@@ -199,8 +201,8 @@ write_json() {
 			read -r name host <<<"$l"
 			((first)) || printf ',\n'
 			first=0
-			printf '    {"name": "%s", "ip": "%s", "netns": "%s", "ovsdb": "unix:%s/%s/db.sock", "vswitchdCtl": "%s/%s/ovs-vswitchd.ctl", "bridge": "br-int", "uplink": "eth1",' \
-				"$name" "$name" "$N-$host" "$d" "$host" "$d" "$host"
+			printf '    {"name": "%s", "ip": "%s", "netns": "%s", "ovsdb": "unix:%s/db.sock", "vswitchdCtl": "%s/ovs-vswitchd.ctl", "bridge": "br-int", "uplink": "eth1",' \
+				"$name" "$name" "$N-$host" "$(node_dir "$N-$host")" "$(node_dir "$N-$host")"
 			printf ' "mgmt": {"interface": "eth0", "mac": "%s", "lsp": "node-%s-eth0", "hvPort": "%s-eth0"}, "trunk": {"interface": "eth1", "mac": "%s", "lsp": "node-%s-eth1", "hvPort": "%s-eth1"}}' \
 				"$(node_mac "$name" 0)" "$name" "$host" "$(node_mac "$name" 1)" "$name" "$host"
 		done
@@ -289,10 +291,10 @@ lab_break() {
 	stale-mac)
 		# A frame from kube-dns's MAC arrives on the trunk in its VLAN (as if the pod had moved
 		# away): br-int learns it there, and the entry stays until it ages out or the pod talks.
-		appctl n3 ovs-vswitchd ofproto/trace br-int \
+		node_appctl "$N-n3" ofproto/trace br-int \
 			"in_port=eth1,dl_vlan=101,dl_src=$(pod_mac 172.15.0.3 101),dl_dst=ff:ff:ff:ff:ff:ff" -generate >/dev/null
 		;;
-	*) usage ;;
+	*) lab_die "unknown scenario $1: use one of vlan-mismatch t0-route return-route veth-down stale-mac" ;;
 	esac
 	nbctl --wait=hv sync
 	echo "$1" >"$PW_LAB_DIR/broken"
@@ -309,7 +311,7 @@ lab_heal() {
 	t0-route) nbctl --may-exist lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK ;;
 	return-route) nbctl --may-exist lr-route-add t0 172.16.1.0/24 100.64.96.11 ;;
 	veth-down) ip -n "$N-n3" link set "$kube_dns_veth" up ;;
-	stale-mac) appctl n3 ovs-vswitchd fdb/flush br-int >/dev/null ;;
+	stale-mac) node_appctl "$N-n3" fdb/flush br-int >/dev/null ;;
 	esac
 	nbctl --wait=hv sync
 	rm -f "$PW_LAB_DIR/broken"
