@@ -2,6 +2,7 @@ package agentless_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/agentless"
 	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
+	"github.com/packetwalk/kubectl-packetwalk/collect/node"
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
@@ -26,19 +28,19 @@ func sh(t *testing.T, args ...string) {
 func TestCollectNetns(t *testing.T) {
 	labtest.RequireRoot(t)
 	labtest.RequireBinaries(t, "ip", "nsenter", "stat")
-	node, pod := fmt.Sprintf("pwal-n%d", os.Getpid()), fmt.Sprintf("pwal-p%d", os.Getpid())
-	sh(t, "ip", "netns", "add", node)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", node).Run() })
+	nodeNS, pod := fmt.Sprintf("pwal-n%d", os.Getpid()), fmt.Sprintf("pwal-p%d", os.Getpid())
+	sh(t, "ip", "netns", "add", nodeNS)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", nodeNS).Run() })
 	sh(t, "ip", "netns", "add", pod)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", pod).Run() })
 	in := func(ns string, args ...string) { sh(t, append([]string{"ip", "-n", ns}, args...)...) }
-	in(node, "link", "add", "vethpod1", "type", "veth", "peer", "name", "eth0")
-	in(node, "link", "set", "eth0", "netns", pod)
-	in(node, "link", "set", "vethpod1", "address", "02:00:00:00:01:01", "up")
-	in(node, "link", "add", "uplink", "type", "veth", "peer", "name", "hv-port")
-	in(node, "link", "set", "uplink", "up")
-	in(node, "addr", "add", "172.15.0.3/24", "dev", "uplink")
-	in(node, "link", "set", "lo", "up")
+	in(nodeNS, "link", "add", "vethpod1", "type", "veth", "peer", "name", "eth0")
+	in(nodeNS, "link", "set", "eth0", "netns", pod)
+	in(nodeNS, "link", "set", "vethpod1", "address", "02:00:00:00:01:01", "up")
+	in(nodeNS, "link", "add", "uplink", "type", "veth", "peer", "name", "hv-port")
+	in(nodeNS, "link", "set", "uplink", "up")
+	in(nodeNS, "addr", "add", "172.15.0.3/24", "dev", "uplink")
+	in(nodeNS, "link", "set", "lo", "up")
 	in(pod, "link", "set", "eth0", "address", "02:00:00:00:00:02", "up")
 	in(pod, "addr", "add", "172.16.1.2/24", "dev", "eth0", "nodad")
 	in(pod, "route", "add", "default", "via", "172.16.1.1")
@@ -49,7 +51,7 @@ func TestCollectNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(ctx context.Context, argv []string) ([]byte, error) {
-		return tmpl.Run(ctx, runner.Node{Name: node}, argv)
+		return tmpl.Run(ctx, runner.Node{Name: nodeNS}, argv)
 	}
 	st, err := agentless.Collect(context.Background(), run, agentless.Options{Node: "n1", NoProcs: true, NoOVS: true, Match: []string{pod}})
 	if err != nil {
@@ -81,17 +83,25 @@ func TestCollectNetns(t *testing.T) {
 	if l := link(root, "lo"); l.Kind != "loopback" {
 		t.Errorf("lo kind %q", l.Kind)
 	}
-	if u, hvp := link(root, "uplink"), link(root, "hv-port"); u.PeerIndex != hvp.Index || u.PeerNetns != "root" || u.PeerNetnsID != nil {
-		t.Errorf("same-netns veth %+v, want peer %d in root", u, hvp.Index)
+	if u, hvp := link(root, "uplink"), link(root, "hv-port"); u.PeerIndex != hvp.Index || u.PeerNetns != "" || u.PeerNetnsID != nil {
+		t.Errorf("same-netns veth %+v, want peer %d, no netns id", u, hvp.Index)
 	}
 	if fmt.Sprint(p.Addresses) != "[{eth0 172.16.1.2/24}]" {
 		t.Errorf("pod addresses %v", p.Addresses)
 	}
-	if fmt.Sprint(p.Routes) != "[{172.16.1.0/24  eth0 0 link 172.16.1.2} {default 172.16.1.1 eth0 0  }]" {
+	if fmt.Sprint(p.Routes) != "[{172.16.1.0/24  eth0 0 link 172.16.1.2} {default 172.16.1.1 eth0 0  } {fe80::/64  eth0 0  }]" {
 		t.Errorf("pod routes %v", p.Routes)
 	}
 	if fmt.Sprint(p.Neighbors) != "[{172.16.1.1 02:50:56:56:44:52 eth0 PERMANENT}]" {
 		t.Errorf("pod neighbours %v", p.Neighbors)
+	}
+	// Both collectors must agree field by field (trace.NodeState's conventions).
+	native, _, err := node.Collect(context.Background(), node.Options{Node: "n1", RootNetns: "/var/run/netns/" + nodeNS, NoProcs: true, Match: []string{pod}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := mustJSON(t, native.Netns), mustJSON(t, st.Netns); a != b {
+		t.Errorf("native and agentless disagree:\nnative:    %s\nagentless: %s", a, b)
 	}
 	for i := 1; i < len(root.Links); i++ {
 		if root.Links[i-1].Index >= root.Links[i].Index {
@@ -119,6 +129,14 @@ func TestParseLinks(t *testing.T) {
 	if _, err := agentless.ParseLinks([]byte("Object \"link\" is unknown")); err == nil || !strings.HasPrefix(err.Error(), "ip -j -d link: ") {
 		t.Errorf("bad input: %v", err)
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestParseOVS(t *testing.T) {

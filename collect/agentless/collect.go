@@ -189,6 +189,15 @@ func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (t
 	if ns.Routes, err = ParseRoutes(b); err != nil {
 		return ns, err
 	}
+	// `ip route` shows IPv4 only; netlink's FAMILY_ALL has both.
+	if b, err = run(ctx, ipArgv("-6", "route", "show")); err != nil {
+		return ns, err
+	}
+	r6, err := ParseRoutes(b)
+	if err != nil {
+		return ns, err
+	}
+	ns.Routes = append(ns.Routes, r6...)
 	if b, err = run(ctx, ipArgv("neigh", "show")); err != nil {
 		return ns, err
 	}

@@ -50,11 +50,10 @@ func ParseLinks(b []byte) ([]trace.Link, error) {
 	for _, l := range in {
 		x := trace.Link{Index: l.Index, Name: l.Name, MTU: l.MTU, OperState: strings.ToLower(l.OperState),
 			MAC: trace.NormalizeMAC(l.Address), Master: l.Master, PeerNetnsID: l.LinkNetnsID}
-		for _, f := range l.Flags {
-			if f == "UP" {
-				x.AdminUp = true
-			}
+		if l.LinkType == "loopback" && x.MAC == "00:00:00:00:00:00" {
+			x.MAC = "" // as netlink's collector: lo has no MAC
 		}
+		x.AdminUp = hasFlag(l.Flags, "UP")
 		var data struct {
 			ID   int    `json:"id"`
 			Type string `json:"type"`
@@ -66,7 +65,7 @@ func ParseLinks(b []byte) ([]trace.Link, error) {
 			if x.Kind == trace.KindTun && data.Type == "tap" {
 				x.Kind = "tap"
 			}
-		case l.LinkType == "loopback":
+		case l.LinkType == "loopback" || hasFlag(l.Flags, "LOOPBACK"):
 			x.Kind = trace.KindLoopback
 		default:
 			x.Kind = trace.KindDevice
@@ -97,6 +96,15 @@ func ParseLinks(b []byte) ([]trace.Link, error) {
 	return out, nil
 }
 
+func hasFlag(flags []string, f string) bool {
+	for _, x := range flags {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseAddrs parses `ip -j addr show`: every non-tentative address as IP/LEN.
 func ParseAddrs(b []byte) ([]trace.Address, error) {
 	var in []struct {
@@ -122,7 +130,7 @@ func ParseAddrs(b []byte) ([]trace.Address, error) {
 	return out, nil
 }
 
-// ParseRoutes parses `ip -j route show` (the main table). A host route printed as a bare IP
+// ParseRoutes parses `ip -j route show` or `ip -j -6 route show` (the main table). A host route printed as a bare IP
 // becomes IP/32 (or /128), as netlink gives it.
 func ParseRoutes(b []byte) ([]trace.Route, error) {
 	var in []struct {
@@ -134,14 +142,18 @@ func ParseRoutes(b []byte) ([]trace.Route, error) {
 		PrefSrc  string `json:"prefsrc"`
 		Table    string `json:"table"`
 		Protocol string `json:"protocol"`
+		NextHops []struct {
+			Gateway string `json:"gateway"`
+			Dev     string `json:"dev"`
+		} `json:"nexthops"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, fmt.Errorf("ip -j route: %v", err)
 	}
 	var out []trace.Route
 	for _, r := range in {
-		if r.Table != "" && r.Table != "main" {
-			continue
+		if (r.Table != "" && r.Table != "main") || (r.Type != "" && r.Type != "unicast") {
+			continue // as the native collector: unicast routes of the main table only
 		}
 		dst := r.Dst
 		if dst != "default" && !strings.Contains(dst, "/") {
@@ -155,7 +167,14 @@ func ParseRoutes(b []byte) ([]trace.Route, error) {
 		if r.Scope == "link" || r.Scope == "host" {
 			x.Scope = r.Scope
 		}
-		out = append(out, x)
+		if len(r.NextHops) == 0 {
+			out = append(out, x)
+		}
+		for _, nh := range r.NextHops {
+			y := x
+			y.Gateway, y.Dev = nh.Gateway, nh.Dev
+			out = append(out, y)
+		}
 	}
 	return out, nil
 }
@@ -211,7 +230,7 @@ func sortFacts(ns *trace.Netns) {
 	})
 }
 
-// resolvePeers names the namespace holding each veth's peer: the one with a veth whose index is our
+// resolvePeers names the namespace holding each veth's peer in another namespace (link_netnsid set): the one with a veth whose index is our
 // PeerIndex and whose PeerIndex is our index (a mutual pair), "root" included.
 func resolvePeers(nss []trace.Netns) {
 	type key struct{ idx, peer int }
@@ -227,12 +246,12 @@ func resolvePeers(nss []trace.Netns) {
 	for i := range nss {
 		for j := range nss[i].Links {
 			l := &nss[i].Links[j]
-			if l.Kind != trace.KindVeth || l.PeerIndex == 0 {
+			if l.Kind != trace.KindVeth || l.PeerIndex == 0 || l.PeerNetnsID == nil {
 				continue
 			}
 			var cands []string
 			for _, n := range where[key{l.PeerIndex, l.Index}] {
-				if n != nss[i].Name || l.PeerNetnsID == nil {
+				if n != nss[i].Name {
 					cands = append(cands, n)
 				}
 			}
