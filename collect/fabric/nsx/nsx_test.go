@@ -239,3 +239,18 @@ func TestPasswordNeverLeaks(t *testing.T) {
 		t.Fatal("password in the fabric")
 	}
 }
+
+func TestPublishedWalkFromPolicyAPI(t *testing.T) {
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
+	defer s.Close()
+	p, _ := newTestProvider(t, s, func(c *Config) { c.API = APIPolicy })
+	f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	assertPublishedWalk(t, walkWith(t, f))
+	if s.Writes() != 0 {
+		t.Fatalf("%d writes", s.Writes())
+	}
+	t.Logf("pod-to-node walk over the Policy API: %d requests", s.Requests())
+}

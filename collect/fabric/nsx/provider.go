@@ -334,6 +334,9 @@ func (st *state) ensureSwitch(ctx context.Context, id string, withRouters bool) 
 	if id == "" {
 		return nil
 	}
+	if st.policy != nil {
+		return st.ensureSegment(ctx, id)
+	}
 	if !st.switchDone[id] {
 		st.switchDone[id] = true
 		var ls lswitch
@@ -426,6 +429,10 @@ func (st *state) getPort(ctx context.Context, id string) (*trace.SwitchPort, err
 func (st *state) ensureRouter(ctx context.Context, id string) error {
 	if id == "" || st.routerDone[id] {
 		return nil
+	}
+	if st.policy != nil {
+		// Policy routers are read as their segments and links name them; a peer's router is a tier-0.
+		return st.ensurePolicyRouter(ctx, "/infra/tier-0s/"+id)
 	}
 	st.routerDone[id] = true
 	var lr lrouter
