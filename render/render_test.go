@@ -2,12 +2,18 @@ package render_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 
 	"github.com/packetwalk/kubectl-packetwalk/render"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -140,5 +146,57 @@ func TestFormatValue(t *testing.T) {
 	}
 	if err := v.Set("json"); err != nil || f != render.JSON {
 		t.Errorf("Set(json) = %v, f = %s", err, f)
+	}
+}
+
+// JUnit reports validate against the JUnit XML schema (testdata/junit/junit.xsd) with xmllint,
+// and a schema violation is caught (the validation is not a no-op).
+func TestJUnitValidatesAgainstSchema(t *testing.T) {
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		labtest.Unavailable(t, "xmllint", "install the Debian package libxml2-utils")
+	}
+	s := scenario.Published()
+	scenario.Variants[0].Break(s)
+	ix := trace.NewIndex(s)
+	specs := []trace.CheckSpec{
+		{Name: "fails", Source: trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.4"}},
+		{Name: "passes <&> ]]>", Source: trace.PodRef{Namespace: "default", Name: "nginx-3"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.5"}},
+		{Name: "errors", Source: trace.PodRef{Namespace: "default", Name: "gone"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.5"}},
+	}
+	rep := trace.RunChecks(context.Background(), ix, specs, trace.CheckOptions{})
+	var b bytes.Buffer
+	if err := render.WriteJUnit(&b, rep, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "report.xml")
+	_ = os.WriteFile(good, b.Bytes(), 0o644)
+	xsd := filepath.Join("..", "testdata", "junit", "junit.xsd")
+	if out, err := exec.Command(xmllint, "--noout", "--schema", xsd, good).CombinedOutput(); err != nil {
+		t.Fatalf("JUnit report does not validate: %v\n%s\n%s", err, out, b.String())
+	}
+	var doc struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+				Out string `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Suites[0].Cases
+	if len(c) != 3 || c[0].Failure == nil || !strings.Contains(c[0].Failure.Message, "VLAN mismatch") || !strings.Contains(c[0].Out, "verdict: broken at hop 6") || c[1].Name != "passes <&> ]]>" {
+		t.Errorf("JUnit content: %+v", c)
+	}
+	bad := filepath.Join(dir, "bad.xml")
+	_ = os.WriteFile(bad, []byte(strings.Replace(b.String(), ` tests="3"`, ` tests="three"`, 1)), 0o644)
+	if err := exec.Command(xmllint, "--noout", "--schema", xsd, bad).Run(); err == nil {
+		t.Error("xmllint accepted a report with tests=\"three\": the schema check is not working")
 	}
 }
