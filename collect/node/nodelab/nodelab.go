@@ -117,11 +117,35 @@ func Up(t testing.TB, tag string, pods []Pod) *Node {
 			fmt.Fprintf(&b, "node_router_gw %s %s %s\n", n.Router, p.GW, RouterMAC)
 		}
 	}
-	for _, p := range pods {
-		fmt.Fprintf(&b, "node_resolve %s %s 10\n", n.Netns(p), p.GW)
-	}
 	n.Sh(t, b.String())
+	n.FillMACTable(t)
 	return n
+}
+
+// FillMACTable makes every pod resolve its gateway until br-int has learned each pod's MAC on its
+// VLAN and the router MAC on the uplink (eth1, ofport 1) in that VLAN; it fails after 20 s.
+func (n *Node) FillMACTable(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fdb := n.Sh(t, "node_appctl "+n.Name+" fdb/show br-int")
+		var script strings.Builder
+		for _, p := range n.Pods {
+			podOK := strings.Contains(fdb, fmt.Sprintf(" %d  %s ", p.VLAN, p.MAC))
+			rtrOK := strings.Contains(fdb, fmt.Sprintf("    1  %4d  %s ", p.VLAN, RouterMAC))
+			if !podOK || !rtrOK {
+				fmt.Fprintf(&script, "ip -n %s neigh flush all; node_resolve %s %s 10\n", n.Netns(p), n.Netns(p), p.GW)
+			}
+		}
+		if script.Len() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lab: MAC table of %s not filled in 20 s:\n%s", n.Name, fdb)
+		}
+		n.Sh(t, script.String())
+		time.Sleep(100 * time.Millisecond) // learning happens in the revalidator, just after the reply
+	}
 }
 
 // Sh runs a script with lib/node.sh sourced; a failure fails the test with its output.
