@@ -1,0 +1,123 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/util/exec"
+)
+
+// Agent runs argv by exec, through the API server, into the CNI's agent pod on the node (the pod
+// matching a label selector with spec.nodeName = the node, found with one LIST per node).
+type Agent struct {
+	cs        kubernetes.Interface
+	cfg       *rest.Config
+	selector  string
+	container string
+
+	mu   sync.Mutex
+	pods map[string]*corev1.Pod
+	// exec is the executor factory; tests replace it.
+	exec func(cfg *rest.Config, method string, u *rest.Request) (remotecommand.Executor, error)
+}
+
+// NewAgent parses SELECTOR[:CONTAINER] and returns the --node-agent runner.
+func NewAgent(cs kubernetes.Interface, cfg *rest.Config, spec string) (*Agent, error) {
+	sel, container := spec, ""
+	if i := strings.LastIndex(spec, ":"); i >= 0 {
+		sel, container = spec[:i], spec[i+1:]
+	}
+	if _, err := labels.Parse(sel); err != nil || sel == "" {
+		return nil, fmt.Errorf("--node-agent %q: want LABEL-SELECTOR[:CONTAINER], e.g. app=ovs-node:openvswitch", spec)
+	}
+	return &Agent{cs: cs, cfg: cfg, selector: sel, container: container, pods: map[string]*corev1.Pod{}, exec: newExecutor}, nil
+}
+
+func newExecutor(cfg *rest.Config, method string, r *rest.Request) (remotecommand.Executor, error) {
+	// WebSocket first (the default since 1.31), SPDY for older API servers.
+	ws, err := remotecommand.NewWebSocketExecutor(cfg, method, r.URL().String())
+	if err != nil {
+		return nil, err
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(cfg, method, r.URL())
+	if err != nil {
+		return nil, err
+	}
+	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
+}
+
+func (a *Agent) String() string {
+	s := "--node-agent " + a.selector
+	if a.container != "" {
+		s += ":" + a.container
+	}
+	return s
+}
+
+// Pod finds the running agent pod on node.
+func (a *Agent) Pod(ctx context.Context, node string) (*corev1.Pod, error) {
+	a.mu.Lock()
+	p := a.pods[node]
+	a.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	l, err := a.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{
+		LabelSelector: a.selector,
+		FieldSelector: fields.AndSelectors(fields.OneTermEqualSelector("spec.nodeName", node), fields.OneTermEqualSelector("status.phase", string(corev1.PodRunning))).String(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find the agent pod (%s) on %s: %v", a.selector, node, err)
+	}
+	if len(l.Items) == 0 {
+		return nil, fmt.Errorf("no running pod matches %s on node %s: check the CNI agent's labels with `kubectl get pods -A -o wide -l %s`", a.selector, node, a.selector)
+	}
+	p = &l.Items[0]
+	a.mu.Lock()
+	a.pods[node] = p
+	a.mu.Unlock()
+	return p, nil
+}
+
+// Run execs argv in the agent pod's container (no TTY, no stdin).
+func (a *Agent) Run(ctx context.Context, node Node, argv []string) ([]byte, error) {
+	p, err := a.Pod(ctx, node.Name)
+	if err != nil {
+		return nil, err
+	}
+	container := a.container
+	if container == "" && len(p.Spec.Containers) > 0 {
+		container = p.Spec.Containers[0].Name
+	}
+	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	ex, err := a.exec(a.cfg, "POST", req)
+	if err != nil {
+		return nil, err
+	}
+	var out, errb bytes.Buffer
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errb})
+	if err == nil {
+		return out.Bytes(), nil
+	}
+	var ce exec.CodeExitError
+	if errors.As(err, &ce) {
+		return out.Bytes(), &ExitError{Argv: argv, Code: ce.Code, Stderr: errb.String()}
+	}
+	if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file") {
+		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
+	}
+	return nil, fmt.Errorf("exec in %s/%s (%s) on %s: %v", p.Namespace, p.Name, container, node.Name, err)
+}

@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// DebugBinary is where deploy/Dockerfile puts kubectl-packetwalk in the debug image.
+const DebugBinary = "/kubectl-packetwalk"
+
+// DebugLabel marks the pods the debug runner creates (and only those).
+const DebugLabel = "packetwalk.io/debug"
+
+// DebugPod runs argv as the command of an ephemeral privileged pod bound to the node, with the
+// node's network and PID namespaces and its /var/run/netns and OVS run directories; it waits for the
+// pod to finish, reads its log as the output and deletes the pod, whatever happened.
+type DebugPod struct {
+	cs        kubernetes.Interface
+	namespace string
+	image     string
+	// Poll is the status poll interval; Timeout bounds one run (pull + collect).
+	Poll    time.Duration
+	Timeout time.Duration
+}
+
+// NewDebugPod returns the --node-debug-image runner creating its pods in namespace.
+func NewDebugPod(cs kubernetes.Interface, namespace, image string) *DebugPod {
+	return &DebugPod{cs: cs, namespace: namespace, image: image, Poll: 500 * time.Millisecond, Timeout: 3 * time.Minute}
+}
+
+func (d *DebugPod) String() string { return "--node-debug-image " + d.image }
+
+// PodSpec is the pod that runs argv on node.
+func (d *DebugPod) PodSpec(node Node, argv []string) *corev1.Pod {
+	yes, zero := true, int64(0)
+	hostDir := func(name, path string) (corev1.Volume, corev1.VolumeMount) {
+		t := corev1.HostPathDirectoryOrCreate
+		if name == "netns" {
+			t = corev1.HostPathDirectory
+		}
+		prop := corev1.MountPropagationHostToContainer
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: &t}}},
+			corev1.VolumeMount{Name: name, MountPath: path, ReadOnly: true, MountPropagation: &prop}
+	}
+	var vols []corev1.Volume
+	var mounts []corev1.VolumeMount
+	for _, v := range [][2]string{{"netns", "/var/run/netns"}, {"ovs", "/var/run/openvswitch"}} {
+		vol, m := hostDir(v[0], v[1])
+		vols, mounts = append(vols, vol), append(mounts, m)
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: "packetwalk-debug-",
+			Namespace:    d.namespace,
+			Labels:       map[string]string{DebugLabel: "true"},
+		},
+		Spec: corev1.PodSpec{
+			NodeName:                      node.Name,
+			HostNetwork:                   true,
+			HostPID:                       true,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: &zero,
+			AutomountServiceAccountToken:  new(bool),
+			Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Volumes:                       vols,
+			Containers: []corev1.Container{{
+				Name:            "packetwalk",
+				Image:           d.image,
+				Command:         argv,
+				SecurityContext: &corev1.SecurityContext{Privileged: &yes},
+				VolumeMounts:    mounts,
+			}},
+		},
+	}
+}
+
+// Run creates the pod, waits for it to finish, returns its log and deletes it.
+func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) ([]byte, error) {
+	pods := d.cs.CoreV1().Pods(d.namespace)
+	p, err := pods.Create(ctx, d.PodSpec(node, argv), metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("create debug pod on %s: %v", node.Name, err)
+	}
+	defer func() {
+		// A fresh context: the pod is removed even when ctx was cancelled.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		zero := int64(0)
+		_ = pods.Delete(cctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	}()
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	for {
+		cur, err := pods.Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("debug pod %s/%s on %s: %v", d.namespace, p.Name, node.Name, err)
+		}
+		switch cur.Status.Phase {
+		case corev1.PodSucceeded, corev1.PodFailed:
+			out, lerr := pods.GetLogs(p.Name, &corev1.PodLogOptions{Container: "packetwalk"}).DoRaw(ctx)
+			if lerr != nil {
+				return nil, fmt.Errorf("log of debug pod %s/%s: %v", d.namespace, p.Name, lerr)
+			}
+			if cur.Status.Phase == corev1.PodFailed {
+				return nil, &ExitError{Argv: argv, Code: exitCode(cur), Stderr: lastLine(string(out))}
+			}
+			return out, nil
+		}
+		if why := stuck(cur); why != "" {
+			return nil, fmt.Errorf("debug pod %s/%s on %s: %s", d.namespace, p.Name, node.Name, why)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("debug pod %s/%s on %s did not finish in %s (phase %s): is the node up and the image %s pullable?", d.namespace, p.Name, node.Name, d.Timeout, cur.Status.Phase, d.image)
+		case <-time.After(d.Poll):
+		}
+	}
+}
+
+func exitCode(p *corev1.Pod) int {
+	for _, s := range p.Status.ContainerStatuses {
+		if t := s.State.Terminated; t != nil {
+			return int(t.ExitCode)
+		}
+	}
+	return 1
+}
+
+// stuck names a waiting reason that will not resolve by itself (a bad image).
+func stuck(p *corev1.Pod) string {
+	for _, s := range p.Status.ContainerStatuses {
+		if w := s.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError":
+				return w.Reason + ": " + w.Message
+			}
+		}
+	}
+	return ""
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
