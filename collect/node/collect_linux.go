@@ -70,7 +70,13 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			h, err := netlink.NewHandleAt(r.fd)
+			var h *netlink.Handle
+			var err error
+			if r.root && opts.RootNetns == "" {
+				h, err = netlink.NewHandle() // our own namespace: no setns, so no privilege needed
+			} else {
+				h, err = netlink.NewHandleAt(r.fd)
+			}
 			if err != nil {
 				errs[i] = err
 				return

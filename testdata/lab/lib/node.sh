@@ -30,7 +30,7 @@
 #   node_pod_add NODE PODNS IP/LEN GW MAC VLAN [HOSTIF [IFACE_ID]]
 #       netns PODNS whose eth0 (MAC, IP/LEN, default via GW) is a veth to HOSTIF in NODE
 #       (default: "veth" + 8 hex digits of the netns name's md5), an access port of br-int with
-#       tag=VLAN and external_ids attached-mac=MAC, iface-id=IFACE_ID (default PODNS),
+#       tag=VLAN (host side MAC fe: + the pod MAC's last five bytes) and external_ids attached-mac=MAC, iface-id=IFACE_ID (default PODNS),
 #       ip_address=IP/LEN.
 #   node_pod_del NODE PODNS      remove a pod (its port, veth and netns).
 #   node_resolve PODNS IP [SECS] make the pod resolve IP's MAC (one UDP datagram to port 9, then
@@ -177,6 +177,8 @@ node_pod_add() {
 	ip -n "$pns" link set eth0 address "$mac"
 	ip -n "$pns" addr replace "$cidr" dev eth0
 	ip -n "$pns" link set eth0 up
+	# The host side gets fe: + the pod MAC's last five bytes, as in the published walk.
+	ip -n "$n" link set "$hif" address "fe:${mac#*:}"
 	ip -n "$n" link set "$hif" up
 	ip -n "$pns" route replace default via "$gw" dev eth0
 	node_vsctl "$n" --may-exist add-port br-int "$hif" tag="$vlan" \
