@@ -9,7 +9,9 @@ PUBLISHED := testdata/scenarios/nsx-published/snapshot.json
 TEST_TIMEOUT ?= 40m
 FUZZTIME ?= 20s
 
-.PHONY: all build test unit vet fmt-check cross demo demo-broken lab-up lab-down bench fuzz update-golden clean
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+.PHONY: all build test unit vet fmt-check cross demo demo-broken lab-up lab-down bench fuzz update-golden docs dist install clean
 
 all: build
 
@@ -43,9 +45,28 @@ cross:
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./...
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./...
 
-update-golden:
+update-golden: docs
 	$(GO) test ./trace/scenario/ -run TestFilesUpToDate -update
 	$(GO) test ./render/ -update
+
+## docs: regenerate docs/ (Markdown and man pages) from the command tree; CI fails when stale
+docs:
+	$(GO) test ./cmd/ -run TestDocsAreCurrent -update
+
+## install: into $(GOBIN) (or GOPATH/bin), where kubectl finds it as `kubectl packetwalk`
+install:
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/kubectl-packetwalk
+
+## dist: static binaries for every platform, one .tar.gz each, and their SHA-256 sums
+dist:
+	@rm -rf dist && mkdir -p dist
+	@set -e; for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  d=dist/kubectl-packetwalk_$${os}_$${arch}; mkdir -p $$d; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$d/kubectl-packetwalk$$ext ./cmd/kubectl-packetwalk; \
+	  cp README.md $$d/; tar -C $$d -czf $$d.tar.gz .; rm -rf $$d; echo "dist: $$d.tar.gz"; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS
 
 lab-up:
 	bash testdata/lab/lab.sh up

@@ -84,7 +84,7 @@ func TestErrorsAreOneClearLine(t *testing.T) {
 		{[]string{"trace", "kube-system/kube-dns", "--to", "svc/x", "--snapshot", published}, 2, `error: --to must be node/NAME, pod/NS/NAME or an IP address, got "svc/x"`},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "-o", "xml", "--snapshot", published}, 2, `error: invalid argument "xml" for "-o, --output" flag: must be one of table|wide|json|yaml|dot|mermaid`},
 		{[]string{"trace", "--to", "node/172.15.0.4", "--snapshot", published}, 2, "error: kubectl packetwalk trace takes exactly 1 argument (the source pod), got 0"},
-		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", filepath.Join(dir, "missing.json")}, 3, "error: cannot read snapshot: open "},
+		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", filepath.Join(dir, "missing.json")}, 3, "error: cannot read snapshot: "},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", badJSON}, 3, "is not valid JSON"},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", oldVer}, 3, `has apiVersion "packetwalk/v0": this version of kubectl-packetwalk reads "packetwalk/v1"`},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", published, "--color", "sometimes"}, 2, "error: --color must be auto, always or never"},

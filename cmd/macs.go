@@ -59,6 +59,7 @@ uplink is shown as such, once per VLAN.`,
 	o.LocalNodeOptions.AddFlags(f)
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
+	_ = c.RegisterFlagCompletionFunc("node", completeNode(g))
 	return c
 }
 

@@ -68,6 +68,8 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.WalkFormats}, "output", "o", "output format: table|wide|json|yaml|dot|mermaid")
 	f.BoolVar(&o.NoReturn, "no-return", o.NoReturn, "walk the forward path only")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.WalkFormats))
+	_ = c.RegisterFlagCompletionFunc("to", completeTarget(g))
+	c.ValidArgsFunction = completePod(g)
 	return c
 }
 

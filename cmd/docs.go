@@ -1,0 +1,72 @@
+package cmd
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// GenerateDocs writes one Markdown page per command and one man page per command under dir
+// (dir/*.md and dir/man/*.1), the way `make docs` keeps docs/ current.
+func GenerateDocs(dir string) error {
+	files, err := DocFiles()
+	if err != nil {
+		return err
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DocFiles renders the documentation of the command tree, by path relative to docs/.
+func DocFiles() (map[string][]byte, error) {
+	root := NewRootCmd(Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+	root.DisableAutoGenTag = true
+	root.InitDefaultCompletionCmd()
+	out := map[string][]byte{}
+	var walk func(c *cobra.Command) error
+	walk = func(c *cobra.Command) error {
+		if !c.IsAvailableCommand() && c != root {
+			return nil
+		}
+		c.DisableAutoGenTag = true
+		base := strings.ReplaceAll(c.CommandPath(), " ", "_")
+		var md bytes.Buffer
+		if err := doc.GenMarkdownCustom(c, &md, func(s string) string { return s }); err != nil {
+			return err
+		}
+		out[base+".md"] = md.Bytes()
+		var man bytes.Buffer
+		hdr := &doc.GenManHeader{Title: strings.ToUpper(strings.ReplaceAll(c.CommandPath(), " ", "-")), Section: "1", Source: "kubectl-packetwalk", Manual: "kubectl-packetwalk manual", Date: &docDate}
+		if err := doc.GenMan(c, hdr, &man); err != nil {
+			return err
+		}
+		out[filepath.Join("man", strings.ReplaceAll(c.CommandPath(), " ", "-")+".1")] = man.Bytes()
+		subs := c.Commands()
+		sort.Slice(subs, func(i, j int) bool { return subs[i].Name() < subs[j].Name() })
+		for _, s := range subs {
+			if err := walk(s); err != nil {
+				return fmt.Errorf("%s: %w", s.CommandPath(), err)
+			}
+		}
+		return nil
+	}
+	return out, walk(root)
+}
+
+// docDate is fixed so generated man pages do not change with the day they are made.
+var docDate = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
