@@ -176,7 +176,16 @@ node_build() {
 		echo "$N-$ns-$pod" >>"$PW_LAB_DIR/netns.list"
 		node_pod_add "$nns" "$N-$ns-$pod" "$ip/24" "$(ns_field "$ns" 3)" "$(pod_mac "$n" "$vlan")" "$vlan" \
 			"$(fnv_veth "$ns" "$pod")" "${ns}_$pod"
+		no_ipv6 "$N-$ns-$pod"
 	done
+	no_ipv6 "$nns"
+}
+
+# no_ipv6 NETNS: the lab is IPv4 (as the published walk); without IPv6 a link flap sends no
+# DAD/router solicitation/MLD, so a MAC table entry changes only when the test means it to.
+no_ipv6() {
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null
+	ip netns exec "$1" sh -c 'for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 1 >"$f"; done'
 }
 
 # hv_plug: plug every node's NICs into the hypervisor's br-int as the VIFs of their logical ports.
@@ -260,6 +269,7 @@ lab_up() {
 	mkdir -p "$PW_LAB_DIR"
 	: >"$PW_LAB_DIR/netns.list"
 	netns_add "$HVNS"
+	no_ipv6 "$HVNS"
 	ovn_central_up hv "$HVNS"
 	fabric_nb
 	ovs_up hv "$HVNS"
@@ -291,6 +301,11 @@ lab_break() {
 	stale-mac)
 		# A frame from kube-dns's MAC arrives on the trunk in its VLAN (as if the pod had moved
 		# away): br-int learns it there, and the entry stays until it ages out or the pod talks.
+		# kube-dns keeps quiet: its gateway's neighbour entry is pinned, so no ARP probe relearns it.
+		ip -n "$N-kube-system-kube-dns" neigh replace 172.16.1.1 lladdr $ROUTER_MAC nud permanent dev eth0
+		# Revalidators relearn MACs from the stats of live datapath flows: purge them first, so
+		# the pod's last packets cannot move the entry back.
+		node_appctl "$N-n3" revalidator/purge >/dev/null
 		node_appctl "$N-n3" ofproto/trace br-int \
 			"in_port=eth1,dl_vlan=101,dl_src=$(pod_mac 172.15.0.3 101),dl_dst=ff:ff:ff:ff:ff:ff" -generate >/dev/null
 		;;
@@ -311,7 +326,10 @@ lab_heal() {
 	t0-route) nbctl --may-exist lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK ;;
 	return-route) nbctl --may-exist lr-route-add t0 172.16.1.0/24 100.64.96.11 ;;
 	veth-down) ip -n "$N-n3" link set "$kube_dns_veth" up ;;
-	stale-mac) node_appctl "$N-n3" fdb/flush br-int >/dev/null ;;
+	stale-mac)
+		ip -n "$N-kube-system-kube-dns" neigh del 172.16.1.1 dev eth0
+		node_appctl "$N-n3" fdb/flush br-int >/dev/null
+		;;
 	esac
 	nbctl --wait=hv sync
 	rm -f "$PW_LAB_DIR/broken"
