@@ -2,10 +2,19 @@ package cmd
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// Node backends (--node-backend).
+const (
+	BackendAuto      = "auto"
+	BackendNative    = "native"
+	BackendAgentless = "agentless"
 )
 
 // FactOptions say where the facts of a walk come from: a snapshot file, or the live cluster (the
@@ -13,6 +22,22 @@ import (
 // and collect cluster share them.
 type FactOptions struct {
 	Snapshot string
+
+	// Fabric is "", "nsx" or "ovn"; OVNNB and NSXManager say where.
+	Fabric     string
+	OVNNB      string
+	NSXManager string
+	NSXUser    string
+	NSXCAFile  string
+
+	// Runners: at most one. None: the node state of the walk's nodes is not collected (a warning),
+	// unless this machine is the node.
+	NodeExec       string
+	NodeAgent      string
+	NodeDebugImage string
+	// NodeBackend is auto, native or agentless; NodeBinary the packetwalk binary on the node (native).
+	NodeBackend string
+	NodeBinary  string
 }
 
 // Need is what the commands need facts about.
@@ -29,22 +54,98 @@ type Need struct {
 
 // AddFlags registers the fact-source flags.
 func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Snapshot, "snapshot", f.Snapshot, "read the facts from this snapshot file (written by `collect`) instead of the live cluster")
+	if f.NodeBackend == "" {
+		f.NodeBackend = BackendAuto
+	}
+	if f.NodeBinary == "" {
+		f.NodeBinary = "kubectl-packetwalk"
+	}
+	fs.StringVar(&f.Snapshot, "snapshot", f.Snapshot, "read the facts from this snapshot (a JSON file or a .tar.gz written by `collect cluster`) instead of the live cluster")
+	fs.StringVar(&f.Fabric, "fabric", f.Fabric, "read the SDN fabric live: nsx (with --nsx-manager) or ovn (with --ovn-nb)")
+	fs.StringVar(&f.OVNNB, "ovn-nb", f.OVNNB, "the OVN Northbound database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
+	fs.StringVar(&f.NSXManager, "nsx-manager", f.NSXManager, "the NSX-T Manager URL, https://HOST[:PORT] (password from $NSX_PASSWORD)")
+	fs.StringVar(&f.NSXUser, "nsx-user", f.NSXUser, "the NSX-T API user (default admin)")
+	fs.StringVar(&f.NSXCAFile, "nsx-ca", f.NSXCAFile, "PEM bundle to verify the NSX-T Manager's certificate")
+	fs.StringVar(&f.NodeExec, "node-exec", f.NodeExec, "reach each node with this command template, {node} and {nodeIP} replaced (e.g. 'ssh {nodeIP}'); split like a shell, never run by one")
+	fs.StringVar(&f.NodeAgent, "node-agent", f.NodeAgent, "reach each node by exec into the CNI agent pod on it: LABEL-SELECTOR[:CONTAINER] (e.g. app=ovs-node:openvswitch)")
+	fs.StringVar(&f.NodeDebugImage, "node-debug-image", f.NodeDebugImage, "reach each node through an ephemeral privileged host-network pod of this image (deploy/Dockerfile), removed afterwards")
+	fs.StringVar(&f.NodeBackend, "node-backend", f.NodeBackend, "what runs on the node: native (our `collect node`), agentless (ip, nsenter, ovs-vsctl, ovs-appctl) or auto")
+	fs.StringVar(&f.NodeBinary, "node-binary", f.NodeBinary, "the kubectl-packetwalk binary on the node, for the native backend with --node-exec")
+}
+
+// Validate checks the fact-source flags without side effects.
+func (f *FactOptions) Validate() error {
+	runners := 0
+	for _, s := range []string{f.NodeExec, f.NodeAgent, f.NodeDebugImage} {
+		if s != "" {
+			runners++
+		}
+	}
+	if runners > 1 {
+		return usageErr("--node-exec, --node-agent and --node-debug-image are exclusive: pick one way to reach the nodes")
+	}
+	switch f.NodeBackend {
+	case "", BackendAuto, BackendNative, BackendAgentless:
+	default:
+		return usageErr("--node-backend must be auto, native or agentless, got %q", f.NodeBackend)
+	}
+	if f.NodeDebugImage != "" && f.NodeBackend == BackendAgentless {
+		return usageErr("--node-debug-image runs our own collector (native backend): drop --node-backend agentless, or use --node-exec / --node-agent")
+	}
+	if f.NodeAgent != "" && f.NodeBackend == BackendNative {
+		return usageErr("--node-agent runs the tools of the CNI agent pod (agentless backend): drop --node-backend native, or use --node-debug-image")
+	}
+	switch f.Fabric {
+	case "":
+		if f.OVNNB != "" || f.NSXManager != "" {
+			return usageErr("--ovn-nb and --nsx-manager need --fabric ovn or --fabric nsx")
+		}
+	case "ovn":
+		if f.OVNNB == "" {
+			return usageErr("--fabric ovn needs --ovn-nb unix:PATH|tcp:HOST:PORT")
+		}
+	case "nsx":
+		if f.NSXManager == "" {
+			return usageErr("--fabric nsx needs --nsx-manager https://HOST")
+		}
+	default:
+		return usageErr("--fabric must be nsx or ovn, got %q", f.Fabric)
+	}
+	if f.Snapshot != "" && (f.Fabric != "" || runners > 0) {
+		return usageErr("--snapshot reads every fact from the file: drop --fabric, --node-exec, --node-agent and --node-debug-image")
+	}
+	return nil
 }
 
 // Gather returns a snapshot holding what need requires.
 func (f *FactOptions) Gather(ctx context.Context, g *GlobalOptions, need Need) (*trace.Snapshot, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	if f.Snapshot != "" {
-		s, err := trace.LoadSnapshot(f.Snapshot)
+		s, err := LoadSnapshotFile(f.Snapshot)
 		if err != nil {
 			return nil, factsErr(err)
 		}
 		return s, nil
 	}
-	return gatherLive(ctx, g, f, need)
+	s, warnings, err := gatherLive(ctx, g, f, need)
+	for _, w := range warnings {
+		fmt.Fprintf(g.ErrOut, "warning: %s\n", oneLine(w))
+	}
+	return s, err
 }
 
-// gatherLive collects from the live cluster.
-func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need) (*trace.Snapshot, error) {
-	return nil, usageErr("--snapshot FILE is required: live collection from a cluster is not built yet (write a snapshot with `collect`)")
+// joinWarnings is every source's warnings, in source order.
+func joinWarnings(s *trace.Snapshot) []string {
+	var out []string
+	for _, src := range s.Sources {
+		for _, w := range src.Warnings {
+			if !strings.HasPrefix(w, src.Name) {
+				w = src.Name + ": " + w
+			}
+			out = append(out, w)
+		}
+	}
+	return out
 }

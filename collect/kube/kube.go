@@ -43,6 +43,8 @@ type Query struct {
 	Targets []trace.Target
 	// Nodes (name or InternalIP) whose pods are wanted too (macs --node, collect cluster).
 	Nodes []string
+	// All reads every node and pod (check, support bundles): paginated lists, the one cluster-wide read.
+	All bool
 }
 
 // Result is what Collect found.
@@ -105,6 +107,11 @@ func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 		}
 		s.walk[n.Name] = true
 		if err := s.podsOfNode(ctx, n.Name); err != nil {
+			return nil, err
+		}
+	}
+	if q.All {
+		if err := s.all(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -345,6 +352,41 @@ func (s *session) podsOfNode(ctx context.Context, node string) error {
 			key := p.Namespace + "/" + p.Name
 			if s.pods[key] == nil {
 				s.pods[key] = p // no per-pod warnings for a node's bystanders
+			}
+		}
+		if l.Continue == "" {
+			return nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+// all lists every node and pod, page by page; every node becomes a walk node.
+func (s *session) all(ctx context.Context) error {
+	opts := metav1.ListOptions{Limit: pageSize}
+	for {
+		l, err := s.c.cs.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return s.c.explain(err, "list", "nodes", "")
+		}
+		for i := range l.Items {
+			s.addNode(&l.Items[i])
+			s.walk[l.Items[i].Name] = true
+		}
+		if l.Continue == "" {
+			break
+		}
+		opts.Continue = l.Continue
+	}
+	opts = metav1.ListOptions{Limit: pageSize}
+	for {
+		l, err := s.c.cs.CoreV1().Pods("").List(ctx, opts)
+		if err != nil {
+			return s.c.explain(err, "list", "pods", "")
+		}
+		for i := range l.Items {
+			if p := &l.Items[i]; p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && s.pods[p.Namespace+"/"+p.Name] == nil {
+				s.pods[p.Namespace+"/"+p.Name] = p
 			}
 		}
 		if l.Continue == "" {

@@ -1,0 +1,219 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// liveHooks let tests count API requests and pin the clock.
+var liveHooks struct {
+	wrapTransport func(rt http.RoundTripper) http.RoundTripper
+	now           func() time.Time
+}
+
+// restConfig builds the client config from the kubectl flags (--kubeconfig, --context, ...;
+// in a pod, the in-cluster config) with one clear error when there is none.
+func restConfig(g *GlobalOptions) (*rest.Config, error) {
+	if noKubeconfig(g) {
+		return nil, factsErr(errors.New(noKubeconfigMsg))
+	}
+	cfg, err := g.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		if clientcmd.IsEmptyConfig(err) || errors.Is(err, clientcmd.ErrEmptyConfig) {
+			return nil, factsErr(errors.New(noKubeconfigMsg))
+		}
+		return nil, factsErr(fmt.Errorf("kubeconfig: %v", err))
+	}
+	cfg.UserAgent = "kubectl-packetwalk"
+	if liveHooks.wrapTransport != nil {
+		cfg.Wrap(liveHooks.wrapTransport)
+	}
+	return cfg, nil
+}
+
+const noKubeconfigMsg = "no kubeconfig: set KUBECONFIG or pass --kubeconfig (or run in a pod with a service account), or read a snapshot with --snapshot FILE"
+
+// noKubeconfig: no cluster in any kubeconfig, no --server, not in a pod. client-go would quietly
+// fall back to http://localhost:8080 and fail with a confusing "connection refused".
+func noKubeconfig(g *GlobalOptions) bool {
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return false
+	}
+	if g.ConfigFlags.APIServer != nil && *g.ConfigFlags.APIServer != "" {
+		return false
+	}
+	raw, err := g.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	return err == nil && len(raw.Clusters) == 0
+}
+
+func liveNow() time.Time {
+	if liveHooks.now != nil {
+		return liveHooks.now()
+	}
+	return time.Now().UTC()
+}
+
+// gatherLive collects from the live cluster: the API facts first (they name the nodes and
+// endpoints), then the node state of the walk's nodes concurrently with the fabric reads.
+func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need) (*trace.Snapshot, []string, error) {
+	prov, err := f.fabricProvider(g)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	nodes, err := f.nodeCollector(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := restConfig(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, factsErr(fmt.Errorf("kubeconfig: %v", err))
+	}
+	res, err := kube.New(cs, cfg.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
+	if err != nil {
+		return nil, nil, factsErr(err)
+	}
+	snap := &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: res.Cluster}
+	snap.Sources = append(snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: res.CollectedAt, Warnings: res.Warnings})
+
+	var mu sync.Mutex
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, name := range res.WalkNodes {
+		n := findNode(res.Cluster, name)
+		eg.Go(func() error {
+			st, srcs := nodes.collect(ectx, n)
+			mu.Lock()
+			defer mu.Unlock()
+			if st != nil {
+				snap.Nodes = append(snap.Nodes, *st)
+			}
+			snap.Sources = append(snap.Sources, srcs...)
+			return nil
+		})
+	}
+	if prov != nil {
+		eg.Go(func() error {
+			at := liveNow()
+			fab, warns, err := prov.Collect(ectx, fabricQuery(res, need))
+			if err != nil {
+				warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			snap.Fabric = fab
+			snap.Sources = append(snap.Sources, trace.SourceInfo{Name: prov.Name(), CollectedAt: at, Warnings: warns})
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, factsErr(fmt.Errorf("collection interrupted: %v", err))
+	}
+	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
+	sort.SliceStable(snap.Sources[1:], func(i, j int) bool { return snap.Sources[1+i].Name < snap.Sources[1+j].Name })
+	return snap, joinWarnings(snap), nil
+}
+
+func findNode(c trace.Cluster, name string) trace.Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return trace.Node{Name: name}
+}
+
+// fabricProvider builds the --fabric provider, or nil.
+func (f *FactOptions) fabricProvider(g *GlobalOptions) (fabric.Provider, error) {
+	switch f.Fabric {
+	case "ovn":
+		return ovn.New(ovn.Config{NB: f.OVNNB})
+	case "nsx":
+		return nsx.New(nsx.Config{Manager: f.NSXManager, User: f.NSXUser, CAFile: f.NSXCAFile,
+			Logf: func(format string, args ...any) { fmt.Fprintf(g.ErrOut, "warning: "+format+"\n", args...) }})
+	}
+	return nil, nil
+}
+
+// fabricQuery names the walks' endpoints for the fabric: source pods, and the destinations.
+func fabricQuery(res *kube.Result, need Need) fabric.Query {
+	var q fabric.Query
+	pods := map[string]trace.Pod{}
+	for _, p := range res.Cluster.Pods {
+		pods[p.Namespace+"/"+p.Name] = p
+	}
+	podEP := func(p trace.Pod) []fabric.Endpoint {
+		var out []fabric.Endpoint
+		for _, s := range p.IPs {
+			if a, err := netip.ParseAddr(s); err == nil {
+				ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
+				out = append(out, fabric.Endpoint{IP: a, Node: p.Node, Pod: &ref})
+			}
+		}
+		return out
+	}
+	nodeEP := func(n trace.Node) []fabric.Endpoint {
+		if a, err := netip.ParseAddr(kube.NodeIP(n)); err == nil {
+			return []fabric.Endpoint{{IP: a, Node: n.Name}}
+		}
+		return nil
+	}
+	for _, ref := range need.Pods {
+		q.Sources = append(q.Sources, podEP(pods[ref.String()])...)
+	}
+	for _, t := range need.Targets {
+		switch t.Kind {
+		case trace.TargetPod:
+			q.Destinations = append(q.Destinations, podEP(pods[t.Namespace+"/"+t.Name])...)
+		case trace.TargetNode:
+			for _, n := range res.Cluster.Nodes {
+				if n.Name == t.Name || kube.NodeIP(n) == t.Name {
+					q.Destinations = append(q.Destinations, nodeEP(n)...)
+				}
+			}
+		case trace.TargetIP:
+			if a, err := netip.ParseAddr(t.IP); err == nil {
+				ep := fabric.Endpoint{IP: a}
+				for _, p := range res.Cluster.Pods {
+					for _, ip := range p.IPs {
+						if ip == t.IP && !p.HostNetwork {
+							ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
+							ep.Node, ep.Pod = p.Node, &ref
+						}
+					}
+				}
+				q.Destinations = append(q.Destinations, ep)
+			}
+		}
+	}
+	q.Nodes = append(q.Nodes, need.Nodes...)
+	q.All = need.All
+	return q
+}
+
+// hostname is this machine's name, to recognise "the tool runs on the node".
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

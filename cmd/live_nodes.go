@@ -1,0 +1,122 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/agentless"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// nodeCollector is a runner times a backend: how the node is reached, and what runs there.
+type nodeCollector struct {
+	run     runner.Runner // nil: not reachable, unless this machine is the node
+	backend string
+	binary  string
+	// agentlessOK says the runner can run the agentless tools (a debug pod of our image cannot).
+	agentlessOK bool
+}
+
+// nodeCollector builds the node collector the flags ask for.
+func (f *FactOptions) nodeCollector(g *GlobalOptions) (*nodeCollector, error) {
+	c := &nodeCollector{backend: f.NodeBackend, binary: f.NodeBinary, agentlessOK: true}
+	if c.backend == "" {
+		c.backend = BackendAuto
+	}
+	switch {
+	case f.NodeExec != "":
+		t, err := runner.NewTemplate(f.NodeExec)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		c.run = t
+	case f.NodeAgent != "", f.NodeDebugImage != "":
+		cfg, err := restConfig(g)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, factsErr(err)
+		}
+		if f.NodeAgent != "" {
+			a, err := runner.NewAgent(cs, cfg, f.NodeAgent)
+			if err != nil {
+				return nil, usageErr("%v", err)
+			}
+			c.run, c.backend = a, BackendAgentless
+		} else {
+			c.run = runner.NewDebugPod(cs, g.namespace(), f.NodeDebugImage)
+			c.backend, c.binary, c.agentlessOK = BackendNative, runner.DebugBinary, false
+		}
+	}
+	return c, nil
+}
+
+// collect returns one node's state and the sources it came from; failures are warnings on them.
+func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeState, []trace.SourceInfo) {
+	node := runner.Node{Name: n.Name, IP: kube.NodeIP(n)}
+	r := c.run
+	binary := c.binary
+	if r == nil {
+		if hostname() != n.Name {
+			return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, Warnings: []string{
+				fmt.Sprintf("node state of %s not collected: reach the node with --node-exec, --node-agent or --node-debug-image", n.Name)}}}
+		}
+		r = runner.Local{}
+		if exe, err := os.Executable(); err == nil && c.backend != BackendAgentless {
+			binary = exe
+		}
+	}
+	at := liveNow()
+	if c.backend != BackendAgentless {
+		st, srcs, err := c.native(ctx, r, node, binary)
+		if err == nil {
+			return st, srcs
+		}
+		if c.backend == BackendNative || !c.agentlessOK || !runner.IsNotFound(err) {
+			return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: []string{
+				fmt.Sprintf("node state of %s not collected through %s: %v", n.Name, r, err)}}}
+		}
+		// auto: our binary is not on the node; use the tools that are.
+	}
+	st, err := agentless.Collect(ctx, func(ctx context.Context, argv []string) ([]byte, error) {
+		return r.Run(ctx, node, argv)
+	}, agentless.Options{Node: n.Name})
+	if err != nil {
+		return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: []string{
+			fmt.Sprintf("node state of %s not collected through %s (agentless): %v", n.Name, r, err)}}}
+	}
+	srcs := []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: st.Warnings}}
+	if st.OVS != nil {
+		srcs = append(srcs, trace.SourceInfo{Name: st.OVS.Source, CollectedAt: at})
+		if st.OVS.FDBSource != "" {
+			srcs = append(srcs, trace.SourceInfo{Name: st.OVS.FDBSource, CollectedAt: at})
+		}
+	}
+	return st, srcs
+}
+
+// native runs our own `collect node` on the node and takes Nodes[0] of the snapshot it prints.
+func (c *nodeCollector) native(ctx context.Context, r runner.Runner, node runner.Node, binary string) (*trace.NodeState, []trace.SourceInfo, error) {
+	out, err := r.Run(ctx, node, []string{binary, "collect", "node", "--node-name", node.Name})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := trace.ReadSnapshot(bytes.NewReader(out), "from `collect node` on "+node.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(s.Nodes) == 0 {
+		return nil, nil, fmt.Errorf("`collect node` on %s printed no node state", node.Name)
+	}
+	st := s.Nodes[0]
+	st.Name = node.Name
+	return &st, s.Sources, nil
+}
