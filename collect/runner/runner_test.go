@@ -12,9 +12,9 @@ import (
 func TestSplit(t *testing.T) {
 	for in, want := range map[string]string{
 		`ssh -o 'StrictHostKeyChecking no' {nodeIP}`: "ssh|-o|StrictHostKeyChecking no|{nodeIP}",
-		`ip netns exec {node}`:                        "ip|netns|exec|{node}",
-		`a "b c" d\ e "x\"y" ''`:                      `a|b c|d e|x"y|`,
-		`echo $HOME; rm -rf / | cat`:                  "echo|$HOME;|rm|-rf|/|||cat",
+		`ip netns exec {node}`:                       "ip|netns|exec|{node}",
+		`a "b c" d\ e "x\"y" ''`:                     `a|b c|d e|x"y|`,
+		`echo $HOME; rm -rf / | cat`:                 "echo|$HOME;|rm|-rf|/|||cat",
 	} {
 		got, err := runner.Split(in)
 		if err != nil || strings.Join(got, "|") != want {
