@@ -376,6 +376,21 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	// Bad addresses fail with one line, quickly.
+	t.Run("not a Northbound database", func(t *testing.T) {
+		for _, nb := range []string{"unix:" + filepath.Join(l.dir, "hv", "db.sock"), "unix:" + filepath.Join(l.dir, "no-such.sock")} {
+			p, err := ovn.New(ovn.Config{NB: nb, Timeout: 3 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, _, err = p.Collect(context.Background(), fabric.Query{All: true})
+			if err == nil || !strings.Contains(err.Error(), nb) || strings.Contains(err.Error(), "\n") || time.Since(start) > 4*time.Second {
+				t.Errorf("Collect from %s: err %v after %v, want one line naming the address within the timeout", nb, err, time.Since(start))
+			}
+		}
+	})
+
 	t.Run("healed", func(t *testing.T) {
 		if got := l.traceroute(kubeDNS, "172.15.0.4"); !slices.Equal(got, published) {
 			t.Errorf("after heal traceroute printed %v, want %v", got, published)

@@ -114,3 +114,23 @@ func TestFabricMapping(t *testing.T) {
 		t.Errorf("t0 route to 10.1.0.2 = %+v", st)
 	}
 }
+
+// TestNATAndLoadBalancerWarnings: the engine does not apply NAT, so the provider says where it is.
+func TestNATAndLoadBalancerWarnings(t *testing.T) {
+	d := newNBData()
+	d.nats["n1"] = &nbdb.NAT{UUID: "n1", Type: nbdb.NATTypeSNAT, LogicalIP: "172.16.0.0/16", ExternalIP: "203.0.113.9"}
+	d.lbs["lb1"] = &nbdb.LoadBalancer{UUID: "lb1", Name: "svc-dns", Vips: map[string]string{"10.96.0.10:53": "172.16.1.2:53"}}
+	d.routers["r0"] = &nbdb.LogicalRouter{UUID: "r0", Name: "t0", Nat: []string{"n1"}}
+	d.switches["s1"] = &nbdb.LogicalSwitch{UUID: "s1", Name: "ls-kube-system", LoadBalancer: []string{"lb1"}}
+	_, warnings := d.fabric(fabric.Query{Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("10.96.0.10")}}})
+	want := []string{
+		"ovn: router t0 has NAT rules (snat 172.16.0.0/16<->203.0.113.9): the walk does not apply NAT",
+		"ovn: switch ls-kube-system load balancer svc-dns maps 10.96.0.10:53 to 172.16.1.2:53: the walk goes to the VIP, not a backend",
+	}
+	if !slices.Equal(warnings, want) {
+		t.Errorf("warnings\n%q\nwant\n%q", warnings, want)
+	}
+	if _, warnings := d.fabric(fabric.Query{Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("172.15.0.4")}}}); len(warnings) != 1 {
+		t.Errorf("a destination that is no VIP got warnings %q, want only the NAT one", warnings)
+	}
+}
