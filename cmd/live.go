@@ -49,6 +49,9 @@ func restConfig(g *GlobalOptions) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// maxNodesAtOnce bounds concurrent node collections (ssh sessions, exec streams, debug pods).
+const maxNodesAtOnce = 8
+
 const noKubeconfigMsg = "no kubeconfig: set KUBECONFIG or pass --kubeconfig (or run in a pod with a service account), or read a snapshot with --snapshot FILE"
 
 // noKubeconfig: no cluster in any kubeconfig, no --server, not in a pod. client-go would quietly
@@ -99,9 +102,13 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 
 	var mu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
+	// Bound the nodes read at once (check reads every node); the fabric read runs beside them.
+	sem := make(chan struct{}, maxNodesAtOnce)
 	for _, name := range res.WalkNodes {
 		n := findNode(res.Cluster, name)
 		eg.Go(func() error {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			st, srcs := nodes.collect(ectx, n)
 			mu.Lock()
 			defer mu.Unlock()
