@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,5 +141,38 @@ func TestVersion(t *testing.T) {
 	r := run(t, "version", "-o", "json")
 	if r.code != 0 || !strings.Contains(r.out, `"version":`) || !strings.Contains(r.out, `"platform":`) {
 		t.Errorf("version -o json: %d %s %s", r.code, r.out, r.err)
+	}
+}
+
+// fakeTraceroute writes a script that stands in for `traceroute` in the pod and prints hops.
+func fakeTraceroute(t *testing.T, hops ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n# called as: fake POD traceroute -I -n ... DEST\necho 'traceroute to x (x), 16 hops max, 60 byte packets'\n")
+	for i, h := range hops {
+		b.WriteString("echo ' " + strconv.Itoa(i+1) + "  " + h + "  0.5 ms'\n")
+	}
+	p := filepath.Join(dir, "fake")
+	if err := os.WriteFile(p, []byte(b.String()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTraceProbe(t *testing.T) {
+	agree := fakeTraceroute(t, "172.16.1.1", "100.64.96.10", "100.64.96.5", "172.15.0.4")
+	r := run(t, "trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", published, "--probe", "--pod-exec", agree+" {namespace}/{pod}")
+	if r.code != 0 || !strings.Contains(r.out, "probe: icmp from kube-system/kube-dns") || !strings.Contains(r.out, "traceroute agrees with the walk (reached 172.15.0.4: true)") {
+		t.Errorf("exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	differ := fakeTraceroute(t, "172.16.1.1", "100.64.96.10", "100.64.96.7", "172.15.0.4")
+	r = run(t, "trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", published, "--probe", "--pod-exec", differ, "-o", "json")
+	if !strings.Contains(r.err, "warning: traceroute differs from the walk: hop 3: the walk has 100.64.96.5, traceroute shows 100.64.96.7") || !strings.Contains(r.out, `"probe": {`) {
+		t.Errorf("differing probe: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	r = run(t, "trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", published, "--probe")
+	if r.code != 2 || !strings.Contains(r.err, "--probe needs --pod-exec") {
+		t.Errorf("--probe without --pod-exec: %d %s", r.code, r.err)
 	}
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 type TraceOptions struct {
 	*GlobalOptions
 	FactOptions
+	ProbeOptions
 	Pod      string
 	To       string
 	Output   render.Format
@@ -50,7 +52,10 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
   kubectl packetwalk trace kube-system/kube-dns --to 172.15.0.4 --snapshot snap.json -o json
 
   # Draw the path
-  kubectl packetwalk trace kube-system/kube-dns --to pod/default/nginx-3 --snapshot snap.json -o dot | dot -Tsvg > walk.svg`,
+  kubectl packetwalk trace kube-system/kube-dns --to pod/default/nginx-3 --snapshot snap.json -o dot | dot -Tsvg > walk.svg
+
+  # Compare with a real traceroute from the pod (here: a lab where each pod is a network namespace)
+  kubectl packetwalk trace kube-system/kube-dns --to node/172.15.0.4 --probe --pod-exec 'ip netns exec pwlab-pod-{pod}'`,
 		Args: exactArgs(1, "the source pod"),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -65,6 +70,7 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 	f := c.Flags()
 	f.StringVar(&o.To, "to", o.To, "destination: node/NAME, pod/NS/NAME or an IP address")
 	o.FactOptions.AddFlags(f)
+	o.ProbeOptions.AddFlags(f)
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.WalkFormats}, "output", "o", "output format: table|wide|json|yaml|dot|mermaid")
 	f.BoolVar(&o.NoReturn, "no-return", o.NoReturn, "walk the forward path only")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.WalkFormats))
@@ -95,7 +101,7 @@ func (o *TraceOptions) Complete(args []string) error {
 
 // Validate checks the options without side effects.
 func (o *TraceOptions) Validate() error {
-	return nil
+	return o.ProbeOptions.Validate()
 }
 
 // Run walks and renders; the exit code follows the verdict.
@@ -107,6 +113,15 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	walk, err := trace.WalkSnapshot(snap, o.request)
 	if err != nil {
 		return requestErr(err)
+	}
+	if prober := o.Prober(snap); prober != nil {
+		pr := prober(ctx, trace.CheckSpec{Source: o.request.Source, To: o.request.To, Probe: o.Probe}, walk)
+		walk.Probe = &pr
+		if pr.Error != "" {
+			fmt.Fprintf(o.ErrOut, "warning: probe failed: %s\n", pr.Error)
+		} else if len(pr.Differences) > 0 {
+			fmt.Fprintf(o.ErrOut, "warning: traceroute differs from the walk: %s\n", strings.Join(pr.Differences, "; "))
+		}
 	}
 	if err := render.WriteWalk(o.Out, walk, o.Output, render.Options{Color: o.color}); err != nil {
 		return err

@@ -96,7 +96,50 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 			return err
 		}
 	}
+	if walk.Probe != nil {
+		return writeProbe(w, walk, p)
+	}
 	return nil
+}
+
+// writeProbe prints what traceroute saw beside the walk's L3 hops, flagging every difference.
+func writeProbe(w io.Writer, walk *trace.Walk, p painter) error {
+	pr := walk.Probe
+	fmt.Fprintf(w, "\n%s\n", p.paint("probe: "+pr.Kind+" from "+walk.Source.String(), color.Bold))
+	if pr.Error != "" {
+		_, err := fmt.Fprintf(w, "probe failed: %s\n", pr.Error)
+		return err
+	}
+	if pr.Kind != "icmp" {
+		_, err := fmt.Fprintf(w, "reached %s: %v\n", walk.Destination.IP, pr.Reached)
+		return err
+	}
+	computed := walk.RouterHops()
+	n := max(len(computed), len(pr.Hops))
+	var rows [][]string
+	for i := 0; i < n; i++ {
+		var c, o string
+		if i < len(computed) {
+			c = computed[i]
+		}
+		if i < len(pr.Hops) {
+			o = pr.Hops[i]
+		}
+		st := p.status("ok")
+		if c != o {
+			st = p.paint("differs", color.FgRed, color.Bold)
+		}
+		rows = append(rows, []string{strconv.Itoa(i + 1), dash(c), dash(o), st})
+	}
+	if err := table(w, []string{"HOP", "WALK", "TRACEROUTE", ""}, rows); err != nil {
+		return err
+	}
+	if len(pr.Differences) == 0 {
+		_, err := fmt.Fprintf(w, "traceroute agrees with the walk (reached %s: %v)\n", walk.Destination.IP, pr.Reached)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "traceroute differs from the walk: %s\n", strings.Join(pr.Differences, "; "))
+	return err
 }
 
 // dotID makes a Graphviz identifier for a hop.

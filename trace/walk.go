@@ -114,6 +114,8 @@ type Walk struct {
 	Reason   string   `json:"reason,omitempty"`
 	Hops     []Hop    `json:"hops"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Probe is what a real probe from the source pod saw (trace --probe).
+	Probe *ProbeResult `json:"probe,omitempty"`
 }
 
 // Endpoint is one end of a walk.
