@@ -101,6 +101,13 @@ func TestCollectNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a, b := mustJSON(t, native.Netns), mustJSON(t, st.Netns); a != b {
+		for i := range min(len(native.Netns), len(st.Netns)) {
+			for j := range min(len(native.Netns[i].Links), len(st.Netns[i].Links)) {
+				if x, y := native.Netns[i].Links[j], st.Netns[i].Links[j]; mustJSON(t, x) != mustJSON(t, y) {
+					t.Errorf("netns %s link %s: native %+v, agentless %+v (the conventions on trace.NodeState decide)", native.Netns[i].Name, x.Name, x, y)
+				}
+			}
+		}
 		t.Errorf("native and agentless disagree:\nnative:    %s\nagentless: %s", a, b)
 	}
 	for i := 1; i < len(root.Links); i++ {
