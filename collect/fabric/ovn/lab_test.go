@@ -142,11 +142,15 @@ func (l *lab) traceroute(netns, dst string) []string {
 }
 
 // snapshot is the lab's cluster (pods and nodes from lab.json, as the API would list them) with
-// the fabric the OVN provider reads for src -> dst; node state is absent.
+// the fabric the OVN provider reads for src -> dst (a node name, or ip:ADDR for a bare IP, which
+// the query then names by address only); node state is absent.
 func (l *lab) snapshot(srcNS, srcName, dstNode string) (*trace.Snapshot, []string) {
 	l.t.Helper()
 	s := &trace.Snapshot{APIVersion: trace.APIVersion}
 	var src, dst fabric.Endpoint
+	if ip, ok := strings.CutPrefix(dstNode, "ip:"); ok {
+		dst = fabric.Endpoint{IP: netip.MustParseAddr(ip)}
+	}
 	for _, n := range l.facts.Nodes {
 		s.Cluster.Nodes = append(s.Cluster.Nodes, trace.Node{Name: n.Name, Source: trace.SourceKube,
 			Addresses: []trace.NodeAddress{{Type: "InternalIP", Address: n.IP}}})
@@ -185,7 +189,11 @@ func (l *lab) pod(ns, name string) (netns string) {
 func (l *lab) walk(srcNS, srcName, dstNode string) (*trace.Snapshot, *trace.Walk, []string) {
 	l.t.Helper()
 	s, warnings := l.snapshot(srcNS, srcName, dstNode)
-	w, err := trace.WalkSnapshot(s, trace.Request{Source: trace.PodRef{Namespace: srcNS, Name: srcName}, To: trace.Target{Kind: trace.TargetNode, Name: dstNode}})
+	to := trace.Target{Kind: trace.TargetNode, Name: dstNode}
+	if ip, ok := strings.CutPrefix(dstNode, "ip:"); ok {
+		to = trace.Target{Kind: trace.TargetIP, IP: ip}
+	}
+	w, err := trace.WalkSnapshot(s, trace.Request{Source: trace.PodRef{Namespace: srcNS, Name: srcName}, To: to})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -288,11 +296,36 @@ func TestLab(t *testing.T) {
 		if tag := l.vsctl("172.15.0.3", "get", "port", "veth1a2b", "tag"); tag != "101" {
 			t.Errorf("OVS access port veth1a2b has tag %s, the CHILD port %d", tag, 101)
 		}
-		// Path-directed: the pods not on the walk are not read.
+		// Path-directed: the pods, routers and switches not on the walk are not read.
 		for _, p := range s.Fabric.SwitchPorts {
 			if p.Type == trace.PortChild && p.ID != "kube-system_kube-dns" {
 				t.Errorf("read switch port %s, which no hop of kube-dns -> 172.15.0.4 needs", p.ID)
 			}
+		}
+		var routers, switches []string
+		for _, r := range s.Fabric.Routers {
+			routers = append(routers, r.ID)
+		}
+		for _, sw := range s.Fabric.Switches {
+			switches = append(switches, sw.ID)
+		}
+		if want := []string{"t0", "t1-k8s-nodes", "t1-kube-system"}; !slices.Equal(routers, want) {
+			t.Errorf("read routers %v, want only those on the path %v", routers, want)
+		}
+		if want := []string{"ls-k8s-nodes", "ls-kube-system"}; !slices.Equal(switches, want) {
+			t.Errorf("read switches %v, want only those on the path %v", switches, want)
+		}
+	})
+
+	// A destination named only by its IP: the provider finds its port on the switch of its subnet.
+	t.Run("walk to a bare IP matches traceroute", func(t *testing.T) {
+		want := []string{"172.16.1.1", "100.64.96.10", "100.64.96.19", "172.16.0.6"}
+		if got := l.traceroute(kubeDNS, "172.16.0.6"); !slices.Equal(got, want) {
+			t.Fatalf("traceroute -I -n from kube-dns to 172.16.0.6 printed %v, want %v", got, want)
+		}
+		_, w, warnings := l.walk("kube-system", "kube-dns", "ip:172.16.0.6")
+		if hops := w.RouterHops(); !slices.Equal(hops, want) || w.Verdict == trace.VerdictBroken {
+			t.Errorf("walk router hops %v verdict %s (%s), traceroute %v (warnings %v)", hops, w.Verdict, w.Reason, want, warnings)
 		}
 	})
 

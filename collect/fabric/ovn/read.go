@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/ovn-org/libovsdb/client"
@@ -135,51 +136,73 @@ func newNBData() *nbData {
 	}
 }
 
-// read fetches what q needs in at most four transactions:
-//  1. the routing topology (switches, routers, router ports, static routes, router-type switch
-//     ports: it grows with namespaces and nodes, not pods) and the switch ports bound to the
-//     query's endpoints and nodes (by name NS_POD, external_ids packetwalk/pod, packetwalk/node);
-//  2. the parents of the CHILD ports found, the CHILD ports of the queried nodes, and, for an
-//     endpoint IP no port claims yet, the ports of the switch whose subnet holds it;
-//  3. the NAT rules and load balancers of the routers and switches the paths cross.
-//
-// With q.All it reads every switch port instead.
+// read fetches what q needs. With q.All it reads the five tables whole. Otherwise it follows the
+// paths, one small select-only transaction per step, so the amount read does not grow with the
+// number of pods:
+//  1. the switch ports bound to the query's endpoints and nodes (by name NS_POD, external_ids
+//     packetwalk/pod, packetwalk/node), and the router-type switch ports (one per downlink);
+//  2. the parents of the CHILD ports found and the CHILD ports of the queried nodes;
+//  3. the switches holding those ports;
+//  4. from each source's switch, the routers the engine's longest-prefix match goes through
+//     (each with all its ports and static routes), up to the destination's switch; for an
+//     endpoint IP no port claims, the ports of the switch whose subnet holds it; then the same
+//     from each destination back to the source;
+//  5. the NAT rules and load balancers of the routers and switches crossed.
 func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 	d := newNBData()
-	sels := []sel{
-		{nbdb.LogicalSwitchTable, all}, {nbdb.LogicalRouterTable, all}, {nbdb.LogicalRouterPortTable, all},
-		{nbdb.LogicalRouterStaticRouteTable, all},
-	}
 	if q.All {
-		sels = append(sels, sel{nbdb.LogicalSwitchPortTable, all})
-	} else {
-		sels = append(sels, sel{nbdb.LogicalSwitchPortTable, eq("type", "router")})
-		for _, e := range append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...) {
-			if e.Pod != nil {
-				sels = append(sels,
-					sel{nbdb.LogicalSwitchPortTable, eq("name", e.Pod.Namespace+"_"+e.Pod.Name)},
-					sel{nbdb.LogicalSwitchPortTable, hasKey("external_ids", keyPod, e.Pod.String())})
-			}
-			if e.Node != "" && e.Pod == nil {
-				sels = append(sels, nodeSels(e.Node)...)
-			}
+		err := r.run(ctx, d, []sel{
+			{nbdb.LogicalSwitchTable, all}, {nbdb.LogicalRouterTable, all}, {nbdb.LogicalRouterPortTable, all},
+			{nbdb.LogicalRouterStaticRouteTable, all}, {nbdb.LogicalSwitchPortTable, all},
+		})
+		if err != nil {
+			return nil, err
 		}
-		for _, n := range q.Nodes {
-			sels = append(sels, nodeSels(n)...)
+		return d, r.run(ctx, d, r.third(d, q))
+	}
+	endpoints := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
+	sels := []sel{{nbdb.LogicalSwitchPortTable, eq("type", "router")}}
+	for _, e := range endpoints {
+		if e.Pod != nil {
+			sels = append(sels,
+				sel{nbdb.LogicalSwitchPortTable, eq("name", e.Pod.Namespace+"_"+e.Pod.Name)},
+				sel{nbdb.LogicalSwitchPortTable, hasKey("external_ids", keyPod, e.Pod.String())})
 		}
+		if e.Node != "" && e.Pod == nil {
+			sels = append(sels, nodeSels(e.Node)...)
+		}
+	}
+	for _, n := range q.Nodes {
+		sels = append(sels, nodeSels(n)...)
 	}
 	if err := r.run(ctx, d, sels); err != nil {
 		return nil, err
 	}
-	if !q.All {
-		if err := r.run(ctx, d, r.second(d, q)); err != nil {
-			return nil, err
-		}
-	}
-	if err := r.run(ctx, d, r.third(d, q)); err != nil {
+	if err := r.run(ctx, d, r.relatives(d, q)); err != nil {
 		return nil, err
 	}
-	return d, nil
+	if err := r.loadSwitches(ctx, d); err != nil {
+		return nil, err
+	}
+	w := &pathReader{r: r, d: d, q: q}
+	for _, s := range q.Sources {
+		for _, t := range q.Destinations {
+			if err := w.walk(ctx, s.IP, t.IP); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := w.claimEndpoints(ctx, endpoints); err != nil {
+		return nil, err
+	}
+	for _, s := range q.Sources {
+		for _, t := range q.Destinations {
+			if err := w.walk(ctx, t.IP, s.IP); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, r.run(ctx, d, r.third(d, q))
 }
 
 func nodeSels(n string) []sel {
@@ -187,7 +210,8 @@ func nodeSels(n string) []sel {
 		{nbdb.LogicalSwitchPortTable, hasKey("external_ids", keyOVNKNode, n)}}
 }
 
-func (r *reader) second(d *nbData, q fabric.Query) []sel {
+// relatives: the parents of the CHILD ports read, and the CHILD ports of the queried nodes.
+func (r *reader) relatives(d *nbData, q fabric.Query) []sel {
 	var sels []sel
 	have := map[string]bool{}
 	for _, p := range d.lsps {
@@ -206,30 +230,197 @@ func (r *reader) second(d *nbData, q fabric.Query) []sel {
 			sels = append(sels, sel{nbdb.LogicalSwitchPortTable, eq("parent_name", p.Name)})
 		}
 	}
-	// Endpoint IPs no port claims: read the ports of the switch whose subnet holds the IP.
-	claimed := map[netip.Addr]bool{}
-	for _, p := range d.lsps {
+	return sels
+}
+
+// loadSwitches reads the switch of every non-router port read whose switch is not read yet.
+func (r *reader) loadSwitches(ctx context.Context, d *nbData) error {
+	held := map[string]bool{}
+	for _, s := range d.switches {
+		for _, u := range s.Ports {
+			held[u] = true
+		}
+	}
+	var sels []sel
+	for _, p := range sortedLSPs(d) {
+		if p.Type != "router" && !held[p.UUID] {
+			sels = append(sels, switchHolding(p.UUID))
+		}
+	}
+	return r.run(ctx, d, sels)
+}
+
+func switchHolding(lspUUID string) sel {
+	return sel{nbdb.LogicalSwitchTable, []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes,
+		ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: lspUUID}}})}}
+}
+
+// pathReader follows the engine's routing through the NB, reading each router as it is reached.
+type pathReader struct {
+	r *reader
+	d *nbData
+	q fabric.Query
+}
+
+func (w *pathReader) lrpNamed(name string) *nbdb.LogicalRouterPort {
+	for _, rp := range w.d.lrps {
+		if rp.Name == name {
+			return rp
+		}
+	}
+	return nil
+}
+
+func (w *pathReader) routerOwning(lrpUUID string) *nbdb.LogicalRouter {
+	for _, lr := range w.d.routers {
+		if slices.Contains(lr.Ports, lrpUUID) {
+			return lr
+		}
+	}
+	return nil
+}
+
+// loadRouter reads the router owning router port name, with all its ports and static routes.
+func (w *pathReader) loadRouter(ctx context.Context, name string) (*nbdb.LogicalRouter, error) {
+	rp := w.lrpNamed(name)
+	if rp == nil {
+		if err := w.r.run(ctx, w.d, []sel{{nbdb.LogicalRouterPortTable, eq("name", name)}}); err != nil {
+			return nil, err
+		}
+		if rp = w.lrpNamed(name); rp == nil {
+			w.r.warnings = append(w.r.warnings, fmt.Sprintf("ovn: no Logical_Router_Port %s", name))
+			return nil, nil
+		}
+	}
+	lr := w.routerOwning(rp.UUID)
+	if lr == nil {
+		err := w.r.run(ctx, w.d, []sel{{nbdb.LogicalRouterTable, []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes,
+			ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: rp.UUID}}})}}})
+		if err != nil {
+			return nil, err
+		}
+		if lr = w.routerOwning(rp.UUID); lr == nil {
+			w.r.warnings = append(w.r.warnings, fmt.Sprintf("ovn: router port %s belongs to no Logical_Router", name))
+			return nil, nil
+		}
+	}
+	var sels []sel
+	for _, u := range lr.Ports {
+		if w.d.lrps[u] == nil {
+			sels = append(sels, byUUID(nbdb.LogicalRouterPortTable, []string{u})...)
+		}
+	}
+	for _, u := range lr.StaticRoutes {
+		if w.d.routes[u] == nil {
+			sels = append(sels, byUUID(nbdb.LogicalRouterStaticRouteTable, []string{u})...)
+		}
+	}
+	return lr, w.r.run(ctx, w.d, sels)
+}
+
+// portWith returns the switch port whose addresses hold ip.
+func (w *pathReader) portWith(ip netip.Addr) *nbdb.LogicalSwitchPort {
+	for _, p := range sortedLSPs(w.d) {
 		for _, a := range p.Addresses {
-			_, ips := parseAddresses(a)
-			for _, ip := range ips {
-				claimed[ip] = true
+			if _, ips := parseAddresses(a); slices.Contains(ips, ip) {
+				return p
 			}
 		}
 	}
-	subnets := switchSubnets(d)
-	done := map[string]bool{}
-	for _, e := range append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...) {
-		if !e.IP.IsValid() || claimed[e.IP] {
+	return nil
+}
+
+func (w *pathReader) switchOf(lspUUID string) *nbdb.LogicalSwitch {
+	for _, s := range sortedSwitches(w.d) {
+		if slices.Contains(s.Ports, lspUUID) {
+			return s
+		}
+	}
+	return nil
+}
+
+// walk reads the routers from the switch of from to the switch of to.
+func (w *pathReader) walk(ctx context.Context, from, to netip.Addr) error {
+	if !from.IsValid() || !to.IsValid() {
+		return nil
+	}
+	p := w.portWith(from)
+	if p == nil {
+		return nil
+	}
+	sw := w.switchOf(p.UUID)
+	if sw == nil {
+		return nil
+	}
+	// The first router: the one whose downlink on this switch holds from (the default gateway).
+	var first string
+	for _, lsp := range sortedLSPs(w.d) {
+		if lsp.Type != "router" || !slices.Contains(sw.Ports, lsp.UUID) {
 			continue
 		}
-		for _, s := range sortedSwitches(d) {
+		lr, err := w.loadRouter(ctx, lsp.Options["router-port"])
+		if err != nil {
+			return err
+		}
+		rp := w.lrpNamed(lsp.Options["router-port"])
+		if lr != nil && rp != nil && (first == "" || networksHold(rp.Networks, from)) {
+			first = lr.Name
+		}
+	}
+	seen := map[string]bool{}
+	for rt := first; rt != "" && !seen[rt]; {
+		seen[rt] = true
+		f, _ := w.d.fabric(w.q)
+		st := trace.RouteStep(f, rt, to)
+		switch {
+		case !st.Found:
+			return nil
+		case st.Connected:
+			for _, lsp := range w.d.lsps {
+				if lsp.Type == "router" && lsp.Options["router-port"] == st.OutPort && w.switchOf(lsp.UUID) == nil {
+					return w.r.run(ctx, w.d, []sel{switchHolding(lsp.UUID)})
+				}
+			}
+			return nil
+		case st.PeerPort == "":
+			return nil
+		}
+		lr, err := w.loadRouter(ctx, st.PeerPort)
+		if err != nil || lr == nil {
+			return err
+		}
+		rt = lr.Name
+	}
+	return nil
+}
+
+func networksHold(networks []string, a netip.Addr) bool {
+	for _, n := range networks {
+		if p, err := netip.ParsePrefix(n); err == nil && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// claimEndpoints reads, for each endpoint IP no port claims, the ports of the switch (read on
+// the way) whose subnet holds it.
+func (w *pathReader) claimEndpoints(ctx context.Context, endpoints []fabric.Endpoint) error {
+	subnets := switchSubnets(w.d)
+	done := map[string]bool{}
+	var sels []sel
+	for _, e := range endpoints {
+		if !e.IP.IsValid() || w.portWith(e.IP) != nil {
+			continue
+		}
+		for _, s := range sortedSwitches(w.d) {
 			if done[s.UUID] || !containsAddr(subnets[s.UUID], e.IP) {
 				continue
 			}
 			done[s.UUID] = true
 			var missing []string
 			for _, u := range s.Ports {
-				if d.lsps[u] == nil {
+				if w.d.lsps[u] == nil {
 					missing = append(missing, u)
 				}
 			}
@@ -237,7 +428,7 @@ func (r *reader) second(d *nbData, q fabric.Query) []sel {
 			sels = append(sels, byUUID(nbdb.LogicalSwitchPortTable, missing)...)
 		}
 	}
-	return sels
+	return w.r.run(ctx, w.d, sels)
 }
 
 // third reads the NAT rules and load balancers of the routers and switches on the paths.
