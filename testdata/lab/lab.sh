@@ -107,7 +107,8 @@ lab_down() {
 	local l name host
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
-		[ ! -d "$(node_dir "$N-$host")" ] || node_down "$N-$host"
+		# node.sh reads a pid file the stopping daemon may just have removed: drop that noise.
+		[ ! -d "$(node_dir "$N-$host")" ] || node_down "$N-$host" 2> >(grep -v '^cat: .*\.pid: No such file' >&2)
 	done
 	stop_pidfiles "$PW_LAB_DIR"/hv/*.pid
 	if [ -f "$PW_LAB_DIR/netns.list" ]; then

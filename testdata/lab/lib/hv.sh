@@ -1,10 +1,11 @@
 # shellcheck shell=bash
-# hv.sh: building blocks of the packetwalk lab, sourced by lab.sh.
+# hv.sh: the hypervisor of the packetwalk lab, sourced by lab.sh (the node VMs come from node.sh).
 #
-# Every "host" (the hypervisor, each node VM) is a network namespace with its own ovsdb-server and
-# ovs-vswitchd on the userspace (netdev) datapath, with its run directory $PW_LAB_DIR/HOST holding
-# its database, unix sockets, pid files and logs. Nothing listens on TCP; nothing outside
-# $PW_LAB_DIR and the namespaces named in $PW_LAB_DIR/netns.list is touched.
+# The hypervisor is a network namespace running OVN central (NB and SB ovsdb-servers, ovn-northd)
+# and an OVN chassis (its own ovsdb-server, ovs-vswitchd on the userspace netdev datapath,
+# ovn-controller), with its run directory $PW_LAB_DIR/hv holding databases, unix sockets, pid files
+# and logs. Nothing listens on TCP; nothing outside $PW_LAB_DIR and the namespaces named in
+# $PW_LAB_DIR/netns.list is touched.
 
 # lab_log prints a progress line on stderr.
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
@@ -39,13 +40,6 @@ vsctl() {
 	local host=$1
 	shift
 	ovs-vsctl --db="unix:$PW_LAB_DIR/$host/db.sock" --timeout=20 "$@"
-}
-
-# appctl HOST TARGET ARGS...: ovs-appctl to a host daemon's control socket (TARGET ovs-vswitchd, ...).
-appctl() {
-	local host=$1 target=$2
-	shift 2
-	ovs-appctl -t "$PW_LAB_DIR/$host/$target.ctl" "$@"
 }
 
 # ovsdb_up HOST NETNS DBNAME SCHEMA: start an ovsdb-server serving $DIR/DBNAME.db on $DIR/DBNAME.sock.
