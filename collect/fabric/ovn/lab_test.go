@@ -168,10 +168,12 @@ func (l *lab) snapshot(srcNS, srcName, dstNode string) (*trace.Snapshot, []strin
 	if err != nil {
 		l.t.Fatal(err)
 	}
+	start := time.Now()
 	f, warnings, err := prov.Collect(context.Background(), fabric.Query{Sources: []fabric.Endpoint{src}, Destinations: []fabric.Endpoint{dst}})
 	if err != nil {
 		l.t.Fatal(err)
 	}
+	l.t.Logf("ovn Collect %s/%s -> %s: %v, %d switch ports, %d routers", srcNS, srcName, dstNode, time.Since(start).Round(time.Microsecond), len(f.SwitchPorts), len(f.Routers))
 	s.Fabric = f
 	return s, warnings
 }
