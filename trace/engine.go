@@ -382,8 +382,15 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	h.Evidence = append(h.Evidence, ev(nsSrc, "%s index %d %s mac %s mtu %d state %s", eth.Name, eth.Index, srcOr(eth.Kind, "device"), ps.mac, eth.MTU, linkState(eth)))
 	// The pod's own routing decision: on-link, or via which gateway.
 	rt, ok := lookupRoute(ns.Routes, dstIP)
+	// A veth whose peer is down reports lowerlayerdown: that is the veth hop's fault, not the pod's.
+	peerDown := false
+	if eth.AdminUp && eth.OperState == "lowerlayerdown" {
+		if host, _ := peerOf(ni, eth); host != nil && !host.Up() {
+			peerDown = true
+		}
+	}
 	switch {
-	case !eth.Up():
+	case !eth.Up() && !peerDown:
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s in pod %s/%s is down", eth.Name, src.Namespace, src.Name)
 	case !ok:
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s in pod %s/%s", dstIP, src.Namespace, src.Name)

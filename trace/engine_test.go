@@ -418,3 +418,56 @@ func TestIndexIsReusableAcrossWalks(t *testing.T) {
 		}
 	}
 }
+
+// With the host veth down the kernel reports the pod's eth0 as lowerlayerdown: the walk blames
+// the veth, as the operator would.
+func TestVethDownAsTheKernelReportsIt(t *testing.T) {
+	s := scenario.Published()
+	scenario.Variants[len(scenario.Variants)-1].Break(s) // veth-down
+	for i := range s.Nodes[0].Netns {
+		if s.Nodes[0].Netns[i].Name == "cni-kube-system-kube-dns" {
+			for j := range s.Nodes[0].Netns[i].Links {
+				if s.Nodes[0].Netns[i].Links[j].Name == "eth0" {
+					s.Nodes[0].Netns[i].Links[j].OperState = "lowerlayerdown"
+				}
+			}
+		}
+	}
+	w := walk(t, s, kubeDNS, "node/172.15.0.4")
+	if w.BrokenAt != 2 || w.Reason != "veth1a2b is down" {
+		t.Errorf("broken at %d: %q%s", w.BrokenAt, w.Reason, dump(w))
+	}
+}
+
+// Without fabric facts the router MAC is named by each pod's gateway, per VLAN.
+func TestMACsGatewayPerVLAN(t *testing.T) {
+	s := scenario.Published()
+	s.Fabric = nil
+	mt, err := trace.NewIndex(s).MACs("172.15.0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{101: "gateway 172.16.1.1", 105: "gateway 172.16.1.1", 106: "gateway 172.16.0.1", 109: "gateway 172.16.0.1"}
+	for _, r := range mt.Rows {
+		if r.MAC != scenario.RouterMAC {
+			continue
+		}
+		if w, ok := want[r.VLAN]; ok && r.Owner != w {
+			t.Errorf("VLAN %d router MAC owner %q, want %q", r.VLAN, r.Owner, w)
+		}
+		if r.VLAN == scenario.HyperbusVLAN {
+			t.Errorf("router MAC on the hyperbus VLAN: %+v", r)
+		}
+	}
+	// Without cluster facts, pod MACs are named by their netns.
+	s.Cluster.Pods = nil
+	for i := range s.Nodes[0].Netns {
+		s.Nodes[0].Netns[i].Pod = nil
+	}
+	mt, _ = trace.NewIndex(s).MACs("172.15.0.3")
+	for _, r := range mt.Rows {
+		if r.Port == "veth1a2b" && r.Owner != "netns cni-kube-system-kube-dns 172.16.1.2" {
+			t.Errorf("kube-dns row without cluster facts: %+v", r)
+		}
+	}
+}

@@ -152,10 +152,38 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 			}
 		}
 	}
-	gwByMAC := map[string]string{}
+	// Gateways by (VLAN, MAC): each pod netns's default gateway and its neighbour entry, on the
+	// VLAN of the pod's OVS port (a shared router MAC serves different gateways per VLAN).
+	gwByVLANMAC := map[string]string{}
+	netnsByMAC := map[string]string{}
 	for _, ns := range ni.st.Netns {
 		if ns.Root {
 			continue
+		}
+		vlans := map[int]bool{}
+		for i := range ns.Links {
+			l := &ns.Links[i]
+			if m := NormalizeMAC(l.MAC); m != "" && l.Kind != KindLoopback {
+				label := "netns " + ns.Name
+				for _, a := range ns.Addresses {
+					if a.Link == l.Name {
+						if x, ok := parseAddr(a.CIDR); ok && !x.IsLinkLocalUnicast() {
+							label += " " + x.String()
+							break
+						}
+					}
+				}
+				netnsByMAC[m] = label
+			}
+			if host, _ := peerOf(ni, l); host != nil {
+				if p := ni.portByIface[host.Name]; p != nil {
+					t := 0
+					if p.Tag != nil {
+						t = *p.Tag
+					}
+					vlans[t] = true
+				}
+			}
 		}
 		for _, r := range ns.Routes {
 			if r.Gateway == "" {
@@ -163,7 +191,9 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 			}
 			for _, n := range ns.Neighbors {
 				if n.IP == r.Gateway && NormalizeMAC(n.MAC) != "" {
-					gwByMAC[NormalizeMAC(n.MAC)] = r.Gateway
+					for v := range vlans {
+						gwByVLANMAC[fmt.Sprintf("%d/%s", v, NormalizeMAC(n.MAC))] = r.Gateway
+					}
 				}
 			}
 		}
@@ -220,8 +250,11 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 				row.Owner += " " + ip
 			}
 			row.FabricPort = rpName(rp)
-		case gwByMAC[row.MAC] != "":
-			row.Role, row.Owner = RoleRouter, "gateway "+gwByMAC[row.MAC]
+		case gwByVLANMAC[fmt.Sprintf("%d/%s", e.VLAN, row.MAC)] != "":
+			row.Role, row.Owner = RoleRouter, "gateway "+gwByVLANMAC[fmt.Sprintf("%d/%s", e.VLAN, row.MAC)]
+		case netnsByMAC[row.MAC] != "":
+			// A pod's MAC with no cluster facts to name the pod (macs --local): name its netns.
+			row.Role, row.Owner = RolePod, netnsByMAC[row.MAC]
 		case nodeMAC[row.MAC] != "":
 			row.Role, row.Owner = RoleNode, "node "+node+" "+nodeMAC[row.MAC]
 		case ix.fab != nil && len(ix.fab.portsByMAC[row.MAC]) > 0:
