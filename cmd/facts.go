@@ -60,7 +60,7 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	if f.NodeBinary == "" {
 		f.NodeBinary = "kubectl-packetwalk"
 	}
-	fs.StringVar(&f.Snapshot, "snapshot", f.Snapshot, "read the facts from this snapshot (a JSON file or a .tar.gz written by `collect cluster`) instead of the live cluster")
+	fs.StringVar(&f.Snapshot, "snapshot", f.Snapshot, "read the facts from this snapshot (a JSON file or a .tar.gz written by collect cluster) instead of the live cluster")
 	fs.StringVar(&f.Fabric, "fabric", f.Fabric, "read the SDN fabric live: nsx (with --nsx-manager) or ovn (with --ovn-nb)")
 	fs.StringVar(&f.OVNNB, "ovn-nb", f.OVNNB, "the OVN Northbound database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
 	fs.StringVar(&f.NSXManager, "nsx-manager", f.NSXManager, "the NSX-T Manager URL, https://HOST[:PORT] (password from $NSX_PASSWORD)")
@@ -69,7 +69,7 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.NodeExec, "node-exec", f.NodeExec, "reach each node with this command template, {node} and {nodeIP} replaced (e.g. 'ssh {nodeIP}'); split like a shell, never run by one")
 	fs.StringVar(&f.NodeAgent, "node-agent", f.NodeAgent, "reach each node by exec into the CNI agent pod on it: LABEL-SELECTOR[:CONTAINER] (e.g. app=ovs-node:openvswitch)")
 	fs.StringVar(&f.NodeDebugImage, "node-debug-image", f.NodeDebugImage, "reach each node through an ephemeral privileged host-network pod of this image (deploy/Dockerfile), removed afterwards")
-	fs.StringVar(&f.NodeBackend, "node-backend", f.NodeBackend, "what runs on the node: native (our `collect node`), agentless (ip, nsenter, ovs-vsctl, ovs-appctl) or auto")
+	fs.StringVar(&f.NodeBackend, "node-backend", f.NodeBackend, "what runs on the node: native (our collect node), agentless (ip, nsenter, ovs-vsctl, ovs-appctl) or auto")
 	fs.StringVar(&f.NodeBinary, "node-binary", f.NodeBinary, "the kubectl-packetwalk binary on the node, for the native backend with --node-exec")
 }
 

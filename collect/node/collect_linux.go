@@ -290,7 +290,7 @@ func convertLink(l netlink.Link, names map[int]string) trace.Link {
 		Name:      a.Name,
 		Kind:      linkKind(l),
 		MTU:       a.MTU,
-		OperState: a.OperState.String(),
+		OperState: strings.ReplaceAll(a.OperState.String(), "-", ""), // lower-layer-down -> lowerlayerdown, as ip prints it
 		AdminUp:   a.Flags&net.FlagUp != 0,
 	}
 	if len(a.HardwareAddr) > 0 && !(x.Kind == trace.KindLoopback && isZero(a.HardwareAddr)) {
