@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -38,7 +39,7 @@ func (p *ProbeOptions) Validate() error {
 	if p.PodExec == "" {
 		return usageErr("--probe needs --pod-exec TEMPLATE: how to run traceroute in the source pod (e.g. --pod-exec 'kubectl exec -n {namespace} {pod} --')")
 	}
-	if _, err := splitWords(p.PodExec); err != nil {
+	if _, err := runner.Split(p.PodExec); err != nil {
 		return usageErr("--pod-exec: %v", err)
 	}
 	return nil
@@ -135,10 +136,10 @@ func trimStars(h []string) []string {
 	return h
 }
 
-// expandTemplate splits a command template like a shell would (quotes, backslashes), without a
-// shell, and substitutes {key} placeholders in each word.
+// expandTemplate splits a command template like a shell would (runner.Split: quotes, backslashes,
+// no shell), and substitutes {key} placeholders in each word.
 func expandTemplate(tmpl string, vars map[string]string) ([]string, error) {
-	words, err := splitWords(tmpl)
+	words, err := runner.Split(tmpl)
 	if err != nil {
 		return nil, err
 	}
@@ -150,59 +151,6 @@ func expandTemplate(tmpl string, vars map[string]string) ([]string, error) {
 	}
 	if len(words) == 0 {
 		return nil, fmt.Errorf("empty command template")
-	}
-	return words, nil
-}
-
-// splitWords splits s into words the way a POSIX shell does for quoting (single quotes, double
-// quotes, backslash), with no expansion of any kind.
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated single quote in %q", s)
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, fmt.Errorf("unterminated double quote in %q", s)
-			}
-			inWord = true
-		case c == '\\':
-			if i+1 >= len(s) {
-				return nil, fmt.Errorf("trailing backslash in %q", s)
-			}
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
 	}
 	return words, nil
 }

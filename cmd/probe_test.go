@@ -5,26 +5,6 @@ import (
 	"testing"
 )
 
-func TestSplitWords(t *testing.T) {
-	cases := map[string][]string{
-		`ip netns exec lab-{node} kubectl-packetwalk collect node`: {"ip", "netns", "exec", "lab-{node}", "kubectl-packetwalk", "collect", "node"},
-		`ssh {nodeIP} "sudo ip -j link; rm -rf /"`:                 {"ssh", "{nodeIP}", "sudo ip -j link; rm -rf /"},
-		`a\ b 'c d' "e\"f" ''`:                                     {"a b", "c d", `e"f`, ""},
-		`  $(whoami) `:                                             {"$(whoami)"},
-	}
-	for in, want := range cases {
-		got, err := splitWords(in)
-		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{`'open`, `"open`, `trailing\`} {
-		if _, err := splitWords(bad); err == nil {
-			t.Errorf("splitWords(%q) accepted", bad)
-		}
-	}
-}
-
 func TestParseTraceroute(t *testing.T) {
 	out := "traceroute to 172.15.0.4 (172.15.0.4), 16 hops max, 60 byte packets\n 1  172.16.1.1  0.512 ms\n 2  100.64.96.10  0.8 ms\n 3  *\n 4  172.15.0.4  1.2 ms\n"
 	want := []string{"172.16.1.1", "100.64.96.10", "*", "172.15.0.4"}
