@@ -11,7 +11,7 @@ FUZZTIME ?= 20s
 
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build test unit vet fmt-check cross demo demo-broken lab-up lab-down bench fuzz update-golden docs dist install clean
+.PHONY: kube-bins all build test unit vet fmt-check cross demo demo-broken lab-up lab-down bench fuzz update-golden docs dist install clean
 
 all: build
 
@@ -68,6 +68,12 @@ dist:
 	done
 	cd dist && sha256sum *.tar.gz > SHA256SUMS
 
+## kube-bins: kube-apiserver and etcd for the tests, built once into $(PW_CACHE)/bin (cold: ~5 min)
+PW_CACHE ?= /var/cache/packetwalk
+kube-bins:
+	PW_CACHE=$(PW_CACHE) bash testdata/kube/build.sh
+
+## lab-up / lab-down: the published topology on real OVS + OVN in network namespaces (root)
 lab-up:
 	bash testdata/lab/lab.sh up
 
@@ -77,6 +83,8 @@ lab-down:
 ## bench: benchmarks with their numbers (see README "Performance")
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./trace/... ./render/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./collect/ovs/
+	$(GO) test -run '^$$' -bench CollectNode250 -benchtime 5x ./collect/node/
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
