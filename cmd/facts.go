@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -24,11 +25,25 @@ type FactOptions struct {
 	Snapshot string
 
 	// Fabric is "", "nsx" or "ovn"; OVNNB and NSXManager say where.
-	Fabric     string
-	OVNNB      string
-	NSXManager string
-	NSXUser    string
-	NSXCAFile  string
+	Fabric  string
+	OVNNB   string
+	OVNCA   string
+	OVNCert string
+	OVNKey  string
+	// OVNTimeout bounds connecting to and reading the NB database.
+	OVNTimeout time.Duration
+
+	NSXManager      string
+	NSXUser         string
+	NSXCAFile       string
+	NSXPasswordEnv  string
+	NSXPasswordFile string
+	NSXInsecure     bool
+	NSXAPI          string
+	NSXAuth         string
+	NSXReqTimeout   time.Duration
+	NSXTimeout      time.Duration
+	NSXRetries      int
 
 	// Runners: at most one. None: the node state of the walk's nodes is not collected (a warning),
 	// unless this machine is the node.
@@ -63,9 +78,23 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Snapshot, "snapshot", f.Snapshot, "read the facts from this snapshot (a JSON file or a .tar.gz written by collect cluster) instead of the live cluster")
 	fs.StringVar(&f.Fabric, "fabric", f.Fabric, "read the SDN fabric live: nsx (with --nsx-manager) or ovn (with --ovn-nb)")
 	fs.StringVar(&f.OVNNB, "ovn-nb", f.OVNNB, "the OVN Northbound database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
-	fs.StringVar(&f.NSXManager, "nsx-manager", f.NSXManager, "the NSX-T Manager URL, https://HOST[:PORT] (password from $NSX_PASSWORD)")
-	fs.StringVar(&f.NSXUser, "nsx-user", f.NSXUser, "the NSX-T API user (default admin)")
-	fs.StringVar(&f.NSXCAFile, "nsx-ca", f.NSXCAFile, "PEM bundle to verify the NSX-T Manager's certificate")
+	fs.StringVar(&f.OVNCA, "ovn-nb-ca-cert", f.OVNCA, "CA certificate (PEM) for an ssl: --ovn-nb")
+	fs.StringVar(&f.OVNCert, "ovn-nb-cert", f.OVNCert, "client certificate (PEM) for an ssl: --ovn-nb")
+	fs.StringVar(&f.OVNKey, "ovn-nb-key", f.OVNKey, "client private key (PEM) for an ssl: --ovn-nb")
+	fs.DurationVar(&f.OVNTimeout, "ovn-nb-timeout", 10*time.Second, "deadline for connecting to and reading the OVN Northbound database")
+	fs.StringVar(&f.NSXManager, "nsx-manager", f.NSXManager, "the NSX-T Manager URL, https://HOST[:PORT]")
+	fs.StringVar(&f.NSXUser, "nsx-user", "admin", "the NSX-T API user")
+	fs.StringVar(&f.NSXPasswordEnv, "nsx-password-env", "NSX_PASSWORD", "environment variable holding the NSX-T password (never a flag value)")
+	fs.StringVar(&f.NSXPasswordFile, "nsx-password-file", f.NSXPasswordFile, "file holding the NSX-T password (wins over --nsx-password-env)")
+	fs.StringVar(&f.NSXCAFile, "nsx-ca-file", f.NSXCAFile, "PEM bundle of a private CA to verify the NSX-T Manager's certificate")
+	fs.StringVar(&f.NSXCAFile, "nsx-ca", "", "")
+	_ = fs.MarkHidden("nsx-ca") // the first name of --nsx-ca-file, kept for scripts
+	fs.BoolVar(&f.NSXInsecure, "nsx-insecure-skip-tls-verify", false, "do not verify the NSX-T Manager's certificate (prints a warning)")
+	fs.StringVar(&f.NSXAPI, "nsx-api", "management", "NSX-T API to read: management (/api/v1) or policy (/policy/api/v1)")
+	fs.StringVar(&f.NSXAuth, "nsx-auth", "session", "NSX-T authentication: session (one login, JSESSIONID + X-XSRF-TOKEN) or basic")
+	fs.DurationVar(&f.NSXReqTimeout, "nsx-request-timeout", 30*time.Second, "deadline of one NSX-T API request")
+	fs.DurationVar(&f.NSXTimeout, "nsx-timeout", 2*time.Minute, "deadline of all NSX-T reads of one command")
+	fs.IntVar(&f.NSXRetries, "nsx-retries", 4, "retries of an NSX-T request on 429/502/503/504 or a timeout, with backoff and jitter")
 	fs.StringVar(&f.NodeExec, "node-exec", f.NodeExec, "reach each node with this command template, {node} and {nodeIP} replaced (e.g. 'ssh {nodeIP}'); split like a shell, never run by one")
 	fs.StringVar(&f.NodeAgent, "node-agent", f.NodeAgent, "reach each node by exec into the CNI agent pod on it: LABEL-SELECTOR[:CONTAINER] (e.g. app=ovs-node:openvswitch)")
 	fs.StringVar(&f.NodeDebugImage, "node-debug-image", f.NodeDebugImage, "reach each node through an ephemeral privileged host-network pod of this image (deploy/Dockerfile), removed afterwards")
@@ -107,6 +136,12 @@ func (f *FactOptions) Validate() error {
 	case "nsx":
 		if f.NSXManager == "" {
 			return usageErr("--fabric nsx needs --nsx-manager https://HOST")
+		}
+		if f.NSXAPI != "management" && f.NSXAPI != "policy" {
+			return usageErr("--nsx-api must be management or policy, got %q", f.NSXAPI)
+		}
+		if f.NSXAuth != "session" && f.NSXAuth != "basic" {
+			return usageErr("--nsx-auth must be session or basic, got %q", f.NSXAuth)
 		}
 	default:
 		return usageErr("--fabric must be nsx or ovn, got %q", f.Fabric)

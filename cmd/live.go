@@ -155,9 +155,11 @@ func findNode(c trace.Cluster, name string) trace.Node {
 func (f *FactOptions) fabricProvider(g *GlobalOptions) (fabric.Provider, error) {
 	switch f.Fabric {
 	case "ovn":
-		return ovn.New(ovn.Config{NB: f.OVNNB})
+		return ovn.New(ovn.Config{NB: f.OVNNB, CACert: f.OVNCA, Cert: f.OVNCert, Key: f.OVNKey, Timeout: f.OVNTimeout})
 	case "nsx":
 		return nsx.New(nsx.Config{Manager: f.NSXManager, User: f.NSXUser, CAFile: f.NSXCAFile,
+			PasswordEnv: f.NSXPasswordEnv, PasswordFile: f.NSXPasswordFile, Insecure: f.NSXInsecure,
+			API: f.NSXAPI, AuthMode: f.NSXAuth, RequestTimeout: f.NSXReqTimeout, Deadline: f.NSXTimeout, Retries: f.NSXRetries,
 			Logf: func(format string, args ...any) { fmt.Fprintf(g.ErrOut, "warning: "+format+"\n", args...) }})
 	}
 	return nil, nil
