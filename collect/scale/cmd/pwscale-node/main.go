@@ -1,0 +1,57 @@
+// Command pwscale-node is an emulated node for the scale harness: run by kubectl-packetwalk's real
+// --node-exec runner in place of `ssh NODE`, it waits the injected round-trip latency and prints
+// what `kubectl-packetwalk collect node` prints on that generated node (scale.Size.NodeSnapshot),
+// and appends "START_NS END_NS BYTES NODE" to the -log file so the harness can place it on the
+// run's timeline.
+//
+//	pwscale-node -nodes 5000 -pods-per-node 30 -namespaces 500 -latency 20ms -log FILE {node} [ARGV...]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/scale"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+func main() {
+	start := time.Now()
+	var z scale.Size
+	flag.IntVar(&z.Nodes, "nodes", 50, "nodes in the generated cluster")
+	flag.IntVar(&z.PodsPerNode, "pods-per-node", 30, "pods per node")
+	flag.IntVar(&z.Namespaces, "namespaces", 500, "namespaces")
+	latency := flag.Duration("latency", 0, "round-trip latency to inject")
+	logFile := flag.String("log", "", "append the call's timing to this file")
+	flag.Parse()
+	if flag.NArg() < 1 {
+		fmt.Fprintln(os.Stderr, "pwscale-node: the node name is required")
+		os.Exit(2)
+	}
+	name := flag.Arg(0)
+	i, err := strconv.Atoi(strings.TrimPrefix(name, "node-"))
+	if err != nil || !strings.HasPrefix(name, "node-") || i < 0 || i >= z.Nodes {
+		fmt.Fprintf(os.Stderr, "pwscale-node: no generated node %q\n", name)
+		os.Exit(1)
+	}
+	time.Sleep(*latency)
+	var buf bytes.Buffer
+	if err := trace.WriteSnapshot(&buf, z.NodeSnapshot(i)); err != nil {
+		fmt.Fprintln(os.Stderr, "pwscale-node:", err)
+		os.Exit(1)
+	}
+	n, _ := os.Stdout.Write(buf.Bytes())
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err == nil {
+			// One short write with O_APPEND: lines of concurrent nodes do not interleave.
+			fmt.Fprintf(f, "%d %d %d %s\n", start.UnixNano(), time.Now().UnixNano(), n, name)
+			f.Close()
+		}
+	}
+}

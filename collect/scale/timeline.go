@@ -1,0 +1,96 @@
+// Package scale is the scale harness: it generates a cluster and an NSX-like fabric of a chosen
+// size (scenario.Synthetic), serves them from test servers that speak the real protocols (a
+// Kubernetes API test server for client-go, the NSX Manager API test server, and an emulated node
+// behind the real --node-exec runner), each with an injected round-trip latency and counted
+// requests and bytes, runs the built kubectl-packetwalk binary against them, and reports per
+// operation the wall time, the requests on the critical path and in total, the bytes read and the
+// peak RSS. `make bench` writes the numbers to testdata/bench/results.md.
+package scale
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Call is one request a server answered (or one command a node ran): when it arrived, when its
+// answer was written, and how many bytes the answer had.
+type Call struct {
+	// Source is "kube", "nsx" or "node".
+	Source     string
+	What       string
+	Start, End time.Time
+	Bytes      int64
+}
+
+// Timeline collects the calls of every server of one run. It is safe for concurrent use.
+type Timeline struct {
+	mu    sync.Mutex
+	calls []Call
+}
+
+// Add records a call.
+func (t *Timeline) Add(c Call) {
+	t.mu.Lock()
+	t.calls = append(t.calls, c)
+	t.mu.Unlock()
+}
+
+// Reset forgets every call.
+func (t *Timeline) Reset() {
+	t.mu.Lock()
+	t.calls = nil
+	t.mu.Unlock()
+}
+
+// Calls returns the calls so far, sorted by start.
+func (t *Timeline) Calls() []Call {
+	t.mu.Lock()
+	out := append([]Call(nil), t.calls...)
+	t.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
+
+// CriticalPath is the length of the longest chain of strictly sequential calls: each call of the
+// chain starts after (or when) the previous one ended. Calls that overlap count once: it is the
+// number of round trips a run waited for one after the other, whatever ran beside them.
+func CriticalPath(calls []Call) int {
+	type ev struct {
+		at  time.Time
+		end bool
+		i   int
+	}
+	evs := make([]ev, 0, 2*len(calls))
+	for i, c := range calls {
+		evs = append(evs, ev{c.Start, false, i}, ev{c.End, true, i})
+	}
+	// In time order; at equal times ends first, so a call starting as another ends follows it.
+	sort.Slice(evs, func(a, b int) bool {
+		if !evs[a].at.Equal(evs[b].at) {
+			return evs[a].at.Before(evs[b].at)
+		}
+		return evs[a].end && !evs[b].end
+	})
+	chain := make([]int, len(calls))
+	ended, best := 0, 0
+	for _, e := range evs {
+		if e.end {
+			ended = max(ended, chain[e.i])
+			continue
+		}
+		chain[e.i] = ended + 1
+		best = max(best, chain[e.i])
+	}
+	return best
+}
+
+// Totals sums the calls per source: requests and bytes.
+func Totals(calls []Call) (reqs map[string]int, bytes map[string]int64) {
+	reqs, bytes = map[string]int{}, map[string]int64{}
+	for _, c := range calls {
+		reqs[c.Source]++
+		bytes[c.Source] += c.Bytes
+	}
+	return reqs, bytes
+}
