@@ -103,7 +103,7 @@ func (e *Env) NodeExec() string {
 
 // LiveFlags are the flags that point the tool at the servers.
 func (e *Env) LiveFlags() []string {
-	return []string{"--kubeconfig", e.kubeconfig, "--fabric", "nsx", "--nsx-manager", e.NSX.URL, "--nsx-ca", e.caFile,
+	return []string{"--kubeconfig", e.kubeconfig, "--fabric", "nsx", "--nsx-manager", e.NSX.URL, "--nsx-ca-file", e.caFile,
 		"--node-exec", e.NodeExec(), "--node-backend", "native"}
 }
 

@@ -2,12 +2,41 @@ package scale
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+var (
+	write      = flag.Bool("write", false, "run the harness at both sizes and write testdata/bench/results.md (make bench)")
+	latency    = flag.Duration("scale.latency", 20*time.Millisecond, "round-trip latency injected on every request")
+	largeNodes = flag.Int("scale.nodes", Large.Nodes, "nodes of the large size")
+	ops        = flag.String("scale.ops", "", "comma-separated operations to run (default all)")
+)
+
+func large() Size {
+	z := Large
+	z.Nodes = *largeNodes
+	return z
+}
+
+func selected(op string) bool {
+	if *ops == "" {
+		return true
+	}
+	for _, o := range strings.Split(*ops, ",") {
+		if strings.TrimSpace(o) == op {
+			return true
+		}
+	}
+	return false
+}
 
 func TestMain(m *testing.M) {
 	if ran, code := RunNaiveFromEnv(); ran {
@@ -44,15 +73,95 @@ func binaries(t testing.TB) Binaries {
 	return bins
 }
 
-func TestSmoke(t *testing.T) {
+// TestWriteResults is `make bench`: every operation at the small and the large size, the MAC-table
+// parse, and the report written to testdata/bench/results.md.
+func TestWriteResults(t *testing.T) {
+	if !*write {
+		t.Skip("the scale harness runs with -write (make bench): it builds the binaries and generates a 5,000-node cluster")
+	}
 	b := binaries(t)
-	e, err := Start(Small, 20*time.Millisecond, b)
+	rep := &Report{Latency: *latency, Sizes: []Size{Small, large()}, Measures: map[string]map[string]Measure{}, Errors: map[string]map[string]string{}, Machine: Machine()}
+	for _, z := range rep.Sizes {
+		rep.Measures[z.Name], rep.Errors[z.Name] = map[string]Measure{}, map[string]string{}
+		start := time.Now()
+		e, err := Start(z, *latency, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d nodes generated and served in %v", z.Name, z.Nodes, time.Since(start).Round(time.Millisecond))
+		for _, op := range Ops {
+			if !selected(op) {
+				continue
+			}
+			m, err := e.RunOp(context.Background(), op)
+			if err != nil {
+				t.Errorf("%s: %v", z.Name, err)
+				rep.Errors[z.Name][op] = err.Error()
+				continue
+			}
+			rep.Measures[z.Name][op] = m
+			t.Logf("%s %-28s wall %8v critical %4d requests %v bytes %d rss %s", z.Name, op, m.Wall.Round(time.Millisecond), m.Critical, m.Requests, m.TotalBytes(), mb(m.RSS))
+		}
+		e.Close()
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
+	d, err := ParseFDBMillion(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	for _, op := range Ops {
-		m, err := e.RunOp(context.Background(), op)
-		t.Logf("%s: wall %v crit %d reqs %v bytes %v rss %.1f MB err %v\n%s", op, m.Wall, m.Critical, m.Requests, m.Bytes, float64(m.RSS)/1e6, err, lastLines(m.Stderr, 3))
+	rep.FDBParse, rep.FDBLines = d, 1_000_000
+	f, err := os.Create(filepath.Join("..", "..", "testdata", "bench", "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep.Write(f)
+}
+
+// BenchmarkScale runs each operation against the small and the large generated cluster and reports
+// what one run costs: wall-ms, critical (round trips on the critical path), requests, bytes and
+// rss-MB (peak RSS of the tool's process).
+func BenchmarkScale(b *testing.B) {
+	bin := binaries(b)
+	for _, z := range []Size{Small, large()} {
+		b.Run(z.Name, func(b *testing.B) {
+			e, err := Start(z, *latency, bin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			for _, op := range Ops {
+				if !selected(op) {
+					continue
+				}
+				b.Run(strings.NewReplacer(" ", "_", ",", "", "(", "", ")", "", ">", "").Replace(op), func(b *testing.B) {
+					var last Measure
+					for b.Loop() {
+						m, err := e.RunOp(context.Background(), op)
+						if err != nil {
+							b.Fatal(err)
+						}
+						last = m
+					}
+					b.ReportMetric(float64(last.Wall)/float64(time.Millisecond), "wall-ms")
+					b.ReportMetric(float64(last.Critical), "critical")
+					b.ReportMetric(float64(last.Total()), "requests")
+					b.ReportMetric(float64(last.TotalBytes()), "bytes")
+					b.ReportMetric(float64(last.RSS)/(1<<20), "rss-MB")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkParseFDBMillion is the MAC-table target: 1,000,000 fdb/show lines through ovs.ParseFDB.
+func BenchmarkParseFDBMillion(b *testing.B) {
+	for b.Loop() {
+		d, err := ParseFDBMillion(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(d)/float64(time.Millisecond), "parse-ms")
 	}
 }

@@ -1,0 +1,102 @@
+package scale
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
+	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
+)
+
+func TestCriticalPath(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, int64(ms)*int64(time.Millisecond)) }
+	call := func(s, e int) Call { return Call{Start: at(s), End: at(e)} }
+	for _, c := range []struct {
+		name  string
+		calls []Call
+		want  int
+	}{
+		{"none", nil, 0},
+		{"parallel", []Call{call(0, 20), call(1, 21), call(2, 22)}, 1},
+		{"sequential", []Call{call(0, 20), call(20, 40), call(41, 60)}, 3},
+		{"overlap is not a chain", []Call{call(0, 20), call(19, 40)}, 1},
+		{"longest of two branches", []Call{call(0, 20), call(0, 5), call(6, 10), call(11, 15), call(21, 30)}, 4},
+	} {
+		if got := CriticalPath(c.calls); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// The emulated node prints what scenario.Synthetic generates for it.
+func TestNodeStateMatchesSynthetic(t *testing.T) {
+	z := Size{Nodes: 7, PodsPerNode: 5, Namespaces: 3}
+	s := scenario.Synthetic(z.options())
+	for i, want := range s.Nodes {
+		if got := z.NodeState(i); !reflect.DeepEqual(got, want) {
+			t.Fatalf("node %d differs:\n got %+v\nwant %+v", i, got, want)
+		}
+		ns, name, ip := z.PodOf(i, 2)
+		p := s.Cluster.Pods[i*z.PodsPerNode+2]
+		if p.Namespace != ns || p.Name != name || p.IPs[0] != ip {
+			t.Errorf("PodOf(%d, 2) = %s/%s %s, want %s/%s %v", i, ns, name, ip, p.Namespace, p.Name, p.IPs)
+		}
+	}
+}
+
+// The front's indexed answers are the bytes nsxtest gives, and it keeps nsxtest's authentication.
+func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
+	s := scenario.Synthetic(scenario.SyntheticOptions{Nodes: 12, PodsPerNode: 4, Namespaces: 5})
+	plain := nsxtest.New(nsxtest.FromFabric(s.Fabric), nsxtest.Options{Password: "pw"})
+	defer plain.Close()
+	top := nsxtest.FromFabric(s.Fabric)
+	fronted := nsxtest.New(top, nsxtest.Options{Password: "pw"})
+	defer fronted.Close()
+	front := NewNSXFront(fronted, top, 0, &Timeline{})
+	defer front.Close()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(base, path, pw string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.SetBasicAuth("admin", pw)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	ns, _, ip := Size{Nodes: 12, PodsPerNode: 4, Namespaces: 5}.PodOf(3, 1)
+	_ = ns
+	search := func(q string) string { return "/api/v1/search/query?" + url.Values{"query": {q}, "page_size": {"1000"}}.Encode() }
+	paths := []string{
+		search(`resource_type:LogicalPort AND address_bindings.ip_address:"` + ip + `"`),
+		search(`resource_type:LogicalPort AND address_bindings.ip_address:"` + scenario.NodeIP(5) + `"`),
+		search(`resource_type:LogicalPort AND address_bindings.ip_address:"10.99.99.99"`),
+		search(`resource_type:LogicalPort AND address_bindings.mac_address:"0A:58:00:00:00:07"`),
+		search(`resource_type:LogicalPort AND tags.scope:"ncp/node_name" AND tags.tag:"` + scenario.NodeName(4) + `"`),
+		"/api/v1/logical-ports?page_size=1000&attachment_id=trunk-" + scenario.NodeName(4),
+		"/api/v1/logical-ports?page_size=1000&parent_vif_id=trunk-" + scenario.NodeName(4),
+		"/api/v1/logical-ports?page_size=1000&parent_vif_id=nothing",
+		"/api/v1/logical-router-ports?page_size=1000&logical_switch_id=ls-ns-001",
+	}
+	for _, p := range paths {
+		c1, b1 := get(plain.URL, p, "pw")
+		c2, b2 := get(fronted.URL, p, "pw")
+		if c1 != c2 || !bytes.Equal(b1, b2) {
+			t.Errorf("GET %s: front answered %d %s\nnsxtest answered %d %s", p, c2, b2, c1, b1)
+		}
+		if c, _ := get(fronted.URL, p, "wrong"); c != http.StatusForbidden {
+			t.Errorf("GET %s with a wrong password: %d, want 403", p, c)
+		}
+	}
+	if front.Requests() != 2*len(paths) || front.Bytes() == 0 {
+		t.Errorf("front counted %d requests, %d bytes", front.Requests(), front.Bytes())
+	}
+}
