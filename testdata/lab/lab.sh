@@ -10,8 +10,14 @@
 # access ports of the node's br-int; each is an OVN child port (parent = the node's trunk LSP,
 # tag = the VLAN). T1 routers per namespace and for the node subnet, linked to a T0 by router peers.
 #
+# A real etcd + kube-apiserver (lib/kube.sh) on loopback holds the lab's nodes and pods; the
+# kubeconfig is $PW_LAB_DIR/kubeconfig. $PW_LAB_DIR/node-exec NODE CMD... runs CMD "on" a node VM
+# (its netns, its OVS run dir as /var/run/openvswitch, only its pods' netns under /var/run/netns):
+# the template for --node-exec is '$PW_LAB_DIR/node-exec {node}'.
+#
 # Environment: PW_LAB_DIR (default /tmp/pw-lab): run directories, sockets, pid files, logs and
-# lab.json (the lab's facts for tests); PW_LAB_NAME (default pw): prefix of every netns it makes.
+# lab.json (the lab's facts for tests); PW_LAB_NAME (default pw): prefix of every netns it makes;
+# PW_LAB_KUBE (default 1): 0 leaves out the Kubernetes API.
 # Scenarios for `break`: vlan-mismatch t0-route return-route veth-down stale-mac.
 set -euo pipefail
 
@@ -23,6 +29,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/hv.sh"
 # shellcheck source=lib/node.sh
 . "$HERE/lib/node.sh"
+# shellcheck source=lib/kube.sh
+. "$HERE/lib/kube.sh"
+PW_LAB_KUBE=${PW_LAB_KUBE:-1}
 export PW_LAB_QUIET=1
 
 N=$PW_LAB_NAME
@@ -91,8 +100,8 @@ pid_files() {
 	done
 }
 
-# lab_status: 0 when every daemon of the lab runs and every netns it made exists.
-lab_status() {
+# net_status: 0 when every network daemon of the lab runs and every netns it made exists.
+net_status() {
 	[ -f "$PW_LAB_DIR/lab.json" ] && [ -f "$PW_LAB_DIR/netns.list" ] || return 1
 	local f ns
 	for f in $(pid_files); do
@@ -103,6 +112,14 @@ lab_status() {
 	done <"$PW_LAB_DIR/netns.list"
 }
 
+# kube_status: 0 when the lab's etcd and kube-apiserver run (or PW_LAB_KUBE=0).
+kube_status() {
+	[ "$PW_LAB_KUBE" = 0 ] && return 0
+	[ -f "$PW_LAB_DIR/kubeconfig" ] && pid_alive "$KUBE_DIR/etcd.pid" && pid_alive "$KUBE_DIR/kube-apiserver.pid"
+}
+
+lab_status() { net_status && kube_status; }
+
 lab_down() {
 	local l name host
 	for l in "${NODES[@]}"; do
@@ -111,6 +128,7 @@ lab_down() {
 		[ ! -d "$(node_dir "$N-$host")" ] || node_down "$N-$host" 2> >(grep -v '^cat: .*\.pid: No such file' >&2)
 	done
 	stop_pidfiles "$PW_LAB_DIR"/hv/*.pid
+	kube_down
 	if [ -f "$PW_LAB_DIR/netns.list" ]; then
 		local ns
 		while read -r ns; do
@@ -118,7 +136,7 @@ lab_down() {
 		done <"$PW_LAB_DIR/netns.list"
 	fi
 	# Only the files this script makes: the run directories of its hosts and its state files.
-	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken"
+	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken" "$PW_LAB_DIR/node-exec"
 	[ -d "$PW_LAB_DIR" ] && rmdir "$PW_LAB_DIR" 2>/dev/null || true
 }
 
@@ -165,9 +183,13 @@ fabric_nb() {
 # the node subnet and the trunk eth1 (uplink of br-int), both plugged into the hypervisor's br-int
 # by hv_plug, and its pods on tagged access ports.
 node_build() {
-	local name=$1 nns=$N-$2 host=$2 l ns pod ip n vlan
+	local name=$1 nns=$N-$2 host=$2 l ns pod ip n vlan d
 	node_up "$nns"
 	echo "$nns" >>"$PW_LAB_DIR/netns.list"
+	d=$(node_dir "$nns")
+	# ovs-appctl (and our collector) find ovs-vswitchd through ovs-vswitchd.pid as ovs-vswitchd.PID.ctl.
+	ln -sfn ovs-vswitchd.ctl "$d/ovs-vswitchd.$(cat "$d/ovs-vswitchd.pid").ctl"
+	mkdir -p "$d/netns"
 	node_eth0 "$nns" "$name/24" 172.15.0.1 "$HVNS" "$host-eth0"
 	ip -n "$nns" link set eth0 address "$(node_mac "$name" 0)"
 	node_uplink "$nns" eth1 "$HVNS" "$host-eth1" "$(node_mac "$name" 1)"
@@ -175,6 +197,7 @@ node_build() {
 		read -r ns pod ip n vlan <<<"$l"
 		[ "$n" = "$name" ] || continue
 		echo "$N-$ns-$pod" >>"$PW_LAB_DIR/netns.list"
+		: >"$d/netns/$N-$ns-$pod"
 		node_pod_add "$nns" "$N-$ns-$pod" "$ip/24" "$(ns_field "$ns" 3)" "$(pod_mac "$n" "$vlan")" "$vlan" \
 			"$(fnv_veth "$ns" "$pod")" "${ns}_$pod"
 		no_ipv6 "$N-$ns-$pod"
@@ -200,12 +223,41 @@ hv_plug() {
 	vsctl hv "${c[@]}"
 }
 
+# write_node_exec: $PW_LAB_DIR/node-exec NODE CMD... runs CMD on a node VM the way a --node-exec
+# template reaches a real node: in the node's netns, in a private mount namespace (ip netns exec
+# makes one) where the node's OVS run dir is /var/run/openvswitch and /var/run/netns holds only the
+# node's own pods. Argv is passed through as is (no shell parses it); a missing program exits 127.
+write_node_exec() {
+	local f=$PW_LAB_DIR/node-exec l name host
+	mkdir -p /run/openvswitch # the mount point; an empty directory, as openvswitch-switch makes it
+	{
+		printf '#!/bin/sh\n# node-exec NODE CMD...: run CMD on node NODE of the packetwalk lab %s (written by lab.sh up).\n' "$N"
+		printf 'set -eu\n[ $# -ge 2 ] || { echo "usage: $0 NODE CMD..." >&2; exit 2; }\nnode=$1\nshift\ncase $node in\n'
+		for l in "${NODES[@]}"; do
+			read -r name host <<<"$l"
+			printf '%s) ns=%s ;;\n' "$name" "$N-$host"
+		done
+		printf '*) echo "node-exec: no node $node in lab %s" >&2; exit 2 ;;\nesac\n' "$N"
+		printf 'exec ip netns exec "$ns" sh -c '"'"'d=$1; shift\n'
+		printf 'mount --bind "$d" /run/openvswitch\n'
+		printf 'for p in "$d"/netns/*; do [ -e "$p" ] && mount --bind "/run/netns/${p##*/}" "$p"; done\n'
+		printf 'mount --rbind "$d/netns" /run/netns\n'
+		printf 'exec "$@"'"'"' node-exec "%s/$ns" "$@"\n' "$PW_LAB_DIR"
+	} >"$f.tmp"
+	chmod 755 "$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
 write_json() {
 	local l name host ns pod ip n vlan first=1 out=$PW_LAB_DIR/lab.json.tmp d=$PW_LAB_DIR
 	{
 		printf '{\n  "name": "%s",\n  "dir": "%s",\n' "$N" "$d"
 		printf '  "hypervisor": {"netns": "%s", "nb": "unix:%s/hv/nb.sock", "sb": "unix:%s/hv/sb.sock", "ovsdb": "unix:%s/hv/db.sock", "vswitchdCtl": "%s/hv/ovs-vswitchd.ctl", "chassis": "%s-hv"},\n' \
 			"$HVNS" "$d" "$d" "$d" "$d" "$N"
+		if [ "$PW_LAB_KUBE" != 0 ]; then
+			printf '  "kubeconfig": "%s/kubeconfig",\n  "apiserver": "%s",\n' "$d" "$(cat "$KUBE_DIR/url")"
+		fi
+		printf '  "nodeExec": "%s/node-exec {node}",\n' "$d"
 		printf '  "routerMac": "%s",\n  "nodes": [\n' "$ROUTER_MAC"
 		for l in "${NODES[@]}"; do
 			read -r name host <<<"$l"
@@ -266,9 +318,20 @@ lab_up() {
 		lab_log "already up ($PW_LAB_DIR/lab.json)"
 		return 0
 	fi
+	if net_status; then
+		# The network is up (e.g. made before the lab had an API server): add only what is missing.
+		kube_start
+		kube_finish
+		write_node_exec
+		write_json
+		lab_log "up: $PW_LAB_DIR/lab.json (kubeconfig $PW_LAB_DIR/kubeconfig added)"
+		return 0
+	fi
 	[ -e "$PW_LAB_DIR/netns.list" ] || [ -d "$PW_LAB_DIR/hv" ] && lab_down
 	mkdir -p "$PW_LAB_DIR"
 	: >"$PW_LAB_DIR/netns.list"
+	# The API server starts while the network is built; kube_finish waits for it.
+	[ "$PW_LAB_KUBE" = 0 ] || kube_start
 	netns_add "$HVNS"
 	no_ipv6 "$HVNS"
 	ovn_central_up hv "$HVNS"
@@ -283,8 +346,12 @@ lab_up() {
 	hv_plug
 	nbctl --wait=hv sync
 	warm
+	[ "$PW_LAB_KUBE" = 0 ] || kube_finish
+	write_node_exec
 	write_json
-	lab_log "up: $PW_LAB_DIR/lab.json (NB $NB)"
+	local kc=""
+	[ "$PW_LAB_KUBE" = 0 ] || kc=", kubeconfig $PW_LAB_DIR/kubeconfig"
+	lab_log "up: $PW_LAB_DIR/lab.json (NB $NB$kc)"
 }
 
 kube_dns_veth=$(fnv_veth kube-system kube-dns)
