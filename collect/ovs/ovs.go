@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -90,7 +92,7 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 		return nil, fmt.Errorf("ovsdb %s: %v", opts.DB, err)
 	}
 	if err := c.Connect(ctx); err != nil {
-		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, dialHint(unwrapAll(err)))
+		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
 	}
 	defer c.Close()
 	mon := c.NewMonitor(
@@ -113,6 +115,31 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 		}
 	}
 	return convert(bridges, ports, ifaces), nil
+}
+
+// connectHint says why the OVSDB handshake failed: no answer in time, a connection that closed
+// (not an ovsdb-server), or what dialHint makes of the dial error.
+func connectHint(ctx context.Context, err error, timeout time.Duration) string {
+	inner := unwrapAll(err)
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return "interrupted"
+	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within %s (is ovsdb-server hung?)", timeout)
+	case errors.Is(inner, io.EOF) || errors.Is(inner, io.ErrUnexpectedEOF) || closedText(err.Error()):
+		return "the connection closed during the handshake (is it an ovsdb-server socket?)"
+	}
+	return dialHint(inner)
+}
+
+// closedText: libovsdb flattens some errors to text, so the closed connection is found by its words.
+func closedText(s string) bool {
+	for _, w := range []string{"EOF", "broken pipe", "connection reset by peer"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // unwrapAll digs to the innermost error so dialHint sees the syscall error.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -38,6 +39,9 @@ func FindVswitchdCtl(runDir string) (string, error) {
 	return filepath.Join(runDir, fmt.Sprintf("ovs-vswitchd.%d.ctl", pid)), nil
 }
 
+// MaxReply bounds what is read of one unixctl answer: fdb/show of a million MACs is about 45 MB.
+var MaxReply int64 = 128 << 20
+
 // Unixctl runs one command on an OVS daemon's unixctl socket (JSON-RPC over a unix socket) and
 // returns the text it answers. Equivalent to: `ovs-appctl -t SOCKET METHOD PARAMS...`.
 func Unixctl(ctx context.Context, socket, method string, params ...string) (string, error) {
@@ -47,11 +51,16 @@ func Unixctl(ctx context.Context, socket, method string, params ...string) (stri
 		return "", fmt.Errorf("cannot reach ovs-vswitchd at %s: %v", socket, dialHint(err))
 	}
 	defer conn.Close()
+	timeout := DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
 		_ = conn.SetDeadline(dl)
 	} else {
 		_ = conn.SetDeadline(time.Now().Add(DefaultTimeout))
 	}
+	// A cancelled context (Ctrl-C) unblocks the read at once, not at the deadline.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if params == nil {
 		params = []string{}
 	}
@@ -61,28 +70,67 @@ func Unixctl(ctx context.Context, socket, method string, params ...string) (stri
 		ID     int      `json:"id"`
 	}{method, params, 0}
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return "", fmt.Errorf("ovs-vswitchd %s: sending %s: %v", socket, method, err)
+		return "", fmt.Errorf("ovs-vswitchd %s: sending %s: %v", socket, method, ioHint(ctx, err, timeout))
 	}
+	text, err := DecodeReply(conn, method, params)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
+			return "", fmt.Errorf("ovs-vswitchd %s: reading the answer to %s: %v", socket, method, ioHint(ctx, err, timeout))
+		}
+		return "", fmt.Errorf("ovs-vswitchd %s: %v", socket, err)
+	}
+	return text, nil
+}
+
+// ioHint says why a read or write on the socket stopped: interrupted, or no answer in time.
+func ioHint(ctx context.Context, err error, timeout time.Duration) string {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return "interrupted"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
+		return fmt.Sprintf("no answer within %s (is ovs-vswitchd hung?)", timeout.Round(time.Millisecond))
+	}
+	return err.Error()
+}
+
+// DecodeReply reads one JSON-RPC answer to method from r (at most MaxReply bytes) and returns its
+// result text, or the daemon's error as one line.
+func DecodeReply(r io.Reader, method string, params []string) (string, error) {
+	lr := &io.LimitedReader{R: r, N: MaxReply + 1}
 	var resp struct {
 		Result *string         `json:"result"`
 		Error  json.RawMessage `json:"error"`
 		ID     json.RawMessage `json:"id"`
 	}
-	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
-		return "", fmt.Errorf("ovs-vswitchd %s: reading the answer to %s: %v", socket, method, err)
+	if err := json.NewDecoder(lr).Decode(&resp); err != nil {
+		if lr.N <= 0 {
+			return "", fmt.Errorf("the answer to %s is larger than %d MiB: not read", method, MaxReply>>20)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", fmt.Errorf("the connection closed before the answer to %s was complete", method)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) {
+			return "", err
+		}
+		return "", fmt.Errorf("the answer to %s is not JSON-RPC: %v", method, err)
 	}
 	if len(resp.Error) > 0 && string(resp.Error) != "null" {
 		var msg string
 		if json.Unmarshal(resp.Error, &msg) != nil {
 			msg = string(resp.Error)
 		}
-		return "", fmt.Errorf("ovs-vswitchd: %s %s: %s", method, strings.Join(params, " "), strings.TrimSpace(msg))
+		return "", fmt.Errorf("%s %s: %s", method, strings.Join(params, " "), oneLine(msg))
 	}
 	if resp.Result == nil {
-		return "", fmt.Errorf("ovs-vswitchd %s: no result for %s", socket, method)
+		return "", fmt.Errorf("no result for %s", method)
 	}
 	return *resp.Result, nil
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // appctl runs the ovs-appctl binary: the fallback when asked for.
 func appctl(ctx context.Context, bin, socket, method string, params ...string) (string, error) {
