@@ -382,9 +382,10 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	h.Evidence = append(h.Evidence, ev(nsSrc, "%s index %d %s mac %s mtu %d state %s", eth.Name, eth.Index, srcOr(eth.Kind, "device"), ps.mac, eth.MTU, linkState(eth)))
 	// The pod's own routing decision: on-link, or via which gateway.
 	rt, ok := lookupRoute(ns.Routes, dstIP)
-	// A veth whose peer is down reports lowerlayerdown: that is the veth hop's fault, not the pod's.
+	// A veth whose peer is down reports lowerlayerdown, or down with NO-CARRIER (as on the lab's
+	// kernel): that is the veth hop's fault, not the pod's.
 	peerDown := false
-	if eth.AdminUp && eth.OperState == "lowerlayerdown" {
+	if eth.AdminUp && (eth.OperState == "lowerlayerdown" || eth.OperState == "down") {
 		if host, _ := peerOf(ni, eth); host != nil && !host.Up() {
 			peerDown = true
 		}
