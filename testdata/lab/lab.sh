@@ -226,7 +226,8 @@ hv_plug() {
 # write_node_exec: $PW_LAB_DIR/node-exec NODE CMD... runs CMD on a node VM the way a --node-exec
 # template reaches a real node: in the node's netns, in a private mount namespace (ip netns exec
 # makes one) where the node's OVS run dir is /var/run/openvswitch and /var/run/netns holds only the
-# node's own pods. Argv is passed through as is (no shell parses it); a missing program exits 127.
+# node's own pods (no PID namespace: ovs-appctl must see ovs-vswitchd's pid to trust its pid file).
+# Argv is passed through as is (no shell parses it); a missing program exits 127.
 write_node_exec() {
 	local f=$PW_LAB_DIR/node-exec l name host
 	mkdir -p /run/openvswitch # the mount point; an empty directory, as openvswitch-switch makes it
