@@ -116,7 +116,7 @@ type Measure struct {
 	// Requests and Bytes per source: kube, nsx, node.
 	Requests map[string]int
 	Bytes    map[string]int64
-	// RSS is the peak resident set of the process, in bytes.
+	// RSS is the peak resident set of the process (getrusage of its launcher), in bytes.
 	RSS      int64
 	ExitCode int
 	Stdout   []byte
@@ -152,19 +152,24 @@ func (e *Env) Run(ctx context.Context, op string, argv []string, env ...string) 
 	if bin == "" {
 		bin = e.Bin.Tool
 	}
-	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	// Through the launcher: a child of this (large) process would be charged with its RSS.
+	result := filepath.Join(e.Dir, "launch.result")
+	_ = os.Remove(result)
+	cmd := exec.CommandContext(ctx, e.Bin.Node, append([]string{"exec", result, bin}, argv[1:]...)...)
 	cmd.Env = append(append(os.Environ(), "NSX_PASSWORD="+nsxPassword), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
 	err := cmd.Run()
-	wall := time.Since(start)
-	m := Measure{Op: op, Size: e.Size, Wall: wall, Stdout: out.Bytes(), Stderr: errb.String()}
-	if cmd.ProcessState == nil {
-		return m, fmt.Errorf("%s: %v", op, err)
+	m := Measure{Op: op, Size: e.Size, Stdout: out.Bytes(), Stderr: errb.String()}
+	b, rerr := os.ReadFile(result)
+	var wall, rss int64
+	if rerr != nil {
+		return m, fmt.Errorf("%s: %v (launcher: %v)", op, err, rerr)
 	}
-	m.ExitCode = cmd.ProcessState.ExitCode()
-	m.RSS = maxRSS(cmd.ProcessState)
+	if _, err := fmt.Sscan(string(b), &wall, &rss, &m.ExitCode); err != nil {
+		return m, fmt.Errorf("%s: launcher result %q: %v", op, b, err)
+	}
+	m.Wall, m.RSS = time.Duration(wall), rss*1024
 	calls := e.Timeline.Calls()
 	nodeCalls, err := readNodeLog(e.nodeLog)
 	if err != nil {

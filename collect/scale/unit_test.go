@@ -72,9 +72,10 @@ func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	ns, _, ip := Size{Nodes: 12, PodsPerNode: 4, Namespaces: 5}.PodOf(3, 1)
-	_ = ns
-	search := func(q string) string { return "/api/v1/search/query?" + url.Values{"query": {q}, "page_size": {"1000"}}.Encode() }
+	_, _, ip := Size{Nodes: 12, PodsPerNode: 4, Namespaces: 5}.PodOf(3, 1)
+	search := func(q string) string {
+		return "/api/v1/search/query?" + url.Values{"query": {q}, "page_size": {"1000"}}.Encode()
+	}
 	paths := []string{
 		search(`resource_type:LogicalPort AND address_bindings.ip_address:"` + ip + `"`),
 		search(`resource_type:LogicalPort AND address_bindings.ip_address:"` + scenario.NodeIP(5) + `"`),

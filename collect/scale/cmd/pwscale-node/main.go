@@ -5,6 +5,15 @@
 // run's timeline.
 //
 //	pwscale-node -nodes 5000 -pods-per-node 30 -namespaces 500 -latency 20ms -log FILE {node} [ARGV...]
+//
+// It is also the harness's launcher, so that a measured process's peak RSS is its own:
+//
+//	pwscale-node exec RESULT-FILE ARGV...
+//
+// runs ARGV with this process's streams and writes "WALL_NS MAXRSS_KIB EXIT_CODE" to RESULT-FILE.
+// (Linux charges a child started by a large process with that process's RSS at exec, as the
+// child shares its memory until then: the harness holds a whole generated cluster, the launcher
+// a few MB.)
 package main
 
 import (
@@ -21,6 +30,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 3 && os.Args[1] == "exec" {
+		os.Exit(launch(os.Args[2], os.Args[3:]))
+	}
 	start := time.Now()
 	var z scale.Size
 	flag.IntVar(&z.Nodes, "nodes", 50, "nodes in the generated cluster")

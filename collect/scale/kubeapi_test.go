@@ -1,0 +1,89 @@
+package scale
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
+)
+
+// The API test server answers collect/kube's reads as the real kube-apiserver does: the same
+// facts from the same requests, for every kind of query the live path makes.
+func TestKubeServerMatchesAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and kube-apiserver")
+	}
+	if _, _, err := kubetest.Binaries(); err != nil {
+		t.Skipf("%v: build them with testdata/kube/build.sh", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	real, err := kubetest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Stop()
+	// 1,200 pods over 12 nodes: more than two LIST pages of 500.
+	z := Size{Nodes: 12, PodsPerNode: 100, Namespaces: 7}
+	o := z.options()
+	o.NodeState, o.NoFabric = func(int) bool { return false }, true
+	c := scenario.Synthetic(o).Cluster
+	var nodes []kubetest.NodeSpec
+	var pods []kubetest.PodSpec
+	for _, n := range c.Nodes {
+		nodes = append(nodes, kubetest.NodeSpec{Name: n.Name, InternalIP: kube.NodeIP(n)})
+	}
+	for _, p := range c.Pods {
+		pods = append(pods, kubetest.PodSpec{Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: p.IPs[0], Labels: p.Labels})
+	}
+	if err := kubetest.Load(ctx, real.Client(), 8, nodes, pods); err != nil {
+		t.Fatal(err)
+	}
+	fake := NewKubeServer(c, KubeOptions{})
+	defer fake.Close()
+
+	src := trace.PodRef{Namespace: c.Pods[150].Namespace, Name: c.Pods[150].Name}
+	dst := c.Pods[1000]
+	queries := map[string]kube.Query{
+		"pod->node by name": {Pods: []trace.PodRef{src}, Targets: []trace.Target{{Kind: trace.TargetNode, Name: c.Nodes[11].Name}}},
+		"pod->node by IP":   {Pods: []trace.PodRef{src}, Targets: []trace.Target{{Kind: trace.TargetNode, Name: kube.NodeIP(c.Nodes[11])}}},
+		"pod->pod":          {Pods: []trace.PodRef{src}, Targets: []trace.Target{{Kind: trace.TargetPod, Namespace: dst.Namespace, Name: dst.Name}}},
+		"pod->IP":           {Pods: []trace.PodRef{src}, Targets: []trace.Target{{Kind: trace.TargetIP, IP: dst.IPs[0]}}},
+		"macs --node":       {Nodes: []string{c.Nodes[3].Name}},
+		"all (check)":       {All: true},
+	}
+	collect := func(cfg *rest.Config, q kube.Query) (*kube.Result, []string) {
+		var counter kube.Counter
+		cfg = rest.CopyConfig(cfg)
+		cfg.Wrap(counter.Wrap)
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := kube.New(cs, cfg.Host).Collect(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, counter.Requests()
+	}
+	fakeCfg := &rest.Config{Host: fake.URL}
+	for name, q := range queries {
+		want, wantReqs := collect(real.Config(), q)
+		got, gotReqs := collect(fakeCfg, q)
+		if !reflect.DeepEqual(got.Cluster, want.Cluster) || !reflect.DeepEqual(got.WalkNodes, want.WalkNodes) || !reflect.DeepEqual(got.Warnings, want.Warnings) {
+			t.Errorf("%s: the test server's facts differ from kube-apiserver's:\n got %d nodes %d pods %v %v\nwant %d nodes %d pods %v %v",
+				name, len(got.Cluster.Nodes), len(got.Cluster.Pods), got.WalkNodes, got.Warnings, len(want.Cluster.Nodes), len(want.Cluster.Pods), want.WalkNodes, want.Warnings)
+		}
+		if !reflect.DeepEqual(gotReqs, wantReqs) {
+			t.Errorf("%s: requests differ:\n got %q\nwant %q", name, gotReqs, wantReqs)
+		}
+	}
+}
