@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Node is the node to run on.
@@ -99,29 +100,75 @@ func (t *Template) String() string { return "--node-exec " + quote(t.raw) }
 // Local runs argv on this machine (the tool runs on the node, or the template already reaches it).
 type Local struct{}
 
-// Run runs argv with exec, no shell.
+// MaxOutput bounds what is kept of a command's standard output (a node snapshot of a few hundred
+// pods is a few MB); a command that prints more is stopped and fails.
+var MaxOutput int64 = 256 << 20
+
+// maxStderr bounds the standard error kept for messages.
+const maxStderr = 64 << 10
+
+// waitDelay is how long Wait waits for the output pipes after the command was killed (a
+// grandchild that kept them open must not hang the walk).
+const waitDelay = 2 * time.Second
+
+// Run runs argv with exec, no shell. The command gets its own process group where the system has
+// them, so a cancelled or timed-out context kills it and everything it started (ssh, sh -c, ...).
 func (Local) Run(ctx context.Context, _ Node, argv []string) ([]byte, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("runner: empty command")
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	out := &capped{max: MaxOutput, full: func() { cancel(errTooMuchOutput) }}
+	errb := &capped{max: maxStderr}
+	cmd.Stdout, cmd.Stderr = out, errb
+	cmd.WaitDelay = waitDelay
+	ownProcessGroup(cmd)
 	err := cmd.Run()
+	if context.Cause(ctx) == errTooMuchOutput {
+		return nil, fmt.Errorf("%s: printed more than %d MiB: stopped", strings.Join(argv, " "), MaxOutput>>20)
+	}
 	if err == nil {
-		return out.Bytes(), nil
+		return out.b.Bytes(), nil
 	}
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), ctx.Err())
+		return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), context.Cause(ctx))
 	}
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
-		return out.Bytes(), &ExitError{Argv: argv, Code: xe.ExitCode(), Stderr: errb.String()}
+		return out.b.Bytes(), &ExitError{Argv: argv, Code: xe.ExitCode(), Stderr: errb.b.String()}
 	}
 	if errors.Is(err, exec.ErrNotFound) {
 		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
 	}
 	return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+}
+
+var errTooMuchOutput = errors.New("too much output")
+
+// capped keeps at most max bytes; past that it calls full once and drops the rest (the command is
+// being stopped), so the pipe never blocks the command.
+type capped struct {
+	b    bytes.Buffer
+	max  int64
+	full func()
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.over {
+		return len(p), nil
+	}
+	if room := c.max - int64(c.b.Len()); int64(len(p)) > room {
+		c.b.Write(p[:max(room, 0)])
+		c.over = true
+		if c.full != nil {
+			c.full()
+		}
+		return len(p), nil
+	}
+	return c.b.Write(p)
 }
 
 func (Local) String() string { return "local" }
