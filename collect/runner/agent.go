@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -107,14 +106,20 @@ func (a *Agent) Run(ctx context.Context, node Node, argv []string) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	var out, errb bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errb})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out := &capped{max: MaxOutput, full: func() { cancel(errTooMuchOutput) }}
+	errb := &capped{max: maxStderr}
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: out, Stderr: errb})
+	if context.Cause(ctx) == errTooMuchOutput {
+		return nil, fmt.Errorf("%s in %s/%s: printed more than %d MiB: stopped", strings.Join(argv, " "), p.Namespace, p.Name, MaxOutput>>20)
+	}
 	if err == nil {
-		return out.Bytes(), nil
+		return out.b.Bytes(), nil
 	}
 	var ce exec.CodeExitError
 	if errors.As(err, &ce) {
-		return out.Bytes(), &ExitError{Argv: argv, Code: ce.Code, Stderr: errb.String()}
+		return out.b.Bytes(), &ExitError{Argv: argv, Code: ce.Code, Stderr: errb.b.String()}
 	}
 	if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file") {
 		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}

@@ -103,9 +103,13 @@ func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 		}
 		switch cur.Status.Phase {
 		case corev1.PodSucceeded, corev1.PodFailed:
-			out, lerr := pods.GetLogs(p.Name, &corev1.PodLogOptions{Container: "packetwalk"}).DoRaw(ctx)
+			limit := MaxOutput + 1
+			out, lerr := pods.GetLogs(p.Name, &corev1.PodLogOptions{Container: "packetwalk", LimitBytes: &limit}).DoRaw(ctx)
 			if lerr != nil {
 				return nil, fmt.Errorf("log of debug pod %s/%s: %v", d.namespace, p.Name, lerr)
+			}
+			if int64(len(out)) > MaxOutput {
+				return nil, fmt.Errorf("debug pod %s/%s on %s printed more than %d MiB: not read", d.namespace, p.Name, node.Name, MaxOutput>>20)
 			}
 			if cur.Status.Phase == corev1.PodFailed {
 				return nil, &ExitError{Argv: argv, Code: exitCode(cur), Stderr: lastLine(string(out))}
