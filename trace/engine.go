@@ -574,47 +574,7 @@ func (wk *walker) ovsHops(ps *podSide, node string, ni *nodeIdx) {
 	if ps.vlan != nil {
 		vlan = *ps.vlan
 	}
-	fsrc := srcOr(o.FDBSource, SourceFDB+"@"+node)
-	mh := Hop{Kind: HopMACTable, Name: port.Bridge, Node: node, MAC: ps.mac, VLAN: vlanPtr(vlan), Interface: port.Name}
-	if !ni.fdbBridges[port.Bridge] {
-		mh.Status, mh.Detail = StatusUnknown, fmt.Sprintf("MAC table of %s on node %s not collected", port.Bridge, node)
-		wk.add(mh)
-	} else if ps.mac == "" {
-		mh.Status, mh.Detail = StatusUnknown, "pod MAC unknown"
-		wk.add(mh)
-	} else {
-		var onVLAN, elsewhere []MACEntry
-		for _, e := range ni.fdb[ps.mac] {
-			if e.Bridge != port.Bridge {
-				continue
-			}
-			if e.VLAN == vlan {
-				onVLAN = append(onVLAN, e)
-			} else {
-				elsewhere = append(elsewhere, e)
-			}
-		}
-		switch {
-		case len(onVLAN) > 0 && ofport > 0 && onVLAN[0].Port != strconv.Itoa(ofport):
-			e := onVLAN[0]
-			mh.Status = StatusBroken
-			mh.Detail = fmt.Sprintf("stale MAC: %s learned on %s port %s (%s) VLAN %d, but the pod is on %s (ofport %d)", ps.mac, port.Bridge, e.Port, ni.portNameByOF(port.Bridge, e.Port), vlan, port.Name, ofport)
-			mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(e)))
-		case len(onVLAN) > 0:
-			mh.Detail = fmt.Sprintf("%s learned on port %s (%s) VLAN %d", ps.mac, onVLAN[0].Port, port.Name, vlan)
-			mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(onVLAN[0])))
-		case len(elsewhere) > 0:
-			e := elsewhere[0]
-			mh.Status = StatusBroken
-			mh.Detail = fmt.Sprintf("MAC %s learned on %s VLAN %d port %s, not on VLAN %d", ps.mac, port.Bridge, e.VLAN, e.Port, vlan)
-			mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(e)))
-		default:
-			mh.Status = StatusBroken
-			mh.Detail = fmt.Sprintf("MAC %s not learned on %s VLAN %d", ps.mac, port.Bridge, vlan)
-			mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s", port.Bridge, ps.mac))
-		}
-		wk.add(mh)
-	}
+	wk.macHop(ni, node, port, ofport, ps.mac, vlan, true)
 	ps.uplinkMAC = ps.nextMAC
 }
 
@@ -1571,6 +1531,14 @@ func (wk *walker) destL2(d destination, ni *nodeIdx, ns *Netns, sp *SwitchPort) 
 				h.Detail = fmt.Sprintf("untagged port on %s", port.Bridge)
 			}
 			wk.add(h)
+			vlan, ofport := 0, 0
+			if port.Tag != nil {
+				vlan = *port.Tag
+			}
+			if itf := ni.ifaces[host.Name]; itf != nil {
+				ofport = itf.OFPort
+			}
+			wk.macHop(ni, node, port, ofport, NormalizeMAC(eth.MAC), vlan, false)
 		} else {
 			wk.add(Hop{Kind: HopOVSPort, Name: host.Name, Node: node, Interface: host.Name, Status: StatusBroken,
 				Detail: fmt.Sprintf("%s is not a port of any OVS bridge on node %s", host.Name, node)})
@@ -1594,4 +1562,58 @@ func (wk *walker) inFabric(dst netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// macHop checks a pod's MAC in its node's MAC table: learned on (its port, its VLAN). A MAC learned
+// on another port is stale (frames for the pod go out that port); one not learned at all is broken
+// on the source side (the pod has not sent on its VLAN) and flooded, so delivered, on the
+// destination side.
+func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac string, vlan int, source bool) {
+	o := ni.st.OVS
+	fsrc := srcOr(o.FDBSource, SourceFDB+"@"+node)
+	mh := Hop{Kind: HopMACTable, Name: port.Bridge, Node: node, MAC: mac, VLAN: vlanPtr(vlan), Interface: port.Name}
+	if !ni.fdbBridges[port.Bridge] {
+		mh.Status, mh.Detail = StatusUnknown, fmt.Sprintf("MAC table of %s on node %s not collected", port.Bridge, node)
+		wk.add(mh)
+		return
+	}
+	if mac == "" {
+		mh.Status, mh.Detail = StatusUnknown, "pod MAC unknown"
+		wk.add(mh)
+		return
+	}
+	var onVLAN, elsewhere []MACEntry
+	for _, e := range ni.fdb[mac] {
+		if e.Bridge != port.Bridge {
+			continue
+		}
+		if e.VLAN == vlan {
+			onVLAN = append(onVLAN, e)
+		} else {
+			elsewhere = append(elsewhere, e)
+		}
+	}
+	switch {
+	case len(onVLAN) > 0 && ofport > 0 && onVLAN[0].Port != strconv.Itoa(ofport):
+		e := onVLAN[0]
+		mh.Status = StatusBroken
+		mh.Detail = fmt.Sprintf("stale MAC: %s learned on %s port %s (%s) VLAN %d, but the pod is on %s (ofport %d)", mac, port.Bridge, e.Port, ni.portNameByOF(port.Bridge, e.Port), vlan, port.Name, ofport)
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(e)))
+	case len(onVLAN) > 0:
+		mh.Detail = fmt.Sprintf("%s learned on port %s (%s) VLAN %d", mac, onVLAN[0].Port, port.Name, vlan)
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(onVLAN[0])))
+	case len(elsewhere) > 0 && source:
+		e := elsewhere[0]
+		mh.Status = StatusBroken
+		mh.Detail = fmt.Sprintf("MAC %s learned on %s VLAN %d port %s, not on VLAN %d", mac, port.Bridge, e.VLAN, e.Port, vlan)
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(e)))
+	case source:
+		mh.Status = StatusBroken
+		mh.Detail = fmt.Sprintf("MAC %s not learned on %s VLAN %d", mac, port.Bridge, vlan)
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s", port.Bridge, mac))
+	default:
+		mh.Detail = fmt.Sprintf("%s not learned on %s VLAN %d: flooded to the VLAN's ports, %s included", mac, port.Bridge, vlan, port.Name)
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", port.Bridge, mac, vlan))
+	}
+	wk.add(mh)
 }

@@ -471,3 +471,20 @@ func TestMACsGatewayPerVLAN(t *testing.T) {
 		}
 	}
 }
+
+// A destination pod whose MAC its node learned on the trunk (stale) is unreachable: frames for it
+// go back out the trunk.
+func TestStaleMACAtTheDestination(t *testing.T) {
+	s := scenario.Published()
+	scenario.Variants[2].Break(s) // stale-mac: kube-dns's MAC on another port of 172.15.0.3
+	w := walk(t, s, trace.PodRef{Namespace: "default", Name: "nginx-3"}, "pod/kube-system/kube-dns")
+	if w.Verdict != trace.VerdictBroken || w.Hops[w.BrokenAt-1].Kind != trace.HopMACTable || w.Hops[w.BrokenAt-1].Node != "172.15.0.3" ||
+		!strings.HasPrefix(w.Reason, "stale MAC: 02:50:56:00:03:01 learned on br-int port 7") {
+		t.Errorf("verdict %s at %d: %q%s", w.Verdict, w.BrokenAt, w.Reason, dump(w))
+	}
+	// Healthy: the destination's MAC table hop holds.
+	w = walk(t, scenario.Published(), trace.PodRef{Namespace: "default", Name: "nginx-3"}, "pod/kube-system/kube-dns")
+	if w.Verdict != trace.VerdictReachable {
+		t.Errorf("healthy: %s %s%s", w.Verdict, w.Reason, dump(w))
+	}
+}
