@@ -49,6 +49,9 @@ func restConfig(g *GlobalOptions) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// defaultRequestTimeout bounds one API read when --request-timeout is not given (a var for tests).
+var defaultRequestTimeout = 30 * time.Second
+
 // maxNodesAtOnce bounds concurrent node collections (ssh sessions, exec streams, debug pods).
 const maxNodesAtOnce = 8
 
@@ -89,7 +92,13 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	if err != nil {
 		return nil, nil, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	// The API reads are short: bound each one unless --request-timeout says otherwise, so a hung
+	// API server is one clear line instead of a walk that never ends.
+	kcfg := rest.CopyConfig(cfg)
+	if kcfg.Timeout == 0 {
+		kcfg.Timeout = defaultRequestTimeout
+	}
+	cs, err := kubernetes.NewForConfig(kcfg)
 	if err != nil {
 		return nil, nil, factsErr(fmt.Errorf("kubeconfig: %v", err))
 	}

@@ -548,6 +548,9 @@ func (c *Collector) explain(err error, verb, resource, ns string) error {
 		if ue != nil {
 			reason = ue.Err.Error()
 		}
+		if errors.Is(err, context.DeadlineExceeded) || ne != nil && ne.Timeout() {
+			reason = "no answer in time (raise --request-timeout if the server is just slow)"
+		}
 		return &AccessError{Msg: fmt.Sprintf("cannot reach the Kubernetes API server at %s: %s (check --kubeconfig/--context and the network, or use --snapshot FILE)", c.host, reason)}
 	}
 	return &AccessError{Msg: fmt.Sprintf("%s %s %s: %v", verb, resource, where, err)}
