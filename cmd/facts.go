@@ -53,7 +53,12 @@ type FactOptions struct {
 	// NodeBackend is auto, native or agentless; NodeBinary the packetwalk binary on the node (native).
 	NodeBackend string
 	NodeBinary  string
+	// NodeTimeout bounds the collection on one node (a hung ssh, a stuck agent).
+	NodeTimeout time.Duration
 }
+
+// DefaultNodeTimeout bounds one node's collection when --node-timeout is not given.
+const DefaultNodeTimeout = 2 * time.Minute
 
 // Need is what the commands need facts about.
 type Need struct {
@@ -74,6 +79,9 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	}
 	if f.NodeBinary == "" {
 		f.NodeBinary = "kubectl-packetwalk"
+	}
+	if f.NodeTimeout == 0 {
+		f.NodeTimeout = DefaultNodeTimeout
 	}
 	fs.StringVar(&f.Snapshot, "snapshot", f.Snapshot, "read the facts from this snapshot (a JSON file or a .tar.gz written by collect cluster) instead of the live cluster")
 	fs.StringVar(&f.Fabric, "fabric", f.Fabric, "read the SDN fabric live: nsx (with --nsx-manager) or ovn (with --ovn-nb)")
@@ -99,6 +107,7 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.NodeAgent, "node-agent", f.NodeAgent, "reach each node by exec into the CNI agent pod on it: LABEL-SELECTOR[:CONTAINER] (e.g. app=ovs-node:openvswitch)")
 	fs.StringVar(&f.NodeDebugImage, "node-debug-image", f.NodeDebugImage, "reach each node through an ephemeral privileged host-network pod of this image (deploy/Dockerfile), removed afterwards")
 	fs.StringVar(&f.NodeBackend, "node-backend", f.NodeBackend, "what runs on the node: native (our collect node), agentless (ip, nsenter, ovs-vsctl, ovs-appctl) or auto")
+	fs.DurationVar(&f.NodeTimeout, "node-timeout", f.NodeTimeout, "give up on a node whose collection takes longer; its hops are then unknown")
 	fs.StringVar(&f.NodeBinary, "node-binary", f.NodeBinary, "the kubectl-packetwalk binary on the node, for the native backend with --node-exec")
 }
 
@@ -109,6 +118,9 @@ func (f *FactOptions) Validate() error {
 		if s != "" {
 			runners++
 		}
+	}
+	if f.NodeTimeout < 0 {
+		return usageErr("--node-timeout must be positive, got %s", f.NodeTimeout)
 	}
 	if runners > 1 {
 		return usageErr("--node-exec, --node-agent and --node-debug-image are exclusive: pick one way to reach the nodes")

@@ -168,10 +168,19 @@ func (f *FactOptions) fabricProvider(g *GlobalOptions) (fabric.Provider, error) 
 	case "nsx":
 		return nsx.New(nsx.Config{Manager: f.NSXManager, User: f.NSXUser, CAFile: f.NSXCAFile,
 			PasswordEnv: f.NSXPasswordEnv, PasswordFile: f.NSXPasswordFile, Insecure: f.NSXInsecure,
-			API: f.NSXAPI, AuthMode: f.NSXAuth, RequestTimeout: f.NSXReqTimeout, Deadline: f.NSXTimeout, Retries: f.NSXRetries,
+			API: f.NSXAPI, AuthMode: f.NSXAuth, RequestTimeout: f.NSXReqTimeout, Deadline: f.NSXTimeout, Retries: nsxRetries(f.NSXRetries),
 			Logf: func(format string, args ...any) { fmt.Fprintf(g.ErrOut, "warning: "+format+"\n", args...) }})
 	}
 	return nil, nil
+}
+
+// nsxRetries maps --nsx-retries to nsx.Config.Retries, where 0 means the default: the flag's 0
+// means none.
+func nsxRetries(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // fabricQuery names the walks' endpoints for the fabric: source pods, and the destinations.

@@ -3,8 +3,10 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -21,11 +23,16 @@ type nodeCollector struct {
 	binary  string
 	// agentlessOK says the runner can run the agentless tools (a debug pod of our image cannot).
 	agentlessOK bool
+	// timeout bounds one node's collection.
+	timeout time.Duration
 }
 
 // nodeCollector builds the node collector the flags ask for.
 func (f *FactOptions) nodeCollector(g *GlobalOptions) (*nodeCollector, error) {
-	c := &nodeCollector{backend: f.NodeBackend, binary: f.NodeBinary, agentlessOK: true}
+	c := &nodeCollector{backend: f.NodeBackend, binary: f.NodeBinary, agentlessOK: true, timeout: f.NodeTimeout}
+	if c.timeout <= 0 {
+		c.timeout = DefaultNodeTimeout
+	}
 	if c.backend == "" {
 		c.backend = BackendAuto
 	}
@@ -75,6 +82,15 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 		}
 	}
 	at := liveNow()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	// A node past its timeout is named with the flag to raise; the error under it says what hung.
+	why := func(err error) string {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return fmt.Sprintf("no answer within --node-timeout %s (%v)", c.timeout, err)
+		}
+		return err.Error()
+	}
 	if c.backend != BackendAgentless {
 		st, srcs, err := c.native(ctx, r, node, binary)
 		if err == nil {
@@ -82,7 +98,7 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 		}
 		if c.backend == BackendNative || !c.agentlessOK || !runner.IsNotFound(err) {
 			return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: []string{
-				fmt.Sprintf("node state of %s not collected through %s: %v", n.Name, r, err)}}}
+				fmt.Sprintf("node state of %s not collected through %s: %s", n.Name, r, why(err))}}}
 		}
 		// auto: our binary is not on the node; use the tools that are.
 	}
@@ -91,7 +107,7 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 	}, agentless.Options{Node: n.Name})
 	if err != nil {
 		return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: []string{
-			fmt.Sprintf("node state of %s not collected through %s (agentless): %v", n.Name, r, err)}}}
+			fmt.Sprintf("node state of %s not collected through %s (agentless): %s", n.Name, r, why(err))}}}
 	}
 	srcs := []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: st.Warnings}}
 	if st.OVS != nil {
