@@ -104,6 +104,10 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	}
 	res, err := kube.New(cs, cfg.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C, not the API server: say so rather than "cannot reach".
+			return nil, nil, factsErr(fmt.Errorf("collection interrupted: %v", ctx.Err()))
+		}
 		return nil, nil, factsErr(err)
 	}
 	snap := &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: res.Cluster}

@@ -335,3 +335,77 @@ func TestFaultNSX(t *testing.T) {
 		})
 	}
 }
+
+// cancelOnRequest is a RoundTripper that cancels the command's context at the nth API request.
+type cancelOnRequest struct {
+	rt     http.RoundTripper
+	n      int
+	seen   int
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnRequest) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.seen++
+	if c.seen == c.n {
+		c.cancel()
+	}
+	c.mu.Unlock()
+	return c.rt.RoundTrip(r)
+}
+
+// TestFaultInterrupt: Ctrl-C (the context cancelled) during the API reads, the node commands or
+// the NSX reads ends trace and check at once with one line and exit 3, leaving no goroutine and
+// no process behind.
+func TestFaultInterrupt(t *testing.T) {
+	srv := kubetest.Get(t)
+	publishedCluster(t, srv)
+	children := set(childrenOfTest(nil))
+	for _, cmd := range [][]string{kubeDNSToNode4, {"check", "--from", "kube-system/kube-dns", "--to", "node/172.15.0.4"}} {
+		for _, at := range []string{"first API request", "second API request", "node command", "NSX read"} {
+			t.Run(cmd[0]+" at "+at, func(t *testing.T) {
+				before := runtime.NumGoroutine()
+				t.Cleanup(func() { settle(t, before) }) // last: after the NSX server is closed
+				s, flags := nsxServer(t)
+				marker := fmt.Sprintf("%d.%d", 700+os.Getpid()%99, time.Now().UnixNano()%1000000)
+				args := append(append(append([]string{}, cmd...), flags...), "--node-exec", hangingNodeExec(marker))
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				switch at {
+				case "first API request", "second API request":
+					n := 1
+					if at == "second API request" {
+						n = 2
+					}
+					liveHooks.wrapTransport = func(rt http.RoundTripper) http.RoundTripper { return &cancelOnRequest{rt: rt, n: n, cancel: cancel} }
+					defer func() { liveHooks.wrapTransport = nil }()
+				case "node command":
+					go func() {
+						for ctx.Err() == nil && len(procsWith(marker)) < 2 {
+							time.Sleep(10 * time.Millisecond)
+						}
+						cancel()
+					}()
+				case "NSX read":
+					s.Inject("/api/v1/logical-ports", 1000, nsxtest.Fault{Delay: time.Minute})
+					go func() {
+						for ctx.Err() == nil && s.RequestsByPath()["/api/v1/logical-ports"] == 0 {
+							time.Sleep(10 * time.Millisecond)
+						}
+						cancel()
+					}()
+				}
+				start := time.Now()
+				r := runCtx(t, ctx, srv.Kubeconfig, args...)
+				if el := time.Since(start); el > 10*time.Second {
+					t.Errorf("took %s after Ctrl-C", el)
+				}
+				if r.code != ExitNoFacts || !strings.HasSuffix(r.err, "error: collection interrupted: context canceled\n") {
+					t.Errorf("exit %d stderr %q, want %d and the interruption", r.code, r.err, ExitNoFacts)
+				}
+				noProcessesLeft(t, marker, children)
+			})
+		}
+	}
+}
