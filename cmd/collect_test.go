@@ -27,7 +27,7 @@ func TestCollectNodeUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"collect"}, "collect needs a subcommand: node"},
+		{[]string{"collect"}, "collect needs a subcommand: cluster, node"},
 		{[]string{"collect", "node", "--ovsdb", "/var/run/openvswitch/db.sock"}, "--ovsdb must be unix:PATH"},
 		{[]string{"collect", "node", "--netns", "[x"}, "bad netns pattern"},
 		{[]string{"macs", "--local", "--snapshot", "x.json"}, "--local reads this node live: drop --snapshot"},

@@ -99,10 +99,14 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 		res.Error = fmt.Sprintf("%s: %v: %s", strings.Join(args, " "), err, oneLine(errb.String()))
 		return res
 	}
-	res.Hops = parseTraceroute(out.String())
+	res.Hops = trimStars(parseTraceroute(out.String()))
 	res.Reached = len(res.Hops) > 0 && res.Hops[len(res.Hops)-1] == dst
-	if w.Verdict == trace.VerdictReachable || res.Reached {
-		res.Differences = trace.CompareHops(w.RouterHops(), trimStars(res.Hops))
+	want, exact := w.ExpectedTraceroute()
+	switch {
+	case exact:
+		res.Differences = trace.CompareHops(want, res.Hops)
+	case res.Reached:
+		res.Differences = []string{fmt.Sprintf("traceroute reached %s, the walk says the path is %s", dst, w.Verdict)}
 	}
 	return res
 }

@@ -60,8 +60,8 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 	default:
 		fmt.Fprintf(w, "verdict: %s\n", verdict)
 	}
-	if hops := walk.RouterHops(); len(hops) > 0 {
-		fmt.Fprintf(w, "L3 hops: %s\n", strings.Join(hops, " → "))
+	if line := l3Line(walk); line != "" {
+		fmt.Fprintf(w, "L3 hops: %s\n", line)
 	}
 	for _, wn := range walk.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wn)
@@ -114,7 +114,7 @@ func writeProbe(w io.Writer, walk *trace.Walk, p painter) error {
 		_, err := fmt.Fprintf(w, "reached %s: %v\n", walk.Destination.IP, pr.Reached)
 		return err
 	}
-	computed := walk.RouterHops()
+	computed, _ := walk.ExpectedTraceroute()
 	n := max(len(computed), len(pr.Hops))
 	var rows [][]string
 	for i := 0; i < n; i++ {
@@ -135,7 +135,11 @@ func writeProbe(w io.Writer, walk *trace.Walk, p painter) error {
 		return err
 	}
 	if len(pr.Differences) == 0 {
-		_, err := fmt.Fprintf(w, "traceroute agrees with the walk (reached %s: %v)\n", walk.Destination.IP, pr.Reached)
+		how := "reached " + walk.Destination.IP
+		if !pr.Reached {
+			how = "did not reach " + walk.Destination.IP
+		}
+		_, err := fmt.Fprintf(w, "traceroute agrees with the walk (%s)\n", how)
 		return err
 	}
 	_, err := fmt.Fprintf(w, "traceroute differs from the walk: %s\n", strings.Join(pr.Differences, "; "))
@@ -252,4 +256,15 @@ func writeMermaid(w io.Writer, walk *trace.Walk) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// l3Line is the traceroute view of the walk: the hops up to a forward break, then ✗.
+func l3Line(walk *trace.Walk) string {
+	if walk.Verdict != trace.VerdictBroken {
+		return strings.Join(walk.RouterHops(), " → ")
+	}
+	if hops, exact := walk.ExpectedTraceroute(); exact {
+		return strings.Join(append(hops, "✗"), " → ")
+	}
+	return strings.Join(walk.RouterHops(), " → ") + " (the return path is broken)"
 }

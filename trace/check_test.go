@@ -201,3 +201,26 @@ func BenchmarkCheck1000Pairs50Nodes(b *testing.B) {
 		}
 	}
 }
+
+func TestExpectedTraceroute(t *testing.T) {
+	cases := map[string][]string{
+		"":                     {"172.16.1.1", "100.64.96.10", "100.64.96.5", "172.15.0.4"},
+		"vlan-mismatch":        nil,
+		"missing-route":        {"172.16.1.1", "100.64.96.10"},
+		"veth-down":            nil,
+		"return-route-missing": nil,
+	}
+	for name, want := range cases {
+		s := scenario.Published()
+		for _, v := range scenario.Variants {
+			if v.Name == name {
+				v.Break(s)
+			}
+		}
+		w := walk(t, s, kubeDNS, "node/172.15.0.4")
+		got, exact := w.ExpectedTraceroute()
+		if !reflect.DeepEqual(got, want) || exact != (name != "return-route-missing") {
+			t.Errorf("%s: %v exact=%v, want %v", name, got, exact, want)
+		}
+	}
+}

@@ -182,6 +182,27 @@ func (w *Walk) RouterHops() []string {
 	return out
 }
 
+// ExpectedTraceroute is what `traceroute -I` from the source should print if the walk is right:
+// for a path that holds, every router's ingress address then the destination; for a path broken
+// on the way out, the routers before the break (and the broken router itself, which still answers
+// TTL-exceeded) and nothing after. exact is false when the walk cannot say (a break on the return
+// path hides replies from some routers but not others).
+func (w *Walk) ExpectedTraceroute() (hops []string, exact bool) {
+	if w.Verdict != VerdictBroken {
+		return w.RouterHops(), w.Verdict == VerdictReachable
+	}
+	b := w.Hops[w.BrokenAt-1]
+	if b.Direction != Forward {
+		return nil, false
+	}
+	for _, h := range w.Hops[:w.BrokenAt] {
+		if h.Direction == Forward && h.Kind == HopRouter && h.IP != "" {
+			hops = append(hops, h.IP)
+		}
+	}
+	return hops, true
+}
+
 // RequestError is a request the snapshot cannot answer because a name in it is wrong
 // (unknown pod or node): a usage error, not a broken path.
 type RequestError struct{ Msg string }
