@@ -147,11 +147,13 @@ func expandTemplate(tmpl string, vars map[string]string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var pairs []string
+	for k, v := range vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	r := strings.NewReplacer(pairs...) // one pass: a value is never expanded again
 	for i, w := range words {
-		for k, v := range vars {
-			w = strings.ReplaceAll(w, "{"+k+"}", v)
-		}
-		words[i] = w
+		words[i] = r.Replace(w)
 	}
 	if len(words) == 0 {
 		return nil, fmt.Errorf("empty command template")

@@ -21,8 +21,10 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,8 +73,9 @@ func New(cs kubernetes.Interface, host string) *Collector {
 	return &Collector{cs: cs, host: host, now: time.Now}
 }
 
-// session de-duplicates reads within one Collect.
+// session de-duplicates reads within one Collect; its reads run concurrently, mu guards the maps.
 type session struct {
+	mu       sync.Mutex
 	c        *Collector
 	nodes    map[string]*corev1.Node
 	pods     map[string]*corev1.Pod
@@ -86,37 +89,41 @@ type session struct {
 func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{}}
 	res := &Result{CollectedAt: c.now().UTC()}
+	// Every source, target and node is read at once: a walk's API time is its slowest chain
+	// (GET pod, then GET its node), not the sum of its reads.
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(maxConcurrentReads)
 	for _, ref := range q.Pods {
-		p, err := s.getPod(ctx, ref, "source pod")
-		if err != nil {
-			return nil, err
-		}
-		if err := s.podNode(ctx, p); err != nil {
-			return nil, err
-		}
+		eg.Go(func() error {
+			p, err := s.getPod(ectx, ref, "source pod")
+			if err != nil {
+				return err
+			}
+			return s.podNode(ectx, p)
+		})
 	}
 	for _, t := range q.Targets {
-		if err := s.target(ctx, t); err != nil {
-			return nil, err
-		}
+		eg.Go(func() error { return s.target(ectx, t) })
 	}
 	for _, name := range q.Nodes {
-		n, err := s.nodeByNameOrIP(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		s.walk[n.Name] = true
-		if err := s.podsOfNode(ctx, n.Name); err != nil {
-			return nil, err
-		}
+		eg.Go(func() error {
+			n, err := s.nodeByNameOrIP(ectx, name)
+			if err != nil {
+				return err
+			}
+			s.markWalk(n.Name)
+			return s.podsOfNode(ectx, n.Name)
+		})
 	}
 	if q.All {
-		if err := s.all(ctx); err != nil {
-			return nil, err
-		}
+		eg.Go(func() error { return s.all(ectx) })
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	res.Cluster = s.cluster()
 	res.Warnings = s.warnings
+	sort.Strings(res.Warnings) // reads ran concurrently: keep the output stable
 	for n := range s.walk {
 		res.WalkNodes = append(res.WalkNodes, n)
 	}
@@ -124,7 +131,22 @@ func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	return res, nil
 }
 
+// maxConcurrentReads bounds the API reads of one Collect in flight at once.
+const maxConcurrentReads = 16
+
+func (s *session) markWalk(node string) {
+	s.mu.Lock()
+	s.walk[node] = true
+	s.mu.Unlock()
+}
+
 func (s *session) warn(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.warnLocked(format, args...)
+}
+
+func (s *session) warnLocked(format string, args ...any) {
 	w := fmt.Sprintf(format, args...)
 	if !s.warned[w] {
 		s.warned[w] = true
@@ -133,6 +155,8 @@ func (s *session) warn(format string, args ...any) {
 }
 
 func (s *session) addPod(p *corev1.Pod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	key := p.Namespace + "/" + p.Name
 	if s.pods[key] != nil {
 		return
@@ -140,26 +164,31 @@ func (s *session) addPod(p *corev1.Pod) {
 	s.pods[key] = p
 	switch {
 	case p.Spec.HostNetwork:
-		s.warn("pod %s uses the host network: it has no veth or OVS port of its own, its traffic leaves from node %s", key, p.Spec.NodeName)
+		s.warnLocked("pod %s uses the host network: it has no veth or OVS port of its own, its traffic leaves from node %s", key, p.Spec.NodeName)
 	case p.Spec.NodeName == "":
-		s.warn("pod %s is not scheduled to a node yet", key)
+		s.warnLocked("pod %s is not scheduled to a node yet", key)
 	case len(podIPs(p)) == 0:
-		s.warn("pod %s has no IP yet (phase %s): it cannot be walked until it runs", key, p.Status.Phase)
+		s.warnLocked("pod %s has no IP yet (phase %s): it cannot be walked until it runs", key, p.Status.Phase)
 	}
 }
 
 func (s *session) addNode(n *corev1.Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.nodes[n.Name] != nil {
 		return
 	}
 	s.nodes[n.Name] = n
 	if r := nodeReady(n); r != nil && !*r {
-		s.warn("node %s is NotReady: its pods may not forward and its node state may be stale", n.Name)
+		s.warnLocked("node %s is NotReady: its pods may not forward and its node state may be stale", n.Name)
 	}
 }
 
 func (s *session) getPod(ctx context.Context, ref trace.PodRef, role string) (*corev1.Pod, error) {
-	if p := s.pods[ref.String()]; p != nil {
+	s.mu.Lock()
+	p := s.pods[ref.String()]
+	s.mu.Unlock()
+	if p != nil {
 		return p, nil
 	}
 	p, err := s.c.cs.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -178,7 +207,7 @@ func (s *session) podNode(ctx context.Context, p *corev1.Pod) error {
 	if p.Spec.NodeName == "" {
 		return nil
 	}
-	s.walk[p.Spec.NodeName] = true
+	s.markWalk(p.Spec.NodeName)
 	_, err := s.getNode(ctx, p.Spec.NodeName)
 	if err != nil && IsNotFound(err) {
 		s.warn("node %s of pod %s/%s does not exist", p.Spec.NodeName, p.Namespace, p.Name)
@@ -188,7 +217,10 @@ func (s *session) podNode(ctx context.Context, p *corev1.Pod) error {
 }
 
 func (s *session) getNode(ctx context.Context, name string) (*corev1.Node, error) {
-	if n := s.nodes[name]; n != nil {
+	s.mu.Lock()
+	n := s.nodes[name]
+	s.mu.Unlock()
+	if n != nil {
 		return n, nil
 	}
 	n, err := s.c.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
@@ -209,7 +241,7 @@ func (s *session) target(ctx context.Context, t trace.Target) error {
 		if err != nil {
 			return err
 		}
-		s.walk[n.Name] = true
+		s.markWalk(n.Name)
 	case trace.TargetPod:
 		p, err := s.getPod(ctx, trace.PodRef{Namespace: t.Namespace, Name: t.Name}, "destination pod")
 		if err != nil {
@@ -246,7 +278,7 @@ func (s *session) ipTarget(ctx context.Context, ip netip.Addr) error {
 		s.warn("%s is neither a pod IP nor a node address the API knows: walking to it as an address outside the cluster", ip)
 		return nil
 	}
-	s.walk[n.Name] = true
+	s.markWalk(n.Name)
 	return nil
 }
 
@@ -295,11 +327,14 @@ func (s *session) podsByIP(ctx context.Context, ip netip.Addr) ([]*corev1.Pod, e
 // nodeByIP finds the node with address ip: through a host-network pod with that IP (one GET), else
 // by scanning the nodes page by page (the API has no selector on node addresses).
 func (s *session) nodeByIP(ctx context.Context, ip netip.Addr, pods []*corev1.Pod) (*corev1.Node, error) {
+	s.mu.Lock()
 	for _, n := range s.nodes {
 		if hasAddress(n, ip) {
+			s.mu.Unlock()
 			return n, nil
 		}
 	}
+	s.mu.Unlock()
 	for _, p := range pods {
 		if !p.Spec.HostNetwork || p.Spec.NodeName == "" {
 			continue
@@ -350,9 +385,11 @@ func (s *session) podsOfNode(ctx context.Context, node string) error {
 				continue
 			}
 			key := p.Namespace + "/" + p.Name
+			s.mu.Lock()
 			if s.pods[key] == nil {
 				s.pods[key] = p // no per-pod warnings for a node's bystanders
 			}
+			s.mu.Unlock()
 		}
 		if l.Continue == "" {
 			return nil
@@ -371,7 +408,7 @@ func (s *session) all(ctx context.Context) error {
 		}
 		for i := range l.Items {
 			s.addNode(&l.Items[i])
-			s.walk[l.Items[i].Name] = true
+			s.markWalk(l.Items[i].Name)
 		}
 		if l.Continue == "" {
 			break
@@ -384,11 +421,13 @@ func (s *session) all(ctx context.Context) error {
 		if err != nil {
 			return s.c.explain(err, "list", "pods", "")
 		}
+		s.mu.Lock()
 		for i := range l.Items {
 			if p := &l.Items[i]; p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && s.pods[p.Namespace+"/"+p.Name] == nil {
 				s.pods[p.Namespace+"/"+p.Name] = p
 			}
 		}
+		s.mu.Unlock()
 		if l.Continue == "" {
 			return nil
 		}
