@@ -134,7 +134,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	snap, err := o.Gather(ctx, o.GlobalOptions, Need{All: true})
+	snap, err := o.Gather(ctx, o.GlobalOptions, o.need(plan))
 	if err != nil {
 		return err
 	}
@@ -182,6 +182,76 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		return silent(ExitNoFacts)
 	}
 	return nil
+}
+
+// need says which facts the checks read. Checks that name their pods and destinations read only
+// those (and their nodes); selectors, "nodes", "pods" and the default matrix need the whole
+// cluster listed once.
+func (o *CheckOptions) need(plan *trace.Plan) Need {
+	ns := o.namespace()
+	var n Need
+	seenPod := map[string]bool{}
+	seenTo := map[string]bool{}
+	addTargets := func(words []string, ns string) bool {
+		for _, w := range words {
+			if w == "nodes" || w == "pods" {
+				return false
+			}
+			t, err := trace.ParseTarget(w, ns)
+			if err != nil {
+				return false
+			}
+			if !seenTo[t.String()] {
+				seenTo[t.String()] = true
+				n.Targets = append(n.Targets, t)
+			}
+		}
+		return true
+	}
+	addPod := func(ref trace.PodRef) {
+		if !seenPod[ref.String()] {
+			seenPod[ref.String()] = true
+			n.Pods = append(n.Pods, ref)
+		}
+	}
+	switch {
+	case plan != nil:
+		for _, c := range plan.Checks {
+			cns := firstOf(c.Namespace, plan.Defaults.Namespace, ns)
+			if c.From == "" {
+				return Need{All: true}
+			}
+			ref := trace.PodRef{Namespace: cns, Name: c.From}
+			if a, b, ok := strings.Cut(c.From, "/"); ok {
+				ref = trace.PodRef{Namespace: a, Name: b}
+			}
+			addPod(ref)
+			if !addTargets(c.To, cns) {
+				return Need{All: true}
+			}
+		}
+		return n
+	case o.From != "" && !strings.ContainsAny(o.From, "=!,"):
+		ref, err := parsePodRef(o.From, ns)
+		if err != nil {
+			return Need{All: true}
+		}
+		addPod(ref)
+		if !addTargets(strings.Split(o.To, ","), ns) {
+			return Need{All: true}
+		}
+		return n
+	}
+	return Need{All: true}
+}
+
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
 
 func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSpec, error) {

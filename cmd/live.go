@@ -53,7 +53,7 @@ func restConfig(g *GlobalOptions) (*rest.Config, error) {
 var defaultRequestTimeout = 30 * time.Second
 
 // maxNodesAtOnce bounds concurrent node collections (ssh sessions, exec streams, debug pods).
-const maxNodesAtOnce = 8
+const maxNodesAtOnce = 32
 
 const noKubeconfigMsg = "no kubeconfig: set KUBECONFIG or pass --kubeconfig (or run in a pod with a service account), or read a snapshot with --snapshot FILE"
 

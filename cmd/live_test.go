@@ -200,3 +200,29 @@ func TestLiveNodeExec(t *testing.T) {
 		t.Errorf("auto (with --node-binary present) should run native")
 	}
 }
+
+// check with named pods and destinations reads only those (no cluster-wide list); a selector or
+// "nodes" lists the cluster once.
+func TestLiveCheckReadsWhatItNames(t *testing.T) {
+	srv := kubetest.Get(t)
+	publishedCluster(t, srv)
+	r := runLive(t, srv, "check", "--from", "kube-system/kube-dns", "--to", "node/172.15.0.4,node/172.15.0.5,pod/default/nginx-3", "-o", "json")
+	for _, q := range r.requests {
+		if strings.Contains(q, "/pods?") && !strings.Contains(q, "fieldSelector") || strings.Contains(q, "/nodes?") {
+			t.Errorf("a named check listed the cluster: %s", q)
+		}
+	}
+	if len(r.requests) > 8 || !strings.Contains(r.out, `"total": 3`) {
+		t.Errorf("exit %d, %d requests:\n%s\n%s", r.code, len(r.requests), strings.Join(r.requests, "\n"), r.out)
+	}
+	r = runLive(t, srv, "check", "--from", "kube-system/kube-dns", "--to", "nodes", "-o", "json")
+	lists := 0
+	for _, q := range r.requests {
+		if strings.Contains(q, "/nodes?") || strings.Contains(q, "/pods?") && !strings.Contains(q, "fieldSelector") {
+			lists++
+		}
+	}
+	if lists == 0 || !strings.Contains(r.out, `"total": 2`) {
+		t.Errorf("--to nodes: %d cluster lists, exit %d\n%s", lists, r.code, r.out)
+	}
+}
