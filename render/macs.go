@@ -27,7 +27,7 @@ func WriteMACs(w io.Writer, t *trace.MACTable, f Format, opt Options) error {
 		fmt.Fprintf(w, "warning: %s\n", wn)
 	}
 	if len(t.Rows) == 0 {
-		fmt.Fprintf(w, "no MAC table entries on node %s\n", t.Node)
+		fmt.Fprintf(w, "no MAC table entries on node %s (OVS forgets a MAC 300 s after the last frame from it)\n", t.Node)
 		return nil
 	}
 	header := []string{"BRIDGE", "PORT", "OFPORT", "VLAN", "MAC", "TYPE", "POD / OWNER", "FABRIC PORT"}

@@ -185,6 +185,12 @@ func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 		return nil, err
 	}
 	w := &pathReader{r: r, d: d, q: q}
+	if len(q.Nodes) > 0 {
+		// macs: the routers on the nodes' pod switches, so their MACs are named as routers.
+		if err := w.switchRouters(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range q.Sources {
 		for _, t := range q.Destinations {
 			if err := w.walk(ctx, s.IP, t.IP); err != nil {
@@ -513,4 +519,23 @@ func pathObjects(f *trace.Fabric, q fabric.Query) (routers, switches map[string]
 		}
 	}
 	return routers, switches
+}
+
+// switchRouters reads the router behind every router port of the switches read so far.
+func (w *pathReader) switchRouters(ctx context.Context) error {
+	var names []string
+	for _, sw := range w.d.switches {
+		for _, u := range sw.Ports {
+			if lsp := w.d.lsps[u]; lsp != nil && lsp.Type == "router" && lsp.Options["router-port"] != "" {
+				names = append(names, lsp.Options["router-port"])
+			}
+		}
+	}
+	slices.Sort(names)
+	for _, n := range slices.Compact(names) {
+		if _, err := w.loadRouter(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
