@@ -36,6 +36,23 @@ type client struct {
 	session  string // JSESSIONID
 	xsrf     string
 	requests int
+	// gen counts sessions: a request refused with session gen clears it only if it is still the
+	// current one, so concurrent refusals cause one login, not one each.
+	gen int
+	// verified: the session has been answered (not 401/403) since it was made or since the
+	// current Collect began. An unverified session is tried by one request while the others wait.
+	verified  bool
+	verifying chan struct{}
+	// loggingIn is the login in flight: concurrent requests wait for it instead of logging in too.
+	loggingIn *loginCall
+	// refusedErr is a refused login: every later request of the Collect fails with it rather than
+	// sending the password again.
+	refusedErr error
+}
+
+type loginCall struct {
+	done chan struct{}
+	err  error
 }
 
 // httpError is a non-2xx answer of the manager, with the NSX error body's message.
@@ -149,6 +166,8 @@ func (c *client) login(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		c.session, c.xsrf = sid, resp.Header.Get("X-XSRF-TOKEN")
+		c.gen++
+		c.verified = true
 		c.mu.Unlock()
 		return nil
 	}
@@ -162,7 +181,102 @@ func bodyMessage(b []byte) string {
 	return ""
 }
 
-// get reads one object (or one page) into out, retrying what is worth retrying.
+// beginCollect starts a Collect: a session kept from an earlier one may have expired, so the
+// first request proves it before the others use it; a refused login may be retried.
+func (c *client) beginCollect() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.verified = false
+	c.refusedErr = nil
+}
+
+// sessionFor returns the session a request is sent with, logging in (once, however many requests
+// wait) when there is none. When the session is not yet known to work, the caller becomes its
+// verifier (verify true): it must call settle once answered while the other requests wait.
+func (c *client) sessionFor(ctx context.Context) (sid, xsrf string, gen int, verify bool, err error) {
+	for {
+		c.mu.Lock()
+		if c.refusedErr != nil {
+			err := c.refusedErr
+			c.mu.Unlock()
+			return "", "", 0, false, err
+		}
+		if c.session != "" {
+			if c.verified {
+				sid, xsrf, gen = c.session, c.xsrf, c.gen
+				c.mu.Unlock()
+				return sid, xsrf, gen, false, nil
+			}
+			if c.verifying == nil {
+				c.verifying = make(chan struct{})
+				sid, xsrf, gen = c.session, c.xsrf, c.gen
+				c.mu.Unlock()
+				return sid, xsrf, gen, true, nil
+			}
+			wait := c.verifying
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return "", "", 0, false, c.transportError(ctx, "/api/session/create", ctx.Err())
+			}
+		}
+		if lc := c.loggingIn; lc != nil {
+			c.mu.Unlock()
+			select {
+			case <-lc.done:
+				if lc.err != nil {
+					return "", "", 0, false, lc.err
+				}
+				continue
+			case <-ctx.Done():
+				return "", "", 0, false, c.transportError(ctx, "/api/session/create", ctx.Err())
+			}
+		}
+		lc := &loginCall{done: make(chan struct{})}
+		c.loggingIn = lc
+		c.mu.Unlock()
+		lc.err = c.login(ctx)
+		c.mu.Lock()
+		c.loggingIn = nil
+		var ae *authError
+		if errors.As(lc.err, &ae) {
+			c.refusedErr = lc.err
+		}
+		c.mu.Unlock()
+		close(lc.done)
+		if lc.err != nil {
+			return "", "", 0, false, lc.err
+		}
+	}
+}
+
+// settle ends a verification: ok says the session was answered (not refused).
+func (c *client) settle(ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ok {
+		c.verified = true
+	}
+	if c.verifying != nil {
+		close(c.verifying)
+		c.verifying = nil
+	}
+}
+
+// dropSession forgets session gen after the manager refused it (expired, or a stale XSRF token),
+// unless a newer session has replaced it already.
+func (c *client) dropSession(gen int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.session, c.xsrf = "", ""
+	}
+}
+
+// get reads one object (or one page) into out, retrying what is worth retrying. It is safe for
+// concurrent use: one login serves every request.
 func (c *client) get(ctx context.Context, path string, q url.Values, out any) error {
 	u := c.base.String() + path
 	if len(q) > 0 {
@@ -170,14 +284,13 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 	}
 	relogged := false
 	for attempt := 0; ; attempt++ {
+		var sid, xsrf string
+		var gen int
+		verify := false
 		if c.cfg.AuthMode == AuthSession {
-			c.mu.Lock()
-			has := c.session != ""
-			c.mu.Unlock()
-			if !has {
-				if err := c.login(ctx); err != nil {
-					return err
-				}
+			var err error
+			if sid, xsrf, gen, verify, err = c.sessionFor(ctx); err != nil {
+				return err
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
@@ -186,12 +299,18 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 		if c.cfg.AuthMode == AuthBasic {
 			req.SetBasicAuth(c.user, c.password)
 		} else {
-			c.mu.Lock()
-			req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: c.session})
-			req.Header.Set("X-XSRF-TOKEN", c.xsrf)
-			c.mu.Unlock()
+			req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: sid})
+			req.Header.Set("X-XSRF-TOKEN", xsrf)
 		}
 		resp, err := c.send(rctx, req)
+		if verify {
+			refused := err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden)
+			if refused {
+				// Before the waiting requests wake: they must log in, not try the refused session.
+				c.dropSession(gen)
+			}
+			c.settle(err == nil && !refused)
+		}
 		if err != nil {
 			cancel()
 			if wait, ok := c.retryable(ctx, attempt, err, nil); ok {
@@ -210,9 +329,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 			if c.cfg.AuthMode == AuthSession && !relogged {
 				// The session expired or its XSRF token went stale: log in again once.
 				relogged = true
-				c.mu.Lock()
-				c.session, c.xsrf = "", ""
-				c.mu.Unlock()
+				c.dropSession(gen)
 				attempt--
 				continue
 			}
@@ -327,43 +444,4 @@ func (c *client) transportError(ctx context.Context, path string, err error) err
 		err = ue.Err
 	}
 	return &transportError{fmt.Sprintf("cannot reach NSX Manager %s (GET %s): %v: check --nsx-manager and, for a private CA, --nsx-ca-file", c.base.Host, path, err)}
-}
-
-// listPage is the NSX list envelope.
-type listPage struct {
-	Results     []json.RawMessage `json:"results"`
-	ResultCount int               `json:"result_count"`
-	Cursor      string            `json:"cursor"`
-}
-
-// list reads every page of a list API, following cursor.
-func list[T any](ctx context.Context, c *client, path string, q url.Values) ([]T, error) {
-	qq := url.Values{}
-	for k, v := range q {
-		qq[k] = v
-	}
-	qq.Set("page_size", strconv.Itoa(c.cfg.PageSize))
-	var out []T
-	seen := map[string]bool{}
-	for page := 0; ; page++ {
-		var lp listPage
-		if err := c.get(ctx, path, qq, &lp); err != nil {
-			return out, err
-		}
-		for _, raw := range lp.Results {
-			var x T
-			if err := json.Unmarshal(raw, &x); err != nil {
-				return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %v", path, err)
-			}
-			out = append(out, x)
-		}
-		if lp.Cursor == "" || len(lp.Results) == 0 {
-			return out, nil
-		}
-		if seen[lp.Cursor] || page >= maxPages {
-			return out, fmt.Errorf("NSX Manager's GET %s keeps paging (cursor %q repeats): stopped after %d pages", path, lp.Cursor, page+1)
-		}
-		seen[lp.Cursor] = true
-		qq.Set("cursor", lp.Cursor)
-	}
 }

@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
@@ -76,9 +77,10 @@ type Config struct {
 	Retries int
 	// HTTPClient replaces the client New builds (tests); its TLS settings are used as they are.
 	HTTPClient *http.Client
-	// Logf receives warnings (TLS verification off, retries); nil discards them.
+	// Logf receives warnings (TLS verification off, retries), one call at a time; nil discards them.
 	Logf func(format string, args ...any)
-	// Sleep waits between retries (tests inject a fake clock); nil waits for real.
+	// Sleep waits between retries (tests inject a fake clock); nil waits for real. Requests run
+	// concurrently, so Sleep may be called by several at once.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PageSize asks list APIs for pages of this size (default 1000, NSX's maximum).
 	PageSize int
@@ -139,6 +141,15 @@ func newProvider(cfg Config) (*provider, error) {
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
+	} else {
+		// Requests run concurrently: the caller's Logf is called by one of them at a time.
+		var mu sync.Mutex
+		logf := cfg.Logf
+		cfg.Logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logf(format, args...)
+		}
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx

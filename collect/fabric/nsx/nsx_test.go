@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,10 +32,16 @@ func published(t *testing.T) *nsxtest.Topology {
 	return top
 }
 
-// fakeSleep records the waits asked for and returns at once, so retry tests run fast.
-type fakeSleep struct{ waits []time.Duration }
+// fakeSleep records the waits asked for and returns at once, so retry tests run fast. Requests
+// retry concurrently: it is called from several goroutines.
+type fakeSleep struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
 
 func (f *fakeSleep) sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.waits = append(f.waits, d)
 	return ctx.Err()
 }

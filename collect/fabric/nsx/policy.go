@@ -102,7 +102,7 @@ func (sp segmentPort) switchPort() trace.SwitchPort {
 
 func (st *state) searchSegmentPorts(ctx context.Context, terms ...string) error {
 	q := url.Values{"query": {strings.Join(append([]string{"resource_type:SegmentPort"}, terms...), " AND ")}}
-	res, err := list[segmentPort](ctx, st.c, "/policy/api/v1/search/query", q)
+	res, err := list[segmentPort](ctx, st.f, "/policy/api/v1/search/query", q)
 	for _, p := range res {
 		sp := p.switchPort()
 		st.ports[sp.ID] = &sp
@@ -167,8 +167,8 @@ func (st *state) ensureSegment(ctx context.Context, id string) error {
 		return nil
 	}
 	st.switchDone[id] = true
-	var sg segment
-	if err := st.c.get(ctx, "/policy/api/v1/infra/segments/"+url.PathEscape(id), nil, &sg); err != nil {
+	sg, err := fetch[segment](ctx, st.f, "/policy/api/v1/infra/segments/"+url.PathEscape(id), nil)
+	if err != nil {
 		return st.soft(err)
 	}
 	sw := &trace.Switch{ID: sg.ID, Name: sg.DisplayName, Source: trace.SourceNSX}
@@ -196,8 +196,16 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		return nil
 	}
 	st.routerDone[id] = true
-	var t tier
-	if err := st.c.get(ctx, "/policy/api/v1"+p, nil, &t); err != nil {
+	t, err := fetch[tier](ctx, st.f, "/policy/api/v1"+p, nil)
+	if pending(err) {
+		// What does not depend on the router's body: read it with the GET.
+		_, _ = list[policyRoute](ctx, st.f, "/policy/api/v1"+p+"/static-routes", nil)
+		_, _ = list[realizedEntity](ctx, st.f, "/policy/api/v1/infra/realized-state/realized-entities", url.Values{"intent_path": {p}})
+		if strings.HasPrefix(p, "/infra/tier-0s/") {
+			_, _ = list[policyInterface](ctx, st.f, "/policy/api/v1"+p+"/locale-services/default/interfaces", nil)
+		}
+	}
+	if err != nil {
 		return st.soft(err)
 	}
 	r := &trace.Router{ID: id, Name: t.DisplayName, Tier: trace.Tier1, Source: trace.SourceNSX}
@@ -205,7 +213,7 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		r.Tier = trace.Tier0
 	}
 	st.routers[id] = r
-	srs, err := list[policyRoute](ctx, st.c, "/policy/api/v1"+p+"/static-routes", nil)
+	srs, err := list[policyRoute](ctx, st.f, "/policy/api/v1"+p+"/static-routes", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
@@ -213,7 +221,7 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		st.static[id] = append(st.static[id], staticRoute{Network: sr.Network, NextHops: sr.NextHops})
 	}
 	if r.Tier == trace.Tier0 {
-		ifs, err := list[policyInterface](ctx, st.c, "/policy/api/v1"+p+"/locale-services/default/interfaces", nil)
+		ifs, err := list[policyInterface](ctx, st.f, "/policy/api/v1"+p+"/locale-services/default/interfaces", nil)
 		if err := st.soft(err); err != nil {
 			return err
 		}
@@ -248,7 +256,7 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 // realize maps a Policy router to its management-plane logical router and, with linkType, reads
 // that router's link ports and their peers, renamed to the Policy router ids.
 func (st *state) realize(ctx context.Context, p, id, linkType string) error {
-	res, err := list[realizedEntity](ctx, st.c, "/policy/api/v1/infra/realized-state/realized-entities", url.Values{"intent_path": {p}})
+	res, err := list[realizedEntity](ctx, st.f, "/policy/api/v1/infra/realized-state/realized-entities", url.Values{"intent_path": {p}})
 	if err := st.soft(err); err != nil {
 		return err
 	}
@@ -266,7 +274,7 @@ func (st *state) realize(ctx context.Context, p, id, linkType string) error {
 	if linkType == "" {
 		return nil
 	}
-	rps, err := list[lrport](ctx, st.c, "/api/v1/logical-router-ports", url.Values{"logical_router_id": {mp}, "resource_type": {linkType}})
+	rps, err := list[lrport](ctx, st.f, "/api/v1/logical-router-ports", url.Values{"logical_router_id": {mp}, "resource_type": {linkType}})
 	if err := st.soft(err); err != nil {
 		return err
 	}

@@ -28,13 +28,26 @@ func (p *provider) Name() string { return "nsx" }
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Deadline)
 	defer cancel()
-	st := newState(p.c)
-	var err error
-	if p.cfg.API == APIPolicy {
-		err = st.runPolicy(ctx, q)
-	} else {
-		err = st.run(ctx, q)
+	p.c.beginCollect()
+	f := newFetcher(p.c)
+	collect := func() (*state, error) {
+		st := newState(f)
+		if p.cfg.API == APIPolicy {
+			return st, st.runPolicy(ctx, q)
+		}
+		return st, st.run(ctx, q)
 	}
+	// Dry rounds: each notes the reads the next level needs, then they are fetched at once (fetch.go).
+	f.dry = true
+	for round := 0; round < maxRounds; round++ {
+		if _, err := collect(); fatal(err) || f.noted() == 0 || ctx.Err() != nil {
+			break
+		}
+		f.fetchNoted(ctx)
+	}
+	// The live round: the same walk over the cache; whatever is still missing is read now.
+	f.dry = false
+	st, err := collect()
 	var ae *authError
 	if errors.As(err, &ae) {
 		return nil, nil, err
@@ -53,6 +66,7 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 
 // state is what one Collect has read so far.
 type state struct {
+	f        *fetcher
 	c        *client
 	switches map[string]*trace.Switch
 	ports    map[string]*trace.SwitchPort
@@ -74,10 +88,13 @@ type state struct {
 	warnings     []string
 	// policy: policy path of each router, and router id by policy path
 	policy *policyState
+	// tier0s are the tier-0 routers listed up front (tier0Hint), when tier0Known.
+	tier0s     map[string]lrouter
+	tier0Known bool
 }
 
-func newState(c *client) *state {
-	return &state{c: c, switches: map[string]*trace.Switch{}, ports: map[string]*trace.SwitchPort{}, routers: map[string]*trace.Router{},
+func newState(f *fetcher) *state {
+	return &state{f: f, c: f.c, switches: map[string]*trace.Switch{}, ports: map[string]*trace.SwitchPort{}, routers: map[string]*trace.Router{},
 		rports: map[string]*trace.RouterPort{}, static: map[string][]staticRoute{}, adv: map[string]*advertisement{}, runtime: map[string][]routeEntry{},
 		synthetic: map[string]bool{}, switchDone: map[string]bool{}, routerDone: map[string]bool{}, childrenDone: map[string]bool{},
 		attachDone: map[string]bool{}, missing: map[string]bool{}}
@@ -105,9 +122,13 @@ func fatal(err error) bool {
 	return errors.As(err, &ae) || errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// soft turns an error into a warning unless it must stop the collection.
+// soft turns an error into a warning unless it must stop the collection. A read a dry round
+// left for the next level is no error: the walk goes on with what does not depend on it.
 func (st *state) soft(err error) error {
-	if err == nil || fatal(err) {
+	if err == nil || pending(err) {
+		return nil
+	}
+	if fatal(err) {
 		return err
 	}
 	st.warn("%v", err)
@@ -144,24 +165,30 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 	if q.All {
 		return st.all(ctx)
 	}
-	eps := map[string]*trace.SwitchPort{}
-	for _, ep := range append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...) {
-		sp, err := st.endpoint(ctx, ep)
+	all := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
+	if len(all) > 0 {
+		st.tier0Hint(ctx)
+	}
+	// Every endpoint's port, its switch and the switch's routers; an endpoint known by name only
+	// takes its IP from its port.
+	eps := make([]*trace.SwitchPort, len(all))
+	ips := make([]netip.Addr, len(all))
+	for i, ep := range all {
+		sp, ip, err := st.endpoint(ctx, ep)
 		if err != nil {
 			return err
 		}
-		if sp != nil {
-			eps[ep.IP.String()] = sp
-		}
+		eps[i], ips[i] = sp, ip
 	}
-	for _, s := range q.Sources {
-		for _, d := range q.Destinations {
-			for _, pair := range [][2]fabric.Endpoint{{s, d}, {d, s}} {
-				from := eps[pair[0].IP.String()]
-				if from == nil || !pair[1].IP.IsValid() {
+	for i := range q.Sources {
+		for j := range q.Destinations {
+			s, d := i, len(q.Sources)+j
+			for _, pair := range [][2]int{{s, d}, {d, s}} {
+				from := eps[pair[0]]
+				if from == nil || !ips[pair[1]].IsValid() {
 					continue
 				}
-				if err := st.follow(ctx, from.Switch, pair[1].IP); err != nil {
+				if err := st.follow(ctx, from.Switch, ips[pair[1]]); err != nil {
 					return err
 				}
 			}
@@ -181,7 +208,7 @@ func (st *state) searchPorts(ctx context.Context, terms ...string) ([]lport, boo
 		return nil, false, nil
 	}
 	q := url.Values{"query": {strings.Join(append([]string{"resource_type:LogicalPort"}, terms...), " AND ")}}
-	res, err := list[lport](ctx, st.c, "/api/v1/search/query", q)
+	res, err := list[lport](ctx, st.f, "/api/v1/search/query", q)
 	if isNotFound(err) {
 		st.noSearch = true
 		st.warn("NSX Manager %s has no search API (/api/v1/search/query): listed every logical port instead", st.c.base.Host)
@@ -198,7 +225,7 @@ func (st *state) listAllPorts(ctx context.Context) error {
 		return nil
 	}
 	st.allPorts = true
-	all, err := list[lport](ctx, st.c, "/api/v1/logical-ports", nil)
+	all, err := list[lport](ctx, st.f, "/api/v1/logical-ports", nil)
 	for _, lp := range all {
 		if st.ports[lp.ID] == nil || st.synthetic[lp.ID] {
 			st.addPort(lp)
@@ -209,20 +236,105 @@ func (st *state) listAllPorts(ctx context.Context) error {
 
 // endpoint finds the logical port bound to an endpoint's IP (else its MAC), its parent VIF and
 // the parent's other children (for duplicate traffic tags), its switch and the switch's routers.
-func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, error) {
+// An endpoint without an IP is found by name (byName); its IP is then its port's.
+func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, netip.Addr, error) {
 	if !ep.IP.IsValid() {
-		return nil, nil
+		sp, err := st.byName(ctx, ep)
+		if sp == nil || err != nil {
+			return nil, netip.Addr{}, err
+		}
+		ip := portIP(sp)
+		return sp, ip, st.around(ctx, sp)
 	}
 	ip := ep.IP.Unmap().String()
 	found, ok, err := st.searchPorts(ctx, "address_bindings.ip_address:"+quote(ip))
+	if pending(err) {
+		return nil, ep.IP, nil
+	}
 	if err := st.soft(err); err != nil {
-		return nil, err
+		return nil, ep.IP, err
 	}
 	if ok && len(found) == 0 && ep.MAC != "" {
 		found, _, err = st.searchPorts(ctx, "address_bindings.mac_address:"+quote(ep.MAC))
-		if err := st.soft(err); err != nil {
-			return nil, err
+		if pending(err) {
+			return nil, ep.IP, nil
 		}
+		if err := st.soft(err); err != nil {
+			return nil, ep.IP, err
+		}
+	}
+	for _, lp := range found {
+		st.addPort(lp)
+	}
+	if !ok {
+		if err := st.soft(st.listAllPorts(ctx)); err != nil {
+			return nil, ep.IP, err
+		}
+	}
+	sp := st.bestPort(ep)
+	if sp == nil {
+		st.warn("no NSX logical port is bound to %s", ip)
+		return nil, ep.IP, nil
+	}
+	return sp, ep.IP, st.around(ctx, sp)
+}
+
+// around reads what surrounds an endpoint's port: a CHILD port's parent VIF and the parent's other
+// children (for duplicate traffic tags), the port's switch and the switch's routers.
+func (st *state) around(ctx context.Context, sp *trace.SwitchPort) error {
+	if sp.ParentVIF != "" {
+		if err := st.byAttachment(ctx, sp.ParentVIF); err != nil {
+			return err
+		}
+		if err := st.children(ctx, sp.ParentVIF); err != nil {
+			return err
+		}
+	}
+	return st.ensureSwitch(ctx, sp.Switch, true)
+}
+
+// portIP is the address a port is bound to (the first IPv4 one, else the first), for an endpoint
+// known by name only.
+func portIP(sp *trace.SwitchPort) netip.Addr {
+	var first netip.Addr
+	for _, s := range sp.IPs {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			continue
+		}
+		if a.Is4() || a.Is4In6() {
+			return a.Unmap()
+		}
+		if !first.IsValid() {
+			first = a
+		}
+	}
+	return first
+}
+
+// byName finds the port of an endpoint that has no IP yet (the caller started the fabric read
+// before the Kubernetes API answered): a pod's port by the tags NCP gives it (ncp/pod = name,
+// ncp/project = namespace), a node's VIF by ncp/node_name.
+func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, error) {
+	var found []lport
+	var ok bool
+	var err error
+	var what string
+	switch {
+	case ep.Pod != nil:
+		what = fmt.Sprintf("tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
+		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote("ncp/pod"), "tags.tag:"+quote(ep.Pod.Name))
+	case ep.Node != "":
+		what = "tagged ncp/node_name=" + ep.Node
+		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote("ncp/node_name"), "tags.tag:"+quote(ep.Node))
+	default:
+		return nil, nil
+	}
+	if pending(err) {
+		return nil, nil
+	}
+	if err := st.soft(err); err != nil {
+		return nil, err
 	}
 	for _, lp := range found {
 		st.addPort(lp)
@@ -232,23 +344,30 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 			return nil, err
 		}
 	}
-	sp := st.bestPort(ep)
-	if sp == nil {
-		st.warn("no NSX logical port is bound to %s", ip)
-		return nil, nil
-	}
-	if sp.ParentVIF != "" {
-		if err := st.byAttachment(ctx, sp.ParentVIF); err != nil {
-			return nil, err
+	var best *trace.SwitchPort
+	for _, sp := range st.sortedPorts() {
+		if sp.Type == trace.PortRouter {
+			continue
 		}
-		if err := st.children(ctx, sp.ParentVIF); err != nil {
-			return nil, err
+		if ep.Pod != nil {
+			// A pod's port; its CHILD port first (a pod in a VM has one per interface).
+			if sp.Pod == nil || *sp.Pod != *ep.Pod {
+				continue
+			}
+			if best == nil || (sp.Type == trace.PortChild && best.Type != trace.PortChild) {
+				best = sp
+			}
+			continue
+		}
+		// A node's VIF that carries its address (NCP tags its trunk VIF too, without one).
+		if sp.NodeName == ep.Node && sp.Type == trace.PortVIF && portIP(sp).IsValid() && best == nil {
+			best = sp
 		}
 	}
-	if err := st.ensureSwitch(ctx, sp.Switch, true); err != nil {
-		return nil, err
+	if best == nil {
+		st.warn("no NSX logical port with an address is %s", what)
 	}
-	return sp, nil
+	return best, nil
 }
 
 // bestPort picks the endpoint's port among those read: pod tag, then CHILD, then IP, then MAC.
@@ -305,7 +424,7 @@ func (st *state) byAttachment(ctx context.Context, att string) error {
 		return nil
 	}
 	st.attachDone[att] = true
-	res, err := list[lport](ctx, st.c, "/api/v1/logical-ports", url.Values{"attachment_id": {att}})
+	res, err := list[lport](ctx, st.f, "/api/v1/logical-ports", url.Values{"attachment_id": {att}})
 	for _, lp := range res {
 		st.addPort(lp)
 	}
@@ -321,7 +440,7 @@ func (st *state) children(ctx context.Context, parentVIF string) error {
 		return nil
 	}
 	st.childrenDone[parentVIF] = true
-	res, err := list[lport](ctx, st.c, "/api/v1/logical-ports", url.Values{"parent_vif_id": {parentVIF}})
+	res, err := list[lport](ctx, st.f, "/api/v1/logical-ports", url.Values{"parent_vif_id": {parentVIF}})
 	for _, lp := range res {
 		st.addPort(lp)
 	}
@@ -339,14 +458,13 @@ func (st *state) ensureSwitch(ctx context.Context, id string, withRouters bool) 
 	}
 	if !st.switchDone[id] {
 		st.switchDone[id] = true
-		var ls lswitch
-		err := st.c.get(ctx, "/api/v1/logical-switches/"+url.PathEscape(id), nil, &ls)
+		ls, err := fetch[lswitch](ctx, st.f, "/api/v1/logical-switches/"+url.PathEscape(id), nil)
 		if err == nil {
 			st.switches[id] = &trace.Switch{ID: ls.ID, Name: ls.DisplayName, Source: trace.SourceNSX}
 		} else if err := st.soft(err); err != nil {
 			return err
 		}
-		rps, err := list[lrport](ctx, st.c, "/api/v1/logical-router-ports", url.Values{"logical_switch_id": {id}})
+		rps, err := list[lrport](ctx, st.f, "/api/v1/logical-router-ports", url.Values{"logical_switch_id": {id}})
 		if err := st.soft(err); err != nil {
 			return err
 		}
@@ -389,8 +507,7 @@ func (st *state) getRouterPort(ctx context.Context, id string) (*trace.RouterPor
 	if st.missing[id] {
 		return nil, nil
 	}
-	var p lrport
-	err := st.c.get(ctx, "/api/v1/logical-router-ports/"+url.PathEscape(id), nil, &p)
+	p, err := fetch[lrport](ctx, st.f, "/api/v1/logical-router-ports/"+url.PathEscape(id), nil)
 	if err != nil {
 		st.missing[id] = true
 		if isNotFound(err) {
@@ -410,8 +527,8 @@ func (st *state) getPort(ctx context.Context, id string) (*trace.SwitchPort, err
 	if st.missing[id] {
 		return nil, nil
 	}
-	var lp lport
-	if err := st.c.get(ctx, "/api/v1/logical-ports/"+url.PathEscape(id), nil, &lp); err != nil {
+	lp, err := fetch[lport](ctx, st.f, "/api/v1/logical-ports/"+url.PathEscape(id), nil)
+	if err != nil {
 		st.missing[id] = true
 		if isNotFound(err) {
 			st.warn("logical port %s is named by a router port but does not exist in NSX", id)
@@ -435,28 +552,27 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 		return st.ensurePolicyRouter(ctx, "/infra/tier-0s/"+id)
 	}
 	st.routerDone[id] = true
-	var lr lrouter
-	if err := st.c.get(ctx, "/api/v1/logical-routers/"+url.PathEscape(id), nil, &lr); err != nil {
-		if isNotFound(err) {
-			st.warn("logical router %s is named by a router port but does not exist in NSX", id)
-			return nil
+	lr, known := st.tier0s[id]
+	if !known {
+		var err error
+		lr, err = fetch[lrouter](ctx, st.f, "/api/v1/logical-routers/"+url.PathEscape(id), nil)
+		if err != nil {
+			if pending(err) {
+				// Its other reads need only its tier: read them with the GET.
+				st.prefetchRouter(ctx, id)
+			}
+			if isNotFound(err) {
+				st.warn("logical router %s is named by a router port but does not exist in NSX", id)
+				return nil
+			}
+			return st.soft(err)
 		}
-		return st.soft(err)
 	}
 	r := lr.router()
 	st.routers[id] = &r
 	base := "/api/v1/logical-routers/" + url.PathEscape(id) + "/routing/"
-	var filters []url.Values
-	if r.Tier == trace.Tier0 {
-		filters = []url.Values{
-			{"logical_router_id": {id}, "resource_type": {"LogicalRouterUpLinkPort"}},
-			{"logical_router_id": {id}, "resource_type": {"LogicalRouterDownLinkPort"}},
-		}
-	} else {
-		filters = []url.Values{{"logical_router_id": {id}}}
-	}
-	for _, f := range filters {
-		rps, err := list[lrport](ctx, st.c, "/api/v1/logical-router-ports", f)
+	for _, f := range portFilters(id, r.Tier) {
+		rps, err := list[lrport](ctx, st.f, "/api/v1/logical-router-ports", f)
 		if err := st.soft(err); err != nil {
 			return err
 		}
@@ -469,14 +585,13 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 			}
 		}
 	}
-	srs, err := list[staticRoute](ctx, st.c, base+"static-routes", nil)
+	srs, err := list[staticRoute](ctx, st.f, base+"static-routes", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
 	st.static[id] = srs
 	if r.Tier == trace.Tier1 {
-		var a advertisement
-		err := st.c.get(ctx, base+"advertisement", nil, &a)
+		a, err := fetch[advertisement](ctx, st.f, base+"advertisement", nil)
 		if err == nil {
 			st.adv[id] = &a
 		} else if err := st.soft(err); err != nil {
@@ -486,10 +601,72 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 	return st.routeTable(ctx, id)
 }
 
+// portFilters are the router-port lists ensureRouter reads for a router of this tier.
+func portFilters(id, tier string) []url.Values {
+	if tier == trace.Tier0 {
+		return []url.Values{
+			{"logical_router_id": {id}, "resource_type": {"LogicalRouterUpLinkPort"}},
+			{"logical_router_id": {id}, "resource_type": {"LogicalRouterDownLinkPort"}},
+		}
+	}
+	return []url.Values{{"logical_router_id": {id}}}
+}
+
+// maxTier0Prefetch bounds the tier-0s whose reads are fetched before a link names them.
+const maxTier0Prefetch = 4
+
+// tier0Hint lists the tier-0 routers (a fabric has a few, however many tier-1s and ports it
+// has). ensureRouter takes a tier-0 from this list instead of reading it, and dry rounds use it to
+// know a router's tier before its GET answers. It is a hint: an error leaves it empty and the
+// routers are read one by one.
+func (st *state) tier0Hint(ctx context.Context) {
+	st.tier0s = map[string]lrouter{}
+	lrs, err := list[lrouter](ctx, st.f, "/api/v1/logical-routers", url.Values{"router_type": {"TIER0"}})
+	if err != nil {
+		return
+	}
+	st.tier0Known = true
+	for _, lr := range lrs {
+		if lr.ID != "" && tierOf(lr.RouterType) == trace.Tier0 {
+			st.tier0s[lr.ID] = lr
+		}
+	}
+	if st.f.dry && len(st.tier0s) <= maxTier0Prefetch {
+		// A walk that leaves its tier-1 reaches a tier-0 two levels later (the tier-1's link port
+		// names the tier-0's): read the tier-0s now, beside the endpoints' switches.
+		for _, id := range sortedKeys(st.tier0s) {
+			st.prefetchRouter(ctx, id)
+		}
+	}
+}
+
+// prefetchRouter notes (dry rounds only) the reads ensureRouter makes for a router once its tier is
+// known: its ports, static routes, a tier-1's advertisement, the route table. They are fetched with
+// the router's GET instead of after it. Without the tier-0 list the tier is unknown, and nothing
+// is noted: a guess could list every link port of a tier-0.
+func (st *state) prefetchRouter(ctx context.Context, id string) {
+	if !st.f.dry || !st.tier0Known {
+		return
+	}
+	tier := trace.Tier1
+	if _, ok := st.tier0s[id]; ok {
+		tier = trace.Tier0
+	}
+	base := "/api/v1/logical-routers/" + url.PathEscape(id) + "/routing/"
+	for _, f := range portFilters(id, tier) {
+		_, _ = list[lrport](ctx, st.f, "/api/v1/logical-router-ports", f)
+	}
+	_, _ = list[staticRoute](ctx, st.f, base+"static-routes", nil)
+	if tier == trace.Tier1 {
+		_, _ = fetch[advertisement](ctx, st.f, base+"advertisement", nil)
+	}
+	_, _ = list[routeEntry](ctx, st.f, base+"route-table", nil)
+}
+
 // routeTable reads a router's runtime route table; a manager that cannot serve it for this router
 // (no edge transport node, older version) answers 4xx and the routes come from configuration.
 func (st *state) routeTable(ctx context.Context, id string) error {
-	rt, err := list[routeEntry](ctx, st.c, "/api/v1/logical-routers/"+url.PathEscape(id)+"/routing/route-table", nil)
+	rt, err := list[routeEntry](ctx, st.f, "/api/v1/logical-routers/"+url.PathEscape(id)+"/routing/route-table", nil)
 	switch {
 	case isNotFound(err):
 		return nil
@@ -552,6 +729,9 @@ func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error 
 // node reads a node's VIFs (tagged ncp/node_name by NCP) and the CHILD ports under them.
 func (st *state) node(ctx context.Context, name string) error {
 	found, ok, err := st.searchPorts(ctx, "tags.scope:"+quote("ncp/node_name"), "tags.tag:"+quote(name))
+	if pending(err) {
+		return nil
+	}
 	if err := st.soft(err); err != nil {
 		return err
 	}
@@ -604,29 +784,29 @@ func (st *state) node(ctx context.Context, name string) error {
 // all reads the whole fabric (a support bundle), every list paginated.
 func (st *state) all(ctx context.Context) error {
 	st.allPorts = true
-	lss, err := list[lswitch](ctx, st.c, "/api/v1/logical-switches", nil)
-	if err != nil {
+	lss, err := list[lswitch](ctx, st.f, "/api/v1/logical-switches", nil)
+	if err != nil && !pending(err) {
 		return err
 	}
 	for _, ls := range lss {
 		st.switches[ls.ID] = &trace.Switch{ID: ls.ID, Name: ls.DisplayName, Source: trace.SourceNSX}
 		st.switchDone[ls.ID] = true
 	}
-	lps, err := list[lport](ctx, st.c, "/api/v1/logical-ports", nil)
+	lps, err := list[lport](ctx, st.f, "/api/v1/logical-ports", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
 	for _, lp := range lps {
 		st.addPort(lp)
 	}
-	rps, err := list[lrport](ctx, st.c, "/api/v1/logical-router-ports", nil)
+	rps, err := list[lrport](ctx, st.f, "/api/v1/logical-router-ports", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
 	for _, p := range rps {
 		st.addRouterPort(p)
 	}
-	lrs, err := list[lrouter](ctx, st.c, "/api/v1/logical-routers", nil)
+	lrs, err := list[lrouter](ctx, st.f, "/api/v1/logical-routers", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
@@ -636,14 +816,13 @@ func (st *state) all(ctx context.Context) error {
 	}
 	for _, lr := range lrs {
 		base := "/api/v1/logical-routers/" + url.PathEscape(lr.ID) + "/routing/"
-		srs, err := list[staticRoute](ctx, st.c, base+"static-routes", nil)
+		srs, err := list[staticRoute](ctx, st.f, base+"static-routes", nil)
 		if err := st.soft(err); err != nil {
 			return err
 		}
 		st.static[lr.ID] = srs
 		if tierOf(lr.RouterType) == trace.Tier1 {
-			var a advertisement
-			if err := st.c.get(ctx, base+"advertisement", nil, &a); err == nil {
+			if a, err := fetch[advertisement](ctx, st.f, base+"advertisement", nil); err == nil {
 				st.adv[lr.ID] = &a
 			} else if err := st.soft(err); err != nil {
 				return err
