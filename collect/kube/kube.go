@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,36 +89,51 @@ func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{}}
 	res := &Result{CollectedAt: c.now().UTC()}
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
-	// (GET pod, then GET its node), not the sum of its reads.
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(maxConcurrentReads)
+	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of
+	// the query (sources, targets, nodes), whichever came back first, so the message is stable.
+	var tasks []func(context.Context) error
 	for _, ref := range q.Pods {
-		eg.Go(func() error {
-			p, err := s.getPod(ectx, ref, "source pod")
+		tasks = append(tasks, func(ctx context.Context) error {
+			p, err := s.getPod(ctx, ref, "source pod")
 			if err != nil {
 				return err
 			}
-			return s.podNode(ectx, p)
+			return s.podNode(ctx, p)
 		})
 	}
 	for _, t := range q.Targets {
-		eg.Go(func() error { return s.target(ectx, t) })
+		tasks = append(tasks, func(ctx context.Context) error { return s.target(ctx, t) })
 	}
 	for _, name := range q.Nodes {
-		eg.Go(func() error {
-			n, err := s.nodeByNameOrIP(ectx, name)
+		tasks = append(tasks, func(ctx context.Context) error {
+			n, err := s.nodeByNameOrIP(ctx, name)
 			if err != nil {
 				return err
 			}
 			s.markWalk(n.Name)
-			return s.podsOfNode(ectx, n.Name)
+			return s.podsOfNode(ctx, n.Name)
 		})
 	}
 	if q.All {
-		eg.Go(func() error { return s.all(ectx) })
+		tasks = append(tasks, s.all)
 	}
-	if err := eg.Wait(); err != nil {
-		return nil, err
+	errs := make([]error, len(tasks))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxConcurrentReads)
+	for i, task := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = task(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	res.Cluster = s.cluster()
 	res.Warnings = s.warnings
