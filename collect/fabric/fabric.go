@@ -40,3 +40,12 @@ type Provider interface {
 	// error only when nothing useful could be read (unreachable, unauthorised).
 	Collect(ctx context.Context, q Query) (*trace.Fabric, []string, error)
 }
+
+// NameResolver is implemented by providers whose Collect can find an endpoint from its names
+// alone: an Endpoint with Pod set and no IP (the pod's port), or with only Node (that node's VIF),
+// the IP then coming from the port found. A caller may so start the fabric read before the
+// Kubernetes API has answered with the IPs.
+type NameResolver interface {
+	// ResolvesNames says whether this provider, as configured, resolves such endpoints.
+	ResolvesNames() bool
+}

@@ -23,6 +23,12 @@ type provider struct {
 
 func (p *provider) Name() string { return "nsx" }
 
+// ResolvesNames: through the Management API, Collect finds a pod's port by its NCP tags (ncp/pod,
+// ncp/project) and a node's VIF by ncp/node_name when the Endpoint has no IP.
+func (p *provider) ResolvesNames() bool { return p.cfg.API == APIManagement }
+
+var _ fabric.NameResolver = (*provider)(nil)
+
 // Collect reads what q needs. Problems reading one object become warnings (the walk then says
 // what is missing); refused credentials, an unreachable manager or nothing read at all are errors.
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
@@ -322,10 +328,10 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 	var what string
 	switch {
 	case ep.Pod != nil:
-		what = fmt.Sprintf("tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
+		what = fmt.Sprintf("no NSX logical port is tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
 		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote("ncp/pod"), "tags.tag:"+quote(ep.Pod.Name))
 	case ep.Node != "":
-		what = "tagged ncp/node_name=" + ep.Node
+		what = "no NSX VIF with an address is tagged ncp/node_name=" + ep.Node
 		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote("ncp/node_name"), "tags.tag:"+quote(ep.Node))
 	default:
 		return nil, nil
@@ -365,7 +371,7 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 		}
 	}
 	if best == nil {
-		st.warn("no NSX logical port with an address is %s", what)
+		st.warn("%s", what)
 	}
 	return best, nil
 }

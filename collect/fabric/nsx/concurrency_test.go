@@ -1,0 +1,196 @@
+package nsx
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// timeline records when each request went out and when its answer came back.
+type timeline struct {
+	rt    http.RoundTripper
+	mu    sync.Mutex
+	spans [][2]time.Time
+}
+
+func (l *timeline) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := l.rt.RoundTrip(r)
+	l.mu.Lock()
+	l.spans = append(l.spans, [2]time.Time{start, time.Now()})
+	l.mu.Unlock()
+	return resp, err
+}
+
+// sequential is the longest chain of requests each sent after the previous one was answered:
+// the round trips a Collect waited for one after the other.
+func (l *timeline) sequential() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	spans := append([][2]time.Time(nil), l.spans...)
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0].Before(spans[j][0]) })
+	chain := make([]int, len(spans))
+	best := 0
+	for i, s := range spans {
+		chain[i] = 1
+		for j := 0; j < i; j++ {
+			if !spans[j][1].After(s[0]) && chain[j]+1 > chain[i] {
+				chain[i] = chain[j] + 1
+			}
+		}
+		best = max(best, chain[i])
+	}
+	return best
+}
+
+// timedProvider is a provider whose requests are recorded on a timeline, against a manager that
+// answers every request after latency.
+func timedProvider(t *testing.T, top *nsxtest.Topology, latency time.Duration, mod func(*Config)) (fabric.Provider, *nsxtest.Server, *timeline) {
+	t.Helper()
+	s := nsxtest.New(top, nsxtest.Options{Password: testPassword, Latency: latency})
+	t.Cleanup(s.Close)
+	hc := s.Client()
+	tl := &timeline{rt: hc.Transport}
+	hc.Transport = tl
+	p, _ := newTestProvider(t, s, func(c *Config) {
+		c.HTTPClient = hc
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return p, s, tl
+}
+
+// A pod-to-node walk reads level by level: the session login, the endpoints' ports (and the
+// tier-0s), their switches and parents, the tier-1s, the tier-1s' link peers. Five round trips
+// one after another, however many requests, and the same fabric as reading one by one.
+func TestWalkReadsLevelByLevel(t *testing.T) {
+	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
+	start := time.Now()
+	f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+	took := time.Since(start)
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	assertPublishedWalk(t, walkWith(t, f))
+	if n := tl.sequential(); n > 5 {
+		t.Fatalf("%d round trips one after another, want at most 5 (login, ports, switches, tier-1s, link peers)", n)
+	}
+	if s.Logins() != 1 {
+		t.Fatalf("%d logins for one Collect, want 1", s.Logins())
+	}
+	t.Logf("pod-to-node walk: %d requests, %d sequential, %s", s.Requests(), tl.sequential(), took.Round(time.Millisecond))
+
+	// The fabric is the one the walk reads without concurrency (every read in a live round).
+	seq := sequentialCollect(t, kubeDNSToNode())
+	if !reflect.DeepEqual(f, seq) {
+		t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
+	}
+}
+
+// sequentialCollect reads q with no dry rounds: each read when the walk reaches it.
+func sequentialCollect(t *testing.T, q fabric.Query) *trace.Fabric {
+	t.Helper()
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
+	defer s.Close()
+	p, _ := newTestProvider(t, s, nil)
+	pp := p.(*provider)
+	f := newFetcher(pp.c)
+	st := newState(f)
+	if err := st.run(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	return st.fabric()
+}
+
+// `macs` reads a node's VIFs, then their children and the VIF's switch, then the children's
+// switches: four round trips with the login, not one per port.
+func TestNodePortsReadConcurrently(t *testing.T) {
+	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
+	q := fabric.Query{Nodes: []string{"172.15.0.3", "172.15.0.4"}}
+	f, warns, err := p.Collect(context.Background(), q)
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	if n := tl.sequential(); n > 4 {
+		t.Fatalf("%d round trips one after another for two nodes' ports, want at most 4", n)
+	}
+	if seq := sequentialCollect(t, q); !reflect.DeepEqual(f, seq) {
+		t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
+	}
+	t.Logf("two nodes' ports: %d requests, %d sequential", s.Requests(), tl.sequential())
+}
+
+// Endpoints known by name only (the fabric read started before the Kubernetes API answered): the
+// pod's port by its NCP tags, the node's VIF by ncp/node_name; the walk is the same.
+func TestEndpointsByName(t *testing.T) {
+	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
+	if nr, ok := p.(fabric.NameResolver); !ok || !nr.ResolvesNames() {
+		t.Fatal("the management API provider does not resolve names")
+	}
+	q := fabric.Query{
+		Sources:      []fabric.Endpoint{{Node: "172.15.0.3", Pod: &trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}}},
+		Destinations: []fabric.Endpoint{{Node: "172.15.0.4"}},
+	}
+	f, warns, err := p.Collect(context.Background(), q)
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	assertPublishedWalk(t, walkWith(t, f))
+	if n := tl.sequential(); n > 5 {
+		t.Fatalf("%d round trips one after another, want at most 5", n)
+	}
+	t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
+
+	// A pod of another namespace with the same name is not taken; unknown names are warnings.
+	q = fabric.Query{
+		Sources:      []fabric.Endpoint{{Pod: &trace.PodRef{Namespace: "default", Name: "kube-dns"}}},
+		Destinations: []fabric.Endpoint{{Node: "no-such-node"}},
+	}
+	f, warns, err = p.Collect(context.Background(), q)
+	want := []string{"no NSX logical port is tagged ncp/project=default, ncp/pod=kube-dns", "no NSX VIF with an address is tagged ncp/node_name=no-such-node"}
+	if err != nil || !reflect.DeepEqual(warns, want) {
+		t.Fatalf("err %v, warnings %q, want %q", err, warns, want)
+	}
+	if len(f.Routers) != 0 {
+		t.Fatalf("routers read for endpoints not found: %v", f.Routers)
+	}
+	if pp, _ := New(Config{Manager: s.URL, HTTPClient: s.Client(), API: APIPolicy}); pp.(fabric.NameResolver).ResolvesNames() {
+		t.Fatal("the policy API provider claims to resolve names")
+	}
+}
+
+// Many concurrent requests, one login; a refused login is sent once, not once per request.
+func TestOneLoginForConcurrentRequests(t *testing.T) {
+	s := nsxtest.New(published(t), nsxtest.Options{Password: "other"})
+	defer s.Close()
+	p, _ := newTestProvider(t, s, nil)
+	q := kubeDNSToNode()
+	q.Nodes = []string{"172.15.0.3", "172.15.0.4", "172.15.0.5"}
+	if _, _, err := p.Collect(context.Background(), q); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if s.Logins() != 1 {
+		t.Fatalf("%d logins with a wrong password, want 1", s.Logins())
+	}
+}
+
+// An endpoint found by name takes its port's IPv4 address, else its first one.
+func TestEndpointIPOfName(t *testing.T) {
+	sp := &trace.SwitchPort{IPs: []string{"fd00::1", "bogus", "10.0.0.1"}}
+	if got := portIP(sp); got != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("portIP %v", got)
+	}
+	if got := portIP(&trace.SwitchPort{IPs: []string{"fd00::1"}}); got != netip.MustParseAddr("fd00::1") {
+		t.Fatalf("portIP %v", got)
+	}
+}
