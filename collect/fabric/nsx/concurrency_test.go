@@ -133,13 +133,22 @@ func TestNodePortsReadConcurrently(t *testing.T) {
 // Endpoints known by name only (the fabric read started before the Kubernetes API answered): the
 // pod's port by its NCP tags, the node's VIF by ncp/node_name; the walk is the same.
 func TestEndpointsByName(t *testing.T) {
-	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
+	// The published nodes are named by their addresses: name node 172.15.0.4 worker-4 in NSX.
+	top := published(t)
+	for i := range top.LogicalPorts {
+		for j, tg := range top.LogicalPorts[i].Tags {
+			if tg.Scope == nsxtest.ScopeNodeName && tg.Tag == "172.15.0.4" {
+				top.LogicalPorts[i].Tags[j].Tag = "worker-4"
+			}
+		}
+	}
+	p, s, tl := timedProvider(t, top, 20*time.Millisecond, nil)
 	if nr, ok := p.(fabric.NameResolver); !ok || !nr.ResolvesNames() {
 		t.Fatal("the management API provider does not resolve names")
 	}
 	q := fabric.Query{
 		Sources:      []fabric.Endpoint{{Node: "172.15.0.3", Pod: &trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}}},
-		Destinations: []fabric.Endpoint{{Node: "172.15.0.4"}},
+		Destinations: []fabric.Endpoint{{Node: "worker-4"}},
 	}
 	f, warns, err := p.Collect(context.Background(), q)
 	if err != nil || len(warns) != 0 {
@@ -150,6 +159,14 @@ func TestEndpointsByName(t *testing.T) {
 		t.Fatalf("%d round trips one after another, want at most 5", n)
 	}
 	t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
+
+	// A node named by its address is found by it.
+	q.Destinations = []fabric.Endpoint{{Node: "172.15.0.4"}}
+	q.Sources[0].Node = ""
+	if f, _, err = p.Collect(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	assertPublishedWalk(t, walkWith(t, f))
 
 	// A pod of another namespace with the same name is not taken; unknown names are warnings.
 	q = fabric.Query{

@@ -244,6 +244,10 @@ func (st *state) listAllPorts(ctx context.Context) error {
 // the parent's other children (for duplicate traffic tags), its switch and the switch's routers.
 // An endpoint without an IP is found by name (byName); its IP is then its port's.
 func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, netip.Addr, error) {
+	if a, err := netip.ParseAddr(ep.Node); !ep.IP.IsValid() && ep.Pod == nil && err == nil {
+		// A node named by its address (node/10.0.0.5): its port is found by that address.
+		ep.IP = a
+	}
 	if !ep.IP.IsValid() {
 		sp, err := st.byName(ctx, ep)
 		if sp == nil || err != nil {
