@@ -102,6 +102,10 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	if err != nil {
 		return nil, nil, factsErr(fmt.Errorf("kubeconfig: %v", err))
 	}
+	// A provider that finds endpoints by name (NSX's NCP tags) starts at once, beside the API
+	// reads, so the fabric's round trips overlap the API's instead of following them.
+	early := startEarlyFabric(ctx, prov, need)
+	defer early.stop()
 	res, err := kube.New(cs, cfg.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -135,7 +139,10 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	if prov != nil {
 		eg.Go(func() error {
 			at := liveNow()
-			fab, warns, err := prov.Collect(ectx, fabricQuery(res, need))
+			fab, warns, err := early.result(res, need)
+			if fab == nil && err == nil {
+				fab, warns, err = prov.Collect(ectx, fabricQuery(res, need))
+			}
 			if err != nil {
 				warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
 			}
@@ -241,6 +248,108 @@ func fabricQuery(res *kube.Result, need Need) fabric.Query {
 	q.Nodes = append(q.Nodes, need.Nodes...)
 	q.All = need.All
 	return q
+}
+
+// earlyFabric is a fabric read started from the walk's names before the API has answered.
+type earlyFabric struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	fab    *trace.Fabric
+	warns  []string
+	err    error
+}
+
+// startEarlyFabric starts prov's read from names alone when prov can resolve them (nil otherwise).
+func startEarlyFabric(ctx context.Context, prov fabric.Provider, need Need) *earlyFabric {
+	nr, ok := prov.(fabric.NameResolver)
+	if !ok || !nr.ResolvesNames() || need.All || len(need.Pods) == 0 {
+		return nil
+	}
+	var q fabric.Query
+	for _, ref := range need.Pods {
+		ref := ref
+		q.Sources = append(q.Sources, fabric.Endpoint{Pod: &ref})
+	}
+	for _, t := range need.Targets {
+		switch t.Kind {
+		case trace.TargetPod:
+			ref := trace.PodRef{Namespace: t.Namespace, Name: t.Name}
+			q.Destinations = append(q.Destinations, fabric.Endpoint{Pod: &ref})
+		case trace.TargetNode:
+			q.Destinations = append(q.Destinations, fabric.Endpoint{Node: t.Name})
+		case trace.TargetIP:
+			if a, err := netip.ParseAddr(t.IP); err == nil {
+				q.Destinations = append(q.Destinations, fabric.Endpoint{IP: a})
+			}
+		}
+	}
+	q.Nodes = append(q.Nodes, need.Nodes...)
+	ectx, cancel := context.WithCancel(ctx)
+	e := &earlyFabric{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.fab, e.warns, e.err = prov.Collect(ectx, q)
+	}()
+	return e
+}
+
+// stop cancels the early read and waits for it, so no goroutine outlives the command.
+func (e *earlyFabric) stop() {
+	if e != nil {
+		e.cancel()
+		<-e.done
+	}
+}
+
+// result is the early read when it holds a logical port for every endpoint the API resolved (the
+// pods' IPs, the destination nodes' addresses); otherwise nothing, and the caller reads by IP (a
+// node named by an IP that is not its name, a pod without NCP tags).
+func (e *earlyFabric) result(res *kube.Result, need Need) (*trace.Fabric, []string, error) {
+	if e == nil {
+		return nil, nil, nil
+	}
+	<-e.done
+	if e.err != nil || e.fab == nil {
+		return nil, nil, nil
+	}
+	bound := map[netip.Addr]bool{}
+	for _, sp := range e.fab.SwitchPorts {
+		for _, ip := range sp.IPs {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				bound[a.Unmap()] = true
+			}
+		}
+	}
+	has := func(ip string) bool {
+		a, err := netip.ParseAddr(ip)
+		return err != nil || bound[a.Unmap()]
+	}
+	pods := map[string]trace.Pod{}
+	for _, p := range res.Cluster.Pods {
+		pods[p.Namespace+"/"+p.Name] = p
+	}
+	refs := append([]trace.PodRef{}, need.Pods...)
+	for _, t := range need.Targets {
+		switch t.Kind {
+		case trace.TargetPod:
+			refs = append(refs, trace.PodRef{Namespace: t.Namespace, Name: t.Name})
+		case trace.TargetNode:
+			for _, n := range res.Cluster.Nodes {
+				if (n.Name == t.Name || kube.NodeIP(n) == t.Name) && !has(kube.NodeIP(n)) {
+					return nil, nil, nil
+				}
+			}
+		}
+	}
+	for _, ref := range refs {
+		p := pods[ref.String()]
+		for _, ip := range p.IPs {
+			if !p.HostNetwork && !has(ip) {
+				return nil, nil, nil
+			}
+		}
+	}
+	return e.fab, e.warns, nil
 }
 
 // hostname is this machine's name, to recognise "the tool runs on the node".
