@@ -264,6 +264,9 @@ func l3Line(walk *trace.Walk) string {
 		return strings.Join(walk.RouterHops(), " → ")
 	}
 	if hops, exact := walk.ExpectedTraceroute(); exact {
+		if len(hops) == 0 {
+			return "✗ (broken before the first router)"
+		}
 		return strings.Join(append(hops, "✗"), " → ")
 	}
 	return strings.Join(walk.RouterHops(), " → ") + " (the return path is broken)"

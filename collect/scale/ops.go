@@ -15,15 +15,17 @@ import (
 // Operation names, as the results table shows them.
 const (
 	OpTraceNode = "trace pod->node"
-	OpTracePod  = "trace pod->pod"
-	OpMACs      = "macs --node"
-	OpCheck     = "check 1,000 pairs"
-	OpCollect   = "collect cluster 10 nodes"
-	OpNaive     = "naive pod->node (baseline)"
+	// OpTraceBasic is the same walk with --nsx-auth basic: no session login round trip.
+	OpTraceBasic = "trace pod->node (NSX basic auth)"
+	OpTracePod   = "trace pod->pod"
+	OpMACs       = "macs --node"
+	OpCheck      = "check 1,000 pairs"
+	OpCollect    = "collect cluster 10 nodes"
+	OpNaive      = "naive pod->node (baseline)"
 )
 
 // Ops are the measured operations in table order (the baseline last).
-var Ops = []string{OpTraceNode, OpTracePod, OpMACs, OpCheck, OpCollect, OpNaive}
+var Ops = []string{OpTraceNode, OpTraceBasic, OpTracePod, OpMACs, OpCheck, OpCollect, OpNaive}
 
 // NaiveEnv is the environment variable that makes a test binary run the baseline: its value is a
 // JSON NaiveConfig (see TestMain of this package).
@@ -64,6 +66,8 @@ func (e *Env) Args(op string) ([]string, []string, error) {
 	switch op {
 	case OpTraceNode:
 		return append([]string{"", "trace", src, "--to", req.To.String(), "-o", "json"}, live...), nil, nil
+	case OpTraceBasic:
+		return append(append([]string{"", "trace", src, "--to", req.To.String(), "-o", "json"}, live...), "--nsx-auth", "basic"), nil, nil
 	case OpTracePod:
 		ns, name, _ := e.Size.PodOf(e.Size.Nodes-1, 1)
 		return append([]string{"", "trace", src, "--to", "pod/" + ns + "/" + name, "-o", "json"}, live...), nil, nil
