@@ -19,9 +19,23 @@ type Step struct {
 	Origin string
 }
 
-// RouteStep does the longest-prefix match of the engine on router routerID of f.
+// RouteStep does the longest-prefix match of the engine on router routerID of f. For many steps
+// over one fabric, build a FabricRoutes once.
 func RouteStep(f *Fabric, routerID string, dst netip.Addr) Step {
-	wk := &walker{ix: &Index{fab: newFabIdx(f)}}
+	return NewFabricRoutes(f).Step(routerID, dst)
+}
+
+// FabricRoutes answers RouteStep on one fabric without re-indexing it for every step.
+type FabricRoutes struct{ wk *walker }
+
+// NewFabricRoutes indexes f for routing steps; f must not change while it is used.
+func NewFabricRoutes(f *Fabric) *FabricRoutes {
+	return &FabricRoutes{wk: &walker{ix: &Index{fab: newFabIdx(f)}}}
+}
+
+// Step is RouteStep on the indexed fabric.
+func (r *FabricRoutes) Step(routerID string, dst netip.Addr) Step {
+	wk := r.wk
 	rc, ok := wk.lookup(routerID, dst)
 	if !ok || rc.discard {
 		return Step{}

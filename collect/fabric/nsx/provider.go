@@ -72,8 +72,12 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 
 // state is what one Collect has read so far.
 type state struct {
-	f        *fetcher
-	c        *client
+	f *fetcher
+	c *client
+	// routes is the routing index of the fabric read so far, valid while routesSig holds.
+	routes    *trace.FabricRoutes
+	routesSig [7]int
+
 	switches map[string]*trace.Switch
 	ports    map[string]*trace.SwitchPort
 	routers  map[string]*trace.Router
@@ -687,6 +691,17 @@ func (st *state) routeTable(ctx context.Context, id string) error {
 	return nil
 }
 
+// routeStep is trace.RouteStep on what has been read so far. The fabric and its index are rebuilt
+// only when something was added since the last step: a check of 1,000 pairs steps through the
+// same routers thousands of times, and rebuilding per step cost minutes of CPU.
+func (st *state) routeStep(rid string, dst netip.Addr) trace.Step {
+	sig := [7]int{len(st.switches), len(st.ports), len(st.routers), len(st.rports), len(st.static), len(st.adv), len(st.runtime)}
+	if st.routes == nil || sig != st.routesSig {
+		st.routes, st.routesSig = trace.NewFabricRoutes(st.fabric()), sig
+	}
+	return st.routes.Step(rid, dst)
+}
+
 // follow reads the routers a packet from switch `from` to dst passes, asking the engine's own
 // longest-prefix match (trace.RouteStep) on what has been read so far which peer comes next.
 func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error {
@@ -702,7 +717,7 @@ func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error 
 			if err := st.ensureRouter(ctx, rid); err != nil {
 				return err
 			}
-			step := trace.RouteStep(st.fabric(), rid, dst)
+			step := st.routeStep(rid, dst)
 			if !step.Found {
 				break
 			}
