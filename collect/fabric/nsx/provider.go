@@ -75,8 +75,10 @@ type state struct {
 	f *fetcher
 	c *client
 	// routes is the routing index of the fabric read so far, valid while routesSig holds.
-	routes    *trace.FabricRoutes
-	routesSig [7]int
+	routes      *trace.FabricRoutes
+	routesSig   [7]int
+	rpSorted    []*trace.RouterPort
+	rpSortedSig [7]int
 
 	switches map[string]*trace.Switch
 	ports    map[string]*trace.SwitchPort
@@ -190,6 +192,9 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 		}
 		eps[i], ips[i] = sp, ip
 	}
+	// A path depends only on where it starts (the switch) and where it goes: many pairs (a check)
+	// share both, so each (switch, destination) is followed once.
+	followed := map[string]bool{}
 	for i := range q.Sources {
 		for j := range q.Destinations {
 			s, d := i, len(q.Sources)+j
@@ -198,6 +203,11 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 				if from == nil || !ips[pair[1]].IsValid() {
 					continue
 				}
+				key := from.Switch + "|" + ips[pair[1]].String()
+				if followed[key] {
+					continue
+				}
+				followed[key] = true
 				if err := st.follow(ctx, from.Switch, ips[pair[1]]); err != nil {
 					return err
 				}
@@ -691,11 +701,24 @@ func (st *state) routeTable(ctx context.Context, id string) error {
 	return nil
 }
 
+// routerPortsSorted is sortedRouterPorts, kept while nothing was added (follow asks it per pair).
+func (st *state) routerPortsSorted() []*trace.RouterPort {
+	sig := st.signature()
+	if st.rpSorted == nil || sig != st.rpSortedSig {
+		st.rpSorted, st.rpSortedSig = st.sortedRouterPorts(), sig
+	}
+	return st.rpSorted
+}
+
+func (st *state) signature() [7]int {
+	return [7]int{len(st.switches), len(st.ports), len(st.routers), len(st.rports), len(st.static), len(st.adv), len(st.runtime)}
+}
+
 // routeStep is trace.RouteStep on what has been read so far. The fabric and its index are rebuilt
 // only when something was added since the last step: a check of 1,000 pairs steps through the
 // same routers thousands of times, and rebuilding per step cost minutes of CPU.
 func (st *state) routeStep(rid string, dst netip.Addr) trace.Step {
-	sig := [7]int{len(st.switches), len(st.ports), len(st.routers), len(st.rports), len(st.static), len(st.adv), len(st.runtime)}
+	sig := st.signature()
 	if st.routes == nil || sig != st.routesSig {
 		st.routes, st.routesSig = trace.NewFabricRoutes(st.fabric()), sig
 	}
@@ -705,7 +728,7 @@ func (st *state) routeStep(rid string, dst netip.Addr) trace.Step {
 // follow reads the routers a packet from switch `from` to dst passes, asking the engine's own
 // longest-prefix match (trace.RouteStep) on what has been read so far which peer comes next.
 func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error {
-	for _, rp := range st.sortedRouterPorts() {
+	for _, rp := range st.routerPortsSorted() {
 		sp := st.ports[rp.LinkedSwitchPort]
 		if sp == nil || sp.Switch != from {
 			continue
