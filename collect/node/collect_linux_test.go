@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/node/nodelab"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -75,8 +76,32 @@ func expectLinks(t *testing.T, ns string) []trace.Link {
 	return out
 }
 
+// tentative reports whether any address in netns ns is still tentative (DAD running).
+func tentative(t *testing.T, ns string) bool {
+	for _, l := range ipJSON(t, ns, "addr", "show") {
+		for _, a := range l["addr_info"].([]any) {
+			if a.(map[string]any)["tentative"] == true {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func TestCollectMatchesIPCommand(t *testing.T) {
 	lab := nodelab.Up(t, "nl", nodelab.Published[:3])
+	// IPv6 link-local addresses stay tentative until duplicate address detection ends: wait for it,
+	// or an address may appear between the collection and the ip command.
+	deadline := time.Now().Add(10 * time.Second)
+	netns := []string{lab.Name}
+	for _, p := range lab.Pods {
+		netns = append(netns, lab.Netns(p))
+	}
+	for _, ns := range netns {
+		for tentative(t, ns) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	st, warnings, err := Collect(context.Background(), Options{Node: "n1", RootNetns: lab.NetnsPath(), Match: []string{lab.Name + "-pod-*"}, NoProcs: true})
 	if err != nil {
 		t.Fatal(err)

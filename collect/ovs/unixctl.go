@@ -90,7 +90,7 @@ func ioHint(ctx context.Context, err error, timeout time.Duration) string {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
-		return fmt.Sprintf("no answer within %s (is ovs-vswitchd hung?)", timeout.Round(time.Millisecond))
+		return fmt.Sprintf("no answer within %s (is ovs-vswitchd hung?)", ceilTimeout(timeout))
 	}
 	return err.Error()
 }
@@ -167,4 +167,14 @@ func dialHint(err error) string {
 		return "connection refused (the daemon is not running)"
 	}
 	return err.Error()
+}
+
+// ceilTimeout rounds the time that was left up to a round figure: the deadline was set a few
+// milliseconds before it was measured, and "299ms" reads as a wrong setting.
+func ceilTimeout(d time.Duration) time.Duration {
+	step := 10 * time.Millisecond
+	if d >= 100*time.Millisecond {
+		step = 100 * time.Millisecond
+	}
+	return (d + step - 1).Truncate(step)
 }

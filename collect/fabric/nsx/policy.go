@@ -105,6 +105,7 @@ func (st *state) searchSegmentPorts(ctx context.Context, terms ...string) error 
 	res, err := list[segmentPort](ctx, st.f, "/policy/api/v1/search/query", q)
 	for _, p := range res {
 		sp := p.switchPort()
+		st.ver++
 		st.ports[sp.ID] = &sp
 	}
 	return st.soft(err)
@@ -173,6 +174,7 @@ func (st *state) ensureSegment(ctx context.Context, id string) error {
 	}
 	sw := &trace.Switch{ID: sg.ID, Name: sg.DisplayName, Source: trace.SourceNSX}
 	st.switches[id] = sw
+	st.ver++
 	if sg.ConnectivityPath == "" {
 		return nil
 	}
@@ -184,6 +186,7 @@ func (st *state) ensureSegment(ctx context.Context, id string) error {
 			rp.Networks = append(rp.Networks, s.GatewayAddress)
 		}
 	}
+	st.ver++
 	st.rports[rp.ID] = rp
 	st.ports[rp.LinkedSwitchPort] = &trace.SwitchPort{ID: rp.LinkedSwitchPort, Name: sg.DisplayName + "-gateway-port", Switch: id, Type: trace.PortRouter, RouterPort: rp.ID, Source: trace.SourceNSX}
 	return st.ensurePolicyRouter(ctx, sg.ConnectivityPath)
@@ -213,12 +216,14 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		r.Tier = trace.Tier0
 	}
 	st.routers[id] = r
+	st.ver++
 	srs, err := list[policyRoute](ctx, st.f, "/policy/api/v1"+p+"/static-routes", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
 	for _, sr := range srs {
 		st.static[id] = append(st.static[id], staticRoute{Network: sr.Network, NextHops: sr.NextHops})
+		st.ver++
 	}
 	if r.Tier == trace.Tier0 {
 		ifs, err := list[policyInterface](ctx, st.f, "/policy/api/v1"+p+"/locale-services/default/interfaces", nil)
@@ -234,6 +239,7 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 					}
 				}
 			}
+			st.ver++
 			st.rports[rp.ID] = rp
 		}
 		return st.realize(ctx, p, id, "")
@@ -244,6 +250,7 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		a.AdvertiseStaticRoutes = a.AdvertiseStaticRoutes || ty == "TIER1_STATIC_ROUTES"
 	}
 	st.adv[id] = a
+	st.ver++
 	if t.Tier0Path == "" {
 		return nil
 	}

@@ -76,9 +76,14 @@ type state struct {
 	c *client
 	// routes is the routing index of the fabric read so far, valid while routesSig holds.
 	routes      *trace.FabricRoutes
-	routesSig   [7]int
+	routesSig   [8]int
 	rpSorted    []*trace.RouterPort
-	rpSortedSig [7]int
+	rpSortedSig [8]int
+	portsSorted []*trace.SwitchPort
+	// ver counts changes to ports and router ports (some are replaced or updated in place): the
+	// caches above hold while it and the maps' sizes do.
+	ver            int
+	portsSortedVer int
 
 	switches map[string]*trace.Switch
 	ports    map[string]*trace.SwitchPort
@@ -149,6 +154,7 @@ func (st *state) soft(err error) error {
 
 func (st *state) addPort(lp lport) *trace.SwitchPort {
 	sp := lp.switchPort()
+	st.ver++
 	st.ports[sp.ID] = &sp
 	delete(st.synthetic, sp.ID)
 	return &sp
@@ -156,6 +162,7 @@ func (st *state) addPort(lp lport) *trace.SwitchPort {
 
 func (st *state) addRouterPort(p lrport) *trace.RouterPort {
 	rp := p.routerPort()
+	st.ver++ // also updates its peer's PeerRouterPort in place
 	if old := st.rports[rp.ID]; old != nil && rp.PeerRouterPort == "" {
 		rp.PeerRouterPort = old.PeerRouterPort
 	}
@@ -203,7 +210,13 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 				if from == nil || !ips[pair[1]].IsValid() {
 					continue
 				}
+				// Toward a destination whose port is known, the path depends on its switch, not
+				// on which of the switch's addresses: follow once per (switch, switch). A host route
+				// inside a switch's subnet would then go unread, and the walk say so (unknown).
 				key := from.Switch + "|" + ips[pair[1]].String()
+				if to := eps[pair[1]]; to != nil && to.Switch != "" {
+					key = from.Switch + "|switch:" + to.Switch
+				}
 				if followed[key] {
 					continue
 				}
@@ -434,11 +447,16 @@ func containsFold(xs []string, x string) bool {
 }
 
 func (st *state) sortedPorts() []*trace.SwitchPort {
+	// The sorted list holds while nothing was added or replaced (it is asked per endpoint, per round).
+	if st.portsSorted != nil && st.portsSortedVer == st.ver && len(st.portsSorted) == len(st.ports) {
+		return st.portsSorted
+	}
 	out := make([]*trace.SwitchPort, 0, len(st.ports))
 	for _, p := range st.ports {
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	st.portsSorted, st.portsSortedVer = out, st.ver
 	return out
 }
 
@@ -485,6 +503,7 @@ func (st *state) ensureSwitch(ctx context.Context, id string, withRouters bool) 
 		ls, err := fetch[lswitch](ctx, st.f, "/api/v1/logical-switches/"+url.PathEscape(id), nil)
 		if err == nil {
 			st.switches[id] = &trace.Switch{ID: ls.ID, Name: ls.DisplayName, Source: trace.SourceNSX}
+			st.ver++
 		} else if err := st.soft(err); err != nil {
 			return err
 		}
@@ -498,6 +517,7 @@ func (st *state) ensureSwitch(ctx context.Context, id string, withRouters bool) 
 				// The router port names its switch-side port; the filter says which switch it is on.
 				st.ports[sp] = &trace.SwitchPort{ID: sp, Switch: id, Type: trace.PortRouter, RouterPort: rp.ID, Source: trace.SourceNSX}
 				st.synthetic[sp] = true
+				st.ver++
 			}
 		}
 	}
@@ -594,6 +614,7 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 	}
 	r := lr.router()
 	st.routers[id] = &r
+	st.ver++
 	base := "/api/v1/logical-routers/" + url.PathEscape(id) + "/routing/"
 	for _, f := range portFilters(id, r.Tier) {
 		rps, err := list[lrport](ctx, st.f, "/api/v1/logical-router-ports", f)
@@ -614,10 +635,12 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 		return err
 	}
 	st.static[id] = srs
+	st.ver++
 	if r.Tier == trace.Tier1 {
 		a, err := fetch[advertisement](ctx, st.f, base+"advertisement", nil)
 		if err == nil {
 			st.adv[id] = &a
+			st.ver++
 		} else if err := st.soft(err); err != nil {
 			return err
 		}
@@ -698,6 +721,7 @@ func (st *state) routeTable(ctx context.Context, id string) error {
 		return st.soft(err)
 	}
 	st.runtime[id] = rt
+	st.ver++
 	return nil
 }
 
@@ -710,8 +734,8 @@ func (st *state) routerPortsSorted() []*trace.RouterPort {
 	return st.rpSorted
 }
 
-func (st *state) signature() [7]int {
-	return [7]int{len(st.switches), len(st.ports), len(st.routers), len(st.rports), len(st.static), len(st.adv), len(st.runtime)}
+func (st *state) signature() [8]int {
+	return [8]int{st.ver, len(st.switches), len(st.ports), len(st.routers), len(st.rports), len(st.static), len(st.adv), len(st.runtime)}
 }
 
 // routeStep is trace.RouteStep on what has been read so far. The fabric and its index are rebuilt
@@ -838,6 +862,7 @@ func (st *state) all(ctx context.Context) error {
 	}
 	for _, ls := range lss {
 		st.switches[ls.ID] = &trace.Switch{ID: ls.ID, Name: ls.DisplayName, Source: trace.SourceNSX}
+		st.ver++
 		st.switchDone[ls.ID] = true
 	}
 	lps, err := list[lport](ctx, st.f, "/api/v1/logical-ports", nil)
@@ -861,6 +886,7 @@ func (st *state) all(ctx context.Context) error {
 	for _, lr := range lrs {
 		r := lr.router()
 		st.routers[r.ID] = &r
+		st.ver++
 	}
 	for _, lr := range lrs {
 		base := "/api/v1/logical-routers/" + url.PathEscape(lr.ID) + "/routing/"
@@ -869,9 +895,11 @@ func (st *state) all(ctx context.Context) error {
 			return err
 		}
 		st.static[lr.ID] = srs
+		st.ver++
 		if tierOf(lr.RouterType) == trace.Tier1 {
 			if a, err := fetch[advertisement](ctx, st.f, base+"advertisement", nil); err == nil {
 				st.adv[lr.ID] = &a
+				st.ver++
 			} else if err := st.soft(err); err != nil {
 				return err
 			}
