@@ -182,10 +182,12 @@ func similar(candidate, typed string) bool {
 	if max < 2 {
 		max = 2
 	}
-	return levenshtein(candidate, typed) <= max
+	return EditDistance(candidate, typed) <= max
 }
 
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance of two names (names over 64 bytes only compare equal
+// or far), for "did you mean" suggestions.
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		if a == b {
 			return 0

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 )
 
@@ -122,6 +123,40 @@ type Netns struct {
 	Routes    []Route    `json:"routes,omitempty"`
 	Neighbors []Neighbor `json:"neighbors,omitempty"`
 	Source    string     `json:"source,omitempty"`
+}
+
+// SortNetns orders one namespace's facts as the NodeState conventions say, so that collectors of
+// one node agree field by field.
+func SortNetns(ns *Netns) {
+	idx := map[string]int{}
+	for _, l := range ns.Links {
+		idx[l.Name] = l.Index
+	}
+	sort.Slice(ns.Links, func(i, j int) bool { return ns.Links[i].Index < ns.Links[j].Index })
+	sort.Slice(ns.Addresses, func(i, j int) bool {
+		a, b := ns.Addresses[i], ns.Addresses[j]
+		if idx[a.Link] != idx[b.Link] {
+			return idx[a.Link] < idx[b.Link]
+		}
+		return a.CIDR < b.CIDR
+	})
+	sort.Slice(ns.Routes, func(i, j int) bool {
+		a, b := ns.Routes[i], ns.Routes[j]
+		if a.Dst != b.Dst {
+			return a.Dst < b.Dst
+		}
+		if a.Dev != b.Dev {
+			return a.Dev < b.Dev
+		}
+		return a.Gateway < b.Gateway
+	})
+	sort.Slice(ns.Neighbors, func(i, j int) bool {
+		a, b := ns.Neighbors[i], ns.Neighbors[j]
+		if a.Dev != b.Dev {
+			return a.Dev < b.Dev
+		}
+		return a.IP < b.IP
+	})
 }
 
 // PodRef names a pod.

@@ -204,7 +204,7 @@ func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (t
 	if ns.Neighbors, err = ParseNeighbors(b); err != nil {
 		return ns, err
 	}
-	sortFacts(&ns)
+	trace.SortNetns(&ns)
 	return ns, nil
 }
 

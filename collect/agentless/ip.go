@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -195,39 +194,6 @@ func ParseNeighbors(b []byte) ([]trace.Neighbor, error) {
 		out = append(out, trace.Neighbor{IP: n.Dst, MAC: trace.NormalizeMAC(n.LLAddr), Dev: n.Dev, State: strings.ToUpper(strings.Join(n.State, " "))})
 	}
 	return out, nil
-}
-
-// sortFacts orders one namespace's facts as trace.NodeState's conventions say.
-func sortFacts(ns *trace.Netns) {
-	idx := map[string]int{}
-	for _, l := range ns.Links {
-		idx[l.Name] = l.Index
-	}
-	sort.Slice(ns.Links, func(i, j int) bool { return ns.Links[i].Index < ns.Links[j].Index })
-	sort.Slice(ns.Addresses, func(i, j int) bool {
-		a, b := ns.Addresses[i], ns.Addresses[j]
-		if idx[a.Link] != idx[b.Link] {
-			return idx[a.Link] < idx[b.Link]
-		}
-		return a.CIDR < b.CIDR
-	})
-	sort.Slice(ns.Routes, func(i, j int) bool {
-		a, b := ns.Routes[i], ns.Routes[j]
-		if a.Dst != b.Dst {
-			return a.Dst < b.Dst
-		}
-		if a.Dev != b.Dev {
-			return a.Dev < b.Dev
-		}
-		return a.Gateway < b.Gateway
-	})
-	sort.Slice(ns.Neighbors, func(i, j int) bool {
-		a, b := ns.Neighbors[i], ns.Neighbors[j]
-		if a.Dev != b.Dev {
-			return a.Dev < b.Dev
-		}
-		return a.IP < b.IP
-	})
 }
 
 // resolvePeers names the namespace holding each veth's peer in another namespace (link_netnsid set): the one with a veth whose index is our

@@ -618,7 +618,7 @@ func Similar(name string, names []string, max int) []string {
 	}
 	var cs []cand
 	for _, n := range names {
-		d := editDistance(name, n)
+		d := trace.EditDistance(name, n)
 		limit := len(name)/3 + 1
 		if d <= limit || (len(name) >= 3 && (strings.HasPrefix(n, name) || strings.HasPrefix(name, n))) {
 			cs = append(cs, cand{n, d})
@@ -635,24 +635,4 @@ func Similar(name string, names []string, max int) []string {
 		out = append(out, cs[i].n)
 	}
 	return out
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -226,7 +226,7 @@ func TestCollectMatchesIPCommand(t *testing.T) {
 
 func sortRoutes(rs []trace.Route) {
 	ns := trace.Netns{Routes: rs}
-	sortFacts(&ns)
+	trace.SortNetns(&ns)
 }
 
 func TestCollectNetnsVanishing(t *testing.T) {

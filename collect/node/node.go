@@ -89,40 +89,8 @@ func sortNetns(nss []trace.Netns) {
 		return nss[i].Name < nss[j].Name
 	})
 	for i := range nss {
-		sortFacts(&nss[i])
+		trace.SortNetns(&nss[i])
 	}
-}
-
-func sortFacts(ns *trace.Netns) {
-	idx := map[string]int{}
-	for _, l := range ns.Links {
-		idx[l.Name] = l.Index
-	}
-	sort.Slice(ns.Links, func(i, j int) bool { return ns.Links[i].Index < ns.Links[j].Index })
-	sort.Slice(ns.Addresses, func(i, j int) bool {
-		a, b := ns.Addresses[i], ns.Addresses[j]
-		if idx[a.Link] != idx[b.Link] {
-			return idx[a.Link] < idx[b.Link]
-		}
-		return a.CIDR < b.CIDR
-	})
-	sort.Slice(ns.Routes, func(i, j int) bool {
-		a, b := ns.Routes[i], ns.Routes[j]
-		if a.Dst != b.Dst {
-			return a.Dst < b.Dst
-		}
-		if a.Dev != b.Dev {
-			return a.Dev < b.Dev
-		}
-		return a.Gateway < b.Gateway
-	})
-	sort.Slice(ns.Neighbors, func(i, j int) bool {
-		a, b := ns.Neighbors[i], ns.Neighbors[j]
-		if a.Dev != b.Dev {
-			return a.Dev < b.Dev
-		}
-		return a.IP < b.IP
-	})
 }
 
 // neighState renders NUD_* bits as `ip neigh` prints them.
