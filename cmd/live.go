@@ -27,6 +27,8 @@ import (
 var liveHooks struct {
 	wrapTransport func(rt http.RoundTripper) http.RoundTripper
 	now           func() time.Time
+	// afterKube runs between the API reads and the node and fabric reads (a pod deleted mid-walk).
+	afterKube func()
 }
 
 // restConfig builds the client config from the kubectl flags (--kubeconfig, --context, ...;
@@ -113,6 +115,9 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 			return nil, nil, factsErr(fmt.Errorf("collection interrupted: %v", ctx.Err()))
 		}
 		return nil, nil, factsErr(err)
+	}
+	if liveHooks.afterKube != nil {
+		liveHooks.afterKube()
 	}
 	snap := &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: res.Cluster}
 	snap.Sources = append(snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: res.CollectedAt, Warnings: res.Warnings})

@@ -16,6 +16,8 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
 	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
@@ -224,5 +226,55 @@ func TestLiveCheckReadsWhatItNames(t *testing.T) {
 	}
 	if lists == 0 || !strings.Contains(r.out, `"total": 2`) {
 		t.Errorf("--to nodes: %d cluster lists, exit %d\n%s", lists, r.code, r.out)
+	}
+}
+
+// A pod deleted mid-walk (after the API read, its network namespace gone by the time the node is
+// read): the walk is still printed, names the missing namespace, and exits 3 (facts missing).
+func TestLivePodDeletedMidWalk(t *testing.T) {
+	labtest.RequireRoot(t)
+	labtest.RequireBinaries(t, "ip")
+	srv := kubetest.Get(t)
+	kubetest.Objects(t, srv.Client(),
+		[]kubetest.NodeSpec{{Name: "pwd-a", InternalIP: "10.98.0.1"}, {Name: "pwd-b", InternalIP: "10.98.0.2"}},
+		[]kubetest.PodSpec{{Namespace: "pwd", Name: "web", Node: "pwd-a", IP: "10.98.1.2"}})
+	prefix := fmt.Sprintf("pwd%d-", os.Getpid())
+	for _, n := range []string{"pwd-a", "pwd-b"} {
+		ns := prefix + n
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	// The destination node holds its address on an interface that is up.
+	for _, args := range [][]string{
+		{"link", "add", "v0", "type", "veth", "peer", "name", "v1"},
+		{"addr", "add", "10.98.0.2/24", "dev", "v0"},
+		{"link", "set", "v0", "up"}, {"link", "set", "v1", "up"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", prefix + "pwd-b"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "kubectl-packetwalk")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/kubectl-packetwalk").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	deleted := false
+	liveHooks.afterKube = func() {
+		zero := int64(0)
+		err := srv.Client().CoreV1().Pods("pwd").Delete(context.Background(), "web", metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		deleted = err == nil
+	}
+	defer func() { liveHooks.afterKube = nil }()
+	r := runLive(t, srv, "trace", "pwd/web", "--to", "node/pwd-b", "--node-exec", "ip netns exec "+prefix+"{node}", "--node-binary", bin, "-o", "json")
+	if !deleted {
+		t.Fatal("the hook did not delete the pod")
+	}
+	if r.code != ExitNoFacts || !strings.Contains(r.out, `"verdict": "unknown"`) || !strings.Contains(r.out, "no network namespace on node pwd-a holds 10.98.1.2") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", r.code, r.out, r.err)
+	}
+	if strings.Contains(r.err, "panic") || strings.Count(r.err, "\n") > 6 {
+		t.Errorf("stderr is not a few clear lines:\n%s", r.err)
 	}
 }
