@@ -100,6 +100,11 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	if kcfg.Timeout == 0 {
 		kcfg.Timeout = defaultRequestTimeout
 	}
+	// client-go's default rate limit (5 requests a second, bursts of 10) would make a check of a
+	// thousand pairs wait minutes on the client alone; kubectl's own discovery uses 50/300.
+	if kcfg.QPS == 0 {
+		kcfg.QPS, kcfg.Burst = 50, 100
+	}
 	cs, err := kubernetes.NewForConfig(kcfg)
 	if err != nil {
 		return nil, nil, factsErr(fmt.Errorf("kubeconfig: %v", err))

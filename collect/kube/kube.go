@@ -91,6 +91,19 @@ func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
 	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of
 	// the query (sources, targets, nodes), whichever came back first, so the message is stable.
+	// Many named nodes (a check to hundreds of nodes): one paged LIST costs fewer requests than a
+	// GET each; the GETs below are then answered from the session.
+	named := 0
+	for _, t := range q.Targets {
+		if t.Kind == trace.TargetNode {
+			named++
+		}
+	}
+	if named+len(q.Nodes) > manyNodes && !q.All {
+		if err := s.listNodes(ctx, false); err != nil {
+			return nil, err
+		}
+	}
 	var tasks []func(context.Context) error
 	for _, ref := range q.Pods {
 		tasks = append(tasks, func(ctx context.Context) error {
@@ -147,6 +160,9 @@ func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 
 // maxConcurrentReads bounds the API reads of one Collect in flight at once.
 const maxConcurrentReads = 16
+
+// manyNodes is how many named nodes make one LIST of nodes cheaper than a GET each.
+const manyNodes = 2 * pageSize / 10
 
 func (s *session) markWalk(node string) {
 	s.mu.Lock()
@@ -414,22 +430,10 @@ func (s *session) podsOfNode(ctx context.Context, node string) error {
 
 // all lists every node and pod, page by page; every node becomes a walk node.
 func (s *session) all(ctx context.Context) error {
-	opts := metav1.ListOptions{Limit: pageSize}
-	for {
-		l, err := s.c.cs.CoreV1().Nodes().List(ctx, opts)
-		if err != nil {
-			return s.c.explain(err, "list", "nodes", "")
-		}
-		for i := range l.Items {
-			s.addNode(&l.Items[i])
-			s.markWalk(l.Items[i].Name)
-		}
-		if l.Continue == "" {
-			break
-		}
-		opts.Continue = l.Continue
+	if err := s.listNodes(ctx, true); err != nil {
+		return err
 	}
-	opts = metav1.ListOptions{Limit: pageSize}
+	opts := metav1.ListOptions{Limit: pageSize}
 	for {
 		l, err := s.c.cs.CoreV1().Pods("").List(ctx, opts)
 		if err != nil {
@@ -442,6 +446,27 @@ func (s *session) all(ctx context.Context) error {
 			}
 		}
 		s.mu.Unlock()
+		if l.Continue == "" {
+			return nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+// listNodes reads every node, page by page, into the session (walk: each becomes a walk node).
+func (s *session) listNodes(ctx context.Context, walk bool) error {
+	opts := metav1.ListOptions{Limit: pageSize}
+	for {
+		l, err := s.c.cs.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return s.c.explain(err, "list", "nodes", "")
+		}
+		for i := range l.Items {
+			s.addNode(&l.Items[i])
+			if walk {
+				s.markWalk(l.Items[i].Name)
+			}
+		}
 		if l.Continue == "" {
 			return nil
 		}

@@ -1,0 +1,58 @@
+package kube_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// A check to hundreds of named nodes lists the nodes once instead of a GET per node; one walk
+// never lists.
+func TestManyNamedNodesAreListedOnce(t *testing.T) {
+	var objs []runtime.Object
+	var targets []trace.Target
+	for i := 0; i < 300; i++ {
+		name := fmt.Sprintf("n%03d", i)
+		objs = append(objs, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)}}}})
+		targets = append(targets, trace.Target{Kind: trace.TargetNode, Name: name})
+	}
+	objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p"}, Spec: corev1.PodSpec{NodeName: "n000"},
+		Status: corev1.PodStatus{PodIP: "10.2.0.2", PodIPs: []corev1.PodIP{{IP: "10.2.0.2"}}, Phase: corev1.PodRunning}})
+	count := func(q kube.Query) (gets, lists int) {
+		cs := fake.NewSimpleClientset(objs...)
+		res, err := kube.New(cs, "fake").Collect(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.WalkNodes) != len(q.Targets) {
+			t.Errorf("%d walk nodes for %d node targets", len(res.WalkNodes), len(q.Targets))
+		}
+		for _, a := range cs.Actions() {
+			if a.GetResource().Resource == "nodes" {
+				switch a.GetVerb() {
+				case "get":
+					gets++
+				case "list":
+					lists++
+				}
+			}
+		}
+		return gets, lists
+	}
+	src := []trace.PodRef{{Namespace: "a", Name: "p"}}
+	if gets, lists := count(kube.Query{Pods: src, Targets: targets}); gets != 0 || lists != 1 {
+		t.Errorf("300 named nodes: %d node GETs and %d LISTs, want 0 and 1", gets, lists)
+	}
+	if gets, lists := count(kube.Query{Pods: src, Targets: targets[:1]}); lists != 0 || gets > 2 {
+		t.Errorf("one walk: %d node GETs and %d LISTs, want no LIST", gets, lists)
+	}
+}
