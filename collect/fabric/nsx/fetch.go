@@ -35,8 +35,9 @@ var errPending = errors.New("nsx: read not fetched yet")
 
 func pending(err error) bool { return errors.Is(err, errPending) }
 
-// maxConcurrent bounds the requests in flight at once.
-const maxConcurrent = 16
+// maxConcurrent bounds the requests in flight at once: under NSX-T's default per-client API
+// concurrency limit (40), so a wide level (a check's thousand endpoints) is not throttled by it.
+const maxConcurrent = 32
 
 // maxRounds bounds the dry rounds (the levels of a walk's reads; list pages are followed within one).
 const maxRounds = 32
