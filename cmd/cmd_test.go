@@ -176,3 +176,26 @@ func TestTraceProbe(t *testing.T) {
 		t.Errorf("--probe without --pod-exec: %d %s", r.code, r.err)
 	}
 }
+
+// Shell completion offers pod names for POD, node/ and pod/ targets for --to, nodes for --node,
+// and the -o values (here from a snapshot; live, from the cluster).
+func TestCompletion(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "trace", "-n", "kube-system", "--snapshot", published, "kube-"}, []string{"kube-dns", "kube-proxy-check"}},
+		{[]string{"__complete", "trace", "kube-dns", "-n", "kube-system", "--snapshot", published, "--to", "node/"}, []string{"node/172.15.0.3", "node/172.15.0.4", "node/172.15.0.5"}},
+		{[]string{"__complete", "trace", "kube-dns", "-n", "kube-system", "--snapshot", published, "--to", "pod/kube-system/h"}, []string{"pod/kube-system/heapster"}},
+		{[]string{"__complete", "macs", "--snapshot", published, "--node", "172.15.0."}, []string{"172.15.0.3", "172.15.0.4", "172.15.0.5"}},
+		{[]string{"__complete", "trace", "x", "-o", ""}, []string{"table", "wide", "json", "yaml", "dot", "mermaid"}},
+	}
+	for _, c := range cases {
+		r := run(t, c.args...)
+		lines := strings.Split(strings.TrimSpace(r.out), "\n")
+		got := lines[:len(lines)-1] // the last line is the directive
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%v: completions %q, want %q", c.args[1:], got, c.want)
+		}
+	}
+}
