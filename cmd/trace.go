@@ -55,7 +55,7 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
   kubectl packetwalk trace kube-system/kube-dns --to pod/default/nginx-3 --snapshot snap.json -o dot | dot -Tsvg > walk.svg
 
   # Compare with a real traceroute from the pod (here: a lab where each pod is a network namespace)
-  kubectl packetwalk trace kube-system/kube-dns --to node/172.15.0.4 --probe --pod-exec 'ip netns exec pwlab-pod-{pod}'`,
+  kubectl packetwalk trace kube-system/kube-dns --to node/172.15.0.4 --probe --pod-exec 'ip netns exec pw-{namespace}-{pod}'`,
 		Args: exactArgs(1, "the source pod"),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
