@@ -95,10 +95,13 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
 	}
 	defer c.Close()
+	// Name the columns: without them libovsdb asks for every column of the server's schema, and an
+	// update of one the models lack (Interface statistics, rewritten every few seconds) fails the read.
+	br, pt, it := &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
 	mon := c.NewMonitor(
-		client.WithTable(&vswitchd.Bridge{}),
-		client.WithTable(&vswitchd.Port{}),
-		client.WithTable(&vswitchd.Interface{}),
+		client.WithTable(br, &br.DatapathType, &br.Name, &br.Ports),
+		client.WithTable(pt, &pt.Interfaces, &pt.Name, &pt.Tag, &pt.Trunks, &pt.VLANMode),
+		client.WithTable(it, &it.AdminState, &it.ExternalIDs, &it.LinkState, &it.MACInUse, &it.Name, &it.Ofport, &it.Type),
 	)
 	if _, err := c.Monitor(ctx, mon); err != nil {
 		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %v", opts.DB, err)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/node/nodelab"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -229,4 +230,41 @@ func TestCollectOVSFailures(t *testing.T) {
 			t.Errorf("err = %v, want cannot reach ovsdb-server", err)
 		}
 	})
+}
+
+// Interface statistics (a column the models leave out, rewritten by ovs-vswitchd every few
+// seconds) must not fail the read: with them present, asking for every column broke the monitor.
+func TestCollectWithInterfaceStatistics(t *testing.T) {
+	lab := nodelab.Up(t, "ovst", nodelab.Published[:1])
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command("ovs-vsctl", "--db="+lab.DB(), "get", "Interface", "eth1", "statistics").Output()
+		if err == nil && strings.Contains(string(out), "=") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ovs-vswitchd wrote no statistics for eth1 in 15 s: %s %v", out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Rewrite them while reading, as ovs-vswitchd does: updates arrive during the reads.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = exec.Command("ovs-vsctl", "--db="+lab.DB(), "set", "Interface", "eth1", fmt.Sprintf("statistics:rx_packets=%d", n)).Run()
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 40; i++ {
+		if _, err := ReadDB(context.Background(), Options{DB: lab.DB()}); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
 }
