@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
 )
 
 var (
@@ -42,7 +44,7 @@ func TestMain(m *testing.M) {
 	if ran, code := RunNaiveFromEnv(); ran {
 		os.Exit(code)
 	}
-	code := m.Run()
+	code := kubetest.Main(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
