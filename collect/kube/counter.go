@@ -43,13 +43,6 @@ func (c *Counter) Requests() []string {
 	return out
 }
 
-// Reset forgets the requests counted so far.
-func (c *Counter) Reset() {
-	c.mu.Lock()
-	c.reqs = nil
-	c.mu.Unlock()
-}
-
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

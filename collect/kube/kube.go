@@ -64,12 +64,11 @@ type Result struct {
 type Collector struct {
 	cs   kubernetes.Interface
 	host string
-	now  func() time.Time
 }
 
 // New returns a Collector on cs; host (the API server URL) is only used in error messages.
 func New(cs kubernetes.Interface, host string) *Collector {
-	return &Collector{cs: cs, host: host, now: time.Now}
+	return &Collector{cs: cs, host: host}
 }
 
 // session de-duplicates reads within one Collect; its reads run concurrently, mu guards the maps.
@@ -87,7 +86,7 @@ type session struct {
 // names), forbidden (with verb and resource), unreachable.
 func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{}}
-	res := &Result{CollectedAt: c.now().UTC()}
+	res := &Result{CollectedAt: time.Now().UTC()}
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
 	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of
 	// the query (sources, targets, nodes), whichever came back first, so the message is stable.
