@@ -460,10 +460,7 @@ func (r *reader) third(d *nbData, q fabric.Query) []sel {
 // returns the routers and switches crossed (by ID), so only their NAT and load balancers are read.
 func pathObjects(f *trace.Fabric, q fabric.Query) (routers, switches map[string]bool) {
 	routers, switches = map[string]bool{}, map[string]bool{}
-	portsOf := map[string][]trace.RouterPort{}
-	for _, rp := range f.RouterPorts {
-		portsOf[rp.Router] = append(portsOf[rp.Router], rp)
-	}
+	steps := trace.NewFabricRoutes(f)
 	rpByID := map[string]trace.RouterPort{}
 	for _, rp := range f.RouterPorts {
 		rpByID[rp.ID] = rp
@@ -497,7 +494,7 @@ func pathObjects(f *trace.Fabric, q fabric.Query) (routers, switches map[string]
 		seen := map[string]bool{}
 		for rt != "" && !seen[rt] {
 			seen[rt], routers[rt] = true, true
-			st := trace.RouteStep(f, rt, to)
+			st := steps.Step(rt, to)
 			if !st.Found {
 				return
 			}
