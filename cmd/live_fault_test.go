@@ -17,6 +17,7 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 )
 
 // The fault tests run the CLI against a real API server (kubetest), the NSX test server with
@@ -185,19 +186,6 @@ func settle(t *testing.T, before int) {
 	}
 }
 
-// procsWith returns the pids of processes whose command line contains marker.
-func procsWith(marker string) []string {
-	var pids []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte(marker)) {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
-
 // childrenOfTest returns the pids of this test process's live children, but for those in except
 // (the API server the tests share).
 func childrenOfTest(except map[string]bool) []string {
@@ -225,7 +213,7 @@ func noProcessesLeft(t *testing.T, marker string, before map[string]bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		p, c := procsWith(marker), childrenOfTest(before)
+		p, c := labtest.ProcsWith(marker), childrenOfTest(before)
 		if len(p) == 0 && len(c) == 0 {
 			return
 		}
@@ -382,7 +370,7 @@ func TestFaultInterrupt(t *testing.T) {
 					defer func() { liveHooks.wrapTransport = nil }()
 				case "node command":
 					go func() {
-						for ctx.Err() == nil && len(procsWith(marker)) < 2 {
+						for ctx.Err() == nil && len(labtest.ProcsWith(marker)) < 2 {
 							time.Sleep(10 * time.Millisecond)
 						}
 						cancel()

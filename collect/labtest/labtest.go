@@ -4,8 +4,10 @@
 package labtest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -40,4 +42,18 @@ func RequireBinaries(t testing.TB, names ...string) {
 			Unavailable(t, n, "install the Debian packages openvswitch-switch ovn-central ovn-host iproute2 traceroute (see .ci/run)")
 		}
 	}
+}
+
+// ProcsWith returns the pids of the processes whose command line contains marker (Linux /proc),
+// for the tests that prove no process is left behind.
+func ProcsWith(marker string) []string {
+	var pids []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(marker)) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
 }

@@ -1,36 +1,23 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// procsWith returns the pids of processes whose command line contains marker.
-func procsWith(marker string) []string {
-	var pids []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte(marker)) {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
+)
 
 // waitGone waits, up to a deadline, until no process carries marker.
 func waitGone(t *testing.T, marker string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		p := procsWith(marker)
+		p := labtest.ProcsWith(marker)
 		if len(p) == 0 {
 			return
 		}
@@ -60,7 +47,7 @@ func TestTemplateHangKilledAtDeadline(t *testing.T) {
 			if stop == "cancel" {
 				ctx, cancel = context.WithCancel(context.Background())
 				go func() {
-					for len(procsWith(marker)) < 2 {
+					for len(labtest.ProcsWith(marker)) < 2 {
 						time.Sleep(10 * time.Millisecond)
 					}
 					cancel()
