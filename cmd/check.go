@@ -1,10 +1,12 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -217,7 +219,7 @@ func (o *CheckOptions) need(plan *trace.Plan) Need {
 	switch {
 	case plan != nil:
 		for _, c := range plan.Checks {
-			cns := firstOf(c.Namespace, plan.Defaults.Namespace, ns)
+			cns := cmp.Or(c.Namespace, plan.Defaults.Namespace, ns)
 			if c.From == "" {
 				return Need{All: true}
 			}
@@ -243,15 +245,6 @@ func (o *CheckOptions) need(plan *trace.Plan) Need {
 		return n
 	}
 	return Need{All: true}
-}
-
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSpec, error) {
@@ -331,7 +324,7 @@ func readLimited(path string, max int64) ([]byte, error) {
 
 // writeFileAtomic writes through a temporary file renamed into place, so a reader never sees half a report.
 func writeFileAtomic(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".packetwalk-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".packetwalk-*")
 	if err != nil {
 		return err
 	}
@@ -344,11 +337,4 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-func dirOf(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		return p[:i+1]
-	}
-	return "."
 }

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -167,10 +168,8 @@ func (ix *Index) suggestNodes(name string) string {
 	return didYouMean(near)
 }
 
-// Similar reports whether a user probably meant candidate when typing typed: a small edit
+// similar reports whether a user probably meant candidate when typing typed: a small edit
 // distance, or one contains the other (a generated pod name suffix left out).
-func Similar(candidate, typed string) bool { return similar(candidate, typed) }
-
 func similar(candidate, typed string) bool {
 	if typed == "" {
 		return false
@@ -258,32 +257,21 @@ func ev(source, format string, args ...any) Evidence {
 	return Evidence{Source: source, Fact: fmt.Sprintf(format, args...)}
 }
 
-func srcOr(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
-}
-
 func vlanPtr(v int) *int { return &v }
 
 // podSide is what the walk learned on a pod's node: the L2 facts the fabric hops check against.
 type podSide struct {
-	node      string
-	ni        *nodeIdx
-	ns        *Netns
-	eth       *Link
-	mac       string
-	hostVeth  string
-	ovsPort   *Port
-	ovsIface  *Interface
-	vlan      *int
-	gateway   netip.Addr // next hop from the pod's routing table (invalid when direct)
-	direct    bool       // destination on-link
-	routeOK   bool
-	nextMAC   string // MAC of the next hop (gateway or on-link destination) from the neighbour table
-	uplink    *Port
-	uplinkMAC string
+	node     string
+	ni       *nodeIdx
+	eth      *Link
+	mac      string
+	hostVeth string
+	ovsPort  *Port
+	vlan     *int
+	gateway  netip.Addr // next hop from the pod's routing table (invalid when direct)
+	direct   bool       // destination on-link
+	routeOK  bool
+	nextMAC  string // MAC of the next hop (gateway or on-link destination) from the neighbour table
 }
 
 func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request) {
@@ -338,7 +326,7 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	ix := wk.ix
 	ps := &podSide{node: src.Node}
-	podEv := ev(srcOr(src.Source, SourceKube), "pod %s/%s IP %s on node %s", src.Namespace, src.Name, srcIP, src.Node)
+	podEv := ev(cmp.Or(src.Source, SourceKube), "pod %s/%s IP %s on node %s", src.Namespace, src.Name, srcIP, src.Node)
 	ni := ix.states[src.Node]
 	if ni == nil {
 		wk.add(Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), Status: StatusUnknown,
@@ -357,8 +345,7 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 			Evidence: []Evidence{podEv}})
 		return ps
 	}
-	ps.ns = ns
-	nsSrc := srcOr(ns.Source, SourceNetlink+"@"+src.Node)
+	nsSrc := cmp.Or(ns.Source, SourceNetlink+"@"+src.Node)
 	h := Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, Netns: ns.Name, IP: srcIP.String(),
 		Evidence: []Evidence{podEv}}
 	var ethName string
@@ -381,7 +368,7 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	eth := ps.eth
 	ps.mac = NormalizeMAC(eth.MAC)
 	h.Interface, h.MAC = eth.Name, ps.mac
-	h.Evidence = append(h.Evidence, ev(nsSrc, "%s index %d %s mac %s mtu %d state %s", eth.Name, eth.Index, srcOr(eth.Kind, "device"), ps.mac, eth.MTU, linkState(eth)))
+	h.Evidence = append(h.Evidence, ev(nsSrc, "%s index %d %s mac %s mtu %d state %s", eth.Name, eth.Index, cmp.Or(eth.Kind, "device"), ps.mac, eth.MTU, linkState(eth)))
 	// The pod's own routing decision: on-link, or via which gateway.
 	rt, ok := lookupRoute(ns.Routes, dstIP)
 	// A veth whose peer is down reports lowerlayerdown, or down with NO-CARRIER (as on the lab's
@@ -438,7 +425,7 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 				}
 			}
 			if host != nil {
-				vh.Evidence = append(vh.Evidence, ev(srcOr(ni.st.OVS.Source, SourceOVSDB+"@"+src.Node), "interface %s external_ids name pod %s/%s", itf.Name, src.Namespace, src.Name))
+				vh.Evidence = append(vh.Evidence, ev(cmp.Or(ni.st.OVS.Source, SourceOVSDB+"@"+src.Node), "interface %s external_ids name pod %s/%s", itf.Name, src.Namespace, src.Name))
 			}
 		}
 	}
@@ -447,14 +434,14 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 		if eth.Kind == KindVeth {
 			vh.Detail = fmt.Sprintf("host side of %s (peer ifindex %d) not found on node %s", eth.Name, eth.PeerIndex, src.Node)
 		} else {
-			vh.Detail = fmt.Sprintf("%s is a %s, not a veth, and no OVS interface names the pod", eth.Name, srcOr(eth.Kind, "device"))
+			vh.Detail = fmt.Sprintf("%s is a %s, not a veth, and no OVS interface names the pod", eth.Name, cmp.Or(eth.Kind, "device"))
 		}
 		wk.add(vh)
 		return ps
 	}
-	hsrc := srcOr(hostNS.Source, SourceNetlink+"@"+src.Node)
+	hsrc := cmp.Or(hostNS.Source, SourceNetlink+"@"+src.Node)
 	vh.Name, vh.Netns, vh.Interface, vh.MAC = host.Name, hostNS.Name, host.Name, NormalizeMAC(host.MAC)
-	vh.Evidence = append(vh.Evidence, ev(hsrc, "%s index %d %s peer ifindex %d state %s", host.Name, host.Index, srcOr(host.Kind, "device"), host.PeerIndex, linkState(host)))
+	vh.Evidence = append(vh.Evidence, ev(hsrc, "%s index %d %s peer ifindex %d state %s", host.Name, host.Index, cmp.Or(host.Kind, "device"), host.PeerIndex, linkState(host)))
 	if host.Master != "" {
 		vh.Evidence = append(vh.Evidence, ev(hsrc, "%s master %s", host.Name, host.Master))
 	}
@@ -519,7 +506,7 @@ func ifaceNamesPod(itf *Interface, p *Pod, ip netip.Addr, mac string) bool {
 }
 
 func linkState(l *Link) string {
-	st := srcOr(l.OperState, "unknown")
+	st := cmp.Or(l.OperState, "unknown")
 	if !l.AdminUp {
 		st += " (admin down)"
 	}
@@ -534,7 +521,7 @@ func (wk *walker) ovsHops(ps *podSide, node string, ni *nodeIdx) {
 			Detail: fmt.Sprintf("no OVS facts from node %s (is OVS running there?)", node)})
 		return
 	}
-	osrc := srcOr(o.Source, SourceOVSDB+"@"+node)
+	osrc := cmp.Or(o.Source, SourceOVSDB+"@"+node)
 	port := ni.portByIface[ps.hostVeth]
 	itf := ni.ifaces[ps.hostVeth]
 	if port == nil {
@@ -543,7 +530,7 @@ func (wk *walker) ovsHops(ps *podSide, node string, ni *nodeIdx) {
 			Evidence: []Evidence{ev(osrc, "no Port has interface %s", ps.hostVeth)}})
 		return
 	}
-	ps.ovsPort, ps.ovsIface = port, itf
+	ps.ovsPort = port
 	h := Hop{Kind: HopOVSPort, Name: port.Name, Node: node, Interface: ps.hostVeth, VLAN: port.Tag}
 	h.Evidence = append(h.Evidence, ev(osrc, "Port %s on bridge %s %s", port.Name, port.Bridge, portVLANString(port)))
 	ofport := 0
@@ -577,7 +564,6 @@ func (wk *walker) ovsHops(ps *podSide, node string, ni *nodeIdx) {
 		vlan = *ps.vlan
 	}
 	wk.macHop(ni, node, port, ofport, ps.mac, vlan, true)
-	ps.uplinkMAC = ps.nextMAC
 }
 
 // uplinkHop finds the OVS port where the next hop's MAC is learned on the pod's VLAN: the uplink.
@@ -593,8 +579,8 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 	if ps.vlan != nil {
 		vlan = *ps.vlan
 	}
-	fsrc := srcOr(o.FDBSource, SourceFDB+"@"+node)
-	osrc := srcOr(o.Source, SourceOVSDB+"@"+node)
+	fsrc := cmp.Or(o.FDBSource, SourceFDB+"@"+node)
+	osrc := cmp.Or(o.Source, SourceOVSDB+"@"+node)
 	h := Hop{Kind: HopUplink, Node: node, MAC: nextMAC, VLAN: vlanPtr(vlan)}
 	var learned *MACEntry
 	if nextMAC != "" {
@@ -648,9 +634,6 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 		if l := ni.rootLink(up.Name); l != nil && !l.Up() {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s is down", up.Name)
 		}
-	}
-	if up != nil {
-		ps.uplink = up
 	}
 	wk.add(h)
 }
@@ -816,7 +799,7 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 		wk.add(h)
 		return nil
 	}
-	fsrc := srcOr(sp.Source, fab.f.Provider)
+	fsrc := cmp.Or(sp.Source, fab.f.Provider)
 	h := Hop{Kind: HopFabricPort, Name: portName(sp), Node: p.Node, IP: ip.String(), MAC: ps.mac, VLAN: sp.TrafficTag}
 	h.Evidence = append(h.Evidence, ev(fsrc, "%s", describePort(sp, fab)))
 	par := fab.parentOf(sp)
@@ -838,7 +821,7 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 		}
 	}
 	if par != nil {
-		h.Evidence = append(h.Evidence, ev(srcOr(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
+		h.Evidence = append(h.Evidence, ev(cmp.Or(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
 		if owner := wk.portNode(par); owner != "" && p.Node != "" && owner != p.Node {
 			problems = append(problems, fmt.Sprintf("logical port %s hangs off the VIF of node %s, but the pod runs on %s", portName(sp), owner, p.Node))
 		}
@@ -856,7 +839,7 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 		}
 	} else if sp.ParentPort != "" || sp.ParentVIF != "" {
 		h.Status = StatusUnknown
-		h.Detail = fmt.Sprintf("parent VIF %s of logical port %s not found", srcOr(sp.ParentPort, sp.ParentVIF), portName(sp))
+		h.Detail = fmt.Sprintf("parent VIF %s of logical port %s not found", cmp.Or(sp.ParentPort, sp.ParentVIF), portName(sp))
 	}
 	switch {
 	case len(problems) > 0:
@@ -865,7 +848,7 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 	case par != nil && sp.TrafficTag != nil:
 		h.Detail = fmt.Sprintf("CHILD of %s, traffic_tag %d", portName(par), *sp.TrafficTag)
 	default:
-		h.Detail = fmt.Sprintf("%s port on %s", srcOr(sp.Type, "logical"), fab.switchName(sp.Switch))
+		h.Detail = fmt.Sprintf("%s port on %s", cmp.Or(sp.Type, "logical"), fab.switchName(sp.Switch))
 	}
 	wk.add(h)
 	return sp
@@ -965,7 +948,7 @@ func (wk *walker) switchHop(sp *SwitchPort, ip netip.Addr) *Switch {
 		wk.add(h)
 		return &Switch{ID: sp.Switch}
 	}
-	h.Evidence = append(h.Evidence, ev(srcOr(sw.Source, fab.f.Provider), "logical switch %s (%s) subnets %s", h.Name, sw.ID, strings.Join(sw.Subnets, ",")))
+	h.Evidence = append(h.Evidence, ev(cmp.Or(sw.Source, fab.f.Provider), "logical switch %s (%s) subnets %s", h.Name, sw.ID, strings.Join(sw.Subnets, ",")))
 	h.Detail = "subnet " + strings.Join(sw.Subnets, ",")
 	if len(sw.Subnets) > 0 && ip.IsValid() {
 		in := false
@@ -1044,7 +1027,7 @@ func (wk *walker) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 				continue
 			}
 			if p.Bits() > bits {
-				best, bits = routeChoice{prefix: p.Masked(), out: rp, origin: OriginConnected, source: srcOr(rp.Source, fab.f.Provider)}, p.Bits()
+				best, bits = routeChoice{prefix: p.Masked(), out: rp, origin: OriginConnected, source: cmp.Or(rp.Source, fab.f.Provider)}, p.Bits()
 			}
 		}
 	}
@@ -1053,7 +1036,7 @@ func (wk *walker) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 		if !ok || !sameFamily(p.Addr(), dst) || !p.Masked().Contains(dst) || p.Bits() <= bits {
 			continue
 		}
-		c := routeChoice{prefix: p.Masked(), origin: srcOr(r.Origin, OriginStatic), source: srcOr(r.Source, fab.f.Provider)}
+		c := routeChoice{prefix: p.Masked(), origin: cmp.Or(r.Origin, OriginStatic), source: cmp.Or(r.Source, fab.f.Provider)}
 		if nh, ok := parseAddr(r.NextHop); ok {
 			c.nextHop = nh
 		} else {
@@ -1081,9 +1064,9 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr, d destination) *Switc
 		tier := ""
 		if r != nil {
 			tier = r.Tier
-			h.Evidence = append(h.Evidence, ev(srcOr(r.Source, fab.f.Provider), "router %s (%s) %s", h.Name, rid, strings.ToUpper(srcOr(r.Tier, "router"))))
+			h.Evidence = append(h.Evidence, ev(cmp.Or(r.Source, fab.f.Provider), "router %s (%s) %s", h.Name, rid, strings.ToUpper(cmp.Or(r.Tier, "router"))))
 		}
-		h.Evidence = append(h.Evidence, ev(srcOr(entry.Source, fab.f.Provider), "enters by %s port %s %s mac %s", srcOr(entry.Kind, "router"), rpName(entry), strings.Join(entry.Networks, ","), NormalizeMAC(entry.MAC)))
+		h.Evidence = append(h.Evidence, ev(cmp.Or(entry.Source, fab.f.Provider), "enters by %s port %s %s mac %s", cmp.Or(entry.Kind, "router"), rpName(entry), strings.Join(entry.Networks, ","), NormalizeMAC(entry.MAC)))
 		if r == nil {
 			h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s of port %s not in the fabric facts", rid, rpName(entry))
 			wk.add(h)
@@ -1299,9 +1282,9 @@ func (wk *walker) deliver(sw *Switch, d destination) *SwitchPort {
 	if len(sp.MACs) > 0 {
 		h.MAC = NormalizeMAC(sp.MACs[0])
 	}
-	h.Evidence = append(h.Evidence, ev(srcOr(sp.Source, fab.f.Provider), "%s", describePort(sp, fab)))
+	h.Evidence = append(h.Evidence, ev(cmp.Or(sp.Source, fab.f.Provider), "%s", describePort(sp, fab)))
 	if par := fab.parentOf(sp); par != nil {
-		h.Evidence = append(h.Evidence, ev(srcOr(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
+		h.Evidence = append(h.Evidence, ev(cmp.Or(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
 		if h.Node == "" {
 			h.Node = wk.portNode(par)
 		}
@@ -1310,7 +1293,7 @@ func (wk *walker) deliver(sw *Switch, d destination) *SwitchPort {
 		}
 	}
 	if h.Detail == "" {
-		h.Detail = fmt.Sprintf("%s port bound to %s", srcOr(sp.Type, "logical"), d.ip)
+		h.Detail = fmt.Sprintf("%s port bound to %s", cmp.Or(sp.Type, "logical"), d.ip)
 	}
 	if sp.Up != nil && !*sp.Up {
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("logical port %s is down", portName(sp))
@@ -1361,7 +1344,7 @@ func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 		return
 	}
 	h.Netns = ns.Name
-	nsSrc := srcOr(ns.Source, SourceNetlink+"@"+d.ep.Node)
+	nsSrc := cmp.Or(ns.Source, SourceNetlink+"@"+d.ep.Node)
 	if d.pod != nil && !d.pod.HostNetwork {
 		wk.destL2(d, ni, ns, sp)
 	}
@@ -1420,7 +1403,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 				wk.add(h)
 				return
 			}
-			h.Evidence = append(h.Evidence, ev(srcOr(ns.Source, SourceNetlink+"@"+d.ep.Node), "route %s", routeString(rt)))
+			h.Evidence = append(h.Evidence, ev(cmp.Or(ns.Source, SourceNetlink+"@"+d.ep.Node), "route %s", routeString(rt)))
 			if g, ok := parseAddr(rt.Gateway); ok && rt.Gateway != "" {
 				gw = g
 				h.Detail = fmt.Sprintf("route to %s via %s dev %s", srcIP, g, rt.Dev)
@@ -1464,7 +1447,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 	wk.switchHop(srcPort, srcIP)
 	h := Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), VLAN: srcPort.TrafficTag,
 		Detail:   fmt.Sprintf("delivered by logical port %s", portName(srcPort)),
-		Evidence: []Evidence{ev(srcOr(srcPort.Source, fab.f.Provider), "%s", describePort(srcPort, fab))}}
+		Evidence: []Evidence{ev(cmp.Or(srcPort.Source, fab.f.Provider), "%s", describePort(srcPort, fab))}}
 	if len(srcPort.MACs) > 0 {
 		h.MAC = NormalizeMAC(srcPort.MACs[0])
 	}
@@ -1520,7 +1503,7 @@ func (wk *walker) destL2(d destination, ni *nodeIdx, ns *Netns, sp *SwitchPort) 
 		return
 	}
 	if o := ni.st.OVS; o != nil {
-		osrc := srcOr(o.Source, SourceOVSDB+"@"+node)
+		osrc := cmp.Or(o.Source, SourceOVSDB+"@"+node)
 		if port := ni.portByIface[host.Name]; port != nil {
 			h := Hop{Kind: HopOVSPort, Name: port.Name, Node: node, Interface: host.Name, VLAN: port.Tag,
 				Evidence: []Evidence{ev(osrc, "Port %s on bridge %s %s", port.Name, port.Bridge, portVLANString(port))}}
@@ -1547,7 +1530,7 @@ func (wk *walker) destL2(d destination, ni *nodeIdx, ns *Netns, sp *SwitchPort) 
 		}
 	}
 	vh := Hop{Kind: HopVeth, Name: host.Name, Node: node, Netns: hostNS.Name, Interface: host.Name, MAC: NormalizeMAC(host.MAC),
-		Evidence: []Evidence{ev(srcOr(hostNS.Source, SourceNetlink+"@"+node), "%s index %d peer of %s ifindex %d state %s", host.Name, host.Index, eth.Name, eth.Index, linkState(host))}}
+		Evidence: []Evidence{ev(cmp.Or(hostNS.Source, SourceNetlink+"@"+node), "%s index %d peer of %s ifindex %d state %s", host.Name, host.Index, eth.Name, eth.Index, linkState(host))}}
 	if !host.Up() {
 		vh.Status, vh.Detail = StatusBroken, fmt.Sprintf("%s is down", host.Name)
 	} else {
@@ -1572,7 +1555,7 @@ func (wk *walker) inFabric(dst netip.Addr) bool {
 // destination side.
 func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac string, vlan int, source bool) {
 	o := ni.st.OVS
-	fsrc := srcOr(o.FDBSource, SourceFDB+"@"+node)
+	fsrc := cmp.Or(o.FDBSource, SourceFDB+"@"+node)
 	mh := Hop{Kind: HopMACTable, Name: port.Bridge, Node: node, MAC: mac, VLAN: vlanPtr(vlan), Interface: port.Name}
 	if !ni.fdbBridges[port.Bridge] {
 		mh.Status, mh.Detail = StatusUnknown, fmt.Sprintf("MAC table of %s on node %s not collected", port.Bridge, node)

@@ -1,7 +1,9 @@
 package trace
 
 import (
+	"cmp"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -262,9 +264,8 @@ func ValidProbe(s string) bool {
 		return true
 	}
 	if port, ok := strings.CutPrefix(s, "tcp:"); ok {
-		var n int
-		_, err := fmt.Sscanf(port, "%d", &n)
-		return err == nil && n > 0 && n < 65536 && fmt.Sprint(n) == port
+		n, err := strconv.Atoi(port)
+		return err == nil && n > 0 && n < 65536 && strconv.Itoa(n) == port
 	}
 	return false
 }
@@ -308,12 +309,12 @@ func (ix *Index) ExpandPlan(p *Plan, defaultNS string) ([]CheckSpec, error) {
 				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].fromSelector %q matches no pod in namespace %s", i, c.FromSelector, ns)}
 			}
 		}
-		expect := firstNonEmpty(c.Expect, p.Defaults.Expect, VerdictReachable)
+		expect := cmp.Or(c.Expect, p.Defaults.Expect, VerdictReachable)
 		timeout := c.Timeout
 		if timeout == 0 {
 			timeout = p.Defaults.Timeout
 		}
-		probe := firstNonEmpty(c.Probe, p.Defaults.Probe)
+		probe := cmp.Or(c.Probe, p.Defaults.Probe)
 		for _, src := range srcs {
 			tos, err := ix.ExpandTargets(src, c.To, ns)
 			if err != nil {
@@ -331,13 +332,4 @@ func (ix *Index) ExpandPlan(p *Plan, defaultNS string) ([]CheckSpec, error) {
 		}
 	}
 	return specs, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
