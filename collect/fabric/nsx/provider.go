@@ -74,15 +74,16 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 type state struct {
 	f *fetcher
 	c *client
-	// routes is the routing index of the fabric read so far, valid while routesSig holds.
-	routes      *trace.FabricRoutes
-	routesSig   [8]int
-	rpSorted    []*trace.RouterPort
-	rpSortedSig [8]int
-	portsSorted []*trace.SwitchPort
-	// ver counts changes to ports and router ports (some are replaced or updated in place): the
-	// caches above hold while it and the maps' sizes do.
-	ver            int
+	// ver counts the changes to what has been read (every write to the maps below bumps it): the
+	// caches below hold while it does.
+	ver int
+	// routes is the routing index of the fabric read so far, rpSorted and portsSorted its sorted
+	// router ports and ports, each valid while ver equals the one it was built at.
+	routes         *trace.FabricRoutes
+	routesVer      int
+	rpSorted       []*trace.RouterPort
+	rpSortedVer    int
+	portsSorted    []*trace.SwitchPort
 	portsSortedVer int
 
 	switches map[string]*trace.Switch
@@ -448,7 +449,7 @@ func containsFold(xs []string, x string) bool {
 
 func (st *state) sortedPorts() []*trace.SwitchPort {
 	// The sorted list holds while nothing was added or replaced (it is asked per endpoint, per round).
-	if st.portsSorted != nil && st.portsSortedVer == st.ver && len(st.portsSorted) == len(st.ports) {
+	if st.portsSorted != nil && st.portsSortedVer == st.ver {
 		return st.portsSorted
 	}
 	out := make([]*trace.SwitchPort, 0, len(st.ports))
@@ -534,12 +535,18 @@ func (st *state) ensureSwitch(ctx context.Context, id string, withRouters bool) 
 	return nil
 }
 
+// sortedRouterPorts holds while nothing was added or replaced (follow asks it per pair, fabric
+// per router). A new list is a new slice: callers may range over an older one while adding.
 func (st *state) sortedRouterPorts() []*trace.RouterPort {
+	if st.rpSorted != nil && st.rpSortedVer == st.ver {
+		return st.rpSorted
+	}
 	out := make([]*trace.RouterPort, 0, len(st.rports))
 	for _, p := range st.rports {
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	st.rpSorted, st.rpSortedVer = out, st.ver
 	return out
 }
 
@@ -725,26 +732,12 @@ func (st *state) routeTable(ctx context.Context, id string) error {
 	return nil
 }
 
-// routerPortsSorted is sortedRouterPorts, kept while nothing was added (follow asks it per pair).
-func (st *state) routerPortsSorted() []*trace.RouterPort {
-	sig := st.signature()
-	if st.rpSorted == nil || sig != st.rpSortedSig {
-		st.rpSorted, st.rpSortedSig = st.sortedRouterPorts(), sig
-	}
-	return st.rpSorted
-}
-
-func (st *state) signature() [8]int {
-	return [8]int{st.ver, len(st.switches), len(st.ports), len(st.routers), len(st.rports), len(st.static), len(st.adv), len(st.runtime)}
-}
-
 // routeStep is trace.RouteStep on what has been read so far. The fabric and its index are rebuilt
 // only when something was added since the last step: a check of 1,000 pairs steps through the
 // same routers thousands of times, and rebuilding per step cost minutes of CPU.
 func (st *state) routeStep(rid string, dst netip.Addr) trace.Step {
-	sig := st.signature()
-	if st.routes == nil || sig != st.routesSig {
-		st.routes, st.routesSig = trace.NewFabricRoutes(st.fabric()), sig
+	if st.routes == nil || st.routesVer != st.ver {
+		st.routes, st.routesVer = trace.NewFabricRoutes(st.fabric()), st.ver
 	}
 	return st.routes.Step(rid, dst)
 }
@@ -752,7 +745,7 @@ func (st *state) routeStep(rid string, dst netip.Addr) trace.Step {
 // follow reads the routers a packet from switch `from` to dst passes, asking the engine's own
 // longest-prefix match (trace.RouteStep) on what has been read so far which peer comes next.
 func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error {
-	for _, rp := range st.routerPortsSorted() {
+	for _, rp := range st.sortedRouterPorts() {
 		sp := st.ports[rp.LinkedSwitchPort]
 		if sp == nil || sp.Switch != from {
 			continue
