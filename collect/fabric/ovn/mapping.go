@@ -54,8 +54,7 @@ func parseAddresses(s string) (mac string, ips []netip.Addr) {
 	if len(f) == 0 {
 		return "", nil
 	}
-	if hw, err := net.ParseMAC(f[0]); err == nil {
-		mac = hw.String()
+	if mac = trace.NormalizeMAC(f[0]); mac != "" {
 		f = f[1:]
 	}
 	for _, x := range f {
@@ -265,9 +264,7 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 			continue
 		}
 		p := trace.RouterPort{ID: rp.Name, Name: rp.Name, Router: r.Name, Networks: rp.Networks, Source: src}
-		if hw, err := net.ParseMAC(rp.MAC); err == nil {
-			p.MAC = hw.String()
-		}
+		p.MAC = trace.NormalizeMAC(rp.MAC)
 		if rp.Enabled != nil {
 			p.Up = ptr(*rp.Enabled)
 		}
