@@ -172,9 +172,12 @@ func (st *state) addRouterPort(p lrport) *trace.RouterPort {
 	if peer := st.rports[rp.PeerRouterPort]; peer != nil && peer.PeerRouterPort == "" {
 		peer.PeerRouterPort = rp.ID
 	}
-	for _, other := range st.rports {
-		if other.PeerRouterPort == rp.ID && rp.PeerRouterPort == "" {
-			rp.PeerRouterPort = other.ID
+	if rp.PeerRouterPort == "" {
+		for _, other := range st.rports {
+			if other.PeerRouterPort == rp.ID {
+				rp.PeerRouterPort = other.ID
+				break
+			}
 		}
 	}
 	return &rp
