@@ -625,7 +625,6 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 	r := lr.router()
 	st.routers[id] = &r
 	st.ver++
-	base := "/api/v1/logical-routers/" + url.PathEscape(id) + "/routing/"
 	for _, f := range portFilters(id, r.Tier) {
 		rps, err := list[lrport](ctx, st.f, "/api/v1/logical-router-ports", f)
 		if err := st.soft(err); err != nil {
@@ -640,13 +639,19 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 			}
 		}
 	}
+	return st.routing(ctx, id, r.Tier)
+}
+
+// routing reads a router's static routes, a tier-1's advertisement and the runtime route table.
+func (st *state) routing(ctx context.Context, id, tier string) error {
+	base := "/api/v1/logical-routers/" + url.PathEscape(id) + "/routing/"
 	srs, err := list[staticRoute](ctx, st.f, base+"static-routes", nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
 	st.static[id] = srs
 	st.ver++
-	if r.Tier == trace.Tier1 {
+	if tier == trace.Tier1 {
 		a, err := fetch[advertisement](ctx, st.f, base+"advertisement", nil)
 		if err == nil {
 			st.adv[id] = &a
@@ -885,22 +890,7 @@ func (st *state) all(ctx context.Context) error {
 		st.ver++
 	}
 	for _, lr := range lrs {
-		base := "/api/v1/logical-routers/" + url.PathEscape(lr.ID) + "/routing/"
-		srs, err := list[staticRoute](ctx, st.f, base+"static-routes", nil)
-		if err := st.soft(err); err != nil {
-			return err
-		}
-		st.static[lr.ID] = srs
-		st.ver++
-		if tierOf(lr.RouterType) == trace.Tier1 {
-			if a, err := fetch[advertisement](ctx, st.f, base+"advertisement", nil); err == nil {
-				st.adv[lr.ID] = &a
-				st.ver++
-			} else if err := st.soft(err); err != nil {
-				return err
-			}
-		}
-		if err := st.routeTable(ctx, lr.ID); err != nil {
+		if err := st.routing(ctx, lr.ID, tierOf(lr.RouterType)); err != nil {
 			return err
 		}
 	}
