@@ -254,6 +254,17 @@ func (st *state) searchPorts(ctx context.Context, terms ...string) ([]lport, boo
 	return res, true, err
 }
 
+// addFound adds the ports a search found; without a search API (ok false) it lists every port instead.
+func (st *state) addFound(ctx context.Context, found []lport, ok bool) error {
+	for _, lp := range found {
+		st.addPort(lp)
+	}
+	if !ok {
+		return st.soft(st.listAllPorts(ctx))
+	}
+	return nil
+}
+
 func quote(v string) string { return `"` + strings.ReplaceAll(v, `"`, `\"`) + `"` }
 
 // listAllPorts is the fallback without a search API: every logical port, once.
@@ -304,13 +315,8 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 			return nil, ep.IP, err
 		}
 	}
-	for _, lp := range found {
-		st.addPort(lp)
-	}
-	if !ok {
-		if err := st.soft(st.listAllPorts(ctx)); err != nil {
-			return nil, ep.IP, err
-		}
+	if err := st.addFound(ctx, found, ok); err != nil {
+		return nil, ep.IP, err
 	}
 	sp := st.bestPort(ep)
 	if sp == nil {
@@ -377,13 +383,8 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 	if err := st.soft(err); err != nil {
 		return nil, err
 	}
-	for _, lp := range found {
-		st.addPort(lp)
-	}
-	if !ok {
-		if err := st.soft(st.listAllPorts(ctx)); err != nil {
-			return nil, err
-		}
+	if err := st.addFound(ctx, found, ok); err != nil {
+		return nil, err
 	}
 	var best *trace.SwitchPort
 	for _, sp := range st.sortedPorts() {
@@ -808,13 +809,8 @@ func (st *state) node(ctx context.Context, name string) error {
 	if err := st.soft(err); err != nil {
 		return err
 	}
-	for _, lp := range found {
-		st.addPort(lp)
-	}
-	if !ok {
-		if err := st.soft(st.listAllPorts(ctx)); err != nil {
-			return err
-		}
+	if err := st.addFound(ctx, found, ok); err != nil {
+		return err
 	}
 	var vifs []*trace.SwitchPort
 	for _, sp := range st.sortedPorts() {
