@@ -33,9 +33,12 @@ type nsRef struct {
 func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, error) {
 	opts.defaults()
 	src := trace.SourceNetlink + "@" + opts.Node
-	rootFd, err := netns.Get()
+	var rootFd netns.NsHandle
+	var err error
 	if opts.RootNetns != "" {
 		rootFd, err = netns.GetFromPath(opts.RootNetns)
+	} else {
+		rootFd, err = netns.Get()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open the root network namespace: %v", err)
