@@ -271,7 +271,7 @@ func TestCollectProcessNetns(t *testing.T) {
 			found = &st.Netns[1]
 			break
 		}
-		exec.Command("sleep", "0.1").Run()
+		time.Sleep(100 * time.Millisecond)
 	}
 	if found == nil || found.Name != name || found.Inode == 0 || len(found.Links) != 1 || found.Links[0].Kind != trace.KindLoopback {
 		t.Fatalf("process netns = %+v, want %s with only lo", found, name)
