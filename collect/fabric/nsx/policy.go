@@ -80,21 +80,14 @@ type policyState struct {
 }
 
 func (sp segmentPort) switchPort() trace.SwitchPort {
-	lp := lport{ID: sp.ID, DisplayName: sp.DisplayName, LogicalSwitchID: path.Base(sp.ParentPath), AdminState: sp.AdminState, Tags: sp.Tags}
+	lp := lport{ID: sp.ID, DisplayName: sp.DisplayName, LogicalSwitchID: path.Base(sp.ParentPath), AdminState: sp.AdminState,
+		AddressBindings: sp.AddressBindings, Tags: sp.Tags}
 	out := lp.switchPort()
 	out.Type = trace.PortVIF
 	if a := sp.Attachment; a != nil {
 		out.AttachmentID = a.ID
 		if a.Type == "CHILD" {
 			out.Type, out.ParentVIF, out.TrafficTag = trace.PortChild, a.ContextID, a.TrafficTag
-		}
-	}
-	for _, b := range sp.AddressBindings {
-		if b.MACAddress != "" && !contains(out.MACs, b.MACAddress) {
-			out.MACs = append(out.MACs, b.MACAddress)
-		}
-		if b.IPAddress != "" && !contains(out.IPs, b.IPAddress) {
-			out.IPs = append(out.IPs, b.IPAddress)
 		}
 	}
 	return out
