@@ -263,7 +263,6 @@ func vlanPtr(v int) *int { return &v }
 type podSide struct {
 	node     string
 	ni       *nodeIdx
-	eth      *Link
 	mac      string
 	hostVeth string
 	ovsPort  *Port
@@ -348,24 +347,15 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	nsSrc := cmp.Or(ns.Source, SourceNetlink+"@"+src.Node)
 	h := Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, Netns: ns.Name, IP: srcIP.String(),
 		Evidence: []Evidence{podEv}}
-	var ethName string
-	for _, a := range ns.Addresses {
-		if x, ok := parseAddr(a.CIDR); ok && x == srcIP {
-			ethName = a.Link
-			h.Evidence = append(h.Evidence, ev(nsSrc, "%s has %s", a.Link, a.CIDR))
-		}
+	eth, addr := linkHolding(ns, srcIP)
+	if addr != nil {
+		h.Evidence = append(h.Evidence, ev(nsSrc, "%s has %s", addr.Link, addr.CIDR))
 	}
-	for i := range ns.Links {
-		if ns.Links[i].Name == ethName {
-			ps.eth = &ns.Links[i]
-		}
-	}
-	if ps.eth == nil {
+	if eth == nil {
 		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("no link in netns %s carries %s", ns.Name, srcIP)
 		wk.add(h)
 		return ps
 	}
-	eth := ps.eth
 	ps.mac = NormalizeMAC(eth.MAC)
 	h.Interface, h.MAC = eth.Name, ps.mac
 	h.Evidence = append(h.Evidence, ev(nsSrc, "%s index %d %s mac %s mtu %d state %s", eth.Name, eth.Index, cmp.Or(eth.Kind, "device"), ps.mac, eth.MTU, linkState(eth)))
@@ -1348,16 +1338,9 @@ func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 	if d.pod != nil && !d.pod.HostNetwork {
 		wk.destL2(d, ni, ns, sp)
 	}
-	var link *Link
-	for _, a := range ns.Addresses {
-		if x, ok := parseAddr(a.CIDR); ok && x == d.ip && link == nil {
-			for i := range ns.Links {
-				if ns.Links[i].Name == a.Link {
-					link = &ns.Links[i]
-				}
-			}
-			h.Evidence = append(h.Evidence, ev(nsSrc, "%s has %s", a.Link, a.CIDR))
-		}
+	link, addr := linkHolding(ns, d.ip)
+	if addr != nil {
+		h.Evidence = append(h.Evidence, ev(nsSrc, "%s has %s", addr.Link, addr.CIDR))
 	}
 	if link == nil {
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("no interface in netns %s on node %s holds %s", ns.Name, d.ep.Node, d.ip)
@@ -1477,16 +1460,7 @@ func peerOf(ni *nodeIdx, eth *Link) (*Link, *Netns) {
 // destL2 walks the destination pod's side of its node: the OVS access port (its tag against the
 // logical port's traffic_tag) and the veth into the pod.
 func (wk *walker) destL2(d destination, ni *nodeIdx, ns *Netns, sp *SwitchPort) {
-	var eth *Link
-	for _, a := range ns.Addresses {
-		if x, ok := parseAddr(a.CIDR); ok && x == d.ip {
-			for i := range ns.Links {
-				if ns.Links[i].Name == a.Link {
-					eth = &ns.Links[i]
-				}
-			}
-		}
-	}
+	eth, _ := linkHolding(ns, d.ip)
 	if eth == nil {
 		return
 	}
@@ -1601,4 +1575,25 @@ func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac s
 		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", port.Bridge, mac, vlan))
 	}
 	wk.add(mh)
+}
+
+// linkHolding finds the address ip in a netns and the link that holds it: the first address whose
+// link is known (a node may carry its IP twice, as NSX's nsx-container does), else the address alone.
+func linkHolding(ns *Netns, ip netip.Addr) (*Link, *Address) {
+	var found *Address
+	for i := range ns.Addresses {
+		a := &ns.Addresses[i]
+		if x, ok := parseAddr(a.CIDR); !ok || x != ip {
+			continue
+		}
+		for j := range ns.Links {
+			if ns.Links[j].Name == a.Link {
+				return &ns.Links[j], a
+			}
+		}
+		if found == nil {
+			found = a
+		}
+	}
+	return nil, found
 }
