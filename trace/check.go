@@ -264,29 +264,11 @@ func (ix *Index) DefaultChecks() []CheckSpec {
 	return specs
 }
 
-// NodeNames lists the cluster's nodes, sorted.
-func (ix *Index) NodeNames() []string {
-	var n []string
-	for name := range ix.nodes {
-		n = append(n, name)
-	}
-	sort.Strings(n)
-	return n
-}
+// NodeNames lists the cluster's nodes, sorted (shared: do not modify).
+func (ix *Index) NodeNames() []string { return ix.nodeNames }
 
 // firstPodOn returns the first running, non-host-network pod with an IP on node, by namespace/name.
-func (ix *Index) firstPodOn(node string) *Pod {
-	var best *Pod
-	for _, p := range ix.pods {
-		if p.Node != node || p.HostNetwork || len(p.IPs) == 0 || (p.Phase != "" && p.Phase != "Running") {
-			continue
-		}
-		if best == nil || p.Namespace+"/"+p.Name < best.Namespace+"/"+best.Name {
-			best = p
-		}
-	}
-	return best
-}
+func (ix *Index) firstPodOn(node string) *Pod { return ix.firstPod[node] }
 
 // SelectPods returns the pods matching a label selector in a namespace ("" for all), sorted.
 func (ix *Index) SelectPods(namespace string, sel Selector) []PodRef {

@@ -224,3 +224,16 @@ func TestExpectedTraceroute(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExpandAtScale: the default matrix's sources and a "pods" expansion on a 2,000-node
+// cluster (one pod per node, each other node's first pod).
+func BenchmarkExpandAtScale(b *testing.B) {
+	ix := trace.NewIndex(scenario.Synthetic(scenario.SyntheticOptions{Nodes: 2000, PodsPerNode: 10, Namespaces: 50, NodeState: func(int) bool { return false }, NoFabric: true}))
+	src := trace.PodRef{Namespace: scenario.NamespaceName(0), Name: scenario.PodName(0, 0)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ts, err := ix.ExpandTargets(src, []string{"pods", "nodes"}, "default"); err != nil || len(ts) != 2*1999 {
+			b.Fatalf("%d targets, %v", len(ts), err)
+		}
+	}
+}

@@ -17,6 +17,9 @@ type Index struct {
 	nodesByIP map[netip.Addr]*Node
 	states    map[string]*nodeIdx
 	fab       *fabIdx
+	// nodeNames are the cluster's nodes, sorted; firstPod the first walkable pod of each (check).
+	nodeNames []string
+	firstPod  map[string]*Pod
 }
 
 type nodeIdx struct {
@@ -86,6 +89,20 @@ func NewIndex(s *Snapshot) *Index {
 	}
 	for i := range s.Nodes {
 		ix.states[s.Nodes[i].Name] = newNodeIdx(&s.Nodes[i])
+	}
+	for name := range ix.nodes {
+		ix.nodeNames = append(ix.nodeNames, name)
+	}
+	sort.Strings(ix.nodeNames)
+	ix.firstPod = map[string]*Pod{}
+	for i := range s.Cluster.Pods {
+		p := &s.Cluster.Pods[i]
+		if p.HostNetwork || len(p.IPs) == 0 || (p.Phase != "" && p.Phase != "Running") {
+			continue
+		}
+		if best := ix.firstPod[p.Node]; best == nil || p.Namespace+"/"+p.Name < best.Namespace+"/"+best.Name {
+			ix.firstPod[p.Node] = p
+		}
 	}
 	if s.Fabric != nil {
 		ix.fab = newFabIdx(s.Fabric)
