@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -219,13 +218,10 @@ func (o *CheckOptions) need(plan *trace.Plan) Need {
 	switch {
 	case plan != nil:
 		for _, c := range plan.Checks {
-			cns := cmp.Or(c.Namespace, plan.Defaults.Namespace, ns)
-			if c.From == "" {
+			cns := plan.NamespaceOf(c, ns)
+			ref, ok := c.Source(cns)
+			if !ok {
 				return Need{All: true}
-			}
-			ref := trace.PodRef{Namespace: cns, Name: c.From}
-			if a, b, ok := strings.Cut(c.From, "/"); ok {
-				ref = trace.PodRef{Namespace: a, Name: b}
 			}
 			addPod(ref)
 			if !addTargets(c.To, cns) {

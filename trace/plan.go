@@ -280,24 +280,31 @@ func probeValue(v *yaml.Node, field string) (string, error) {
 	return v.Value, nil
 }
 
+// NamespaceOf is the namespace of a check's bare pod names and selector: its own, the plan's
+// default, else defaultNS.
+func (p *Plan) NamespaceOf(c PlanCheck, defaultNS string) string {
+	return cmp.Or(c.Namespace, p.Defaults.Namespace, defaultNS)
+}
+
+// Source is the check's source pod (from: NS/NAME, or NAME in ns); false for a fromSelector check.
+func (c PlanCheck) Source(ns string) (PodRef, bool) {
+	if c.From == "" {
+		return PodRef{}, false
+	}
+	if a, b, ok := strings.Cut(c.From, "/"); ok {
+		return PodRef{Namespace: a, Name: b}, true
+	}
+	return PodRef{Namespace: ns, Name: c.From}, true
+}
+
 // ExpandPlan turns a plan into checks over the indexed cluster; a selector that matches no pod
 // or a pod that is not there is a plan error pointing at its line.
 func (ix *Index) ExpandPlan(p *Plan, defaultNS string) ([]CheckSpec, error) {
 	var specs []CheckSpec
 	for i, c := range p.Checks {
-		ns := c.Namespace
-		if ns == "" {
-			ns = p.Defaults.Namespace
-		}
-		if ns == "" {
-			ns = defaultNS
-		}
+		ns := p.NamespaceOf(c, defaultNS)
 		var srcs []PodRef
-		if c.From != "" {
-			ref := PodRef{Namespace: ns, Name: c.From}
-			if a, b, ok := strings.Cut(c.From, "/"); ok {
-				ref = PodRef{Namespace: a, Name: b}
-			}
+		if ref, ok := c.Source(ns); ok {
 			if ix.pods[ref.String()] == nil {
 				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].from: pod %s not found%s", i, ref, ix.suggestPods(ref))}
 			}
