@@ -32,8 +32,9 @@ func waitGone(t *testing.T, marker string) {
 // started, are killed when the context ends; Run returns within the deadline plus the wait delay.
 func TestTemplateHangKilledAtDeadline(t *testing.T) {
 	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
-		t.Skip("needs /proc")
+		labtest.Unavailable(t, "/proc", "run the runner tests on Linux")
 	}
+	labtest.RequireBinaries(t, "sh", "sleep")
 	marker := fmt.Sprintf("%d.%d", 900+os.Getpid()%99, time.Now().UnixNano()%1000000)
 	// sh starts a grandchild that holds stdout open, then waits: both must go.
 	tm, err := NewTemplate(`sh -c 'sleep ` + marker + ` & sleep ` + marker + `; :'`)

@@ -2,10 +2,10 @@ package runner_test
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 )
 
@@ -46,9 +46,7 @@ func TestTemplateNeverUsesAShell(t *testing.T) {
 }
 
 func TestExitErrors(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	labtest.RequireBinaries(t, "sh")
 	_, err := runner.Local{}.Run(context.Background(), runner.Node{}, []string{"no-such-program-pw"})
 	if !runner.IsNotFound(err) {
 		t.Errorf("missing program: %v, want not found", err)

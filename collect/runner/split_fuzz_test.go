@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 )
 
 // FuzzSplit: Split never panics, errors are one line, and words quoted back split the same.
@@ -40,9 +42,7 @@ func FuzzSplit(f *testing.F) {
 // FuzzSplitMatchesShell: on templates made of words, quotes and backslashes only (nothing a shell
 // would expand or treat as an operator), Split gives the words /bin/sh gives.
 func FuzzSplitMatchesShell(f *testing.F) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		f.Skip("no sh")
-	}
+	labtest.RequireBinaries(f, "sh")
 	for _, s := range []string{`ssh {nodeIP} "sudo ip -j link"`, `a\ b 'c d' "e\"f" "\\x" 'y\'`, `"a'b" 'a"b' \"`, `-o=x   y`, `"\a\b"`} {
 		f.Add(s)
 	}
