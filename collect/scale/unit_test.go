@@ -6,11 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
 
@@ -38,9 +38,41 @@ func TestCriticalPath(t *testing.T) {
 func TestNodeStateMatchesSynthetic(t *testing.T) {
 	z := Size{Nodes: 7, PodsPerNode: 5, Namespaces: 3}
 	s := scenario.Synthetic(z.options())
-	for i, want := range s.Nodes {
-		if got := z.NodeState(i); !reflect.DeepEqual(got, want) {
-			t.Fatalf("node %d differs:\n got %+v\nwant %+v", i, got, want)
+	// z.NodeState is scenario.SyntheticNode, built alone: each pod's netns must hold the IP the
+	// cluster gives the pod, and its MAC and VLAN must be its fabric port's.
+	port := map[string]trace.SwitchPort{}
+	for _, sp := range s.Fabric.SwitchPorts {
+		if sp.Pod != nil {
+			port[sp.Pod.String()] = sp
+		}
+	}
+	pods := map[string]trace.Pod{}
+	for _, p := range s.Cluster.Pods {
+		pods[p.Namespace+"/"+p.Name] = p
+	}
+	for i := range s.Cluster.Nodes {
+		st := z.NodeState(i)
+		tags := map[string]int{}
+		for _, p := range st.OVS.Ports {
+			if p.Tag != nil {
+				tags[p.Name] = *p.Tag
+			}
+		}
+		for _, ns := range st.Netns[1:] {
+			key := ns.Pod.String()
+			eth := ns.Links[0]
+			if got, want := ns.Addresses[0].CIDR, pods[key].IPs[0]+"/20"; got != want || pods[key].Node != st.Name {
+				t.Errorf("node %d %s: netns holds %s on %s, the cluster says %s on %s", i, key, got, st.Name, want, pods[key].Node)
+			}
+			if sp := port[key]; len(sp.MACs) == 0 || sp.MACs[0] != eth.MAC || sp.TrafficTag == nil {
+				t.Errorf("node %d %s: eth0 MAC %s, fabric port %+v", i, key, eth.MAC, sp)
+			} else {
+				for _, host := range st.Netns[0].Links {
+					if host.Index == eth.PeerIndex && tags[host.Name] != *sp.TrafficTag {
+						t.Errorf("node %d %s: OVS tag %d, traffic_tag %d", i, key, tags[host.Name], *sp.TrafficTag)
+					}
+				}
+			}
 		}
 		ns, name, ip := z.PodOf(i, 2)
 		p := s.Cluster.Pods[i*z.PodsPerNode+2]

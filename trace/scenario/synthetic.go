@@ -63,63 +63,33 @@ func synthMAC(prefix byte, n int) string {
 	return fmt.Sprintf("0a:%02x:%02x:%02x:%02x:%02x", prefix, (n>>24)&255, (n>>16)&255, (n>>8)&255, n&255)
 }
 
+// podAt places pod j of node i: namespace (i*P+j) % K, and its index n among that namespace's pods
+// (pods are numbered in node order, so the g-th pod overall is the g/K-th of its namespace).
+func (o SyntheticOptions) podAt(i, j int) (k, n int) {
+	g := i*o.PodsPerNode + j
+	return g % o.Namespaces, g / o.Namespaces
+}
+
+func (o SyntheticOptions) podMAC(i, j int) string { return synthMAC(0x58, i*o.PodsPerNode+j) }
+
 // Synthetic builds a cluster of the given size. Pod j of node i lives in namespace (i*P+j) % K.
 func Synthetic(o SyntheticOptions) *trace.Snapshot {
 	if o.Namespaces < 1 {
 		o.Namespaces = 1
 	}
 	s := &trace.Snapshot{APIVersion: trace.APIVersion}
-	podsInNS := make([]int, o.Namespaces)
-	type podAt struct{ ns, n int }
-	place := make([][]podAt, o.Nodes)
 	for i := 0; i < o.Nodes; i++ {
 		s.Cluster.Nodes = append(s.Cluster.Nodes, trace.Node{Name: NodeName(i), Addresses: []trace.NodeAddress{{Type: "InternalIP", Address: NodeIP(i)}}})
-		place[i] = make([]podAt, o.PodsPerNode)
 		for j := 0; j < o.PodsPerNode; j++ {
-			k := (i*o.PodsPerNode + j) % o.Namespaces
-			place[i][j] = podAt{k, podsInNS[k]}
-			podsInNS[k]++
+			k, n := o.podAt(i, j)
 			s.Cluster.Pods = append(s.Cluster.Pods, trace.Pod{Namespace: NamespaceName(k), Name: PodName(i, j), Node: NodeName(i),
-				IPs: []string{PodIP(k, place[i][j].n)}, Phase: "Running", Labels: map[string]string{"app": fmt.Sprintf("app-%d", j%10)}})
+				IPs: []string{PodIP(k, n)}, Phase: "Running", Labels: map[string]string{"app": fmt.Sprintf("app-%d", j%10)}})
 		}
 	}
-	podMAC := func(i, j int) string { return synthMAC(0x58, i*o.PodsPerNode+j) }
 	for i := 0; i < o.Nodes; i++ {
-		if o.NodeState != nil && !o.NodeState(i) {
-			continue
+		if o.NodeState == nil || o.NodeState(i) {
+			s.Nodes = append(s.Nodes, SyntheticNode(o, i))
 		}
-		name := NodeName(i)
-		st := trace.NodeState{Name: name}
-		root := trace.Netns{Name: "root", Root: true, Links: []trace.Link{
-			{Index: 1, Name: "lo", Kind: trace.KindLoopback, OperState: "unknown", AdminUp: true},
-			{Index: 2, Name: "eth0", Kind: trace.KindDevice, MAC: synthMAC(0x01, i), OperState: "up", AdminUp: true},
-			{Index: 3, Name: "eth1", Kind: trace.KindDevice, MAC: synthMAC(0x02, i), OperState: "up", AdminUp: true},
-		}, Addresses: []trace.Address{{Link: "eth0", CIDR: NodeIP(i) + "/16"}},
-			Routes: []trace.Route{{Dst: "default", Gateway: "172.20.0.1", Dev: "eth0"}, {Dst: "172.20.0.0/16", Dev: "eth0", Scope: "link"}}}
-		ovs := &trace.OVS{FDBSource: "fdb@" + name, Bridges: []trace.Bridge{{Name: "br-int"}},
-			Ports:      []trace.Port{{Name: "eth1", Bridge: "br-int", Interfaces: []string{"eth1"}}},
-			Interfaces: []trace.Interface{{Name: "eth1", OFPort: 1}}}
-		for j := 0; j < o.PodsPerNode; j++ {
-			p := place[i][j]
-			veth := fmt.Sprintf("veth%05x", i*o.PodsPerNode+j)
-			idx := 10 + j
-			vlan := j + 1
-			nsName := "cni-" + PodName(i, j)
-			root.Links = append(root.Links, trace.Link{Index: idx, Name: veth, Kind: trace.KindVeth, OperState: "up", AdminUp: true, PeerIndex: 2, PeerNetns: nsName})
-			st.Netns = append(st.Netns, trace.Netns{Name: nsName, Pod: &trace.PodRef{Namespace: NamespaceName(p.ns), Name: PodName(i, j)},
-				Links:     []trace.Link{{Index: 2, Name: "eth0", Kind: trace.KindVeth, MAC: podMAC(i, j), OperState: "up", AdminUp: true, PeerIndex: idx, PeerNetns: "root"}},
-				Addresses: []trace.Address{{Link: "eth0", CIDR: PodIP(p.ns, p.n) + "/20"}},
-				Routes:    []trace.Route{{Dst: "default", Gateway: nsGateway(p.ns), Dev: "eth0"}, {Dst: nsSubnet(p.ns), Dev: "eth0", Scope: "link"}},
-				Neighbors: []trace.Neighbor{{IP: nsGateway(p.ns), MAC: RouterMAC, Dev: "eth0", State: "REACHABLE"}}})
-			ovs.Ports = append(ovs.Ports, trace.Port{Name: veth, Bridge: "br-int", Tag: ptr(vlan), Interfaces: []string{veth}})
-			ovs.Interfaces = append(ovs.Interfaces, trace.Interface{Name: veth, OFPort: j + 2})
-			ovs.MACTable = append(ovs.MACTable,
-				trace.MACEntry{Bridge: "br-int", Port: fmt.Sprint(j + 2), VLAN: vlan, MAC: podMAC(i, j)},
-				trace.MACEntry{Bridge: "br-int", Port: "1", VLAN: vlan, MAC: RouterMAC})
-		}
-		st.Netns = append([]trace.Netns{root}, st.Netns...)
-		st.OVS = ovs
-		s.Nodes = append(s.Nodes, st)
 	}
 	if o.NoFabric {
 		return s
@@ -153,13 +123,53 @@ func Synthetic(o SyntheticOptions) *trace.Snapshot {
 			trace.SwitchPort{ID: "vif-" + NodeName(i), Name: NodeName(i) + "-eth0", Switch: "ls-nodes", Type: trace.PortVIF, IPs: []string{NodeIP(i)}, MACs: []string{synthMAC(0x01, i)}, NodeName: NodeName(i)},
 			trace.SwitchPort{ID: "trunk-" + NodeName(i), Name: NodeName(i) + "-eth1", Switch: "ls-nodes", Type: trace.PortVIF, AttachmentID: "trunk-" + NodeName(i), MACs: []string{synthMAC(0x02, i)}, NodeName: NodeName(i)})
 		for j := 0; j < o.PodsPerNode; j++ {
-			p := place[i][j]
-			ns := NamespaceName(p.ns)
+			k, n := o.podAt(i, j)
+			ns := NamespaceName(k)
 			f.SwitchPorts = append(f.SwitchPorts, trace.SwitchPort{ID: ns + "_" + PodName(i, j), Switch: "ls-" + ns, Type: trace.PortChild,
-				ParentVIF: "trunk-" + NodeName(i), TrafficTag: ptr(j + 1), MACs: []string{podMAC(i, j)}, IPs: []string{PodIP(p.ns, p.n)},
+				ParentVIF: "trunk-" + NodeName(i), TrafficTag: ptr(j + 1), MACs: []string{o.podMAC(i, j)}, IPs: []string{PodIP(k, n)},
 				Pod: &trace.PodRef{Namespace: ns, Name: PodName(i, j)}})
 		}
 	}
 	s.Fabric = f
 	return s
+}
+
+// SyntheticNode is generated node i's state (netns, OVS, MAC table) as Synthetic gives it, built
+// without the rest of the cluster: an emulated node of the scale harness prints it in milliseconds.
+func SyntheticNode(o SyntheticOptions, i int) trace.NodeState {
+	if o.Namespaces < 1 {
+		o.Namespaces = 1
+	}
+	name := NodeName(i)
+	st := trace.NodeState{Name: name}
+	root := trace.Netns{Name: "root", Root: true, Links: []trace.Link{
+		{Index: 1, Name: "lo", Kind: trace.KindLoopback, OperState: "unknown", AdminUp: true},
+		{Index: 2, Name: "eth0", Kind: trace.KindDevice, MAC: synthMAC(0x01, i), OperState: "up", AdminUp: true},
+		{Index: 3, Name: "eth1", Kind: trace.KindDevice, MAC: synthMAC(0x02, i), OperState: "up", AdminUp: true},
+	}, Addresses: []trace.Address{{Link: "eth0", CIDR: NodeIP(i) + "/16"}},
+		Routes: []trace.Route{{Dst: "default", Gateway: "172.20.0.1", Dev: "eth0"}, {Dst: "172.20.0.0/16", Dev: "eth0", Scope: "link"}}}
+	ovs := &trace.OVS{FDBSource: "fdb@" + name, Bridges: []trace.Bridge{{Name: "br-int"}},
+		Ports:      []trace.Port{{Name: "eth1", Bridge: "br-int", Interfaces: []string{"eth1"}}},
+		Interfaces: []trace.Interface{{Name: "eth1", OFPort: 1}}}
+	for j := 0; j < o.PodsPerNode; j++ {
+		k, n := o.podAt(i, j)
+		veth := fmt.Sprintf("veth%05x", i*o.PodsPerNode+j)
+		idx := 10 + j
+		vlan := j + 1
+		nsName := "cni-" + PodName(i, j)
+		root.Links = append(root.Links, trace.Link{Index: idx, Name: veth, Kind: trace.KindVeth, OperState: "up", AdminUp: true, PeerIndex: 2, PeerNetns: nsName})
+		st.Netns = append(st.Netns, trace.Netns{Name: nsName, Pod: &trace.PodRef{Namespace: NamespaceName(k), Name: PodName(i, j)},
+			Links:     []trace.Link{{Index: 2, Name: "eth0", Kind: trace.KindVeth, MAC: o.podMAC(i, j), OperState: "up", AdminUp: true, PeerIndex: idx, PeerNetns: "root"}},
+			Addresses: []trace.Address{{Link: "eth0", CIDR: PodIP(k, n) + "/20"}},
+			Routes:    []trace.Route{{Dst: "default", Gateway: nsGateway(k), Dev: "eth0"}, {Dst: nsSubnet(k), Dev: "eth0", Scope: "link"}},
+			Neighbors: []trace.Neighbor{{IP: nsGateway(k), MAC: RouterMAC, Dev: "eth0", State: "REACHABLE"}}})
+		ovs.Ports = append(ovs.Ports, trace.Port{Name: veth, Bridge: "br-int", Tag: ptr(vlan), Interfaces: []string{veth}})
+		ovs.Interfaces = append(ovs.Interfaces, trace.Interface{Name: veth, OFPort: j + 2})
+		ovs.MACTable = append(ovs.MACTable,
+			trace.MACEntry{Bridge: "br-int", Port: fmt.Sprint(j + 2), VLAN: vlan, MAC: o.podMAC(i, j)},
+			trace.MACEntry{Bridge: "br-int", Port: "1", VLAN: vlan, MAC: RouterMAC})
+	}
+	st.Netns = append([]trace.Netns{root}, st.Netns...)
+	st.OVS = ovs
+	return st
 }
