@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -172,15 +173,12 @@ func LoadSnapshotFile(path string) (*trace.Snapshot, error) {
 		return nil, &trace.SnapshotError{Msg: fmt.Sprintf("cannot read snapshot: %v", err)}
 	}
 	defer f.Close()
-	var magic [2]byte
-	if n, _ := io.ReadFull(f, magic[:]); n < 2 || magic != [2]byte{0x1f, 0x8b} {
-		f.Close()
-		return trace.LoadSnapshot(path)
+	// One open: peek at the gzip magic, then read JSON or the archive from the same reader.
+	br := bufio.NewReader(f)
+	if magic, _ := br.Peek(2); !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		return trace.ReadSnapshot(br, path)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, &trace.SnapshotError{Msg: fmt.Sprintf("cannot read snapshot: %v", err)}
-	}
-	zr, err := gzip.NewReader(f)
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return nil, &trace.SnapshotError{Msg: fmt.Sprintf("snapshot %s is not a valid .tar.gz: %v", path, err)}
 	}
