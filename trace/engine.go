@@ -75,7 +75,7 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 		if n == nil {
 			return destination{}, &RequestError{fmt.Sprintf("node %s not found in the snapshot%s", t.Name, ix.suggestNodes(t.Name))}
 		}
-		ip, ok := nodeIP(n)
+		ip, ok := n.IP()
 		if !ok {
 			return destination{}, &RequestError{fmt.Sprintf("node %s has no address in the snapshot", n.Name)}
 		}
@@ -111,8 +111,9 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 	return destination{}, &RequestError{fmt.Sprintf("unknown destination kind %q", t.Kind)}
 }
 
-// nodeIP picks the node's InternalIP (IPv4 first), else any address.
-func nodeIP(n *Node) (netip.Addr, bool) {
+// IP is the address a walk to the node goes to: its InternalIP (IPv4 first), else an ExternalIP,
+// else any address that parses.
+func (n *Node) IP() (netip.Addr, bool) {
 	var best netip.Addr
 	rank := 99
 	for _, ad := range n.Addresses {
