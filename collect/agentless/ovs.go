@@ -152,8 +152,9 @@ func ParseOVS(bridgesJSON, portsJSON, ifacesJSON []byte) (*trace.OVS, error) {
 		}
 		o.Interfaces = append(o.Interfaces, x)
 	}
+	ports := tp.rows()
 	portName := map[string]string{}
-	for _, r := range tp.rows() {
+	for _, r := range ports {
 		portName[str(r["_uuid"])] = str(r["name"])
 	}
 	bridgeOf := map[string]string{}
@@ -168,7 +169,7 @@ func ParseOVS(bridgesJSON, portsJSON, ifacesJSON []byte) (*trace.OVS, error) {
 		sort.Strings(x.Ports)
 		o.Bridges = append(o.Bridges, x)
 	}
-	for _, r := range tp.rows() {
+	for _, r := range ports {
 		x := trace.Port{Name: str(r["name"]), Bridge: bridgeOf[str(r["_uuid"])]}
 		if t := ints(r["tag"]); len(t) == 1 {
 			x.Tag = &t[0]
