@@ -1,11 +1,9 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -83,11 +81,9 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 		res.Kind = "icmp"
 		args = append(append([]string{}, prefix...), "traceroute", "-I", "-n", "-q", "1", "-w", "1", "-m", "16", dst)
 	}
-	c := exec.CommandContext(ctx, args[0], args[1:]...)
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	res.Output = out.String()
+	// The node runner's local exec: its own process group killed on timeout, output capped.
+	out, err := runner.Local{}.Run(ctx, runner.Node{}, args)
+	res.Output = string(out)
 	if strings.HasPrefix(kind, "tcp:") {
 		res.Reached = err == nil
 		if err != nil && ctx.Err() != nil {
@@ -95,11 +91,11 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 		}
 		return res
 	}
-	if err != nil && out.Len() == 0 {
-		res.Error = fmt.Sprintf("%s: %v: %s", strings.Join(args, " "), err, oneLine(errb.String()))
+	if err != nil && len(out) == 0 {
+		res.Error = oneLine(err.Error())
 		return res
 	}
-	res.Hops = trimStars(parseTraceroute(out.String()))
+	res.Hops = trimStars(parseTraceroute(res.Output))
 	res.Reached = len(res.Hops) > 0 && res.Hops[len(res.Hops)-1] == dst
 	want, exact := w.ExpectedTraceroute()
 	switch {
