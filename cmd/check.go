@@ -229,7 +229,7 @@ func (o *CheckOptions) need(plan *trace.Plan) Need {
 			}
 		}
 		return n
-	case o.From != "" && !strings.ContainsAny(o.From, "=!,"):
+	case o.From != "" && !o.fromSelector():
 		ref, err := parsePodRef(o.From, ns)
 		if err != nil {
 			return Need{All: true}
@@ -241,6 +241,11 @@ func (o *CheckOptions) need(plan *trace.Plan) Need {
 		return n
 	}
 	return Need{All: true}
+}
+
+// fromSelector says whether --from is a label selector (key=value, !key, a,b) rather than a pod.
+func (o *CheckOptions) fromSelector() bool {
+	return strings.ContainsAny(o.From, "=!") || (!strings.Contains(o.From, "/") && strings.Contains(o.From, ","))
 }
 
 func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSpec, error) {
@@ -261,7 +266,7 @@ func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSp
 		return specs, nil
 	}
 	var srcs []trace.PodRef
-	if strings.ContainsAny(o.From, "=!") || (!strings.Contains(o.From, "/") && strings.Contains(o.From, ",")) {
+	if o.fromSelector() {
 		sel, err := trace.ParseSelector(o.From)
 		if err != nil {
 			return nil, usageErr("--from: %v", err)
