@@ -86,11 +86,13 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	if err != nil {
 		return nil, nil, usageErr("%v", err)
 	}
-	nodes, err := f.nodeCollector(g)
+	// One kubeconfig load for the API reads and the node runners that go through the API server.
+	restCfg := sync.OnceValues(func() (*rest.Config, error) { return restConfig(g) })
+	nodes, err := f.nodeCollector(g, restCfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := restConfig(g)
+	cfg, err := restCfg()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/agentless"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
@@ -27,8 +28,9 @@ type nodeCollector struct {
 	timeout time.Duration
 }
 
-// nodeCollector builds the node collector the flags ask for.
-func (f *FactOptions) nodeCollector(g *GlobalOptions) (*nodeCollector, error) {
+// nodeCollector builds the node collector the flags ask for; restCfg is the client config of the
+// runners that reach the nodes through the API server.
+func (f *FactOptions) nodeCollector(g *GlobalOptions, restCfg func() (*rest.Config, error)) (*nodeCollector, error) {
 	c := &nodeCollector{backend: f.NodeBackend, binary: f.NodeBinary, agentlessOK: true, timeout: f.NodeTimeout}
 	if c.timeout <= 0 {
 		c.timeout = DefaultNodeTimeout
@@ -44,7 +46,7 @@ func (f *FactOptions) nodeCollector(g *GlobalOptions) (*nodeCollector, error) {
 		}
 		c.run = t
 	case f.NodeAgent != "", f.NodeDebugImage != "":
-		cfg, err := restConfig(g)
+		cfg, err := restCfg()
 		if err != nil {
 			return nil, err
 		}
