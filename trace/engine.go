@@ -335,10 +335,7 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 		return ps
 	}
 	ps.ni = ni
-	ns := ni.netnsByPod[src.Namespace+"/"+src.Name]
-	if ns == nil {
-		ns = ni.netnsByIP[srcIP]
-	}
+	ns := ni.podNetns(src, srcIP)
 	if ns == nil {
 		wk.add(Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), Status: StatusUnknown,
 			Detail:   fmt.Sprintf("no network namespace on node %s holds %s", src.Node, srcIP),
@@ -1320,15 +1317,7 @@ func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 		wk.add(h)
 		return
 	}
-	var ns *Netns
-	if d.pod != nil && !d.pod.HostNetwork {
-		ns = ni.netnsByPod[d.pod.Namespace+"/"+d.pod.Name]
-		if ns == nil {
-			ns = ni.netnsByIP[d.ip]
-		}
-	} else {
-		ns = ni.root
-	}
+	ns := ni.destNetns(d)
 	if ns == nil {
 		h.Detail = fmt.Sprintf("no network namespace on node %s holds %s: not checked", d.ep.Node, d.ip)
 		wk.add(h)
@@ -1370,16 +1359,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 	var gw netip.Addr
 	direct := false
 	if ni := ix.states[d.ep.Node]; ni != nil {
-		var ns *Netns
-		if d.pod != nil && !d.pod.HostNetwork {
-			ns = ni.netnsByPod[d.pod.Namespace+"/"+d.pod.Name]
-			if ns == nil {
-				ns = ni.netnsByIP[d.ip]
-			}
-		} else {
-			ns = ni.root
-		}
-		if ns != nil {
+		if ns := ni.destNetns(d); ns != nil {
 			h := Hop{Kind: HopRoute, Name: d.ep.String(), Node: d.ep.Node, Netns: ns.Name, IP: d.ip.String()}
 			rt, ok := lookupRoute(ns.Routes, srcIP)
 			if !ok {
@@ -1597,4 +1577,21 @@ func linkHolding(ns *Netns, ip netip.Addr) (*Link, *Address) {
 		}
 	}
 	return nil, found
+}
+
+// podNetns is a pod's network namespace: the one the collector named for it, else the one holding
+// its IP.
+func (ni *nodeIdx) podNetns(p *Pod, ip netip.Addr) *Netns {
+	if ns := ni.netnsByPod[p.Namespace+"/"+p.Name]; ns != nil {
+		return ns
+	}
+	return ni.netnsByIP[ip]
+}
+
+// destNetns is where a destination lives on its node: its pod's netns, or the node's own.
+func (ni *nodeIdx) destNetns(d destination) *Netns {
+	if d.pod != nil && !d.pod.HostNetwork {
+		return ni.podNetns(d.pod, d.ip)
+	}
+	return ni.root
 }
