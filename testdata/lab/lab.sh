@@ -220,7 +220,7 @@ hv_plug() {
 		c+=(-- add-port br-int "$host-eth0" -- set interface "$host-eth0" external_ids:iface-id="node-$name-eth0"
 			-- add-port br-int "$host-eth1" -- set interface "$host-eth1" external_ids:iface-id="node-$name-eth1")
 	done
-	vsctl hv "${c[@]}"
+	node_vsctl hv "${c[@]}"
 }
 
 # write_node_exec: $PW_LAB_DIR/node-exec NODE CMD... runs CMD on a node VM the way a --node-exec

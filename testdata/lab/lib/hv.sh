@@ -5,7 +5,8 @@
 # and an OVN chassis (its own ovsdb-server, ovs-vswitchd on the userspace netdev datapath,
 # ovn-controller), with its run directory $PW_LAB_DIR/hv holding databases, unix sockets, pid files
 # and logs. Nothing listens on TCP; nothing outside $PW_LAB_DIR and the namespaces named in
-# $PW_LAB_DIR/netns.list is touched.
+# $PW_LAB_DIR/netns.list is touched. ovs-vsctl goes through lib/node.sh's node_vsctl HOST (the same
+# $PW_LAB_DIR/HOST/db.sock), so lab.sh sources both.
 
 # lab_log prints a progress line on stderr.
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
@@ -35,13 +36,6 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
-# vsctl HOST ARGS...: ovs-vsctl against a host's own database.
-vsctl() {
-	local host=$1
-	shift
-	ovs-vsctl --db="unix:$PW_LAB_DIR/$host/db.sock" --timeout=20 "$@"
-}
-
 # ovsdb_up HOST NETNS DBNAME SCHEMA: start an ovsdb-server serving $DIR/DBNAME.db on $DIR/DBNAME.sock.
 ovsdb_up() {
 	local host=$1 ns=$2 db=$3 schema=$4 dir=$PW_LAB_DIR/$1
@@ -57,7 +51,7 @@ ovsdb_up() {
 ovs_up() {
 	local host=$1 ns=$2 dir=$PW_LAB_DIR/$1
 	ovsdb_up "$host" "$ns" db /usr/share/openvswitch/vswitch.ovsschema
-	vsctl "$host" --no-wait init
+	node_vsctl "$host" --no-wait init
 	in_host "$host" "$ns" ovs-vswitchd "unix:$dir/db.sock" --pidfile="$dir/ovs-vswitchd.pid" \
 		--unixctl="$dir/ovs-vswitchd.ctl" -vconsole:off --log-file="$dir/ovs-vswitchd.log" --detach --no-chdir ||
 		lab_die "ovs-vswitchd for $host failed to start: see $dir/ovs-vswitchd.log"
@@ -79,7 +73,7 @@ ovn_central_up() {
 # ovn-controller bound to the host's SB database.
 ovn_controller_up() {
 	local host=$1 ns=$2 chassis=$3 dir=$PW_LAB_DIR/$1
-	vsctl "$host" -- --may-exist add-br br-int \
+	node_vsctl "$host" -- --may-exist add-br br-int \
 		-- set bridge br-int datapath_type=netdev fail_mode=secure other_config:disable-in-band=true \
 		-- set open_vswitch . external_ids:system-id="$chassis" \
 		external_ids:ovn-remote="unix:$dir/sb.sock" external_ids:ovn-encap-type=geneve \
