@@ -561,24 +561,14 @@ func nodeReady(n *corev1.Node) *bool {
 	return nil
 }
 
-// NodeIP returns a node's first InternalIP (IPv4 preferred), else its first address, else "".
+// NodeIP is the node's address as the walk uses it (trace's Node.IP: InternalIP, IPv4 first,
+// else ExternalIP, else any address that parses), or "" when it has none. One rule, so that the
+// fabric is asked for the very address the engine walks to.
 func NodeIP(n trace.Node) string {
-	best := ""
-	for _, a := range n.Addresses {
-		if a.Type != string(corev1.NodeInternalIP) {
-			continue
-		}
-		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() {
-			return a.Address
-		}
-		if best == "" {
-			best = a.Address
-		}
+	if a, ok := n.IP(); ok {
+		return a.String()
 	}
-	if best == "" && len(n.Addresses) > 0 {
-		best = n.Addresses[0].Address
-	}
-	return best
+	return ""
 }
 
 func hasAddress(n *corev1.Node, ip netip.Addr) bool {

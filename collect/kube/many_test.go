@@ -56,3 +56,15 @@ func TestManyNamedNodesAreListedOnce(t *testing.T) {
 		t.Errorf("one walk: %d node GETs and %d LISTs, want no LIST", gets, lists)
 	}
 }
+
+// NodeIP is the address the engine walks to: a hostname listed first is not an address.
+func TestNodeIPIsTheWalkAddress(t *testing.T) {
+	n := trace.Node{Name: "w1", Addresses: []trace.NodeAddress{{Type: "Hostname", Address: "w1.example"}, {Type: "ExternalIP", Address: "192.0.2.7"}}}
+	want, _ := n.IP()
+	if got := kube.NodeIP(n); got != "192.0.2.7" || got != want.String() {
+		t.Errorf("NodeIP = %q, the walk goes to %s", got, want)
+	}
+	if got := kube.NodeIP(trace.Node{Name: "none", Addresses: []trace.NodeAddress{{Type: "Hostname", Address: "w2"}}}); got != "" {
+		t.Errorf("NodeIP of a node without an address = %q", got)
+	}
+}
