@@ -125,6 +125,20 @@ type Netns struct {
 	Source    string     `json:"source,omitempty"`
 }
 
+// SortNodeNetns orders a node's namespaces as the NodeState conventions say (root first, then by
+// name) and the facts of each (SortNetns).
+func SortNodeNetns(nss []Netns) {
+	sort.SliceStable(nss, func(i, j int) bool {
+		if nss[i].Root != nss[j].Root {
+			return nss[i].Root
+		}
+		return nss[i].Name < nss[j].Name
+	})
+	for i := range nss {
+		SortNetns(&nss[i])
+	}
+}
+
 // SortNetns orders one namespace's facts as the NodeState conventions say, so that collectors of
 // one node agree field by field.
 func SortNetns(ns *Netns) {

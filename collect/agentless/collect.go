@@ -130,12 +130,7 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 			st.Netns = append(st.Netns, t.ns)
 		}
 	}
-	sort.SliceStable(st.Netns, func(i, j int) bool {
-		if st.Netns[i].Root != st.Netns[j].Root {
-			return st.Netns[i].Root
-		}
-		return st.Netns[i].Name < st.Netns[j].Name
-	})
+	trace.SortNodeNetns(st.Netns)
 	resolvePeers(st.Netns)
 
 	if !o.NoOVS {
@@ -204,8 +199,7 @@ func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (t
 	if ns.Neighbors, err = ParseNeighbors(b); err != nil {
 		return ns, err
 	}
-	trace.SortNetns(&ns)
-	return ns, nil
+	return ns, nil // Collect sorts every namespace once (trace.SortNodeNetns)
 }
 
 // namedNetns lists `ip -j netns list`; empty output means none.

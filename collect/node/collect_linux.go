@@ -110,7 +110,7 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 		}
 		st.Netns = append(st.Netns, *results[i])
 	}
-	sortNetns(st.Netns)
+	trace.SortNodeNetns(st.Netns)
 	return st, warnings, nil
 }
 

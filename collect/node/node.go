@@ -7,11 +7,8 @@ package node
 import (
 	"errors"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // Defaults for Options.
@@ -78,19 +75,6 @@ func (o *Options) keep(name string) bool {
 		}
 	}
 	return false
-}
-
-// sortNetns puts root first, then by name; and sorts each namespace's facts as the conventions say.
-func sortNetns(nss []trace.Netns) {
-	sort.SliceStable(nss, func(i, j int) bool {
-		if nss[i].Root != nss[j].Root {
-			return nss[i].Root
-		}
-		return nss[i].Name < nss[j].Name
-	})
-	for i := range nss {
-		trace.SortNetns(&nss[i])
-	}
 }
 
 // neighState renders NUD_* bits as `ip neigh` prints them.
