@@ -119,8 +119,10 @@ type Measure struct {
 	// RSS is the peak resident set of the process (getrusage of its launcher), in bytes.
 	RSS      int64
 	ExitCode int
-	Stdout   []byte
-	Stderr   string
+	// Calls are every call the run made, from every source.
+	Calls  []Call
+	Stdout []byte
+	Stderr string
 }
 
 // Total is the number of requests of every source.
@@ -176,6 +178,7 @@ func (e *Env) Run(ctx context.Context, op string, argv []string, env ...string) 
 		return m, err
 	}
 	calls = append(calls, nodeCalls...)
+	m.Calls = calls
 	m.Critical = CriticalPath(calls)
 	m.Requests, m.Bytes = Totals(calls)
 	return m, nil

@@ -19,7 +19,8 @@ var (
 	write      = flag.Bool("write", false, "run the harness at both sizes and write testdata/bench/results.md (make bench)")
 	latency    = flag.Duration("scale.latency", 20*time.Millisecond, "round-trip latency injected on every request")
 	largeNodes = flag.Int("scale.nodes", Large.Nodes, "nodes of the large size")
-	ops        = flag.String("scale.ops", "", "comma-separated operations to run (default all)")
+	ops        = flag.String("scale.ops", "", "operations to run, their names as the results table shows them, in any separator (default all)")
+	timeline   = flag.String("scale.timeline", "", "directory to write each run's calls and critical chain to (SIZE-OP.txt)")
 )
 
 func large() Size {
@@ -28,16 +29,10 @@ func large() Size {
 	return z
 }
 
+// selected reports whether op runs: every op without -scale.ops, else those whose whole name the
+// flag's value contains (names hold commas, so the flag is not split).
 func selected(op string) bool {
-	if *ops == "" {
-		return true
-	}
-	for _, o := range strings.Split(*ops, ",") {
-		if strings.TrimSpace(o) == op {
-			return true
-		}
-	}
-	return false
+	return *ops == "" || strings.Contains(*ops, op)
 }
 
 func TestMain(m *testing.M) {
@@ -102,6 +97,7 @@ func TestWriteResults(t *testing.T) {
 				continue
 			}
 			rep.Measures[z.Name][op] = m
+			dumpTimeline(t, z, op, m)
 			t.Logf("%s %-28s wall %8v critical %4d requests %v bytes %d rss %s", z.Name, op, m.Wall.Round(time.Millisecond), m.Critical, m.Requests, m.TotalBytes(), mb(m.RSS))
 		}
 		e.Close()
@@ -166,4 +162,19 @@ func BenchmarkParseFDBMillion(b *testing.B) {
 		}
 		b.ReportMetric(float64(d)/float64(time.Millisecond), "parse-ms")
 	}
+}
+
+// dumpTimeline writes a run's calls to -scale.timeline, when it is set.
+func dumpTimeline(t testing.TB, z Size, op string, m Measure) {
+	if *timeline == "" {
+		return
+	}
+	name := z.Name + "-" + strings.NewReplacer(" ", "_", ",", "", "(", "", ")", "", ">", "", "/", "_").Replace(op) + ".txt"
+	f, err := os.Create(filepath.Join(*timeline, name))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	WriteTimeline(f, m.Calls)
 }

@@ -8,6 +8,8 @@
 package scale
 
 import (
+	"fmt"
+	"io"
 	"sort"
 	"sync"
 	"time"
@@ -94,3 +96,55 @@ func Totals(calls []Call) (reqs map[string]int, bytes map[string]int64) {
 	}
 	return reqs, bytes
 }
+
+// CriticalChain is one longest chain of strictly sequential calls (see CriticalPath), in order.
+func CriticalChain(calls []Call) []Call {
+	cs := append([]Call(nil), calls...)
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Start.Before(cs[j].Start) })
+	// depth[i] = longest chain ending with call i; prev[i] = the call before it in that chain.
+	depth, prev := make([]int, len(cs)), make([]int, len(cs))
+	best := -1
+	for i, c := range cs {
+		depth[i], prev[i] = 1, -1
+		for j := 0; j < i; j++ {
+			if !cs[j].End.After(c.Start) && depth[j]+1 > depth[i] {
+				depth[i], prev[i] = depth[j]+1, j
+			}
+		}
+		if best < 0 || depth[i] > depth[best] {
+			best = i
+		}
+	}
+	var out []Call
+	for i := best; i >= 0; i = prev[i] {
+		out = append(out, cs[i])
+	}
+	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
+		out[a], out[b] = out[b], out[a]
+	}
+	return out
+}
+
+// WriteTimeline writes calls one a line (start and end in ms from the first start, source, bytes,
+// what), then the critical chain: what `-scale.timeline` leaves for a developer to read.
+func WriteTimeline(w io.Writer, calls []Call) {
+	if len(calls) == 0 {
+		return
+	}
+	cs := append([]Call(nil), calls...)
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Start.Before(cs[j].Start) })
+	t0 := cs[0].Start
+	line := func(c Call) {
+		fmt.Fprintf(w, "%9.1f %9.1f  %-4s %9d  %s\n", ms64(c.Start.Sub(t0)), ms64(c.End.Sub(t0)), c.Source, c.Bytes, c.What)
+	}
+	for _, c := range cs {
+		line(c)
+	}
+	chain := CriticalChain(cs)
+	fmt.Fprintf(w, "\n# critical chain: %d calls\n", len(chain))
+	for _, c := range chain {
+		line(c)
+	}
+}
+
+func ms64(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
