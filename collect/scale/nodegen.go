@@ -40,8 +40,5 @@ func (z Size) NodeState(i int) trace.NodeState { return scenario.SyntheticNode(z
 
 // NodeSnapshot is what `kubectl-packetwalk collect node` prints on generated node i.
 func (z Size) NodeSnapshot(i int) *trace.Snapshot {
-	name := scenario.NodeName(i)
-	return &trace.Snapshot{APIVersion: trace.APIVersion,
-		Sources: []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + name}, {Name: trace.SourceOVSDB + "@" + name}, {Name: trace.SourceFDB + "@" + name}},
-		Nodes:   []trace.NodeState{z.NodeState(i)}}
+	return scenario.SyntheticNodeSnapshot(z.options(), i)
 }

@@ -134,6 +134,15 @@ func Synthetic(o SyntheticOptions) *trace.Snapshot {
 	return s
 }
 
+// SyntheticNodeSnapshot is what `kubectl-packetwalk collect node` prints on generated node i:
+// SyntheticNode with the node's netlink, OVSDB and MAC-table sources.
+func SyntheticNodeSnapshot(o SyntheticOptions, i int) *trace.Snapshot {
+	name := NodeName(i)
+	return &trace.Snapshot{APIVersion: trace.APIVersion,
+		Sources: []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + name}, {Name: trace.SourceOVSDB + "@" + name}, {Name: trace.SourceFDB + "@" + name}},
+		Nodes:   []trace.NodeState{SyntheticNode(o, i)}}
+}
+
 // SyntheticNode is generated node i's state (netns, OVS, MAC table) as Synthetic gives it, built
 // without the rest of the cluster: an emulated node of the scale harness prints it in milliseconds.
 func SyntheticNode(o SyntheticOptions, i int) trace.NodeState {
