@@ -340,14 +340,24 @@ func (e *earlyFabric) result(res *kube.Result, need Need) (*trace.Fabric, []stri
 	for _, p := range res.Cluster.Pods {
 		pods[p.Namespace+"/"+p.Name] = p
 	}
+	// A node target names a node or its address: each node's address, by both (computed once: a
+	// check has a target per pair, the cluster may hold thousands of nodes).
+	nodeIPs := map[string][]string{}
+	for _, n := range res.Cluster.Nodes {
+		ip := kube.NodeIP(n)
+		nodeIPs[n.Name] = append(nodeIPs[n.Name], ip)
+		if ip != n.Name {
+			nodeIPs[ip] = append(nodeIPs[ip], ip)
+		}
+	}
 	refs := append([]trace.PodRef{}, need.Pods...)
 	for _, t := range need.Targets {
 		switch t.Kind {
 		case trace.TargetPod:
 			refs = append(refs, trace.PodRef{Namespace: t.Namespace, Name: t.Name})
 		case trace.TargetNode:
-			for _, n := range res.Cluster.Nodes {
-				if (n.Name == t.Name || kube.NodeIP(n) == t.Name) && !has(kube.NodeIP(n)) {
+			for _, ip := range nodeIPs[t.Name] {
+				if !has(ip) {
 					return nil, nil, nil
 				}
 			}
