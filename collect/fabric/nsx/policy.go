@@ -121,7 +121,7 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 		if err := st.searchSegmentPorts(ctx, "address_bindings.ip_address:"+quote(ep.IP.Unmap().String())); err != nil {
 			return err
 		}
-		sp := st.bestPort(ep)
+		sp := st.bestPort(ep, st.sortedPorts())
 		if sp == nil {
 			st.warn("no NSX segment port is bound to %s", ep.IP)
 			continue

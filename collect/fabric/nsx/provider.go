@@ -318,7 +318,7 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 	if err := st.addFound(ctx, found, ok); err != nil {
 		return nil, ep.IP, err
 	}
-	sp := st.bestPort(ep)
+	sp := st.bestPort(ep, st.candidates(found, ok))
 	if sp == nil {
 		st.warn("no NSX logical port is bound to %s", ip)
 		return nil, ep.IP, nil
@@ -387,7 +387,7 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 		return nil, err
 	}
 	var best *trace.SwitchPort
-	for _, sp := range st.sortedPorts() {
+	for _, sp := range st.candidates(found, ok) {
 		if sp.Type == trace.PortRouter {
 			continue
 		}
@@ -412,11 +412,30 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 	return best, nil
 }
 
-// bestPort picks the endpoint's port among those read: pod tag, then CHILD, then IP, then MAC.
-func (st *state) bestPort(ep fabric.Endpoint) *trace.SwitchPort {
+// candidates are the ports an endpoint is chosen from, in ID order: those its search found (the
+// search covers every port, so no other can match; not every port read so far, which a check of
+// 1,000 endpoints would scan and sort 1,000 times), or every port when there is no search API.
+func (st *state) candidates(found []lport, searched bool) []*trace.SwitchPort {
+	if !searched {
+		return st.sortedPorts()
+	}
+	out := make([]*trace.SwitchPort, 0, len(found))
+	seen := map[string]bool{}
+	for _, lp := range found {
+		if sp := st.ports[lp.ID]; sp != nil && !seen[lp.ID] {
+			seen[lp.ID] = true
+			out = append(out, sp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// bestPort picks the endpoint's port among the candidates: pod tag, then CHILD, then IP, then MAC.
+func (st *state) bestPort(ep fabric.Endpoint, candidates []*trace.SwitchPort) *trace.SwitchPort {
 	var best *trace.SwitchPort
 	score := 0
-	for _, sp := range st.sortedPorts() {
+	for _, sp := range candidates {
 		if sp.Type == trace.PortRouter {
 			continue
 		}
