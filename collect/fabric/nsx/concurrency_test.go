@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,8 +72,9 @@ func timedProvider(t *testing.T, top *nsxtest.Topology, latency time.Duration, m
 }
 
 // A pod-to-node walk reads level by level: the session login, the endpoints' ports (and the
-// tier-0s), their switches and parents, the tier-1s, the tier-1s' link peers. Five round trips
-// one after another, however many requests, and the same fabric as reading one by one.
+// tier-0s), their switches and parents (and the tier-0s' link ports, where the tier-1s' link
+// peers are), the tier-1s. Four round trips one after another, however many requests, and the
+// same fabric as reading one by one.
 func TestWalkReadsLevelByLevel(t *testing.T) {
 	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
 	start := time.Now()
@@ -82,8 +84,8 @@ func TestWalkReadsLevelByLevel(t *testing.T) {
 		t.Fatalf("err %v, warnings %q", err, warns)
 	}
 	assertPublishedWalk(t, walkWith(t, f))
-	if n := tl.sequential(); n > 5 {
-		t.Fatalf("%d round trips one after another, want at most 5 (login, ports, switches, tier-1s, link peers)", n)
+	if n := tl.sequential(); n > 4 {
+		t.Fatalf("%d round trips one after another, want at most 4 (login, ports, switches, tier-1s)", n)
 	}
 	if s.Logins() != 1 {
 		t.Fatalf("%d logins for one Collect, want 1", s.Logins())
@@ -94,6 +96,66 @@ func TestWalkReadsLevelByLevel(t *testing.T) {
 	seq := sequentialCollect(t, kubeDNSToNode())
 	if !reflect.DeepEqual(f, seq) {
 		t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
+	}
+}
+
+// A tier-1 link's peer is taken from the first page of the tier-0's link ports, read beside the
+// switches; when it is not there (more tier-1s than a page holds, the page failed) it is read by
+// id, a level later, and the walk is the same.
+func TestTier0LinkPeersFromTheirFirstPage(t *testing.T) {
+	peerGETs := func(s *nsxtest.Server) int {
+		n := 0
+		for path, c := range s.RequestsByPath() {
+			if strings.HasPrefix(path, "/api/v1/logical-router-ports/") {
+				n += c
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name     string
+		pageSize int
+		fault    bool
+		wantGETs bool
+		maxLevel int
+	}{
+		{name: "peers on the first page", maxLevel: 4},
+		{name: "more link ports than a page", pageSize: 1, wantGETs: true, maxLevel: 32},
+		{name: "the link-port page fails", fault: true, wantGETs: true, maxLevel: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, Latency: 5 * time.Millisecond, PageSize: tc.pageSize})
+			defer s.Close()
+			if tc.fault {
+				s.Inject("/api/v1/logical-router-ports?resource_type=LogicalRouterLinkPortOnTIER0", 10, nsxtest.Fault{Status: 400})
+			}
+			hc := s.Client()
+			tl := &timeline{rt: hc.Transport}
+			hc.Transport = tl
+			p, _ := newTestProvider(t, s, func(c *Config) {
+				c.HTTPClient = hc
+				if tc.pageSize > 0 {
+					c.PageSize = tc.pageSize
+				}
+			})
+			f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warns) != 0 {
+				t.Fatalf("warnings %q (the link-port page is a hint: its failure is no problem of the walk)", warns)
+			}
+			assertPublishedWalk(t, walkWith(t, f))
+			if got := peerGETs(s); (got > 0) != tc.wantGETs {
+				t.Fatalf("%d link peers read by id, want some: %v (requests %v)", got, tc.wantGETs, s.RequestsByPath())
+			}
+			if n := tl.sequential(); n > tc.maxLevel {
+				t.Fatalf("%d round trips one after another, want at most %d", n, tc.maxLevel)
+			}
+			if seq := sequentialCollect(t, kubeDNSToNode()); !reflect.DeepEqual(f, seq) {
+				t.Fatalf("the fabric differs from the one read without the link-port page:\n%+v\n%+v", f, seq)
+			}
+		})
 	}
 }
 

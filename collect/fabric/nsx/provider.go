@@ -2,11 +2,13 @@ package nsx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
@@ -109,6 +111,8 @@ type state struct {
 	// tier0s are the tier-0 routers listed up front (tier0Hint), when tier0Known.
 	tier0s     map[string]lrouter
 	tier0Known bool
+	// linkHint are the tier-0 link ports tier0Link found, by id.
+	linkHint map[string]lrport
 }
 
 func newState(f *fetcher) *state {
@@ -581,6 +585,9 @@ func (st *state) getRouterPort(ctx context.Context, id string) (*trace.RouterPor
 	if st.missing[id] {
 		return nil, nil
 	}
+	if p, ok := st.tier0Link(id); ok {
+		return st.addRouterPort(p), nil
+	}
 	p, err := fetch[lrport](ctx, st.f, "/api/v1/logical-router-ports/"+url.PathEscape(id), nil)
 	if err != nil {
 		st.missing[id] = true
@@ -614,7 +621,8 @@ func (st *state) getPort(ctx context.Context, id string) (*trace.SwitchPort, err
 }
 
 // ensureRouter reads a router, its ports (a tier-0's uplinks and downlinks only: its link ports
-// grow with the number of tier-1s and are read one by one, as the links on the path name them),
+// grow with the number of tier-1s and are taken as the links on the path name them, from the
+// first page tier0Hint read or one by one),
 // the peers of its link ports, its static routes, a tier-1's advertisement, and the runtime
 // route table where the manager offers it.
 func (st *state) ensureRouter(ctx context.Context, id string) error {
@@ -715,11 +723,54 @@ func (st *state) tier0Hint(ctx context.Context) {
 	}
 	if st.f.dry && len(st.tier0s) <= maxTier0Prefetch {
 		// A walk that leaves its tier-1 reaches a tier-0 two levels later (the tier-1's link port
-		// names the tier-0's): read the tier-0s now, beside the endpoints' switches.
+		// names the tier-0's): read the tier-0s now, beside the endpoints' switches, and the first
+		// page of their link ports, where the tier-1 link's peer is found (tier0Link) instead of
+		// with a GET one level after the tier-1's ports.
 		for _, id := range sortedKeys(st.tier0s) {
 			st.prefetchRouter(ctx, id)
+			_, _ = fetch[listPage](ctx, st.f, "/api/v1/logical-router-ports", st.tier0LinkQuery(id))
 		}
 	}
+}
+
+// tier0LinkQuery is the first page of a tier-0's link ports (one per tier-1 linked to it).
+func (st *state) tier0LinkQuery(id string) url.Values {
+	return url.Values{"logical_router_id": {id}, "resource_type": {"LogicalRouterLinkPortOnTIER0"}, "page_size": {strconv.Itoa(st.c.cfg.PageSize)}}
+}
+
+// tier0Link finds a tier-0 link port in the pages tier0Hint read: a hint, taken only when already
+// read (never fetched for it), so a tier-0 with more tier-1s than a page holds, a page that failed
+// or a manager without the filter leave the peer to getRouterPort's GET. The port is the same
+// object the GET returns.
+func (st *state) tier0Link(id string) (lrport, bool) {
+	if st.linkHint == nil {
+		st.linkHint = map[string]lrport{}
+		if st.tier0Known && len(st.tier0s) <= maxTier0Prefetch {
+			complete := true
+			for _, t0 := range sortedKeys(st.tier0s) {
+				e, ok := st.f.lookup(cacheKey("/api/v1/logical-router-ports", st.tier0LinkQuery(t0)))
+				if !ok {
+					complete = false // not answered yet (a dry round): look again later
+					continue
+				}
+				lp, _ := e.val.(listPage)
+				if e.err != nil {
+					continue
+				}
+				for _, raw := range lp.Results {
+					var p lrport
+					if json.Unmarshal(raw, &p) == nil && p.ID != "" && p.LogicalRouterID == t0 {
+						st.linkHint[p.ID] = p
+					}
+				}
+			}
+			if !complete {
+				defer func() { st.linkHint = nil }()
+			}
+		}
+	}
+	p, ok := st.linkHint[id]
+	return p, ok
 }
 
 // prefetchRouter notes (dry rounds only) the reads ensureRouter makes for a router once its tier is

@@ -108,7 +108,8 @@ func (s *Server) CertPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 }
 
-// Inject makes the next times requests whose path starts with prefix fail with f.
+// Inject makes the next times requests whose path starts with prefix fail with f. A prefix
+// "PATH?QUERY" also needs the request's query to contain QUERY (say, one filter of a list).
 func (s *Server) Inject(prefix string, times int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,7 +185,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	lat := s.latency
 	var fault *Fault
 	for _, fr := range s.faults {
-		if fr.left > 0 && strings.HasPrefix(r.URL.Path, fr.prefix) {
+		path, query, _ := strings.Cut(fr.prefix, "?")
+		if fr.left > 0 && strings.HasPrefix(r.URL.Path, path) && strings.Contains(r.URL.RawQuery, query) {
 			fr.left--
 			f := fr.f
 			fault = &f
