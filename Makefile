@@ -85,7 +85,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./trace/... ./render/...
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./collect/ovs/
 	$(GO) test -run '^$$' -bench CollectNode250 -benchtime 5x ./collect/node/
-	$(GO) test -count=1 -timeout 60m -run '^TestWriteResults$$' -write -v ./collect/scale/
+	$(GO) test -count=1 -timeout 60m -run '^TestWriteResults$$' -v ./collect/scale/ -args -write
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
