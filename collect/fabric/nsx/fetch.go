@@ -55,10 +55,13 @@ type fetcher struct {
 	mu    sync.Mutex
 	cache map[string]fetchEntry
 	want  map[string]func(ctx context.Context)
+	// decoded are list pages' entries once decoded, by page and entry type: every round reads
+	// the same pages again (a check's grouped searches, each read by 50 endpoints, per round).
+	decoded map[string]any
 }
 
 func newFetcher(c *client) *fetcher {
-	return &fetcher{c: c, cache: map[string]fetchEntry{}, want: map[string]func(ctx context.Context){}}
+	return &fetcher{c: c, cache: map[string]fetchEntry{}, want: map[string]func(ctx context.Context){}, decoded: map[string]any{}}
 }
 
 func cacheKey(path string, q url.Values) string { return path + "?" + q.Encode() }
@@ -218,17 +221,39 @@ func list[T any](ctx context.Context, f *fetcher, path string, q url.Values) ([]
 		if err != nil {
 			return out, err
 		}
-		for _, raw := range lp.Results {
-			var x T
-			if err := json.Unmarshal(raw, &x); err != nil {
-				return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %v", path, err)
-			}
-			out = append(out, x)
+		xs, err := decodePage[T](f, cacheKey(path, qq), lp)
+		if err != nil {
+			return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %v", path, err)
 		}
+		out = append(out, xs...)
 		more, err := nextPage(path, lp, page, seen)
 		if !more {
 			return out, err
 		}
 		qq.Set("cursor", lp.Cursor)
 	}
+}
+
+// decodePage decodes a page's entries as T, once per page and type (the entries are shared:
+// callers copy, never change them).
+func decodePage[T any](f *fetcher, key string, lp listPage) ([]T, error) {
+	key = fmt.Sprintf("%T\x00%s", *new(T), key)
+	f.mu.Lock()
+	v, ok := f.decoded[key]
+	f.mu.Unlock()
+	if ok {
+		return v.([]T), nil
+	}
+	xs := make([]T, 0, len(lp.Results))
+	for _, raw := range lp.Results {
+		var x T
+		if err := json.Unmarshal(raw, &x); err != nil {
+			return nil, err
+		}
+		xs = append(xs, x)
+	}
+	f.mu.Lock()
+	f.decoded[key] = xs
+	f.mu.Unlock()
+	return xs, nil
 }
