@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -178,35 +179,58 @@ func (f *NSXFront) indexed(r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
-// search answers "resource_type:LogicalPort AND" one address binding, or a tag scope and a tag.
+// search answers "resource_type:LogicalPort AND" one address binding, or a tag scope and a tag
+// (or a group of tags, any of which).
 func (f *NSXFront) search(query string) ([]int, bool) {
-	terms := map[string]string{}
-	for _, part := range strings.Split(query, " AND ") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), ":")
-		if !ok {
+	clauses, err := nsxtest.ParseQuery(query)
+	if err != nil {
+		return nil, false
+	}
+	terms := map[string][]string{}
+	for _, alts := range clauses {
+		if len(alts) > 1 && alts[0].Field != "tags.tag" {
 			return nil, false
 		}
-		terms[k] = strings.ToLower(strings.ReplaceAll(strings.Trim(v, `"`), `\`, ""))
+		for _, t := range alts {
+			if t.Field != alts[0].Field {
+				return nil, false
+			}
+			terms[t.Field] = append(terms[t.Field], strings.ToLower(t.Value))
+		}
 	}
-	if !strings.EqualFold(terms["resource_type"], "LogicalPort") {
+	if len(terms["resource_type"]) != 1 || !strings.EqualFold(terms["resource_type"][0], "LogicalPort") {
 		return nil, false
 	}
 	delete(terms, "resource_type")
+	one := func(k string) string {
+		if len(terms[k]) != 1 {
+			return ""
+		}
+		return terms[k][0]
+	}
 	switch {
-	case len(terms) == 1 && terms["address_bindings.ip_address"] != "":
-		return f.byIP[terms["address_bindings.ip_address"]], true
-	case len(terms) == 1 && terms["address_bindings.mac_address"] != "":
-		return f.byMAC[terms["address_bindings.mac_address"]], true
-	case len(terms) == 2 && terms["tags.scope"] != "" && terms["tags.tag"] != "":
+	case len(terms) == 1 && one("address_bindings.ip_address") != "":
+		return f.byIP[one("address_bindings.ip_address")], true
+	case len(terms) == 1 && one("address_bindings.mac_address") != "":
+		return f.byMAC[one("address_bindings.mac_address")], true
+	case len(terms) == 2 && one("tags.scope") != "" && len(terms["tags.tag"]) > 0:
 		var out []int
-		for _, i := range f.byTag[terms["tags.tag"]] {
-			for _, t := range f.ports[i].Tags {
-				if strings.EqualFold(t.Scope, terms["tags.scope"]) {
-					out = append(out, i)
-					break
+		seen := map[int]bool{}
+		for _, tag := range terms["tags.tag"] {
+			for _, i := range f.byTag[tag] {
+				if seen[i] {
+					continue
+				}
+				for _, t := range f.ports[i].Tags {
+					if strings.EqualFold(t.Scope, one("tags.scope")) {
+						out = append(out, i)
+						seen[i] = true
+						break
+					}
 				}
 			}
 		}
+		sort.Ints(out)
 		return out, true
 	}
 	return nil, false

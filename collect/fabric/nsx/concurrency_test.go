@@ -14,6 +14,7 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
+	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
 
 // timeline records when each request went out and when its answer came back.
@@ -217,8 +218,8 @@ func TestEndpointsByName(t *testing.T) {
 		t.Fatalf("err %v, warnings %q", err, warns)
 	}
 	assertPublishedWalk(t, walkWith(t, f))
-	if n := tl.sequential(); n > 5 {
-		t.Fatalf("%d round trips one after another, want at most 5", n)
+	if n := tl.sequential(); n > 4 {
+		t.Fatalf("%d round trips one after another, want at most 4 (login, ports and tier-0s, switches and link ports, tier-1s)", n)
 	}
 	t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
 
@@ -271,5 +272,52 @@ func TestEndpointIPOfName(t *testing.T) {
 	}
 	if got := portIP(&trace.SwitchPort{IPs: []string{"fd00::1"}}); got != netip.MustParseAddr("fd00::1") {
 		t.Fatalf("portIP %v", got)
+	}
+}
+
+// A check names a thousand nodes: their VIFs are searched 50 names a search, not one each, and
+// the fabric is the one single-name searches read.
+func TestNamesSearchedInGroups(t *testing.T) {
+	snap := scenario.Synthetic(scenario.SyntheticOptions{Nodes: 130, PodsPerNode: 2, Namespaces: 3})
+	top := nsxtest.FromFabric(snap.Fabric)
+	var q fabric.Query
+	for i := 0; i < 3; i++ {
+		p := snap.Cluster.Pods[i*2]
+		q.Sources = append(q.Sources, fabric.Endpoint{Pod: &trace.PodRef{Namespace: p.Namespace, Name: p.Name}})
+	}
+	for i := 0; i < 120; i++ {
+		q.Destinations = append(q.Destinations, fabric.Endpoint{Node: scenario.NodeName(i + 5)})
+	}
+	collect := func() (*trace.Fabric, *nsxtest.Server) {
+		s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+		t.Cleanup(s.Close)
+		p, _ := newTestProvider(t, s, nil)
+		f, warns, err := p.Collect(context.Background(), q)
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("err %v, warnings %q", err, warns)
+		}
+		return f, s
+	}
+	f, s := collect()
+	if n := s.RequestsByPath()["/api/v1/search/query"]; n != 4 {
+		t.Fatalf("%d searches for 3 pods and 120 nodes, want 4 (the pods, then nodes 50 a search)", n)
+	}
+	for _, ep := range q.Destinations {
+		found := false
+		for _, sp := range f.SwitchPorts {
+			found = found || (sp.NodeName == ep.Node && sp.Type == trace.PortVIF)
+		}
+		if !found {
+			t.Fatalf("node %s's VIF was not read", ep.Node)
+		}
+	}
+	defer func(n int) { maxNamesPerSearch = n }(maxNamesPerSearch)
+	maxNamesPerSearch = 1
+	one, s1 := collect()
+	if n := s1.RequestsByPath()["/api/v1/search/query"]; n != 123 {
+		t.Fatalf("%d single-name searches, want 123", n)
+	}
+	if !reflect.DeepEqual(f, one) {
+		t.Fatalf("the fabric read with grouped searches differs from single-name searches")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,6 +114,8 @@ type state struct {
 	tier0Known bool
 	// linkHint are the tier-0 link ports tier0Link found, by id.
 	linkHint map[string]lrport
+	// nameGroup is the group of names searched together (batchNames), by scope and name.
+	nameGroup map[string][]string
 }
 
 func newState(f *fetcher) *state {
@@ -196,6 +199,7 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 	if len(all) > 0 {
 		st.tier0Hint(ctx)
 	}
+	st.batchNames(all)
 	// Every endpoint's port, its switch and the switch's routers; an endpoint known by name only
 	// takes its IP from its port.
 	eps := make([]*trace.SwitchPort, len(all))
@@ -374,10 +378,10 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 	switch {
 	case ep.Pod != nil:
 		what = fmt.Sprintf("no NSX logical port is tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
-		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote("ncp/pod"), "tags.tag:"+quote(ep.Pod.Name))
+		found, ok, err = st.searchPorts(ctx, st.tagTerms("ncp/pod", ep.Pod.Name)...)
 	case ep.Node != "":
 		what = "no NSX VIF with an address is tagged ncp/node_name=" + ep.Node
-		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote("ncp/node_name"), "tags.tag:"+quote(ep.Node))
+		found, ok, err = st.searchPorts(ctx, st.tagTerms("ncp/node_name", ep.Node)...)
 	default:
 		return nil, nil
 	}
@@ -387,6 +391,15 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 	if err := st.soft(err); err != nil {
 		return nil, err
 	}
+	// A grouped search (batchNames) found the ports of other names too: keep what this name's own
+	// search finds, the ports with a tag of this value.
+	name := ep.Node
+	if ep.Pod != nil {
+		name = ep.Pod.Name
+	}
+	found = slices.DeleteFunc(slices.Clone(found), func(lp lport) bool {
+		return !slices.ContainsFunc(lp.Tags, func(t tag) bool { return strings.EqualFold(t.Tag, name) })
+	})
 	if err := st.addFound(ctx, found, ok); err != nil {
 		return nil, err
 	}
@@ -433,6 +446,75 @@ func (st *state) candidates(found []lport, searched bool) []*trace.SwitchPort {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// A search for many names at once: at most maxNamesPerSearch names, and at most maxSearchTerms
+// characters of them (the query travels in the URL). A variable for tests.
+var maxNamesPerSearch = 50
+
+const maxSearchTerms = 2000
+
+// batchNames groups the names endpoints are searched by (pods by ncp/pod, nodes by
+// ncp/node_name) into searches of many names each: a check's thousand nodes are ~20 searches, not
+// a thousand (NSX Manager rate-limits a client to 100 requests/s by default). byName then asks
+// its name's group's search: the same query, read once, in the same level.
+func (st *state) batchNames(eps []fabric.Endpoint) {
+	names := map[string]map[string]bool{}
+	for _, ep := range eps {
+		if ep.IP.IsValid() {
+			continue
+		}
+		scope, name := "", ""
+		switch {
+		case ep.Pod != nil:
+			scope, name = "ncp/pod", ep.Pod.Name
+		case ep.Node != "":
+			if _, err := netip.ParseAddr(ep.Node); err == nil {
+				continue // found by its address
+			}
+			scope, name = "ncp/node_name", ep.Node
+		default:
+			continue
+		}
+		if names[scope] == nil {
+			names[scope] = map[string]bool{}
+		}
+		names[scope][name] = true
+	}
+	st.nameGroup = map[string][]string{}
+	for scope, set := range names {
+		var group []string
+		size := 0
+		flush := func() {
+			for _, n := range group {
+				st.nameGroup[scope+"\x00"+n] = group
+			}
+			group, size = nil, 0
+		}
+		for _, n := range sortedKeys(set) {
+			term := len("tags.tag:"+quote(n)) + len(" OR ")
+			if len(group) > 0 && (len(group) == maxNamesPerSearch || size+term > maxSearchTerms) {
+				flush()
+			}
+			group = append(group, n)
+			size += term
+		}
+		flush()
+	}
+}
+
+// tagTerms are the search terms that find the ports tagged scope=name: its group's (batchNames),
+// or its own.
+func (st *state) tagTerms(scope, name string) []string {
+	group := st.nameGroup[scope+"\x00"+name]
+	if len(group) < 2 {
+		return []string{"tags.scope:" + quote(scope), "tags.tag:" + quote(name)}
+	}
+	alts := make([]string, len(group))
+	for i, n := range group {
+		alts[i] = "tags.tag:" + quote(n)
+	}
+	return []string{"tags.scope:" + quote(scope), "(" + strings.Join(alts, " OR ") + ")"}
 }
 
 // bestPort picks the endpoint's port among the candidates: pod tag, then CHILD, then IP, then MAC.

@@ -91,3 +91,20 @@ func TestServerPaginatesFiltersAndRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The search API's query: AND of terms or of parenthesized OR groups; anything else is a 400.
+func TestParseQuery(t *testing.T) {
+	got, err := ParseQuery(`resource_type:LogicalPort AND tags.scope:"ncp/node_name" AND (tags.tag:"n-1" OR tags.tag:"n\"2")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]Term{{{"resource_type", "LogicalPort"}}, {{"tags.scope", "ncp/node_name"}}, {{"tags.tag", "n-1"}, {"tags.tag", `n"2`}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"LogicalPort", "resource_type:LogicalPort AND (a:b OR c)", "(a:b OR (c:d))"} {
+		if _, err := ParseQuery(bad); err == nil {
+			t.Errorf("%q parsed, want an error", bad)
+		}
+	}
+}

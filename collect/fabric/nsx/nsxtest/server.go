@@ -487,21 +487,22 @@ func (s *Server) search(src []doc, q url.Values) (any, int, string) {
 	if query == "" {
 		return nil, http.StatusBadRequest, "query is required"
 	}
-	type term struct{ field, value string }
-	var terms []term
-	for _, part := range strings.Split(query, " AND ") {
-		f, v, ok := strings.Cut(strings.TrimSpace(part), ":")
-		if !ok {
-			return nil, http.StatusBadRequest, "unsupported query term " + part
-		}
-		v = strings.ReplaceAll(strings.Trim(v, `"`), `\`, "")
-		terms = append(terms, term{f, v})
+	clauses, err := ParseQuery(query)
+	if err != nil {
+		return nil, http.StatusBadRequest, err.Error()
 	}
 	var hits []json.RawMessage
 	for _, d := range src {
 		all := true
-		for _, t := range terms {
-			if !matchPath(d.tree, strings.Split(t.field, "."), t.value) {
+		for _, alts := range clauses {
+			hit := false
+			for _, t := range alts {
+				if matchPath(d.tree, strings.Split(t.Field, "."), t.Value) {
+					hit = true
+					break
+				}
+			}
+			if !hit {
 				all = false
 				break
 			}
@@ -511,6 +512,35 @@ func (s *Server) search(src []doc, q url.Values) (any, int, string) {
 		}
 	}
 	return pageOf(s, q, hits)
+}
+
+// Term is one field:value of a search query, the value unquoted.
+type Term struct{ Field, Value string }
+
+// ParseQuery reads the part of the search API's query syntax the tool sends: clauses joined by
+// " AND ", each a field:value term or a parenthesized group of terms joined by " OR ". It returns
+// the clauses, each as its alternatives.
+func ParseQuery(query string) ([][]Term, error) {
+	var clauses [][]Term
+	for _, part := range strings.Split(query, " AND ") {
+		part = strings.TrimSpace(part)
+		var alts []string
+		if strings.HasPrefix(part, "(") && strings.HasSuffix(part, ")") {
+			alts = strings.Split(part[1:len(part)-1], " OR ")
+		} else {
+			alts = []string{part}
+		}
+		var terms []Term
+		for _, a := range alts {
+			f, v, ok := strings.Cut(strings.TrimSpace(a), ":")
+			if !ok || f == "" || strings.ContainsAny(f, "() ") {
+				return nil, fmt.Errorf("unsupported query term %s", a)
+			}
+			terms = append(terms, Term{f, strings.ReplaceAll(strings.Trim(v, `"`), `\`, "")})
+		}
+		clauses = append(clauses, terms)
+	}
+	return clauses, nil
 }
 
 func matchPath(v any, path []string, want string) bool {
