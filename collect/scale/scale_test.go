@@ -90,12 +90,20 @@ func TestWriteResults(t *testing.T) {
 			if !selected(op) {
 				continue
 			}
-			m, err := e.RunOp(context.Background(), op)
+			var runs []Measure
+			var err error
+			for i := 0; i < Repeats(op) && err == nil; i++ {
+				var m Measure
+				if m, err = e.RunOp(context.Background(), op); err == nil {
+					runs = append(runs, m)
+				}
+			}
 			if err != nil {
 				t.Errorf("%s: %v", z.Name, err)
 				rep.Errors[z.Name][op] = err.Error()
 				continue
 			}
+			m := Median(runs)
 			rep.Measures[z.Name][op] = m
 			dumpTimeline(t, z, op, m)
 			t.Logf("%s %-28s wall %8v critical %4d requests %v bytes %d rss %s", z.Name, op, m.Wall.Round(time.Millisecond), m.Critical, m.Requests, m.TotalBytes(), mb(m.RSS))

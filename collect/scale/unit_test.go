@@ -31,6 +31,28 @@ func TestCriticalPath(t *testing.T) {
 		if got := CriticalPath(c.calls); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
+		chain := CriticalChain(c.calls)
+		if len(chain) != c.want {
+			t.Errorf("%s: chain of %d calls, want %d", c.name, len(chain), c.want)
+		}
+		for i := 1; i < len(chain); i++ {
+			if chain[i].Start.Before(chain[i-1].End) {
+				t.Errorf("%s: chain call %d starts before call %d ends", c.name, i, i-1)
+			}
+		}
+	}
+}
+
+// The report gives the median run's wall time and the median critical path.
+func TestMedian(t *testing.T) {
+	runs := []Measure{{Wall: 150 * time.Millisecond, Critical: 4, RSS: 1}, {Wall: 120 * time.Millisecond, Critical: 5, RSS: 2},
+		{Wall: 400 * time.Millisecond, Critical: 4, RSS: 3}, {Wall: 130 * time.Millisecond, Critical: 5, RSS: 4}, {Wall: 140 * time.Millisecond, Critical: 4, RSS: 5}}
+	m := Median(runs)
+	if m.Wall != 140*time.Millisecond || m.RSS != 5 || m.Critical != 4 {
+		t.Fatalf("median: wall %v rss %d critical %d, want 140ms, 5 (that run's) and 4", m.Wall, m.RSS, m.Critical)
+	}
+	if one := Median(runs[:1]); one.Wall != runs[0].Wall || one.Critical != 4 {
+		t.Fatalf("median of one run: %+v", one)
 	}
 }
 
