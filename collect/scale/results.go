@@ -159,7 +159,9 @@ func (r *Report) writeTargets(p func(string, ...any)) {
 			dr := t.Total() - s.Total()
 			growth := float64(t.Wall-s.Wall) / float64(s.Wall)
 			p("| %d -> %d nodes: trace requests change by 0 | %d -> %d (%+d) | %s |\n", small.Nodes, large.Nodes, s.Total(), t.Total(), dr, verdict(dr == 0))
-			p("| %d -> %d nodes: trace time changes by < %.0f%% | %s -> %s (%+.1f%%) | %s |\n", small.Nodes, large.Nodes, TargetGrowth*100, ms(s.Wall), ms(t.Wall), growth*100, verdict(growth < TargetGrowth && growth > -TargetGrowth))
+			// One-sided: the target is that a larger cluster does not make the walk slower. The same
+			// requests and bytes at both sizes leave scheduling noise, which goes either way.
+			p("| %d -> %d nodes: trace time grows by < %.0f%% | %s -> %s (%+.1f%%) | %s |\n", small.Nodes, large.Nodes, TargetGrowth*100, ms(s.Wall), ms(t.Wall), growth*100, verdict(growth < TargetGrowth))
 		}
 	}
 	if c, ok := lg[OpCheck]; ok {
