@@ -825,34 +825,43 @@ func (st *state) tier0LinkQuery(id string) url.Values {
 // or a manager without the filter leave the peer to getRouterPort's GET. The port is the same
 // object the GET returns.
 func (st *state) tier0Link(id string) (lrport, bool) {
-	if st.linkHint == nil {
-		st.linkHint = map[string]lrport{}
-		if st.tier0Known && len(st.tier0s) <= maxTier0Prefetch {
-			complete := true
-			for _, t0 := range sortedKeys(st.tier0s) {
-				e, ok := st.f.lookup(cacheKey("/api/v1/logical-router-ports", st.tier0LinkQuery(t0)))
-				if !ok {
-					complete = false // not answered yet (a dry round): look again later
-					continue
-				}
-				lp, _ := e.val.(listPage)
-				if e.err != nil {
-					continue
-				}
-				for _, raw := range lp.Results {
-					var p lrport
-					if json.Unmarshal(raw, &p) == nil && p.ID != "" && p.LogicalRouterID == t0 {
-						st.linkHint[p.ID] = p
-					}
-				}
-			}
-			if !complete {
-				defer func() { st.linkHint = nil }()
+	hint := st.linkHint
+	if hint == nil {
+		var complete bool
+		hint, complete = st.readTier0Links()
+		if complete {
+			st.linkHint = hint // else a dry round has not read every page yet: look again next time
+		}
+	}
+	p, ok := hint[id]
+	return p, ok
+}
+
+// readTier0Links decodes the link-port pages tier0Hint read, and says whether every one was read.
+func (st *state) readTier0Links() (map[string]lrport, bool) {
+	hint := map[string]lrport{}
+	if !st.tier0Known || len(st.tier0s) > maxTier0Prefetch {
+		return hint, true
+	}
+	complete := true
+	for _, t0 := range sortedKeys(st.tier0s) {
+		e, ok := st.f.lookup(cacheKey("/api/v1/logical-router-ports", st.tier0LinkQuery(t0)))
+		if !ok {
+			complete = false
+			continue
+		}
+		lp, _ := e.val.(listPage)
+		if e.err != nil {
+			continue
+		}
+		for _, raw := range lp.Results {
+			var p lrport
+			if json.Unmarshal(raw, &p) == nil && p.ID != "" && p.LogicalRouterID == t0 {
+				hint[p.ID] = p
 			}
 		}
 	}
-	p, ok := st.linkHint[id]
-	return p, ok
+	return hint, complete
 }
 
 // prefetchRouter notes (dry rounds only) the reads ensureRouter makes for a router once its tier is
