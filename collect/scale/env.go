@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
@@ -45,16 +48,30 @@ type Env struct {
 	Dir     string
 
 	Timeline *Timeline
-	Kube     *KubeServer
-	NSX      *nsxtest.Server
-	Front    *NSXFront
+	// Kube is the Kubernetes API the tool reads: the API test server, or a proxy to a real
+	// kube-apiserver (KubeAPI says which).
+	Kube interface {
+		Kubeconfig() []byte
+		Close()
+	}
+	KubeAPI string
+	NSX     *nsxtest.Server
+	Front   *NSXFront
 
 	kubeconfig, caFile, nodeLog string
 }
 
+// RealAPI is a real kube-apiserver to serve a size from instead of the API test server.
+type RealAPI struct {
+	Config *rest.Config
+	// Name says what it is, for the report.
+	Name string
+}
+
 // Start generates the cluster and fabric of size z and starts the servers, each answering after
-// latency. Close it.
-func Start(z Size, latency time.Duration, bin Binaries) (*Env, error) {
+// latency; with real, the cluster is loaded into that kube-apiserver, which the tool reaches
+// through a proxy that adds the latency. Close it.
+func Start(z Size, latency time.Duration, bin Binaries, real *RealAPI) (*Env, error) {
 	dir, err := os.MkdirTemp("", "packetwalk-scale-")
 	if err != nil {
 		return nil, err
@@ -63,7 +80,28 @@ func Start(z Size, latency time.Duration, bin Binaries) (*Env, error) {
 	o := z.options()
 	o.NodeState = func(int) bool { return false } // the emulated nodes print their own
 	snap := scenario.Synthetic(o)
-	e.Kube = NewKubeServer(snap.Cluster, KubeOptions{Latency: latency, Timeline: e.Timeline})
+	if real != nil {
+		cs, err := kubernetes.NewForConfig(real.Config)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		err = LoadCluster(ctx, cs, snap.Cluster, 16)
+		cancel()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("load the %s cluster into kube-apiserver: %v", z.Name, err)
+		}
+		proxy, err := NewKubeProxy(real.Config, latency, e.Timeline)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		e.Kube, e.KubeAPI = proxy, real.Name
+	} else {
+		e.Kube, e.KubeAPI = NewKubeServer(snap.Cluster, KubeOptions{Latency: latency, Timeline: e.Timeline}), "the API test server"
+	}
 	top := nsxtest.FromFabric(snap.Fabric)
 	e.NSX = nsxtest.New(top, nsxtest.Options{Password: nsxPassword})
 	e.Front = NewNSXFront(e.NSX, top, latency, e.Timeline)

@@ -33,17 +33,17 @@ func TestKubeServerMatchesAPIServer(t *testing.T) {
 	o := z.options()
 	o.NodeState, o.NoFabric = func(int) bool { return false }, true
 	c := scenario.Synthetic(o).Cluster
-	var nodes []kubetest.NodeSpec
-	var pods []kubetest.PodSpec
-	for _, n := range c.Nodes {
-		nodes = append(nodes, kubetest.NodeSpec{Name: n.Name, InternalIP: kube.NodeIP(n)})
-	}
-	for _, p := range c.Pods {
-		pods = append(pods, kubetest.PodSpec{Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: p.IPs[0], Labels: p.Labels})
-	}
-	if err := kubetest.Load(ctx, real.Client(), 8, nodes, pods); err != nil {
+	// The objects the test server serves, loaded as the harness loads its small size, and read
+	// through the harness's proxy.
+	if err := LoadCluster(ctx, real.Client(), c, 8); err != nil {
 		t.Fatal(err)
 	}
+	var tl Timeline
+	proxy, err := NewKubeProxy(real.Config(), time.Millisecond, &tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
 	fake := NewKubeServer(c, KubeOptions{})
 	defer fake.Close()
 
@@ -71,9 +71,13 @@ func TestKubeServerMatchesAPIServer(t *testing.T) {
 		}
 		return res, normalize(counter.Requests())
 	}
-	fakeCfg := &rest.Config{Host: fake.URL}
+	fakeCfg, realCfg := &rest.Config{Host: fake.URL}, &rest.Config{Host: proxy.URL}
 	for name, q := range queries {
-		want, wantReqs := collect(real.Config(), q)
+		tl.Reset()
+		want, wantReqs := collect(realCfg, q)
+		if n := len(tl.Calls()); n != len(wantReqs) {
+			t.Errorf("%s: the proxy recorded %d calls for %d requests", name, n, len(wantReqs))
+		}
 		got, gotReqs := collect(fakeCfg, q)
 		if !reflect.DeepEqual(got.Cluster, want.Cluster) || !reflect.DeepEqual(got.WalkNodes, want.WalkNodes) || !reflect.DeepEqual(got.Warnings, want.Warnings) {
 			t.Errorf("%s: the test server's facts differ from kube-apiserver's:\n got %d nodes %d pods %v %v\nwant %d nodes %d pods %v %v",

@@ -30,6 +30,8 @@ type Report struct {
 	FDBParse time.Duration
 	FDBLines int
 	Machine  string
+	// KubeAPI says what served the Kubernetes API at each size.
+	KubeAPI map[string]string
 }
 
 // RepeatCheap is how many times the operations of a few hundred milliseconds run (their median is
@@ -115,8 +117,9 @@ func (r *Report) Write(w io.Writer) {
 	p("Machine: %s. Injected round-trip latency: %s on every Kubernetes API request, NSX Manager API request and node runner call.\n\n", r.Machine, r.Latency)
 	p("What is real and what is emulated: the tool is the built `kubectl-packetwalk` binary run as a subprocess with its public flags\n")
 	p("(`--kubeconfig`, `--fabric nsx --nsx-manager`, `--node-exec`), through client-go, the NSX client and the `--node-exec` runner.\n")
-	p("The Kubernetes API is `collect/scale`'s API test server (typed CoreV1 GET/LIST, field and label selectors, limit/continue, JSON;\n")
-	p("checked against a real kube-apiserver by `TestKubeServerMatchesAPIServer`), the NSX Manager is `nsxtest` behind an indexed front,\n")
+	p("The Kubernetes API is a real kube-apiserver where it holds the load in the time a run has (the small size: the cluster is\n")
+	p("loaded into it), beyond that `collect/scale`'s API test server (typed CoreV1 GET/LIST, field and label selectors, limit/continue,\n")
+	p("JSON; the same facts from the same requests as kube-apiserver, by `TestKubeServerMatchesAPIServer`); the NSX Manager is `nsxtest` behind an indexed front,\n")
 	p("and each node is emulated: the runner really executes `pwscale-node`, which waits the latency and prints the generated node's\n")
 	p("`collect node` JSON (netlink, OVS and MAC-table facts are not read from a kernel). Critical path = the longest chain of calls\n")
 	p("each starting after the previous one ended, across API, NSX and node calls (a call that merely starts as another ends counts\n")
@@ -125,6 +128,9 @@ func (r *Report) Write(w io.Writer) {
 	p("the median-time run's; check, collect and the baseline run once.\n\n")
 	for _, z := range r.Sizes {
 		p("## %s: %d nodes, %d pods, %d namespaces (one T1 each), %d CHILD ports, %d node VIFs\n\n", z.Name, z.Nodes, z.Pods(), z.Namespaces, z.Pods(), z.Nodes)
+		if api := r.KubeAPI[z.Name]; api != "" {
+			p("Kubernetes API: %s.\n\n", api)
+		}
 		p("| operation | wall | critical path (round trips) | requests kube / nsx / node | total requests | bytes read | peak RSS |\n")
 		p("|---|---:|---:|---|---:|---:|---:|\n")
 		for _, op := range Ops {
