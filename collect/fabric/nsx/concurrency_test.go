@@ -288,9 +288,12 @@ func TestNamesSearchedInGroups(t *testing.T) {
 	for i := 0; i < 120; i++ {
 		q.Destinations = append(q.Destinations, fabric.Endpoint{Node: scenario.NodeName(i + 5)})
 	}
-	collect := func() (*trace.Fabric, *nsxtest.Server) {
+	collect := func(faults ...string) (*trace.Fabric, *nsxtest.Server) {
 		s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
 		t.Cleanup(s.Close)
+		for _, f := range faults {
+			s.Inject(f, 1000, nsxtest.Fault{Status: 400})
+		}
 		p, _ := newTestProvider(t, s, nil)
 		f, warns, err := p.Collect(context.Background(), q)
 		if err != nil || len(warns) != 0 {
@@ -319,5 +322,15 @@ func TestNamesSearchedInGroups(t *testing.T) {
 	}
 	if !reflect.DeepEqual(f, one) {
 		t.Fatalf("the fabric read with grouped searches differs from single-name searches")
+	}
+
+	// A manager that refuses the OR groups: each name is searched alone, with no warning.
+	maxNamesPerSearch = 50
+	refused, s2 := collect("/api/v1/search/query?+OR+")
+	if n := s2.RequestsByPath()["/api/v1/search/query"]; n != 4+123 {
+		t.Fatalf("%d searches with the groups refused, want 4 refused and 123 single", n)
+	}
+	if !reflect.DeepEqual(refused, one) {
+		t.Fatalf("the fabric read after refused grouped searches differs from single-name searches")
 	}
 }

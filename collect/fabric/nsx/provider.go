@@ -249,11 +249,20 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 
 // searchPorts asks the search API for logical ports; false when the manager has no search API.
 func (st *state) searchPorts(ctx context.Context, terms ...string) ([]lport, bool, error) {
+	return st.search(ctx, false, terms...)
+}
+
+// search is searchPorts; a grouped query (batchNames) that is refused returns its error, for the
+// caller to search each name alone, rather than concluding there is no search API.
+func (st *state) search(ctx context.Context, grouped bool, terms ...string) ([]lport, bool, error) {
 	if st.noSearch {
 		return nil, false, nil
 	}
 	q := url.Values{"query": {strings.Join(append([]string{"resource_type:LogicalPort"}, terms...), " AND ")}}
 	res, err := list[lport](ctx, st.f, "/api/v1/search/query", q)
+	if isNotFound(err) && grouped {
+		return nil, true, err
+	}
 	if isNotFound(err) {
 		st.noSearch = true
 		st.warn("NSX Manager %s has no search API (/api/v1/search/query): listed every logical port instead", st.c.base.Host)
@@ -327,6 +336,10 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 		return nil, ep.IP, err
 	}
 	sp := st.bestPort(ep, st.candidates(found, ok))
+	if sp == nil && ok {
+		// Not among what the search found: among every port read (as before searches chose).
+		sp = st.bestPort(ep, st.sortedPorts())
+	}
 	if sp == nil {
 		st.warn("no NSX logical port is bound to %s", ip)
 		return nil, ep.IP, nil
@@ -371,19 +384,23 @@ func portIP(sp *trace.SwitchPort) netip.Addr {
 // before the Kubernetes API answered): a pod's port by the tags NCP gives it (ncp/pod = name,
 // ncp/project = namespace), a node's VIF by ncp/node_name.
 func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, error) {
-	var found []lport
-	var ok bool
-	var err error
-	var what string
+	var what, scope, name string
 	switch {
 	case ep.Pod != nil:
 		what = fmt.Sprintf("no NSX logical port is tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
-		found, ok, err = st.searchPorts(ctx, st.tagTerms("ncp/pod", ep.Pod.Name)...)
+		scope, name = "ncp/pod", ep.Pod.Name
 	case ep.Node != "":
 		what = "no NSX VIF with an address is tagged ncp/node_name=" + ep.Node
-		found, ok, err = st.searchPorts(ctx, st.tagTerms("ncp/node_name", ep.Node)...)
+		scope, name = "ncp/node_name", ep.Node
 	default:
 		return nil, nil
+	}
+	terms, grouped := st.tagTerms(scope, name)
+	found, ok, err := st.search(ctx, grouped, terms...)
+	if err != nil && !pending(err) && !fatal(err) && grouped {
+		// The grouped query was refused (a manager that does not take OR groups, a URL too long
+		// for a proxy): this name's own search instead.
+		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote(scope), "tags.tag:"+quote(name))
 	}
 	if pending(err) {
 		return nil, nil
@@ -393,18 +410,28 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 	}
 	// A grouped search (batchNames) found the ports of other names too: keep what this name's own
 	// search finds, the ports with a tag of this value.
-	name := ep.Node
-	if ep.Pod != nil {
-		name = ep.Pod.Name
-	}
 	found = slices.DeleteFunc(slices.Clone(found), func(lp lport) bool {
 		return !slices.ContainsFunc(lp.Tags, func(t tag) bool { return strings.EqualFold(t.Tag, name) })
 	})
 	if err := st.addFound(ctx, found, ok); err != nil {
 		return nil, err
 	}
+	best := st.namedPort(ep, st.candidates(found, ok))
+	if best == nil && ok {
+		// Not among what the search found (an index that lags, say): among every port read.
+		best = st.namedPort(ep, st.sortedPorts())
+	}
+	if best == nil {
+		st.warn("%s", what)
+	}
+	return best, nil
+}
+
+// namedPort picks an endpoint's port by its name among candidates: a pod's (its CHILD port
+// first), or a node's VIF that carries an address.
+func (st *state) namedPort(ep fabric.Endpoint, candidates []*trace.SwitchPort) *trace.SwitchPort {
 	var best *trace.SwitchPort
-	for _, sp := range st.candidates(found, ok) {
+	for _, sp := range candidates {
 		if sp.Type == trace.PortRouter {
 			continue
 		}
@@ -423,10 +450,7 @@ func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchP
 			best = sp
 		}
 	}
-	if best == nil {
-		st.warn("%s", what)
-	}
-	return best, nil
+	return best
 }
 
 // candidates are the ports an endpoint is chosen from, in ID order: those its search found (the
@@ -503,18 +527,18 @@ func (st *state) batchNames(eps []fabric.Endpoint) {
 	}
 }
 
-// tagTerms are the search terms that find the ports tagged scope=name: its group's (batchNames),
-// or its own.
-func (st *state) tagTerms(scope, name string) []string {
+// tagTerms are the search terms that find the ports tagged scope=name: its group's (batchNames,
+// grouped), or its own.
+func (st *state) tagTerms(scope, name string) (terms []string, grouped bool) {
 	group := st.nameGroup[scope+"\x00"+name]
 	if len(group) < 2 {
-		return []string{"tags.scope:" + quote(scope), "tags.tag:" + quote(name)}
+		return []string{"tags.scope:" + quote(scope), "tags.tag:" + quote(name)}, false
 	}
 	alts := make([]string, len(group))
 	for i, n := range group {
 		alts[i] = "tags.tag:" + quote(n)
 	}
-	return []string{"tags.scope:" + quote(scope), "(" + strings.Join(alts, " OR ") + ")"}
+	return []string{"tags.scope:" + quote(scope), "(" + strings.Join(alts, " OR ") + ")"}, true
 }
 
 // bestPort picks the endpoint's port among the candidates: pod tag, then CHILD, then IP, then MAC.
