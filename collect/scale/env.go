@@ -66,6 +66,8 @@ type RealAPI struct {
 	Config *rest.Config
 	// Name says what it is, for the report.
 	Name string
+	// Stop stops it (the harness's own server).
+	Stop func()
 }
 
 // Start generates the cluster and fabric of size z and starts the servers, each answering after

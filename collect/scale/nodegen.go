@@ -12,6 +12,9 @@ type Size struct {
 	Nodes       int
 	PodsPerNode int
 	Namespaces  int
+	// RealAPI serves it from a real kube-apiserver (the cluster loaded into it) instead of the API
+	// test server.
+	RealAPI bool
 }
 
 // Pods is the number of pods (and of CHILD ports).
@@ -24,6 +27,9 @@ func (z Size) options() scenario.SyntheticOptions {
 // Sizes the harness runs by default: the large cluster and a small one of the same shape.
 var (
 	Small = Size{Name: "small", Nodes: 50, PodsPerNode: 30, Namespaces: 500}
+	// SmallAPIServer is the small size on a real kube-apiserver; the growth from small to large
+	// is measured on the API test server at both sizes.
+	SmallAPIServer = Size{Name: "small-apiserver", Nodes: 50, PodsPerNode: 30, Namespaces: 500, RealAPI: true}
 	Large = Size{Name: "large", Nodes: 5000, PodsPerNode: 30, Namespaces: 500}
 )
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,5 +154,25 @@ func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
 	}
 	if front.Requests() != 2*len(paths) || front.Bytes() == 0 {
 		t.Errorf("front counted %d requests, %d bytes", front.Requests(), front.Bytes())
+	}
+}
+
+// The growth target compares the small and the large size on the same kind of server, not the
+// real kube-apiserver's small run.
+func TestGrowthComparesOneKindOfServer(t *testing.T) {
+	m := func(wall time.Duration) Measure {
+		return Measure{Wall: wall, Critical: 4, Requests: map[string]int{"kube": 3, "nsx": 25, "node": 2}}
+	}
+	big := Large
+	rep := &Report{Latency: 20 * time.Millisecond, Sizes: []Size{SmallAPIServer, Small, big},
+		Measures: map[string]map[string]Measure{
+			SmallAPIServer.Name: {OpTraceNode: m(400 * time.Millisecond)},
+			Small.Name:          {OpTraceNode: m(100 * time.Millisecond)},
+			big.Name:            {OpTraceNode: m(150 * time.Millisecond)},
+		}, Errors: map[string]map[string]string{}, KubeAPI: map[string]string{}}
+	var b strings.Builder
+	rep.Write(&b)
+	if !strings.Contains(b.String(), "trace time grows by < 10% | 100 ms -> 150 ms (+50.0%) | **missed** |") {
+		t.Fatalf("the growth row does not compare small (API test server) with large:\n%s", b.String())
 	}
 }
