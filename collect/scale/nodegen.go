@@ -30,7 +30,7 @@ var (
 	// SmallAPIServer is the small size on a real kube-apiserver; the growth from small to large
 	// is measured on the API test server at both sizes.
 	SmallAPIServer = Size{Name: "small-apiserver", Nodes: 50, PodsPerNode: 30, Namespaces: 500, RealAPI: true}
-	Large = Size{Name: "large", Nodes: 5000, PodsPerNode: 30, Namespaces: 500}
+	Large          = Size{Name: "large", Nodes: 5000, PodsPerNode: 30, Namespaces: 500}
 )
 
 // PodOf is pod j of node i: its namespace, name and IP, as scenario.Synthetic places it.
