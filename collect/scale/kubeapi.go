@@ -105,7 +105,10 @@ func (s *KubeServer) Requests() int { return int(s.requests.Load()) }
 func (s *KubeServer) Bytes() int64 { return s.bytes.Load() }
 
 // Kubeconfig returns a kubeconfig for the server.
-func (s *KubeServer) Kubeconfig() []byte {
+func (s *KubeServer) Kubeconfig() []byte { return kubeconfig(s.URL, "{token: scale-token}") }
+
+// kubeconfig is a kubeconfig for the harness's API at server, with user's credentials (YAML).
+func kubeconfig(server, user string) []byte {
 	return []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -114,13 +117,12 @@ clusters:
     server: %s
 users:
 - name: scale
-  user:
-    token: scale-token
+  user: %s
 contexts:
 - name: scale
   context: {cluster: scale, user: scale, namespace: default}
 current-context: scale
-`, s.URL))
+`, server, user))
 }
 
 // NodeObject is the Node the server holds for n: Ready, its addresses, pod CIDRs, and the

@@ -131,19 +131,4 @@ func NewKubeProxy(cfg *rest.Config, latency time.Duration, tl *Timeline) (*KubeP
 func (p *KubeProxy) Close() { p.server.Close() }
 
 // Kubeconfig points a client at the proxy (which authenticates to the API server itself).
-func (p *KubeProxy) Kubeconfig() []byte {
-	return []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: scale
-  cluster:
-    server: %s
-users:
-- name: scale
-  user: {}
-contexts:
-- name: scale
-  context: {cluster: scale, user: scale, namespace: default}
-current-context: scale
-`, p.URL))
-}
+func (p *KubeProxy) Kubeconfig() []byte { return kubeconfig(p.URL, "{}") }
