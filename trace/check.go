@@ -152,14 +152,14 @@ feed:
 	return rep
 }
 
-func runOne(ctx context.Context, ix *Index, spec CheckSpec, probe Prober, now func() time.Time) CheckResult {
+func runOne(ctx context.Context, ix *Index, spec CheckSpec, probe Prober, now func() time.Time) (r CheckResult) {
 	t0 := now()
-	r := CheckResult{CheckSpec: spec, Destination: spec.To.String()}
+	r = CheckResult{CheckSpec: spec, Destination: spec.To.String()}
+	// The named result: the time is set on whatever is returned (an unnamed one was copied first).
 	defer func() { r.Seconds = now().Sub(t0).Seconds() }()
 	w, err := ix.Walk(Request{Source: spec.Source, To: spec.To})
 	if err != nil {
 		r.Result, r.Message = CheckError, err.Error()
-		r.Seconds = now().Sub(t0).Seconds()
 		return r
 	}
 	r.Walk, r.Verdict, r.BrokenAt, r.Reason = w, w.Verdict, w.BrokenAt, w.Reason

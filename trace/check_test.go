@@ -131,6 +131,16 @@ func TestChecksExpectBroken(t *testing.T) {
 	if rep.Passed != 2 || rep.Failed != 1 || rep.Errors != 1 {
 		t.Errorf("counts %+v", rep)
 	}
+
+	// Every check's time is reported, whatever its result (a clock that moves 1 s a reading).
+	var tick time.Duration
+	clock := func() time.Time { tick += time.Second; return time.Unix(0, 0).Add(tick) }
+	rep = trace.RunChecks(context.Background(), ix, specs, trace.CheckOptions{Now: clock})
+	for _, r := range rep.Results {
+		if r.Seconds <= 0 {
+			t.Errorf("check %q (%s) reports %v s", r.Name, r.Result, r.Seconds)
+		}
+	}
 }
 
 func TestChecksStopWhenInterrupted(t *testing.T) {
