@@ -158,6 +158,9 @@ func TestJUnitValidatesAgainstSchema(t *testing.T) {
 	}
 	s := scenario.Published()
 	scenario.Variants[0].Break(s)
+	for i := range s.Fabric.Switches {
+		s.Fabric.Switches[i].Name += " ]]>" // in each walk's table, the test case's system-out
+	}
 	ix := trace.NewIndex(s)
 	specs := []trace.CheckSpec{
 		{Name: "fails", Source: trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.4"}},
@@ -193,6 +196,9 @@ func TestJUnitValidatesAgainstSchema(t *testing.T) {
 	c := doc.Suites[0].Cases
 	if len(c) != 3 || c[0].Failure == nil || !strings.Contains(c[0].Failure.Message, "VLAN mismatch") || !strings.Contains(c[0].Out, "verdict: broken at hop 6") || c[1].Name != "passes <&> ]]>" {
 		t.Errorf("JUnit content: %+v", c)
+	}
+	if len(c) > 1 && (!strings.Contains(c[1].Out, " ]]>") || strings.Contains(c[1].Out, "]]]]>")) {
+		t.Errorf("a walk's table with ]]> does not read back as written:\n%s", c[1].Out)
 	}
 	bad := filepath.Join(dir, "bad.xml")
 	_ = os.WriteFile(bad, []byte(strings.Replace(b.String(), ` tests="3"`, ` tests="three"`, 1)), 0o644)
