@@ -180,6 +180,15 @@ func TestTraceProbe(t *testing.T) {
 // Shell completion offers pod names for POD, node/ and pod/ targets for --to, nodes for --node,
 // and the -o values (here from a snapshot; live, from the cluster).
 func TestCompletion(t *testing.T) {
+	// A `collect cluster` directory is a snapshot too.
+	bundle := t.TempDir()
+	data, err := os.ReadFile(published)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "snapshot.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want []string
@@ -188,6 +197,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "trace", "kube-dns", "-n", "kube-system", "--snapshot", published, "--to", "node/"}, []string{"node/172.15.0.3", "node/172.15.0.4", "node/172.15.0.5"}},
 		{[]string{"__complete", "trace", "kube-dns", "-n", "kube-system", "--snapshot", published, "--to", "pod/kube-system/h"}, []string{"pod/kube-system/heapster"}},
 		{[]string{"__complete", "macs", "--snapshot", published, "--node", "172.15.0."}, []string{"172.15.0.3", "172.15.0.4", "172.15.0.5"}},
+		{[]string{"__complete", "macs", "--snapshot", bundle, "--node", "172.15.0."}, []string{"172.15.0.3", "172.15.0.4", "172.15.0.5"}},
 		{[]string{"__complete", "trace", "x", "-o", ""}, []string{"table", "wide", "json", "yaml", "dot", "mermaid"}},
 	}
 	for _, c := range cases {

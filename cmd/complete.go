@@ -10,14 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // completionNames lists pod names (in ns) and node names for shell completion: from --snapshot
 // when given, else from the cluster (one list of each, bounded, with a short timeout).
 func completionNames(c *cobra.Command, g *GlobalOptions, ns string) (pods []string, nodes []string) {
 	if f := c.Flags().Lookup("snapshot"); f != nil && f.Value.String() != "" {
-		s, err := trace.LoadSnapshot(f.Value.String())
+		s, err := LoadSnapshotFile(f.Value.String())
 		if err != nil {
 			return nil, nil
 		}
