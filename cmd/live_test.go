@@ -170,9 +170,17 @@ func TestLiveNodeExec(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/kubectl-packetwalk").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	tmpl := "ip netns exec " + prefix + "{node}"
+	// The runner goes through a wrapper that logs each command's program, to see what auto ran.
+	logf := filepath.Join(t.TempDir(), "commands")
+	wrapper := filepath.Join(t.TempDir(), "node-exec")
+	script := "#!/bin/sh\nnode=$1; shift\necho \"$1\" >> " + logf + "\nexec ip netns exec " + prefix + "$node \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := wrapper + " {node}"
 	states := map[string]string{}
 	for _, backend := range []string{"native", "agentless", "auto"} {
+		_ = os.Remove(logf)
 		out := filepath.Join(t.TempDir(), "b")
 		// --netns/--no-proc-netns are not passed through: read only root namespaces, which the
 		// test's netns "nodes" have (other processes' namespaces on this machine would differ).
@@ -191,6 +199,12 @@ func TestLiveNodeExec(t *testing.T) {
 		var root trace.Netns = s.Nodes[0].Netns[0]
 		b, _ := json.Marshal(root)
 		states[backend] = string(b)
+		if backend == "auto" {
+			ran, _ := os.ReadFile(logf)
+			if progs := strings.Fields(string(ran)); len(progs) == 0 || progs[0] != bin || strings.Contains(string(ran), "\nip\n") {
+				t.Errorf("auto with --node-binary present should run it alone; the node ran: %q", progs)
+			}
+		}
 		if !strings.Contains(states[backend], `"name":"veth-web"`) || !strings.Contains(states[backend], `"cidr":"10.97.0.1/24"`) {
 			t.Errorf("%s: root netns of pwx-a lacks veth-web 10.97.0.1/24: %s", backend, b)
 		}
@@ -199,7 +213,7 @@ func TestLiveNodeExec(t *testing.T) {
 		t.Errorf("native and agentless disagree on pwx-a's root netns:\nnative:    %s\nagentless: %s", states["native"], states["agentless"])
 	}
 	if states["auto"] != states["native"] {
-		t.Errorf("auto (with --node-binary present) should run native")
+		t.Errorf("auto (with --node-binary present) should read what native reads")
 	}
 }
 

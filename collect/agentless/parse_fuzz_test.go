@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // The ip -j parsers: any bytes give facts or one error line, never a panic; routes come out as
@@ -28,7 +30,7 @@ func FuzzParseLinks(f *testing.F) {
 		ls, err := ParseLinks(b)
 		oneLineErr(t, err)
 		for _, l := range ls {
-			if l.MAC != "" && len(l.MAC) != 17 && !strings.Contains(l.MAC, ":") {
+			if l.MAC != "" && trace.NormalizeMAC(l.MAC) != l.MAC {
 				t.Fatalf("MAC %q", l.MAC)
 			}
 		}

@@ -37,9 +37,9 @@ func FuzzManagerPages(f *testing.F) {
 	defer srv.Close()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		body.Store(b)
-		hits.Store(0)
 		t.Setenv("NSX_PASSWORD", "x")
 		for _, api := range []string{APIManagement, APIPolicy} {
+			hits.Store(0)
 			p, err := New(Config{Manager: srv.URL, HTTPClient: srv.Client(), API: api, AuthMode: AuthBasic,
 				Retries: -1, Deadline: 5 * time.Second, RequestTimeout: 2 * time.Second})
 			if err != nil {
