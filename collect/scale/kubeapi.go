@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,8 +48,7 @@ type KubeServer struct {
 	podsByIP  map[string][]int
 	podsOn    map[string][]int
 
-	requests, bytes atomic.Int64
-	done            chan struct{}
+	done chan struct{}
 }
 
 type object struct {
@@ -88,7 +86,7 @@ func NewKubeServer(c trace.Cluster, o KubeOptions) *KubeServer {
 		}
 		s.podsOn[p.fields["spec.nodeName"]] = append(s.podsOn[p.fields["spec.nodeName"]], i)
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewServer(metered("kube", o.Latency, s.done, o.Timeline, http.HandlerFunc(s.serve)))
 	return s
 }
 
@@ -97,12 +95,6 @@ func (s *KubeServer) Close() {
 	close(s.done)
 	s.Server.Close()
 }
-
-// Requests is the number of requests served.
-func (s *KubeServer) Requests() int { return int(s.requests.Load()) }
-
-// Bytes is the number of response body bytes written.
-func (s *KubeServer) Bytes() int64 { return s.bytes.Load() }
 
 // Kubeconfig returns a kubeconfig for the server.
 func (s *KubeServer) Kubeconfig() []byte { return kubeconfig(s.URL, "{token: scale-token}") }
@@ -196,33 +188,11 @@ func PodObject(p trace.Pod) *corev1.Pod {
 }
 
 func (s *KubeServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	start := time.Now()
-	if s.opts.Latency > 0 {
-		t := time.NewTimer(s.opts.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.done:
-			t.Stop()
-			return
-		}
-	}
 	code, body := s.route(r)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(code)
-	n, _ := w.Write(body)
-	s.bytes.Add(int64(n))
-	if s.opts.Timeline != nil {
-		what := r.Method + " " + r.URL.Path
-		if r.URL.RawQuery != "" {
-			what += "?" + r.URL.RawQuery
-		}
-		s.opts.Timeline.Add(Call{Source: "kube", What: what, Start: start, End: time.Now(), Bytes: int64(n)})
-	}
+	_, _ = w.Write(body)
 }
 
 func status(code int, reason metav1.StatusReason, msg string) (int, []byte) {

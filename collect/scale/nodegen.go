@@ -43,8 +43,3 @@ func (z Size) PodOf(i, j int) (ns, name, ip string) {
 // NodeState is generated node i's state, the same as scenario.Synthetic gives it, computed
 // without generating the rest of the cluster (an emulated node prints it in milliseconds).
 func (z Size) NodeState(i int) trace.NodeState { return scenario.SyntheticNode(z.options(), i) }
-
-// NodeSnapshot is what `kubectl-packetwalk collect node` prints on generated node i.
-func (z Size) NodeSnapshot(i int) *trace.Snapshot {
-	return scenario.SyntheticNodeSnapshot(z.options(), i)
-}

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
@@ -21,10 +20,9 @@ import (
 // the bytes nsxtest gives (TestNSXFrontAnswersLikeNSXTest); everything else, and authentication,
 // is nsxtest's.
 type NSXFront struct {
-	inner    http.Handler
-	latency  time.Duration
-	timeline *Timeline
-	done     chan struct{}
+	inner   http.Handler
+	handler http.Handler // answer, metered
+	done    chan struct{}
 
 	ports    []nsxtest.LogicalPort
 	raw      [][]byte
@@ -33,14 +31,12 @@ type NSXFront struct {
 	byTag    map[string][]int
 	byAttach map[string][]int
 	byParent map[string][]int
-
-	requests, bytes atomic.Int64
 }
 
 // NewNSXFront indexes top and wraps srv: it replaces srv's handler (call it before any request)
 // and sets srv's own latency to zero, the front injecting it instead.
 func NewNSXFront(srv *nsxtest.Server, top *nsxtest.Topology, latency time.Duration, tl *Timeline) *NSXFront {
-	f := &NSXFront{inner: srv.Config.Handler, latency: latency, timeline: tl, done: make(chan struct{}), ports: top.LogicalPorts,
+	f := &NSXFront{inner: srv.Config.Handler, done: make(chan struct{}), ports: top.LogicalPorts,
 		byIP: map[string][]int{}, byMAC: map[string][]int{}, byTag: map[string][]int{}, byAttach: map[string][]int{}, byParent: map[string][]int{}}
 	f.raw = make([][]byte, len(top.LogicalPorts))
 	for i, p := range top.LogicalPorts {
@@ -59,6 +55,7 @@ func NewNSXFront(srv *nsxtest.Server, top *nsxtest.Topology, latency time.Durati
 			}
 		}
 	}
+	f.handler = metered("nsx", latency, f.done, tl, http.HandlerFunc(f.answer))
 	srv.SetLatency(0)
 	srv.Config.Handler = f
 	return f
@@ -74,50 +71,19 @@ func appendOnce(xs []int, i int) []int {
 // Close cuts short the answers held back by latency.
 func (f *NSXFront) Close() { close(f.done) }
 
-// Requests is the number of requests served.
-func (f *NSXFront) Requests() int { return int(f.requests.Load()) }
-
-// Bytes is the number of response body bytes written.
-func (f *NSXFront) Bytes() int64 { return f.bytes.Load() }
-
-type countingWriter struct {
-	http.ResponseWriter
-	n int64
-}
-
-func (w *countingWriter) Write(b []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
-	return n, err
-}
-
 // ServeHTTP injects the latency, then answers from the index or passes the request on.
 func (f *NSXFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.requests.Add(1)
-	start := time.Now()
-	if f.latency > 0 {
-		t := time.NewTimer(f.latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-f.done:
-			t.Stop()
-			return
-		}
-	}
-	cw := &countingWriter{ResponseWriter: w}
-	if body, ok := f.indexed(r); ok && f.authorized(r, cw) {
-		cw.Header().Set("Content-Type", "application/json")
-		cw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = cw.Write(body)
+	f.handler.ServeHTTP(w, r)
+}
+
+// answer answers from the index, or passes the request on.
+func (f *NSXFront) answer(w http.ResponseWriter, r *http.Request) {
+	if body, ok := f.indexed(r); ok && f.authorized(r, w) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
 	} else if !ok {
-		f.inner.ServeHTTP(cw, r)
-	}
-	f.bytes.Add(cw.n)
-	if f.timeline != nil {
-		f.timeline.Add(Call{Source: "nsx", What: r.Method + " " + r.URL.RequestURI(), Start: start, End: time.Now(), Bytes: cw.n})
+		f.inner.ServeHTTP(w, r)
 	}
 }
 

@@ -3,7 +3,6 @@ package scale
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -87,10 +86,8 @@ func LoadCluster(parent context.Context, c kubernetes.Interface, cl trace.Cluste
 // KubeProxy fronts a real kube-apiserver for the tool: every request waits the injected latency,
 // goes to the API server with the proxy's credentials, and is recorded on the timeline.
 type KubeProxy struct {
-	URL      string
-	server   *httptest.Server
-	latency  time.Duration
-	timeline *Timeline
+	URL    string
+	server *httptest.Server
 }
 
 // NewKubeProxy starts a proxy to the API server cfg reaches.
@@ -105,24 +102,7 @@ func NewKubeProxy(cfg *rest.Config, latency time.Duration, tl *Timeline) (*KubeP
 	}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = rt
-	p := &KubeProxy{latency: latency, timeline: tl}
-	p.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		if p.latency > 0 {
-			t := time.NewTimer(p.latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		cw := &countingWriter{ResponseWriter: w}
-		rp.ServeHTTP(cw, r)
-		if p.timeline != nil {
-			p.timeline.Add(Call{Source: "kube", What: r.Method + " " + r.URL.RequestURI(), Start: start, End: time.Now(), Bytes: cw.n})
-		}
-	}))
+	p := &KubeProxy{server: httptest.NewServer(metered("kube", latency, nil, tl, rp))}
 	p.URL = p.server.URL
 	return p, nil
 }

@@ -10,6 +10,7 @@ package scale
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -148,3 +149,39 @@ func WriteTimeline(w io.Writer, calls []Call) {
 }
 
 func ms64(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// metered serves next after latency (cut short when the client goes or done closes; nil done
+// never closes) and records each request on tl as a call of source, with the bytes answered.
+func metered(source string, latency time.Duration, done <-chan struct{}, tl *Timeline, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if latency > 0 {
+			t := time.NewTimer(latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-done:
+				t.Stop()
+				return
+			}
+		}
+		cw := &countingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		if tl != nil {
+			tl.Add(Call{Source: source, What: r.Method + " " + r.URL.RequestURI(), Start: start, End: time.Now(), Bytes: cw.n})
+		}
+	})
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}

@@ -113,7 +113,8 @@ func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
 	top := nsxtest.FromFabric(s.Fabric)
 	fronted := nsxtest.New(top, nsxtest.Options{Password: "pw"})
 	defer fronted.Close()
-	front := NewNSXFront(fronted, top, 0, &Timeline{})
+	tl := &Timeline{}
+	front := NewNSXFront(fronted, top, 0, tl)
 	defer front.Close()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	get := func(base, path, pw string) (int, []byte) {
@@ -137,6 +138,7 @@ func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
 		search(`resource_type:LogicalPort AND address_bindings.ip_address:"10.99.99.99"`),
 		search(`resource_type:LogicalPort AND address_bindings.mac_address:"0A:58:00:00:00:07"`),
 		search(`resource_type:LogicalPort AND tags.scope:"ncp/node_name" AND tags.tag:"` + scenario.NodeName(4) + `"`),
+		search(`resource_type:LogicalPort AND tags.scope:"ncp/node_name" AND (tags.tag:"` + scenario.NodeName(4) + `" OR tags.tag:"` + scenario.NodeName(7) + `")`),
 		"/api/v1/logical-ports?page_size=1000&attachment_id=trunk-" + scenario.NodeName(4),
 		"/api/v1/logical-ports?page_size=1000&parent_vif_id=trunk-" + scenario.NodeName(4),
 		"/api/v1/logical-ports?page_size=1000&parent_vif_id=nothing",
@@ -152,8 +154,15 @@ func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
 			t.Errorf("GET %s with a wrong password: %d, want 403", p, c)
 		}
 	}
-	if front.Requests() != 2*len(paths) || front.Bytes() == 0 {
-		t.Errorf("front counted %d requests, %d bytes", front.Requests(), front.Bytes())
+	reqs, bytes := Totals(tl.Calls())
+	if reqs["nsx"] != 2*len(paths) || bytes["nsx"] == 0 {
+		t.Errorf("front recorded %d requests, %d bytes", reqs["nsx"], bytes["nsx"])
+	}
+	// The lookups it indexes never reach nsxtest (only its authentication probe does).
+	for path, n := range fronted.RequestsByPath() {
+		if path == "/api/v1/search/query" || path == "/api/v1/logical-ports" {
+			t.Errorf("%d requests for %s passed on to nsxtest", n, path)
+		}
 	}
 }
 
