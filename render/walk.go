@@ -149,10 +149,9 @@ func writeProbe(w io.Writer, walk *trace.Walk, p painter) error {
 // dotID makes a Graphviz identifier for a hop.
 func dotID(h trace.Hop) string { return fmt.Sprintf("h%d", h.Index) }
 
-func dotEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return r.Replace(s)
-}
+var dotEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func dotEscape(s string) string { return dotEscaper.Replace(s) }
 
 func hopLabel(h trace.Hop) string {
 	parts := []string{h.Kind + ": " + h.Name}
@@ -216,10 +215,9 @@ func writeDot(w io.Writer, walk *trace.Walk) error {
 	return err
 }
 
-func mermaidEscape(s string) string {
-	r := strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;")
-	return r.Replace(s)
-}
+var mermaidEscaper = strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;")
+
+func mermaidEscape(s string) string { return mermaidEscaper.Replace(s) }
 
 func writeMermaid(w io.Writer, walk *trace.Walk) error {
 	var b strings.Builder

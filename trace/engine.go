@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,10 +58,9 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 
 // destination is the resolved target of a walk.
 type destination struct {
-	ep   Endpoint
-	ip   netip.Addr
-	pod  *Pod
-	node *Node
+	ep  Endpoint
+	ip  netip.Addr
+	pod *Pod
 }
 
 func (ix *Index) resolveTarget(t Target) (destination, error) {
@@ -79,7 +79,7 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 		if !ok {
 			return destination{}, &RequestError{fmt.Sprintf("node %s has no address in the snapshot", n.Name)}
 		}
-		return destination{ep: Endpoint{Kind: TargetNode, Name: n.Name, Node: n.Name, IP: ip.String()}, ip: ip, node: n}, nil
+		return destination{ep: Endpoint{Kind: TargetNode, Name: n.Name, Node: n.Name, IP: ip.String()}, ip: ip}, nil
 	case TargetPod:
 		ref := PodRef{Namespace: t.Namespace, Name: t.Name}
 		p := ix.pods[ref.String()]
@@ -90,11 +90,7 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 			return destination{}, &RequestError{fmt.Sprintf("destination pod %s has no IP yet (is it running?)", ref)}
 		}
 		a, _ := parseAddr(p.IPs[0])
-		d := destination{ep: Endpoint{Kind: TargetPod, Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: a.String()}, ip: a, pod: p}
-		if p.HostNetwork {
-			d.node = ix.nodes[p.Node]
-		}
-		return d, nil
+		return destination{ep: Endpoint{Kind: TargetPod, Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: a.String()}, ip: a, pod: p}, nil
 	case TargetIP:
 		a, ok := parseAddr(t.IP)
 		if !ok {
@@ -104,7 +100,7 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 			return destination{ep: Endpoint{Kind: TargetPod, Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: a.String()}, ip: a, pod: p}, nil
 		}
 		if n := ix.nodesByIP[a]; n != nil {
-			return destination{ep: Endpoint{Kind: TargetNode, Name: n.Name, Node: n.Name, IP: a.String()}, ip: a, node: n}, nil
+			return destination{ep: Endpoint{Kind: TargetNode, Name: n.Name, Node: n.Name, IP: a.String()}, ip: a}, nil
 		}
 		return destination{ep: Endpoint{Kind: TargetIP, IP: a.String()}, ip: a}, nil
 	}
@@ -226,14 +222,13 @@ func didYouMean(near []string) string {
 }
 
 // add appends a hop, numbering it and marking its direction.
-func (wk *walker) add(h Hop) *Hop {
+func (wk *walker) add(h Hop) {
 	h.Index = len(wk.w.Hops) + 1
 	h.Direction = wk.dir
 	if h.Status == "" {
 		h.Status = StatusOK
 	}
 	wk.w.Hops = append(wk.w.Hops, h)
-	return &wk.w.Hops[len(wk.w.Hops)-1]
 }
 
 // finish sets the verdict from the hops: the first broken hop, else the first unknown one.
@@ -269,9 +264,8 @@ type podSide struct {
 	ovsPort  *Port
 	vlan     *int
 	gateway  netip.Addr // next hop from the pod's routing table (invalid when direct)
-	direct   bool       // destination on-link
-	routeOK  bool
-	nextMAC  string // MAC of the next hop (gateway or on-link destination) from the neighbour table
+	direct   bool       // destination on-link (the pod has a route to it)
+	nextMAC  string     // MAC of the next hop (gateway or on-link destination) from the neighbour table
 }
 
 func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request) {
@@ -292,7 +286,7 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 	}
 	sw := wk.switchHop(srcPort, srcIP)
 	var final *Switch
-	if ps.routeOK && ps.direct {
+	if ps.direct {
 		final = sw
 	} else {
 		gw := ps.gateway
@@ -307,7 +301,7 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 				Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(srcPort.Switch))})
 		}
 		if entry != nil {
-			final = wk.route(entry, dst.ip, dst)
+			final = wk.route(entry, dst.ip)
 		}
 	}
 	var dstPort *SwitchPort
@@ -373,7 +367,6 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	case !ok:
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s in pod %s/%s", dstIP, src.Namespace, src.Name)
 	default:
-		ps.routeOK = true
 		h.Evidence = append(h.Evidence, ev(nsSrc, "route %s", routeString(rt)))
 		if g, ok := parseAddr(rt.Gateway); ok && rt.Gateway != "" {
 			ps.gateway = g
@@ -400,18 +393,12 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	var host *Link
 	var hostNS *Netns
 	if host, hostNS = peerOf(ni, eth); host != nil {
-		{
-			vh.Evidence = append(vh.Evidence, ev(nsSrc, "%s is a veth, peer ifindex %d in netns %s", eth.Name, eth.PeerIndex, hostNS.Name))
-		}
+		vh.Evidence = append(vh.Evidence, ev(nsSrc, "%s is a veth, peer ifindex %d in netns %s", eth.Name, eth.PeerIndex, hostNS.Name))
 	}
 	if host == nil && ni.st.OVS != nil {
 		// Fallback: the OVS interface whose external_ids name this pod.
-		if itf := ovsIfaceForPod(ni, src, srcIP, ps.mac); itf != nil && ni.root != nil {
-			for i := range ni.root.Links {
-				if ni.root.Links[i].Name == itf.Name {
-					host, hostNS = &ni.root.Links[i], ni.root
-				}
-			}
+		if itf := ovsIfaceForPod(ni, src, srcIP, ps.mac); itf != nil {
+			host, hostNS = ni.rootLink(itf.Name), ni.root
 			if host != nil {
 				vh.Evidence = append(vh.Evidence, ev(cmp.Or(ni.st.OVS.Source, SourceOVSDB+"@"+src.Node), "interface %s external_ids name pod %s/%s", itf.Name, src.Namespace, src.Name))
 			}
@@ -441,7 +428,7 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	wk.add(vh)
 	ps.hostVeth = host.Name
 
-	wk.ovsHops(ps, src.Node, ni)
+	wk.ovsHops(ps)
 	return ps
 }
 
@@ -502,7 +489,8 @@ func linkState(l *Link) string {
 }
 
 // ovsHops walks the OVS access port and the MAC table (pod MAC; next-hop MAC on the uplink).
-func (wk *walker) ovsHops(ps *podSide, node string, ni *nodeIdx) {
+func (wk *walker) ovsHops(ps *podSide) {
+	node, ni := ps.node, ps.ni
 	o := ni.st.OVS
 	if o == nil {
 		wk.add(Hop{Kind: HopOVSPort, Name: ps.hostVeth, Node: node, Status: StatusUnknown,
@@ -613,7 +601,7 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 	case up.Tag != nil && *up.Tag != vlan:
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s MAC %s learned on %s, an access port of VLAN %d, not a trunk for VLAN %d", what, nextMAC, up.Name, *up.Tag, vlan)
 		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbLine(*learned)))
-	case len(up.Trunks) > 0 && !containsInt(up.Trunks, vlan):
+	case len(up.Trunks) > 0 && !slices.Contains(up.Trunks, vlan):
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("uplink %s does not trunk VLAN %d (trunks %s)", up.Name, vlan, intsString(up.Trunks))
 		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbLine(*learned)))
 	default:
@@ -659,22 +647,13 @@ func trunkFor(o *OVS, bridge string, vlan int, not string) *Port {
 		if p.Bridge != bridge || p.Name == not || p.Name == bridge || p.Tag != nil {
 			continue
 		}
-		if len(p.Trunks) == 0 || containsInt(p.Trunks, vlan) {
+		if len(p.Trunks) == 0 || slices.Contains(p.Trunks, vlan) {
 			if found == nil || p.Name < found.Name {
 				found = p
 			}
 		}
 	}
 	return found
-}
-
-func containsInt(xs []int, v int) bool {
-	for _, x := range xs {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func intsString(xs []int) string {
@@ -1039,7 +1018,7 @@ func (wk *walker) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 }
 
 // route walks routers from the entry port to the switch where dst is delivered (nil if it is not).
-func (wk *walker) route(entry *RouterPort, dst netip.Addr, d destination) *Switch {
+func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 	fab := wk.ix.fab
 	seen := map[string]bool{}
 	for i := 0; i < maxRouterHops; i++ {
@@ -1078,7 +1057,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr, d destination) *Switc
 		}
 		rc, ok := wk.lookup(rid, dst)
 		if !ok {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s on router %s", wk.destPrefix(dst, d), h.Name)
+			h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s on router %s", wk.destPrefix(dst), h.Name)
 			wk.add(h)
 			return nil
 		}
@@ -1147,7 +1126,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr, d destination) *Switc
 		if next == nil {
 			if out.Kind == RouterPortUplink && wk.inFabric(dst) {
 				h.Status = StatusBroken
-				h.Detail = fmt.Sprintf("no route to %s on router %s: only %s via %s, out uplink %s", wk.destPrefix(dst, d), h.Name, rc.prefix, rc.nextHop, rpName(out))
+				h.Detail = fmt.Sprintf("no route to %s on router %s: only %s via %s, out uplink %s", wk.destPrefix(dst), h.Name, rc.prefix, rc.nextHop, rpName(out))
 				wk.add(h)
 				return nil
 			}
@@ -1172,7 +1151,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr, d destination) *Switc
 }
 
 // destPrefix names the destination for a "no route" reason: its switch's subnet when known.
-func (wk *walker) destPrefix(dst netip.Addr, d destination) string {
+func (wk *walker) destPrefix(dst netip.Addr) string {
 	fab := wk.ix.fab
 	for _, sp := range fab.portsByIP[dst] {
 		if sw := fab.switches[sp.Switch]; sw != nil {
@@ -1398,7 +1377,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 		if entry == nil {
 			return
 		}
-		final = wk.route(entry, srcIP, destination{ip: srcIP})
+		final = wk.route(entry, srcIP)
 	}
 	if final == nil {
 		return

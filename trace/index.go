@@ -30,7 +30,6 @@ type nodeIdx struct {
 	netnsByIP   map[netip.Addr]*Netns
 	ifaces      map[string]*Interface
 	portByIface map[string]*Port
-	ports       map[string]*Port
 	ifaceByOF   map[string]*Interface // "bridge/ofport"
 	bridgeOf    map[string]string     // interface name -> bridge
 	fdb         map[string][]MACEntry // mac -> entries (all bridges)
@@ -110,9 +109,6 @@ func NewIndex(s *Snapshot) *Index {
 	return ix
 }
 
-// Snapshot returns the indexed snapshot.
-func (ix *Index) Snapshot() *Snapshot { return ix.snap }
-
 func newNodeIdx(st *NodeState) *nodeIdx {
 	n := &nodeIdx{
 		st:          st,
@@ -121,7 +117,6 @@ func newNodeIdx(st *NodeState) *nodeIdx {
 		netnsByIP:   map[netip.Addr]*Netns{},
 		ifaces:      map[string]*Interface{},
 		portByIface: map[string]*Port{},
-		ports:       map[string]*Port{},
 		ifaceByOF:   map[string]*Interface{},
 		bridgeOf:    map[string]string{},
 		fdb:         map[string][]MACEntry{},
@@ -154,7 +149,6 @@ func newNodeIdx(st *NodeState) *nodeIdx {
 		}
 		for i := range o.Ports {
 			p := &o.Ports[i]
-			n.ports[p.Name] = p
 			for _, in := range p.Interfaces {
 				n.portByIface[in] = p
 				n.bridgeOf[in] = p.Bridge

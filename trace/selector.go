@@ -74,6 +74,3 @@ func (s Selector) Matches(labels map[string]string) bool {
 	}
 	return true
 }
-
-// Empty reports whether the selector has no requirement.
-func (s Selector) Empty() bool { return len(s.reqs) == 0 }
