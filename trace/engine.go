@@ -789,7 +789,7 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 	}
 	if par != nil {
 		h.Evidence = append(h.Evidence, ev(cmp.Or(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
-		if owner := wk.portNode(par); owner != "" && p.Node != "" && owner != p.Node {
+		if owner := wk.ix.portNode(par); owner != "" && p.Node != "" && owner != p.Node {
 			problems = append(problems, fmt.Sprintf("logical port %s hangs off the VIF of node %s, but the pod runs on %s", portName(sp), owner, p.Node))
 		}
 		if sp.TrafficTag != nil {
@@ -832,13 +832,13 @@ func containsMAC(ms []string, m string) bool {
 
 // portNode says which Kubernetes node a VIF belongs to: its ncp/node_name tag, else the MAC of a
 // node's uplink interface among its bindings, else a node address among its IPs.
-func (wk *walker) portNode(sp *SwitchPort) string {
+func (ix *Index) portNode(sp *SwitchPort) string {
 	if sp.NodeName != "" {
 		return sp.NodeName
 	}
 	for _, ip := range sp.IPs {
 		if a, ok := parseAddr(ip); ok {
-			if n := wk.ix.nodesByIP[a]; n != nil {
+			if n := ix.nodesByIP[a]; n != nil {
 				return n.Name
 			}
 		}
@@ -983,8 +983,7 @@ type routeChoice struct {
 
 // lookup does the longest-prefix match on a router: its connected networks and its routes.
 // A connected route wins a tie.
-func (wk *walker) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
-	fab := wk.ix.fab
+func (fab *fabIdx) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 	best := routeChoice{}
 	bits := -1
 	for _, rp := range fab.rportsBy[routerID] {
@@ -1055,7 +1054,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 			wk.add(h)
 			return nil
 		}
-		rc, ok := wk.lookup(rid, dst)
+		rc, ok := fab.lookup(rid, dst)
 		if !ok {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s on router %s", wk.destPrefix(dst), h.Name)
 			wk.add(h)
@@ -1245,7 +1244,7 @@ func (wk *walker) deliver(sw *Switch, d destination) *SwitchPort {
 			Detail: fmt.Sprintf("no logical port on switch %s is bound to %s", fab.switchName(sw.ID), d.ip)})
 		return nil
 	}
-	h := Hop{Kind: HopFabricPort, Name: portName(sp), IP: d.ip.String(), VLAN: sp.TrafficTag, Node: wk.portNode(sp)}
+	h := Hop{Kind: HopFabricPort, Name: portName(sp), IP: d.ip.String(), VLAN: sp.TrafficTag, Node: wk.ix.portNode(sp)}
 	if len(sp.MACs) > 0 {
 		h.MAC = NormalizeMAC(sp.MACs[0])
 	}
@@ -1253,7 +1252,7 @@ func (wk *walker) deliver(sw *Switch, d destination) *SwitchPort {
 	if par := fab.parentOf(sp); par != nil {
 		h.Evidence = append(h.Evidence, ev(cmp.Or(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
 		if h.Node == "" {
-			h.Node = wk.portNode(par)
+			h.Node = wk.ix.portNode(par)
 		}
 		if sp.TrafficTag != nil {
 			h.Detail = fmt.Sprintf("CHILD of %s, traffic_tag %d", portName(par), *sp.TrafficTag)

@@ -135,13 +135,12 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 	childByTag := map[int]*SwitchPort{}
 	routerByMAC := map[string][]*RouterPort{}
 	if fab := ix.fab; fab != nil {
-		wk := &walker{ix: ix}
 		for i := range fab.f.SwitchPorts {
 			sp := &fab.f.SwitchPorts[i]
 			if sp.TrafficTag == nil {
 				continue
 			}
-			if par := fab.parentOf(sp); par != nil && wk.portNode(par) == node {
+			if par := fab.parentOf(sp); par != nil && ix.portNode(par) == node {
 				childByTag[*sp.TrafficTag] = sp
 			}
 		}

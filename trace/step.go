@@ -26,24 +26,23 @@ func RouteStep(f *Fabric, routerID string, dst netip.Addr) Step {
 }
 
 // FabricRoutes answers RouteStep on one fabric without re-indexing it for every step.
-type FabricRoutes struct{ wk *walker }
+type FabricRoutes struct{ fab *fabIdx }
 
 // NewFabricRoutes indexes f for routing steps; f must not change while it is used.
 func NewFabricRoutes(f *Fabric) *FabricRoutes {
-	return &FabricRoutes{wk: &walker{ix: &Index{fab: newFabIdx(f)}}}
+	return &FabricRoutes{fab: newFabIdx(f)}
 }
 
 // Step is RouteStep on the indexed fabric.
 func (r *FabricRoutes) Step(routerID string, dst netip.Addr) Step {
-	wk := r.wk
-	rc, ok := wk.lookup(routerID, dst)
+	rc, ok := r.fab.lookup(routerID, dst)
 	if !ok || rc.discard {
 		return Step{}
 	}
 	st := Step{Found: true, Connected: rc.origin == OriginConnected, NextHop: rc.nextHop, Origin: rc.origin}
 	out := rc.out
 	if out == nil && rc.nextHop.IsValid() {
-		out = egressFor(wk.ix.fab.rportsBy[routerID], rc.nextHop)
+		out = egressFor(r.fab.rportsBy[routerID], rc.nextHop)
 	}
 	if out != nil {
 		st.OutPort, st.PeerPort = out.ID, out.PeerRouterPort
