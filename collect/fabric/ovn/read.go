@@ -25,6 +25,8 @@ type nbData struct {
 	routes   map[string]*nbdb.LogicalRouterStaticRoute
 	nats     map[string]*nbdb.NAT
 	lbs      map[string]*nbdb.LoadBalancer
+	// gen counts the rows decoded: what is derived from the data holds while it does not change.
+	gen int
 }
 
 type reader struct {
@@ -109,6 +111,7 @@ func (d *nbData) decode(m mapper.Mapper, ts *ovsdb.TableSchema, table string, ro
 	if ts == nil {
 		return fmt.Errorf("the database has no table %s (is it OVN_Northbound?)", table)
 	}
+	d.gen++
 	switch table {
 	case nbdb.LogicalSwitchTable:
 		return decodeInto(m, ts, table, row, d.switches, func(o *nbdb.LogicalSwitch) *string { return &o.UUID })
@@ -266,6 +269,19 @@ type pathReader struct {
 	r *reader
 	d *nbData
 	q fabric.Query
+	// routes indexes d's fabric for routing steps, built when d was at routesGen.
+	routes    *trace.FabricRoutes
+	routesGen int
+}
+
+// step is trace.RouteStep over what has been read; the fabric is built and indexed again only
+// after new rows arrive, not at every router of every path.
+func (w *pathReader) step(router string, to netip.Addr) trace.Step {
+	if w.routes == nil || w.routesGen != w.d.gen {
+		f, _ := w.d.fabric(w.q)
+		w.routes, w.routesGen = trace.NewFabricRoutes(f), w.d.gen
+	}
+	return w.routes.Step(router, to)
 }
 
 func (w *pathReader) lrpNamed(name string) *nbdb.LogicalRouterPort {
@@ -376,8 +392,7 @@ func (w *pathReader) walk(ctx context.Context, from, to netip.Addr) error {
 	seen := map[string]bool{}
 	for rt := first; rt != "" && !seen[rt]; {
 		seen[rt] = true
-		f, _ := w.d.fabric(w.q)
-		st := trace.RouteStep(f, rt, to)
+		st := w.step(rt, to)
 		switch {
 		case !st.Found:
 			return nil
@@ -439,8 +454,11 @@ func (w *pathReader) claimEndpoints(ctx context.Context, endpoints []fabric.Endp
 
 // third reads the NAT rules and load balancers of the routers and switches on the paths.
 func (r *reader) third(d *nbData, q fabric.Query) []sel {
-	f, _ := d.fabric(q)
-	routers, switches := pathObjects(f, q)
+	var routers, switches map[string]bool
+	if !q.All { // every router and switch else: no path to follow
+		f, _ := d.fabric(q)
+		routers, switches = pathObjects(f, q)
+	}
 	var sels []sel
 	for _, lr := range sortedRouters(d) {
 		if routers[lr.Name] || q.All {
