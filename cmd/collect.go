@@ -27,9 +27,10 @@ A snapshot is plain JSON (apiVersion packetwalk/v1): share it in a support bundl
 			return usageErr("collect needs a subcommand: %s", subcommandNames(c))
 		},
 	}
-	// Subcommands: one constructor each, one file each (collect_node in this file).
+	// Subcommands: one constructor each (collect node in this file, collect cluster in its own).
 	c.AddCommand(
 		NewCmdCollectNode(g),
+		NewCmdCollectCluster(g),
 	)
 	return c
 }

@@ -196,15 +196,3 @@ func LoadSnapshotFile(path string) (*trace.Snapshot, error) {
 		}
 	}
 }
-
-// attachSubcommand adds sub under the root's command named parent (collect cluster under collect,
-// whose file belongs to another part of the tree).
-func attachSubcommand(root *cobra.Command, parent string, sub *cobra.Command) {
-	for _, c := range root.Commands() {
-		if c.Name() == parent {
-			c.AddCommand(sub)
-			return
-		}
-	}
-	root.AddCommand(sub)
-}

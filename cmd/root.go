@@ -131,7 +131,6 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 	root.PersistentFlags().StringVar(&g.Color, "color", g.Color, "colour output: auto (when stdout is a terminal and NO_COLOR is unset), always or never")
 	root.AddCommand(NewCmdTrace(g), NewCmdMACs(g), NewCmdCheck(g), NewCmdVersion(g))
 	root.AddCommand(NewCmdCollect(g))
-	attachSubcommand(root, "collect", NewCmdCollectCluster(g))
 	return root
 }
 
