@@ -228,23 +228,13 @@ func TestMACsLocal(t *testing.T) {
 // TestCollectNodeUnprivileged: a user who may not open the OVS socket gets warnings, not a crash.
 func TestCollectNodeUnprivileged(t *testing.T) {
 	lab := nodelab.Up(t, "priv", nodelab.Published[:1])
-	// nobody must reach the binary: t.TempDir() is private to root.
-	dir, err := os.MkdirTemp("", "pwt-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	_ = os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "kubectl-packetwalk")
-	if out, err := exec.Command("go", "build", "-o", bin, "./kubectl-packetwalk").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := PluginBinary(t) // nobody reaches it: not in t.TempDir(), which is private to root
 	c := exec.Command(bin, "collect", "node", "--node-name", "n", "--no-proc-netns", "--netns", "none",
 		"--ovsdb", lab.DB(), "--ovs-vswitchd-ctl", lab.Ctl())
 	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
-	err = c.Run()
+	err := c.Run()
 	if c.ProcessState == nil || c.ProcessState.ExitCode() != 0 {
 		t.Fatalf("as nobody: %v, stderr %q", err, stderr.String())
 	}

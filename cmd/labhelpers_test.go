@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/packetwalk/kubectl-packetwalk/cmd"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
 	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -72,15 +73,10 @@ func startE2ELab(t *testing.T) *e2eLab {
 	l := &e2eLab{t: t, dir: filepath.Join(os.TempDir(), name)}
 	l.env = append(os.Environ(), "PW_LAB_DIR="+l.dir, "PW_LAB_NAME="+name)
 
-	l.bin = filepath.Join(t.TempDir(), "kubectl-packetwalk")
-	start := time.Now()
-	if out, err := exec.Command("go", "build", "-o", l.bin, "./kubectl-packetwalk").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("plugin built in %v", time.Since(start).Round(time.Millisecond))
+	l.bin = cmd.PluginBinary(t)
 
 	t.Cleanup(l.down)
-	start = time.Now()
+	start := time.Now()
 	if out, err := l.script("up"); err != nil {
 		t.Fatalf("lab.sh up: %v\n%s", err, out)
 	}

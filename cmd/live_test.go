@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
@@ -20,7 +21,39 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := kubetest.Main(m)
+	if plugin.dir != "" {
+		os.RemoveAll(plugin.dir)
+	}
+	os.Exit(code)
+}
+
+var plugin struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// PluginBinary builds the plugin once for the whole test binary, in a directory anyone may read
+// (one test runs it as nobody), removed by TestMain.
+func PluginBinary(t testing.TB) string {
+	t.Helper()
+	plugin.once.Do(func() {
+		if plugin.dir, plugin.err = os.MkdirTemp("", "pwt-bin-"); plugin.err != nil {
+			return
+		}
+		_ = os.Chmod(plugin.dir, 0o755)
+		plugin.bin = filepath.Join(plugin.dir, "kubectl-packetwalk")
+		if out, err := exec.Command("go", "build", "-o", plugin.bin, "./kubectl-packetwalk").CombinedOutput(); err != nil {
+			plugin.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if plugin.err != nil {
+		t.Fatal(plugin.err)
+	}
+	return plugin.bin
+}
 
 type liveResult struct {
 	code     int
@@ -166,10 +199,7 @@ func TestLiveNodeExec(t *testing.T) {
 	sh("ip", "-n", prefix+"pwx-a", "link", "add", "veth-web", "type", "veth", "peer", "name", "eth0")
 	sh("ip", "-n", prefix+"pwx-a", "addr", "add", "10.97.0.1/24", "dev", "veth-web")
 
-	bin := filepath.Join(t.TempDir(), "kubectl-packetwalk")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/kubectl-packetwalk").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := PluginBinary(t)
 	// The runner goes through a wrapper that logs each command's program, to see what auto ran.
 	logf := filepath.Join(t.TempDir(), "commands")
 	wrapper := filepath.Join(t.TempDir(), "node-exec")
@@ -270,10 +300,7 @@ func TestLivePodDeletedMidWalk(t *testing.T) {
 			t.Fatalf("ip %v: %v %s", args, err, out)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "kubectl-packetwalk")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/kubectl-packetwalk").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := PluginBinary(t)
 	deleted := false
 	liveHooks.afterKube = func() {
 		zero := int64(0)
