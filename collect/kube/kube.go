@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +81,9 @@ type session struct {
 	walk     map[string]bool
 	warnings []string
 	warned   map[string]bool
+	// inflight joins GETs of the same pod or node that run at once (a pod's node that is also a
+	// target, two pods on one node): one request, one answer for both.
+	inflight singleflight.Group
 }
 
 // Collect reads the facts q needs. Errors are one line and say what to do: not found (with similar
@@ -220,7 +224,10 @@ func (s *session) getPod(ctx context.Context, ref trace.PodRef, role string) (*c
 	if p != nil {
 		return p, nil
 	}
-	p, err := s.c.cs.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	v, err, _ := s.inflight.Do("pod/"+ref.String(), func() (any, error) {
+		return s.c.cs.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	})
+	p, _ = v.(*corev1.Pod)
 	if apierrors.IsNotFound(err) {
 		return nil, &NotFoundError{Msg: fmt.Sprintf("%s %s not found in namespace %s%s", role, ref.Name, ref.Namespace, s.suggestPods(ctx, ref))}
 	}
@@ -252,7 +259,10 @@ func (s *session) getNode(ctx context.Context, name string) (*corev1.Node, error
 	if n != nil {
 		return n, nil
 	}
-	n, err := s.c.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	v, err, _ := s.inflight.Do("node/"+name, func() (any, error) {
+		return s.c.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	})
+	n, _ = v.(*corev1.Node)
 	if apierrors.IsNotFound(err) {
 		return nil, &NotFoundError{Msg: fmt.Sprintf("node %s not found: give its name as `kubectl get nodes` shows it, or its InternalIP", name)}
 	}
@@ -345,7 +355,7 @@ func (s *session) podsByIP(ctx context.Context, ip netip.Addr) ([]*corev1.Pod, e
 	var out []*corev1.Pod
 	for i := range l.Items {
 		p := &l.Items[i]
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if finished(p) {
 			continue // a finished pod keeps its IP in status, but no longer owns it
 		}
 		out = append(out, p)
@@ -402,29 +412,7 @@ func (s *session) nodeByIP(ctx context.Context, ip netip.Addr, pods []*corev1.Po
 
 // podsOfNode lists the pods on one node by field selector spec.nodeName, page by page.
 func (s *session) podsOfNode(ctx context.Context, node string) error {
-	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(), Limit: pageSize}
-	for {
-		l, err := s.c.cs.CoreV1().Pods("").List(ctx, opts)
-		if err != nil {
-			return s.c.explain(err, "list", "pods", "")
-		}
-		for i := range l.Items {
-			p := &l.Items[i]
-			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-				continue
-			}
-			key := p.Namespace + "/" + p.Name
-			s.mu.Lock()
-			if s.pods[key] == nil {
-				s.pods[key] = p // no per-pod warnings for a node's bystanders
-			}
-			s.mu.Unlock()
-		}
-		if l.Continue == "" {
-			return nil
-		}
-		opts.Continue = l.Continue
-	}
+	return s.listPods(ctx, fields.OneTermEqualSelector("spec.nodeName", node).String())
 }
 
 // all lists every node and pod, page by page; every node becomes a walk node.
@@ -432,7 +420,13 @@ func (s *session) all(ctx context.Context) error {
 	if err := s.listNodes(ctx, true); err != nil {
 		return err
 	}
-	opts := metav1.ListOptions{Limit: pageSize}
+	return s.listPods(ctx, "")
+}
+
+// listPods lists the pods a field selector (or none) matches, page by page, into the session:
+// the running ones, without per-pod warnings (a node's bystanders, a whole cluster).
+func (s *session) listPods(ctx context.Context, fieldSelector string) error {
+	opts := metav1.ListOptions{FieldSelector: fieldSelector, Limit: pageSize}
 	for {
 		l, err := s.c.cs.CoreV1().Pods("").List(ctx, opts)
 		if err != nil {
@@ -440,7 +434,7 @@ func (s *session) all(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		for i := range l.Items {
-			if p := &l.Items[i]; p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && s.pods[p.Namespace+"/"+p.Name] == nil {
+			if p := &l.Items[i]; !finished(p) && s.pods[p.Namespace+"/"+p.Name] == nil {
 				s.pods[p.Namespace+"/"+p.Name] = p
 			}
 		}
@@ -450,6 +444,11 @@ func (s *session) all(ctx context.Context) error {
 		}
 		opts.Continue = l.Continue
 	}
+}
+
+// finished says whether a pod has ended (Succeeded or Failed): it owns no address any more.
+func finished(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
 // listNodes reads every node, page by page, into the session (walk: each becomes a walk node).
