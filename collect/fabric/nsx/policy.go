@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
@@ -93,15 +94,18 @@ func (sp segmentPort) switchPort() trace.SwitchPort {
 	return out
 }
 
-func (st *state) searchSegmentPorts(ctx context.Context, terms ...string) error {
+func (st *state) searchSegmentPorts(ctx context.Context, terms ...string) ([]*trace.SwitchPort, error) {
 	q := url.Values{"query": {strings.Join(append([]string{"resource_type:SegmentPort"}, terms...), " AND ")}}
 	res, err := list[segmentPort](ctx, st.f, "/policy/api/v1/search/query", q)
+	found := make([]*trace.SwitchPort, 0, len(res))
 	for _, p := range res {
 		sp := p.switchPort()
 		st.ver++
 		st.ports[sp.ID] = &sp
+		found = append(found, &sp)
 	}
-	return st.soft(err)
+	sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
+	return found, st.soft(err)
 }
 
 // runPolicy is the Policy API collection: segments, segment ports (CHILD attachments with
@@ -113,26 +117,33 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 	if q.All || len(q.Nodes) > 0 {
 		st.warn("--nsx-api policy reads the walk's paths only; use --nsx-api management for the whole fabric or a node's ports")
 	}
-	eps := map[string]*trace.SwitchPort{}
-	for _, ep := range append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...) {
+	all := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
+	eps := make([]*trace.SwitchPort, len(all))
+	ips := make([]netip.Addr, len(all))
+	for i, ep := range all {
 		if !ep.IP.IsValid() {
 			continue
 		}
-		if err := st.searchSegmentPorts(ctx, "address_bindings.ip_address:"+quote(ep.IP.Unmap().String())); err != nil {
+		ips[i] = ep.IP
+		found, err := st.searchSegmentPorts(ctx, "address_bindings.ip_address:"+quote(ep.IP.Unmap().String()))
+		if err != nil {
 			return err
 		}
-		sp := st.bestPort(ep, st.sortedPorts())
+		sp := st.bestPort(ep, found)
+		if sp == nil {
+			sp = st.bestPort(ep, st.sortedPorts()) // not among what the search found: among every port read
+		}
 		if sp == nil {
 			st.warn("no NSX segment port is bound to %s", ep.IP)
 			continue
 		}
-		eps[ep.IP.String()] = sp
+		eps[i] = sp
 		if sp.ParentVIF != "" && !st.attachDone[sp.ParentVIF] {
 			st.attachDone[sp.ParentVIF] = true
-			if err := st.searchSegmentPorts(ctx, "attachment.id:"+quote(sp.ParentVIF)); err != nil {
+			if _, err := st.searchSegmentPorts(ctx, "attachment.id:"+quote(sp.ParentVIF)); err != nil {
 				return err
 			}
-			if err := st.searchSegmentPorts(ctx, "attachment.context_id:"+quote(sp.ParentVIF)); err != nil {
+			if _, err := st.searchSegmentPorts(ctx, "attachment.context_id:"+quote(sp.ParentVIF)); err != nil {
 				return err
 			}
 		}
@@ -140,18 +151,7 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 			return err
 		}
 	}
-	for _, s := range q.Sources {
-		for _, d := range q.Destinations {
-			for _, pair := range [][2]fabric.Endpoint{{s, d}, {d, s}} {
-				if from := eps[pair[0].IP.String()]; from != nil && pair[1].IP.IsValid() {
-					if err := st.follow(ctx, from.Switch, pair[1].IP); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	return nil
+	return st.followPairs(ctx, q, eps, ips)
 }
 
 // ensureSegment reads a segment: the switch, and its gateway (connectivity_path + gateway_address)

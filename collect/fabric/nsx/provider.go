@@ -2,7 +2,6 @@ package nsx
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -211,8 +210,22 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 		}
 		eps[i], ips[i] = sp, ip
 	}
-	// A path depends only on where it starts (the switch) and where it goes: many pairs (a check)
-	// share both, so each (switch, destination) is followed once.
+	if err := st.followPairs(ctx, q, eps, ips); err != nil {
+		return err
+	}
+	for _, n := range q.Nodes {
+		if err := st.node(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// followPairs follows every source-destination pair of q both ways; eps and ips are the ports
+// and addresses of q.Sources then q.Destinations (nil, invalid: not found). A path depends only on
+// where it starts (the switch) and where it goes: many pairs (a check) share both, so each
+// (switch, destination) is followed once.
+func (st *state) followPairs(ctx context.Context, q fabric.Query, eps []*trace.SwitchPort, ips []netip.Addr) error {
 	followed := map[string]bool{}
 	for i := range q.Sources {
 		for j := range q.Destinations {
@@ -237,11 +250,6 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 					return err
 				}
 			}
-		}
-	}
-	for _, n := range q.Nodes {
-		if err := st.node(ctx, n); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -869,18 +877,19 @@ func (st *state) readTier0Links() (map[string]lrport, bool) {
 	}
 	complete := true
 	for _, t0 := range sortedKeys(st.tier0s) {
-		e, ok := st.f.lookup(cacheKey("/api/v1/logical-router-ports", st.tier0LinkQuery(t0)))
+		key := cacheKey("/api/v1/logical-router-ports", st.tier0LinkQuery(t0))
+		e, ok := st.f.lookup(key)
 		if !ok {
 			complete = false
 			continue
 		}
 		lp, _ := e.val.(listPage)
-		if e.err != nil {
-			continue
+		ps, err := decodePage[lrport](st.f, key, lp)
+		if e.err != nil || err != nil {
+			continue // a hint: the peers are read by id
 		}
-		for _, raw := range lp.Results {
-			var p lrport
-			if json.Unmarshal(raw, &p) == nil && p.ID != "" && p.LogicalRouterID == t0 {
+		for _, p := range ps {
+			if p.ID != "" && p.LogicalRouterID == t0 {
 				hint[p.ID] = p
 			}
 		}
