@@ -23,8 +23,6 @@ type Run func(ctx context.Context, argv []string) ([]byte, error)
 type Options struct {
 	// Node is the Kubernetes node name, used in source names (netlink@NODE).
 	Node string
-	// NetnsDir is where named namespaces live; default /var/run/netns.
-	NetnsDir string
 	// NoProcs skips the namespaces of processes (lsns), reading named ones only.
 	NoProcs bool
 	// Match keeps only the non-root namespaces whose name ("NAME" or "pid:PID") matches a glob.
@@ -35,12 +33,13 @@ type Options struct {
 	Workers int
 }
 
+// netnsDir is where `ip netns` keeps named namespaces (the commands name them; only stat needs
+// the path).
+const netnsDir = "/var/run/netns"
+
 // Collect reads the node's namespaces and OVS with ip, lsns, nsenter, stat, ovs-vsctl and
 // ovs-appctl run through run. A missing OVS is a warning, not an error.
 func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) {
-	if o.NetnsDir == "" {
-		o.NetnsDir = "/var/run/netns"
-	}
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
@@ -51,37 +50,30 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 		ns     trace.Netns
 		prefix []string
 	}
-	targets := []nsTarget{{ns: trace.Netns{Name: "root", Root: true, Source: src}}}
-	inodes, err := statInodes(ctx, run, "/proc/self/ns/net")
-	if err != nil {
-		return nil, err
-	}
-	rootInode := inodes["/proc/self/ns/net"]
-	targets[0].ns.Inode = rootInode
-	seen := map[uint64]bool{rootInode: true}
-
 	named, err := namedNetns(ctx, run)
 	if err != nil {
 		return nil, err
 	}
-	if len(named) > 0 {
-		var paths []string
-		for _, n := range named {
-			paths = append(paths, path.Join(o.NetnsDir, n))
+	// One stat for the root namespace and the named ones (where `ip netns` keeps them).
+	paths := []string{"/proc/self/ns/net"}
+	for _, n := range named {
+		paths = append(paths, path.Join(netnsDir, n))
+	}
+	ino, err := statInodes(ctx, run, paths...)
+	if err != nil {
+		return nil, err
+	}
+	rootInode := ino["/proc/self/ns/net"]
+	targets := []nsTarget{{ns: trace.Netns{Name: "root", Root: true, Inode: rootInode, Source: src}}}
+	seen := map[uint64]bool{rootInode: true}
+	for _, n := range named {
+		i := ino[path.Join(netnsDir, n)]
+		if i != 0 && seen[i] {
+			continue
 		}
-		ino, err := statInodes(ctx, run, paths...)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range named {
-			i := ino[path.Join(o.NetnsDir, n)]
-			if i != 0 && seen[i] {
-				continue
-			}
-			seen[i] = true
-			if keep(o.Match, n) {
-				targets = append(targets, nsTarget{ns: trace.Netns{Name: n, Inode: i, Source: src}, prefix: []string{"-n", n}})
-			}
+		seen[i] = true
+		if keep(o.Match, n) {
+			targets = append(targets, nsTarget{ns: trace.Netns{Name: n, Inode: i, Source: src}, prefix: []string{"-n", n}})
 		}
 	}
 	if !o.NoProcs {
