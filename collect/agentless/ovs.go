@@ -3,8 +3,9 @@ package agentless
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovs"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovs/vswitchd"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -133,64 +134,26 @@ func ParseOVS(bridgesJSON, portsJSON, ifacesJSON []byte) (*trace.OVS, error) {
 			return nil, fmt.Errorf("ovs-vsctl list %s: %v", x.name, err)
 		}
 	}
-	o := &trace.OVS{}
-	ifName := map[string]string{}
+	var ifaces []vswitchd.Interface
 	for _, r := range ti.rows() {
-		ifName[str(r["_uuid"])] = str(r["name"])
-		x := trace.Interface{Name: str(r["name"]), Type: str(r["type"]), ExternalIDs: strMap(r["external_ids"])}
+		x := vswitchd.Interface{UUID: str(r["_uuid"]), Name: str(r["name"]), Type: str(r["type"]), ExternalIDs: strMap(r["external_ids"]),
+			MACInUse: optStr(r["mac_in_use"]), AdminState: optStr(r["admin_state"]), LinkState: optStr(r["link_state"])}
 		if p := ints(r["ofport"]); len(p) == 1 {
-			x.OFPort = p[0]
+			x.Ofport = &p[0]
 		}
-		if m := optStr(r["mac_in_use"]); m != nil {
-			x.MACInUse = trace.NormalizeMAC(*m)
-		}
-		if s := optStr(r["admin_state"]); s != nil {
-			x.AdminState = *s
-		}
-		if s := optStr(r["link_state"]); s != nil {
-			x.LinkState = *s
-		}
-		o.Interfaces = append(o.Interfaces, x)
+		ifaces = append(ifaces, x)
 	}
-	ports := tp.rows()
-	portName := map[string]string{}
-	for _, r := range ports {
-		portName[str(r["_uuid"])] = str(r["name"])
-	}
-	bridgeOf := map[string]string{}
-	for _, r := range tb.rows() {
-		x := trace.Bridge{Name: str(r["name"]), DatapathType: str(r["datapath_type"])}
-		for _, u := range strs(r["ports"]) {
-			if n, ok := portName[u]; ok {
-				x.Ports = append(x.Ports, n)
-				bridgeOf[u] = x.Name
-			}
-		}
-		sort.Strings(x.Ports)
-		o.Bridges = append(o.Bridges, x)
-	}
-	for _, r := range ports {
-		x := trace.Port{Name: str(r["name"]), Bridge: bridgeOf[str(r["_uuid"])]}
+	var ports []vswitchd.Port
+	for _, r := range tp.rows() {
+		x := vswitchd.Port{UUID: str(r["_uuid"]), Name: str(r["name"]), Trunks: ints(r["trunks"]), VLANMode: optStr(r["vlan_mode"]), Interfaces: strs(r["interfaces"])}
 		if t := ints(r["tag"]); len(t) == 1 {
 			x.Tag = &t[0]
 		}
-		if tr := ints(r["trunks"]); len(tr) > 0 {
-			sort.Ints(tr)
-			x.Trunks = tr
-		}
-		if m := optStr(r["vlan_mode"]); m != nil {
-			x.VLANMode = *m
-		}
-		for _, u := range strs(r["interfaces"]) {
-			if n, ok := ifName[u]; ok {
-				x.Interfaces = append(x.Interfaces, n)
-			}
-		}
-		sort.Strings(x.Interfaces)
-		o.Ports = append(o.Ports, x)
+		ports = append(ports, x)
 	}
-	sort.Slice(o.Bridges, func(i, j int) bool { return o.Bridges[i].Name < o.Bridges[j].Name })
-	sort.Slice(o.Ports, func(i, j int) bool { return o.Ports[i].Name < o.Ports[j].Name })
-	sort.Slice(o.Interfaces, func(i, j int) bool { return o.Interfaces[i].Name < o.Interfaces[j].Name })
-	return o, nil
+	var bridges []vswitchd.Bridge
+	for _, r := range tb.rows() {
+		bridges = append(bridges, vswitchd.Bridge{UUID: str(r["_uuid"]), Name: str(r["name"]), DatapathType: str(r["datapath_type"]), Ports: strs(r["ports"])})
+	}
+	return ovs.Convert(bridges, ports, ifaces), nil
 }

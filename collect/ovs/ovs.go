@@ -117,7 +117,7 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 			return nil, fmt.Errorf("ovsdb %s: listing %s: %v", opts.DB, l.tbl, err)
 		}
 	}
-	return convert(bridges, ports, ifaces), nil
+	return Convert(bridges, ports, ifaces), nil
 }
 
 // connectHint says why the OVSDB handshake failed: no answer in time, a connection that closed
@@ -156,8 +156,9 @@ func unwrapAll(err error) error {
 	}
 }
 
-// convert turns the rows into the model, resolving UUID references to names.
-func convert(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd.Interface) *trace.OVS {
+// Convert turns Open_vSwitch rows into the model, resolving UUID references to names (the rows
+// from OVSDB here, from ovs-vsctl's JSON in collect/agentless).
+func Convert(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd.Interface) *trace.OVS {
 	o := &trace.OVS{}
 	ifName := map[string]string{}
 	for _, in := range ifaces {
