@@ -133,8 +133,15 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	eg, ectx := errgroup.WithContext(ctx)
 	// Bound the nodes read at once (check reads every node); the fabric read runs beside them.
 	sem := make(chan struct{}, maxNodesAtOnce)
+	nodeByName := make(map[string]trace.Node, len(res.Cluster.Nodes))
+	for _, n := range res.Cluster.Nodes {
+		nodeByName[n.Name] = n
+	}
 	for _, name := range res.WalkNodes {
-		n := findNode(res.Cluster, name)
+		n, ok := nodeByName[name]
+		if !ok {
+			n = trace.Node{Name: name}
+		}
 		eg.Go(func() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -172,15 +179,6 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
 	sort.SliceStable(snap.Sources[1:], func(i, j int) bool { return snap.Sources[1+i].Name < snap.Sources[1+j].Name })
 	return snap, joinWarnings(snap), nil
-}
-
-func findNode(c trace.Cluster, name string) trace.Node {
-	for _, n := range c.Nodes {
-		if n.Name == name {
-			return n
-		}
-	}
-	return trace.Node{Name: name}
 }
 
 // fabricProvider builds the --fabric provider, or nil.
