@@ -69,14 +69,6 @@ usage() {
 octet() { echo "${1##*.}"; }
 node_mac() { printf '00:50:56:8a:%02x:%02x' "$2" "$(octet "$1")"; }
 pod_mac() { printf '02:50:56:00:%02x:%02x' "$(octet "$1")" $(($2 - 100)); }
-host_of() {
-	local n
-	for n in "${NODES[@]}"; do
-		set -- "$1" $n
-		[ "$1" = "$2" ] && echo "$3" && return
-	done
-	lab_die "unknown node $1"
-}
 ns_field() { # NAMESPACE FIELD(2..5)
 	local l
 	for l in "${NAMESPACES[@]}"; do
@@ -393,7 +385,7 @@ lab_heal() {
 	"") lab_log "nothing to heal" && return 0 ;;
 	vlan-mismatch) nbctl set logical_switch_port kube-system_kube-dns tag_request=101 ;;
 	t0-route) nbctl --may-exist lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK ;;
-	return-route) nbctl --may-exist lr-route-add t0 172.16.1.0/24 100.64.96.11 ;;
+	return-route) nbctl --may-exist lr-route-add t0 "$(ns_field kube-system 2)" "$(ns_field kube-system 4)" ;;
 	veth-down) ip -n "$N-n3" link set "$kube_dns_veth" up ;;
 	stale-mac)
 		ip -n "$N-kube-system-kube-dns" neigh del 172.16.1.1 dev eth0
