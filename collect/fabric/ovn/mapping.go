@@ -21,29 +21,24 @@ const (
 )
 
 func sortedLSPs(d *nbData) []*nbdb.LogicalSwitchPort {
-	out := make([]*nbdb.LogicalSwitchPort, 0, len(d.lsps))
-	for _, p := range d.lsps {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return sortedByName(d.lsps, func(p *nbdb.LogicalSwitchPort) string { return p.Name })
 }
 
 func sortedSwitches(d *nbData) []*nbdb.LogicalSwitch {
-	out := make([]*nbdb.LogicalSwitch, 0, len(d.switches))
-	for _, s := range d.switches {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return sortedByName(d.switches, func(s *nbdb.LogicalSwitch) string { return s.Name })
 }
 
 func sortedRouters(d *nbData) []*nbdb.LogicalRouter {
-	out := make([]*nbdb.LogicalRouter, 0, len(d.routers))
-	for _, r := range d.routers {
+	return sortedByName(d.routers, func(r *nbdb.LogicalRouter) string { return r.Name })
+}
+
+// sortedByName lists a table's rows in name order.
+func sortedByName[T any](rows map[string]*T, name func(*T) string) []*T {
+	out := make([]*T, 0, len(rows))
+	for _, r := range rows {
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
 	return out
 }
 
