@@ -135,7 +135,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	snap, err := o.Gather(ctx, o.GlobalOptions, o.need(plan))
+	snap, err := o.Gather(ctx, o.GlobalOptions, o.withRefresh(o.need(plan)))
 	if err != nil {
 		return err
 	}

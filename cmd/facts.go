@@ -70,6 +70,9 @@ type Need struct {
 	Nodes []string
 	// All asks for every node and pod (check): facts are then gathered once per node for all walks.
 	All bool
+	// Refresh, when set, runs after the API read and before the nodes are read: it makes pods send
+	// a packet and returns those that did, by node (NodeState.Refreshed), and warnings.
+	Refresh func(ctx context.Context, c *trace.Cluster) (map[string][]trace.PodRef, []string)
 }
 
 // AddFlags registers the fact-source flags.

@@ -128,6 +128,13 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	}
 	snap := &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: res.Cluster}
 	snap.Sources = append(snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: res.CollectedAt, Warnings: res.Warnings})
+	// The pods send their packet before their nodes are read, so the MAC tables read hold it.
+	var refreshed map[string][]trace.PodRef
+	if need.Refresh != nil {
+		var warns []string
+		refreshed, warns = need.Refresh(ctx, &res.Cluster)
+		snap.Sources = append(snap.Sources, trace.SourceInfo{Name: "refresh", CollectedAt: liveNow(), Warnings: warns})
+	}
 
 	var mu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
@@ -149,6 +156,7 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 			mu.Lock()
 			defer mu.Unlock()
 			if st != nil {
+				st.Refreshed = refreshed[st.Name]
 				snap.Nodes = append(snap.Nodes, *st)
 			}
 			snap.Sources = append(snap.Sources, srcs...)

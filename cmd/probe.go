@@ -17,18 +17,29 @@ import (
 type ProbeOptions struct {
 	Probe   string
 	PodExec string
+	// Refresh makes each source pod send one packet before its node is read (--probe does too).
+	Refresh bool
 }
 
 // AddFlags registers --probe and --pod-exec.
 func (p *ProbeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Probe, "probe", p.Probe, "also send a real probe from the source pod and compare: icmp (traceroute -I) or tcp:PORT")
 	fs.Lookup("probe").NoOptDefVal = "icmp"
+	fs.BoolVar(&p.Refresh, "refresh", p.Refresh, "make the source pod send one packet (traceroute -I -m 1, through --pod-exec) before its node is read, so its MAC-table entries are fresh: a missing one is then broken, not an idle pod (--probe does this too)")
 	fs.StringVar(&p.PodExec, "pod-exec", p.PodExec, "command prefix that runs a command in the source pod's network namespace, with {namespace}, {pod}, {node}, {podIP} substituted, e.g. 'ip netns exec pod-{pod}' or 'kubectl exec -n {namespace} {pod} --'")
 }
 
 // Validate checks the probe flags.
 func (p *ProbeOptions) Validate() error {
+	if p.Refresh && p.PodExec == "" {
+		return usageErr("--refresh needs --pod-exec TEMPLATE: how to send a packet from the source pod (e.g. --pod-exec 'kubectl exec -n {namespace} {pod} --')")
+	}
 	if p.Probe == "" {
+		if p.PodExec != "" {
+			if _, err := runner.Split(p.PodExec); err != nil {
+				return usageErr("--pod-exec: %v", err)
+			}
+		}
 		return nil
 	}
 	if !trace.ValidProbe(p.Probe) || p.Probe == "none" {

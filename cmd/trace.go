@@ -106,7 +106,7 @@ func (o *TraceOptions) Validate() error {
 
 // Run walks and renders; the exit code follows the verdict.
 func (o *TraceOptions) Run(ctx context.Context) error {
-	snap, err := o.Gather(ctx, o.GlobalOptions, Need{Pods: []trace.PodRef{o.request.Source}, Targets: []trace.Target{o.request.To}})
+	snap, err := o.Gather(ctx, o.GlobalOptions, o.withRefresh(Need{Pods: []trace.PodRef{o.request.Source}, Targets: []trace.Target{o.request.To}}))
 	if err != nil {
 		return err
 	}

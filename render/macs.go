@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,8 +28,8 @@ func WriteMACs(w io.Writer, t *trace.MACTable, f Format, opt Options) error {
 		fmt.Fprintf(w, "warning: %s\n", wn)
 	}
 	if len(t.Rows) == 0 {
-		fmt.Fprintf(w, "no MAC table entries on node %s (OVS forgets a MAC 300 s after the last frame from it)\n", t.Node)
-		return nil
+		fmt.Fprintf(w, "no MAC table entries on node %s (OVS forgets a MAC %s after the last frame from it)\n", t.Node, agingText(t))
+		return writeIdle(w, t)
 	}
 	header := []string{"BRIDGE", "PORT", "OFPORT", "VLAN", "MAC", "TYPE", "POD / OWNER", "FABRIC PORT"}
 	if f == Wide {
@@ -53,5 +54,47 @@ func WriteMACs(w io.Writer, t *trace.MACTable, f Format, opt Options) error {
 		}
 		rows = append(rows, row)
 	}
-	return table(w, header, rows)
+	if err := table(w, header, rows); err != nil {
+		return err
+	}
+	return writeIdle(w, t)
+}
+
+// agingText is the bridges' aging times, "300 s" when they agree ("br-int 300 s, br-ex 60 s" else).
+func agingText(t *trace.MACTable) string {
+	names := make([]string, 0, len(t.AgingTimes))
+	vals := map[int]bool{}
+	for b, v := range t.AgingTimes {
+		names = append(names, b)
+		vals[v] = true
+	}
+	sort.Strings(names)
+	switch {
+	case len(names) == 0:
+		return strconv.Itoa(trace.DefaultMACAgingTime) + " s"
+	case len(vals) == 1:
+		return strconv.Itoa(t.AgingTimes[names[0]]) + " s"
+	}
+	parts := make([]string, len(names))
+	for i, b := range names {
+		parts[i] = fmt.Sprintf("%s %d s", b, t.AgingTimes[b])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeIdle lists the pods with no entry: the table is a cache, an idle pod is not a fault.
+func writeIdle(w io.Writer, t *trace.MACTable) error {
+	if len(t.Idle) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nno entry (idle longer than the aging time, %s, or never sent):\n", agingText(t))
+	var rows [][]string
+	for _, im := range t.Idle {
+		vlan := "-"
+		if im.VLAN != nil {
+			vlan = strconv.Itoa(*im.VLAN)
+		}
+		rows = append(rows, []string{im.Pod, im.MAC, dash(im.Port), vlan, dash(im.FabricPort)})
+	}
+	return table(w, []string{"POD", "MAC", "PORT", "VLAN", "FABRIC PORT"}, rows)
 }

@@ -266,6 +266,11 @@ type podSide struct {
 	gateway  netip.Addr // next hop from the pod's routing table (invalid when direct)
 	direct   bool       // destination on-link (the pod has a route to it)
 	nextMAC  string     // MAC of the next hop (gateway or on-link destination) from the neighbour table
+	// refreshed: the pod sent a packet just before its node was read, so its MAC-table entries
+	// must be there; pendingUplink is the uplink hop whose router MAC is missing all the same,
+	// broken unless a configuration fault after it explains the missing reply (settleUplink).
+	refreshed     bool
+	pendingUplink int
 }
 
 func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request) {
@@ -274,6 +279,7 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 	fab := ix.fab
 	if fab == nil {
 		wk.uplinkHop(ps, ps.nextMAC, "router")
+		wk.settleUplink(ps)
 		wk.add(Hop{Kind: HopFabricPort, Name: "fabric", Node: src.Node, Status: StatusUnknown,
 			Detail: "no fabric facts: collect them with --fabric nsx|ovn to walk the logical switches and routers"})
 		wk.destinationHop(dst, nil)
@@ -281,12 +287,14 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 	}
 	srcPort := wk.sourceFabricPort(src, srcIP, dst.ip, ps)
 	if srcPort == nil {
+		wk.settleUplink(ps)
 		wk.destinationHop(dst, nil)
 		return
 	}
 	sw := wk.switchHop(srcPort, srcIP)
 	var final *Switch
 	if ps.direct {
+		wk.settleUplink(ps)
 		final = sw
 	} else {
 		gw := ps.gateway
@@ -300,6 +308,7 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 			wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
 				Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(srcPort.Switch))})
 		}
+		wk.settleUplink(ps)
 		if entry != nil {
 			final = wk.route(entry, dst.ip)
 		}
@@ -316,6 +325,23 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 	wk.returnPath(src, srcIP, srcPort, dst, dstPort)
 }
 
+// settleUplink decides a refreshed pod's missing router MAC: explained by a broken hop after the
+// uplink (the answer could not come back: a VLAN mismatch, a port down, no gateway), else broken.
+func (wk *walker) settleUplink(ps *podSide) {
+	i := ps.pendingUplink
+	if i == 0 {
+		return
+	}
+	ps.pendingUplink = 0
+	for _, h := range wk.w.Hops[i:] {
+		if h.Status == StatusBroken {
+			wk.w.Hops[i-1].Detail += fmt.Sprintf(" (explained by hop %d)", h.Index)
+			return
+		}
+	}
+	wk.w.Hops[i-1].Status = StatusBroken
+}
+
 // sourceL2 walks pod eth0, the veth pair, the OVS access port, the MAC table and the uplink.
 func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	ix := wk.ix
@@ -329,6 +355,7 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 		return ps
 	}
 	ps.ni = ni
+	ps.refreshed = ni.refreshed[src.Namespace+"/"+src.Name]
 	ns := ni.podNetns(src, srcIP)
 	if ns == nil {
 		wk.add(Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), Status: StatusUnknown,
@@ -539,7 +566,7 @@ func (wk *walker) ovsHops(ps *podSide) {
 	if ps.vlan != nil {
 		vlan = *ps.vlan
 	}
-	wk.macHop(ni, node, port, ofport, ps.mac, vlan, true)
+	wk.macHop(ni, node, port, ofport, ps.mac, vlan, true, ps.refreshed)
 }
 
 // uplinkHop finds the OVS port where the next hop's MAC is learned on the pod's VLAN: the uplink.
@@ -583,30 +610,43 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 	} else {
 		h.Name = bridge + " uplink"
 	}
+	aging := ni.aging(bridge)
 	switch {
 	case !ni.fdbBridges[bridge]:
 		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("MAC table of %s on node %s not collected", bridge, node)
 	case nextMAC == "":
 		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("MAC of the %s unknown (no neighbour entry, no fabric port MAC)", what)
-	case learned == nil && what == "destination" && up != nil:
+	case learned == nil && up == nil:
+		// Configuration, not traffic: nothing on the bridge can carry the pod's VLAN out.
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("no uplink of %s carries VLAN %d (no trunk port without a tag, or with VLAN %d in its trunks)", bridge, vlan, vlan)
+		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", bridge, nextMAC, vlan))
+	case learned == nil && ni.rootLink(up.Name) != nil && !ni.rootLink(up.Name).Up():
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s is down", up.Name)
+	case learned == nil && what == "destination":
 		// An on-link destination not learned yet is flooded on the VLAN, trunk included.
 		h.Detail = fmt.Sprintf("destination MAC %s not learned on %s VLAN %d: flooded to trunk %s", nextMAC, bridge, vlan, up.Name)
 		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", bridge, nextMAC, vlan))
 	case learned == nil:
-		h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s MAC %s not learned on %s VLAN %d", what, nextMAC, bridge, vlan)
-		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", bridge, nextMAC, vlan))
+		// The MAC table is a cache: an idle pod's router MAC ages out; the trunk carrying the VLAN
+		// is the configuration that matters. After the pod sent a packet, its reply must be there.
+		h.Detail = fmt.Sprintf("%s MAC %s not in the MAC table of %s VLAN %d (nothing from it for %d s, the aging time, or never): uplink %s carries VLAN %d", what, nextMAC, bridge, vlan, aging, up.Name, vlan)
+		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d (mac-aging-time %d s)", bridge, nextMAC, vlan, aging))
+		if ps.refreshed {
+			h.Detail = fmt.Sprintf("%s MAC %s not learned on uplink %s VLAN %d although the pod sent a packet just before the table was read: no answer came back", what, nextMAC, up.Name, vlan)
+			ps.pendingUplink = len(wk.w.Hops) + 1
+		}
 	case up == nil:
 		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("%s MAC %s learned on ofport %s, which no OVS port has", what, nextMAC, learned.Port)
-		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbLine(*learned)))
+		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbAged(*learned, aging)))
 	case up.Tag != nil && *up.Tag != vlan:
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s MAC %s learned on %s, an access port of VLAN %d, not a trunk for VLAN %d", what, nextMAC, up.Name, *up.Tag, vlan)
-		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbLine(*learned)))
+		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbAged(*learned, aging)))
 	case len(up.Trunks) > 0 && !slices.Contains(up.Trunks, vlan):
 		h.Status, h.Detail = StatusBroken, fmt.Sprintf("uplink %s does not trunk VLAN %d (trunks %s)", up.Name, vlan, intsString(up.Trunks))
-		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbLine(*learned)))
+		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbAged(*learned, aging)))
 	default:
 		h.Detail = fmt.Sprintf("%s MAC %s learned on uplink %s VLAN %d", what, nextMAC, up.Name, vlan)
-		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbLine(*learned)))
+		h.Evidence = append(h.Evidence, ev(fsrc, "%s", fdbAged(*learned, aging)))
 		if l := ni.rootLink(up.Name); l != nil && !l.Up() {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s is down", up.Name)
 		}
@@ -683,6 +723,11 @@ func portVLANString(p *Port) string {
 
 func fdbLine(e MACEntry) string {
 	return fmt.Sprintf("%s: port %s VLAN %d MAC %s age %d", e.Bridge, e.Port, e.VLAN, NormalizeMAC(e.MAC), e.Age)
+}
+
+// fdbAged is an entry with the bridge's aging time: how long it stays without another frame.
+func fdbAged(e MACEntry, aging int) string {
+	return fmt.Sprintf("%s s of %d s aging time", fdbLine(e), aging)
 }
 
 func kvString(m map[string]string) string {
@@ -1456,7 +1501,7 @@ func (wk *walker) destL2(d destination, ni *nodeIdx, ns *Netns, sp *SwitchPort) 
 			if itf := ni.ifaces[host.Name]; itf != nil {
 				ofport = itf.OFPort
 			}
-			wk.macHop(ni, node, port, ofport, NormalizeMAC(eth.MAC), vlan, false)
+			wk.macHop(ni, node, port, ofport, NormalizeMAC(eth.MAC), vlan, false, false)
 		} else {
 			wk.add(Hop{Kind: HopOVSPort, Name: host.Name, Node: node, Interface: host.Name, Status: StatusBroken,
 				Detail: fmt.Sprintf("%s is not a port of any OVS bridge on node %s", host.Name, node)})
@@ -1482,11 +1527,14 @@ func (wk *walker) inFabric(dst netip.Addr) bool {
 	return false
 }
 
-// macHop checks a pod's MAC in its node's MAC table: learned on (its port, its VLAN). A MAC learned
-// on another port is stale (frames for the pod go out that port); one not learned at all is broken
-// on the source side (the pod has not sent on its VLAN) and flooded, so delivered, on the
-// destination side.
-func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac string, vlan int, source bool) {
+// macHop checks a pod's MAC in its node's MAC table. The table is a cache that OVS fills from
+// traffic and empties after the bridge's aging time, so it is evidence, not configuration: an
+// entry on (the pod's port, its VLAN) confirms the link; one on another port is stale (frames for
+// the pod go out that port), one on another VLAN of the source misdelivered; no entry says only
+// that the pod has been idle, or never sent, and the configuration hops decide — unless the pod
+// sent a packet just before the table was read (refreshed), when a missing entry is broken. On
+// the destination side a missing MAC is flooded, so delivered.
+func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac string, vlan int, source, refreshed bool) {
 	o := ni.st.OVS
 	fsrc := cmp.Or(o.FDBSource, SourceFDB+"@"+node)
 	mh := Hop{Kind: HopMACTable, Name: port.Bridge, Node: node, MAC: mac, VLAN: vlanPtr(vlan), Interface: port.Name}
@@ -1500,6 +1548,7 @@ func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac s
 		wk.add(mh)
 		return
 	}
+	aging := ni.aging(port.Bridge)
 	var onVLAN, elsewhere []MACEntry
 	for _, e := range ni.fdb[mac] {
 		if e.Bridge != port.Bridge {
@@ -1516,22 +1565,25 @@ func (wk *walker) macHop(ni *nodeIdx, node string, port *Port, ofport int, mac s
 		e := onVLAN[0]
 		mh.Status = StatusBroken
 		mh.Detail = fmt.Sprintf("stale MAC: %s learned on %s port %s (%s) VLAN %d, but the pod is on %s (ofport %d)", mac, port.Bridge, e.Port, ni.portNameByOF(port.Bridge, e.Port), vlan, port.Name, ofport)
-		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(e)))
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbAged(e, aging)))
 	case len(onVLAN) > 0:
 		mh.Detail = fmt.Sprintf("%s learned on port %s (%s) VLAN %d", mac, onVLAN[0].Port, port.Name, vlan)
-		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(onVLAN[0])))
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbAged(onVLAN[0], aging)))
 	case len(elsewhere) > 0 && source:
 		e := elsewhere[0]
 		mh.Status = StatusBroken
 		mh.Detail = fmt.Sprintf("MAC %s learned on %s VLAN %d port %s, not on VLAN %d", mac, port.Bridge, e.VLAN, e.Port, vlan)
-		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbLine(e)))
-	case source:
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "%s", fdbAged(e, aging)))
+	case source && refreshed:
 		mh.Status = StatusBroken
-		mh.Detail = fmt.Sprintf("MAC %s not learned on %s VLAN %d", mac, port.Bridge, vlan)
+		mh.Detail = fmt.Sprintf("MAC %s not learned on %s VLAN %d although the pod sent a packet just before the table was read", mac, port.Bridge, vlan)
 		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s", port.Bridge, mac))
+	case source:
+		mh.Detail = fmt.Sprintf("%s not in the MAC table of %s VLAN %d: the pod sent nothing for %d s (the aging time) or never; its port's tag decides", mac, port.Bridge, vlan, aging)
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s (mac-aging-time %d s)", port.Bridge, mac, aging))
 	default:
 		mh.Detail = fmt.Sprintf("%s not learned on %s VLAN %d: flooded to the VLAN's ports, %s included", mac, port.Bridge, vlan, port.Name)
-		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", port.Bridge, mac, vlan))
+		mh.Evidence = append(mh.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d (mac-aging-time %d s)", port.Bridge, mac, vlan, aging))
 	}
 	wk.add(mh)
 }

@@ -34,6 +34,8 @@ type nodeIdx struct {
 	bridgeOf    map[string]string     // interface name -> bridge
 	fdb         map[string][]MACEntry // mac -> entries (all bridges)
 	fdbBridges  map[string]bool       // bridges whose MAC table was read
+	agingTime   map[string]int        // bridge -> seconds an idle MAC stays in its table
+	refreshed   map[string]bool       // "ns/pod" of the pods that sent a packet just before the read
 }
 
 type fabIdx struct {
@@ -121,6 +123,11 @@ func newNodeIdx(st *NodeState) *nodeIdx {
 		bridgeOf:    map[string]string{},
 		fdb:         map[string][]MACEntry{},
 		fdbBridges:  map[string]bool{},
+		agingTime:   map[string]int{},
+		refreshed:   map[string]bool{},
+	}
+	for _, p := range st.Refreshed {
+		n.refreshed[p.String()] = true
 	}
 	for i := range st.Netns {
 		ns := &st.Netns[i]
@@ -144,6 +151,9 @@ func newNodeIdx(st *NodeState) *nodeIdx {
 		n.root = n.netnsByName["root"]
 	}
 	if o := st.OVS; o != nil {
+		for _, b := range o.Bridges {
+			n.agingTime[b.Name] = b.AgingTime()
+		}
 		for i := range o.Interfaces {
 			n.ifaces[o.Interfaces[i].Name] = &o.Interfaces[i]
 		}
@@ -291,4 +301,12 @@ func rpName(p *RouterPort) string {
 		return p.Name
 	}
 	return p.ID
+}
+
+// aging is how long bridge keeps an idle MAC, in seconds (OVS's default when the bridge is unknown).
+func (ni *nodeIdx) aging(bridge string) int {
+	if t := ni.agingTime[bridge]; t > 0 {
+		return t
+	}
+	return DefaultMACAgingTime
 }

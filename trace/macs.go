@@ -37,9 +37,23 @@ type MACRow struct {
 
 // MACTable is the result of `macs`: one node's MAC table, joined.
 type MACTable struct {
-	Node     string   `json:"node"`
-	Rows     []MACRow `json:"rows"`
-	Warnings []string `json:"warnings,omitempty"`
+	Node string   `json:"node"`
+	Rows []MACRow `json:"rows"`
+	// AgingTimes is each bridge's mac-aging-time in seconds: how long an idle MAC stays.
+	AgingTimes map[string]int `json:"agingTimes,omitempty"`
+	// Idle are the node's pods whose MAC has no entry: idle longer than the aging time, or never sent.
+	Idle     []IdleMAC `json:"idle,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+}
+
+// IdleMAC is a pod of the node with no MAC table entry, with where its entry would be.
+type IdleMAC struct {
+	Pod        string `json:"pod"`
+	MAC        string `json:"mac"`
+	Bridge     string `json:"bridge,omitempty"`
+	Port       string `json:"port,omitempty"`
+	VLAN       *int   `json:"vlan,omitempty"`
+	FabricPort string `json:"fabricPort,omitempty"`
 }
 
 // MACs joins a node's MAC table to OVS ports, VLANs, pods and fabric ports.
@@ -267,6 +281,13 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 		}
 		out.Rows = append(out.Rows, row)
 	}
+	out.Idle = idleMACs(ni, out.Rows, podByMAC, podIface, childByTag, ix.fab)
+	for _, b := range o.Bridges {
+		if out.AgingTimes == nil {
+			out.AgingTimes = map[string]int{}
+		}
+		out.AgingTimes[b.Name] = b.AgingTime()
+	}
 	sort.SliceStable(out.Rows, func(i, j int) bool {
 		a, b := out.Rows[i], out.Rows[j]
 		if a.Bridge != b.Bridge {
@@ -309,4 +330,45 @@ func joinMax(xs []string, n int) string {
 		return strings.Join(xs, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(xs[:n], ", "), len(xs)-n)
+}
+
+// idleMACs lists the pods of the node whose MAC no row holds, each with its OVS port, VLAN and
+// fabric port: the MAC table forgets a pod that sent nothing for the bridge's aging time.
+func idleMACs(ni *nodeIdx, rows []MACRow, podByMAC, podIface map[string]string, childByTag map[int]*SwitchPort, fab *fabIdx) []IdleMAC {
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r.MAC] = true
+	}
+	ifaceOf := map[string]string{}
+	for itf, ref := range podIface {
+		if cur, ok := ifaceOf[ref]; !ok || itf < cur {
+			ifaceOf[ref] = itf
+		}
+	}
+	var out []IdleMAC
+	for mac, ref := range podByMAC {
+		if seen[mac] {
+			continue
+		}
+		im := IdleMAC{Pod: ref, MAC: mac}
+		if p := ni.portByIface[ifaceOf[ref]]; p != nil {
+			im.Bridge, im.Port, im.VLAN = p.Bridge, p.Name, p.Tag
+			if p.Tag != nil && childByTag[*p.Tag] != nil && containsMAC(childByTag[*p.Tag].MACs, mac) {
+				im.FabricPort = portName(childByTag[*p.Tag])
+			}
+		}
+		if im.FabricPort == "" && fab != nil {
+			for _, sp := range fab.portsByMAC[mac] {
+				im.FabricPort = portName(sp)
+			}
+		}
+		out = append(out, im)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pod != out[j].Pod {
+			return out[i].Pod < out[j].Pod
+		}
+		return out[i].MAC < out[j].MAC
+	})
+	return out
 }

@@ -103,10 +103,14 @@ type Pod struct {
 //     fdb/show prints it, Port as printed ("1", "LOCAL").
 type NodeState struct {
 	// Name is the Kubernetes node name.
-	Name     string   `json:"name"`
-	Netns    []Netns  `json:"netns,omitempty"`
-	OVS      *OVS     `json:"ovs,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Name  string  `json:"name"`
+	Netns []Netns `json:"netns,omitempty"`
+	OVS   *OVS    `json:"ovs,omitempty"`
+	// Refreshed are the pods that sent a packet just before this node's MAC table was read
+	// (trace --refresh or --probe): a MAC of theirs missing from the table is then a fault, not
+	// an idle pod.
+	Refreshed []PodRef `json:"refreshed,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // Netns is one network namespace on a node with its links, addresses, routes and neighbours.
@@ -253,11 +257,26 @@ type OVS struct {
 	FDBSource  string      `json:"fdbSource,omitempty"`
 }
 
+// DefaultMACAgingTime is how long OVS keeps a MAC table entry without a frame from that MAC,
+// in seconds, when the bridge's other_config:mac-aging-time is not set.
+const DefaultMACAgingTime = 300
+
 // Bridge is an OVS bridge.
 type Bridge struct {
 	Name         string   `json:"name"`
 	DatapathType string   `json:"datapathType,omitempty"`
 	Ports        []string `json:"ports,omitempty"`
+	// MACAgingTime is other_config:mac-aging-time in seconds; 0 when unset (OVS then uses
+	// DefaultMACAgingTime), so snapshots written before it existed read the same.
+	MACAgingTime int `json:"macAgingTime,omitempty"`
+}
+
+// AgingTime is how long the bridge keeps an idle MAC, in seconds.
+func (b Bridge) AgingTime() int {
+	if b.MACAgingTime > 0 {
+		return b.MACAgingTime
+	}
+	return DefaultMACAgingTime
 }
 
 // Port is an OVS port; Tag is its access VLAN, Trunks the VLANs it carries tagged.

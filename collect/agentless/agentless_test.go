@@ -147,7 +147,7 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func TestParseOVS(t *testing.T) {
-	bridges := `{"data":[[["uuid","b1"],"netdev","br-int",["set",[["uuid","p1"],["uuid","p2"]]]]],"headings":["_uuid","datapath_type","name","ports"]}`
+	bridges := `{"data":[[["uuid","b1"],"netdev","br-int",["map",[["mac-aging-time","60"]]],["set",[["uuid","p1"],["uuid","p2"]]]]],"headings":["_uuid","datapath_type","name","other_config","ports"]}`
 	ports := `{"data":[[["uuid","p1"],["set",[["uuid","i1"]]],"veth1",101,["set",[]],["set",[]]],` +
 		`[["uuid","p2"],["set",[["uuid","i2"]]],"uplink",["set",[]],["set",[102,101]],"trunk"]],"headings":["_uuid","interfaces","name","tag","trunks","vlan_mode"]}`
 	ifaces := `{"data":[[["uuid","i1"],"up",["map",[["iface-id","default_nginx-1"]]],"up","02:00:00:00:01:01","veth1",1,""],` +
@@ -157,7 +157,7 @@ func TestParseOVS(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fmt.Sprintf("%+v|%+v %d|%+v|%+v|%+v", o.Bridges, o.Ports[0].Trunks, *o.Ports[1].Tag, o.Ports[0], o.Interfaces[0], o.Interfaces[1])
-	want := "[{Name:br-int DatapathType:netdev Ports:[uplink veth1]}]|[101 102] 101|" +
+	want := "[{Name:br-int DatapathType:netdev Ports:[uplink veth1] MACAgingTime:60}]|[101 102] 101|" +
 		"{Name:uplink Bridge:br-int Tag:<nil> Trunks:[101 102] VLANMode:trunk Interfaces:[uplink]}|" +
 		"{Name:uplink OFPort:-1 Type:system MACInUse: AdminState: LinkState: ExternalIDs:map[]}|" +
 		"{Name:veth1 OFPort:1 Type: MACInUse:02:00:00:00:01:01 AdminState:up LinkState:up ExternalIDs:map[iface-id:default_nginx-1]}"

@@ -153,7 +153,7 @@ func ParseOVS(bridgesJSON, portsJSON, ifacesJSON []byte) (*trace.OVS, error) {
 	}
 	var bridges []vswitchd.Bridge
 	for _, r := range tb.rows() {
-		bridges = append(bridges, vswitchd.Bridge{UUID: str(r["_uuid"]), Name: str(r["name"]), DatapathType: str(r["datapath_type"]), Ports: strs(r["ports"])})
+		bridges = append(bridges, vswitchd.Bridge{UUID: str(r["_uuid"]), Name: str(r["name"]), DatapathType: str(r["datapath_type"]), Ports: strs(r["ports"]), OtherConfig: strMap(r["other_config"])})
 	}
 	return ovs.Convert(bridges, ports, ifaces), nil
 }

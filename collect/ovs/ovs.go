@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,7 +100,7 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	// update of one the models lack (Interface statistics, rewritten every few seconds) fails the read.
 	br, pt, it := &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
 	mon := c.NewMonitor(
-		client.WithTable(br, &br.DatapathType, &br.Name, &br.Ports),
+		client.WithTable(br, &br.DatapathType, &br.Name, &br.OtherConfig, &br.Ports),
 		client.WithTable(pt, &pt.Interfaces, &pt.Name, &pt.Tag, &pt.Trunks, &pt.VLANMode),
 		client.WithTable(it, &it.AdminState, &it.ExternalIDs, &it.LinkState, &it.MACInUse, &it.Name, &it.Ofport, &it.Type),
 	)
@@ -188,6 +189,10 @@ func Convert(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd
 	bridgeOf := map[string]string{}
 	for _, b := range bridges {
 		x := trace.Bridge{Name: b.Name, DatapathType: b.DatapathType}
+		// How long an idle MAC stays in the table: a missing pod MAC is an idle pod, not a fault.
+		if t, err := strconv.Atoi(b.OtherConfig["mac-aging-time"]); err == nil && t > 0 {
+			x.MACAgingTime = t
+		}
 		for _, u := range b.Ports {
 			if n, ok := portName[u]; ok {
 				x.Ports = append(x.Ports, n)

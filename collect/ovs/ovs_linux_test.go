@@ -72,7 +72,7 @@ func TestCollectMatchesOVSTools(t *testing.T) {
 	lab := nodelab.Up(t, "ovs", nodelab.Published[:4])
 	// A trunk with an explicit VLAN list and vlan_mode, so every Port column has a value somewhere.
 	// Reconfiguring the port flushes what it learned: fill the table again.
-	lab.Sh(t, fmt.Sprintf("node_vsctl %s set port eth1 trunks=101,102,103,104 vlan_mode=trunk\n", lab.Name))
+	lab.Sh(t, fmt.Sprintf("node_vsctl %s set port eth1 trunks=101,102,103,104 vlan_mode=trunk -- set bridge br-int other_config:mac-aging-time=45\n", lab.Name))
 	lab.FillMACTable(t)
 	o, warnings, err := Collect(context.Background(), Options{Node: "n1", DB: lab.DB(), VswitchdCtl: lab.Ctl()})
 	if err != nil {
@@ -135,7 +135,8 @@ func TestCollectMatchesOVSTools(t *testing.T) {
 	if !reflect.DeepEqual(o.Ports, wantPorts) {
 		t.Errorf("ports:\n got %+v\nwant %+v", o.Ports, wantPorts)
 	}
-	if len(o.Bridges) != 1 || o.Bridges[0].Name != "br-int" || o.Bridges[0].DatapathType != "netdev" || len(o.Bridges[0].Ports) != len(wantPorts) {
+	if len(o.Bridges) != 1 || o.Bridges[0].Name != "br-int" || o.Bridges[0].DatapathType != "netdev" || len(o.Bridges[0].Ports) != len(wantPorts) ||
+		o.Bridges[0].MACAgingTime != 45 {
 		t.Errorf("bridges = %+v", o.Bridges)
 	}
 	// The MAC table: what ovs-appctl fdb/show prints (ages aside: they tick between the two reads).

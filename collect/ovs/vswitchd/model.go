@@ -33,6 +33,18 @@ var schema = `{
           "type": "string",
           "mutable": false
         },
+        "other_config": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "value": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
         "ports": {
           "type": {
             "key": {
