@@ -49,6 +49,7 @@ func TestLabE2E(t *testing.T) {
 		return
 	}
 	t.Run("every pod to every node and the other namespace", func(t *testing.T) { testHealthyWalks(t, l) })
+	t.Run("the same with the MAC tables flushed", func(t *testing.T) { testIdleWalks(t, l) })
 
 	t.Run("kube-dns to 172.15.0.4 as published", func(t *testing.T) {
 		want := []string{"172.16.1.1", "100.64.96.10", "100.64.96.5", "172.15.0.4"}
@@ -79,7 +80,7 @@ func TestLabE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("macs on 172.15.0.3", func(t *testing.T) { testMacs(t, l, "172.15.0.3") })
+	t.Run("macs on 172.15.0.3", func(t *testing.T) { testMacs(t, l, "172.15.0.3"); testMacsJoin(t, l, "172.15.0.3") })
 
 	plan := writePlan(t, l)
 	t.Run("check healthy", func(t *testing.T) {
@@ -193,6 +194,7 @@ func TestLabE2E(t *testing.T) {
 					}
 				}
 			}
+			testScenarioFlushed(t, l, plan, sc.name, sc.kind, sc.reason, sc.traceroute, sc.fails)
 		})
 	}
 

@@ -163,24 +163,31 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 			return nil
 		})
 	}
-	if prov != nil {
-		eg.Go(func() error {
-			at := liveNow()
-			fab, warns, err := early.result(res, need)
-			if fab == nil && err == nil {
-				fab, warns, err = prov.Collect(ectx, fabricQuery(res, need))
-			}
-			if err != nil {
-				warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			snap.Fabric = fab
-			snap.Sources = append(snap.Sources, trace.SourceInfo{Name: prov.Name(), CollectedAt: at, Warnings: warns})
-			return nil
-		})
+	readFabric := func(ctx context.Context, nodes []trace.NodeState) {
+		at := liveNow()
+		fab, warns, err := early.result(res, need)
+		if fab == nil && err == nil {
+			fab, warns, err = prov.Collect(ctx, fabricQuery(res, need, nodes))
+		}
+		if err != nil {
+			warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		snap.Fabric = fab
+		snap.Sources = append(snap.Sources, trace.SourceInfo{Name: prov.Name(), CollectedAt: at, Warnings: warns})
+	}
+	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
+	// interface) reads after the nodes; any other beside them.
+	nb, binds := prov.(fabric.NodeBinder)
+	binds = binds && nb.BindsByNode()
+	if prov != nil && !binds {
+		eg.Go(func() error { readFabric(ectx, nil); return nil })
 	}
 	_ = eg.Wait()
+	if prov != nil && binds && ctx.Err() == nil {
+		readFabric(ctx, snap.Nodes)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, factsErr(fmt.Errorf("collection interrupted: %v", err))
 	}
@@ -212,19 +219,28 @@ func nsxRetries(n int) int {
 	return n
 }
 
-// fabricQuery names the walks' endpoints for the fabric: source pods, and the destinations.
-func fabricQuery(res *kube.Result, need Need) fabric.Query {
+// fabricQuery names the walks' endpoints for the fabric: source pods, and the destinations; with
+// the nodes' facts (when read first), each pod's MAC and the iface-id its node's OVS reports.
+func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Query {
 	var q fabric.Query
 	pods := map[string]trace.Pod{}
 	for _, p := range res.Cluster.Pods {
 		pods[p.Namespace+"/"+p.Name] = p
+	}
+	var ix *trace.Index
+	if len(nodes) > 0 {
+		ix = trace.NewIndex(&trace.Snapshot{Cluster: res.Cluster, Nodes: nodes})
 	}
 	podEP := func(p trace.Pod) []fabric.Endpoint {
 		var out []fabric.Endpoint
 		for _, s := range p.IPs {
 			if a, err := netip.ParseAddr(s); err == nil {
 				ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
-				out = append(out, fabric.Endpoint{IP: a, Node: p.Node, Pod: &ref})
+				ep := fabric.Endpoint{IP: a.Unmap(), Node: p.Node, Pod: &ref}
+				if ix != nil && !p.HostNetwork {
+					ep.MAC, ep.IfaceID = ix.PodAttachment(ref, ep.IP)
+				}
+				out = append(out, ep)
 			}
 		}
 		return out
@@ -264,6 +280,20 @@ func fabricQuery(res *kube.Result, need Need) fabric.Query {
 		}
 	}
 	q.Nodes = append(q.Nodes, need.Nodes...)
+	// The nodes of need.Nodes (macs, collect cluster) and their pods: their ports are wanted.
+	for _, name := range need.Nodes {
+		for _, n := range res.Cluster.Nodes {
+			if n.Name != name && kube.NodeIP(n) != name {
+				continue
+			}
+			q.Ports = append(q.Ports, nodeEP(n)...)
+			for _, p := range res.Cluster.Pods {
+				if p.Node == n.Name && !p.HostNetwork {
+					q.Ports = append(q.Ports, podEP(p)...)
+				}
+			}
+		}
+	}
 	q.All = need.All
 	return q
 }

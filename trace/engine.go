@@ -808,6 +808,11 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 		if ps.mac != "" {
 			h.Detail += " or " + ps.mac
 		}
+		if fab.notFound[ip] {
+			// The provider could not find the port by any key it knows: not proof that there is none.
+			h.Status = StatusUnknown
+			h.Detail = fmt.Sprintf("the %s provider found no logical port for %s (see its warning for what it tried)", fab.f.Provider, ip)
+		}
 		wk.add(h)
 		return nil
 	}

@@ -53,6 +53,7 @@ type fabIdx struct {
 	routes        map[string][]FabricRoute
 	swPortByRP    map[string]*SwitchPort
 	rpBySwitch    map[string][]*RouterPort
+	notFound      map[netip.Addr]bool // endpoint IPs the provider looked for in vain
 }
 
 // NewIndex builds the lookups for a snapshot.
@@ -197,6 +198,12 @@ func newFabIdx(f *Fabric) *fabIdx {
 		routes:        map[string][]FabricRoute{},
 		swPortByRP:    map[string]*SwitchPort{},
 		rpBySwitch:    map[string][]*RouterPort{},
+		notFound:      map[netip.Addr]bool{},
+	}
+	for _, ip := range f.NotFound {
+		if a, ok := parseAddr(ip); ok {
+			x.notFound[a] = true
+		}
 	}
 	for i := range f.Switches {
 		x.switches[f.Switches[i].ID] = &f.Switches[i]
@@ -309,4 +316,38 @@ func (ni *nodeIdx) aging(bridge string) int {
 		return t
 	}
 	return DefaultMACAgingTime
+}
+
+// PodAttachment is what a pod's node says of how it is attached: the MAC of the pod's interface
+// holding ip, and the external_ids:iface-id of the OVS interface on the other end of its veth
+// (the binding key a CNI writes: OVN's logical port name). Empty when the node's facts lack it.
+func (ix *Index) PodAttachment(ref PodRef, ip netip.Addr) (mac, ifaceID string) {
+	p := ix.pods[ref.String()]
+	if p == nil {
+		return "", ""
+	}
+	ni := ix.states[p.Node]
+	if ni == nil {
+		return "", ""
+	}
+	ns := ni.podNetns(p, ip)
+	if ns == nil {
+		return "", ""
+	}
+	eth, _ := linkHolding(ns, ip)
+	if eth == nil {
+		return "", ""
+	}
+	mac = NormalizeMAC(eth.MAC)
+	var itf *Interface
+	if host, _ := peerOf(ni, eth); host != nil {
+		itf = ni.ifaces[host.Name]
+	}
+	if itf == nil {
+		itf = ovsIfaceForPod(ni, p, ip, mac)
+	}
+	if itf != nil {
+		ifaceID = itf.ExternalIDs["iface-id"]
+	}
+	return mac, ifaceID
 }

@@ -149,12 +149,19 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 	childByTag := map[int]*SwitchPort{}
 	routerByMAC := map[string][]*RouterPort{}
 	if fab := ix.fab; fab != nil {
+		// This node's CHILD ports: under a parent VIF the fabric ties to the node, or bound to
+		// the MAC of one of the node's pods (a fabric that names no node on its VIFs, as OVN).
 		for i := range fab.f.SwitchPorts {
 			sp := &fab.f.SwitchPorts[i]
 			if sp.TrafficTag == nil {
 				continue
 			}
-			if par := fab.parentOf(sp); par != nil && ix.portNode(par) == node {
+			par := fab.parentOf(sp)
+			mine := par != nil && ix.portNode(par) == node
+			for _, m := range sp.MACs {
+				mine = mine || podByMAC[NormalizeMAC(m)] != ""
+			}
+			if mine {
 				childByTag[*sp.TrafficTag] = sp
 			}
 		}

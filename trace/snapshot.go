@@ -319,6 +319,9 @@ type Fabric struct {
 	Routers     []Router      `json:"routers,omitempty"`
 	RouterPorts []RouterPort  `json:"routerPorts,omitempty"`
 	Routes      []FabricRoute `json:"routes,omitempty"`
+	// NotFound are endpoint IPs the provider looked for and found no port for (it warned what it
+	// tried): the walk says unknown there, not broken.
+	NotFound []string `json:"notFound,omitempty"`
 }
 
 // Switch is a logical switch (NSX logical switch / segment, OVN Logical_Switch).

@@ -16,6 +16,9 @@ type Endpoint struct {
 	MAC  string
 	Node string
 	Pod  *trace.PodRef
+	// IfaceID is the external_ids:iface-id of the pod's interface on its node's OVS, when the node
+	// was read first: the binding key the CNI wrote, the name of the pod's OVN logical port.
+	IfaceID string
 }
 
 // Query says which fabric objects a walk (or a set of walks) needs. A provider returns at least
@@ -28,6 +31,9 @@ type Query struct {
 	Destinations []Endpoint
 	// Nodes whose VIFs (and the CHILD ports under them) are wanted, for `macs`.
 	Nodes []string
+	// Ports are endpoints whose logical ports are wanted without the paths between them: the
+	// nodes of Nodes and their pods (`macs`), with what the nodes' OVS says of them.
+	Ports []Endpoint
 	// All asks for the whole fabric (a support bundle); providers may refuse it on huge fabrics.
 	All bool
 }
@@ -48,4 +54,12 @@ type Provider interface {
 type NameResolver interface {
 	// ResolvesNames says whether this provider, as configured, resolves such endpoints.
 	ResolvesNames() bool
+}
+
+// NodeBinder is implemented by providers that find an endpoint's port best from what its node
+// says (the OVS interface's iface-id, the pod's MAC): the caller then reads the nodes first and
+// fills Endpoint.IfaceID and MAC before Collect.
+type NodeBinder interface {
+	// BindsByNode says whether Collect wants the node facts first.
+	BindsByNode() bool
 }

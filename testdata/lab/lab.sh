@@ -79,6 +79,39 @@ ns_field() { # NAMESPACE FIELD(2..5)
 }
 nbctl() { ovn-nbctl --db="$NB" --timeout=20 "$@"; }
 
+# Names as real deployments give them, several schemes side by side and no packetwalk/* keys, so
+# the tool must find ports by what OVN and the nodes say (iface-id, addresses), not by a guess.
+# uuid_of TEXT: a Neutron-style id (8-4-4-4-12 hex), the same for the same TEXT.
+uuid_of() {
+	local h
+	h=$(printf '%s' "$1" | md5sum)
+	echo "${h:0:8}-${h:8:4}-${h:12:4}-${h:16:4}-${h:20:12}"
+}
+# pod_lsp NS POD: OVN-Kubernetes NS_POD, Kube-OVN POD.NS, or a Neutron port id (kuryr).
+pod_lsp() {
+	case $1/$2 in
+	kube-system/kube-proxy-check) echo "$2.$1" ;;
+	kube-system/*) echo "${1}_$2" ;;
+	*) uuid_of "port/$1/$2" ;;
+	esac
+}
+# node_lsp NODE eth0|eth1: the logical port of a node's NIC, one scheme per node.
+node_lsp() {
+	case $1 in
+	172.15.0.3) echo "node-$1-$2" ;;
+	172.15.0.4) if [ "$2" = eth0 ]; then echo "k8s-$1-mgmt"; else echo "k8s-$1-trunk"; fi ;;
+	*) uuid_of "port/node/$1/$2" ;;
+	esac
+}
+# ns_router NS: the namespace's router; NODES_ROUTER the node subnet's.
+ns_router() {
+	case $1 in
+	kube-system) echo "t1-$1" ;;
+	*) echo "neutron-$(uuid_of "router/$1")" ;;
+	esac
+}
+NODES_ROUTER=lr-k8s-nodes
+
 # pid_files: the pid file of every daemon of this lab (others may share PW_LAB_DIR).
 pid_files() {
 	local l name host d
@@ -134,39 +167,43 @@ lab_down() {
 
 # fabric_nb: the logical topology, one ovn-nbctl transaction.
 fabric_nb() {
-	local c=() l ns subnet gw t1 t0 n name host ip vlan
+	local c=() l ns subnet gw t1 t0 n name host ip vlan r=$NODES_ROUTER lsp
 	c+=(-- ls-add ls-k8s-nodes -- set logical_switch ls-k8s-nodes other_config:subnet=172.15.0.0/24)
-	c+=(-- lr-add t0 -- set logical_router t0 external_ids:packetwalk/tier=tier0)
-	c+=(-- lr-add t1-k8s-nodes -- set logical_router t1-k8s-nodes external_ids:packetwalk/tier=tier1)
-	c+=(-- lrp-add t1-k8s-nodes t1-k8s-nodes-dl $ROUTER_MAC 172.15.0.1/24)
+	c+=(-- lr-add t0 -- lr-add "$r")
+	c+=(-- lrp-add "$r" t1-k8s-nodes-dl $ROUTER_MAC 172.15.0.1/24)
 	c+=(-- lsp-add ls-k8s-nodes ls-k8s-nodes-to-t1 -- lsp-set-type ls-k8s-nodes-to-t1 router
 		-- lsp-set-addresses ls-k8s-nodes-to-t1 router -- lsp-set-options ls-k8s-nodes-to-t1 router-port=t1-k8s-nodes-dl)
-	c+=(-- lrp-add t1-k8s-nodes t1-k8s-nodes-to-t0 02:50:56:56:01:05 $NODES_T1_LINK/29 peer=t0-to-t1-k8s-nodes)
+	c+=(-- lrp-add "$r" t1-k8s-nodes-to-t0 02:50:56:56:01:05 $NODES_T1_LINK/29 peer=t0-to-t1-k8s-nodes)
 	c+=(-- lrp-add t0 t0-to-t1-k8s-nodes 02:50:56:56:00:04 $NODES_T0_LINK/29 peer=t1-k8s-nodes-to-t0)
-	c+=(-- lr-route-add t1-k8s-nodes 0.0.0.0/0 $NODES_T0_LINK -- lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK)
+	c+=(-- lr-route-add "$r" 0.0.0.0/0 $NODES_T0_LINK -- lr-route-add t0 172.15.0.0/24 $NODES_T1_LINK)
 	for l in "${NAMESPACES[@]}"; do
 		read -r ns subnet gw t1 t0 <<<"$l"
-		c+=(-- ls-add "ls-$ns" -- set logical_switch "ls-$ns" other_config:subnet="$subnet")
-		c+=(-- lr-add "t1-$ns" -- set logical_router "t1-$ns" external_ids:packetwalk/tier=tier1)
-		c+=(-- lrp-add "t1-$ns" "t1-$ns-dl" $ROUTER_MAC "$gw/${subnet#*/}")
+		r=$(ns_router "$ns")
+		# kube-system's switch says its subnet; default's is known only from its router port.
+		c+=(-- ls-add "ls-$ns")
+		[ "$ns" != kube-system ] || c+=(-- set logical_switch "ls-$ns" other_config:subnet="$subnet")
+		c+=(-- lr-add "$r")
+		c+=(-- lrp-add "$r" "t1-$ns-dl" $ROUTER_MAC "$gw/${subnet#*/}")
 		c+=(-- lsp-add "ls-$ns" "ls-$ns-to-t1" -- lsp-set-type "ls-$ns-to-t1" router
 			-- lsp-set-addresses "ls-$ns-to-t1" router -- lsp-set-options "ls-$ns-to-t1" router-port="t1-$ns-dl")
-		c+=(-- lrp-add "t1-$ns" "t1-$ns-to-t0" "02:50:56:56:01:$(octet "$t1")" "$t1/29" peer="t0-to-t1-$ns")
+		c+=(-- lrp-add "$r" "t1-$ns-to-t0" "02:50:56:56:01:$(octet "$t1")" "$t1/29" peer="t0-to-t1-$ns")
 		c+=(-- lrp-add t0 "t0-to-t1-$ns" "02:50:56:56:00:$(octet "$t0")" "$t0/29" peer="t1-$ns-to-t0")
-		c+=(-- lr-route-add "t1-$ns" 0.0.0.0/0 "$t0" -- lr-route-add t0 "$subnet" "$t1")
+		c+=(-- lr-route-add "$r" 0.0.0.0/0 "$t0" -- lr-route-add t0 "$subnet" "$t1")
 	done
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
-		c+=(-- lsp-add ls-k8s-nodes "node-$name-eth0" -- lsp-set-addresses "node-$name-eth0" "$(node_mac "$name" 0) $name"
-			-- set logical_switch_port "node-$name-eth0" external_ids:packetwalk/node="$name")
-		c+=(-- lsp-add ls-k8s-nodes "node-$name-eth1" -- lsp-set-addresses "node-$name-eth1" "$(node_mac "$name" 1)"
-			-- set logical_switch_port "node-$name-eth1" external_ids:packetwalk/node="$name")
+		c+=(-- lsp-add ls-k8s-nodes "$(node_lsp "$name" eth0)" -- lsp-set-addresses "$(node_lsp "$name" eth0)" "$(node_mac "$name" 0) $name")
+		c+=(-- lsp-add ls-k8s-nodes "$(node_lsp "$name" eth1)" -- lsp-set-addresses "$(node_lsp "$name" eth1)" "$(node_mac "$name" 1)")
 	done
 	for l in "${PODS[@]}"; do
 		read -r ns name ip n vlan <<<"$l"
-		c+=(-- lsp-add "ls-$ns" "${ns}_$name" "node-$n-eth1" "$vlan"
-			-- lsp-set-addresses "${ns}_$name" "$(pod_mac "$n" "$vlan") $ip"
-			-- set logical_switch_port "${ns}_$name" external_ids:packetwalk/pod="$ns/$name")
+		lsp=$(pod_lsp "$ns" "$name")
+		c+=(-- lsp-add "ls-$ns" "$lsp" "$(node_lsp "$n" eth1)" "$vlan")
+		# kuryr (Neutron ids) leaves addresses "unknown" and says the MAC and IP in port_security.
+		case $lsp in
+		*-*-*-*-*) c+=(-- lsp-set-addresses "$lsp" unknown -- lsp-set-port-security "$lsp" "$(pod_mac "$n" "$vlan") $ip") ;;
+		*) c+=(-- lsp-set-addresses "$lsp" "$(pod_mac "$n" "$vlan") $ip") ;;
+		esac
 	done
 	nbctl "${c[@]}" >/dev/null
 }
@@ -191,7 +228,7 @@ node_build() {
 		echo "$N-$ns-$pod" >>"$PW_LAB_DIR/netns.list"
 		: >"$d/netns/$N-$ns-$pod"
 		node_pod_add "$nns" "$N-$ns-$pod" "$ip/24" "$(ns_field "$ns" 3)" "$(pod_mac "$n" "$vlan")" "$vlan" \
-			"$(fnv_veth "$ns" "$pod")" "${ns}_$pod"
+			"$(fnv_veth "$ns" "$pod")" "$(pod_lsp "$ns" "$pod")"
 		no_ipv6 "$N-$ns-$pod"
 	done
 	no_ipv6 "$nns"
@@ -209,8 +246,8 @@ hv_plug() {
 	local c=() l name host
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
-		c+=(-- add-port br-int "$host-eth0" -- set interface "$host-eth0" external_ids:iface-id="node-$name-eth0"
-			-- add-port br-int "$host-eth1" -- set interface "$host-eth1" external_ids:iface-id="node-$name-eth1")
+		c+=(-- add-port br-int "$host-eth0" -- set interface "$host-eth0" external_ids:iface-id="$(node_lsp "$name" eth0)"
+			-- add-port br-int "$host-eth1" -- set interface "$host-eth1" external_ids:iface-id="$(node_lsp "$name" eth1)")
 	done
 	node_vsctl hv "${c[@]}"
 }
@@ -258,8 +295,8 @@ write_json() {
 			first=0
 			printf '    {"name": "%s", "ip": "%s", "netns": "%s", "ovsdb": "unix:%s/db.sock", "vswitchdCtl": "%s/ovs-vswitchd.ctl", "bridge": "br-int", "uplink": "eth1",' \
 				"$name" "$name" "$N-$host" "$(node_dir "$N-$host")" "$(node_dir "$N-$host")"
-			printf ' "mgmt": {"interface": "eth0", "mac": "%s", "lsp": "node-%s-eth0", "hvPort": "%s-eth0"}, "trunk": {"interface": "eth1", "mac": "%s", "lsp": "node-%s-eth1", "hvPort": "%s-eth1"}}' \
-				"$(node_mac "$name" 0)" "$name" "$host" "$(node_mac "$name" 1)" "$name" "$host"
+			printf ' "mgmt": {"interface": "eth0", "mac": "%s", "lsp": "%s", "hvPort": "%s-eth0"}, "trunk": {"interface": "eth1", "mac": "%s", "lsp": "%s", "hvPort": "%s-eth1"}}' \
+				"$(node_mac "$name" 0)" "$(node_lsp "$name" eth0)" "$host" "$(node_mac "$name" 1)" "$(node_lsp "$name" eth1)" "$host"
 		done
 		printf '\n  ],\n  "namespaces": [\n'
 		first=1
@@ -268,8 +305,8 @@ write_json() {
 			read -r ns subnet gw t1 t0 <<<"$l"
 			((first)) || printf ',\n'
 			first=0
-			printf '    {"name": "%s", "subnet": "%s", "gateway": "%s", "switch": "ls-%s", "router": "t1-%s", "t1Link": "%s", "t0Link": "%s"}' \
-				"$ns" "$subnet" "$gw" "$ns" "$ns" "$t1" "$t0"
+			printf '    {"name": "%s", "subnet": "%s", "gateway": "%s", "switch": "ls-%s", "router": "%s", "t1Link": "%s", "t0Link": "%s"}' \
+				"$ns" "$subnet" "$gw" "$ns" "$(ns_router "$ns")" "$t1" "$t0"
 		done
 		printf '\n  ],\n  "pods": [\n'
 		first=1
@@ -277,8 +314,8 @@ write_json() {
 			read -r ns pod ip n vlan <<<"$l"
 			((first)) || printf ',\n'
 			first=0
-			printf '    {"namespace": "%s", "name": "%s", "node": "%s", "ip": "%s", "mac": "%s", "vlan": %d, "netns": "%s", "hostVeth": "%s", "lsp": "%s_%s", "gateway": "%s"}' \
-				"$ns" "$pod" "$n" "$ip" "$(pod_mac "$n" "$vlan")" "$vlan" "$N-$ns-$pod" "$(fnv_veth "$ns" "$pod")" "$ns" "$pod" "$(ns_field "$ns" 3)"
+			printf '    {"namespace": "%s", "name": "%s", "node": "%s", "ip": "%s", "mac": "%s", "vlan": %d, "netns": "%s", "hostVeth": "%s", "lsp": "%s", "parentLsp": "%s", "gateway": "%s"}' \
+				"$ns" "$pod" "$n" "$ip" "$(pod_mac "$n" "$vlan")" "$vlan" "$N-$ns-$pod" "$(fnv_veth "$ns" "$pod")" "$(pod_lsp "$ns" "$pod")" "$(node_lsp "$n" eth1)" "$(ns_field "$ns" 3)"
 		done
 		printf '\n  ]\n}\n'
 	} >"$out"

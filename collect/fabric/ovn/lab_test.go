@@ -29,8 +29,8 @@ type labFacts struct {
 		Name, IP, Netns, Ovsdb, VswitchdCtl string
 	} `json:"nodes"`
 	Pods []struct {
-		Namespace, Name, Node, IP, MAC, Netns, HostVeth string
-		VLAN                                            int
+		Namespace, Name, Node, IP, MAC, Netns, HostVeth, Lsp, ParentLsp string
+		VLAN                                                            int
 	} `json:"pods"`
 }
 
@@ -311,13 +311,15 @@ func TestLab(t *testing.T) {
 		for _, sw := range s.Fabric.Switches {
 			switches = append(switches, sw.ID)
 		}
-		if want := []string{"t0", "t1-k8s-nodes", "t1-kube-system"}; !slices.Equal(routers, want) {
+		if want := []string{"lr-k8s-nodes", "t0", "t1-kube-system"}; !slices.Equal(routers, want) {
 			t.Errorf("read routers %v, want only those on the path %v", routers, want)
 		}
 		if want := []string{"ls-k8s-nodes", "ls-kube-system"}; !slices.Equal(switches, want) {
 			t.Errorf("read switches %v, want only those on the path %v", switches, want)
 		}
 	})
+
+	t.Run("ports found however they are named", func(t *testing.T) { testPortNaming(t, l) })
 
 	// A destination named only by its IP: the provider finds its port on the switch of its subnet.
 	t.Run("walk to a bare IP matches traceroute", func(t *testing.T) {

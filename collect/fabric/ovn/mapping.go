@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -12,13 +13,8 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
-// external_ids keys the provider understands.
-const (
-	keyTier     = "packetwalk/tier"
-	keyNode     = "packetwalk/node"
-	keyPod      = "packetwalk/pod"
-	keyOVNKNode = "k8s.ovn.org/node"
-)
+// keyOVNKNode is the external_ids key OVN-Kubernetes names a node's ports with.
+const keyOVNKNode = "k8s.ovn.org/node"
 
 func sortedLSPs(d *nbData) []*nbdb.LogicalSwitchPort {
 	return sortedByName(d.lsps, func(p *nbdb.LogicalSwitchPort) string { return p.Name })
@@ -61,19 +57,45 @@ func parseAddresses(s string) (mac string, ips []netip.Addr) {
 	return mac, ips
 }
 
-func nodeOf(p *nbdb.LogicalSwitchPort) string {
-	if n := p.ExternalIDs[keyNode]; n != "" {
-		return n
+// lspAddrs is every MAC and IP a switch port declares: its addresses ("MAC IP...", with "dynamic"
+// standing for dynamic_addresses, "router" and "unknown" for none), and its port_security.
+func lspAddrs(p *nbdb.LogicalSwitchPort) (macs []string, ips []netip.Addr) {
+	entries := append([]string{}, p.Addresses...)
+	if p.DynamicAddresses != nil {
+		entries = append(entries, *p.DynamicAddresses)
 	}
+	entries = append(entries, p.PortSecurity...)
+	for _, e := range entries {
+		mac, xs := parseAddresses(e)
+		if mac != "" && !slices.Contains(macs, mac) {
+			macs = append(macs, mac)
+		}
+		for _, x := range xs {
+			if !slices.Contains(ips, x) {
+				ips = append(ips, x)
+			}
+		}
+	}
+	return macs, ips
+}
+
+// lspHolds reports whether a switch port declares ip or mac.
+func lspHolds(p *nbdb.LogicalSwitchPort, ip netip.Addr, mac string) bool {
+	macs, ips := lspAddrs(p)
+	return (ip.IsValid() && slices.Contains(ips, ip)) || (mac != "" && slices.Contains(macs, mac))
+}
+
+// knownNames are the port names CNIs give a pod's port: OVN-Kubernetes NS_POD, Kube-OVN POD.NS.
+// They are tried last, after the node's iface-id and the addresses on the pod's switch.
+func knownNames(p trace.PodRef) []string {
+	return []string{p.Namespace + "_" + p.Name, p.Name + "." + p.Namespace}
+}
+
+func nodeOf(p *nbdb.LogicalSwitchPort) string {
 	return p.ExternalIDs[keyOVNKNode]
 }
 
 func podOf(p *nbdb.LogicalSwitchPort) *trace.PodRef {
-	if v := p.ExternalIDs[keyPod]; v != "" {
-		if ns, name, ok := strings.Cut(v, "/"); ok && ns != "" && name != "" {
-			return &trace.PodRef{Namespace: ns, Name: name}
-		}
-	}
 	// OVN-Kubernetes: external_ids namespace=NS, pod=true, port name NS_POD.
 	if ns := p.ExternalIDs["namespace"]; ns != "" && p.ExternalIDs["pod"] == "true" && strings.HasPrefix(p.Name, ns+"_") {
 		return &trace.PodRef{Namespace: ns, Name: strings.TrimPrefix(p.Name, ns+"_")}
@@ -81,14 +103,9 @@ func podOf(p *nbdb.LogicalSwitchPort) *trace.PodRef {
 	return nil
 }
 
-// tierOf applies the documented rule: external_ids packetwalk/tier, else the name.
+// tierOf reads the tier from the name (OVN has no tiers): t0*/GR_* (gateway routers) are tier0,
+// t1*/ovn_cluster_router tier1, anything else "" (a router the walk routes through all the same).
 func tierOf(r *nbdb.LogicalRouter) string {
-	switch strings.ToLower(r.ExternalIDs[keyTier]) {
-	case "tier0", "t0", "0":
-		return trace.Tier0
-	case "tier1", "t1", "1":
-		return trace.Tier1
-	}
 	n := strings.ToLower(r.Name)
 	switch {
 	case strings.HasPrefix(n, "t0"), strings.HasPrefix(n, "gr_"):
@@ -163,6 +180,12 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 			switchOf[u] = s.Name
 		}
 	}
+	byIface := map[string]*trace.PodRef{}
+	for _, e := range queryEndpoints(q) {
+		if e.IfaceID != "" && e.Pod != nil {
+			byIface[e.IfaceID] = e.Pod
+		}
+	}
 	downlink := map[string]string{} // router port name -> LSP name
 	for _, p := range sortedLSPs(d) {
 		if p.Type == "router" && p.Options["router-port"] != "" {
@@ -191,18 +214,13 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 		default:
 			sp.Type = p.Type
 		}
-		addrs := p.Addresses
-		if len(addrs) == 1 && addrs[0] == "dynamic" && p.DynamicAddresses != nil {
-			addrs = []string{*p.DynamicAddresses}
+		macs, ips := lspAddrs(p)
+		sp.MACs = macs
+		for _, ip := range ips {
+			sp.IPs = append(sp.IPs, ip.String())
 		}
-		for _, a := range addrs {
-			mac, ips := parseAddresses(a)
-			if mac != "" {
-				sp.MACs = append(sp.MACs, mac)
-			}
-			for _, ip := range ips {
-				sp.IPs = append(sp.IPs, ip.String())
-			}
+		if sp.Pod == nil && byIface[p.Name] != nil {
+			sp.Pod = byIface[p.Name] // the node's OVS binds this port to the pod
 		}
 		f.SwitchPorts = append(f.SwitchPorts, sp)
 	}
@@ -277,6 +295,54 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 	sort.Slice(rps, func(i, j int) bool { return rps[i].ID < rps[j].ID })
 	f.RouterPorts = rps
 	return f, warn
+}
+
+// queryEndpoints is every endpoint of q: sources, destinations, and the ports of Ports.
+func queryEndpoints(q fabric.Query) []fabric.Endpoint {
+	return append(append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...), q.Ports...)
+}
+
+// unfound warns of each pod whose port no row read declares, saying what was tried, and lists its
+// IP in f.NotFound so the walk says unknown there rather than broken.
+func (d *nbData) unfound(q fabric.Query, f *trace.Fabric) []string {
+	var out []string
+	seen := map[netip.Addr]bool{}
+	for _, e := range queryEndpoints(q) {
+		if e.Pod == nil || !e.IP.IsValid() || seen[e.IP] {
+			continue
+		}
+		seen[e.IP] = true
+		found := false
+		for _, p := range d.lsps {
+			if p.Type != "router" && lspHolds(p, e.IP, e.MAC) {
+				found = true
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		f.NotFound = append(f.NotFound, e.IP.String())
+		var tried []string
+		if e.IfaceID != "" {
+			tried = append(tried, fmt.Sprintf("the iface-id %q its node's OVS reports", e.IfaceID))
+		} else {
+			tried = append(tried, "no iface-id (its node's OVS was not read or names none)")
+		}
+		if sw := d.searched[e.IP]; len(sw) > 0 {
+			tried = append(tried, fmt.Sprintf("the addresses, dynamic_addresses and port_security of every port on switch %s", strings.Join(sw, ", ")))
+		} else {
+			tried = append(tried, fmt.Sprintf("no switch's subnet (other_config:subnet or its router port's networks) holds %s", e.IP))
+		}
+		tried = append(tried, "the names "+strings.Join(knownNames(*e.Pod), ", "))
+		mac := ""
+		if e.MAC != "" {
+			mac = " " + e.MAC
+		}
+		out = append(out, fmt.Sprintf("ovn: no logical switch port found for pod %s (%s%s): tried %s", e.Pod, e.IP, mac, strings.Join(tried, "; ")))
+	}
+	sort.Strings(f.NotFound)
+	return out
 }
 
 // normPrefix writes a route prefix as a masked CIDR (OVN accepts a bare address for a host route).

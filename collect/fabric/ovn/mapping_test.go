@@ -42,7 +42,8 @@ func TestTier(t *testing.T) {
 		{"GR_node1", nil, trace.Tier0},
 		{"ovn_cluster_router", nil, trace.Tier1},
 		{"edge", nil, ""},
-		{"t1-x", map[string]string{keyTier: "tier0"}, trace.Tier0},
+		// packetwalk/* keys are no configuration a deployment writes: ignored.
+		{"edge-2", map[string]string{"packetwalk/tier": "tier0"}, ""},
 	} {
 		if got := tierOf(&nbdb.LogicalRouter{Name: tc.name, ExternalIDs: tc.ids}); got != tc.want {
 			t.Errorf("tier of %s %v = %q, want %q", tc.name, tc.ids, got, tc.want)
@@ -60,7 +61,7 @@ func TestFabricMapping(t *testing.T) {
 	d.lsps["u-rtr"] = &nbdb.LogicalSwitchPort{UUID: "u-rtr", Name: "ls-ns1-to-t1", Type: "router", Addresses: []string{"router"},
 		Options: map[string]string{"router-port": "t1-dl"}}
 	d.lsps["u-parent"] = &nbdb.LogicalSwitchPort{UUID: "u-parent", Name: parent, Addresses: []string{"00:50:56:00:00:0A"},
-		ExternalIDs: map[string]string{keyNode: "node-a"}}
+		ExternalIDs: map[string]string{keyOVNKNode: "node-a"}}
 	d.switches["u-ls"] = &nbdb.LogicalSwitch{UUID: "u-ls", Name: "ls-ns1", Ports: []string{"u-child", "u-rtr"}}
 	d.switches["u-nodes"] = &nbdb.LogicalSwitch{UUID: "u-nodes", Name: "ls-nodes", Ports: []string{"u-parent"}, OtherConfig: map[string]string{"subnet": "172.15.0.0/24"}}
 	peer0, peer1 := "t0-to-t1", "t1-to-t0"

@@ -153,5 +153,8 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 		return nil, nil, fmt.Errorf("cannot read the OVN Northbound database at %s: %v", p.cfg.NB, err)
 	}
 	f, warnings := nb.fabric(q)
-	return f, append(r.warnings, warnings...), nil
+	return f, append(append(r.warnings, warnings...), nb.unfound(q, f)...), nil
 }
+
+// BindsByNode says yes: a pod's port is found first by the iface-id its node's OVS reports.
+func (p *provider) BindsByNode() bool { return true }

@@ -25,6 +25,8 @@ type nbData struct {
 	routes   map[string]*nbdb.LogicalRouterStaticRoute
 	nats     map[string]*nbdb.NAT
 	lbs      map[string]*nbdb.LoadBalancer
+	// searched names, per endpoint IP, the switches whose ports were read to find its port.
+	searched map[netip.Addr][]string
 	// gen counts the rows decoded: what is derived from the data holds while it does not change.
 	gen int
 }
@@ -35,10 +37,11 @@ type reader struct {
 	warnings []string
 }
 
-// sel is one select: a table and a where clause (conditions ANDed).
+// sel is one select: a table and a where clause (conditions ANDed), and optionally the columns.
 type sel struct {
 	table string
 	where []ovsdb.Condition
+	cols  []string
 }
 
 // all matches every row: a select needs a where clause, and an empty one is dropped by omitempty.
@@ -55,7 +58,7 @@ func hasKey(col, k, v string) []ovsdb.Condition {
 func byUUID(table string, uuids []string) []sel {
 	out := make([]sel, 0, len(uuids))
 	for _, u := range uuids {
-		out = append(out, sel{table, eq("_uuid", ovsdb.UUID{GoUUID: u})})
+		out = append(out, sel{table: table, where: eq("_uuid", ovsdb.UUID{GoUUID: u})})
 	}
 	return out
 }
@@ -67,7 +70,7 @@ func (r *reader) run(ctx context.Context, d *nbData, sels []sel) error {
 	}
 	ops := make([]ovsdb.Operation, len(sels))
 	for i, s := range sels {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where}
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}
 	}
 	res, err := r.cli.Transact(ctx, ops...)
 	if err != nil {
@@ -136,40 +139,54 @@ func newNBData() *nbData {
 		switches: map[string]*nbdb.LogicalSwitch{}, lsps: map[string]*nbdb.LogicalSwitchPort{},
 		routers: map[string]*nbdb.LogicalRouter{}, lrps: map[string]*nbdb.LogicalRouterPort{},
 		routes: map[string]*nbdb.LogicalRouterStaticRoute{}, nats: map[string]*nbdb.NAT{}, lbs: map[string]*nbdb.LoadBalancer{},
+		searched: map[netip.Addr][]string{},
 	}
 }
 
 // read fetches what q needs. With q.All it reads the five tables whole. Otherwise it follows the
 // paths, one small select-only transaction per step, so the amount read does not grow with the
 // number of pods:
-//  1. the switch ports bound to the query's endpoints and nodes (by name NS_POD, external_ids
-//     packetwalk/pod, packetwalk/node), and the router-type switch ports (one per downlink);
+//  1. the switch ports of the query's endpoints by what a deployment gives: the iface-id the
+//     pod's node reports (OVN's own binding key), and OVN-Kubernetes' and Kube-OVN's names; the
+//     ports OVN-Kubernetes tags with a queried node; and the router-type switch ports (one per
+//     downlink);
 //  2. the parents of the CHILD ports found and the CHILD ports of the queried nodes;
-//  3. the switches holding those ports;
-//  4. from each source's switch, the routers the engine's longest-prefix match goes through
+//  3. for an endpoint no port read declares (addresses, dynamic_addresses, port_security), the
+//     ports of the switch whose subnet holds its IP (other_config:subnet, or the networks of the
+//     router port on it), read whole;
+//  4. the switches holding the ports read;
+//  5. from each source's switch, the routers the engine's longest-prefix match goes through
 //     (each with all its ports and static routes), up to the destination's switch; for an
 //     endpoint IP no port claims, the ports of the switch whose subnet holds it; then the same
 //     from each destination back to the source;
-//  5. the NAT rules and load balancers of the routers and switches crossed.
+//  6. the NAT rules and load balancers of the routers and switches crossed.
 func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 	d := newNBData()
 	if q.All {
 		err := r.run(ctx, d, []sel{
-			{nbdb.LogicalSwitchTable, all}, {nbdb.LogicalRouterTable, all}, {nbdb.LogicalRouterPortTable, all},
-			{nbdb.LogicalRouterStaticRouteTable, all}, {nbdb.LogicalSwitchPortTable, all},
+			{table: nbdb.LogicalSwitchTable, where: all}, {table: nbdb.LogicalRouterTable, where: all}, {table: nbdb.LogicalRouterPortTable, where: all},
+			{table: nbdb.LogicalRouterStaticRouteTable, where: all}, {table: nbdb.LogicalSwitchPortTable, where: all},
 		})
 		if err != nil {
 			return nil, err
 		}
 		return d, r.run(ctx, d, r.third(d, q))
 	}
-	endpoints := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
-	sels := []sel{{nbdb.LogicalSwitchPortTable, eq("type", "router")}}
+	endpoints := queryEndpoints(q)
+	sels := []sel{{table: nbdb.LogicalSwitchPortTable, where: eq("type", "router")}}
+	named := map[string]bool{}
+	byName := func(n string) {
+		if n != "" && !named[n] {
+			named[n] = true
+			sels = append(sels, sel{table: nbdb.LogicalSwitchPortTable, where: eq("name", n)})
+		}
+	}
 	for _, e := range endpoints {
+		byName(e.IfaceID)
 		if e.Pod != nil {
-			sels = append(sels,
-				sel{nbdb.LogicalSwitchPortTable, eq("name", e.Pod.Namespace+"_"+e.Pod.Name)},
-				sel{nbdb.LogicalSwitchPortTable, hasKey("external_ids", keyPod, e.Pod.String())})
+			for _, n := range knownNames(*e.Pod) {
+				byName(n)
+			}
 		}
 		if e.Node != "" && e.Pod == nil {
 			sels = append(sels, nodeSels(e.Node)...)
@@ -179,6 +196,12 @@ func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 		sels = append(sels, nodeSels(n)...)
 	}
 	if err := r.run(ctx, d, sels); err != nil {
+		return nil, err
+	}
+	if err := r.run(ctx, d, r.relatives(d, q)); err != nil {
+		return nil, err
+	}
+	if err := r.locate(ctx, d, endpoints); err != nil {
 		return nil, err
 	}
 	if err := r.run(ctx, d, r.relatives(d, q)); err != nil {
@@ -215,8 +238,7 @@ func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 }
 
 func nodeSels(n string) []sel {
-	return []sel{{nbdb.LogicalSwitchPortTable, hasKey("external_ids", keyNode, n)},
-		{nbdb.LogicalSwitchPortTable, hasKey("external_ids", keyOVNKNode, n)}}
+	return []sel{{table: nbdb.LogicalSwitchPortTable, where: hasKey("external_ids", keyOVNKNode, n)}}
 }
 
 // relatives: the parents of the CHILD ports read, and the CHILD ports of the queried nodes.
@@ -233,10 +255,10 @@ func (r *reader) relatives(d *nbData, q fabric.Query) []sel {
 	for _, p := range sortedLSPs(d) {
 		if p.ParentName != nil && !have[*p.ParentName] {
 			have[*p.ParentName] = true
-			sels = append(sels, sel{nbdb.LogicalSwitchPortTable, eq("name", *p.ParentName)})
+			sels = append(sels, sel{table: nbdb.LogicalSwitchPortTable, where: eq("name", *p.ParentName)})
 		}
 		if n := nodeOf(p); n != "" && nodes[n] {
-			sels = append(sels, sel{nbdb.LogicalSwitchPortTable, eq("parent_name", p.Name)})
+			sels = append(sels, sel{table: nbdb.LogicalSwitchPortTable, where: eq("parent_name", p.Name)})
 		}
 	}
 	return sels
@@ -260,7 +282,7 @@ func (r *reader) loadSwitches(ctx context.Context, d *nbData) error {
 }
 
 func switchHolding(lspUUID string) sel {
-	return sel{nbdb.LogicalSwitchTable, []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes,
+	return sel{table: nbdb.LogicalSwitchTable, where: []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes,
 		ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: lspUUID}}})}}
 }
 
@@ -306,7 +328,7 @@ func (w *pathReader) routerOwning(lrpUUID string) *nbdb.LogicalRouter {
 func (w *pathReader) loadRouter(ctx context.Context, name string) (*nbdb.LogicalRouter, error) {
 	rp := w.lrpNamed(name)
 	if rp == nil {
-		if err := w.r.run(ctx, w.d, []sel{{nbdb.LogicalRouterPortTable, eq("name", name)}}); err != nil {
+		if err := w.r.run(ctx, w.d, []sel{{table: nbdb.LogicalRouterPortTable, where: eq("name", name)}}); err != nil {
 			return nil, err
 		}
 		if rp = w.lrpNamed(name); rp == nil {
@@ -316,7 +338,7 @@ func (w *pathReader) loadRouter(ctx context.Context, name string) (*nbdb.Logical
 	}
 	lr := w.routerOwning(rp.UUID)
 	if lr == nil {
-		err := w.r.run(ctx, w.d, []sel{{nbdb.LogicalRouterTable, []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes,
+		err := w.r.run(ctx, w.d, []sel{{table: nbdb.LogicalRouterTable, where: []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes,
 			ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: rp.UUID}}})}}})
 		if err != nil {
 			return nil, err
@@ -340,13 +362,16 @@ func (w *pathReader) loadRouter(ctx context.Context, name string) (*nbdb.Logical
 	return lr, w.r.run(ctx, w.d, sels)
 }
 
-// portWith returns the switch port whose addresses hold ip.
+// portWith returns the switch port (not a router's) that declares ip.
 func (w *pathReader) portWith(ip netip.Addr) *nbdb.LogicalSwitchPort {
-	for _, p := range sortedLSPs(w.d) {
-		for _, a := range p.Addresses {
-			if _, ips := parseAddresses(a); slices.Contains(ips, ip) {
-				return p
-			}
+	return w.d.portWith(ip, "")
+}
+
+// portWith returns the first switch port, by name, that is not a router's and declares ip or mac.
+func (d *nbData) portWith(ip netip.Addr, mac string) *nbdb.LogicalSwitchPort {
+	for _, p := range sortedLSPs(d) {
+		if p.Type != "router" && lspHolds(p, ip, mac) {
+			return p
 		}
 	}
 	return nil
