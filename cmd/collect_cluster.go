@@ -30,22 +30,33 @@ type CollectClusterOptions struct {
 	Pods   []string
 	To     []string
 	Output string
+	// AllNodes bundles every node of the cluster (and every pod, and the whole fabric).
+	AllNodes bool
+	// Parallel bounds the nodes read at once.
+	Parallel int
 }
 
 // NewCmdCollectCluster builds `collect cluster`.
 func NewCmdCollectCluster(g *GlobalOptions) *cobra.Command {
-	o := &CollectClusterOptions{GlobalOptions: g}
+	o := &CollectClusterOptions{GlobalOptions: g, Parallel: 16}
 	c := &cobra.Command{
 		Use:   "cluster --node NAME... --output DIR|FILE.tar.gz",
 		Short: "Collect a whole snapshot: API facts, the named nodes' state and the fabric",
 		Long: `Collect one snapshot from the live cluster: the Kubernetes facts of the named nodes and their pods
 (and of --pod / --to walks), the node state of those nodes (through --node-exec, --node-agent or
---node-debug-image), and the fabric (--fabric). Write it to DIR/snapshot.json, or to a .tar.gz holding
-snapshot.json; trace, macs and check read either with --snapshot.`,
+--node-debug-image), and the fabric (--fabric): the ports of those pods and nodes and every path
+among them, so any walk among them from the bundle is the walk the live cluster gives. --all-nodes
+takes every node, every pod and the whole fabric, --parallel nodes at once, with a progress line
+and an estimate of the size and time left on stderr. Write it to DIR/snapshot.json, or to a .tar.gz
+holding snapshot.json; trace, macs and check read either with --snapshot.`,
 		Example: `  # A support bundle of two nodes through ssh, with the OVN fabric
   kubectl packetwalk collect cluster --node worker-1 --node worker-2 --node-exec 'ssh {nodeIP}' \
     --fabric ovn --ovn-nb tcp:10.0.0.5:6641 --output bundle.tar.gz
-  kubectl packetwalk trace default/web-1 --to node/worker-2 --snapshot bundle.tar.gz`,
+  kubectl packetwalk trace default/web-1 --to node/worker-2 --snapshot bundle.tar.gz
+
+  # Every node of the cluster, 32 at once
+  kubectl packetwalk collect cluster --all-nodes --parallel 32 --node-agent app=ovs-node \
+    --fabric ovn --ovn-nb tcp:10.0.0.5:6641 --output cluster.tar.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {
@@ -59,6 +70,8 @@ snapshot.json; trace, macs and check read either with --snapshot.`,
 	f.StringArrayVar(&o.Pods, "pod", o.Pods, "a source pod (NAME, NS/NAME) of a walk to prepare; repeatable")
 	f.StringArrayVar(&o.To, "to", o.To, "a destination (node/NAME, pod/NS/NAME, IP) of the --pod walks; repeatable")
 	f.StringVarP(&o.Output, "output", "o", o.Output, "write to this directory (DIR/snapshot.json) or this .tar.gz file")
+	f.BoolVar(&o.AllNodes, "all-nodes", o.AllNodes, "collect every node of the cluster, with its pods, and the whole fabric")
+	f.IntVar(&o.Parallel, "parallel", o.Parallel, "nodes read at once (1-256)")
 	o.FactOptions.AddFlags(f)
 	return c
 }
@@ -68,8 +81,14 @@ func (o *CollectClusterOptions) Validate() error {
 	if o.Output == "" {
 		return usageErr("--output DIR or --output FILE.tar.gz is required")
 	}
-	if len(o.Nodes) == 0 && len(o.Pods) == 0 {
-		return usageErr("name what to collect: --node NAME (repeatable) and/or --pod POD --to DEST")
+	if len(o.Nodes) == 0 && len(o.Pods) == 0 && !o.AllNodes {
+		return usageErr("name what to collect: --node NAME (repeatable), --pod POD --to DEST, or --all-nodes")
+	}
+	if o.AllNodes && len(o.Nodes) > 0 {
+		return usageErr("--all-nodes takes every node: drop --node")
+	}
+	if o.Parallel < 1 || o.Parallel > 256 {
+		return usageErr("--parallel must be between 1 and 256, got %d", o.Parallel)
 	}
 	if len(o.To) > 0 && len(o.Pods) == 0 {
 		return usageErr("--to needs --pod: the walks start from a pod")
@@ -82,7 +101,7 @@ func (o *CollectClusterOptions) Validate() error {
 
 // Run collects and writes the snapshot.
 func (o *CollectClusterOptions) Run(ctx context.Context) error {
-	need := Need{Nodes: o.Nodes}
+	need := Need{Nodes: o.Nodes, Paths: true, All: o.AllNodes, NodesAtOnce: o.Parallel, Progress: o.progress()}
 	ns := o.namespace()
 	for _, p := range o.Pods {
 		ref, err := parsePodRef(p, ns)
@@ -195,4 +214,34 @@ func LoadSnapshotFile(path string) (*trace.Snapshot, error) {
 			return trace.ReadSnapshot(io.LimitReader(tr, maxSnapshot), path+":"+snapshotName)
 		}
 	}
+}
+
+// progress prints a line on stderr as nodes are read: the first, the last, and every twentieth of
+// the way, each with the size and time the whole collection is heading for.
+func (o *CollectClusterOptions) progress() func(NodeProgress) {
+	return func(p NodeProgress) {
+		step := max(1, p.Total/20)
+		if p.Done != 1 && p.Done != p.Total && p.Done%step != 0 {
+			return
+		}
+		line := fmt.Sprintf("collect cluster: %d/%d nodes read (%s), %s of node state in %s", p.Done, p.Total, p.Node,
+			byteSize(p.Bytes), p.Elapsed.Round(100*time.Millisecond))
+		if p.Done < p.Total {
+			left := time.Duration(float64(p.Elapsed) / float64(p.Done) * float64(p.Total-p.Done))
+			line += fmt.Sprintf("; about %s and %s more for %d nodes at %d at once", byteSize(p.Bytes*int64(p.Total)/int64(p.Done)),
+				left.Round(time.Second), p.Total, p.AtOnce)
+		}
+		fmt.Fprintln(o.ErrOut, line)
+	}
+}
+
+// byteSize writes n bytes as B, KB or MB.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

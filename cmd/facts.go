@@ -70,6 +70,13 @@ type Need struct {
 	Nodes []string
 	// All asks for every node and pod (check): facts are then gathered once per node for all walks.
 	All bool
+	// Paths asks the fabric for the paths among the pods of Nodes and the nodes (a support bundle
+	// every walk among them can be taken from), not only their ports.
+	Paths bool
+	// NodesAtOnce bounds the nodes read at once (0: maxNodesAtOnce).
+	NodesAtOnce int
+	// Progress, when set, is told of each node read: done of total, and the bytes of node state so far.
+	Progress func(p NodeProgress)
 	// Refresh, when set, runs after the API read and before the nodes are read: it makes pods send
 	// a packet and returns those that did, by node (NodeState.Refreshed), and warnings.
 	Refresh func(ctx context.Context, c *trace.Cluster) (map[string][]trace.PodRef, []string)
@@ -198,4 +205,15 @@ func joinWarnings(s *trace.Snapshot) []string {
 		}
 	}
 	return out
+}
+
+// NodeProgress is where the node reads of a collection stand.
+type NodeProgress struct {
+	Done, Total int
+	// Node is the node just read; Bytes the JSON size of every node state read so far.
+	Node    string
+	Bytes   int64
+	Elapsed time.Duration
+	// AtOnce is how many nodes are read at once.
+	AtOnce int
 }

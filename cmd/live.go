@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,7 +141,9 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	var mu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
 	// Bound the nodes read at once (check reads every node); the fabric read runs beside them.
-	sem := make(chan struct{}, maxNodesAtOnce)
+	atOnce := cmp.Or(need.NodesAtOnce, maxNodesAtOnce)
+	sem := make(chan struct{}, atOnce)
+	nodesStart, done, bytes := time.Now(), 0, int64(0)
 	nodeByName := make(map[string]trace.Node, len(res.Cluster.Nodes))
 	for _, n := range res.Cluster.Nodes {
 		nodeByName[n.Name] = n
@@ -160,6 +164,15 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 				snap.Nodes = append(snap.Nodes, *st)
 			}
 			snap.Sources = append(snap.Sources, srcs...)
+			if need.Progress != nil {
+				done++
+				if st != nil {
+					if b, err := json.Marshal(st); err == nil {
+						bytes += int64(len(b))
+					}
+				}
+				need.Progress(NodeProgress{Done: done, Total: len(res.WalkNodes), Node: name, Bytes: bytes, Elapsed: time.Since(nodesStart), AtOnce: atOnce})
+			}
 			return nil
 		})
 	}
@@ -292,6 +305,15 @@ func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Qu
 					q.Ports = append(q.Ports, podEP(p)...)
 				}
 			}
+		}
+	}
+	if need.Paths {
+		// A bundle: every walk among the pods of the nodes and the nodes must be takeable from it.
+		for _, ep := range q.Ports {
+			if ep.Pod != nil {
+				q.Sources = append(q.Sources, ep)
+			}
+			q.Destinations = append(q.Destinations, ep)
 		}
 	}
 	q.All = need.All
