@@ -8,19 +8,36 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // flushMACs empties every node's MAC table, as OVS itself does to a pod idle for the aging time.
+// The revalidators relearn a MAC from the stats of a datapath flow still in place (traffic of the
+// last seconds): the flows are purged first, and the flush repeated until fdb/show is empty.
 func (l *e2eLab) flushMACs(t *testing.T) {
 	t.Helper()
-	for _, n := range l.facts.Nodes {
-		if out, err := exec.Command(filepath.Join(l.dir, "node-exec"), n.Name, "ovs-appctl", "fdb/flush", "br-int").CombinedOutput(); err != nil {
-			t.Fatalf("fdb/flush on %s: %v\n%s", n.Name, err, out)
+	appctl := func(node string, args ...string) {
+		t.Helper()
+		c := exec.Command(filepath.Join(l.dir, "node-exec"), append([]string{node, "ovs-appctl"}, args...)...)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("ovs-appctl %v on %s: %v\n%s", args, node, err, out)
 		}
-		if rows := l.fdbShow(t, n.Name); len(rows) > 0 {
-			t.Fatalf("fdb/show on %s after fdb/flush: %v", n.Name, rows)
+	}
+	for _, n := range l.facts.Nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			appctl(n.Name, "revalidator/purge")
+			appctl(n.Name, "fdb/flush", "br-int")
+			rows := l.fdbShow(t, n.Name)
+			if len(rows) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("fdb/show on %s still lists %v 10 s after fdb/flush", n.Name, rows)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }
