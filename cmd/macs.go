@@ -32,7 +32,9 @@ func NewCmdMACs(g *GlobalOptions) *cobra.Command {
 		Long: `Show the OVS MAC table of a node (ovs-appctl fdb/show) joined to the OVS port and interface,
 the VLAN, the pod that owns each MAC (through OVS external_ids, the veth pair, or the MAC itself),
 and, when fabric facts exist, the fabric's logical port. The router / gateway MAC learned on the
-uplink is shown as such, once per VLAN.`,
+uplink is shown as such, once per VLAN. -o wide shows each entry's age; below the table, the
+bridges' aging time and the node's pods that have no entry (OVS forgets a MAC that sent nothing for
+the aging time: an idle pod, not a fault).`,
 		Example: `  # The MAC table of worker 172.15.0.3 in the published NSX-T snapshot
   kubectl packetwalk macs --node 172.15.0.3 --snapshot testdata/scenarios/nsx-published/snapshot.json
 
