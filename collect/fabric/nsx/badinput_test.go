@@ -2,7 +2,7 @@ package nsx
 
 import (
 	"context"
-	"reflect"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -70,28 +70,31 @@ func TestBadFabricsAreReportedOnTheWalk(t *testing.T) {
 	}
 }
 
-// Where the manager serves runtime route tables, they are the routes, and the hops say so.
-func TestRuntimeRouteTable(t *testing.T) {
-	top := published(t)
-	top.RouteTables = map[string][]nsxtest.RouteEntry{
-		"lr-t1-kube-system": {{Network: "0.0.0.0/0", NextHop: "100.64.96.10", RouteType: "t1s"}, {Network: "172.16.1.0/24", RouteType: "t1c"}},
-		"lr-t0": {{Network: "172.15.0.0/24", NextHop: "100.64.96.5", RouteType: "t1c"}, {Network: "172.16.1.0/24", NextHop: "100.64.96.11", RouteType: "t1c"},
-			{Network: "0.0.0.0/0", NextHop: "203.0.113.1", RouteType: "t0s"}},
-		"lr-t1-nodes": {{Network: "0.0.0.0/0", NextHop: "100.64.96.4", RouteType: "t1s"}},
-	}
-	s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+// A runtime route table needs an edge node of the router's edge cluster (transport_node_id):
+// asked without one, the manager refuses with the cause in related_errors, and the error says
+// it. The provider asks for none, so no walk costs one failing request per router.
+func TestRouteTablesAreNotAskedWrongly(t *testing.T) {
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
 	defer s.Close()
 	p, _ := newTestProvider(t, s, nil)
-	f, _, err := p.Collect(context.Background(), kubeDNSToNode())
-	if err != nil {
-		t.Fatal(err)
+	f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
 	}
-	w := walkWith(t, f)
-	if w.Verdict != trace.VerdictReachable {
-		t.Fatalf("verdict %s: %s", w.Verdict, w.Reason)
+	assertPublishedWalk(t, walkWith(t, f))
+	for path := range s.RequestsByPath() {
+		if strings.HasSuffix(path, "/route-table") {
+			t.Fatalf("asked %s", path)
+		}
 	}
-	want := []string{"runtime", "runtime", "connected", "runtime", "runtime", "connected"}
-	if got := origins(w); !reflect.DeepEqual(got, want) {
-		t.Fatalf("origins %v, want %v", got, want)
+	c := p.(*provider).c
+	var out struct{}
+	err = c.get(context.Background(), "/api/v1/logical-routers/lr-t0/routing/route-table", nil, &out)
+	if err == nil || !strings.Contains(err.Error(), "with 400: Invalid request parameters. (error_code 255); related: Query parameter transport_node_id is required. (error_code 8327)") {
+		t.Fatalf("route table without transport_node_id: %v", err)
+	}
+	q := url.Values{"transport_node_id": {nsxtest.EdgeNodes[0]}}
+	if err := c.get(context.Background(), "/api/v1/logical-routers/lr-t0/routing/route-table", q, &out); err != nil {
+		t.Fatalf("route table asked on an edge node of the router's cluster: %v", err)
 	}
 }

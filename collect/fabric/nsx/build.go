@@ -12,8 +12,7 @@ import (
 //   - a tier-1 linked to a tier-0 sends what it does not own to the tier-0 over the link (tier1-default);
 //   - a tier-0 reaches a linked tier-1's downlink subnets when that tier-1 advertises its NSX
 //     connected routes, and its static routes when it advertises those (advertised);
-//   - configured static routes (static); the runtime route table replaces all of these for a
-//     router when the manager served it (runtime). Connected networks come from the ports.
+//   - configured static routes (static). Connected networks come from the ports.
 func (st *state) fabric() *trace.Fabric {
 	f := &trace.Fabric{Provider: "nsx"}
 	subnets := map[string][]string{}
@@ -69,17 +68,6 @@ func (st *state) portsOf(router string) []*trace.RouterPort {
 
 func (st *state) routesOf(id string) []trace.FabricRoute {
 	r := st.routers[id]
-	if rt, ok := st.runtime[id]; ok {
-		var out []trace.FabricRoute
-		for _, e := range rt {
-			if e.NextHop == "" && connectedType(e.RouteType) {
-				continue // the ports' own networks
-			}
-			out = append(out, trace.FabricRoute{Router: id, Prefix: e.Network, NextHop: e.NextHop, OutPort: st.knownPort(e.LogicalRouterPortID),
-				Origin: trace.OriginRuntime, Source: trace.SourceNSX})
-		}
-		return out
-	}
 	var out []trace.FabricRoute
 	for _, sr := range st.static[id] {
 		hops := 0
@@ -146,22 +134,9 @@ func (st *state) routesOf(id string) []trace.FabricRoute {
 	return out
 }
 
-func (st *state) knownPort(id string) string {
-	if st.rports[id] != nil {
-		return id
-	}
-	return ""
-}
-
 func defaultFor(nh string) string {
 	if strings.Contains(nh, ":") {
 		return "::/0"
 	}
 	return "0.0.0.0/0"
-}
-
-// connectedType says whether a route-table route_type is a connected route (c, t0c, t1c, CONNECTED).
-func connectedType(t string) bool {
-	t = strings.ToLower(t)
-	return t == "c" || t == "t0c" || t == "t1c" || t == "connected"
 }

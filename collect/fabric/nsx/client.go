@@ -55,12 +55,14 @@ type loginCall struct {
 	err  error
 }
 
-// httpError is a non-2xx answer of the manager, with the NSX error body's message.
+// httpError is a non-2xx answer of the manager, with the NSX error body's message and its
+// related errors (where a generic message keeps the real cause).
 type httpError struct {
-	Status int
-	Path   string
-	Code   int
-	Msg    string
+	Status  int
+	Path    string
+	Code    int
+	Msg     string
+	Related []string
 }
 
 func (e *httpError) Error() string {
@@ -68,28 +70,72 @@ func (e *httpError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
+	out := fmt.Sprintf("NSX Manager answered GET %s with %d: %s", e.Path, e.Status, msg)
 	if e.Code != 0 {
-		return fmt.Sprintf("NSX Manager answered GET %s with %d: %s (error_code %d)", e.Path, e.Status, msg, e.Code)
+		out += fmt.Sprintf(" (error_code %d)", e.Code)
 	}
-	return fmt.Sprintf("NSX Manager answered GET %s with %d: %s", e.Path, e.Status, msg)
+	if len(e.Related) > 0 {
+		out += "; related: " + strings.Join(e.Related, "; ")
+	}
+	return out
 }
 
+// isNotFound says whether the manager has no such object (or API).
 func isNotFound(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && he.Status == http.StatusNotFound
+}
+
+// isRefused says whether the manager refused the request as such (400, 404): a query syntax it
+// does not take, say.
+func isRefused(err error) bool {
 	var he *httpError
 	return errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest)
 }
+
+// transientSearch are the error codes of a 400 the search API answers while its index is not
+// ready: 60508 indexing in progress and 60514 search timeout (openstack/vmware-nsxlib v3/client.py
+// retries both), 60515 index out of sync. They are retried with backoff, like a 503.
+var transientSearch = map[int]bool{60508: true, 60514: true, 60515: true}
+
+// notJSONError is an answer that is not JSON: a proxy's or a login page, not the manager's API.
+// Nothing else read through the same address can be trusted either, so it ends the collection.
+type notJSONError struct{ msg string }
+
+func (e *notJSONError) Error() string { return e.msg }
 
 // authError is a refused login or request: one line saying what to check.
 type authError struct{ msg string }
 
 func (e *authError) Error() string { return e.msg }
 
-// errorBody is the NSX error body: {httpStatus, error_code, error_message, module_name}.
+// errorBody is the NSX error body (ApiError): {httpStatus, error_code, error_message,
+// module_name, related_errors}.
 type errorBody struct {
-	HTTPStatus   string `json:"httpStatus"`
-	ErrorCode    int    `json:"error_code"`
-	ErrorMessage string `json:"error_message"`
-	ModuleName   string `json:"module_name"`
+	HTTPStatus    string `json:"httpStatus"`
+	ErrorCode     int    `json:"error_code"`
+	ErrorMessage  string `json:"error_message"`
+	ModuleName    string `json:"module_name"`
+	RelatedErrors []struct {
+		ErrorCode    int    `json:"error_code"`
+		ErrorMessage string `json:"error_message"`
+	} `json:"related_errors"`
+}
+
+// related are the messages of an error body's related errors.
+func (eb errorBody) related() []string {
+	var out []string
+	for _, r := range eb.RelatedErrors {
+		if r.ErrorMessage == "" {
+			continue
+		}
+		if r.ErrorCode != 0 {
+			out = append(out, fmt.Sprintf("%s (error_code %d)", strings.TrimSpace(r.ErrorMessage), r.ErrorCode))
+		} else {
+			out = append(out, strings.TrimSpace(r.ErrorMessage))
+		}
+	}
+	return out
 }
 
 func (c *client) count() int {
@@ -135,19 +181,19 @@ func (c *client) login(ctx context.Context) error {
 		resp, err := c.send(rctx, req)
 		if err != nil {
 			cancel()
-			if wait, ok := c.retryable(ctx, attempt, err, nil); ok {
-				if err := c.pause(ctx, wait, "/api/session/create"); err != nil {
+			if wait, asked, ok := c.retryable(ctx, attempt, err, nil); ok {
+				if err := c.pause(ctx, wait, asked, loginRequest); err != nil {
 					return err
 				}
 				continue
 			}
-			return c.transportError(ctx, "/api/session/create", err)
+			return c.transportError(ctx, loginRequest, err)
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		cancel()
-		if wait, ok := c.retryable(ctx, attempt, nil, resp); ok {
-			if err := c.pause(ctx, wait, "/api/session/create"); err != nil {
+		if wait, asked, ok := c.retryable(ctx, attempt, nil, resp); ok {
+			if err := c.pause(ctx, wait, asked, loginRequest); err != nil {
 				return err
 			}
 			continue
@@ -173,9 +219,15 @@ func (c *client) login(ctx context.Context) error {
 	}
 }
 
+// loginRequest names the session login in messages.
+const loginRequest = "POST /api/session/create"
+
 func bodyMessage(b []byte) string {
 	var eb errorBody
 	if json.Unmarshal(b, &eb) == nil && eb.ErrorMessage != "" {
+		if rel := eb.related(); len(rel) > 0 {
+			return eb.ErrorMessage + "; related: " + strings.Join(rel, "; ")
+		}
 		return eb.ErrorMessage
 	}
 	return ""
@@ -219,7 +271,7 @@ func (c *client) sessionFor(ctx context.Context) (sid, xsrf string, gen int, ver
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return "", "", 0, false, c.transportError(ctx, "/api/session/create", ctx.Err())
+				return "", "", 0, false, c.transportError(ctx, loginRequest, ctx.Err())
 			}
 		}
 		if lc := c.loggingIn; lc != nil {
@@ -231,7 +283,7 @@ func (c *client) sessionFor(ctx context.Context) (sid, xsrf string, gen int, ver
 				}
 				continue
 			case <-ctx.Done():
-				return "", "", 0, false, c.transportError(ctx, "/api/session/create", ctx.Err())
+				return "", "", 0, false, c.transportError(ctx, loginRequest, ctx.Err())
 			}
 		}
 		lc := &loginCall{done: make(chan struct{})}
@@ -313,13 +365,13 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 		}
 		if err != nil {
 			cancel()
-			if wait, ok := c.retryable(ctx, attempt, err, nil); ok {
-				if err := c.pause(ctx, wait, path); err != nil {
+			if wait, asked, ok := c.retryable(ctx, attempt, err, nil); ok {
+				if err := c.pause(ctx, wait, asked, "GET "+path); err != nil {
 					return err
 				}
 				continue
 			}
-			return c.transportError(ctx, path, err)
+			return c.transportError(ctx, "GET "+path, err)
 		}
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
@@ -335,24 +387,33 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 			}
 			return c.refused(resp.StatusCode, path, bodyMessage(body))
 		case resp.StatusCode/100 != 2:
-			if wait, ok := c.retryable(ctx, attempt, nil, resp); ok {
-				if err := c.pause(ctx, wait, path); err != nil {
+			he := &httpError{Status: resp.StatusCode, Path: path}
+			var eb errorBody
+			if json.Unmarshal(body, &eb) == nil {
+				he.Code, he.Msg, he.Related = eb.ErrorCode, eb.ErrorMessage, eb.related()
+			}
+			if wait, asked, ok := c.retryable(ctx, attempt, nil, resp); ok {
+				if err := c.pause(ctx, wait, asked, "GET "+path); err != nil {
 					return err
 				}
 				continue
 			}
-			he := &httpError{Status: resp.StatusCode, Path: path}
-			var eb errorBody
-			if json.Unmarshal(body, &eb) == nil {
-				he.Code, he.Msg = eb.ErrorCode, eb.ErrorMessage
+			transient := resp.StatusCode == http.StatusBadRequest && transientSearch[he.Code]
+			if transient && attempt < c.cfg.Retries && ctx.Err() == nil {
+				// The search index is not ready (indexing, timed out, out of sync): it will be.
+				c.cfg.Logf("NSX Manager's search is not ready (%s, error_code %d)", strings.TrimSuffix(he.Msg, "."), he.Code)
+				if err := c.pause(ctx, c.backoff(attempt), false, "GET "+path); err != nil {
+					return err
+				}
+				continue
 			}
-			if he.Status == http.StatusTooManyRequests || he.Status >= 500 {
+			if he.Status == http.StatusTooManyRequests || he.Status >= 500 || transient {
 				he.Msg = strings.TrimSpace(he.Msg + fmt.Sprintf(" (after %d attempts)", attempt+1))
 			}
 			return he
 		}
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
-			return fmt.Errorf("NSX Manager answered GET %s with %q, not JSON: check that --nsx-manager is the NSX Manager itself, not a proxy or login page", path, resp.Header.Get("Content-Type"))
+			return &notJSONError{fmt.Sprintf("NSX Manager answered GET %s with %q, not JSON: check that --nsx-manager is the NSX Manager itself, not a proxy or login page", path, resp.Header.Get("Content-Type"))}
 		}
 		if readErr == nil {
 			dec := json.NewDecoder(bytes.NewReader(body))
@@ -361,8 +422,8 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 		if readErr != nil {
 			// A body cut short is a transport problem: read it again.
 			if attempt < c.cfg.Retries {
-				c.cfg.Logf("warning: NSX Manager's answer to GET %s was unreadable (%v), retrying", path, readErr)
-				if err := c.pause(ctx, c.backoff(attempt), path); err != nil {
+				c.cfg.Logf("NSX Manager's answer to GET %s was unreadable (%v)", path, readErr)
+				if err := c.pause(ctx, c.backoff(attempt), false, "GET "+path); err != nil {
 					return err
 				}
 				continue
@@ -373,26 +434,27 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 	}
 }
 
-// retryable says whether a failed attempt is worth another, and how long to wait first.
-func (c *client) retryable(ctx context.Context, attempt int, err error, resp *http.Response) (time.Duration, bool) {
+// retryable says whether a failed attempt is worth another, how long to wait first, and whether
+// the manager asked for that wait (Retry-After) or it is our own backoff.
+func (c *client) retryable(ctx context.Context, attempt int, err error, resp *http.Response) (time.Duration, bool, bool) {
 	if attempt >= c.cfg.Retries || ctx.Err() != nil {
-		return 0, false
+		return 0, false, false
 	}
 	if err != nil {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return c.backoff(attempt), true
+			return c.backoff(attempt), false, true
 		}
-		return 0, false
+		return 0, false, false
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return d, true
+			return d, true, true
 		}
-		return c.backoff(attempt), true
+		return c.backoff(attempt), false, true
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // backoff is exponential from 250ms, capped at 8s, with jitter over its upper half.
@@ -415,14 +477,18 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// pause waits before a retry unless the wait would pass the overall deadline.
-func (c *client) pause(ctx context.Context, d time.Duration, path string) error {
+// pause waits before a retry of request ("GET /path", loginRequest) unless the wait would pass the
+// overall deadline; asked says the manager asked for the wait (Retry-After), else it is our backoff.
+func (c *client) pause(ctx context.Context, d time.Duration, asked bool, request string) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return &transportError{fmt.Sprintf("NSX Manager asked to wait %s before retrying GET %s, past the --nsx-timeout deadline", d.Round(time.Millisecond), path)}
+		if asked {
+			return &transportError{fmt.Sprintf("NSX Manager asked to wait %s before retrying %s, past the --nsx-timeout deadline (%s)", d.Round(time.Millisecond), request, c.cfg.Deadline)}
+		}
+		return &transportError{fmt.Sprintf("retrying %s in %s would pass the --nsx-timeout deadline (%s): check the manager's load or raise --nsx-timeout", request, d.Round(time.Millisecond), c.cfg.Deadline)}
 	}
-	c.cfg.Logf("warning: retrying GET %s in %s", path, d.Round(time.Millisecond))
+	c.cfg.Logf("retrying %s in %s", request, d.Round(time.Millisecond))
 	if err := c.cfg.Sleep(ctx, d); err != nil {
-		return c.transportError(ctx, path, err)
+		return c.transportError(ctx, request, err)
 	}
 	return nil
 }
@@ -432,16 +498,17 @@ type transportError struct{ msg string }
 
 func (e *transportError) Error() string { return e.msg }
 
-func (c *client) transportError(ctx context.Context, path string, err error) error {
+// transportError describes a request ("GET /path", loginRequest) that got no answer.
+func (c *client) transportError(ctx context.Context, request string, err error) error {
 	if ctx.Err() != nil {
-		return &transportError{fmt.Sprintf("reading GET %s from NSX Manager %s: the --nsx-timeout deadline (%s) passed", path, c.base.Host, c.cfg.Deadline)}
+		return &transportError{fmt.Sprintf("reading %s from NSX Manager %s: the --nsx-timeout deadline (%s) passed", request, c.base.Host, c.cfg.Deadline)}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &transportError{fmt.Sprintf("NSX Manager %s did not answer GET %s within --nsx-request-timeout %s: check the manager's load or raise the timeout", c.base.Host, path, c.cfg.RequestTimeout)}
+		return &transportError{fmt.Sprintf("NSX Manager %s did not answer %s within --nsx-request-timeout %s: check the manager's load or raise the timeout", c.base.Host, request, c.cfg.RequestTimeout)}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &transportError{fmt.Sprintf("cannot reach NSX Manager %s (GET %s): %v: check --nsx-manager and, for a private CA, --nsx-ca-file", c.base.Host, path, err)}
+	return &transportError{fmt.Sprintf("cannot reach NSX Manager %s (%s): %v: check --nsx-manager and, for a private CA, --nsx-ca-file", c.base.Host, request, err)}
 }

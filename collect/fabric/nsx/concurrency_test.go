@@ -72,31 +72,36 @@ func timedProvider(t *testing.T, top *nsxtest.Topology, latency time.Duration, m
 	return p, s, tl
 }
 
-// A pod-to-node walk reads level by level: the session login, the endpoints' ports (and the
-// tier-0s), their switches and parents (and the tier-0s' link ports, where the tier-1s' link
-// peers are), the tier-1s. Four round trips one after another, however many requests, and the
-// same fabric as reading one by one.
+// A pod-to-node walk reads level by level: the endpoints' ports (the pod's by its bound address,
+// the node's by its NCP tag; and the tier-0s), then the pod's switch and parent, the node port's
+// state, inventory VIF and switch (and the tier-0s' link ports), then the tier-1s and the node
+// VM's other VIFs, then the port of the VIF with the node's address. Four round trips one after
+// another with basic auth, five with the session login, however many requests, and the same
+// fabric as reading one by one.
 func TestWalkReadsLevelByLevel(t *testing.T) {
-	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
-	start := time.Now()
-	f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
-	took := time.Since(start)
-	if err != nil || len(warns) != 0 {
-		t.Fatalf("err %v, warnings %q", err, warns)
-	}
-	assertPublishedWalk(t, walkWith(t, f))
-	if n := tl.sequential(); n > 4 {
-		t.Fatalf("%d round trips one after another, want at most 4 (login, ports, switches, tier-1s)", n)
-	}
-	if s.Logins() != 1 {
-		t.Fatalf("%d logins for one Collect, want 1", s.Logins())
-	}
-	t.Logf("pod-to-node walk: %d requests, %d sequential, %s", s.Requests(), tl.sequential(), took.Round(time.Millisecond))
-
-	// The fabric is the one the walk reads without concurrency (every read in a live round).
-	seq := sequentialCollect(t, kubeDNSToNode())
-	if !reflect.DeepEqual(f, seq) {
-		t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
+	for _, tc := range []struct {
+		auth   string
+		levels int
+	}{{AuthBasic, 4}, {AuthSession, 5}} {
+		p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, func(c *Config) { c.AuthMode = tc.auth })
+		start := time.Now()
+		f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+		took := time.Since(start)
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("%s: err %v, warnings %q", tc.auth, err, warns)
+		}
+		assertPublishedWalk(t, walkWith(t, f))
+		if n := tl.sequential(); n > tc.levels {
+			t.Fatalf("%s auth: %d round trips one after another, want at most %d", tc.auth, n, tc.levels)
+		}
+		if want := map[string]int{AuthBasic: 0, AuthSession: 1}[tc.auth]; s.Logins() != want {
+			t.Fatalf("%d logins for one Collect with %s auth, want %d", s.Logins(), tc.auth, want)
+		}
+		t.Logf("pod-to-node walk, %s auth: %d requests, %d sequential, %s", tc.auth, s.Requests(), tl.sequential(), took.Round(time.Millisecond))
+		// The fabric is the one the walk reads without concurrency (every read in a live round).
+		if seq := sequentialCollect(t, kubeDNSToNode()); !reflect.DeepEqual(f, seq) {
+			t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
+		}
 	}
 }
 
@@ -120,9 +125,9 @@ func TestTier0LinkPeersFromTheirFirstPage(t *testing.T) {
 		wantGETs bool
 		maxLevel int
 	}{
-		{name: "peers on the first page", maxLevel: 4},
+		{name: "peers on the first page", maxLevel: 5},
 		{name: "more link ports than a page", pageSize: 1, wantGETs: true, maxLevel: 32},
-		{name: "the link-port page fails", fault: true, wantGETs: true, maxLevel: 5},
+		{name: "the link-port page fails", fault: true, wantGETs: true, maxLevel: 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, Latency: 5 * time.Millisecond, PageSize: tc.pageSize})
@@ -218,14 +223,19 @@ func TestEndpointsByName(t *testing.T) {
 		t.Fatalf("err %v, warnings %q", err, warns)
 	}
 	assertPublishedWalk(t, walkWith(t, f))
-	if n := tl.sequential(); n > 4 {
-		t.Fatalf("%d round trips one after another, want at most 4 (login, ports and tier-0s, switches and link ports, tier-1s)", n)
+	if n := tl.sequential(); n > 5 {
+		t.Fatalf("%d round trips one after another, want at most 5 (login, ports and tier-0s, switches, link ports and the node port's state and VIF, tier-1s and the node VM's VIFs, the node's address port)", n)
 	}
 	t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
 
-	// A node named by its address is found by it.
+	// A node is found by the name NCP tagged it with, never by an address nobody bound: node/IP
+	// is not found by name (the caller then reads with the name the API gives it).
 	q.Destinations = []fabric.Endpoint{{Node: "172.15.0.4"}}
 	q.Sources[0].Node = ""
+	if _, warns, err = p.Collect(context.Background(), q); err != nil || len(warns) != 1 || !strings.Contains(warns[0], "no NSX logical port is tagged ncp/node_name=172.15.0.4") {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	q.Destinations = []fabric.Endpoint{{Node: "worker-4", IP: netip.MustParseAddr("172.15.0.4")}}
 	if f, _, err = p.Collect(context.Background(), q); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +247,7 @@ func TestEndpointsByName(t *testing.T) {
 		Destinations: []fabric.Endpoint{{Node: "no-such-node"}},
 	}
 	f, warns, err = p.Collect(context.Background(), q)
-	want := []string{"no NSX logical port is tagged ncp/project=default, ncp/pod=kube-dns", "no NSX VIF with an address is tagged ncp/node_name=no-such-node"}
+	want := []string{"no NSX logical port is tagged ncp/project=default, ncp/pod=kube-dns", "no NSX logical port is tagged ncp/node_name=no-such-node: tag the node VM's port with ncp/node_name and ncp/cluster as NCP's setup says"}
 	if err != nil || !reflect.DeepEqual(warns, want) {
 		t.Fatalf("err %v, warnings %q, want %q", err, warns, want)
 	}

@@ -178,10 +178,13 @@ func newProvider(cfg Config) (*provider, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = tc
 		tr.Proxy = nil
+		// Keep a connection per request in flight: the default 2 idle connections per host make
+		// every other request of a wide level a new TLS handshake.
+		tr.MaxIdleConnsPerHost = maxConcurrent
 		hc = &http.Client{Transport: tr}
 	}
 	if cfg.Insecure {
-		cfg.Logf("warning: TLS verification of the NSX Manager %s is off (--nsx-insecure-skip-tls-verify): anyone on the path can read the credentials", u.Host)
+		cfg.Logf("TLS verification of the NSX Manager %s is off (--nsx-insecure-skip-tls-verify): anyone on the path can read the credentials", u.Host)
 	}
 	// Cookies are kept per provider by the client itself; redirects are not followed to another host.
 	c := &client{base: u, hc: hc, user: cfg.User, password: pw, cfg: cfg}

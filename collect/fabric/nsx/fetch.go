@@ -159,16 +159,31 @@ type listPage struct {
 	Cursor      string            `json:"cursor"`
 }
 
-// nextPage says whether a list goes on after page lp (the page-th), and the error when its cursor
-// goes round in circles.
-func nextPage(path string, lp listPage, page int, seen map[string]bool) (bool, error) {
-	if lp.Cursor == "" || len(lp.Results) == 0 {
+// pager follows a list's cursors. A list ends on a page without a cursor or without results, or
+// once it holds the first page's result_count: a search's last page still carries a cursor (equal
+// to result_count), and openstack/vmware-nsxlib (v3/lib.py search_all_*) and
+// terraform-provider-nsxt (nsxt/policy_search.go searchLM) stop on result_count too.
+type pager struct {
+	seen             map[string]bool
+	page, got, total int
+}
+
+func newPager() *pager { return &pager{seen: map[string]bool{}} }
+
+// next says whether the list goes on after lp, and the error when its cursor goes round in circles.
+func (p *pager) next(path string, lp listPage) (bool, error) {
+	if p.page == 0 {
+		p.total = lp.ResultCount // set only on the first page, the reference says
+	}
+	p.page++
+	p.got += len(lp.Results)
+	if lp.Cursor == "" || len(lp.Results) == 0 || (p.total > 0 && p.got >= p.total) {
 		return false, nil
 	}
-	if seen[lp.Cursor] || page >= maxPages {
-		return false, fmt.Errorf("NSX Manager's GET %s keeps paging (cursor %q repeats): stopped after %d pages", path, lp.Cursor, page+1)
+	if p.seen[lp.Cursor] || p.page > maxPages {
+		return false, fmt.Errorf("NSX Manager's GET %s keeps paging (cursor %q repeats): stopped after %d pages", path, lp.Cursor, p.page)
 	}
-	seen[lp.Cursor] = true
+	p.seen[lp.Cursor] = true
 	return true, nil
 }
 
@@ -191,13 +206,13 @@ func (f *fetcher) page(ctx context.Context, path string, q url.Values) (listPage
 		return get(ctx, q)
 	}
 	f.note(key, func(ctx context.Context) {
-		seen := map[string]bool{}
-		for page := 0; ; page++ {
+		pg := newPager()
+		for {
 			lp, err := get(ctx, q)
 			if err != nil {
 				return
 			}
-			if more, _ := nextPage(path, lp, page, seen); !more {
+			if more, _ := pg.next(path, lp); !more {
 				return
 			}
 			q = cloneValues(q)
@@ -215,8 +230,8 @@ func list[T any](ctx context.Context, f *fetcher, path string, q url.Values) ([]
 	qq := cloneValues(q)
 	qq.Set("page_size", strconv.Itoa(f.c.cfg.PageSize))
 	var out []T
-	seen := map[string]bool{}
-	for page := 0; ; page++ {
+	pg := newPager()
+	for {
 		lp, err := f.page(ctx, path, qq)
 		if err != nil {
 			return out, err
@@ -226,7 +241,7 @@ func list[T any](ctx context.Context, f *fetcher, path string, q url.Values) ([]
 			return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %v", path, err)
 		}
 		out = append(out, xs...)
-		more, err := nextPage(path, lp, page, seen)
+		more, err := pg.next(path, lp)
 		if !more {
 			return out, err
 		}

@@ -56,11 +56,8 @@ type lport struct {
 			TrafficTag  *int   `json:"traffic_tag"`
 		} `json:"context"`
 	} `json:"attachment"`
-	AddressBindings []struct {
-		IPAddress  string `json:"ip_address"`
-		MACAddress string `json:"mac_address"`
-	} `json:"address_bindings"`
-	Tags []tag `json:"tags"`
+	AddressBindings []binding `json:"address_bindings"`
+	Tags            []tag     `json:"tags"`
 }
 
 type lrouter struct {
@@ -96,11 +93,67 @@ type advertisement struct {
 	AdvertiseStaticRoutes       bool `json:"advertise_static_routes"`
 }
 
-type routeEntry struct {
-	Network             string `json:"network"`
-	NextHop             string `json:"next_hop"`
-	RouteType           string `json:"route_type"`
-	LogicalRouterPortID string `json:"logical_router_port_id"`
+// binding is a PacketAddressClassifier: ip_address is an IPElement, an address or a CIDR.
+type binding struct {
+	IPAddress  string `json:"ip_address"`
+	MACAddress string `json:"mac_address"`
+}
+
+// portState is GET /api/v1/logical-ports/<id>/state (LogicalPortState) or a Policy segment
+// port's state (SegmentPortState): the bindings the manager realized or learned for the port, where
+// a VM NIC's addresses are.
+type portState struct {
+	RealizedBindings []struct {
+		Binding binding `json:"binding"`
+		Source  string  `json:"source"`
+	} `json:"realized_bindings"`
+	DiscoveredBindings []struct {
+		Binding binding `json:"binding"`
+		Source  string  `json:"source"`
+	} `json:"discovered_bindings"`
+}
+
+// vif is one entry of GET /api/v1/fabric/vifs (VirtualNetworkInterface): a VM NIC in the
+// inventory, its VM, its port's attachment id and the addresses VM tools report.
+type vif struct {
+	OwnerVMID         string `json:"owner_vm_id"`
+	LportAttachmentID string `json:"lport_attachment_id"`
+	MACAddress        string `json:"mac_address"`
+	IPAddressInfo     []struct {
+		IPAddresses []string `json:"ip_addresses"`
+	} `json:"ip_address_info"`
+}
+
+// hostAddr reads a binding's ip_address, an address or a CIDR (IPElement): a host prefix (/32,
+// /128) or an address inside a prefix is that address; a whole subnet ("10.0.0.0/24") is no
+// host's address.
+func hostAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || (p.Addr() == p.Masked().Addr() && p.Bits() < p.Addr().BitLen()) {
+		return netip.Addr{}, false
+	}
+	return p.Addr().Unmap(), true
+}
+
+// addAddrs adds addresses (and MACs) to a port, once each, in a canonical form.
+func addAddrs(sp *trace.SwitchPort, ips []string, macs []string) bool {
+	changed := false
+	for _, s := range ips {
+		if a, ok := hostAddr(s); ok && !contains(sp.IPs, a.String()) {
+			sp.IPs = append(sp.IPs, a.String())
+			changed = true
+		}
+	}
+	for _, m := range macs {
+		if m != "" && !containsFold(sp.MACs, m) {
+			sp.MACs = append(sp.MACs, m)
+			changed = true
+		}
+	}
+	return changed
 }
 
 func tagValue(tags []tag, scope string) string {
@@ -133,12 +186,7 @@ func (p lport) switchPort() trace.SwitchPort {
 		sp.Up = &up
 	}
 	for _, b := range p.AddressBindings {
-		if b.MACAddress != "" && !contains(sp.MACs, b.MACAddress) {
-			sp.MACs = append(sp.MACs, b.MACAddress)
-		}
-		if b.IPAddress != "" && !contains(sp.IPs, b.IPAddress) {
-			sp.IPs = append(sp.IPs, b.IPAddress)
-		}
+		addAddrs(&sp, []string{b.IPAddress}, []string{b.MACAddress})
 	}
 	sp.NodeName = tagValue(p.Tags, "ncp/node_name")
 	if ns, pod := tagValue(p.Tags, "ncp/project"), tagValue(p.Tags, "ncp/pod"); ns != "" && pod != "" {

@@ -3,6 +3,7 @@ package nsx
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -50,6 +51,9 @@ func newTestProvider(t *testing.T, s *nsxtest.Server, mod func(*Config)) (fabric
 	t.Helper()
 	t.Setenv("NSX_PASSWORD", testPassword)
 	var logs []string
+	if tr, ok := s.Client().Transport.(*http.Transport); ok {
+		tr.MaxIdleConnsPerHost = maxConcurrent // as New's own transport
+	}
 	cfg := Config{Manager: s.URL, HTTPClient: s.Client(), Sleep: (&fakeSleep{}).sleep,
 		Logf: func(f string, a ...any) { logs = append(logs, f) }}
 	if mod != nil {

@@ -38,11 +38,8 @@ type segmentPort struct {
 		ContextID  string `json:"context_id"`
 		TrafficTag *int   `json:"traffic_tag"`
 	} `json:"attachment"`
-	AddressBindings []struct {
-		IPAddress  string `json:"ip_address"`
-		MACAddress string `json:"mac_address"`
-	} `json:"address_bindings"`
-	Tags []tag `json:"tags"`
+	AddressBindings []binding `json:"address_bindings"`
+	Tags            []tag     `json:"tags"`
 }
 
 type tier struct {
@@ -64,10 +61,15 @@ type policyInterface struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"display_name"`
 	Type        string `json:"type"`
+	SegmentPath string `json:"segment_path"`
 	Subnets     []struct {
 		IPAddresses []string `json:"ip_addresses"`
 		PrefixLen   int      `json:"prefix_len"`
 	} `json:"subnets"`
+}
+
+type localeServices struct {
+	ID string `json:"id"`
 }
 
 type realizedEntity struct {
@@ -75,11 +77,17 @@ type realizedEntity struct {
 	RealizationSpecificIdentifier string `json:"realization_specific_identifier"`
 }
 
-// policyState maps management-plane router ids (of the realized link ports) to Policy ids.
+// policyState maps management-plane router ids (of the realized link ports) to Policy ids, and
+// keeps the parent path a CHILD segment port names as its context.
 type policyState struct {
 	routerOfMP map[string]string
+	context    map[string]string
 }
 
+// switchPort maps a SegmentPort. A CHILD attachment's context_id is the parent's VIF id when the
+// parent is on the same segment, else the parent's policy path (PortAttachment's doc in the
+// nsxt v0.12.0 bindings): a path names the parent port (ParentPort), and its VIF id is filled in
+// once the parent is read.
 func (sp segmentPort) switchPort() trace.SwitchPort {
 	lp := lport{ID: sp.ID, DisplayName: sp.DisplayName, LogicalSwitchID: path.Base(sp.ParentPath), AdminState: sp.AdminState,
 		AddressBindings: sp.AddressBindings, Tags: sp.Tags}
@@ -88,21 +96,66 @@ func (sp segmentPort) switchPort() trace.SwitchPort {
 	if a := sp.Attachment; a != nil {
 		out.AttachmentID = a.ID
 		if a.Type == "CHILD" {
-			out.Type, out.ParentVIF, out.TrafficTag = trace.PortChild, a.ContextID, a.TrafficTag
+			out.Type, out.TrafficTag = trace.PortChild, a.TrafficTag
+			if strings.HasPrefix(a.ContextID, "/") {
+				out.ParentPort = path.Base(a.ContextID)
+			} else {
+				out.ParentVIF = a.ContextID
+			}
 		}
 	}
 	return out
 }
 
+// putSegmentPort adds a segment port read from the manager.
+func (st *state) putSegmentPort(p segmentPort) *trace.SwitchPort {
+	if a := p.Attachment; a != nil && a.Type == "CHILD" && strings.HasPrefix(a.ContextID, "/") {
+		st.policy.context[p.ID] = a.ContextID
+	}
+	return st.putPort(p.switchPort())
+}
+
+// contextOf is the parent path a CHILD segment port names ("" for a Management API port).
+func (st *state) contextOf(sp *trace.SwitchPort) string {
+	if st.policy == nil {
+		return ""
+	}
+	return st.policy.context[sp.ID]
+}
+
+// pathOf is a segment port's policy path.
+func (st *state) pathOf(sp *trace.SwitchPort) string {
+	return "/infra/segments/" + sp.Switch + "/ports/" + sp.ID
+}
+
+// policyPortByPath reads the parent a CHILD port names by path, and gives the child its VIF id.
+func (st *state) policyPortByPath(ctx context.Context, child *trace.SwitchPort, p string) (*trace.SwitchPort, error) {
+	sp, err := fetch[segmentPort](ctx, st.f, "/policy/api/v1"+p, nil)
+	if err != nil {
+		if isNotFound(err) {
+			st.warn("segment port %s is named as the parent of %s but does not exist in NSX", p, child.ID)
+			return nil, nil
+		}
+		return nil, st.soft(err)
+	}
+	par := st.putSegmentPort(sp)
+	if c := st.ports[child.ID]; c != nil && c.ParentVIF != par.AttachmentID {
+		cp := *c
+		cp.ParentVIF = par.AttachmentID
+		st.ports[child.ID] = &cp
+		st.ver++
+	}
+	return par, nil
+}
+
+// searchSegmentPorts searches segment ports; as nsxlib and terraform-provider-nsxt do, Policy
+// searches leave out objects marked for deletion.
 func (st *state) searchSegmentPorts(ctx context.Context, terms ...string) ([]*trace.SwitchPort, error) {
-	q := url.Values{"query": {strings.Join(append([]string{"resource_type:SegmentPort"}, terms...), " AND ")}}
+	q := url.Values{"query": {strings.Join(append(append([]string{"resource_type:SegmentPort"}, terms...), "marked_for_delete:false"), " AND ")}}
 	res, err := list[segmentPort](ctx, st.f, "/policy/api/v1/search/query", q)
 	found := make([]*trace.SwitchPort, 0, len(res))
 	for _, p := range res {
-		sp := p.switchPort()
-		st.ver++
-		st.ports[sp.ID] = &sp
-		found = append(found, &sp)
+		found = append(found, st.putSegmentPort(p))
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
 	return found, st.soft(err)
@@ -113,18 +166,27 @@ func (st *state) searchSegmentPorts(ctx context.Context, terms ...string) ([]*tr
 // Router links are not Policy objects: their addresses come from the realized logical router's
 // link port (realized-state, then the management plane's logical-router-ports).
 func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
-	st.policy = &policyState{routerOfMP: map[string]string{}}
-	if q.All || len(q.Nodes) > 0 {
-		st.warn("--nsx-api policy reads the walk's paths only; use --nsx-api management for the whole fabric or a node's ports")
+	st.policy = &policyState{routerOfMP: map[string]string{}, context: map[string]string{}}
+	if q.All {
+		return st.allPolicy(ctx)
 	}
 	all := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
+	st.batchNames(all)
 	eps := make([]*trace.SwitchPort, len(all))
 	ips := make([]netip.Addr, len(all))
 	for i, ep := range all {
+		ips[i] = ep.IP
+		if ep.Pod == nil && ep.Node != "" {
+			sp, ip, err := st.endpoint(ctx, ep) // a node: by its tag and learned addresses
+			if err != nil {
+				return err
+			}
+			eps[i], ips[i] = sp, ip
+			continue
+		}
 		if !ep.IP.IsValid() {
 			continue
 		}
-		ips[i] = ep.IP
 		found, err := st.searchSegmentPorts(ctx, "address_bindings.ip_address:"+quote(ep.IP.Unmap().String()))
 		if err != nil {
 			return err
@@ -138,20 +200,67 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 			continue
 		}
 		eps[i] = sp
-		if sp.ParentVIF != "" && !st.attachDone[sp.ParentVIF] {
-			st.attachDone[sp.ParentVIF] = true
-			if _, err := st.searchSegmentPorts(ctx, "attachment.id:"+quote(sp.ParentVIF)); err != nil {
-				return err
-			}
-			if _, err := st.searchSegmentPorts(ctx, "attachment.context_id:"+quote(sp.ParentVIF)); err != nil {
-				return err
-			}
-		}
-		if err := st.ensureSegment(ctx, sp.Switch); err != nil {
+		if err := st.around(ctx, sp); err != nil {
 			return err
 		}
 	}
-	return st.followPairs(ctx, q, eps, ips)
+	if err := st.followPairs(ctx, q, eps, ips); err != nil {
+		return err
+	}
+	for _, n := range q.Nodes {
+		if err := st.node(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allPolicy reads the whole fabric through the Policy API: every segment with its gateway and
+// ports, every tier-1 and tier-0 with what ensurePolicyRouter reads, and the VM NICs' addresses
+// from the fabric inventory.
+func (st *state) allPolicy(ctx context.Context) error {
+	st.allPorts = true
+	segs, err := list[segment](ctx, st.f, "/policy/api/v1/infra/segments", nil)
+	if err := st.soft(err); err != nil {
+		return err
+	}
+	for _, sg := range segs {
+		if err := st.ensureSegment(ctx, sg.ID); err != nil {
+			return err
+		}
+		ports, err := list[segmentPort](ctx, st.f, "/policy/api/v1/infra/segments/"+url.PathEscape(sg.ID)+"/ports", nil)
+		if err := st.soft(err); err != nil {
+			return err
+		}
+		for _, p := range ports {
+			st.putSegmentPort(p)
+		}
+	}
+	for _, kind := range []string{"tier-0s", "tier-1s"} {
+		ts, err := list[tier](ctx, st.f, "/policy/api/v1/infra/"+kind, nil)
+		if err := st.soft(err); err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if err := st.ensurePolicyRouter(ctx, "/infra/"+kind+"/"+t.ID); err != nil {
+				return err
+			}
+		}
+	}
+	st.fillParents()
+	return st.inventory(ctx)
+}
+
+// fillParents gives CHILD ports that name their parent by path the parent's VIF id.
+func (st *state) fillParents() {
+	for _, sp := range st.sortedPorts() {
+		if par := st.ports[sp.ParentPort]; par != nil && sp.ParentVIF == "" && par.AttachmentID != "" {
+			cp := *sp
+			cp.ParentVIF = par.AttachmentID
+			st.ports[sp.ID] = &cp
+			st.ver++
+		}
+	}
 }
 
 // ensureSegment reads a segment: the switch, and its gateway (connectivity_path + gateway_address)
@@ -198,7 +307,7 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		_, _ = list[policyRoute](ctx, st.f, "/policy/api/v1"+p+"/static-routes", nil)
 		_, _ = list[realizedEntity](ctx, st.f, "/policy/api/v1/infra/realized-state/realized-entities", url.Values{"intent_path": {p}})
 		if strings.HasPrefix(p, "/infra/tier-0s/") {
-			_, _ = list[policyInterface](ctx, st.f, "/policy/api/v1"+p+"/locale-services/default/interfaces", nil)
+			_, _ = list[localeServices](ctx, st.f, "/policy/api/v1"+p+"/locale-services", nil)
 		}
 	}
 	if err != nil {
@@ -219,21 +328,8 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		st.ver++
 	}
 	if r.Tier == trace.Tier0 {
-		ifs, err := list[policyInterface](ctx, st.f, "/policy/api/v1"+p+"/locale-services/default/interfaces", nil)
-		if err := st.soft(err); err != nil {
+		if err := st.tier0Interfaces(ctx, p, id); err != nil {
 			return err
-		}
-		for _, in := range ifs {
-			rp := &trace.RouterPort{ID: p + "/locale-services/default/interfaces/" + in.ID, Name: in.DisplayName, Router: id, Kind: trace.RouterPortUplink, Source: trace.SourceNSX}
-			for _, s := range in.Subnets {
-				for _, a := range s.IPAddresses {
-					if ad, err := netip.ParseAddr(a); err == nil {
-						rp.Networks = append(rp.Networks, netip.PrefixFrom(ad, s.PrefixLen).String())
-					}
-				}
-			}
-			st.ver++
-			st.rports[rp.ID] = rp
 		}
 		return st.realize(ctx, p, id, "")
 	}
@@ -251,6 +347,46 @@ func (st *state) ensurePolicyRouter(ctx context.Context, p string) error {
 		return err
 	}
 	return st.realize(ctx, p, id, "LogicalRouterLinkPortOnTIER1")
+}
+
+// tier0Interfaces reads a tier-0's interfaces under each of its locale services (their ids are
+// chosen at creation: listed, never assumed "default"). EXTERNAL interfaces are uplinks, SERVICE
+// interfaces connect a segment (downlinks); LOOPBACK ones carry no path and are left out.
+func (st *state) tier0Interfaces(ctx context.Context, p, id string) error {
+	lss, err := list[localeServices](ctx, st.f, "/policy/api/v1"+p+"/locale-services", nil)
+	if err := st.soft(err); err != nil {
+		return err
+	}
+	for _, ls := range lss {
+		base := p + "/locale-services/" + ls.ID
+		ifs, err := list[policyInterface](ctx, st.f, "/policy/api/v1"+base+"/interfaces", nil)
+		if err := st.soft(err); err != nil {
+			return err
+		}
+		for _, in := range ifs {
+			kind := trace.RouterPortUplink
+			switch in.Type {
+			case "LOOPBACK":
+				continue
+			case "SERVICE":
+				kind = trace.RouterPortDownlink
+			}
+			rp := &trace.RouterPort{ID: base + "/interfaces/" + in.ID, Name: in.DisplayName, Router: id, Kind: kind, Source: trace.SourceNSX}
+			for _, s := range in.Subnets {
+				for _, a := range s.IPAddresses {
+					if ad, err := netip.ParseAddr(a); err == nil {
+						rp.Networks = append(rp.Networks, netip.PrefixFrom(ad, s.PrefixLen).String())
+					}
+				}
+			}
+			if in.SegmentPath != "" && kind == trace.RouterPortDownlink {
+				rp.LinkedSwitchPort = in.SegmentPath + "/gateway-port"
+			}
+			st.ver++
+			st.rports[rp.ID] = rp
+		}
+	}
+	return nil
 }
 
 // realize maps a Policy router to its management-plane logical router and, with linkType, reads

@@ -1,15 +1,17 @@
 package nsx
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -21,6 +23,10 @@ const maxRouterHops = 32
 type provider struct {
 	cfg Config
 	c   *client
+	// deadline is --nsx-timeout from the first Collect: a command that collects twice (the early
+	// read by names, then by addresses) has one deadline for all its NSX reads, not one each.
+	deadline     time.Time
+	deadlineOnce sync.Once
 }
 
 func (p *provider) Name() string { return "nsx" }
@@ -34,7 +40,8 @@ var _ fabric.NameResolver = (*provider)(nil)
 // Collect reads what q needs. Problems reading one object become warnings (the walk then says
 // what is missing); refused credentials, an unreachable manager or nothing read at all are errors.
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Deadline)
+	p.deadlineOnce.Do(func() { p.deadline = time.Now().Add(p.cfg.Deadline) })
+	ctx, cancel := context.WithDeadline(ctx, p.deadline)
 	defer cancel()
 	p.c.beginCollect()
 	f := newFetcher(p.c)
@@ -94,7 +101,6 @@ type state struct {
 	rports   map[string]*trace.RouterPort
 	static   map[string][]staticRoute
 	adv      map[string]*advertisement
-	runtime  map[string][]routeEntry
 	// switch-side ports known only from a router port's linked_logical_switch_port_id
 	synthetic map[string]bool
 
@@ -115,12 +121,16 @@ type state struct {
 	linkHint map[string]lrport
 	// nameGroup is the group of names searched together (batchNames), by scope and name.
 	nameGroup map[string][]string
+	// learned are the ports whose state has been read into their addresses (nodes.go); vmOf is a
+	// VM NIC's VM, by attachment id, from the fabric inventory.
+	learned map[string]bool
+	vmOf    map[string]string
 }
 
 func newState(f *fetcher) *state {
 	return &state{f: f, c: f.c, switches: map[string]*trace.Switch{}, ports: map[string]*trace.SwitchPort{}, routers: map[string]*trace.Router{},
-		rports: map[string]*trace.RouterPort{}, static: map[string][]staticRoute{}, adv: map[string]*advertisement{}, runtime: map[string][]routeEntry{},
-		synthetic: map[string]bool{}, switchDone: map[string]bool{}, routerDone: map[string]bool{}, childrenDone: map[string]bool{},
+		rports: map[string]*trace.RouterPort{}, static: map[string][]staticRoute{}, adv: map[string]*advertisement{},
+		learned: map[string]bool{}, vmOf: map[string]string{}, synthetic: map[string]bool{}, switchDone: map[string]bool{}, routerDone: map[string]bool{}, childrenDone: map[string]bool{},
 		attachDone: map[string]bool{}, missing: map[string]bool{}}
 }
 
@@ -143,7 +153,8 @@ func (st *state) empty() bool {
 func fatal(err error) bool {
 	var ae *authError
 	var te *transportError
-	return errors.As(err, &ae) || errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded)
+	var nj *notJSONError
+	return errors.As(err, &ae) || errors.As(err, &te) || errors.As(err, &nj) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // soft turns an error into a warning unless it must stop the collection. A read a dry round
@@ -160,7 +171,19 @@ func (st *state) soft(err error) error {
 }
 
 func (st *state) addPort(lp lport) *trace.SwitchPort {
-	sp := lp.switchPort()
+	return st.putPort(lp.switchPort())
+}
+
+// putPort adds or replaces a port; what was learned about it (its state's addresses, its node
+// from its VM) is kept: a port read again by another search carries only its configuration.
+func (st *state) putPort(sp trace.SwitchPort) *trace.SwitchPort {
+	if old := st.ports[sp.ID]; old != nil && !st.synthetic[sp.ID] {
+		addAddrs(&sp, old.IPs, old.MACs)
+		sp.NodeName = cmp.Or(sp.NodeName, old.NodeName)
+		if sp.ParentVIF == "" {
+			sp.ParentVIF = old.ParentVIF
+		}
+	}
 	st.ver++
 	st.ports[sp.ID] = &sp
 	delete(st.synthetic, sp.ID)
@@ -268,7 +291,7 @@ func (st *state) search(ctx context.Context, grouped bool, terms ...string) ([]l
 	}
 	q := url.Values{"query": {strings.Join(append([]string{"resource_type:LogicalPort"}, terms...), " AND ")}}
 	res, err := list[lport](ctx, st.f, "/api/v1/search/query", q)
-	if isNotFound(err) && grouped {
+	if isRefused(err) && grouped {
 		return nil, true, err
 	}
 	if isNotFound(err) {
@@ -307,13 +330,25 @@ func (st *state) listAllPorts(ctx context.Context) error {
 	return err
 }
 
-// endpoint finds the logical port bound to an endpoint's IP (else its MAC), its parent VIF and
-// the parent's other children (for duplicate traffic tags), its switch and the switch's routers.
-// An endpoint without an IP is found by name (byName); its IP is then its port's.
+// endpoint finds an endpoint's logical port: a node's by its NCP tag and its learned addresses
+// (nodePort), a pod's by the address NCP bound to its CHILD port (else its MAC), or, known by name
+// only, by its NCP tags (byName); then it reads what surrounds the port. An endpoint known by name
+// only takes its IP from its port.
 func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, netip.Addr, error) {
 	if a, err := netip.ParseAddr(ep.Node); !ep.IP.IsValid() && ep.Pod == nil && err == nil {
-		// A node named by its address (node/10.0.0.5): its port is found by that address.
+		// A node named by its address (node/10.0.0.5): its address is its name.
 		ep.IP = a
+	}
+	if ep.Pod == nil && ep.Node != "" {
+		sp, err := st.nodePort(ctx, ep)
+		if sp == nil || err != nil {
+			return nil, ep.IP, err
+		}
+		ip := ep.IP
+		if !ip.IsValid() {
+			ip = portIP(sp)
+		}
+		return sp, ip, st.around(ctx, sp)
 	}
 	if !ep.IP.IsValid() {
 		sp, err := st.byName(ctx, ep)
@@ -328,16 +363,17 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 	if pending(err) {
 		return nil, ep.IP, nil
 	}
-	if err := st.soft(err); err != nil {
-		return nil, ep.IP, err
+	if err != nil {
+		// The search failed: say why, not that no port is bound to the address.
+		return nil, ep.IP, st.soft(err)
 	}
 	if ok && len(found) == 0 && ep.MAC != "" {
 		found, _, err = st.searchPorts(ctx, "address_bindings.mac_address:"+quote(ep.MAC))
 		if pending(err) {
 			return nil, ep.IP, nil
 		}
-		if err := st.soft(err); err != nil {
-			return nil, ep.IP, err
+		if err != nil {
+			return nil, ep.IP, st.soft(err)
 		}
 	}
 	if err := st.addFound(ctx, found, ok); err != nil {
@@ -358,12 +394,22 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 // around reads what surrounds an endpoint's port: a CHILD port's parent VIF and the parent's other
 // children (for duplicate traffic tags), the port's switch and the switch's routers.
 func (st *state) around(ctx context.Context, sp *trace.SwitchPort) error {
-	if sp.ParentVIF != "" {
-		if err := st.byAttachment(ctx, sp.ParentVIF); err != nil {
+	if sp.ParentVIF != "" || sp.ParentPort != "" {
+		// The siblings by what the child names its parent with, beside the parent; a Policy
+		// parent's other name (its path, its attachment id) once the parent is read.
+		if err := st.children(ctx, cmp.Or(st.contextOf(sp), sp.ParentVIF)); err != nil {
 			return err
 		}
-		if err := st.children(ctx, sp.ParentVIF); err != nil {
+		par, err := st.parentOf(ctx, sp)
+		if err != nil {
 			return err
+		}
+		if par != nil && st.policy != nil {
+			for _, key := range []string{par.AttachmentID, st.pathOf(par)} {
+				if err := st.children(ctx, key); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return st.ensureSwitch(ctx, sp.Switch, true)
@@ -388,51 +434,62 @@ func portIP(sp *trace.SwitchPort) netip.Addr {
 	return first
 }
 
-// byName finds the port of an endpoint that has no IP yet (the caller started the fabric read
-// before the Kubernetes API answered): a pod's port by the tags NCP gives it (ncp/pod = name,
-// ncp/project = namespace), a node's VIF by ncp/node_name.
+// byName finds the port of a pod that has no IP yet (the caller started the fabric read before the
+// Kubernetes API answered) by the tags NCP gives it: ncp/pod = name, ncp/project = namespace.
 func (st *state) byName(ctx context.Context, ep fabric.Endpoint) (*trace.SwitchPort, error) {
-	var what, scope, name string
-	switch {
-	case ep.Pod != nil:
-		what = fmt.Sprintf("no NSX logical port is tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
-		scope, name = "ncp/pod", ep.Pod.Name
-	case ep.Node != "":
-		what = "no NSX VIF with an address is tagged ncp/node_name=" + ep.Node
-		scope, name = "ncp/node_name", ep.Node
-	default:
+	if ep.Pod == nil {
 		return nil, nil
 	}
-	terms, grouped := st.tagTerms(scope, name)
-	found, ok, err := st.search(ctx, grouped, terms...)
-	if err != nil && !pending(err) && !fatal(err) && grouped {
-		// The grouped query was refused (a manager that does not take OR groups, a URL too long
-		// for a proxy): this name's own search instead.
-		found, ok, err = st.searchPorts(ctx, "tags.scope:"+quote(scope), "tags.tag:"+quote(name))
-	}
+	terms, grouped := st.tagTerms("ncp/pod", ep.Pod.Name)
+	found, ok, err := st.searchTagged(ctx, grouped, "ncp/pod", ep.Pod.Name, terms)
 	if pending(err) {
 		return nil, nil
 	}
-	if err := st.soft(err); err != nil {
+	if err != nil {
+		return nil, st.soft(err)
+	}
+	if err := st.addFoundPorts(ctx, found, ok); err != nil {
 		return nil, err
 	}
-	// A grouped search (batchNames) found the ports of other names too: keep what this name's own
-	// search finds, the ports with a tag of this value.
-	found = slices.DeleteFunc(slices.Clone(found), func(lp lport) bool {
-		return !slices.ContainsFunc(lp.Tags, func(t tag) bool { return strings.EqualFold(t.Tag, name) })
-	})
-	if err := st.addFound(ctx, found, ok); err != nil {
-		return nil, err
+	cands := st.sortedPorts()
+	if ok {
+		cands = st.known(found)
 	}
-	best := st.namedPort(ep, st.candidates(found, ok))
+	best := st.namedPort(ep, cands)
 	if best == nil && ok {
 		// Not among what the search found (an index that lags, say): among every port read.
 		best = st.namedPort(ep, st.sortedPorts())
 	}
 	if best == nil {
-		st.warn("%s", what)
+		st.warn("no NSX logical port is tagged ncp/project=%s, ncp/pod=%s", ep.Pod.Namespace, ep.Pod.Name)
 	}
 	return best, nil
+}
+
+// known are the ports read for found, in ID order.
+func (st *state) known(found []*trace.SwitchPort) []*trace.SwitchPort {
+	out := make([]*trace.SwitchPort, 0, len(found))
+	seen := map[string]bool{}
+	for _, f := range found {
+		if sp := st.ports[f.ID]; sp != nil && !seen[f.ID] {
+			seen[f.ID] = true
+			out = append(out, sp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// addFoundPorts adds the ports a search found; without a search API (ok false) it lists every
+// port instead.
+func (st *state) addFoundPorts(ctx context.Context, found []*trace.SwitchPort, ok bool) error {
+	for _, sp := range found {
+		st.putPort(*sp)
+	}
+	if !ok {
+		return st.soft(st.listAllPorts(ctx))
+	}
+	return nil
 }
 
 // namedPort picks an endpoint's port by its name among candidates: a pod's (its CHILD port
@@ -493,17 +550,12 @@ const maxSearchTerms = 2000
 func (st *state) batchNames(eps []fabric.Endpoint) {
 	names := map[string]map[string]bool{}
 	for _, ep := range eps {
-		if ep.IP.IsValid() {
-			continue
-		}
 		scope, name := "", ""
 		switch {
-		case ep.Pod != nil:
+		case ep.Pod != nil && !ep.IP.IsValid():
 			scope, name = "ncp/pod", ep.Pod.Name
-		case ep.Node != "":
-			if _, err := netip.ParseAddr(ep.Node); err == nil {
-				continue // found by its address
-			}
+		case ep.Pod == nil && ep.Node != "":
+			// A node is found by its tag, whatever its address: nobody binds a VM NIC's address.
 			scope, name = "ncp/node_name", ep.Node
 		default:
 			continue
@@ -618,12 +670,37 @@ func (st *state) byAttachment(ctx context.Context, att string) error {
 	return st.soft(err)
 }
 
-// children reads the CHILD ports of a parent VIF.
+// parentOf reads a CHILD port's parent: by its attachment id (parent_vif_id, or a Policy
+// context_id that is one), or by the policy path a Policy context_id gives.
+func (st *state) parentOf(ctx context.Context, sp *trace.SwitchPort) (*trace.SwitchPort, error) {
+	if p := st.contextOf(sp); strings.HasPrefix(p, "/") {
+		return st.policyPortByPath(ctx, sp, p)
+	}
+	if st.policy != nil {
+		return st.portOfAttachment(ctx, sp.ParentVIF)
+	}
+	if err := st.byAttachment(ctx, sp.ParentVIF); err != nil {
+		return nil, err
+	}
+	for _, p := range st.sortedPorts() {
+		if p.AttachmentID == sp.ParentVIF && p.Type != trace.PortChild {
+			return p, nil
+		}
+	}
+	return nil, nil
+}
+
+// children reads the CHILD ports of a parent VIF: by parent_vif_id (Management API), or by the
+// CHILD attachment's context_id, the parent's policy path or its attachment id (Policy API).
 func (st *state) children(ctx context.Context, parentVIF string) error {
-	if st.childrenDone[parentVIF] || st.allPorts {
+	if parentVIF == "" || st.childrenDone[parentVIF] || st.allPorts {
 		return nil
 	}
 	st.childrenDone[parentVIF] = true
+	if st.policy != nil {
+		_, err := st.searchSegmentPorts(ctx, "attachment.context_id:"+quote(parentVIF))
+		return err
+	}
 	res, err := list[lport](ctx, st.f, "/api/v1/logical-ports", url.Values{"parent_vif_id": {parentVIF}})
 	for _, lp := range res {
 		st.addPort(lp)
@@ -736,9 +813,8 @@ func (st *state) getPort(ctx context.Context, id string) (*trace.SwitchPort, err
 
 // ensureRouter reads a router, its ports (a tier-0's uplinks and downlinks only: its link ports
 // grow with the number of tier-1s and are taken as the links on the path name them, from the
-// first page tier0Hint read or one by one),
-// the peers of its link ports, its static routes, a tier-1's advertisement, and the runtime
-// route table where the manager offers it.
+// first page tier0Hint read or one by one), the peers of its link ports, its static routes and a
+// tier-1's advertisement.
 func (st *state) ensureRouter(ctx context.Context, id string) error {
 	if id == "" || st.routerDone[id] {
 		return nil
@@ -784,7 +860,10 @@ func (st *state) ensureRouter(ctx context.Context, id string) error {
 	return st.routing(ctx, id, r.Tier)
 }
 
-// routing reads a router's static routes, a tier-1's advertisement and the runtime route table.
+// routing reads a router's static routes and a tier-1's advertisement. The runtime route table is
+// not read: GET .../routing/route-table needs an edge node of the router's edge cluster
+// (transport_node_id, else 400), exists only for routers with services on an edge, and is removed
+// in NSX 9; the configuration is what every router has.
 func (st *state) routing(ctx context.Context, id, tier string) error {
 	base := "/api/v1/logical-routers/" + url.PathEscape(id) + "/routing/"
 	srs, err := list[staticRoute](ctx, st.f, base+"static-routes", nil)
@@ -802,7 +881,7 @@ func (st *state) routing(ctx context.Context, id, tier string) error {
 			return err
 		}
 	}
-	return st.routeTable(ctx, id)
+	return nil
 }
 
 // portFilters are the router-port lists ensureRouter reads for a router of this tier.
@@ -898,7 +977,7 @@ func (st *state) readTier0Links() (map[string]lrport, bool) {
 }
 
 // prefetchRouter notes (dry rounds only) the reads ensureRouter makes for a router once its tier is
-// known: its ports, static routes, a tier-1's advertisement, the route table. They are fetched with
+// known: its ports, static routes, a tier-1's advertisement. They are fetched with
 // the router's GET instead of after it. Without the tier-0 list the tier is unknown, and nothing
 // is noted: a guess could list every link port of a tier-0.
 func (st *state) prefetchRouter(ctx context.Context, id string) {
@@ -917,22 +996,6 @@ func (st *state) prefetchRouter(ctx context.Context, id string) {
 	if tier == trace.Tier1 {
 		_, _ = fetch[advertisement](ctx, st.f, base+"advertisement", nil)
 	}
-	_, _ = list[routeEntry](ctx, st.f, base+"route-table", nil)
-}
-
-// routeTable reads a router's runtime route table; a manager that cannot serve it for this router
-// (no edge transport node, older version) answers 4xx and the routes come from configuration.
-func (st *state) routeTable(ctx context.Context, id string) error {
-	rt, err := list[routeEntry](ctx, st.f, "/api/v1/logical-routers/"+url.PathEscape(id)+"/routing/route-table", nil)
-	switch {
-	case isNotFound(err):
-		return nil
-	case err != nil:
-		return st.soft(err)
-	}
-	st.runtime[id] = rt
-	st.ver++
-	return nil
 }
 
 // routeStep is trace.RouteStep on what has been read so far. The fabric and its index are rebuilt
@@ -996,21 +1059,9 @@ func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error 
 
 // node reads a node's VIFs (tagged ncp/node_name by NCP) and the CHILD ports under them.
 func (st *state) node(ctx context.Context, name string) error {
-	found, ok, err := st.searchPorts(ctx, "tags.scope:"+quote("ncp/node_name"), "tags.tag:"+quote(name))
-	if pending(err) {
-		return nil
-	}
-	if err := st.soft(err); err != nil {
+	vifs, waiting, err := st.taggedNodePorts(ctx, name)
+	if err != nil || waiting {
 		return err
-	}
-	if err := st.addFound(ctx, found, ok); err != nil {
-		return err
-	}
-	var vifs []*trace.SwitchPort
-	for _, sp := range st.sortedPorts() {
-		if sp.NodeName == name && sp.Type == trace.PortVIF {
-			vifs = append(vifs, sp)
-		}
 	}
 	if len(vifs) == 0 {
 		st.warn("no NSX logical port is tagged ncp/node_name=%s", name)
@@ -1018,30 +1069,37 @@ func (st *state) node(ctx context.Context, name string) error {
 	switches := map[string]bool{}
 	for _, v := range vifs {
 		switches[v.Switch] = true
-		if err := st.children(ctx, v.AttachmentID); err != nil {
-			return err
+		keys := []string{v.AttachmentID}
+		if st.policy != nil {
+			keys = append(keys, st.pathOf(v))
 		}
-	}
-	for _, sp := range st.sortedPorts() {
-		if par := sp.ParentVIF; par != "" && sp.Type == trace.PortChild {
-			for _, v := range vifs {
-				if v.AttachmentID == par {
-					switches[sp.Switch] = true
-				}
+		for _, k := range keys {
+			if err := st.children(ctx, k); err != nil {
+				return err
 			}
 		}
 	}
-	ids := make([]string, 0, len(switches))
-	for id := range switches {
-		ids = append(ids, id)
+	for _, sp := range st.sortedPorts() {
+		if sp.Type != trace.PortChild {
+			continue
+		}
+		for _, v := range vifs {
+			if isChildOf(sp, v) {
+				switches[sp.Switch] = true
+			}
+		}
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range sortedKeys(switches) {
 		if err := st.ensureSwitch(ctx, id, false); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// isChildOf says whether a CHILD port names parent as its parent (by attachment id, or by port).
+func isChildOf(sp, parent *trace.SwitchPort) bool {
+	return sp.ParentVIF != "" && sp.ParentVIF == parent.AttachmentID || sp.ParentPort != "" && sp.ParentPort == parent.ID
 }
 
 // all reads the whole fabric (a support bundle), every list paginated.
@@ -1084,5 +1142,5 @@ func (st *state) all(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return st.inventory(ctx)
 }

@@ -4,10 +4,15 @@
 // injectable faults and latency, and request/byte counters, so tests and benchmarks can measure
 // what a fabric provider asks for.
 //
-// Shapes follow the NSX-T Data Center REST API reference (developer.broadcom.com/xapis/
-// nsx-t-data-center-rest-api): LogicalPort, LogicalSwitch, LogicalRouter, LogicalRouterPort and its
-// subtypes, StaticRoute, AdvertisementConfig, LogicalRouterRouteTable, ListResult, SearchResponse
-// and the error body; Policy Segment, SegmentPort, Tier0, Tier1, StaticRoutes.
+// Shapes follow VMware's generated API bindings, github.com/vmware/vsphere-automation-sdk-go
+// services/nsxt-mp v0.6.0 (Management API, nsx/model) and services/nsxt v0.12.0 (Policy API, model),
+// which sdk_test.go checks every served body against, field by field: LogicalPort, LogicalPortState,
+// VirtualNetworkInterface, LogicalSwitch, LogicalRouter, LogicalRouterPort and its subtypes,
+// EdgeCluster, StaticRoute, AdvertisementConfig, LogicalRouterRouteTable, ListResult,
+// SearchResponse and ApiError; Policy Segment, SegmentPort, SegmentPortState, Tier0, Tier1,
+// LocaleServices, Tier0Interface, StaticRoutes and GenericPolicyRealizedResource. Where the
+// bindings say nothing (which port carries what), the shapes follow the NSX-T API reference
+// (developer.broadcom.com/xapis/nsx-t-data-center-rest-api) and NCP's documented tagging.
 package nsxtest
 
 // ListResult is the envelope of every list API (ListResult: results, result_count, cursor).
@@ -146,12 +151,100 @@ type RouteEntry struct {
 	LRComponentType     string `json:"lr_component_type,omitempty"`
 }
 
-// ErrorBody is the body of every NSX error response.
+// ErrorBody is the body of every NSX error response (ApiError). httpStatus is not in the binding
+// but every manager sends it (openstack/vmware-nsxlib tests/unit/v3/test_client.py mocks the same
+// body); related_errors carry the cause behind a generic message.
 type ErrorBody struct {
-	HTTPStatus   string `json:"httpStatus"`
+	HTTPStatus    string            `json:"httpStatus"`
+	ErrorCode     int               `json:"error_code"`
+	ErrorMessage  string            `json:"error_message"`
+	ModuleName    string            `json:"module_name"`
+	RelatedErrors []RelatedAPIError `json:"related_errors,omitempty"`
+}
+
+// RelatedAPIError is one entry of an error body's related_errors.
+type RelatedAPIError struct {
 	ErrorCode    int    `json:"error_code"`
 	ErrorMessage string `json:"error_message"`
 	ModuleName   string `json:"module_name"`
+}
+
+// AddressBindingEntry is one learned or configured binding of a port's state: source is
+// ARP_SNOOPING, DHCP_SNOOPING, VM_TOOLS, ND_SNOOPING, USER_DEFINED, ...
+type AddressBindingEntry struct {
+	Binding          PacketAddressClassifier `json:"binding"`
+	Source           string                  `json:"source"`
+	BindingTimestamp int64                   `json:"binding_timestamp,omitempty"`
+}
+
+// LogicalPortState is GET /api/v1/logical-ports/<id>/state (and, without id, the Policy
+// SegmentPortState of GET .../segments/<s>/ports/<p>/state): a VM NIC's addresses are here, not in
+// the port's address_bindings, which nobody configures for a node VM.
+type LogicalPortState struct {
+	ID                 string                `json:"id,omitempty"`
+	RealizedBindings   []AddressBindingEntry `json:"realized_bindings,omitempty"`
+	DiscoveredBindings []AddressBindingEntry `json:"discovered_bindings,omitempty"`
+	TransportNodeIDs   []string              `json:"transport_node_ids,omitempty"`
+}
+
+// IPAddressInfo is the addresses VM tools report for a VIF.
+type IPAddressInfo struct {
+	Source      string   `json:"source"`
+	IPAddresses []string `json:"ip_addresses"`
+}
+
+// VirtualNetworkInterface is one entry of GET /api/v1/fabric/vifs (filters lport_attachment_id,
+// owner_vm_id): the inventory's view of a VM NIC, naming its VM and its logical port's attachment.
+type VirtualNetworkInterface struct {
+	ResourceType      string          `json:"resource_type"`
+	DisplayName       string          `json:"display_name,omitempty"`
+	ExternalID        string          `json:"external_id"`
+	OwnerVMID         string          `json:"owner_vm_id"`
+	OwnerVMType       string          `json:"owner_vm_type,omitempty"`
+	HostID            string          `json:"host_id,omitempty"`
+	LportAttachmentID string          `json:"lport_attachment_id,omitempty"`
+	MACAddress        string          `json:"mac_address,omitempty"`
+	DeviceKey         string          `json:"device_key,omitempty"`
+	DeviceName        string          `json:"device_name,omitempty"`
+	VMLocalIDOnHost   string          `json:"vm_local_id_on_host,omitempty"`
+	IPAddressInfo     []IPAddressInfo `json:"ip_address_info,omitempty"`
+}
+
+// EdgeCluster is GET /api/v1/edge-clusters/<id>: its members are the edge transport nodes a
+// router's runtime route table is read on.
+type EdgeCluster struct {
+	ResourceType   string              `json:"resource_type"`
+	ID             string              `json:"id"`
+	DisplayName    string              `json:"display_name,omitempty"`
+	MemberNodeType string              `json:"member_node_type,omitempty"`
+	Members        []EdgeClusterMember `json:"members"`
+}
+
+// EdgeClusterMember is one edge node of a cluster.
+type EdgeClusterMember struct {
+	MemberIndex     int    `json:"member_index"`
+	TransportNodeID string `json:"transport_node_id"`
+	DisplayName     string `json:"display_name,omitempty"`
+}
+
+// RouteTable is GET /api/v1/logical-routers/<id>/routing/route-table?transport_node_id=...
+// (LogicalRouterRouteTable: a list result with the router's id).
+type RouteTable struct {
+	LogicalRouterID string       `json:"logical_router_id"`
+	Results         []RouteEntry `json:"results"`
+	ResultCount     int          `json:"result_count"`
+	Cursor          string       `json:"cursor,omitempty"`
+}
+
+// LocaleServices is GET /policy/api/v1/infra/tier-0s/<t0>/locale-services/<id>: its id is chosen
+// when the tier-0 is created (the UI says "default", automation often does not).
+type LocaleServices struct {
+	ResourceType    string `json:"resource_type"`
+	ID              string `json:"id"`
+	Path            string `json:"path"`
+	ParentPath      string `json:"parent_path"`
+	DisplayName     string `json:"display_name,omitempty"`
+	EdgeClusterPath string `json:"edge_cluster_path,omitempty"`
 }
 
 // Policy API shapes.
@@ -171,16 +264,20 @@ type Segment struct {
 	ConnectivityPath string         `json:"connectivity_path,omitempty"`
 	Subnets          []PolicySubnet `json:"subnets,omitempty"`
 	Tags             []Tag          `json:"tags,omitempty"`
+	MarkedForDelete  bool           `json:"marked_for_delete"`
 }
 
-// PortAttachment is a segment port's attachment: type PARENT/CHILD/INDEPENDENT, context_id
-// (the parent's attachment id for CHILD) and traffic_tag.
+// PortAttachment is a segment port's attachment: type PARENT/CHILD/INDEPENDENT, and for CHILD
+// context_type PARENT, traffic_tag and context_id: "the VIF ID of the parent port" when the parent
+// is on the same segment, else "the policy path of the parent port" (the binding's own doc; NCP's
+// pods are on their namespace's segment, the node VM on the node segment).
 type PortAttachment struct {
-	ID         string `json:"id"`
-	Type       string `json:"type,omitempty"`
-	ContextID  string `json:"context_id,omitempty"`
-	TrafficTag *int   `json:"traffic_tag,omitempty"`
-	AppID      string `json:"app_id,omitempty"`
+	ID          string `json:"id"`
+	Type        string `json:"type,omitempty"`
+	ContextID   string `json:"context_id,omitempty"`
+	ContextType string `json:"context_type,omitempty"`
+	TrafficTag  *int   `json:"traffic_tag,omitempty"`
+	AppID       string `json:"app_id,omitempty"`
 }
 
 // PortAddressBindingEntry is one address binding of a segment port.
@@ -201,6 +298,7 @@ type SegmentPort struct {
 	Attachment      *PortAttachment           `json:"attachment,omitempty"`
 	AddressBindings []PortAddressBindingEntry `json:"address_bindings,omitempty"`
 	Tags            []Tag                     `json:"tags,omitempty"`
+	MarkedForDelete bool                      `json:"marked_for_delete"`
 }
 
 // Tier0 is GET /policy/api/v1/infra/tier-0s/<id>.
@@ -240,8 +338,8 @@ type StaticRoutes struct {
 	NextHops     []PolicyNextHop `json:"next_hops"`
 }
 
-// Tier0Interface is GET /policy/api/v1/infra/tier-0s/<t0>/locale-services/<ls>/interfaces/<id>
-// (type EXTERNAL for uplinks); subnets carry ip_addresses and prefix_len.
+// Tier0Interface is GET /policy/api/v1/infra/tier-0s/<t0>/locale-services/<ls>/interfaces/<id>:
+// type EXTERNAL (uplinks), SERVICE or LOOPBACK; subnets carry ip_addresses and prefix_len.
 type Tier0Interface struct {
 	ResourceType string            `json:"resource_type"`
 	ID           string            `json:"id"`
@@ -259,8 +357,9 @@ type InterfaceSubnet struct {
 	PrefixLen   int      `json:"prefix_len"`
 }
 
-// RealizedEntity is one entry of GET /policy/api/v1/infra/realized-state/realized-entities?intent_path=...:
-// the management-plane object an intent was realized as (realization_specific_identifier).
+// RealizedEntity is one entry of GET /policy/api/v1/infra/realized-state/realized-entities?intent_path=...
+// (GenericPolicyRealizedResource): the management-plane object an intent was realized as
+// (realization_specific_identifier).
 type RealizedEntity struct {
 	ResourceType                  string   `json:"resource_type"`
 	ID                            string   `json:"id"`

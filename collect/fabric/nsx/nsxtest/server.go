@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,20 @@ type Fault struct {
 	ContentType string
 	// Delay holds the answer back (the request's context ends it early).
 	Delay time.Duration
+	// ErrorCode is the error body's error_code with Status (default 100); the search API's
+	// transient refusals are 400 with 60508 (indexing in progress), 60514 (search timeout) or
+	// 60515 (index out of sync): openstack/vmware-nsxlib v3/client.py retries the first two.
+	ErrorCode int
+	// Related are the error body's related_errors.
+	Related []RelatedAPIError
 }
+
+// Search API error codes a manager answers while its index is not ready.
+const (
+	ErrIndexingInProgress = 60508
+	ErrSearchTimeout      = 60514
+	ErrIndexOutOfSync     = 60515
+)
 
 type faultRule struct {
 	prefix string
@@ -64,6 +78,11 @@ type Server struct {
 	portDocs []doc
 	segDocs  []doc
 	done     chan struct{}
+	// indexes of the topology, so a GET by id costs what it costs a manager, not a scan
+	portByID    map[string]int
+	segByPath   map[string]int
+	vifByAttach map[string][]int
+	vifByOwner  map[string][]int
 }
 
 // Close stops the server, cutting short answers held back by latency or Delay faults.
@@ -88,6 +107,18 @@ func New(top *Topology, o Options) *Server {
 	s := &Server{top: top, opts: o, sessions: map[string]string{}, byPath: map[string]int{}, latency: o.Latency, done: make(chan struct{})}
 	s.portDocs = docs(top.LogicalPorts)
 	s.segDocs = docs(top.SegmentPorts)
+	s.portByID, s.segByPath = map[string]int{}, map[string]int{}
+	s.vifByAttach, s.vifByOwner = map[string][]int{}, map[string][]int{}
+	for i, p := range top.LogicalPorts {
+		s.portByID[p.ID] = i
+	}
+	for i, p := range top.SegmentPorts {
+		s.segByPath[p.Path] = i
+	}
+	for i, v := range top.VIFs {
+		s.vifByAttach[v.LportAttachmentID] = append(s.vifByAttach[v.LportAttachmentID], i)
+		s.vifByOwner[v.OwnerVMID] = append(s.vifByOwner[v.OwnerVMID], i)
+	}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -224,10 +255,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
 		}
-		s.fail(w, fault.Status, 100, http.StatusText(fault.Status))
+		code, msg := fault.ErrorCode, http.StatusText(fault.Status)
+		switch code {
+		case 0:
+			code = 100
+		case ErrIndexingInProgress:
+			msg = "Indexing is in progress. Please try again later."
+		case ErrSearchTimeout:
+			msg = "Search request timed out. Please try again."
+		case ErrIndexOutOfSync:
+			msg = "Search index is out of sync. Please try again later."
+		}
+		s.failWith(w, fault.Status, ErrorBody{ErrorCode: code, ErrorMessage: msg, ModuleName: "common-services", RelatedErrors: fault.Related})
 		return
 	}
 	body, code, msg := s.route(r)
+	if eb, ok := body.(ErrorBody); ok {
+		s.failWith(w, code, eb)
+		return
+	}
 	if code != 0 {
 		s.fail(w, code, 202, msg)
 		return
@@ -294,7 +340,12 @@ func (s *Server) authorize(r *http.Request) (int, string) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, code, errCode int, msg string) {
-	b, _ := json.Marshal(ErrorBody{HTTPStatus: strings.ToUpper(strings.ReplaceAll(http.StatusText(code), " ", "_")), ErrorCode: errCode, ErrorMessage: msg, ModuleName: "common-services"})
+	s.failWith(w, code, ErrorBody{ErrorCode: errCode, ErrorMessage: msg, ModuleName: "common-services"})
+}
+
+func (s *Server) failWith(w http.ResponseWriter, code int, eb ErrorBody) {
+	eb.HTTPStatus = strings.ToUpper(strings.ReplaceAll(http.StatusText(code), " ", "_"))
+	b, _ := json.Marshal(eb)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	n, _ := w.Write(b)
@@ -327,7 +378,22 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 	case p == "/api/v1/logical-ports":
 		return page(s, q, t.LogicalPorts, func(x LogicalPort) bool { return portMatches(x, q) })
 	case len(seg) == 4 && seg[2] == "logical-ports":
-		return one(t.LogicalPorts, func(x LogicalPort) bool { return x.ID == seg[3] }, notFound, seg[3])
+		if i, ok := s.portByID[seg[3]]; ok {
+			return t.LogicalPorts[i], 0, ""
+		}
+		return notFound(seg[3])
+	case len(seg) == 5 && seg[2] == "logical-ports" && seg[4] == "state":
+		i, ok := s.portByID[seg[3]]
+		if !ok {
+			return notFound(seg[3])
+		}
+		return s.portState(t.LogicalPorts[i].ID, t.LogicalPorts[i].AddressBindings, nil), 0, ""
+	case p == "/api/v1/fabric/vifs":
+		return s.vifs(q)
+	case p == "/api/v1/edge-clusters":
+		return page(s, q, t.EdgeClusters, func(EdgeCluster) bool { return true })
+	case len(seg) == 4 && seg[2] == "edge-clusters":
+		return one(t.EdgeClusters, func(x EdgeCluster) bool { return x.ID == seg[3] }, notFound, seg[3])
 	case p == "/api/v1/logical-routers":
 		return page(s, q, t.LogicalRouters, func(x LogicalRouter) bool { return q.Get("router_type") == "" || x.RouterType == q.Get("router_type") })
 	case len(seg) == 4 && seg[2] == "logical-routers":
@@ -350,11 +416,7 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 			}
 			return a, 0, ""
 		case "route-table":
-			rt, ok := t.RouteTables[seg[3]]
-			if !ok {
-				return notFound("route table of " + seg[3])
-			}
-			return page(s, q, rt, func(RouteEntry) bool { return true })
+			return s.routeTable(seg[3], q)
 		}
 	case p == "/policy/api/v1/infra/segments":
 		return page(s, q, t.Segments, func(Segment) bool { return true })
@@ -365,7 +427,23 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 		return page(s, q, t.SegmentPorts, func(x SegmentPort) bool { return x.ParentPath == parent })
 	case len(seg) == 8 && seg[4] == "segments" && seg[6] == "ports":
 		path := "/infra/segments/" + seg[5] + "/ports/" + seg[7]
-		return one(t.SegmentPorts, func(x SegmentPort) bool { return x.Path == path }, notFound, path)
+		if i, ok := s.segByPath[path]; ok {
+			return t.SegmentPorts[i], 0, ""
+		}
+		return notFound(path)
+	case len(seg) == 9 && seg[4] == "segments" && seg[6] == "ports" && seg[8] == "state":
+		path := "/infra/segments/" + seg[5] + "/ports/" + seg[7]
+		i, ok := s.segByPath[path]
+		if !ok {
+			return notFound(path)
+		}
+		var bs []PacketAddressClassifier
+		for _, b := range t.SegmentPorts[i].AddressBindings {
+			bs = append(bs, PacketAddressClassifier{IPAddress: b.IPAddress, MACAddress: b.MACAddress, VLAN: b.VLANID})
+		}
+		st := s.portState(seg[7], nil, bs)
+		st.ID = "" // SegmentPortState has no id
+		return st, 0, ""
 	case p == "/policy/api/v1/infra/tier-0s":
 		return page(s, q, t.Tier0s, func(Tier0) bool { return true })
 	case p == "/policy/api/v1/infra/tier-1s":
@@ -377,6 +455,12 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 	case len(seg) == 7 && (seg[4] == "tier-0s" || seg[4] == "tier-1s") && seg[6] == "static-routes":
 		parent := "/infra/" + seg[4] + "/" + seg[5]
 		return page(s, q, t.PolicyRoutes, func(x StaticRoutes) bool { return x.ParentPath == parent })
+	case len(seg) == 7 && seg[4] == "tier-0s" && seg[6] == "locale-services":
+		parent := "/infra/tier-0s/" + seg[5]
+		return page(s, q, t.LocaleServices, func(x LocaleServices) bool { return x.ParentPath == parent })
+	case len(seg) == 8 && seg[4] == "tier-0s" && seg[6] == "locale-services":
+		path := "/infra/tier-0s/" + seg[5] + "/locale-services/" + seg[7]
+		return one(t.LocaleServices, func(x LocaleServices) bool { return x.Path == path }, notFound, path)
 	case len(seg) == 9 && seg[4] == "tier-0s" && seg[6] == "locale-services" && seg[8] == "interfaces":
 		parent := "/infra/tier-0s/" + seg[5] + "/locale-services/" + seg[7]
 		return page(s, q, t.Tier0Uplinks, func(x Tier0Interface) bool { return x.ParentPath == parent })
@@ -390,6 +474,74 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}, func(RealizedEntity) bool { return true })
 	}
 	return notFound(p)
+}
+
+// portState is a port's state: the learned bindings of a VM NIC (PortStates), else its configured
+// bindings as realized ones (a CHILD port's, which NCP configures).
+func (s *Server) portState(id string, mp []PacketAddressClassifier, policy []PacketAddressClassifier) LogicalPortState {
+	if st, ok := s.top.PortStates[id]; ok {
+		return st
+	}
+	st := LogicalPortState{ID: id, TransportNodeIDs: []string{HostID}}
+	for _, b := range append(mp, policy...) {
+		st.RealizedBindings = append(st.RealizedBindings, AddressBindingEntry{Binding: b, Source: "USER_DEFINED"})
+	}
+	return st
+}
+
+// vifs is GET /api/v1/fabric/vifs with its lport_attachment_id and owner_vm_id filters.
+func (s *Server) vifs(q url.Values) (any, int, string) {
+	idx := make([]int, len(s.top.VIFs))
+	for i := range idx {
+		idx[i] = i
+	}
+	if v := q.Get("lport_attachment_id"); v != "" {
+		idx = s.vifByAttach[v]
+	} else if v := q.Get("owner_vm_id"); v != "" {
+		idx = s.vifByOwner[v]
+	}
+	var out []VirtualNetworkInterface
+	for _, i := range idx {
+		v := s.top.VIFs[i]
+		if o := q.Get("owner_vm_id"); o != "" && v.OwnerVMID != o {
+			continue
+		}
+		if h := q.Get("host_id"); h != "" && v.HostID != h {
+			continue
+		}
+		out = append(out, v)
+	}
+	return pageOf(s, q, out)
+}
+
+// routeTable answers GET .../routing/route-table the way the API reference describes it: the
+// query parameter transport_node_id is required (a 400 whose related_errors say so), and it must
+// be an edge node of the router's edge cluster; a router without one has no table to read. The
+// wording of the refusal is ours: no captured body was at hand.
+func (s *Server) routeTable(id string, q url.Values) (any, int, string) {
+	lr, ok := find(s.top.LogicalRouters, func(x LogicalRouter) bool { return x.ID == id })
+	if !ok {
+		return nil, http.StatusNotFound, "The requested object : " + id + " could not be found. Object identifiers are case sensitive."
+	}
+	tn := q.Get("transport_node_id")
+	if tn == "" {
+		return ErrorBody{ErrorCode: 255, ModuleName: "routing", ErrorMessage: "Invalid request parameters.",
+			RelatedErrors: []RelatedAPIError{{ErrorCode: 8327, ModuleName: "routing", ErrorMessage: "Query parameter transport_node_id is required."}}}, http.StatusBadRequest, ""
+	}
+	member := false
+	if ec, ok := find(s.top.EdgeClusters, func(x EdgeCluster) bool { return x.ID == lr.EdgeClusterID }); ok {
+		member = slices.ContainsFunc(ec.Members, func(m EdgeClusterMember) bool { return m.TransportNodeID == tn })
+	}
+	if !member {
+		return ErrorBody{ErrorCode: 255, ModuleName: "routing", ErrorMessage: "Invalid request parameters.",
+			RelatedErrors: []RelatedAPIError{{ErrorCode: 8328, ModuleName: "routing", ErrorMessage: "Logical router " + id + " is not realized on transport node " + tn + "."}}}, http.StatusBadRequest, ""
+	}
+	res, code, msg := pageOf(s, q, s.top.RouteTables[id])
+	if code != 0 {
+		return nil, code, msg
+	}
+	lr0 := res.(ListResult[RouteEntry])
+	return RouteTable{LogicalRouterID: id, Results: lr0.Results, ResultCount: lr0.ResultCount, Cursor: lr0.Cursor}, 0, ""
 }
 
 func portMatches(x LogicalPort, q url.Values) bool {
@@ -464,7 +616,7 @@ func pageOf[T any](s *Server, q url.Values, all []T) (any, int, string) {
 	off := 0
 	if c := q.Get("cursor"); c != "" {
 		n, err := strconv.Atoi(strings.TrimPrefix(c, "00"))
-		if err != nil || !strings.HasPrefix(c, "00") || n < 0 || n > len(all) {
+		if err != nil || n < 0 || n > len(all) {
 			return nil, http.StatusBadRequest, "Invalid cursor " + c
 		}
 		off = n
@@ -511,7 +663,22 @@ func (s *Server) search(src []doc, q url.Values) (any, int, string) {
 			hits = append(hits, d.raw)
 		}
 	}
-	return pageOf(s, q, hits)
+	res, code, msg := pageOf(s, q, hits)
+	if code != 0 {
+		return nil, code, msg
+	}
+	// A search page always carries a cursor, the offset of the next result: on the last page it
+	// equals result_count (nsxlib's search_all_* and terraform-provider-nsxt's searchLM stop on
+	// result_count, not on a missing cursor).
+	sr := res.(ListResult[json.RawMessage])
+	sr.Cursor = strconv.Itoa(min(s.searchOffset(q)+len(sr.Results), sr.ResultCount))
+	return sr, 0, ""
+}
+
+// searchOffset is where a search page starts: its cursor, a plain offset.
+func (s *Server) searchOffset(q url.Values) int {
+	n, _ := strconv.Atoi(q.Get("cursor"))
+	return n
 }
 
 // Term is one field:value of a search query, the value unquoted.

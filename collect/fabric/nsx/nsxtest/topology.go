@@ -21,9 +21,15 @@ type Topology struct {
 	// StaticRoutes and Advertisement are keyed by logical router id.
 	StaticRoutes  map[string][]StaticRoute
 	Advertisement map[string]AdvertisementConfig
-	// RouteTables are served only for the routers listed; others answer 404 as a manager that
-	// cannot read the runtime table does.
-	RouteTables map[string][]RouteEntry
+	// RouteTables are the runtime tables of routers with an edge cluster, served only when asked
+	// with transport_node_id (a member of that cluster), as the API reference requires.
+	RouteTables  map[string][]RouteEntry
+	EdgeClusters []EdgeCluster
+	// PortStates are GET /api/v1/logical-ports/<id>/state by port id (and the Policy segment port
+	// state of the same port); a port without one has its address bindings as its state.
+	PortStates map[string]LogicalPortState
+	// VIFs is the fabric inventory, GET /api/v1/fabric/vifs.
+	VIFs []VirtualNetworkInterface
 
 	Segments       []Segment
 	SegmentPorts   []SegmentPort
@@ -31,7 +37,29 @@ type Topology struct {
 	Tier1s         []Tier1
 	PolicyRoutes   []StaticRoutes
 	Tier0Uplinks   []Tier0Interface
+	LocaleServices []LocaleServices
 	RealizedRouter map[string]string // Policy tier-1/tier-0 path -> logical router id
+}
+
+// EdgeClusterID is the edge cluster of generated tier-0s; its members are EdgeNodes.
+const EdgeClusterID = "edge-cluster-1"
+
+// EdgeNodes are the transport node ids of EdgeClusterID's members.
+var EdgeNodes = []string{"tn-edge-1", "tn-edge-2"}
+
+// HostID is the hypervisor transport node every generated VM NIC is realized on.
+const HostID = "tn-esx-1"
+
+// LocaleServicesID is the locale-services id of generated tier-0s: chosen at creation, and not
+// "default" here, so a client that assumes the UI's default is caught.
+func LocaleServicesID(t0 string) string { return t0 + "-locale" }
+
+// VMOf is the VM id that owns a node's NICs (one VM per Kubernetes node), or a port's own VM.
+func VMOf(p trace.SwitchPort) string {
+	if p.NodeName != "" {
+		return "vm-" + p.NodeName
+	}
+	return "vm-" + p.ID
 }
 
 // NCP tag scopes (NCP tags the node's container-traffic VIF and every pod port with these).
@@ -51,7 +79,8 @@ const ClusterName = "k8s-cluster"
 // routes become static routes; runtime routes become route tables.
 func FromFabric(f *trace.Fabric) *Topology {
 	t := &Topology{StaticRoutes: map[string][]StaticRoute{}, Advertisement: map[string]AdvertisementConfig{},
-		RouteTables: map[string][]RouteEntry{}, RealizedRouter: map[string]string{}}
+		RouteTables: map[string][]RouteEntry{}, RealizedRouter: map[string]string{}, PortStates: map[string]LogicalPortState{}}
+	f = withAttachments(f)
 	tier := map[string]string{}
 	for _, r := range f.Routers {
 		tier[r.ID] = r.Tier
@@ -72,13 +101,20 @@ func FromFabric(f *trace.Fabric) *Topology {
 		t.LogicalSwitches = append(t.LogicalSwitches, LogicalSwitch{ResourceType: "LogicalSwitch", ID: s.ID, DisplayName: s.Name,
 			AdminState: "UP", TransportZoneID: "tz-overlay", Tags: []Tag{{ScopeCluster, ClusterName}}})
 	}
+	tagged := nodeTagged(f, parents)
 	for _, p := range f.SwitchPorts {
-		t.LogicalPorts = append(t.LogicalPorts, logicalPort(p, parents))
+		t.LogicalPorts = append(t.LogicalPorts, logicalPort(p, parents, tagged))
+		t.addVMNIC(p)
 	}
+	edges := EdgeCluster{ResourceType: "EdgeCluster", ID: EdgeClusterID, DisplayName: "edge-cluster", MemberNodeType: "EDGE_NODE"}
+	for i, tn := range EdgeNodes {
+		edges.Members = append(edges.Members, EdgeClusterMember{MemberIndex: i, TransportNodeID: tn, DisplayName: tn})
+	}
+	t.EdgeClusters = []EdgeCluster{edges}
 	for _, r := range f.Routers {
 		lr := LogicalRouter{ResourceType: "LogicalRouter", ID: r.ID, DisplayName: r.Name, RouterType: strings.ToUpper(r.Tier)}
 		if r.Tier == trace.Tier0 {
-			lr.HighAvailabilityMode, lr.EdgeClusterID = "ACTIVE_STANDBY", "edge-cluster-1"
+			lr.HighAvailabilityMode, lr.EdgeClusterID = "ACTIVE_STANDBY", EdgeClusterID
 		}
 		t.LogicalRouters = append(t.LogicalRouters, lr)
 		if r.Tier == trace.Tier1 {
@@ -137,11 +173,86 @@ func FromFabric(f *trace.Fabric) *Topology {
 			t.RouteTables[r.Router] = append(t.RouteTables[r.Router], RouteEntry{Network: r.Prefix, NextHop: r.NextHop, RouteType: "t0s", AdminDistance: 1})
 		}
 	}
-	t.addPolicy(f, parents, tier)
+	t.addPolicy(f, parents, tier, tagged)
 	return t
 }
 
-func logicalPort(p trace.SwitchPort, parents map[string]bool) LogicalPort {
+// withAttachments gives every VIF an attachment id (a VM NIC always has one): the inventory
+// names a NIC's port by it.
+func withAttachments(f *trace.Fabric) *trace.Fabric {
+	c := *f
+	c.SwitchPorts = append([]trace.SwitchPort(nil), f.SwitchPorts...)
+	for i, p := range c.SwitchPorts {
+		if p.Type != trace.PortRouter && p.AttachmentID == "" {
+			c.SwitchPorts[i].AttachmentID = "att-" + p.ID
+		}
+	}
+	return &c
+}
+
+// vmNIC says whether a port is a VM's own NIC (not a container's CHILD port, not a router's):
+// its addresses are learned, never configured.
+func vmNIC(p trace.SwitchPort) bool {
+	return p.Type != trace.PortRouter && p.Type != trace.PortChild && p.ParentVIF == ""
+}
+
+// nodeTagged are the ports NCP's setup tags ncp/node_name + ncp/cluster: a node's container NIC
+// (the parent of its pods' CHILD ports) when it has one, else each of its NICs.
+func nodeTagged(f *trace.Fabric, parents map[string]bool) map[string]bool {
+	hasParent := map[string]bool{}
+	for _, p := range f.SwitchPorts {
+		if p.NodeName != "" && parents[p.AttachmentID] {
+			hasParent[p.NodeName] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, p := range f.SwitchPorts {
+		if p.NodeName != "" && vmNIC(p) && (parents[p.AttachmentID] || !hasParent[p.NodeName]) {
+			out[p.ID] = true
+		}
+	}
+	return out
+}
+
+// addVMNIC records what the manager learned about a VM NIC: its port's state (realized and
+// discovered bindings, the hypervisor it runs on) and its fabric VIF (owner VM, addresses VM tools
+// report). Its port carries no address_bindings.
+func (t *Topology) addVMNIC(p trace.SwitchPort) {
+	if !vmNIC(p) {
+		return
+	}
+	st := LogicalPortState{ID: p.ID, TransportNodeIDs: []string{HostID}}
+	for _, b := range bindings(p) {
+		src := "ARP_SNOOPING"
+		if strings.Contains(b.IPAddress, ":") {
+			src = "ND_SNOOPING"
+		}
+		b.VLAN = nil
+		st.RealizedBindings = append(st.RealizedBindings, AddressBindingEntry{Binding: b, Source: src, BindingTimestamp: 1700000000000})
+		st.DiscoveredBindings = append(st.DiscoveredBindings, AddressBindingEntry{Binding: b, Source: src, BindingTimestamp: 1700000000000})
+		if b.IPAddress != "" {
+			st.DiscoveredBindings = append(st.DiscoveredBindings, AddressBindingEntry{Binding: b, Source: "VM_TOOLS", BindingTimestamp: 1700000000000})
+		}
+	}
+	t.PortStates[p.ID] = st
+	vm := VMOf(p)
+	n := 0
+	for i := len(t.VIFs) - 1; i >= 0 && t.VIFs[i].OwnerVMID == vm; i-- {
+		n++ // a VM's NICs are listed together: count its NICs so far
+	}
+	vif := VirtualNetworkInterface{ResourceType: "VirtualNetworkInterface", DisplayName: p.Name, ExternalID: fmt.Sprintf("%s-%d", vm, 4000+n),
+		OwnerVMID: vm, OwnerVMType: "REGULAR", HostID: HostID, LportAttachmentID: p.AttachmentID, DeviceKey: fmt.Sprint(4000 + n),
+		DeviceName: fmt.Sprintf("Network adapter %d", n+1), VMLocalIDOnHost: fmt.Sprint(n + 1)}
+	if len(p.MACs) > 0 {
+		vif.MACAddress = p.MACs[0]
+	}
+	if len(p.IPs) > 0 {
+		vif.IPAddressInfo = []IPAddressInfo{{Source: "VM_TOOLS", IPAddresses: p.IPs}}
+	}
+	t.VIFs = append(t.VIFs, vif)
+}
+
+func logicalPort(p trace.SwitchPort, parents, tagged map[string]bool) LogicalPort {
 	lp := LogicalPort{ResourceType: "LogicalPort", ID: p.ID, DisplayName: p.Name, LogicalSwitchID: p.Switch, AdminState: "UP"}
 	if p.Up != nil && !*p.Up {
 		lp.AdminState = "DOWN"
@@ -158,8 +269,11 @@ func logicalPort(p trace.SwitchPort, parents map[string]bool) LogicalPort {
 			ctx.VifType, ctx.ParentVifID, ctx.TrafficTag, ctx.AppID = "CHILD", p.ParentVIF, p.TrafficTag, p.ID
 		}
 		lp.Attachment = &LogicalPortAttachment{AttachmentType: "VIF", ID: p.AttachmentID, Context: ctx}
-		lp.AddressBindings = bindings(p)
-		lp.Tags = portTags(p)
+		if !vmNIC(p) {
+			// NCP configures a CHILD port's bindings; a VM NIC's are learned (its state).
+			lp.AddressBindings = bindings(p)
+		}
+		lp.Tags = portTags(p, tagged)
 	}
 	return lp
 }
@@ -179,7 +293,12 @@ func bindings(p trace.SwitchPort) []PacketAddressClassifier {
 	return out
 }
 
-func portTags(p trace.SwitchPort) []Tag {
+// portTags are the tags NCP gives a port: ncp/cluster and ncp/node_name on a node's tagged NIC
+// (nodeTagged), ncp/cluster, ncp/project and ncp/pod on a pod's; a node's other NICs are untagged.
+func portTags(p trace.SwitchPort, tagged map[string]bool) []Tag {
+	if vmNIC(p) && !tagged[p.ID] {
+		return nil
+	}
 	tags := []Tag{{ScopeCluster, ClusterName}}
 	if p.NodeName != "" {
 		tags = append(tags, Tag{ScopeNodeName, p.NodeName})
@@ -193,7 +312,13 @@ func portTags(p trace.SwitchPort) []Tag {
 // addPolicy renders the same fabric as Policy intent: segments with their gateway subnets,
 // segment ports with CHILD attachments, tier-0s and tier-1s, static routes and T0 uplinks. Router
 // links are not Policy objects: their realized logical routers are mapped in RealizedRouter.
-func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[string]string) {
+func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[string]string, tagged map[string]bool) {
+	byAttach := map[string]trace.SwitchPort{}
+	for _, p := range f.SwitchPorts {
+		if p.AttachmentID != "" {
+			byAttach[p.AttachmentID] = p
+		}
+	}
 	downOf := map[string]trace.RouterPort{}
 	for _, p := range f.SwitchPorts {
 		if p.RouterPort == "" {
@@ -221,8 +346,8 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 		if p.Type == trace.PortRouter {
 			continue
 		}
-		sp := SegmentPort{ResourceType: "SegmentPort", ID: p.ID, Path: "/infra/segments/" + p.Switch + "/ports/" + p.ID,
-			ParentPath: "/infra/segments/" + p.Switch, DisplayName: p.Name, AdminState: "UP", Tags: portTags(p)}
+		sp := SegmentPort{ResourceType: "SegmentPort", ID: p.ID, Path: segmentPortPath(p),
+			ParentPath: "/infra/segments/" + p.Switch, DisplayName: p.Name, AdminState: "UP", Tags: portTags(p, tagged)}
 		if p.Up != nil && !*p.Up {
 			sp.AdminState = "DOWN"
 		}
@@ -231,11 +356,16 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 			att.Type = "PARENT"
 		}
 		if p.Type == trace.PortChild || p.ParentVIF != "" {
-			att.Type, att.ContextID, att.TrafficTag, att.AppID = "CHILD", p.ParentVIF, p.TrafficTag, p.ID
+			att.Type, att.ContextID, att.ContextType, att.TrafficTag, att.AppID = "CHILD", p.ParentVIF, "PARENT", p.TrafficTag, p.ID
+			if par, ok := byAttach[p.ParentVIF]; ok && par.Switch != p.Switch {
+				att.ContextID = segmentPortPath(par) // the parent on another segment: its policy path
+			}
 		}
 		sp.Attachment = att
-		for _, b := range bindings(p) {
-			sp.AddressBindings = append(sp.AddressBindings, PortAddressBindingEntry{IPAddress: b.IPAddress, MACAddress: b.MACAddress, VLANID: b.VLAN})
+		if !vmNIC(p) {
+			for _, b := range bindings(p) {
+				sp.AddressBindings = append(sp.AddressBindings, PortAddressBindingEntry{IPAddress: b.IPAddress, MACAddress: b.MACAddress, VLANID: b.VLAN})
+			}
 		}
 		t.SegmentPorts = append(t.SegmentPorts, sp)
 	}
@@ -245,6 +375,9 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 		switch r.Tier {
 		case trace.Tier0:
 			t.Tier0s = append(t.Tier0s, Tier0{ResourceType: "Tier0", ID: r.ID, Path: path, DisplayName: r.Name, HAMode: "ACTIVE_STANDBY"})
+			ls := LocaleServicesID(r.ID)
+			t.LocaleServices = append(t.LocaleServices, LocaleServices{ResourceType: "LocaleServices", ID: ls, Path: path + "/locale-services/" + ls,
+				ParentPath: path, DisplayName: ls, EdgeClusterPath: "/infra/sites/default/enforcement-points/default/edge-clusters/" + EdgeClusterID})
 		case trace.Tier1:
 			t1 := Tier1{ResourceType: "Tier1", ID: r.ID, Path: path, DisplayName: r.Name}
 			if a := t.Advertisement[r.ID]; a.Enabled && a.AdvertiseNSXConnectedRoutes {
@@ -278,7 +411,7 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 		if rp.Kind != trace.RouterPortUplink || tier[rp.Router] != trace.Tier0 {
 			continue
 		}
-		parent := routerPath(rp.Router, tier) + "/locale-services/default"
+		parent := routerPath(rp.Router, tier) + "/locale-services/" + LocaleServicesID(rp.Router)
 		in := Tier0Interface{ResourceType: "Tier0Interface", ID: rp.ID, Path: parent + "/interfaces/" + rp.ID, ParentPath: parent, DisplayName: rp.Name, Type: "EXTERNAL"}
 		for _, n := range rp.Networks {
 			if p, err := netip.ParsePrefix(n); err == nil {
@@ -287,6 +420,10 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 		}
 		t.Tier0Uplinks = append(t.Tier0Uplinks, in)
 	}
+}
+
+func segmentPortPath(p trace.SwitchPort) string {
+	return "/infra/segments/" + p.Switch + "/ports/" + p.ID
 }
 
 func routerPath(id string, tier map[string]string) string {
@@ -300,20 +437,24 @@ func routerPath(id string, tier map[string]string) string {
 // that part is served as.
 func (t *Topology) fixtureFiles() map[string]any {
 	return map[string]any{
-		"logical-switches.json":     list(t.LogicalSwitches),
-		"logical-ports.json":        list(t.LogicalPorts),
-		"logical-routers.json":      list(t.LogicalRouters),
-		"logical-router-ports.json": list(t.LogicalRouterPorts),
-		"static-routes.json":        &t.StaticRoutes,
-		"advertisement.json":        &t.Advertisement,
-		"route-tables.json":         &t.RouteTables,
-		"policy/segments.json":      list(t.Segments),
-		"policy/segment-ports.json": list(t.SegmentPorts),
-		"policy/tier-0s.json":       list(t.Tier0s),
-		"policy/tier-1s.json":       list(t.Tier1s),
-		"policy/static-routes.json": list(t.PolicyRoutes),
-		"policy/interfaces.json":    list(t.Tier0Uplinks),
-		"policy/realized.json":      &t.RealizedRouter,
+		"logical-switches.json":       list(t.LogicalSwitches),
+		"logical-ports.json":          list(t.LogicalPorts),
+		"logical-routers.json":        list(t.LogicalRouters),
+		"logical-router-ports.json":   list(t.LogicalRouterPorts),
+		"static-routes.json":          &t.StaticRoutes,
+		"advertisement.json":          &t.Advertisement,
+		"route-tables.json":           &t.RouteTables,
+		"edge-clusters.json":          list(t.EdgeClusters),
+		"port-states.json":            &t.PortStates,
+		"vifs.json":                   list(t.VIFs),
+		"policy/locale-services.json": list(t.LocaleServices),
+		"policy/segments.json":        list(t.Segments),
+		"policy/segment-ports.json":   list(t.SegmentPorts),
+		"policy/tier-0s.json":         list(t.Tier0s),
+		"policy/tier-1s.json":         list(t.Tier1s),
+		"policy/static-routes.json":   list(t.PolicyRoutes),
+		"policy/interfaces.json":      list(t.Tier0Uplinks),
+		"policy/realized.json":        &t.RealizedRouter,
 	}
 }
 
@@ -372,5 +513,8 @@ func LoadDir(dir string) (*Topology, error) {
 	t.Tier1s = lists["policy/tier-1s.json"].(*ListResult[Tier1]).Results
 	t.PolicyRoutes = lists["policy/static-routes.json"].(*ListResult[StaticRoutes]).Results
 	t.Tier0Uplinks = lists["policy/interfaces.json"].(*ListResult[Tier0Interface]).Results
+	t.EdgeClusters = lists["edge-clusters.json"].(*ListResult[EdgeCluster]).Results
+	t.VIFs = lists["vifs.json"].(*ListResult[VirtualNetworkInterface]).Results
+	t.LocaleServices = lists["policy/locale-services.json"].(*ListResult[LocaleServices]).Results
 	return t, nil
 }
