@@ -10,6 +10,9 @@ require (
 	github.com/ovn-org/libovsdb v0.7.1-0.20240820095311-ce1951614a20
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
+	github.com/vmware/vsphere-automation-sdk-go/runtime v0.7.0
+	github.com/vmware/vsphere-automation-sdk-go/services/nsxt v0.12.0
+	github.com/vmware/vsphere-automation-sdk-go/services/nsxt-mp v0.6.0
 	k8s.io/cli-runtime v0.34.4
 	sigs.k8s.io/yaml v1.6.0
 )
