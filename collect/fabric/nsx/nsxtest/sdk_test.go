@@ -18,8 +18,8 @@ import (
 
 	vb "github.com/vmware/vsphere-automation-sdk-go/runtime/bindings"
 	"github.com/vmware/vsphere-automation-sdk-go/runtime/data/serializers/cleanjson"
-	pm "github.com/vmware/vsphere-automation-sdk-go/services/nsxt/model"
 	mp "github.com/vmware/vsphere-automation-sdk-go/services/nsxt-mp/nsx/model"
+	pm "github.com/vmware/vsphere-automation-sdk-go/services/nsxt/model"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
