@@ -280,6 +280,11 @@ func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Qu
 		case trace.TargetIP:
 			if a, err := netip.ParseAddr(t.IP); err == nil {
 				ep := fabric.Endpoint{IP: a}
+				for _, n := range res.Cluster.Nodes {
+					if kube.NodeIP(n) == a.String() {
+						ep.Node = n.Name // a node's address: NSX finds its port by the node's name
+					}
+				}
 				for _, p := range res.Cluster.Pods {
 					for _, ip := range p.IPs {
 						if ip == t.IP && !p.HostNetwork {

@@ -3,6 +3,7 @@ package nsx
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"os"
@@ -55,7 +56,7 @@ func newTestProvider(t *testing.T, s *nsxtest.Server, mod func(*Config)) (fabric
 		tr.MaxIdleConnsPerHost = maxConcurrent // as New's own transport
 	}
 	cfg := Config{Manager: s.URL, HTTPClient: s.Client(), Sleep: (&fakeSleep{}).sleep,
-		Logf: func(f string, a ...any) { logs = append(logs, f) }}
+		Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -212,6 +212,7 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 			return err
 		}
 	}
+	st.fillParents()
 	return nil
 }
 

@@ -238,6 +238,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Method == http.MethodPost && r.URL.Path == "/api/session/create" {
+		if fault != nil && fault.Status != 0 {
+			if fault.RetryAfter != "" {
+				w.Header().Set("Retry-After", fault.RetryAfter)
+			}
+			s.logins.Add(1)
+			s.fail(w, fault.Status, 100, http.StatusText(fault.Status))
+			return
+		}
 		s.login(w, r)
 		return
 	}
