@@ -141,7 +141,11 @@ func (f *NSXFront) indexed(r *http.Request) ([]byte, bool) {
 	for i, h := range hits {
 		results[i] = f.raw[h]
 	}
-	b, _ := json.Marshal(nsxtest.ListResult[json.RawMessage]{Results: results, ResultCount: len(hits)})
+	lr := nsxtest.ListResult[json.RawMessage]{Results: results, ResultCount: len(hits)}
+	if r.URL.Path == "/api/v1/search/query" {
+		lr.Cursor = strconv.Itoa(len(hits)) // a search's last page carries a cursor: its result_count
+	}
+	b, _ := json.Marshal(lr)
 	return b, true
 }
 

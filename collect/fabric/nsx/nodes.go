@@ -21,10 +21,11 @@ import (
 // NCP's setup tags the node's port ncp/node_name + ncp/cluster, on the container-traffic NIC when
 // the node has two. So a node is found the way a manager allows, with targeted requests only:
 //  1. the ports tagged ncp/node_name=NAME (one search, grouped with other names by batchNames);
-//  2. beside each other, their state and their inventory VIF (which names the VM);
-//  3. when none of them holds the node's address: the VM's other VIFs (owner_vm_id), whose
-//     ip_address_info says which NIC has it;
-//  4. that NIC's port, by its attachment id.
+//  2. their inventory VIFs (which name the VM and the addresses VM tools report);
+//  3. when none of them has the node's address: the VM's other VIFs (owner_vm_id);
+//  4. the port of the VIF that has it, by its attachment id;
+//  5. when no VIF reports it (no VM tools): the state of those ports (realized and discovered
+//     bindings, from the manager's ARP/ND snooping).
 // Every port's state is never read: a fabric has hundreds of thousands of ports.
 
 // nodePort finds the logical port that carries a node's address (ep.IP; without one, the first
@@ -39,12 +40,10 @@ func (st *state) nodePort(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 		st.warn("no NSX logical port is tagged ncp/node_name=%s: tag the node VM's port with ncp/node_name and ncp/cluster as NCP's setup says", ep.Node)
 		return nil, nil
 	}
-	// Their state and inventory VIFs, all in one level; beside them, the tagged NIC's switch and
-	// its gateway, where a node's other NIC usually is too (then the port found last needs
-	// nothing more read).
+	// Their inventory VIFs, in one level; beside them, the tagged NIC's switch and its gateway,
+	// where a node's other NIC usually is too (then the port found last needs nothing more read).
 	for _, sp := range tagged {
-		waiting = st.learnState(ctx, sp) || waiting
-		if _, w := st.vmOfPort(ctx, sp.AttachmentID); w {
+		if _, w := st.vifOfPort(ctx, sp.AttachmentID); w {
 			waiting = true
 		}
 		if err := st.ensureSwitch(ctx, sp.Switch, true); err != nil {
@@ -54,16 +53,81 @@ func (st *state) nodePort(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 	if waiting {
 		return nil, nil
 	}
-	if sp := holding(tagged, ep.IP); sp != nil {
-		return sp, nil
-	}
-	// The address is on another NIC of the same VM (the node's management NIC, untagged).
-	var vms []string
 	for _, sp := range tagged {
-		if vm, _ := st.vmOfPort(ctx, sp.AttachmentID); vm != "" && !slices.Contains(vms, vm) {
-			vms = append(vms, vm)
+		if v, _ := st.vifOfPort(ctx, sp.AttachmentID); v != nil && vifHolds(*v, ep.IP) {
+			return st.withVIF(sp, *v, ep.Node), nil
 		}
 	}
+	// The address is on another NIC of the same VM (the node's management NIC, untagged).
+	others, waiting, err := st.otherVIFs(ctx, tagged)
+	if err != nil || waiting {
+		return nil, err
+	}
+	for _, v := range others {
+		if !vifHolds(v, ep.IP) {
+			continue
+		}
+		sp, err := st.portOfAttachment(ctx, v.LportAttachmentID)
+		if pending(err) || err != nil || sp == nil {
+			return nil, ignorePending(err)
+		}
+		return st.withVIF(sp, v, ep.Node), nil
+	}
+	// No VIF reports it (a VM without VM tools): the ports' state, where the manager's ARP/ND
+	// snooping put what the NIC uses.
+	ports := append([]*trace.SwitchPort(nil), tagged...)
+	for _, v := range others {
+		sp, err := st.portOfAttachment(ctx, v.LportAttachmentID)
+		if pending(err) {
+			waiting = true
+		} else if err != nil {
+			return nil, err
+		} else if sp != nil {
+			ports = append(ports, sp)
+		}
+	}
+	for _, sp := range ports {
+		waiting = st.learnState(ctx, sp) || waiting
+	}
+	if waiting {
+		return nil, nil
+	}
+	for _, sp := range ports {
+		if sp = st.ports[sp.ID]; sp != nil && holding([]*trace.SwitchPort{sp}, ep.IP) != nil {
+			if sp.NodeName == "" {
+				cp := *sp
+				cp.NodeName = ep.Node
+				st.ports[cp.ID], sp = &cp, &cp
+				st.ver++
+			}
+			return sp, nil
+		}
+	}
+	if ep.IP.IsValid() {
+		st.warn("no NIC of the VM of the NSX ports tagged ncp/node_name=%s has the address %s (fabric VIFs, port state)", ep.Node, ep.IP)
+	} else {
+		st.warn("no NIC of the VM of the NSX ports tagged ncp/node_name=%s has an address (fabric VIFs, port state)", ep.Node)
+	}
+	return nil, nil
+}
+
+func ignorePending(err error) error {
+	if pending(err) {
+		return nil
+	}
+	return err
+}
+
+// otherVIFs are the inventory VIFs of the tagged ports' VMs that are not the tagged ports'.
+func (st *state) otherVIFs(ctx context.Context, tagged []*trace.SwitchPort) ([]vif, bool, error) {
+	var vms []string
+	for _, sp := range tagged {
+		if v, _ := st.vifOfPort(ctx, sp.AttachmentID); v != nil && v.OwnerVMID != "" && !slices.Contains(vms, v.OwnerVMID) {
+			vms = append(vms, v.OwnerVMID)
+		}
+	}
+	var out []vif
+	waiting := false
 	for _, vm := range vms {
 		vifs, err := list[vif](ctx, st.f, "/api/v1/fabric/vifs", url.Values{"owner_vm_id": {vm}})
 		if pending(err) {
@@ -71,41 +135,36 @@ func (st *state) nodePort(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 			continue
 		}
 		if err := st.soft(err); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, v := range vifs {
-			if v.LportAttachmentID == "" || !vifHolds(v, ep.IP) || slices.ContainsFunc(tagged, func(sp *trace.SwitchPort) bool { return sp.AttachmentID == v.LportAttachmentID }) {
-				continue
+			if v.LportAttachmentID != "" && !slices.ContainsFunc(tagged, func(sp *trace.SwitchPort) bool { return sp.AttachmentID == v.LportAttachmentID }) {
+				out = append(out, v)
 			}
-			sp, err := st.portOfAttachment(ctx, v.LportAttachmentID)
-			if pending(err) {
-				waiting = true
-				continue
-			}
-			if err != nil || sp == nil {
-				return nil, err
-			}
-			// The inventory is the evidence of its addresses; the NIC belongs to the tagged node.
-			var ips []string
-			for _, info := range v.IPAddressInfo {
-				ips = append(ips, info.IPAddresses...)
-			}
-			if addAddrs(sp, ips, []string{v.MACAddress}) || sp.NodeName == "" {
-				sp.NodeName = ep.Node
-				st.ver++
-			}
-			return sp, nil
 		}
 	}
-	if waiting {
-		return nil, nil
+	return out, waiting, nil
+}
+
+// withVIF is a port with the addresses its inventory VIF reports, the NIC of node.
+func (st *state) withVIF(sp *trace.SwitchPort, v vif, node string) *trace.SwitchPort {
+	cp := *sp
+	cp.IPs, cp.MACs = slices.Clone(sp.IPs), slices.Clone(sp.MACs)
+	var ips []string
+	for _, info := range v.IPAddressInfo {
+		ips = append(ips, info.IPAddresses...)
 	}
-	if ep.IP.IsValid() {
-		st.warn("no NIC of the VM of the NSX ports tagged ncp/node_name=%s has the address %s (port state, fabric VIFs)", ep.Node, ep.IP)
-	} else {
-		st.warn("no NIC of the VM of the NSX ports tagged ncp/node_name=%s has an address (port state, fabric VIFs)", ep.Node)
+	changed := addAddrs(&cp, ips, []string{v.MACAddress})
+	if cp.NodeName == "" {
+		cp.NodeName, changed = node, true
 	}
-	return nil, nil
+	if !changed {
+		return sp
+	}
+	st.ports[cp.ID] = &cp
+	st.learned[cp.ID] = true // keep these addresses when the port is read again
+	st.ver++
+	return &cp
 }
 
 // holding is the port among ports that holds ip (without ip: the first with an address).
@@ -186,30 +245,30 @@ func (st *state) learnState(ctx context.Context, sp *trace.SwitchPort) bool {
 	return false
 }
 
-// vmOfPort is the VM of the NIC whose port has attachment att, from the fabric inventory; true
-// while the read waits for the next level.
-func (st *state) vmOfPort(ctx context.Context, att string) (string, bool) {
+// vifOfPort is the inventory VIF of the NIC whose port has attachment att (nil: none); true while
+// the read waits for the next level.
+func (st *state) vifOfPort(ctx context.Context, att string) (*vif, bool) {
 	if att == "" {
-		return "", false
+		return nil, false
 	}
-	if vm, ok := st.vmOf[att]; ok {
-		return vm, false
+	if v, ok := st.vifOf[att]; ok {
+		return v, false
 	}
 	vifs, err := list[vif](ctx, st.f, "/api/v1/fabric/vifs", url.Values{"lport_attachment_id": {att}})
 	if pending(err) {
-		return "", true
+		return nil, true
 	}
 	if err != nil {
 		_ = st.soft(err)
 	}
-	vm := ""
+	var found *vif
 	for _, v := range vifs {
-		if v.LportAttachmentID == att && v.OwnerVMID != "" {
-			vm = v.OwnerVMID
+		if v.LportAttachmentID == att {
+			found = &v
 		}
 	}
-	st.vmOf[att] = vm
-	return vm, false
+	st.vifOf[att] = found
+	return found, false
 }
 
 // portOfAttachment reads the port of a VIF attachment: by the list filter (Management API) or a

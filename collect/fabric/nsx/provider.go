@@ -121,16 +121,16 @@ type state struct {
 	linkHint map[string]lrport
 	// nameGroup is the group of names searched together (batchNames), by scope and name.
 	nameGroup map[string][]string
-	// learned are the ports whose state has been read into their addresses (nodes.go); vmOf is a
-	// VM NIC's VM, by attachment id, from the fabric inventory.
+	// learned are the ports whose state or inventory VIF has been read into their addresses
+	// (nodes.go); vifOf is a VM NIC's inventory VIF by attachment id (nil: none).
 	learned map[string]bool
-	vmOf    map[string]string
+	vifOf   map[string]*vif
 }
 
 func newState(f *fetcher) *state {
 	return &state{f: f, c: f.c, switches: map[string]*trace.Switch{}, ports: map[string]*trace.SwitchPort{}, routers: map[string]*trace.Router{},
 		rports: map[string]*trace.RouterPort{}, static: map[string][]staticRoute{}, adv: map[string]*advertisement{},
-		learned: map[string]bool{}, vmOf: map[string]string{}, synthetic: map[string]bool{}, switchDone: map[string]bool{}, routerDone: map[string]bool{}, childrenDone: map[string]bool{},
+		learned: map[string]bool{}, vifOf: map[string]*vif{}, synthetic: map[string]bool{}, switchDone: map[string]bool{}, routerDone: map[string]bool{}, childrenDone: map[string]bool{},
 		attachDone: map[string]bool{}, missing: map[string]bool{}}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
@@ -169,5 +170,31 @@ func TestNodePortsFromPolicyAPI(t *testing.T) {
 	}
 	if children != 9 {
 		t.Fatalf("%d CHILD ports under node 172.15.0.3's trunk, want its 9 pods: %+v", children, f.SwitchPorts)
+	}
+}
+
+// Without VM tools the inventory reports no addresses: the node's address is then taken from its
+// ports' state (ARP snooping), and the walk is the same.
+func TestNodeAddressFromPortStateWithoutVMTools(t *testing.T) {
+	top := published(t)
+	for i := range top.VIFs {
+		top.VIFs[i].IPAddressInfo = nil
+	}
+	s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+	defer s.Close()
+	p, _ := newTestProvider(t, s, nil)
+	f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	assertPublishedWalk(t, walkWith(t, f))
+	states := 0
+	for path, n := range s.RequestsByPath() {
+		if strings.HasSuffix(path, "/state") {
+			states += n
+		}
+	}
+	if states == 0 || states > 2 {
+		t.Fatalf("%d port states read, want the node's two NICs' at most", states)
 	}
 }
