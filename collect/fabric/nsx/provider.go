@@ -27,6 +27,7 @@ type provider struct {
 	// read by names, then by addresses) has one deadline for all its NSX reads, not one each.
 	deadline     time.Time
 	deadlineOnce sync.Once
+	deadlineErr  error
 }
 
 func (p *provider) Name() string { return "nsx" }
@@ -39,10 +40,19 @@ var _ fabric.NameResolver = (*provider)(nil)
 
 // Collect reads what q needs. Problems reading one object become warnings (the walk then says
 // what is missing); refused credentials, an unreachable manager or nothing read at all are errors.
-func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
+func (p *provider) Collect(ctx context.Context, q fabric.Query) (_ *trace.Fabric, _ []string, err error) {
 	p.deadlineOnce.Do(func() { p.deadline = time.Now().Add(p.cfg.Deadline) })
+	if p.deadlineErr != nil && !time.Now().Before(p.deadline) {
+		// Spent by an earlier Collect: its error names the request that was waiting.
+		return nil, nil, p.deadlineErr
+	}
 	ctx, cancel := context.WithDeadline(ctx, p.deadline)
 	defer cancel()
+	defer func() {
+		if ctx.Err() != nil && p.deadlineErr == nil && fatal(err) {
+			p.deadlineErr = err
+		}
+	}()
 	p.c.beginCollect()
 	f := newFetcher(p.c)
 	collect := func() (*state, error) {
