@@ -33,7 +33,7 @@ type provider struct {
 func (p *provider) Name() string { return "nsx" }
 
 // ResolvesNames: through the Management API, Collect finds a pod's port by its NCP tags (ncp/pod,
-// ncp/project) and a node's VIF by ncp/node_name when the Endpoint has no IP.
+// ncp/project) when the Endpoint has no IP; a node is always found by ncp/node_name (nodes.go).
 func (p *provider) ResolvesNames() bool { return p.cfg.API == APIManagement }
 
 var _ fabric.NameResolver = (*provider)(nil)
@@ -502,26 +502,15 @@ func (st *state) addFoundPorts(ctx context.Context, found []*trace.SwitchPort, o
 	return nil
 }
 
-// namedPort picks an endpoint's port by its name among candidates: a pod's (its CHILD port
-// first), or a node's VIF that carries an address.
+// namedPort picks a pod's port by its name among candidates, its CHILD port first.
 func (st *state) namedPort(ep fabric.Endpoint, candidates []*trace.SwitchPort) *trace.SwitchPort {
 	var best *trace.SwitchPort
 	for _, sp := range candidates {
-		if sp.Type == trace.PortRouter {
+		// A pod's port; its CHILD port first (a pod in a VM has one per interface).
+		if sp.Type == trace.PortRouter || sp.Pod == nil || ep.Pod == nil || *sp.Pod != *ep.Pod {
 			continue
 		}
-		if ep.Pod != nil {
-			// A pod's port; its CHILD port first (a pod in a VM has one per interface).
-			if sp.Pod == nil || *sp.Pod != *ep.Pod {
-				continue
-			}
-			if best == nil || (sp.Type == trace.PortChild && best.Type != trace.PortChild) {
-				best = sp
-			}
-			continue
-		}
-		// A node's VIF that carries its address (NCP tags its trunk VIF too, without one).
-		if sp.NodeName == ep.Node && sp.Type == trace.PortVIF && portIP(sp).IsValid() && best == nil {
+		if best == nil || (sp.Type == trace.PortChild && best.Type != trace.PortChild) {
 			best = sp
 		}
 	}
