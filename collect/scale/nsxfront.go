@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,8 +15,8 @@ import (
 
 // NSXFront sits in front of an nsxtest.Server's handler: it injects the round-trip latency,
 // counts requests and bytes, records each request on the timeline, and answers the lookups a
-// real NSX Manager serves from its search index (search by address binding or by tag, logical
-// ports by attachment_id or parent_vif_id) from an index instead of nsxtest's linear scans, which
+// real NSX Manager serves from its search index (search by address binding, by tag or by
+// attachment id, logical ports by attachment_id or parent_vif_id) from an index instead of nsxtest's linear scans, which
 // cost 10-120 ms a request over 160,000 ports and would be charged to the tool. The answers are
 // the bytes nsxtest gives (TestNSXFrontAnswersLikeNSXTest); everything else, and authentication,
 // is nsxtest's.
@@ -31,13 +32,15 @@ type NSXFront struct {
 	byTag    map[string][]int
 	byAttach map[string][]int
 	byParent map[string][]int
+	// byAttachLower is byAttach for the search index, which matches case-insensitively.
+	byAttachLower map[string][]int
 }
 
 // NewNSXFront indexes top and wraps srv: it replaces srv's handler (call it before any request)
 // and sets srv's own latency to zero, the front injecting it instead.
 func NewNSXFront(srv *nsxtest.Server, top *nsxtest.Topology, latency time.Duration, tl *Timeline) *NSXFront {
 	f := &NSXFront{inner: srv.Config.Handler, done: make(chan struct{}), ports: top.LogicalPorts,
-		byIP: map[string][]int{}, byMAC: map[string][]int{}, byTag: map[string][]int{}, byAttach: map[string][]int{}, byParent: map[string][]int{}}
+		byIP: map[string][]int{}, byMAC: map[string][]int{}, byTag: map[string][]int{}, byAttach: map[string][]int{}, byParent: map[string][]int{}, byAttachLower: map[string][]int{}}
 	f.raw = make([][]byte, len(top.LogicalPorts))
 	for i, p := range top.LogicalPorts {
 		f.raw[i], _ = json.Marshal(p)
@@ -50,6 +53,7 @@ func NewNSXFront(srv *nsxtest.Server, top *nsxtest.Topology, latency time.Durati
 		}
 		if a := p.Attachment; a != nil {
 			f.byAttach[a.ID] = append(f.byAttach[a.ID], i)
+			f.byAttachLower[strings.ToLower(a.ID)] = append(f.byAttachLower[strings.ToLower(a.ID)], i)
 			if a.Context != nil && a.Context.VifType == "CHILD" {
 				f.byParent[a.Context.ParentVifID] = append(f.byParent[a.Context.ParentVifID], i)
 			}
@@ -158,7 +162,7 @@ func (f *NSXFront) search(query string) ([]int, bool) {
 	}
 	terms := map[string][]string{}
 	for _, alts := range clauses {
-		if len(alts) > 1 && alts[0].Field != "tags.tag" {
+		if len(alts) > 1 && alts[0].Field != "tags.tag" && alts[0].Field != "attachment.id" {
 			return nil, false
 		}
 		for _, t := range alts {
@@ -179,6 +183,17 @@ func (f *NSXFront) search(query string) ([]int, bool) {
 		return terms[k][0]
 	}
 	switch {
+	case len(terms) == 1 && len(terms["attachment.id"]) > 0:
+		var out []int
+		for _, a := range terms["attachment.id"] {
+			for _, i := range f.byAttachLower[a] {
+				if !slices.Contains(out, i) {
+					out = append(out, i)
+				}
+			}
+		}
+		sort.Ints(out)
+		return out, true
 	case len(terms) == 1 && one("address_bindings.ip_address") != "":
 		return f.byIP[one("address_bindings.ip_address")], true
 	case len(terms) == 1 && one("address_bindings.mac_address") != "":

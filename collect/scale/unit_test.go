@@ -139,6 +139,8 @@ func TestNSXFrontAnswersLikeNSXTest(t *testing.T) {
 		search(`resource_type:LogicalPort AND address_bindings.mac_address:"0A:58:00:00:00:07"`),
 		search(`resource_type:LogicalPort AND tags.scope:"ncp/node_name" AND tags.tag:"` + scenario.NodeName(4) + `"`),
 		search(`resource_type:LogicalPort AND tags.scope:"ncp/node_name" AND (tags.tag:"` + scenario.NodeName(4) + `" OR tags.tag:"` + scenario.NodeName(7) + `")`),
+		search(`resource_type:LogicalPort AND attachment.id:"att-vif-` + scenario.NodeName(4) + `"`),
+		search(`resource_type:LogicalPort AND (attachment.id:"att-vif-` + scenario.NodeName(4) + `" OR attachment.id:"trunk-` + scenario.NodeName(7) + `")`),
 		"/api/v1/logical-ports?page_size=1000&attachment_id=trunk-" + scenario.NodeName(4),
 		"/api/v1/logical-ports?page_size=1000&parent_vif_id=trunk-" + scenario.NodeName(4),
 		"/api/v1/logical-ports?page_size=1000&parent_vif_id=nothing",

@@ -285,8 +285,9 @@ func TestEndpointIPOfName(t *testing.T) {
 	}
 }
 
-// A check names a thousand nodes: their VIFs are searched 50 names a search, not one each, and
-// the fabric is the one single-name searches read.
+// A check names a thousand nodes: their tagged NICs are searched 50 names a search, and the ports
+// of their management NICs 50 attachments a search, not one each; the fabric is the one single
+// searches read.
 func TestNamesSearchedInGroups(t *testing.T) {
 	snap := scenario.Synthetic(scenario.SyntheticOptions{Nodes: 130, PodsPerNode: 2, Namespaces: 3})
 	top := nsxtest.FromFabric(snap.Fabric)
@@ -312,8 +313,8 @@ func TestNamesSearchedInGroups(t *testing.T) {
 		return f, s
 	}
 	f, s := collect()
-	if n := s.RequestsByPath()["/api/v1/search/query"]; n != 4 {
-		t.Fatalf("%d searches for 3 pods and 120 nodes, want 4 (the pods, then nodes 50 a search)", n)
+	if n := s.RequestsByPath()["/api/v1/search/query"]; n != 7 {
+		t.Fatalf("%d searches for 3 pods and 120 nodes, want 7 (the pods, the nodes 50 a search, their management NICs' ports 50 a search)", n)
 	}
 	for _, ep := range q.Destinations {
 		found := false
@@ -327,8 +328,8 @@ func TestNamesSearchedInGroups(t *testing.T) {
 	defer func(n int) { maxNamesPerSearch = n }(maxNamesPerSearch)
 	maxNamesPerSearch = 1
 	one, s1 := collect()
-	if n := s1.RequestsByPath()["/api/v1/search/query"]; n != 123 {
-		t.Fatalf("%d single-name searches, want 123", n)
+	if n := s1.RequestsByPath()["/api/v1/search/query"]; n != 243 {
+		t.Fatalf("%d single searches, want 243 (123 names, 120 NICs)", n)
 	}
 	if !reflect.DeepEqual(f, one) {
 		t.Fatalf("the fabric read with grouped searches differs from single-name searches")
@@ -337,8 +338,8 @@ func TestNamesSearchedInGroups(t *testing.T) {
 	// A manager that refuses the OR groups: each name is searched alone, with no warning.
 	maxNamesPerSearch = 50
 	refused, s2 := collect("/api/v1/search/query?+OR+")
-	if n := s2.RequestsByPath()["/api/v1/search/query"]; n != 4+123 {
-		t.Fatalf("%d searches with the groups refused, want 4 refused and 123 single", n)
+	if n := s2.RequestsByPath()["/api/v1/search/query"]; n != 7+243 {
+		t.Fatalf("%d searches with the groups refused, want 7 refused and 243 single", n)
 	}
 	if !reflect.DeepEqual(refused, one) {
 		t.Fatalf("the fabric read after refused grouped searches differs from single-name searches")

@@ -58,10 +58,26 @@ type fetcher struct {
 	// decoded are list pages' entries once decoded, by page and entry type: every round reads
 	// the same pages again (a check's grouped searches, each read by 50 endpoints, per round).
 	decoded map[string]any
+	// attachGroups are the attachments searched together (groupAttachments), by attachment.
+	attachGroups map[string][]string
+}
+
+func (f *fetcher) attachGroup(att string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attachGroups[att]
+}
+
+func (f *fetcher) setAttachGroup(group []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range group {
+		f.attachGroups[a] = group
+	}
 }
 
 func newFetcher(c *client) *fetcher {
-	return &fetcher{c: c, cache: map[string]fetchEntry{}, want: map[string]func(ctx context.Context){}, decoded: map[string]any{}}
+	return &fetcher{c: c, cache: map[string]fetchEntry{}, want: map[string]func(ctx context.Context){}, decoded: map[string]any{}, attachGroups: map[string][]string{}}
 }
 
 func cacheKey(path string, q url.Values) string { return path + "?" + q.Encode() }

@@ -271,37 +271,96 @@ func (st *state) vifOfPort(ctx context.Context, att string) (*vif, bool) {
 	return found, false
 }
 
-// portOfAttachment reads the port of a VIF attachment: by the list filter (Management API) or a
-// search on attachment.id (Policy API).
+// portOfAttachment reads the port of a VIF attachment through the search index (attachment.id),
+// as the node's tagged port was found. The attachments a level asks for are searched together,
+// maxNamesPerSearch a search (groupAttachments): a check's thousand nodes are ~20 searches.
 func (st *state) portOfAttachment(ctx context.Context, att string) (*trace.SwitchPort, error) {
-	if st.policy != nil {
-		found, err := st.searchSegmentPorts(ctx, "attachment.id:"+quote(att))
-		if err != nil {
-			return nil, err
-		}
-		for _, sp := range found {
-			if sp.AttachmentID == att {
-				return sp, nil
-			}
-		}
-		return nil, nil
+	group := st.f.attachGroup(att)
+	if group == nil && st.f.dry {
+		st.wantAttach = append(st.wantAttach, att) // searched with this level's others
+		return nil, errPending
 	}
-	res, err := list[lport](ctx, st.f, "/api/v1/logical-ports", url.Values{"attachment_id": {att}})
+	if group == nil {
+		group = []string{att} // the live round reads what no dry round grouped
+	}
+	found, err := st.searchAttachments(ctx, group)
+	if err != nil && !pending(err) && !fatal(err) && len(group) > 1 {
+		found, err = st.searchAttachments(ctx, []string{att}) // the group was refused: alone
+	}
 	if pending(err) {
 		return nil, err
 	}
 	if err := st.soft(err); err != nil {
 		return nil, err
 	}
-	for _, lp := range res {
-		if lp.Attachment != nil && lp.Attachment.ID == att {
-			if old := st.ports[lp.ID]; old != nil && !st.synthetic[lp.ID] {
+	for _, sp := range found {
+		if sp.AttachmentID == att && sp.Type != trace.PortChild {
+			if old := st.ports[sp.ID]; old != nil && !st.synthetic[sp.ID] {
 				return old, nil
 			}
-			return st.addPort(lp), nil
+			return st.putPort(*sp), nil
 		}
 	}
 	return nil, nil
+}
+
+// searchAttachments searches the ports of these attachments (one term, or an OR group).
+func (st *state) searchAttachments(ctx context.Context, atts []string) ([]*trace.SwitchPort, error) {
+	terms := make([]string, len(atts))
+	for i, a := range atts {
+		terms[i] = "attachment.id:" + quote(a)
+	}
+	term := terms[0]
+	if len(terms) > 1 {
+		term = "(" + strings.Join(terms, " OR ") + ")"
+	}
+	if st.policy != nil {
+		return st.searchSegmentPorts(ctx, term)
+	}
+	lps, ok, err := st.search(ctx, len(atts) > 1, term)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		// No search API: every port, once.
+		if err := st.listAllPorts(ctx); err != nil {
+			return nil, err
+		}
+		return st.sortedPorts(), nil
+	}
+	out := make([]*trace.SwitchPort, 0, len(lps))
+	for _, lp := range lps {
+		sp := lp.switchPort()
+		out = append(out, &sp)
+	}
+	return out, nil
+}
+
+// groupAttachments groups the attachments this dry round asked for into searches and notes them.
+func (st *state) groupAttachments(ctx context.Context) {
+	atts := slices.Compact(slices.Sorted(slices.Values(st.wantAttach)))
+	var group []string
+	size := 0
+	flush := func() {
+		if len(group) == 0 {
+			return
+		}
+		st.f.setAttachGroup(group)
+		_, _ = st.searchAttachments(ctx, group)
+		group, size = nil, 0
+	}
+	for _, a := range atts {
+		if st.f.attachGroup(a) != nil {
+			continue
+		}
+		term := len("attachment.id:"+quote(a)) + len(" OR ")
+		if len(group) > 0 && (len(group) == maxNamesPerSearch || size+term > maxSearchTerms) {
+			flush()
+		}
+		group = append(group, a)
+		size += term
+	}
+	flush()
 }
 
 // searchTagged searches the ports tagged scope=name (with its group's names when grouped; a

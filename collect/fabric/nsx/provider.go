@@ -27,7 +27,14 @@ type provider struct {
 	// read by names, then by addresses) has one deadline for all its NSX reads, not one each.
 	deadline     time.Time
 	deadlineOnce sync.Once
-	deadlineErr  error
+	spent        *collected
+}
+
+// collected is one Collect's answer.
+type collected struct {
+	fab   *trace.Fabric
+	warns []string
+	err   error
 }
 
 func (p *provider) Name() string { return "nsx" }
@@ -40,17 +47,18 @@ var _ fabric.NameResolver = (*provider)(nil)
 
 // Collect reads what q needs. Problems reading one object become warnings (the walk then says
 // what is missing); refused credentials, an unreachable manager or nothing read at all are errors.
-func (p *provider) Collect(ctx context.Context, q fabric.Query) (_ *trace.Fabric, _ []string, err error) {
+func (p *provider) Collect(ctx context.Context, q fabric.Query) (fab *trace.Fabric, warns []string, err error) {
 	p.deadlineOnce.Do(func() { p.deadline = time.Now().Add(p.cfg.Deadline) })
-	if p.deadlineErr != nil && !time.Now().Before(p.deadline) {
-		// Spent by an earlier Collect: its error names the request that was waiting.
-		return nil, nil, p.deadlineErr
+	if p.spent != nil && !time.Now().Before(p.deadline) {
+		// An earlier Collect of this command spent the deadline: what it read, and the request
+		// that was waiting, are the answer; nothing more is sent.
+		return p.spent.fab, p.spent.warns, p.spent.err
 	}
 	ctx, cancel := context.WithDeadline(ctx, p.deadline)
 	defer cancel()
 	defer func() {
-		if ctx.Err() != nil && p.deadlineErr == nil && fatal(err) {
-			p.deadlineErr = err
+		if ctx.Err() != nil && p.spent == nil {
+			p.spent = &collected{fab, warns, err}
 		}
 	}()
 	p.c.beginCollect()
@@ -65,7 +73,12 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (_ *trace.Fabric
 	// Dry rounds: each notes the reads the next level needs, then they are fetched at once (fetch.go).
 	f.dry = true
 	for round := 0; round < maxRounds; round++ {
-		if _, err := collect(); fatal(err) || f.noted() == 0 || ctx.Err() != nil {
+		st, err := collect()
+		if fatal(err) || ctx.Err() != nil {
+			break
+		}
+		st.groupAttachments(ctx)
+		if f.noted() == 0 {
 			break
 		}
 		f.fetchNoted(ctx)
@@ -135,6 +148,8 @@ type state struct {
 	// (nodes.go); vifOf is a VM NIC's inventory VIF by attachment id (nil: none).
 	learned map[string]bool
 	vifOf   map[string]*vif
+	// wantAttach are the attachments whose ports a dry round asked for (portOfAttachment).
+	wantAttach []string
 }
 
 func newState(f *fetcher) *state {
