@@ -316,6 +316,9 @@ func TestNamesSearchedInGroups(t *testing.T) {
 	if n := s.RequestsByPath()["/api/v1/search/query"]; n != 7 {
 		t.Fatalf("%d searches for 3 pods and 120 nodes, want 7 (the pods, the nodes 50 a search, their management NICs' ports 50 a search)", n)
 	}
+	if n := s.RequestsByPath()["/api/v1/fabric/vifs"]; n != 1 {
+		t.Fatalf("%d fabric/vifs requests for 120 nodes, want the inventory listed once (1 page)", n)
+	}
 	for _, ep := range q.Destinations {
 		found := false
 		for _, sp := range f.SwitchPorts {

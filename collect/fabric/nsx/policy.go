@@ -172,6 +172,9 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 	}
 	all := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
 	st.batchNames(all)
+	if st.wholeInventory {
+		st.inventoryVIFs(ctx) // beside the first searches: its pages are sequential
+	}
 	eps := make([]*trace.SwitchPort, len(all))
 	ips := make([]netip.Addr, len(all))
 	for i, ep := range all {

@@ -150,6 +150,10 @@ type state struct {
 	vifOf   map[string]*vif
 	// wantAttach are the attachments whose ports a dry round asked for (portOfAttachment).
 	wantAttach []string
+	// wholeInventory: so many nodes are looked up that the fabric inventory is listed once
+	// (inventoryVIFs) instead of two VIF lookups per node; inv is that list, indexed.
+	wholeInventory bool
+	inv            *inventoryIndex
 }
 
 func newState(f *fetcher) *state {
@@ -247,6 +251,9 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 		st.tier0Hint(ctx)
 	}
 	st.batchNames(all)
+	if st.wholeInventory {
+		st.inventoryVIFs(ctx) // beside the first searches: its pages are sequential
+	}
 	// Every endpoint's port, its switch and the switch's routers; an endpoint known by name only
 	// takes its IP from its port.
 	eps := make([]*trace.SwitchPort, len(all))
@@ -579,6 +586,7 @@ func (st *state) batchNames(eps []fabric.Endpoint) {
 		}
 		names[scope][name] = true
 	}
+	st.wholeInventory = len(names["ncp/node_name"]) >= inventoryNodes
 	st.nameGroup = map[string][]string{}
 	for scope, set := range names {
 		var group []string
