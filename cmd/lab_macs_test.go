@@ -36,6 +36,7 @@ func (l *e2eLab) names(t *testing.T) labNames {
 type macsRow struct {
 	Port, MAC, Role, Pod, Owner, FabricPort string
 	VLAN                                    int
+	FabricTag                               *int
 	Uplink                                  bool
 }
 
@@ -82,6 +83,9 @@ func testMacsJoin(t *testing.T, l *e2eLab, node string) {
 			switch {
 			case row.Role == "pod":
 				gotPod[row.MAC] = fmt.Sprintf("%s %s VLAN %d", row.Pod, row.FabricPort, row.VLAN)
+				if row.FabricTag == nil || *row.FabricTag != row.VLAN {
+					t.Errorf("%s: %s joined to %s with tag %v, want the row's VLAN %d", be, row.Pod, row.FabricPort, row.FabricTag, row.VLAN)
+				}
 			case row.Role == "router" && row.Uplink:
 				gotRouter[row.VLAN] = fmt.Sprintf("%s on %s", row.Owner, row.FabricPort)
 			}

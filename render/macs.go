@@ -33,7 +33,7 @@ func WriteMACs(w io.Writer, t *trace.MACTable, f Format, opt Options) error {
 	}
 	header := []string{"BRIDGE", "PORT", "OFPORT", "VLAN", "MAC", "TYPE", "POD / OWNER", "FABRIC PORT"}
 	if f == Wide {
-		header = append(header, "INTERFACE", "AGE", "NOTES")
+		header = append(header, "FABRIC TAG", "INTERFACE", "AGE", "NOTES")
 	}
 	var rows [][]string
 	for _, r := range t.Rows {
@@ -50,7 +50,11 @@ func WriteMACs(w io.Writer, t *trace.MACTable, f Format, opt Options) error {
 		}
 		row := []string{r.Bridge, port, r.OFPort, strconv.Itoa(r.VLAN), r.MAC, role, dash(r.Owner), dash(r.FabricPort)}
 		if f == Wide {
-			row = append(row, dash(r.Interface), strconv.Itoa(r.Age), dash(strings.Join(r.Notes, "; ")))
+			tag := "-"
+			if r.FabricTag != nil {
+				tag = strconv.Itoa(*r.FabricTag)
+			}
+			row = append(row, tag, dash(r.Interface), strconv.Itoa(r.Age), dash(strings.Join(r.Notes, "; ")))
 		}
 		rows = append(rows, row)
 	}

@@ -30,6 +30,8 @@ type MACRow struct {
 	Owner      string `json:"owner,omitempty"`
 	Pod        string `json:"pod,omitempty"`
 	FabricPort string `json:"fabricPort,omitempty"`
+	// FabricTag is the pod's CHILD port's traffic_tag (NSX) or tag (OVN): the VLAN the join is on.
+	FabricTag *int `json:"fabricTag,omitempty"`
 	// Uplink is set on rows learned on a trunk port (a MAC beyond the node).
 	Uplink bool     `json:"uplink,omitempty"`
 	Notes  []string `json:"notes,omitempty"`
@@ -243,10 +245,10 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 		case podByMAC[row.MAC] != "":
 			row.Role, row.Pod, row.Owner = RolePod, podByMAC[row.MAC], podByMAC[row.MAC]
 			if child != nil && containsMAC(child.MACs, row.MAC) {
-				row.FabricPort = portName(child)
+				row.FabricPort, row.FabricTag = portName(child), child.TrafficTag
 			} else if ix.fab != nil {
 				for _, sp := range ix.fab.portsByMAC[row.MAC] {
-					row.FabricPort = portName(sp)
+					row.FabricPort, row.FabricTag = portName(sp), sp.TrafficTag
 					if sp.TrafficTag != nil && *sp.TrafficTag != e.VLAN {
 						row.Notes = append(row.Notes, fmt.Sprintf("fabric port traffic_tag %d, MAC seen on VLAN %d", *sp.TrafficTag, e.VLAN))
 					}
