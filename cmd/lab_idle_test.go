@@ -225,7 +225,10 @@ func testScenarioFlushed(t *testing.T, l *e2eLab, plan, name, kind, reason strin
 				}
 			}
 		}
-		if got := traceroute(t, kubeDNS.Netns, "172.15.0.4"); !slices.Equal(got, tr) || !slices.Equal(got, where) {
+		// A hop that is kube-dns itself is its own kernel saying the gateway does not answer ARP
+		// (!H: its neighbour entry aged out with the veth down): no router answered either way.
+		got := slices.DeleteFunc(traceroute(t, kubeDNS.Netns, "172.15.0.4"), func(h string) bool { return h == kubeDNS.IP })
+		if !slices.Equal(got, tr) || !slices.Equal(got, where) {
 			t.Errorf("flushed %s: traceroute %v, want %v (the walk breaks at hop %d: routers %v)", name, got, tr, walk.BrokenAt, where)
 		}
 	}
