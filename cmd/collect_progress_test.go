@@ -2,9 +2,12 @@ package cmd
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // The progress of a large collection: a line for the first node, every twentieth of the way and
@@ -40,5 +43,26 @@ func TestCollectClusterFlags(t *testing.T) {
 		if err := tc.o.Validate(); err == nil || err.Error() != tc.want {
 			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
 		}
+	}
+}
+
+// check's default matrix refreshes its sources too: one pod per node, known only after the API read.
+func TestRefreshDefaultSources(t *testing.T) {
+	c := &trace.Cluster{
+		Nodes: []trace.Node{{Name: "a"}, {Name: "b"}},
+		Pods: []trace.Pod{
+			{Namespace: "x", Name: "p2", Node: "a", IPs: []string{"10.0.0.2"}, Phase: "Running"},
+			{Namespace: "x", Name: "p1", Node: "a", IPs: []string{"10.0.0.1"}, Phase: "Running"},
+			{Namespace: "x", Name: "q", Node: "b", IPs: []string{"10.0.1.1"}, Phase: "Running"},
+			{Namespace: "x", Name: "h", Node: "b", IPs: []string{"192.0.2.1"}, HostNetwork: true},
+		},
+	}
+	pods, targets := defaultSources(c)
+	if fmt.Sprint(pods) != "[x/p1 x/q]" || len(targets) != 2 {
+		t.Errorf("sources %v targets %v", pods, targets)
+	}
+	need := (&ProbeOptions{Refresh: true, PodExec: "ip netns exec {pod}"}).withRefresh(Need{All: true})
+	if need.Refresh == nil {
+		t.Error("check --refresh with the default matrix sends nothing")
 	}
 }

@@ -18,14 +18,37 @@ const maxRefreshAtOnce = 8
 // --refresh or --probe asks for it: the MAC tables then hold the pods' entries, so a missing
 // one is a fault rather than an idle pod.
 func (p *ProbeOptions) withRefresh(need Need) Need {
-	if (!p.Refresh && p.Probe == "") || p.PodExec == "" || len(need.Pods) == 0 {
+	if (!p.Refresh && p.Probe == "") || p.PodExec == "" || (len(need.Pods) == 0 && !need.All) {
 		return need
 	}
 	pods, targets := need.Pods, need.Targets
 	need.Refresh = func(ctx context.Context, c *trace.Cluster) (map[string][]trace.PodRef, []string) {
+		if len(pods) == 0 {
+			// check's default matrix: its sources are known only now, one pod per node, to the nodes.
+			pods, targets = defaultSources(c)
+		}
 		return p.refresh(ctx, c, pods, targets)
 	}
 	return need
+}
+
+// defaultSources are the sources of check's default matrix (the first running pod of each node,
+// by namespace and name, as trace.Index picks them) and the nodes as targets.
+func defaultSources(c *trace.Cluster) ([]trace.PodRef, []trace.Target) {
+	ix := trace.NewIndex(&trace.Snapshot{Cluster: *c})
+	var pods []trace.PodRef
+	var targets []trace.Target
+	for _, n := range c.Nodes {
+		targets = append(targets, trace.Target{Kind: trace.TargetNode, Name: n.Name})
+	}
+	seen := map[string]bool{}
+	for _, spec := range ix.DefaultChecks() {
+		if !seen[spec.Source.String()] {
+			seen[spec.Source.String()] = true
+			pods = append(pods, spec.Source)
+		}
+	}
+	return pods, targets
 }
 
 // refresh sends one ICMP echo with TTL 1 from each pod towards the first target it can address
