@@ -148,6 +148,11 @@ type state struct {
 	// (nodes.go); vifOf is a VM NIC's inventory VIF by attachment id (nil: none).
 	learned map[string]bool
 	vifOf   map[string]*vif
+	// rpOn indexes router ports by the switch they are linked to, valid at ver rpOnVer.
+	rpOn    map[string][]*trace.RouterPort
+	rpOnVer int
+	// followed are the (router, destination) pairs follow has gone through.
+	followed map[string]bool
 	// wantAttach are the attachments whose ports a dry round asked for (portOfAttachment).
 	wantAttach []string
 	// wholeInventory: so many nodes are looked up that the fabric inventory is listed once
@@ -301,7 +306,7 @@ func (st *state) followPairs(ctx context.Context, q fabric.Query, eps []*trace.S
 					continue
 				}
 				followed[key] = true
-				if err := st.follow(ctx, from.Switch, ips[pair[1]]); err != nil {
+				if err := st.follow(ctx, from.Switch, ips[pair[1]], strings.TrimPrefix(key, from.Switch+"|")); err != nil {
 					return err
 				}
 			}
@@ -790,6 +795,20 @@ func (st *state) sortedRouterPorts() []*trace.RouterPort {
 	return out
 }
 
+// routerPortsOn are the router ports linked to a switch, in ID order; the index holds while
+// nothing was added (follow asks it per pair: a bundle has 90,000 pairs).
+func (st *state) routerPortsOn(sw string) []*trace.RouterPort {
+	if st.rpOn == nil || st.rpOnVer != st.ver {
+		st.rpOn, st.rpOnVer = map[string][]*trace.RouterPort{}, st.ver
+		for _, rp := range st.sortedRouterPorts() {
+			if sp := st.ports[rp.LinkedSwitchPort]; sp != nil {
+				st.rpOn[sp.Switch] = append(st.rpOn[sp.Switch], rp)
+			}
+		}
+	}
+	return st.rpOn[sw]
+}
+
 // getRouterPort reads one router port by id (a link's peer).
 func (st *state) getRouterPort(ctx context.Context, id string) (*trace.RouterPort, error) {
 	if rp := st.rports[id]; rp != nil {
@@ -1032,16 +1051,21 @@ func (st *state) routeStep(rid string, dst netip.Addr) trace.Step {
 
 // follow reads the routers a packet from switch `from` to dst passes, asking the engine's own
 // longest-prefix match (trace.RouteStep) on what has been read so far which peer comes next.
-func (st *state) follow(ctx context.Context, from string, dst netip.Addr) error {
-	for _, rp := range st.sortedRouterPorts() {
-		sp := st.ports[rp.LinkedSwitchPort]
-		if sp == nil || sp.Switch != from {
-			continue
-		}
+//
+// dstKey names where dst is (its switch, else itself): a router already followed toward the same
+// place in this round has had everything beyond it read, so the walk stops there. A bundle's
+// paths among 300 pods on 300 switches would otherwise step the tier-0 toward each destination
+// once per source.
+func (st *state) follow(ctx context.Context, from string, dst netip.Addr, dstKey string) error {
+	if st.followed == nil {
+		st.followed = map[string]bool{}
+	}
+	for _, rp := range st.routerPortsOn(from) {
 		rid := rp.Router
 		seen := map[string]bool{}
-		for hop := 0; hop < maxRouterHops && rid != "" && !seen[rid]; hop++ {
+		for hop := 0; hop < maxRouterHops && rid != "" && !seen[rid] && !st.followed[rid+"|"+dstKey]; hop++ {
 			seen[rid] = true
+			st.followed[rid+"|"+dstKey] = true
 			if err := st.ensureRouter(ctx, rid); err != nil {
 				return err
 			}

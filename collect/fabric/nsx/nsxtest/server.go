@@ -580,8 +580,8 @@ func (s *Server) rportMatches(x LogicalRouterPort, q url.Values) bool {
 		if x.LinkedLogicalSwitchPortID == nil {
 			return false
 		}
-		lp, ok := find(s.top.LogicalPorts, func(p LogicalPort) bool { return p.ID == x.LinkedLogicalSwitchPortID.TargetID })
-		if !ok || lp.LogicalSwitchID != v {
+		i, ok := s.portByID[x.LinkedLogicalSwitchPortID.TargetID]
+		if !ok || s.top.LogicalPorts[i].LogicalSwitchID != v {
 			return false
 		}
 	}
