@@ -210,9 +210,15 @@ func (st *state) taggedNodePorts(ctx context.Context, name string) ([]*trace.Swi
 	if err := st.addFoundPorts(ctx, found, ok); err != nil {
 		return nil, false, err
 	}
+	// What the search found (every port read so far only without a search API: a check's
+	// thousand nodes would sort and scan them a thousand times).
+	cands := st.known(found)
+	if !ok {
+		cands = st.sortedPorts()
+	}
 	var out []*trace.SwitchPort
-	for _, sp := range st.sortedPorts() {
-		if sp.NodeName == name && sp.Type == trace.PortVIF && (!ok || slices.ContainsFunc(found, func(f *trace.SwitchPort) bool { return f.ID == sp.ID })) {
+	for _, sp := range cands {
+		if sp.NodeName == name && sp.Type == trace.PortVIF {
 			out = append(out, sp)
 		}
 	}
