@@ -34,6 +34,8 @@ type CheckOptions struct {
 
 	color bool
 	now   func() time.Time
+	// toSet says --to was given (its default, nodes, only applies with --from).
+	toSet bool
 }
 
 // NewCmdCheck builds `check`.
@@ -77,6 +79,7 @@ error, 3 facts could not be collected (some check's walk is unknown, and none fa
   kubectl packetwalk check --plan checks.yaml --probe --pod-exec 'kubectl exec -n {namespace} {pod} --'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			o.toSet = c.Flags().Changed("to")
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -97,6 +100,9 @@ error, 3 facts could not be collected (some check's walk is unknown, and none fa
 	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
 	f.StringVar(&o.JUnit, "junit", o.JUnit, "also write a JUnit XML report to this file")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
+	_ = c.RegisterFlagCompletionFunc("from", completePod(g))
+	_ = c.RegisterFlagCompletionFunc("to", completeCheckTargets(g))
+	_ = c.RegisterFlagCompletionFunc("expect", fixedCompletion(trace.VerdictReachable, trace.VerdictBroken))
 	return c
 }
 
@@ -108,6 +114,9 @@ func (o *CheckOptions) Validate() error {
 	}
 	if o.Plan != "" && o.From != "" {
 		return usageErr("use --plan or --from, not both")
+	}
+	if o.toSet && o.From == "" {
+		return usageErr("--to needs --from POD|SELECTOR, the pods to check from (a --plan names its own destinations)")
 	}
 	if o.Expect != trace.VerdictReachable && o.Expect != trace.VerdictBroken {
 		return usageErr("--expect must be reachable or broken, got %q", o.Expect)
@@ -135,6 +144,8 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	// The run's time includes gathering the facts, which every check shares.
+	started := o.now()
 	snap, err := o.Gather(ctx, o.GlobalOptions, o.withRefresh(o.need(plan)))
 	if err != nil {
 		return err
@@ -155,7 +166,6 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 			specs[i].Probe = o.Probe
 		}
 	}
-	started := o.now()
 	opt := trace.CheckOptions{Parallel: o.Parallel, Probe: o.Prober(snap), Now: o.now}
 	if f, ok := o.ErrOut.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		opt.Progress = func(done, total int, r trace.CheckResult) {
@@ -166,6 +176,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		}
 	}
 	rep := trace.RunChecks(ctx, ix, specs, opt)
+	rep.Seconds = o.now().Sub(started).Seconds()
 	if o.JUnit != "" {
 		if err := writeFileAtomic(o.JUnit, func(f *os.File) error { return render.WriteJUnit(f, rep, started) }); err != nil {
 			return factsErr(fmt.Errorf("cannot write --junit %s: %v", o.JUnit, err))
@@ -282,6 +293,10 @@ func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSp
 		ref, err := parsePodRef(o.From, ns)
 		if err != nil {
 			return nil, err
+		}
+		// One error for a source that does not exist, not one per destination.
+		if err := ix.PodError(ref); err != nil {
+			return nil, usageErr("--from: %v", err)
 		}
 		srcs = []trace.PodRef{ref}
 	}

@@ -11,8 +11,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// completionNames lists pod names (in ns) and node names for shell completion: from --snapshot
-// when given, else from the cluster (one list of each, bounded, with a short timeout).
+// completionNames lists pods as NS/NAME (in ns, or every namespace when ns is "") and node names
+// for shell completion: from --snapshot when given, else from the cluster (one list of each,
+// bounded, with a short timeout).
 func completionNames(c *cobra.Command, g *GlobalOptions, ns string) (pods []string, nodes []string) {
 	if f := c.Flags().Lookup("snapshot"); f != nil && f.Value.String() != "" {
 		s, err := LoadSnapshotFile(f.Value.String())
@@ -20,8 +21,8 @@ func completionNames(c *cobra.Command, g *GlobalOptions, ns string) (pods []stri
 			return nil, nil
 		}
 		for _, p := range s.Cluster.Pods {
-			if p.Namespace == ns && !p.HostNetwork {
-				pods = append(pods, p.Name)
+			if (ns == "" || p.Namespace == ns) && !p.HostNetwork {
+				pods = append(pods, p.Namespace+"/"+p.Name)
 			}
 		}
 		for _, n := range s.Cluster.Nodes {
@@ -45,7 +46,7 @@ func completionNames(c *cobra.Command, g *GlobalOptions, ns string) (pods []stri
 	if pl, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 500}); err == nil {
 		for _, p := range pl.Items {
 			if !p.Spec.HostNetwork {
-				pods = append(pods, p.Name)
+				pods = append(pods, p.Namespace+"/"+p.Name)
 			}
 		}
 	}
@@ -59,28 +60,78 @@ func completionNames(c *cobra.Command, g *GlobalOptions, ns string) (pods []stri
 	return pods, nodes
 }
 
+// completePod completes POD (and check --from): the pods of -n by name, and NS/NAME of every
+// namespace once a slash is typed (or when -n holds no match).
 func completePod(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		pods, _ := completionNames(c, g, g.namespace())
+		typed := strings.TrimPrefix(toComplete, "pod/")
+		prefix := strings.TrimSuffix(toComplete, typed)
+		if !strings.Contains(typed, "/") {
+			ns := g.namespace()
+			pods, _ := completionNames(c, g, ns)
+			var names []string
+			for _, p := range pods {
+				names = append(names, prefix+strings.TrimPrefix(p, ns+"/"))
+			}
+			if out := filterPrefix(names, toComplete); len(out) > 0 {
+				return out, cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+		pods, _ := completionNames(c, g, namespaceOf(typed))
+		for i := range pods {
+			pods[i] = prefix + pods[i]
+		}
 		return filterPrefix(pods, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
+// namespaceOf is the namespace typed so far in NS/NAME ("" until the slash: every namespace).
+func namespaceOf(typed string) string {
+	if ns, _, ok := strings.Cut(typed, "/"); ok {
+		return ns
+	}
+	return ""
+}
+
+// targets lists --to values: node/NAME for every node, pod/NS/NAME for the pods of the namespace
+// typed after pod/ (every namespace until its slash).
+func targets(c *cobra.Command, g *GlobalOptions, toComplete string) []string {
+	ns := ""
+	if rest, ok := strings.CutPrefix(toComplete, "pod/"); ok {
+		ns = namespaceOf(rest)
+	}
+	pods, nodes := completionNames(c, g, ns)
+	var out []string
+	for _, n := range nodes {
+		out = append(out, "node/"+n)
+	}
+	for _, p := range pods {
+		out = append(out, "pod/"+p)
+	}
+	return out
+}
+
 func completeTarget(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		ns := g.namespace()
-		pods, nodes := completionNames(c, g, ns)
+		return filterPrefix(targets(c, g, toComplete), toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeCheckTargets completes check --to: a comma-separated list of nodes, pods and targets.
+func completeCheckTargets(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		done, last := "", toComplete
+		if i := strings.LastIndex(toComplete, ","); i >= 0 {
+			done, last = toComplete[:i+1], toComplete[i+1:]
+		}
 		var out []string
-		for _, n := range nodes {
-			out = append(out, "node/"+n)
+		for _, t := range filterPrefix(append([]string{"nodes", "pods"}, targets(c, g, last)...), last) {
+			out = append(out, done+t)
 		}
-		for _, p := range pods {
-			out = append(out, "pod/"+ns+"/"+p)
-		}
-		return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
@@ -88,6 +139,13 @@ func completeNode(g *GlobalOptions) func(*cobra.Command, []string, string) ([]st
 	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		_, nodes := completionNames(c, g, g.namespace())
 		return filterPrefix(nodes, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// fixedCompletion offers a fixed list of values and no file names.
+func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return filterPrefix(values, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 }
 

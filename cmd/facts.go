@@ -174,23 +174,33 @@ func (f *FactOptions) Validate() error {
 	return nil
 }
 
-// Gather returns a snapshot holding what need requires.
+// Gather returns a snapshot holding what need requires; the collection's warnings go to stderr.
 func (f *FactOptions) Gather(ctx context.Context, g *GlobalOptions, need Need) (*trace.Snapshot, error) {
+	s, warnings, err := f.GatherWarnings(ctx, g, need)
+	for _, w := range warnings {
+		fmt.Fprintf(g.ErrOut, "warning: %s\n", w)
+	}
+	return s, err
+}
+
+// GatherWarnings is Gather that returns the collection's warnings (one line each) to the caller,
+// which puts them in its output.
+func (f *FactOptions) GatherWarnings(ctx context.Context, g *GlobalOptions, need Need) (*trace.Snapshot, []string, error) {
 	if err := f.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if f.Snapshot != "" {
 		s, err := LoadSnapshotFile(f.Snapshot)
 		if err != nil {
-			return nil, factsErr(err)
+			return nil, nil, factsErr(err)
 		}
-		return s, nil
+		return s, nil, nil
 	}
 	s, warnings, err := gatherLive(ctx, g, f, need)
-	for _, w := range warnings {
-		fmt.Fprintf(g.ErrOut, "warning: %s\n", oneLine(w))
+	for i, w := range warnings {
+		warnings[i] = oneLine(w)
 	}
-	return s, err
+	return s, warnings, err
 }
 
 // joinWarnings is every source's warnings, in source order.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,6 +124,10 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 			// Ctrl-C, not the API server: say so rather than "cannot reach".
 			return nil, nil, factsErr(fmt.Errorf("collection interrupted: %v", ctx.Err()))
 		}
+		if kube.IsNotFound(err) {
+			// A pod, namespace or node the user named wrong: a usage error, as from a snapshot.
+			return nil, nil, &ExitError{Code: ExitUsage, Err: err}
+		}
 		return nil, nil, factsErr(err)
 	}
 	if liveHooks.afterKube != nil {
@@ -148,6 +153,17 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	for _, n := range res.Cluster.Nodes {
 		nodeByName[n.Name] = n
 	}
+	// Only a node with a walked pod on it needs OVS: one that is only a destination is reached on its
+	// own interface, so its lack of OVS is no news.
+	podNodes := map[string]bool{}
+	for _, p := range res.Cluster.Pods {
+		if !p.HostNetwork {
+			podNodes[p.Node] = true
+		}
+	}
+	for _, n := range need.Nodes {
+		podNodes[n] = true
+	}
 	for _, name := range res.WalkNodes {
 		n, ok := nodeByName[name]
 		if !ok {
@@ -157,6 +173,9 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			st, srcs := nodes.collect(ectx, n)
+			if !podNodes[n.Name] {
+				srcs = dropOVSWarnings(srcs)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if st != nil {
@@ -207,6 +226,21 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
 	sort.SliceStable(snap.Sources[1:], func(i, j int) bool { return snap.Sources[1+i].Name < snap.Sources[1+j].Name })
 	return snap, joinWarnings(snap), nil
+}
+
+// dropOVSWarnings removes the "no OVS" warnings of a node's sources.
+func dropOVSWarnings(srcs []trace.SourceInfo) []trace.SourceInfo {
+	out := make([]trace.SourceInfo, len(srcs))
+	for i, s := range srcs {
+		out[i] = s
+		out[i].Warnings = nil
+		for _, w := range s.Warnings {
+			if !strings.Contains(w, "no OVS") && !strings.Contains(w, "MAC table not read") {
+				out[i].Warnings = append(out[i].Warnings, w)
+			}
+		}
+	}
+	return out
 }
 
 // fabricProvider builds the --fabric provider, or nil.

@@ -146,11 +146,11 @@ func TestLiveErrors(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{"trace", "-n", "kube-system", "kube-dsn", "--to", "node/172.15.0.4"}, ExitNoFacts,
+		{[]string{"trace", "-n", "kube-system", "kube-dsn", "--to", "node/172.15.0.4"}, ExitUsage,
 			"error: source pod kube-dsn not found in namespace kube-system; did you mean kube-dns?\n"},
 		{[]string{"trace", "--context", "nobody", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4"}, ExitNoFacts,
 			"error: forbidden: your user may not get pods in namespace kube-system (RBAC); grant the read-only ClusterRole in deploy/rbac-plugin.yaml, or check with `kubectl auth can-i get pods`\n"},
-		{[]string{"trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.9"}, ExitNoFacts,
+		{[]string{"trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.9"}, ExitUsage,
 			"error: no node is named 172.15.0.9 or has it as an address: give a node name as `kubectl get nodes` shows it, or its InternalIP\n"},
 		{[]string{"trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4", "--node-exec", "'ssh"}, ExitUsage,
 			"error: --node-exec \"'ssh\": unterminated single quote\n"},

@@ -99,6 +99,10 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 		res.Reached = err == nil
 		if err != nil && ctx.Err() != nil {
 			res.Error = fmt.Sprintf("%s: %v", strings.Join(args, " "), ctx.Err())
+			return res
+		}
+		if d := trace.ReachDisagreement(w, res.Reached); d != "" {
+			res.Differences = []string{d}
 		}
 		return res
 	}
@@ -108,12 +112,11 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 	}
 	res.Hops = trimStars(parseTraceroute(res.Output))
 	res.Reached = len(res.Hops) > 0 && res.Hops[len(res.Hops)-1] == dst
-	want, exact := w.ExpectedTraceroute()
-	switch {
-	case exact:
-		res.Differences = trace.CompareHops(want, res.Hops)
-	case res.Reached:
-		res.Differences = []string{fmt.Sprintf("traceroute reached %s, the walk says the path is %s", dst, w.Verdict)}
+	if d := trace.ReachDisagreement(w, res.Reached); d != "" {
+		res.Differences = append(res.Differences, d)
+	}
+	if want, exact := w.ExpectedTraceroute(); exact {
+		res.Differences = append(res.Differences, trace.CompareHops(want, res.Hops)...)
 	}
 	return res
 }

@@ -106,13 +106,27 @@ func (o *TraceOptions) Validate() error {
 
 // Run walks and renders; the exit code follows the verdict.
 func (o *TraceOptions) Run(ctx context.Context) error {
-	snap, err := o.Gather(ctx, o.GlobalOptions, o.withRefresh(Need{Pods: []trace.PodRef{o.request.Source}, Targets: []trace.Target{o.request.To}}))
+	snap, warnings, err := o.GatherWarnings(ctx, o.GlobalOptions, o.withRefresh(Need{Pods: []trace.PodRef{o.request.Source}, Targets: []trace.Target{o.request.To}}))
 	if err != nil {
+		for _, w := range warnings {
+			fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+		}
 		return err
 	}
 	walk, err := trace.WalkSnapshot(snap, o.request)
 	if err != nil {
 		return requestErr(err)
+	}
+	// The collection's warnings belong to the walk: in its table, and in -o json as "warnings"; a
+	// snapshot's are those recorded when it was collected.
+	if o.Snapshot != "" {
+		warnings = joinWarnings(snap)
+	}
+	walk.Warnings = append(warnings, walk.Warnings...)
+	if o.Output != render.Table && o.Output != render.Wide {
+		for _, w := range walk.Warnings {
+			fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+		}
 	}
 	if prober := o.Prober(snap); prober != nil {
 		pr := prober(ctx, trace.CheckSpec{Source: o.request.Source, To: o.request.To, Probe: o.Probe}, walk)

@@ -25,8 +25,18 @@ func WriteCheck(w io.Writer, rep *trace.CheckReport, f Format, opt Options) erro
 	}
 	p := painter{opt.Color}
 	header := []string{"RESULT", "SOURCE", "DESTINATION", "EXPECT", "VERDICT", "BROKEN HOP", "REASON"}
+	// A plan's own check names are what its author looks for: shown first whenever there are any.
+	named := f == Wide
+	for _, r := range rep.Results {
+		if r.Name != "" && r.Name != r.Source.String()+" -> "+r.Destination {
+			named = true
+		}
+	}
+	if named {
+		header = append([]string{"CHECK"}, header...)
+	}
 	if f == Wide {
-		header = append(header, "NAME", "PROBE", "SECONDS")
+		header = append(header, "PROBE", "SECONDS")
 	}
 	var rows [][]string
 	for _, r := range rep.Results {
@@ -35,6 +45,9 @@ func WriteCheck(w io.Writer, rep *trace.CheckReport, f Format, opt Options) erro
 			reason = r.Message
 		}
 		row := []string{p.status(r.Result), r.Source.String(), r.Destination, dash(r.Expect), dash(r.Verdict), dash(r.BrokenHop), dash(reason)}
+		if named {
+			row = append([]string{dash(r.Name)}, row...)
+		}
 		if f == Wide {
 			probe := "-"
 			if r.Probe != nil {
@@ -43,7 +56,7 @@ func WriteCheck(w io.Writer, rep *trace.CheckReport, f Format, opt Options) erro
 					probe += " (reached)"
 				}
 			}
-			row = append(row, r.Name, probe, strconv.FormatFloat(r.Seconds, 'f', 3, 64))
+			row = append(row, probe, strconv.FormatFloat(r.Seconds, 'f', 3, 64))
 		}
 		rows = append(rows, row)
 	}
@@ -121,10 +134,12 @@ type junitSkipped struct {
 // reason in the failure message. started stamps the suite.
 func WriteJUnit(w io.Writer, rep *trace.CheckReport, started time.Time) error {
 	secs := func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
+	// A walk over gathered facts takes microseconds: three decimals would print 0.000 for every case.
+	caseSecs := func(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }
 	suite := junitSuite{Name: "packetwalk check", Tests: rep.Total, Failures: rep.Failed, Errors: rep.Errors, Skipped: rep.NotRun,
 		Time: secs(rep.Seconds), Timestamp: started.UTC().Format("2006-01-02T15:04:05"), Hostname: "localhost"}
 	for _, r := range rep.Results {
-		c := junitCase{Name: r.Name, Classname: "packetwalk." + r.Source.Namespace, Time: secs(r.Seconds)}
+		c := junitCase{Name: r.Name, Classname: "packetwalk." + r.Source.Namespace, Time: caseSecs(r.Seconds)}
 		if c.Name == "" {
 			c.Name = r.Source.String() + " -> " + r.Destination
 		}

@@ -63,6 +63,9 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 	if line := l3Line(walk); line != "" {
 		fmt.Fprintf(w, "L3 hops: %s\n", line)
 	}
+	if pr := walk.Probe; pr != nil && pr.Error == "" && len(pr.Differences) > 0 {
+		fmt.Fprintf(w, "probe: %s\n", p.paint("traceroute disagrees with the walk: "+strings.Join(pr.Differences, "; "), color.FgRed, color.Bold))
+	}
 	for _, wn := range walk.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wn)
 	}
@@ -90,10 +93,16 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 	if err := table(w, header, fwd); err != nil {
 		return err
 	}
+	if walk.Verdict == trace.VerdictBroken && !walk.BrokenOnReturn() {
+		fmt.Fprintln(w, p.paint(fmt.Sprintf("✗ the packet stops at hop %d: later hops and the return path are not reached", walk.BrokenAt), color.FgRed))
+	}
 	if len(ret) > 0 {
 		fmt.Fprintf(w, "\n%s\n", p.paint("return path", color.Bold))
 		if err := table(w, header, ret); err != nil {
 			return err
+		}
+		if walk.BrokenOnReturn() {
+			fmt.Fprintln(w, p.paint(fmt.Sprintf("✗ the reply stops at hop %d: later hops are not reached", walk.BrokenAt), color.FgRed))
 		}
 	}
 	if walk.Probe != nil {

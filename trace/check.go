@@ -166,6 +166,9 @@ func runOne(ctx context.Context, ix *Index, spec CheckSpec, probe Prober, now fu
 	if w.BrokenAt > 0 {
 		h := w.Hops[w.BrokenAt-1]
 		r.BrokenHop = fmt.Sprintf("%d %s %s", h.Index, h.Kind, h.Name)
+		if h.Direction == Return {
+			r.BrokenHop += " (return path)"
+		}
 	}
 	expect := spec.Expect
 	if expect == "" {
@@ -198,12 +201,13 @@ func runOne(ctx context.Context, ix *Index, spec CheckSpec, probe Prober, now fu
 			if r.Result == CheckPass {
 				r.Result, r.Message = CheckError, "probe failed: "+pr.Error
 			}
+		case len(pr.Differences) > 0:
+			// Real packets disagree with the walk: that comes first, whatever the walk's verdict.
+			r.Result = CheckFail
+			r.Message = appendMsg("probe disagrees with the walk: "+strings.Join(pr.Differences, "; "), r.Message)
 		case pr.Reached != (expect == VerdictReachable):
 			r.Result = CheckFail
 			r.Message = appendMsg(r.Message, fmt.Sprintf("probe %s: reached=%v, expected %s", pr.Kind, pr.Reached, expect))
-		case len(pr.Differences) > 0 && r.Result == CheckPass:
-			r.Result = CheckFail
-			r.Message = appendMsg(r.Message, "probe differs from the walk: "+strings.Join(pr.Differences, "; "))
 		}
 	}
 	return r
@@ -214,6 +218,19 @@ func appendMsg(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// ReachDisagreement says how a probe that did (or did not) reach the destination contradicts the
+// walk's verdict, or "" when it does not: a walk that cannot say (unknown) is contradicted only by
+// a probe that got through.
+func ReachDisagreement(w *Walk, reached bool) string {
+	switch {
+	case reached && w.Verdict != VerdictReachable:
+		return fmt.Sprintf("the probe reached %s, the walk says the path is %s", w.Destination.IP, w.Verdict)
+	case !reached && w.Verdict == VerdictReachable:
+		return fmt.Sprintf("the probe did not reach %s, the walk says the path holds", w.Destination.IP)
+	}
+	return ""
 }
 
 // CompareHops compares traceroute's hops with the walk's router hops, hop for hop.

@@ -51,6 +51,9 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
 		Destination: dst.ep,
 	}}
+	if dst.ep.Kind == TargetIP && ix.fab != nil && !wk.inFabric(dst.ip) {
+		wk.w.Warnings = append(wk.w.Warnings, fmt.Sprintf("%s is neither a pod, a node nor an address in the fabric facts: walking to it as an address outside the cluster", dst.ip))
+	}
 	wk.walk(src, srcIP, dst, req)
 	wk.finish()
 	return wk.w, nil
@@ -61,6 +64,8 @@ type destination struct {
 	ep  Endpoint
 	ip  netip.Addr
 	pod *Pod
+	// rport is the router port whose own address the destination is: the walk ends at its router.
+	rport *RouterPort
 }
 
 func (ix *Index) resolveTarget(t Target) (destination, error) {
@@ -102,9 +107,26 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 		if n := ix.nodesByIP[a]; n != nil {
 			return destination{ep: Endpoint{Kind: TargetNode, Name: n.Name, Node: n.Name, IP: a.String()}, ip: a}, nil
 		}
+		if rp := ix.routerPortOf(a); rp != nil {
+			return destination{ep: Endpoint{Kind: TargetRouter, Name: ix.fab.routerName(rp.Router), IP: a.String(), MAC: NormalizeMAC(rp.MAC)}, ip: a, rport: rp}, nil
+		}
 		return destination{ep: Endpoint{Kind: TargetIP, IP: a.String()}, ip: a}, nil
 	}
 	return destination{}, &RequestError{fmt.Sprintf("unknown destination kind %q", t.Kind)}
+}
+
+// routerPortOf is the router port that owns address a (the lowest id when several claim it), or nil.
+func (ix *Index) routerPortOf(a netip.Addr) *RouterPort {
+	if ix.fab == nil {
+		return nil
+	}
+	var best *RouterPort
+	for _, rp := range ix.fab.rportByAddr[a] {
+		if best == nil || rp.ID < best.ID {
+			best = rp
+		}
+	}
+	return best
 }
 
 // IP is the address a walk to the node goes to: its InternalIP (IPv4 first), else an ExternalIP,
@@ -146,13 +168,27 @@ func pickIP(ips []string, want netip.Addr) (netip.Addr, bool) {
 }
 
 func (ix *Index) suggestPods(ref PodRef) string {
-	var near []string
+	var near, sameName, nsNear []string
 	for k, p := range ix.pods {
-		if p.Namespace == ref.Namespace && similar(p.Name, ref.Name) {
+		switch {
+		case p.Namespace == ref.Namespace && similar(p.Name, ref.Name):
 			near = append(near, k)
+		case p.Name == ref.Name:
+			// The right pod in another namespace: a wrong -n or NS/.
+			sameName = append(sameName, k)
+		case p.Namespace != ref.Namespace && similar(p.Namespace, ref.Namespace) && similar(p.Name, ref.Name):
+			nsNear = append(nsNear, k)
 		}
 	}
-	return didYouMean(near)
+	return didYouMean(append(append(near, sameName...), nsNear...))
+}
+
+// PodError is a *RequestError naming a pod the snapshot does not hold (with suggestions), or nil.
+func (ix *Index) PodError(ref PodRef) error {
+	if ix.pods[ref.String()] != nil {
+		return nil
+	}
+	return &RequestError{fmt.Sprintf("pod %s not found in the snapshot%s", ref, ix.suggestPods(ref))}
 }
 
 func (ix *Index) suggestNodes(name string) string {
@@ -161,6 +197,9 @@ func (ix *Index) suggestNodes(name string) string {
 		if similar(k, name) {
 			near = append(near, k)
 		}
+	}
+	if len(near) == 0 && len(ix.nodeNames) > 0 && len(ix.nodeNames) <= 5 {
+		return " (its nodes are " + strings.Join(ix.nodeNames, ", ") + ")"
 	}
 	return didYouMean(near)
 }
@@ -235,9 +274,11 @@ func (wk *walker) add(h Hop) {
 func (wk *walker) finish() {
 	w := wk.w
 	w.Verdict = VerdictReachable
-	for _, h := range w.Hops {
+	for i, h := range w.Hops {
 		if h.Status == StatusBroken {
 			w.Verdict, w.BrokenAt, w.Reason = VerdictBroken, h.Index, h.Detail
+			// The packet goes no further: hops after the break were not reached, so they are not listed.
+			w.Hops = w.Hops[:i+1]
 			return
 		}
 	}
@@ -274,6 +315,18 @@ type podSide struct {
 }
 
 func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request) {
+	srcPort, dstPort := wk.podToDestination(src, srcIP, dst)
+	if req.NoReturn || dst.ep.Kind == TargetIP || wk.brokenSoFar() {
+		return
+	}
+	wk.dir = Return
+	wk.returnPath(src, srcIP, srcPort, dst, dstPort)
+}
+
+// podToDestination walks from a pod to a destination: the pod's node-side layers, its logical
+// port, the switch, the routers and the destination's side. It returns the pod's logical port and
+// the one the destination was delivered to.
+func (wk *walker) podToDestination(src *Pod, srcIP netip.Addr, dst destination) (srcPort, dstPort *SwitchPort) {
 	ix := wk.ix
 	ps := wk.sourceL2(src, srcIP, dst.ip)
 	fab := ix.fab
@@ -283,13 +336,13 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 		wk.add(Hop{Kind: HopFabricPort, Name: "fabric", Node: src.Node, Status: StatusUnknown,
 			Detail: "no fabric facts: collect them with --fabric nsx|ovn to walk the logical switches and routers"})
 		wk.destinationHop(dst, nil)
-		return
+		return nil, nil
 	}
-	srcPort := wk.sourceFabricPort(src, srcIP, dst.ip, ps)
+	srcPort = wk.sourceFabricPort(src, srcIP, dst.ip, ps)
 	if srcPort == nil {
 		wk.settleUplink(ps)
 		wk.destinationHop(dst, nil)
-		return
+		return nil, nil
 	}
 	sw := wk.switchHop(srcPort, srcIP)
 	var final *Switch
@@ -310,19 +363,71 @@ func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request)
 		}
 		wk.settleUplink(ps)
 		if entry != nil {
-			final = wk.route(entry, dst.ip)
+			var at *RouterPort
+			final, at = wk.route(entry, dst.ip)
+			if at != nil {
+				wk.routerDestinationHop(dst, at)
+				return srcPort, nil
+			}
 		}
 	}
-	var dstPort *SwitchPort
 	if final != nil {
+		if dst.rport != nil {
+			wk.routerOnSwitch(final, dst)
+			return srcPort, nil
+		}
 		dstPort = wk.deliver(final, dst)
 	}
 	wk.destinationHop(dst, dstPort)
-	if req.NoReturn || dst.ep.Kind == TargetIP {
+	return srcPort, dstPort
+}
+
+// brokenSoFar reports whether a hop walked so far is broken: the packet goes no further.
+func (wk *walker) brokenSoFar() bool {
+	for _, h := range wk.w.Hops {
+		if h.Status == StatusBroken {
+			return true
+		}
+	}
+	return false
+}
+
+// routerOnSwitch ends a walk to a router address on the switch the packet reached (an on-link
+// gateway): the router port must be attached to that switch.
+func (wk *walker) routerOnSwitch(sw *Switch, dst destination) {
+	fab := wk.ix.fab
+	if sp := fab.swPortByRP[dst.rport.ID]; sp == nil || sp.Switch != sw.ID {
+		if !wk.lastHopIsSwitch(sw.ID) {
+			wk.switchHop(&SwitchPort{Switch: sw.ID}, dst.ip)
+		}
+		wk.add(Hop{Kind: HopRouter, Name: fab.routerName(dst.rport.Router), Router: fab.routerName(dst.rport.Router), Interface: rpName(dst.rport),
+			IP: dst.ip.String(), Status: StatusBroken,
+			Detail: fmt.Sprintf("%s is the address of port %s of router %s, which is not attached to switch %s", dst.ip, rpName(dst.rport), fab.routerName(dst.rport.Router), fab.switchName(sw.ID))})
 		return
 	}
-	wk.dir = Return
-	wk.returnPath(src, srcIP, srcPort, dst, dstPort)
+	wk.routerDestinationHop(dst, dst.rport)
+}
+
+// routerDestinationHop is the last hop of a walk to a router's own address: the router answers
+// for every address of its own, whichever port the packet entered by.
+func (wk *walker) routerDestinationHop(dst destination, entry *RouterPort) {
+	fab := wk.ix.fab
+	rp := dst.rport
+	name := fab.routerName(rp.Router)
+	h := Hop{Kind: HopRouter, Name: name, Router: name, Interface: rpName(rp), IP: dst.ip.String(), MAC: NormalizeMAC(rp.MAC)}
+	if r := fab.routers[rp.Router]; r != nil {
+		h.Evidence = append(h.Evidence, ev(cmp.Or(r.Source, fab.f.Provider), "router %s (%s) %s", name, rp.Router, strings.ToUpper(cmp.Or(r.Tier, "router"))))
+	}
+	h.Evidence = append(h.Evidence, ev(cmp.Or(rp.Source, fab.f.Provider), "%s port %s %s mac %s", cmp.Or(rp.Kind, "router"), rpName(rp), strings.Join(rp.Networks, ","), NormalizeMAC(rp.MAC)))
+	switch {
+	case rp.Up != nil && !*rp.Up:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(rp), name)
+	case entry != nil && entry.ID != rp.ID:
+		h.Detail = fmt.Sprintf("%s is the address of port %s: the router answers itself (entered by %s)", dst.ip, rpName(rp), rpName(entry))
+	default:
+		h.Detail = fmt.Sprintf("%s is the address of port %s: the router answers itself", dst.ip, rpName(rp))
+	}
+	wk.add(h)
 }
 
 // settleUplink decides a refreshed pod's missing router MAC: explained by a broken hop after the
@@ -1066,8 +1171,9 @@ func (fab *fabIdx) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 	return best, bits >= 0
 }
 
-// route walks routers from the entry port to the switch where dst is delivered (nil if it is not).
-func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
+// route walks routers from the entry port to the switch where dst is delivered (nil if it is not),
+// or to the router that owns dst itself (its port returned as at, the hop left to the caller).
+func (wk *walker) route(entry *RouterPort, dst netip.Addr) (final *Switch, at *RouterPort) {
 	fab := wk.ix.fab
 	seen := map[string]bool{}
 	for i := 0; i < maxRouterHops; i++ {
@@ -1086,29 +1192,32 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 		if r == nil {
 			h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s of port %s not in the fabric facts", rid, rpName(entry))
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		if tier != "" && tier != Tier0 && tier != Tier1 {
 			h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s has unknown tier %q", h.Name, tier)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		if seen[rid] {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("routing loop: %s reached router %s twice", dst, h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		seen[rid] = true
 		if entry.Up != nil && !*entry.Up {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(entry), h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
+		}
+		if fab.ownPort(rid, dst) != nil {
+			return nil, entry
 		}
 		rc, ok := fab.lookup(rid, dst)
 		if !ok {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s on router %s", wk.destPrefix(dst), h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		routeFact := fmt.Sprintf("route %s", rc.prefix)
 		if rc.nextHop.IsValid() {
@@ -1122,26 +1231,32 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 		if rc.discard {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("route %s on router %s discards the packet (no next hop)", rc.prefix, h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		if rc.origin == OriginConnected {
 			out := rc.out
 			if out.Up != nil && !*out.Up {
 				h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(out), h.Name)
 				wk.add(h)
-				return nil
+				return nil, nil
 			}
 			sp := fab.swPortByRP[out.ID]
 			if sp == nil {
 				if peer := fab.rports[out.PeerRouterPort]; peer != nil {
-					// dst is the far end of a router link: delivered to that router itself.
-					h.Detail = fmt.Sprintf("%s connected on link port %s", rc.prefix, rpName(out))
+					// dst on a router link: only the peer router's own address answers there.
+					if portHolds(peer, dst) && fab.ownPort(peer.Router, dst) != nil {
+						h.Detail = fmt.Sprintf("%s connected on link port %s to %s", rc.prefix, rpName(out), rpName(peer))
+						wk.add(h)
+						entry = peer
+						continue
+					}
+					h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s is on link %s of %s, but no router port there owns it", dst, strings.Join(out.Networks, ","), h.Name)
 					wk.add(h)
-					return nil
+					return nil, nil
 				}
 				h.Status, h.Detail = StatusUnknown, fmt.Sprintf("port %s of router %s (%s) is attached to no logical switch in the fabric facts", rpName(out), h.Name, rc.prefix)
 				wk.add(h)
-				return nil
+				return nil, nil
 			}
 			h.Detail = fmt.Sprintf("%s connected on %s %s", rc.prefix, rpName(out), strings.Join(out.Networks, ","))
 			wk.add(h)
@@ -1149,7 +1264,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 			if sw == nil {
 				sw = &Switch{ID: sp.Switch}
 			}
-			return sw
+			return sw, nil
 		}
 		// A route with a next hop: the egress port is the one whose network holds the next hop.
 		out := rc.out
@@ -1159,17 +1274,17 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 		if out == nil {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s of route %s on router %s is on none of its ports", rc.nextHop, rc.prefix, h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		if !portHolds(out, rc.nextHop) {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s is not a host address of %s on %s (network or broadcast address)", rc.nextHop, strings.Join(out.Networks, ","), rpName(out))
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		if out.Up != nil && !*out.Up {
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(out), h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		next := wk.nextRouterPort(out, rc.nextHop)
 		if next == nil {
@@ -1177,18 +1292,18 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 				h.Status = StatusBroken
 				h.Detail = fmt.Sprintf("no route to %s on router %s: only %s via %s, out uplink %s", wk.destPrefix(dst), h.Name, rc.prefix, rc.nextHop, rpName(out))
 				wk.add(h)
-				return nil
+				return nil, nil
 			}
 			if out.Kind == RouterPortUplink {
 				h.Detail = fmt.Sprintf("route %s via %s leaves the fabric by uplink %s", rc.prefix, rc.nextHop, rpName(out))
 				wk.add(h)
 				wk.add(Hop{Kind: HopExternal, Name: rc.nextHop.String(), IP: rc.nextHop.String(), Status: StatusUnknown,
 					Detail: fmt.Sprintf("beyond uplink %s of %s: outside the fabric, not walked", rpName(out), h.Name)})
-				return nil
+				return nil, nil
 			}
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s (route %s on %s) answers on no router port", rc.nextHop, rc.prefix, h.Name)
 			wk.add(h)
-			return nil
+			return nil, nil
 		}
 		h.Detail = fmt.Sprintf("route %s via %s (%s) out %s", rc.prefix, rc.nextHop, rc.origin, rpName(out))
 		wk.add(h)
@@ -1196,7 +1311,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) *Switch {
 	}
 	wk.add(Hop{Kind: HopRouter, Name: "routing loop", Status: StatusBroken,
 		Detail: fmt.Sprintf("more than %d router hops to %s: routing loop", maxRouterHops, dst)})
-	return nil
+	return nil, nil
 }
 
 // destPrefix names the destination for a "no route" reason: its switch's subnet when known.
@@ -1212,6 +1327,16 @@ func (wk *walker) destPrefix(dst netip.Addr) string {
 		}
 	}
 	return dst.String()
+}
+
+// ownPort is the port of router rid whose own address is a, or nil.
+func (fab *fabIdx) ownPort(rid string, a netip.Addr) *RouterPort {
+	for _, rp := range fab.rportByAddr[a] {
+		if rp.Router == rid {
+			return rp
+		}
+	}
+	return nil
 }
 
 // portAddrFor returns the port's address in dst's family.
@@ -1375,15 +1500,48 @@ func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 	wk.add(h)
 }
 
-// returnPath walks from the destination back to the source: the destination's own route, the
-// routers, and the delivery to the source's logical port.
+// returnPath walks from the destination back to the source, starting where the destination
+// really sends from: a pod through its own layers (eth0, veth, OVS port and VLAN, MAC table, logical
+// port), a node from its routing table, a router from its own routing table; and ends through the
+// source pod's layers.
 func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d destination, dstPort *SwitchPort) {
 	ix := wk.ix
 	fab := ix.fab
-	if fab == nil || dstPort == nil || srcPort == nil {
+	if fab == nil || srcPort == nil {
 		return
 	}
-	// The destination's routing decision toward the source.
+	back := destination{ep: Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()}, ip: srcIP, pod: src}
+	if d.pod != nil && !d.pod.HostNetwork {
+		wk.podToDestination(d.pod, d.ip, back)
+		return
+	}
+	var final *Switch
+	switch {
+	case d.rport != nil:
+		var at *RouterPort
+		if final, at = wk.route(d.rport, srcIP); at != nil {
+			return
+		}
+	case dstPort != nil:
+		final = wk.nodeReturn(d, srcIP, dstPort)
+	}
+	if final == nil {
+		return
+	}
+	if final.ID != srcPort.Switch {
+		wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
+			Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})
+		return
+	}
+	sp := wk.deliver(final, back)
+	wk.destinationHop(back, sp)
+}
+
+// nodeReturn walks a node's way back to srcIP: its routing table, its gateway and the routers; it
+// returns the switch the reply is delivered on (nil when it is not).
+func (wk *walker) nodeReturn(d destination, srcIP netip.Addr, dstPort *SwitchPort) *Switch {
+	ix := wk.ix
+	fab := ix.fab
 	var gw netip.Addr
 	direct := false
 	if ni := ix.states[d.ep.Node]; ni != nil {
@@ -1393,7 +1551,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 			if !ok {
 				h.Status, h.Detail = StatusBroken, fmt.Sprintf("no return route to %s on %s", srcIP, d.ep.String())
 				wk.add(h)
-				return
+				return nil
 			}
 			h.Evidence = append(h.Evidence, ev(cmp.Or(ns.Source, SourceNetlink+"@"+d.ep.Node), "route %s", routeString(rt)))
 			if g, ok := parseAddr(rt.Gateway); ok && rt.Gateway != "" {
@@ -1407,43 +1565,26 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 			wk.add(h)
 		}
 	}
-	var final *Switch
 	if direct {
-		final = fab.switches[dstPort.Switch]
-		if final == nil {
-			final = &Switch{ID: dstPort.Switch}
+		if sw := fab.switches[dstPort.Switch]; sw != nil {
+			return sw
 		}
-	} else {
-		if !gw.IsValid() {
-			gw = wk.gatewayOf(dstPort.Switch, d.ip)
-		}
-		if !gw.IsValid() {
-			wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
-				Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(dstPort.Switch))})
-			return
-		}
-		entry := wk.gatewayPort(dstPort.Switch, gw)
-		if entry == nil {
-			return
-		}
-		final = wk.route(entry, srcIP)
+		return &Switch{ID: dstPort.Switch}
 	}
-	if final == nil {
-		return
+	if !gw.IsValid() {
+		gw = wk.gatewayOf(dstPort.Switch, d.ip)
 	}
-	if final.ID != srcPort.Switch {
-		wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
-			Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})
-		return
+	if !gw.IsValid() {
+		wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
+			Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(dstPort.Switch))})
+		return nil
 	}
-	wk.switchHop(srcPort, srcIP)
-	h := Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), VLAN: srcPort.TrafficTag,
-		Detail:   fmt.Sprintf("delivered by logical port %s", portName(srcPort)),
-		Evidence: []Evidence{ev(cmp.Or(srcPort.Source, fab.f.Provider), "%s", describePort(srcPort, fab))}}
-	if len(srcPort.MACs) > 0 {
-		h.MAC = NormalizeMAC(srcPort.MACs[0])
+	entry := wk.gatewayPort(dstPort.Switch, gw)
+	if entry == nil {
+		return nil
 	}
-	wk.add(h)
+	final, _ := wk.route(entry, srcIP)
+	return final
 }
 
 // peerOf finds the host side of a pod's veth: the peer ifindex in the peer netns (root by default).

@@ -60,7 +60,8 @@ func TestPublishedWalk(t *testing.T) {
 	if got := kinds(w, trace.Forward); !reflect.DeepEqual(got, wantKinds) {
 		t.Errorf("forward hops %v\nwant %v", got, wantKinds)
 	}
-	wantRet := []string{"route", "router", "router", "router", "switch", "pod"}
+	// Back through kube-dns's own layers: its logical port, OVS port, MAC table, veth and eth0.
+	wantRet := []string{"route", "router", "router", "router", "switch", "fabric-port", "ovs-port", "mac-table", "veth", "pod"}
 	if got := kinds(w, trace.Return); !reflect.DeepEqual(got, wantRet) {
 		t.Errorf("return hops %v\nwant %v", got, wantRet)
 	}

@@ -11,6 +11,8 @@ const (
 	TargetNode = "node"
 	TargetPod  = "pod"
 	TargetIP   = "ip"
+	// TargetRouter is an endpoint kind only: an IP that is a router port's own address.
+	TargetRouter = "router"
 )
 
 // Target is the destination as the user named it: node/NAME, pod/NS/NAME or an IP.
@@ -135,6 +137,8 @@ func (e Endpoint) String() string {
 		return e.Namespace + "/" + e.Name
 	case TargetNode:
 		return "node " + e.Name
+	case TargetRouter:
+		return "router " + e.Name
 	default:
 		return e.IP
 	}
@@ -169,7 +173,7 @@ type Evidence struct {
 func (w *Walk) RouterHops() []string {
 	var out []string
 	for _, h := range w.Hops {
-		if h.Direction != Forward {
+		if h.Direction != Forward || w.isDestinationHop(h) {
 			continue
 		}
 		if h.Kind == HopRouter && h.IP != "" {
@@ -196,11 +200,22 @@ func (w *Walk) ExpectedTraceroute() (hops []string, exact bool) {
 		return nil, false
 	}
 	for _, h := range w.Hops[:w.BrokenAt] {
-		if h.Direction == Forward && h.Kind == HopRouter && h.IP != "" {
+		if h.Direction == Forward && h.Kind == HopRouter && h.IP != "" && !w.isDestinationHop(h) {
 			hops = append(hops, h.IP)
 		}
 	}
 	return hops, true
+}
+
+// isDestinationHop reports whether h is the router a walk to a router address ends at: traceroute
+// shows that router once, as the destination.
+func (w *Walk) isDestinationHop(h Hop) bool {
+	return w.Destination.Kind == TargetRouter && h.Kind == HopRouter && h.Direction == Forward && h.IP == w.Destination.IP
+}
+
+// BrokenOnReturn reports whether the first broken hop is on the return path.
+func (w *Walk) BrokenOnReturn() bool {
+	return w.BrokenAt > 0 && w.BrokenAt <= len(w.Hops) && w.Hops[w.BrokenAt-1].Direction == Return
 }
 
 // RequestError is a request the snapshot cannot answer because a name in it is wrong

@@ -329,7 +329,7 @@ func (s *session) nodeByNameOrIP(ctx context.Context, name string) (*corev1.Node
 	}
 	ip, perr := netip.ParseAddr(name)
 	if perr != nil {
-		return nil, err
+		return nil, &NotFoundError{Msg: fmt.Sprintf("node %s not found%s: give its name as `kubectl get nodes` shows it, or its InternalIP", name, s.suggestNodes(ctx, name))}
 	}
 	pods, perr := s.podsByIP(ctx, ip.Unmap())
 	if perr != nil {
@@ -486,8 +486,38 @@ func (s *session) suggestPods(ctx context.Context, ref trace.PodRef) string {
 	if m := Similar(ref.Name, names, 3); len(m) > 0 {
 		return "; did you mean " + strings.Join(m, ", ") + "?"
 	}
+	// A wrong namespace: the pods of that very name elsewhere (one field-selected LIST).
+	sel := fields.OneTermEqualSelector("metadata.name", ref.Name).String()
+	if l, err := s.c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel, Limit: pageSize}); err == nil && len(l.Items) > 0 {
+		var refs []string
+		for _, p := range l.Items {
+			refs = append(refs, p.Namespace+"/"+p.Name)
+		}
+		sort.Strings(refs)
+		if len(refs) > 3 {
+			refs = refs[:3]
+		}
+		return "; did you mean " + strings.Join(refs, ", ") + "?"
+	}
 	if len(names) == 0 {
 		return fmt.Sprintf(" (namespace %s has no pods; wrong -n?)", ref.Namespace)
+	}
+	return ""
+}
+
+// suggestNodes lists the node names (only on the error path, one page) and returns
+// "; did you mean a, b?" for the closest ones, or "".
+func (s *session) suggestNodes(ctx context.Context, name string) string {
+	l, err := s.c.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: pageSize})
+	if err != nil {
+		return ""
+	}
+	var names []string
+	for _, n := range l.Items {
+		names = append(names, n.Name)
+	}
+	if m := Similar(name, names, 3); len(m) > 0 {
+		return "; did you mean " + strings.Join(m, ", ") + "?"
 	}
 	return ""
 }
@@ -528,6 +558,7 @@ func ConvertPod(p *corev1.Pod) trace.Pod {
 	return trace.Pod{
 		Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IPs: podIPs(p),
 		HostNetwork: p.Spec.HostNetwork, Phase: string(p.Status.Phase), Source: trace.SourceKube,
+		Labels: p.Labels, // check --from SELECTOR matches on them
 	}
 }
 
