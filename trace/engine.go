@@ -672,6 +672,10 @@ func (wk *walker) ovsHops(ps *podSide) {
 		vlan = *ps.vlan
 	}
 	wk.macHop(ni, node, port, ofport, ps.mac, vlan, true, ps.refreshed)
+	if last := &wk.w.Hops[len(wk.w.Hops)-1]; wk.dir == Return && last.Status == StatusBroken {
+		// A replying pod's own frame teaches the bridge its MAC and port: no fault for the reply.
+		last.Status, last.Detail = StatusOK, last.Detail+": the reply itself teaches the bridge where the pod is"
+	}
 }
 
 // uplinkHop finds the OVS port where the next hop's MAC is learned on the pod's VLAN: the uplink.
@@ -907,6 +911,7 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 		}
 	}
 	wk.uplinkHop(ps, next, what)
+	wk.checkGatewayMAC(p, sp, ps)
 	if sp == nil {
 		h := Hop{Kind: HopFabricPort, Name: "logical port", Node: p.Node, IP: ip.String(), MAC: ps.mac, Status: StatusBroken,
 			Detail: fmt.Sprintf("no %s logical port is bound to %s", fab.f.Provider, ip)}
@@ -974,6 +979,26 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 	}
 	wk.add(h)
 	return sp
+}
+
+// checkGatewayMAC holds the pod's neighbour entry for its gateway against the gateway router port's
+// MAC: frames sent to any other MAC never reach the router.
+func (wk *walker) checkGatewayMAC(p *Pod, sp *SwitchPort, ps *podSide) {
+	if sp == nil || ps.direct || !ps.gateway.IsValid() || ps.nextMAC == "" {
+		return
+	}
+	rp := wk.gatewayPortQuiet(sp.Switch, ps.gateway)
+	if rp == nil || NormalizeMAC(rp.MAC) == "" || NormalizeMAC(rp.MAC) == ps.nextMAC {
+		return
+	}
+	detail := fmt.Sprintf("pod %s/%s sends to its gateway %s at MAC %s (its neighbour entry), but router port %s has %s", p.Namespace, p.Name, ps.gateway, ps.nextMAC, rpName(rp), NormalizeMAC(rp.MAC))
+	if n := len(wk.w.Hops); n > 0 && wk.w.Hops[n-1].Kind == HopUplink {
+		h := &wk.w.Hops[n-1]
+		h.Status, h.Detail = StatusBroken, detail
+		h.Evidence = append(h.Evidence, ev(cmp.Or(rp.Source, wk.ix.fab.f.Provider), "router port %s mac %s", rpName(rp), NormalizeMAC(rp.MAC)))
+		return
+	}
+	wk.add(Hop{Kind: HopUplink, Name: "gateway MAC", Node: p.Node, MAC: ps.nextMAC, Status: StatusBroken, Detail: detail})
 }
 
 func containsMAC(ms []string, m string) bool {

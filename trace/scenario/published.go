@@ -10,6 +10,7 @@ package scenario
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -96,7 +97,8 @@ func Published() *trace.Snapshot {
 			Addresses: []trace.NodeAddress{{Type: "InternalIP", Address: n}, {Type: "Hostname", Address: n}}})
 	}
 	for _, p := range publishedPods {
-		s.Cluster.Pods = append(s.Cluster.Pods, trace.Pod{Namespace: p.ns, Name: p.name, Node: p.node, IPs: []string{p.ip}, Phase: "Running", Source: trace.SourceKube})
+		s.Cluster.Pods = append(s.Cluster.Pods, trace.Pod{Namespace: p.ns, Name: p.name, Node: p.node, IPs: []string{p.ip}, Phase: "Running", Source: trace.SourceKube,
+			Labels: publishedLabels(p.ns, p.name)})
 	}
 	for _, n := range publishedNodes {
 		s.Nodes = append(s.Nodes, nodeState(n))
@@ -107,6 +109,20 @@ func Published() *trace.Snapshot {
 	}
 	s.Fabric = publishedFabric()
 	return s
+}
+
+// publishedLabels are the labels a pod of the published cluster carries: k8s-app in kube-system,
+// app (the name without its number) and tier elsewhere, as the upstream manifests label them.
+func publishedLabels(ns, name string) map[string]string {
+	if ns == "kube-system" {
+		return map[string]string{"k8s-app": name}
+	}
+	app := strings.TrimRight(strings.TrimRight(name, "0123456789"), "-")
+	tier := "backend"
+	if app == "nginx" || app == "frontend" {
+		tier = "frontend"
+	}
+	return map[string]string{"app": app, "tier": tier}
 }
 
 func nodeState(node string) trace.NodeState {
