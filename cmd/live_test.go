@@ -151,7 +151,7 @@ func TestLiveErrors(t *testing.T) {
 		{[]string{"trace", "--context", "nobody", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4"}, ExitNoFacts,
 			"error: forbidden: your user may not get pods in namespace kube-system (RBAC); grant the read-only ClusterRole in deploy/rbac-plugin.yaml, or check with `kubectl auth can-i get pods`\n"},
 		{[]string{"trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.9"}, ExitUsage,
-			"error: no node is named 172.15.0.9 or has it as an address: give a node name as `kubectl get nodes` shows it, or its InternalIP\n"},
+			"error: no node is named 172.15.0.9 or has it as an address: give a node name as `kubectl get nodes` shows it, or its InternalIP; did you mean 172.15.0.3, 172.15.0.4, 172.15.0.5?\n"},
 		{[]string{"trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4", "--node-exec", "'ssh"}, ExitUsage,
 			"error: --node-exec \"'ssh\": unterminated single quote\n"},
 		{[]string{"trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4", "--fabric", "ovn"}, ExitUsage,

@@ -329,7 +329,7 @@ func (s *session) nodeByNameOrIP(ctx context.Context, name string) (*corev1.Node
 	}
 	ip, perr := netip.ParseAddr(name)
 	if perr != nil {
-		return nil, &NotFoundError{Msg: fmt.Sprintf("node %s not found%s: give its name as `kubectl get nodes` shows it, or its InternalIP", name, s.suggestNodes(ctx, name))}
+		return nil, &NotFoundError{Msg: fmt.Sprintf("node %s not found: give its name as `kubectl get nodes` shows it, or its InternalIP%s", name, s.suggestNodes(ctx, name))}
 	}
 	pods, perr := s.podsByIP(ctx, ip.Unmap())
 	if perr != nil {
@@ -340,7 +340,7 @@ func (s *session) nodeByNameOrIP(ctx context.Context, name string) (*corev1.Node
 		return nil, perr
 	}
 	if n == nil {
-		return nil, &NotFoundError{Msg: fmt.Sprintf("no node is named %s or has it as an address: give a node name as `kubectl get nodes` shows it, or its InternalIP", name)}
+		return nil, &NotFoundError{Msg: fmt.Sprintf("no node is named %s or has it as an address: give a node name as `kubectl get nodes` shows it, or its InternalIP%s", name, s.suggestNodes(ctx, name))}
 	}
 	return n, nil
 }
