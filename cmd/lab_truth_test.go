@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -21,6 +22,7 @@ import (
 // promises.
 func TestLabTruth(t *testing.T) {
 	l := startE2ELab(t)
+	labtest.RequireBinaries(t, "ping")
 	pods := map[string]e2ePod{}
 	for _, p := range l.facts.Pods {
 		pods[p.ref()] = p
@@ -130,7 +132,7 @@ func TestLabTruth(t *testing.T) {
 			t.Fatalf("exit %d, broken at %d of %d hops: want the walk to end at its forward break", r.code, w.BrokenAt, len(w.Hops))
 		}
 		tbl := l.pw(append([]string{"trace", kubeDNS.ref(), "--to", "node/172.15.0.4"}, l.live("native")...)...)
-		if !strings.Contains(tbl.stdout, "✗ the packet stops at hop "+strconv.Itoa(w.BrokenAt)) || strings.Contains(tbl.stdout, "return path") {
+		if !strings.Contains(tbl.stdout, "✗ the packet stops at hop "+strconv.Itoa(w.BrokenAt)) || strings.Contains(tbl.stdout, "\nreturn path\n") {
 			t.Errorf("table:\n%s", tbl.stdout)
 		}
 		for _, f := range []string{"dot", "mermaid"} {
@@ -168,7 +170,7 @@ func TestLabTruth(t *testing.T) {
 
 	t.Run("selectors live and offline", func(t *testing.T) {
 		snap := filepath.Join(t.TempDir(), "all.tar.gz")
-		c := l.pw(append([]string{"collect", "cluster", "--node", "172.15.0.3", "--node", "172.15.0.4", "--node", "172.15.0.5", "--output", snap}, l.live("native")...)...)
+		c := l.pw(append([]string{"collect", "cluster", "--pod", nginx3.ref(), "--to", "node/172.15.0.3", "--node", "172.15.0.3", "--node", "172.15.0.4", "--node", "172.15.0.5", "--output", snap}, l.live("native")...)...)
 		if c.code != 0 {
 			t.Fatalf("collect cluster: exit %d %s", c.code, c.stderr)
 		}
@@ -210,7 +212,7 @@ func TestLabTruth(t *testing.T) {
 			{[]string{"trace", "kube-sytem/kube-dns", "--to", "node/172.15.0.4"}, "did you mean kube-system/kube-dns?"},
 			{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.44"}, "did you mean 172.15.0.4"},
 			{[]string{"trace", "kube-system/kube-dns", "--to", "node/worker-1"}, "node worker-1 not found"},
-			{[]string{"check", "--from", "kube-system/kube-dsn", "--to", "nodes"}, "did you mean kube-dns?"},
+			{[]string{"check", "--from", "kube-system/kube-dsn", "--to", "nodes"}, "did you mean kube-system/kube-dns?"},
 		} {
 			r := l.pw(append(tc.args, l.live("native")...)...)
 			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {

@@ -47,7 +47,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		{"2", "namespace", []string{"trace", "default/kube-dns", "--to", "node/172.15.0.4"}, "(did you mean kube-system/kube-dns?)"},
 		{"2", "node (with suggestions", []string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.44"}, "node 172.15.0.44 not found in the snapshot (did you mean"},
 		{"2", "node (with suggestions", []string{"trace", "kube-system/kube-dns", "--to", "node/worker-1"}, "node worker-1 not found in the snapshot (its nodes are 172.15.0.3, 172.15.0.4, 172.15.0.5)"},
-		{"2", "unknown `--from` pod (with suggestions)", []string{"check", "--from", "kube-system/kube-dsn", "--to", "nodes"}, "--from: pod kube-system/kube-dsn not found in the snapshot (did you mean kube-system/kube-dns?)"},
+		{"2", "unknown `--from` pod (with suggestions)", []string{"check", "--from", "kube-system/kube-dsn", "--to", "nodes"}, "--from: pod kube-system/kube-dsn not found (did you mean kube-system/kube-dns?)"},
 		{"2", "a selector that matches no pod", []string{"check", "-n", "shop", "--from", "app=cart", "--to", "nodes"}, "--from app=cart matches no pod in namespace shop"},
 		{"2", "`--to` without `--from`", []string{"check", "--to", "node/172.15.0.4"}, "--to needs --from"},
 		{"2", "bad plan (with its line)", []string{"check", "--plan", badPlan}, "plan.yaml:6: checks[0].expect must be reachable or broken"},

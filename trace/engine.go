@@ -188,7 +188,7 @@ func (ix *Index) PodError(ref PodRef) error {
 	if ix.pods[ref.String()] != nil {
 		return nil
 	}
-	return &RequestError{fmt.Sprintf("pod %s not found in the snapshot%s", ref, ix.suggestPods(ref))}
+	return &RequestError{fmt.Sprintf("pod %s not found%s", ref, ix.suggestPods(ref))}
 }
 
 func (ix *Index) suggestNodes(name string) string {
