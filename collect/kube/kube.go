@@ -314,8 +314,7 @@ func (s *session) ipTarget(ctx context.Context, ip netip.Addr) error {
 		return err
 	}
 	if n == nil {
-		s.warn("%s is neither a pod IP nor a node address the API knows: walking to it as an address outside the cluster", ip)
-		return nil
+		return nil // the walk says whether a router or the fabric owns it, or it is outside the cluster
 	}
 	s.markWalk(n.Name)
 	return nil

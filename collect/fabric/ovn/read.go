@@ -421,6 +421,10 @@ func (w *pathReader) walk(ctx context.Context, from, to netip.Addr) error {
 		switch {
 		case !st.Found:
 			return nil
+		case st.Connected && st.PeerPort != "":
+			// to is on a router link: the peer router may own it (a walk to a router address).
+			_, err := w.loadRouter(ctx, st.PeerPort)
+			return err
 		case st.Connected:
 			for _, lsp := range w.d.lsps {
 				if lsp.Type == "router" && lsp.Options["router-port"] == st.OutPort && w.switchOf(lsp.UUID) == nil {
