@@ -203,6 +203,33 @@ func TestLabTruth(t *testing.T) {
 		}
 	})
 
+	t.Run("a destination-only node without OVS is no news", func(t *testing.T) {
+		// Node 172.15.0.5 as if it ran no OVS: its ovs-vsctl and ovs-appctl look in an empty run dir.
+		wrapper := filepath.Join(t.TempDir(), "node-exec")
+		script := "#!/bin/sh\nnode=$1; shift\nif [ \"$node\" = 172.15.0.5 ]; then exec " + l.dir + "/node-exec \"$node\" env OVS_RUNDIR=/nonexistent \"$@\"; fi\nexec " + l.dir + "/node-exec \"$node\" \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		flags := []string{"--kubeconfig", l.facts.Kubeconfig, "--fabric", "ovn", "--ovn-nb", l.facts.Hypervisor.NB, "--node-exec", wrapper + " {node}", "--node-backend", "agentless", "-o", "json"}
+		redis := pods["default/redis-slave"]
+		if redis.Node != "172.15.0.5" {
+			t.Fatalf("lab.json: redis-slave on %q, want 172.15.0.5", redis.Node)
+		}
+		w, r := l.walk(t, "agentless", kubeDNS, "node/172.15.0.5", "--node-exec", wrapper+" {node}")
+		if r.code != 0 || strings.Contains(r.stderr+strings.Join(w.Warnings, "\n"), "OVS") {
+			t.Errorf("kube-dns -> node 172.15.0.5: exit %d, warnings %q, stderr %q: want no word about its OVS", r.code, w.Warnings, r.stderr)
+		}
+		r = l.pw(append([]string{"trace", nginx3.ref(), "--to", "pod/default/redis-slave"}, flags...)...)
+		if !strings.Contains(r.stdout, "no OVS facts from node 172.15.0.5") {
+			t.Errorf("nginx-3 -> redis-slave (on 172.15.0.5): the warnings in -o json lack the missing OVS:\n%s", r.stdout)
+		}
+		r = l.pw(append([]string{"trace", kubeDNS.ref(), "--to", "198.51.100.7"}, flags...)...)
+		var ow trace.Walk
+		if err := json.Unmarshal([]byte(r.stdout), &ow); err != nil || !slices.ContainsFunc(ow.Warnings, func(s string) bool { return strings.Contains(s, "outside the cluster") }) {
+			t.Errorf("198.51.100.7: -o json warnings %q (%v)", ow.Warnings, err)
+		}
+	})
+
 	t.Run("exit codes, suggestions and completion live", func(t *testing.T) {
 		for _, tc := range []struct {
 			args []string
