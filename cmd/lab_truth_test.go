@@ -216,7 +216,7 @@ func TestLabTruth(t *testing.T) {
 			t.Fatalf("lab.json: redis-slave on %q, want 172.15.0.5", redis.Node)
 		}
 		w, r := l.walk(t, "agentless", kubeDNS, "node/172.15.0.5", "--node-exec", wrapper+" {node}")
-		if r.code != 0 || strings.Contains(r.stderr+strings.Join(w.Warnings, "\n"), "OVS") {
+		if r.code != 0 || strings.Contains(r.stderr+strings.Join(w.Warnings, "\n"), "no OVS") {
 			t.Errorf("kube-dns -> node 172.15.0.5: exit %d, warnings %q, stderr %q: want no word about its OVS", r.code, w.Warnings, r.stderr)
 		}
 		r = l.pw(append([]string{"trace", nginx3.ref(), "--to", "pod/default/redis-slave"}, flags...)...)
