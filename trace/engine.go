@@ -1458,6 +1458,9 @@ func (wk *walker) deliver(sw *Switch, d destination) *SwitchPort {
 			h.Detail = fmt.Sprintf("CHILD of %s, traffic_tag %d", portName(par), *sp.TrafficTag)
 		}
 	}
+	if h.Node == "" && d.pod != nil {
+		h.Node = d.pod.Node // the fabric does not name the node: the pod's does
+	}
 	if h.Detail == "" {
 		h.Detail = fmt.Sprintf("%s port bound to %s", cmp.Or(sp.Type, "logical"), d.ip)
 	}
