@@ -4,7 +4,11 @@
 #
 #   docker build -t registry.example/packetwalk:dev .
 #   kubectl packetwalk trace POD --to node/NAME --node-debug-image registry.example/packetwalk:dev
-FROM golang:1.26 AS build
+#
+# GO_IMAGE is the build stage's Go image; the lab (testdata/node/images.sh) has no registry and
+# passes a local image of the host's toolchain.
+ARG GO_IMAGE=golang:1.26
+FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -1,8 +1,9 @@
 #!/bin/sh
-# build.sh builds kube-apiserver v1.34.4 and etcd v3.6.5 from the Go module proxy into
+# build.sh builds kube-apiserver and kubelet v1.34.4 and etcd v3.6.5 from the Go module proxy into
 # ${PW_CACHE:-/var/cache/packetwalk}/bin, outside the work tree. A binary already there is kept,
 # so running it again is cheap; delete the binary (or set PW_REBUILD=1) to rebuild.
-# The cold kube-apiserver build takes about 5 min on 2 cores and ~2 GB of Go build cache.
+# The cold kube-apiserver build takes about 5 min on 2 cores and ~2 GB of Go build cache; the kubelet
+# (its own module, kubelet/, for the lab's real node) about 3 min more.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +28,9 @@ build() { # build NAME MODULE_DIR PACKAGE [LDFLAGS]
 build etcd "$here/etcd" go.etcd.io/etcd/server/v3
 build kube-apiserver "$here/apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
 	"-X $k8s_pkg.gitVersion=$k8s_version -X $k8s_pkg.gitMajor=1 -X $k8s_pkg.gitMinor=34 -X $k8s_pkg.gitTreeState=clean"
+build kubelet "$here/kubelet" k8s.io/kubernetes/cmd/kubelet \
+	"-X $k8s_pkg.gitVersion=$k8s_version -X $k8s_pkg.gitMajor=1 -X $k8s_pkg.gitMinor=34 -X $k8s_pkg.gitTreeState=clean"
 
 "$bin/etcd" --version | head -1
 "$bin/kube-apiserver" --version
+"$bin/kubelet" --version

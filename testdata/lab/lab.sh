@@ -17,7 +17,8 @@
 #
 # Environment: PW_LAB_DIR (default /tmp/pw-lab): run directories, sockets, pid files, logs and
 # lab.json (the lab's facts for tests); PW_LAB_NAME (default pw): prefix of every netns it makes;
-# PW_LAB_KUBE (default 1): 0 leaves out the Kubernetes API.
+# PW_LAB_KUBE (default 1): 0 leaves out the Kubernetes API; PW_LAB_KUBELET (default 0): 1 adds
+# node 172.15.0.6 with a real kubelet, containerd and CNI (lib/kubelet.sh).
 # Scenarios for `break`: vlan-mismatch t0-route return-route veth-down stale-mac.
 set -euo pipefail
 
@@ -31,6 +32,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/node.sh"
 # shellcheck source=lib/kube.sh
 . "$HERE/lib/kube.sh"
+# shellcheck source=lib/kubelet.sh
+. "$HERE/lib/kubelet.sh"
 PW_LAB_KUBE=${PW_LAB_KUBE:-1}
 export PW_LAB_QUIET=1
 
@@ -60,6 +63,7 @@ PODS=(
 	"kube-system kube-proxy-check 172.16.1.7 172.15.0.4 102"
 	"default redis-slave 172.16.0.7 172.15.0.5 101"
 )
+! kubelet_enabled || [ "$PW_LAB_KUBE" = 0 ] || NODES+=("$KUBELET_NODE $KUBELET_HOST")
 
 usage() {
 	echo "usage: $0 up|down|status|break vlan-mismatch|t0-route|return-route|veth-down|stale-mac|heal" >&2
@@ -143,10 +147,11 @@ kube_status() {
 	[ -f "$PW_LAB_DIR/kubeconfig" ] && pid_alive "$KUBE_DIR/etcd.pid" && pid_alive "$KUBE_DIR/kube-apiserver.pid"
 }
 
-lab_status() { net_status && kube_status; }
+lab_status() { net_status && kube_status && { [ "$PW_LAB_KUBE" = 0 ] || kubelet_status; }; }
 
 lab_down() {
 	local l name host
+	kubelet_down
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
 		# node.sh reads a pid file the stopping daemon may just have removed: drop that noise.
@@ -268,6 +273,8 @@ write_node_exec() {
 			printf '%s) ns=%s ;;\n' "$name" "$N-$host"
 		done
 		printf '*) echo "node-exec: no node $node in lab %s" >&2; exit 2 ;;\nesac\n' "$N"
+		# A node may bring its own way in (the kubelet node: the mount namespace of its containerd).
+		printf '[ ! -x "%s/$ns/node-exec" ] || exec "%s/$ns/node-exec" "$@"\n' "$PW_LAB_DIR" "$PW_LAB_DIR"
 		printf 'exec ip netns exec "$ns" sh -c '"'"'d=$1; shift\n'
 		printf 'mount --bind "$d" /run/openvswitch\n'
 		printf 'for p in "$d"/netns/*; do [ -e "$p" ] && mount --bind "/run/netns/${p##*/}" "$p"; done\n'
@@ -377,6 +384,7 @@ lab_up() {
 	nbctl --wait=hv sync
 	warm
 	[ "$PW_LAB_KUBE" = 0 ] || kube_finish
+	! kubelet_enabled || [ "$PW_LAB_KUBE" = 0 ] || kubelet_up
 	write_node_exec
 	write_json
 	local kc=""

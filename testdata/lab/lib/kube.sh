@@ -83,6 +83,7 @@ kube_start() {
 		echo "https://127.0.0.1:${KUBE_PORTS[2]}" >"$KUBE_DIR/url"
 		openssl genrsa -out "$KUBE_DIR/sa.key" 2048 2>/dev/null || lab_die "openssl genrsa failed"
 		echo "$KUBE_TOKEN,admin,admin-uid,system:masters" >"$KUBE_DIR/tokens.csv"
+		! kubelet_enabled || kubelet_apiserver_prepare
 		spawn etcd "$etcd" --name=packetwalk-lab --data-dir="$KUBE_DIR/etcd" \
 			--listen-client-urls="$client" --advertise-client-urls="$client" \
 			--listen-peer-urls="$peer" --initial-advertise-peer-urls="$peer" \
@@ -95,7 +96,8 @@ kube_start() {
 			--disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none \
 			--service-account-issuer=https://kubernetes.default.svc \
 			--service-account-key-file="$KUBE_DIR/sa.key" --service-account-signing-key-file="$KUBE_DIR/sa.key" \
-			--service-cluster-ip-range=10.96.0.0/16 --profiling=false --enable-logs-handler=false
+			--service-cluster-ip-range=10.96.0.0/16 --profiling=false --enable-logs-handler=false \
+			"${KUBELET_APISERVER_FLAGS[@]}"
 	fi
 }
 
@@ -123,6 +125,7 @@ kube_objects() {
 	local status
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
+		[ "$name" != "${KUBELET_NODE:-}" ] || ! kubelet_enabled || continue # it registers itself
 		status="{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$name\"},{\"type\":\"Hostname\",\"address\":\"$name\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"PacketwalkLab\",\"message\":\"lab node $N-$host\"}]}"
 		kapi POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$name\",\"labels\":{\"kubernetes.io/hostname\":\"$name\",\"packetwalk/lab\":\"$N\"}},\"status\":$status}" "" 409
 		kapi PATCH "/api/v1/nodes/$name/status" "{\"status\":$status}" application/merge-patch+json
