@@ -3,10 +3,11 @@
 //
 //   - -listen ADDR -to ADDR: a TCP listener inside the node's netns that forwards to ADDR in the
 //     root netns, so the kubelet reaches https://127.0.0.1:PORT as it would reach its API server;
+//
 //   - -connect PATH: an HTTP CONNECT proxy on a unix socket, used by kube-apiserver's egress selector
 //     (cluster egress) to reach the kubelet's port 10250 at the node's IP inside the node's netns.
 //
-//	netbridge -netns /run/netns/pw-n6 -listen 127.0.0.1:6443 -to 127.0.0.1:6443 -connect /tmp/egress.sock
+//     netbridge -netns /run/netns/pw-n6 -listen 127.0.0.1:6443 -to 127.0.0.1:6443 -connect /tmp/egress.sock
 //
 // It runs in the root netns; only its listener and the sockets it dials for CONNECT are made in
 // the node's netns (on an OS thread that switched there and is never reused).
