@@ -89,8 +89,10 @@ func TestLabKubeletE2E(t *testing.T) {
 		ip   string
 		hops []string
 	}
+	// Every walk starts and ends on the real node: the other nodes have no kubelet, so neither an
+	// agent pod nor a debug pod can reach them.
 	cases := []walkCase{
-		{from: web, to: "node/172.15.0.4", ip: "172.15.0.4"},
+		{from: web, to: "node/" + kubeletNode, ip: kubeletNode},
 		{from: dns, to: "pod/default/web-6", ip: web.Status.PodIP},
 	}
 	for i, c := range cases {
@@ -144,7 +146,7 @@ func TestLabKubeletE2E(t *testing.T) {
 	}
 
 	t.Run("debug pod removed after a failure", func(t *testing.T) {
-		r := l.pw("trace", "default/web-6", "--to", "node/172.15.0.4", "--kubeconfig", l.facts.Kubeconfig,
+		r := l.pw("trace", "default/web-6", "--to", "node/"+kubeletNode, "--kubeconfig", l.facts.Kubeconfig,
 			"--fabric", "ovn", "--ovn-nb", l.facts.Hypervisor.NB, "--node-debug-image", "localhost/packetwalk/no-such-image:lab")
 		if r.code != 3 || !strings.Contains(r.stderr, "ErrImagePull") && !strings.Contains(r.stderr, "ImagePullBackOff") {
 			t.Errorf("a debug image that does not exist: exit %d, want 3 and the pull error\nstderr: %s", r.code, r.stderr)

@@ -88,7 +88,8 @@ kubelet_up() {
 	local kd nns=$N-$KUBELET_HOST d port
 	kd=$(kubelet_dir) d=$(node_dir "$nns")
 	kubelet_status && kubelet_node_ready && return 0
-	kubelet_down
+	kubelet_stop
+	rm -rf -- "$kd/containerd" "$kd/root" "$kd/runc" "$kd/cni/state"
 	mkdir -p "$kd/netns" "$kd/run-containerd" "$kd/pod-logs" "$kd/root" /run/containerd /run/openvswitch
 	kubelet_bins "$kd"
 	port=$(cat "$KUBE_DIR/url")
@@ -288,9 +289,15 @@ kubelet_pod_running() { # NS NAME: Running with an IP
 		grep -q '"podIP":"[0-9]' "$KUBE_DIR/last.json"
 }
 
-# kubelet_down: the node's pods deleted through the API (the kubelet tears their sandboxes and CNI
-# down), then the kubelet, whatever containerd still runs, containerd, the shims and the bridge.
+# kubelet_down: kubelet_stop, then the node's files (certificates and all).
 kubelet_down() {
+	kubelet_stop
+	rm -rf -- "$(kubelet_dir)"
+}
+
+# kubelet_stop: the node's pods deleted through the API (the kubelet tears their sandboxes and CNI
+# down), then the kubelet, whatever containerd still runs, containerd, the shims and the bridge.
+kubelet_stop() {
 	local kd f pid
 	kd=$(kubelet_dir)
 	[ -d "$kd" ] || return 0
@@ -320,5 +327,4 @@ kubelet_down() {
 	done
 	stop_pidfiles "$kd/netbridge.pid"
 	[ ! -f "$KUBE_DIR/url" ] || kcurl DELETE "/api/v1/nodes/$KUBELET_NODE" >/dev/null 2>&1 || true
-	rm -rf -- "$kd"
 }
