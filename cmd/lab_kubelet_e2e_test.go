@@ -16,10 +16,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/remotecommand"
+	"sigs.k8s.io/yaml"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
@@ -154,6 +156,117 @@ func TestLabKubeletE2E(t *testing.T) {
 		l.noDebugPods(t)
 	})
 	t.Run("debug pod removed on Ctrl-C", func(t *testing.T) { l.testDebugInterrupt(t) })
+	t.Run("RBAC of deploy/ only", func(t *testing.T) { l.testRBAC(t, cases[0].from, cases[0].to) })
+}
+
+// testRBAC binds only deploy/rbac-*.yaml to group netops (the lab's token packetwalk-lab-netops-token)
+// and runs the agent and debug runners as that user; then takes one verb away from each and wants
+// exit 3 and a message naming what is missing.
+func (l *e2eLab) testRBAC(t *testing.T, from *corev1.Pod, to string) {
+	ctx := context.Background()
+	rb := l.kube.RbacV1()
+	if _, err := l.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "packetwalk",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]*rbacv1.Role{}
+	for _, f := range []string{"rbac-plugin.yaml", "rbac-node-agent.yaml", "rbac-debug-pod.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", "deploy", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(b), "\n---") {
+			var kind struct{ Kind string }
+			if err := yaml.Unmarshal([]byte(doc), &kind); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			switch kind.Kind {
+			case "ClusterRole":
+				var cr rbacv1.ClusterRole
+				if err := yaml.Unmarshal([]byte(doc), &cr); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := rb.ClusterRoles().Create(ctx, &cr, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := rb.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: cr.Name},
+					RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name},
+					Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "netops"}}}, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			case "Role":
+				var r rbacv1.Role
+				if err := yaml.Unmarshal([]byte(doc), &r); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := rb.Roles(r.Namespace).Create(ctx, &r, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := rb.RoleBindings(r.Namespace).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
+					RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: r.Name},
+					Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "netops"}}}, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				roles[r.Name] = &r
+			}
+		}
+	}
+	if roles["packetwalk-agent-exec"] == nil || roles["packetwalk-debug"] == nil {
+		t.Fatalf("deploy/ lacks the Roles packetwalk-agent-exec or packetwalk-debug: %v", roles)
+	}
+	kc := filepath.Join(t.TempDir(), "netops.kubeconfig")
+	b, err := os.ReadFile(l.facts.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kc, bytes.ReplaceAll(b, []byte("packetwalk-lab-admin-token"), []byte("packetwalk-lab-netops-token")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := from.Namespace + "/" + from.Name
+	modes := []struct {
+		name, role string
+		flags      []string
+		drop       string // the verb taken away
+		resource   string
+	}{
+		{"node-agent", "packetwalk-agent-exec", []string{"--node-agent", agentRunner}, "create", "pods/exec"},
+		{"node-debug-image", "packetwalk-debug", []string{"-n", "packetwalk", "--node-debug-image", debugImage}, "create", "pods"},
+	}
+	for _, m := range modes {
+		args := append([]string{"trace", src, "--to", to, "-o", "json", "--kubeconfig", kc, "--fabric", "ovn", "--ovn-nb", l.facts.Hypervisor.NB}, m.flags...)
+		if r := l.pw(args...); r.code != 0 {
+			t.Errorf("%s with only deploy/rbac-*.yaml bound: exit %d\n%s", m.name, r.code, r.stderr)
+		}
+		role := roles[m.role].DeepCopy()
+		for i := range role.Rules {
+			role.Rules[i].Verbs = slices.DeleteFunc(slices.Clone(role.Rules[i].Verbs), func(v string) bool { return v == m.drop })
+		}
+		if _, err := rb.Roles(role.Namespace).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// RBAC takes effect when the API server's informer has the change: poll for the refusal.
+		var r pwResult
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r = l.pw(args...)
+			if r.code != 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if r.code != 3 || !strings.Contains(r.stderr, m.resource) || !strings.Contains(r.stderr, m.drop) ||
+			strings.Contains(r.stderr, "goroutine ") {
+			t.Errorf("%s without %s %s: exit %d, want 3 and a message naming %s %s\nstderr: %s", m.name, m.drop, m.resource, r.code, m.drop, m.resource, r.stderr)
+		} else {
+			t.Logf("%s without %s %s: %s", m.name, m.drop, m.resource, lastLine(r.stderr))
+		}
+	}
+	l.noDebugPods(t)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // realPod is a pod of the real node, Running with an IP the lab's CNI gave it.

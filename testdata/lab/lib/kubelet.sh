@@ -35,6 +35,8 @@ kubelet_apiserver_prepare() {
 	kd=$(kubelet_dir)
 	mkdir -p "$kd/pki"
 	echo "$KUBELET_TOKEN,system:node:$KUBELET_NODE,node-uid,system:nodes" >>"$KUBE_DIR/tokens.csv"
+	# A user with no rights but what a test binds to group netops (deploy/rbac-*.yaml).
+	echo "packetwalk-lab-netops-token,netops-user,netops-uid,netops" >>"$KUBE_DIR/tokens.csv"
 	if [ ! -s "$kd/pki/apiserver-kubelet-client.crt" ]; then
 		openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=packetwalk-lab-ca \
 			-keyout "$kd/pki/ca.key" -out "$kd/pki/ca.crt" 2>/dev/null || lab_die "openssl: lab CA failed"
