@@ -9,7 +9,8 @@
 #   debug.tar  localhost/packetwalk/debug:lab   the repo's Dockerfile, built by `buildah bud` with its
 #                                               build stage on a local Go image (GO_IMAGE, below)
 #
-# Each archive is rebuilt only when its inputs change (a hash of them is kept beside it); the debug
+# Each archive is rebuilt only when its inputs (this script among them) change (a hash of them is
+# kept beside it); the debug
 # image's inputs are the repo's tracked and new files, so it always holds the code under test.
 # Usage: images.sh [pause|tools|debug]... (default: all three). Needs root and buildah.
 set -euo pipefail
@@ -47,7 +48,7 @@ stage() {
 	for b in "$@"; do
 		p=$(command -v "$b") || { log "$b not found: install it (see .ci/run)"; exit 1; }
 		cp --parents -L "$p" "$dir"
-		ldd "$p" | awk '/=>/ {print $3} /^\s*\/lib/ {print $1}' | while read -r l; do
+		ldd "$p" | awk '/=>/ {print $3} /^[ \t]*\// {print $1}' | while read -r l; do
 			[ -e "$l" ] && cp --parents -L "$l" "$dir"
 		done
 	done
@@ -59,7 +60,7 @@ pause_bin() { # build testdata/node/pause once per call into $1
 
 build_pause() {
 	local key
-	key=$(cat "$here/pause/main.go" | sha256sum | cut -c1-16)
+	key=$(cat "$0" "$here/pause/main.go" | sha256sum | cut -c1-16)
 	fresh pause "$key" && return
 	local tmp c
 	tmp=$(mktemp -d)
@@ -77,7 +78,7 @@ TOOLS=(ip nsenter lsns stat ovs-vsctl ovs-appctl traceroute)
 build_tools() {
 	local key b
 	key=$({
-		cat "$here/pause/main.go"
+		cat "$0" "$here/pause/main.go"
 		for b in "${TOOLS[@]}"; do sha256sum "$(command -v "$b")"; done
 	} | sha256sum | cut -c1-16)
 	fresh tools "$key" && return
@@ -102,7 +103,7 @@ build_tools() {
 # proxy, and the host's module and build caches mounted so a warm build takes seconds.
 build_go_image() {
 	local key
-	key=$( (go version; command -v sh; echo merged-usr) | sha256sum | cut -c1-16)
+	key=$( (cat "$0"; go version; command -v sh) | sha256sum | cut -c1-16)
 	if "${B[@]}" inspect --type image localhost/packetwalk/go:lab >/dev/null 2>&1 &&
 		[ "$(cat "$out/go.key" 2>/dev/null)" = "$key" ]; then
 		return

@@ -92,7 +92,7 @@ kube_start() {
 		spawn kube-apiserver "$apiserver" --etcd-servers="$client" \
 			--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="${KUBE_PORTS[2]}" \
 			--cert-dir="$KUBE_DIR/certs" --token-auth-file="$KUBE_DIR/tokens.csv" \
-			--authorization-mode=RBAC --anonymous-auth=false \
+			--authorization-mode="${KUBE_AUTHORIZATION_MODE:-RBAC}" --anonymous-auth=false \
 			--disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none \
 			--service-account-issuer=https://kubernetes.default.svc \
 			--service-account-key-file="$KUBE_DIR/sa.key" --service-account-signing-key-file="$KUBE_DIR/sa.key" \

@@ -28,7 +28,7 @@ kubelet_dir() { echo "$PW_LAB_DIR/kubelet"; }
 
 # kubelet_apiserver_prepare: called by kube_start before kube-apiserver starts: the node's token,
 # the client certificate the API server shows the kubelet, and the egress selector; the flags are
-# left in KUBELET_APISERVER_FLAGS.
+# left in KUBELET_APISERVER_FLAGS, the authorization modes (Node, RBAC) in KUBE_AUTHORIZATION_MODE.
 KUBELET_APISERVER_FLAGS=()
 kubelet_apiserver_prepare() {
 	local kd
@@ -57,7 +57,8 @@ egressSelections:
       uds:
         udsName: $kd/egress.sock
 EOF
-	KUBELET_APISERVER_FLAGS=(--authorization-mode=Node,RBAC --egress-selector-config-file="$kd/egress.yaml"
+	KUBE_AUTHORIZATION_MODE=Node,RBAC
+	KUBELET_APISERVER_FLAGS=(--egress-selector-config-file="$kd/egress.yaml"
 		--kubelet-client-certificate="$kd/pki/apiserver-kubelet-client.crt" --kubelet-client-key="$kd/pki/apiserver-kubelet-client.key")
 }
 
