@@ -301,7 +301,7 @@ func (l *e2eLab) checkWiring(t *testing.T, p *corev1.Pod) {
 	mac := links[0].Address
 	ne := filepath.Join(l.dir, "node-exec")
 	b, err := exec.Command(ne, kubeletNode, "ovs-vsctl", "--format=json", "--columns=name,external_ids",
-		"find", "Interface", "external_ids:attached-mac="+mac).CombinedOutput()
+		"find", "Interface", `external_ids:attached-mac="`+mac+`"`).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ovs-vsctl find: %v\n%s", err, b)
 	}

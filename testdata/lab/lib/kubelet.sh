@@ -58,7 +58,7 @@ egressSelections:
         udsName: $kd/egress.sock
 EOF
 	KUBE_AUTHORIZATION_MODE=Node,RBAC
-	KUBELET_APISERVER_FLAGS=(--egress-selector-config-file="$kd/egress.yaml"
+	KUBELET_APISERVER_FLAGS=(--allow-privileged=true --egress-selector-config-file="$kd/egress.yaml"
 		--kubelet-client-certificate="$kd/pki/apiserver-kubelet-client.crt" --kubelet-client-key="$kd/pki/apiserver-kubelet-client.key")
 }
 
@@ -81,6 +81,9 @@ kubelet_bins() {
 		lab_die "containerd/runc not found: apt-get install containerd runc buildah (PW_LAB_KUBELET=0 for no real node)"
 	kube_bin kubelet >/dev/null || bash "$HERE/../kube/build.sh" >&2 || lab_die "testdata/kube/build.sh (kubelet) failed"
 	mkdir -p "$kd/cni/bin" "$kd/cni/conf"
+	# containerd's CRI brings every pod's lo up with the reference "loopback" plugin.
+	[ -x /usr/lib/cni/loopback ] || lab_die "/usr/lib/cni/loopback not found: apt-get install containernetworking-plugins"
+	cp /usr/lib/cni/loopback "$kd/cni/bin/"
 	(cd "$HERE/../.." && CGO_ENABLED=0 go build -trimpath -o "$kd/cni/bin/pw-ovs-cni" ./testdata/node/cni &&
 		CGO_ENABLED=0 go build -trimpath -o "$kd/netbridge" ./testdata/node/netbridge) || lab_die "building testdata/node/{cni,netbridge} failed"
 	bash "$HERE/../node/images.sh" pause tools >&2 || lab_die "testdata/node/images.sh failed"
@@ -153,9 +156,12 @@ EOF
 	lab_log "kubelet: node $KUBELET_NODE Ready, pods Running (logs in $kd)"
 }
 
+# kubelet_json: last.json without blanks (the API server indents JSON for curl).
+kubelet_json() { tr -d ' \n\t' <"$KUBE_DIR/last.json"; }
+
 # kubelet_node_ready: the node reports Ready (the API server's JSON puts type before status).
 kubelet_node_ready() {
-	[ "$(kcurl GET "/api/v1/nodes/$KUBELET_NODE")" = 200 ] && grep -q '"type":"Ready","status":"True"' "$KUBE_DIR/last.json"
+	[ "$(kcurl GET "/api/v1/nodes/$KUBELET_NODE")" = 200 ] && kubelet_json | grep -q '"type":"Ready","status":"True"'
 }
 
 # kubelet_cni_conf KD NODE_DIR: the conflist of pw-ovs-cni for this node.
@@ -288,8 +294,8 @@ EOF
 }
 
 kubelet_pod_running() { # NS NAME: Running with an IP
-	[ "$(kcurl GET "/api/v1/namespaces/$1/pods/$2")" = 200 ] && grep -q '"phase":"Running"' "$KUBE_DIR/last.json" &&
-		grep -q '"podIP":"[0-9]' "$KUBE_DIR/last.json"
+	[ "$(kcurl GET "/api/v1/namespaces/$1/pods/$2")" = 200 ] && kubelet_json | grep -q '"phase":"Running"' &&
+		kubelet_json | grep -q '"podIP":"[0-9]'
 }
 
 # kubelet_down: kubelet_stop, then the node's files (certificates and all).
@@ -307,7 +313,7 @@ kubelet_stop() {
 	if pid_alive "$kd/kubelet.pid" && [ -f "$KUBE_DIR/url" ]; then
 		local ns
 		if [ "$(kcurl GET "/api/v1/pods?fieldSelector=spec.nodeName=$KUBELET_NODE" 2>/dev/null)" = 200 ]; then
-			for ns in $(grep -o '"namespace":"[^"]*"' "$KUBE_DIR/last.json" | cut -d'"' -f4 | sort -u); do
+			for ns in $(kubelet_json | grep -o '"namespace":"[^"]*"' | cut -d'"' -f4 | sort -u); do
 				kcurl DELETE "/api/v1/namespaces/$ns/pods?fieldSelector=spec.nodeName=$KUBELET_NODE&gracePeriodSeconds=0" >/dev/null 2>&1 || true
 			done
 		fi
