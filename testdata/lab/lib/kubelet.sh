@@ -86,7 +86,7 @@ kubelet_bins() {
 	cp /usr/lib/cni/loopback "$kd/cni/bin/"
 	(cd "$HERE/../.." && CGO_ENABLED=0 go build -trimpath -o "$kd/cni/bin/pw-ovs-cni" ./testdata/node/cni &&
 		CGO_ENABLED=0 go build -trimpath -o "$kd/netbridge" ./testdata/node/netbridge) || lab_die "building testdata/node/{cni,netbridge} failed"
-	bash "$HERE/../node/images.sh" pause tools >&2 || lab_die "testdata/node/images.sh failed"
+	bash "$HERE/../node/images.sh" pause tools debug >&2 || lab_die "testdata/node/images.sh failed"
 }
 
 # kubelet_up: containerd, the kubelet, the node agent pod and two workload pods on node 172.15.0.6.
@@ -137,7 +137,7 @@ EOF
 	echo $! >"$kd/containerd.pid"
 	wait_until 30 "containerd on $kd/containerd.sock" ctr -a "$kd/containerd.sock" version
 	local img
-	for img in pause tools; do
+	for img in pause tools debug; do
 		ctr -a "$kd/containerd.sock" -n k8s.io images import "${PW_CACHE:-/var/cache/packetwalk}/images/$img.tar" >/dev/null ||
 			lab_die "ctr images import $img.tar failed"
 	done
