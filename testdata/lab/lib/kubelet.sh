@@ -287,9 +287,17 @@ EOF
 		ns=$(sed -n 's/^  namespace: //p; s/^metadata: {name: [^,]*, namespace: \([^,]*\),.*/\1/p' <<<"$spec")
 		kapi POST "/api/v1/namespaces/$ns/pods" "$spec" application/yaml 409
 	done < <(sed 's/^---$/\x1e/' <<<"$specs"; printf '\x1e')
+	local deadline=$((SECONDS + 90))
 	for ns in kube-system/pw-node-agent-$KUBELET_HOST default/web-6 kube-system/dns-6; do
-		wait_until 90 "pod $ns Running (kubectl describe pod -n ${ns%/*} ${ns#*/}; $kd/kubelet.log)" \
-			kubelet_pod_running "${ns%/*}" "${ns#*/}"
+		until kubelet_pod_running "${ns%/*}" "${ns#*/}"; do
+			if ((SECONDS >= deadline)); then
+				# Say why: the pod's status messages and the kubelet's last errors.
+				kubelet_json | grep -o '"\(reason\|message\)":"[^"]*"' | tail -n 6 >&2
+				grep '^E' "$kd/kubelet.log" | tail -n 5 >&2
+				lab_die "pod $ns not Running after 90 s (see $kd/kubelet.log)"
+			fi
+			sleep 0.2
+		done
 	done
 }
 
