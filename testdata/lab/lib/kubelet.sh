@@ -79,7 +79,7 @@ kubelet_bins() {
 	local kd=$1
 	command -v containerd >/dev/null && command -v runc >/dev/null && command -v ctr >/dev/null ||
 		lab_die "containerd/runc not found: apt-get install containerd runc buildah (PW_LAB_KUBELET=0 for no real node)"
-	kube_bin kubelet >/dev/null || bash "$HERE/../kube/build.sh" >&2 || lab_die "testdata/kube/build.sh (kubelet) failed"
+	kube_bin kubelet >/dev/null || bash "$HERE/../kube/build.sh" kubelet >&2 || lab_die "testdata/kube/build.sh (kubelet) failed"
 	mkdir -p "$kd/cni/bin" "$kd/cni/conf"
 	# containerd's CRI brings every pod's lo up with the reference "loopback" plugin.
 	[ -x /usr/lib/cni/loopback ] || lab_die "/usr/lib/cni/loopback not found: apt-get install containernetworking-plugins"
