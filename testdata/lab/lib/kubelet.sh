@@ -129,9 +129,9 @@ state = "$kd/containerd/state"
     conf_dir = "$kd/cni/conf"
 EOF
 	# The node's "host" mount namespace: OVS run dir, pod netns dir and containerd run dir of its own.
-	# Its / is a slave of the machine's (not private): containerd refuses HostToContainer propagation
-	# for /var/run/netns, which it finds on /, unless / is shared or slave.
-	setsid nsenter --net="/run/netns/$nns" unshare --mount --propagation slave sh -c '
+	# Its / is made shared (in this namespace only): containerd refuses HostToContainer propagation
+	# for /var/run/netns, which it finds on /, unless / is shared or slave, and this machine's / is private.
+	setsid nsenter --net="/run/netns/$nns" unshare --mount --propagation private sh -c 'mount --make-rshared / &&
 		mount --bind "$1" /run/openvswitch && mount --make-shared /run/openvswitch &&
 		mount --bind "$2/netns" /run/netns && mount --make-shared /run/netns &&
 		mount --bind "$2/run-containerd" /run/containerd && exec containerd --config "$2/containerd.toml"' \
