@@ -61,10 +61,7 @@ type e2eLab struct {
 
 // startE2ELab needs root, OVS, OVN, traceroute and the cached kube-apiserver/etcd (fails in CI,
 // skips elsewhere), brings a lab up and registers its teardown.
-func startE2ELab(t *testing.T) *e2eLab { return startE2ELabWith(t, "pwe") }
-
-// startE2ELabWith is startE2ELab with a netns prefix of its own and extra lab.sh environment.
-func startE2ELabWith(t *testing.T, prefix string, env ...string) *e2eLab {
+func startE2ELab(t *testing.T) *e2eLab {
 	t.Helper()
 	labtest.RequireRoot(t)
 	labtest.RequireBinaries(t, "ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller", "ovn-nbctl",
@@ -72,9 +69,9 @@ func startE2ELabWith(t *testing.T, prefix string, env ...string) *e2eLab {
 	if _, _, err := kubetest.Binaries(); err != nil {
 		labtest.Unavailable(t, "kube-apiserver and etcd", "build them once with testdata/kube/build.sh (make kube-bins)")
 	}
-	name := fmt.Sprintf("%s%d", prefix, os.Getpid())
+	name := fmt.Sprintf("pwe%d", os.Getpid())
 	l := &e2eLab{t: t, dir: filepath.Join(os.TempDir(), name)}
-	l.env = append(append(os.Environ(), "PW_LAB_DIR="+l.dir, "PW_LAB_NAME="+name), env...)
+	l.env = append(os.Environ(), "PW_LAB_DIR="+l.dir, "PW_LAB_NAME="+name)
 
 	l.bin = cmd.PluginBinary(t)
 
