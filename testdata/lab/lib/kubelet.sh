@@ -171,7 +171,7 @@ kubelet_cni_conf() {
 	local kd=$1 d=$2 l ns subnet gw t1 t0 first=1
 	{
 		printf '{"cniVersion": "1.0.0", "name": "packetwalk-lab", "plugins": [{"type": "pw-ovs-cni",\n'
-		printf ' "ovsdb": "unix:%s/db.sock", "bridge": "br-int", "nb": "%s", "parent": "node-%s-eth1",\n' "$d" "$NB" "$KUBELET_NODE"
+		printf ' "ovsdb": "unix:%s/db.sock", "bridge": "br-int", "nb": "%s", "parent": "%s",\n' "$d" "$NB" "$(node_lsp "$KUBELET_NODE" eth1)"
 		printf ' "nodeOctet": %d, "stateDir": "%s/cni/state", "firstVLAN": 101, "firstHost": 100,\n' "$(octet "$KUBELET_NODE")" "$kd"
 		printf ' "namespaces": {'
 		for l in "${NAMESPACES[@]}"; do
