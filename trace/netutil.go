@@ -22,7 +22,7 @@ func parseAddr(s string) (netip.Addr, bool) {
 		s = s[:i]
 	}
 	a, err := netip.ParseAddr(s)
-	if err != nil {
+	if err != nil || a.Zone() != "" { // a zone is free text (fe80::1%x;cmd): never an address we walk to
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/ovs"
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -50,10 +51,11 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 		ns     trace.Netns
 		prefix []string
 	}
-	named, err := namedNetns(ctx, run)
+	named, bad, err := namedNetns(ctx, run)
 	if err != nil {
 		return nil, err
 	}
+	st.Warnings = append(st.Warnings, bad...)
 	// One stat for the root namespace and the named ones (where `ip netns` keeps them).
 	paths := []string{"/proc/self/ns/net"}
 	for _, n := range named {
@@ -99,7 +101,12 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 	for i := range targets {
 		t := &targets[i]
 		g.Go(func() error {
-			ns, err := readNetns(gctx, run, t.prefix, t.ns)
+			ns, warns, err := readNetns(gctx, run, t.prefix, t.ns)
+			if len(warns) > 0 {
+				mu.Lock()
+				st.Warnings = append(st.Warnings, warns...)
+				mu.Unlock()
+			}
 			if err != nil {
 				if !t.ns.Root {
 					mu.Lock()
@@ -126,11 +133,9 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 	resolvePeers(st.Netns)
 
 	if !o.NoOVS {
-		o, warn := readOVS(ctx, run, o.Node)
+		o, warns := readOVS(ctx, run, o.Node)
 		st.OVS = o
-		if warn != "" {
-			st.Warnings = append(st.Warnings, warn)
-		}
+		st.Warnings = append(st.Warnings, warns...)
 	}
 	sort.Strings(st.Warnings)
 	return st, nil
@@ -150,7 +155,26 @@ func keep(globs []string, name string) bool {
 
 // readNetns runs the four ip commands in one namespace. prefix is "-n NAME" (an ip option) for a
 // named namespace, "nsenter -t PID -n" (a command prefix) for a process's, nothing for root.
-func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (trace.Netns, error) {
+func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (trace.Netns, []string, error) {
+	ns, err := readNetnsTables(ctx, run, prefix, ns)
+	if err != nil {
+		return ns, nil, err
+	}
+	// A link whose name the kernel would refuse is not a real link: reported, not walked.
+	var warns []string
+	links := ns.Links[:0]
+	for _, l := range ns.Links {
+		if err := runner.CheckName(runner.KindIface, l.Name); err != nil {
+			warns = append(warns, fmt.Sprintf("netns %s: %v", ns.Name, err))
+			continue
+		}
+		links = append(links, l)
+	}
+	ns.Links = links
+	return ns, warns, nil
+}
+
+func readNetnsTables(ctx context.Context, run Run, prefix []string, ns trace.Netns) (trace.Netns, error) {
 	ipArgv := func(args ...string) []string {
 		if len(prefix) > 0 && prefix[0] == "nsenter" {
 			return append(append(append([]string{}, prefix...), "ip", "-j"), args...)
@@ -194,27 +218,31 @@ func readNetns(ctx context.Context, run Run, prefix []string, ns trace.Netns) (t
 	return ns, nil // Collect sorts every namespace once (trace.SortNodeNetns)
 }
 
-// namedNetns lists `ip -j netns list`; empty output means none.
-func namedNetns(ctx context.Context, run Run) ([]string, error) {
+// namedNetns lists `ip -j netns list`; empty output means none. A name no tool would make is
+// left out, with a warning: it goes into commands (ip -n NAME, stat).
+func namedNetns(ctx context.Context, run Run) (names, warnings []string, err error) {
 	b, err := run(ctx, []string{"ip", "-j", "netns", "list"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var in []struct {
 		Name string `json:"name"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("ip -j netns list: %v", err)
+		return nil, nil, fmt.Errorf("ip -j netns list: %v", err)
 	}
-	var out []string
 	for _, n := range in {
-		out = append(out, n.Name)
+		if err := runner.CheckName(runner.KindNetns, n.Name); err != nil {
+			warnings = append(warnings, err.Error())
+			continue
+		}
+		names = append(names, n.Name)
 	}
-	sort.Strings(out)
-	return out, nil
+	sort.Strings(names)
+	return names, warnings, nil
 }
 
 type procNS struct {
@@ -269,31 +297,37 @@ func statInodes(ctx context.Context, run Run, paths ...string) (map[string]uint6
 }
 
 // readOVS reads the OVS database and MAC tables; a node without OVS gives a warning.
-func readOVS(ctx context.Context, run Run, node string) (*trace.OVS, string) {
+func readOVS(ctx context.Context, run Run, node string) (*trace.OVS, []string) {
 	var tables [3][]byte
 	for i, t := range []string{"Bridge", "Port", "Interface"} {
 		b, err := run(ctx, []string{"ovs-vsctl", "--timeout=10", "--format=json", "--data=json", "list", t})
 		if err != nil {
-			return nil, fmt.Sprintf("no OVS facts from node %s: %v", node, err)
+			return nil, []string{fmt.Sprintf("no OVS facts from node %s: %v", node, err)}
 		}
 		tables[i] = b
 	}
 	o, err := ParseOVS(tables[0], tables[1], tables[2])
 	if err != nil {
-		return nil, fmt.Sprintf("no OVS facts from node %s: %v", node, err)
+		return nil, []string{fmt.Sprintf("no OVS facts from node %s: %v", node, err)}
 	}
 	o.Source = trace.SourceOVSDB + "@" + node
+	var warns []string
 	for _, br := range o.Bridges {
+		// The name goes into ovs-appctl's command line.
+		if err := runner.CheckName(runner.KindBridge, br.Name); err != nil {
+			warns = append(warns, fmt.Sprintf("MAC table not read: %v", err))
+			continue
+		}
 		b, err := run(ctx, []string{"ovs-appctl", "--timeout=10", "fdb/show", br.Name})
 		if err != nil {
-			return o, fmt.Sprintf("MAC table not read: %v", err)
+			return o, append(warns, fmt.Sprintf("MAC table not read: %v", err))
 		}
 		es, err := ovs.ParseFDB(br.Name, string(b))
 		if err != nil {
-			return o, fmt.Sprintf("MAC table not read: %v", err)
+			return o, append(warns, fmt.Sprintf("MAC table not read: %v", err))
 		}
 		o.MACTable = append(o.MACTable, es...)
 	}
 	o.FDBSource = trace.SourceFDB + "@" + node
-	return o, ""
+	return o, warns
 }

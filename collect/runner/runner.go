@@ -61,11 +61,16 @@ func IsNotFound(err error) bool {
 }
 
 // Template runs argv prefixed by a user's command template, with {node} and {nodeIP} replaced in
-// each word. The template is split like a shell would (quotes, backslashes) but never passed to one,
-// so a node name cannot inject a command.
+// each word. The template is split like a shell would (quotes, backslashes) but never passed to one
+// here. When the template goes through remote shells (ssh joins its arguments into one line that
+// the node's shell splits again), each argument is quoted once per shell, so what runs on the node
+// is exactly argv.
 type Template struct {
 	words []string
 	raw   string
+	// Shells is how many shells the command line goes through after the template's program: by
+	// default one per word that runs ssh (`ssh bastion ssh {nodeIP}` is two).
+	Shells int
 }
 
 // NewTemplate parses a --node-exec template.
@@ -77,22 +82,62 @@ func NewTemplate(tmpl string) (*Template, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("--node-exec is empty: give a command such as 'ssh {nodeIP}' or 'ip netns exec {node}'")
 	}
-	return &Template{words: words, raw: tmpl}, nil
+	return &Template{words: words, raw: tmpl, Shells: remoteShells(words)}, nil
 }
 
-// Argv returns the template's words for node followed by argv.
-func (t *Template) Argv(node Node, argv []string) []string {
-	r := strings.NewReplacer("{node}", node.Name, "{nodeIP}", node.IP)
+// Argv returns the template's words for node followed by argv, quoted for the template's remote
+// shells. The node's name must be a DNS name and its address an IP without a zone (both come from
+// the API server, which checks neither strictly enough for a command line).
+func (t *Template) Argv(node Node, argv []string) ([]string, error) {
+	var pairs []string
+	for _, w := range t.words {
+		if strings.Contains(w, "{node}") && !contains(pairs, "{node}") {
+			if err := CheckName(KindNode, node.Name); err != nil {
+				return nil, err
+			}
+			pairs = append(pairs, "{node}", Quote(node.Name))
+		}
+		if strings.Contains(w, "{nodeIP}") && !contains(pairs, "{nodeIP}") {
+			if node.IP == "" {
+				return nil, fmt.Errorf("node %s has no address for {nodeIP} in %s", node.Name, t)
+			}
+			a, err := ParseNodeIP(node.IP)
+			if err != nil {
+				return nil, err
+			}
+			pairs = append(pairs, "{nodeIP}", Quote(a.String()))
+		}
+	}
+	r := strings.NewReplacer(pairs...) // one pass: a value is never expanded again
 	out := make([]string, 0, len(t.words)+len(argv))
 	for _, w := range t.words {
 		out = append(out, r.Replace(w))
 	}
-	return append(out, argv...)
+	for _, a := range argv {
+		for range t.Shells {
+			a = Quote(a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func contains(pairs []string, key string) bool {
+	for i := 0; i < len(pairs); i += 2 {
+		if pairs[i] == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Run runs the expanded command locally.
 func (t *Template) Run(ctx context.Context, node Node, argv []string) ([]byte, error) {
-	return Local{}.Run(ctx, node, t.Argv(node, argv))
+	full, err := t.Argv(node, argv)
+	if err != nil {
+		return nil, err
+	}
+	return Local{}.Run(ctx, node, full)
 }
 
 func (t *Template) String() string { return "--node-exec " + quote(t.raw) }
@@ -124,6 +169,7 @@ func (Local) Run(ctx context.Context, _ Node, argv []string) ([]byte, error) {
 	errb := &capped{max: maxStderr}
 	cmd.Stdout, cmd.Stderr = out, errb
 	cmd.WaitDelay = waitDelay
+	cmd.Env = ChildEnv()
 	ownProcessGroup(cmd)
 	err := cmd.Run()
 	if context.Cause(ctx) == errTooMuchOutput {

@@ -33,15 +33,58 @@ func TestTemplateNeverUsesAShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := tp.Run(context.Background(), runner.Node{Name: "n1; echo pwned", IP: "10.0.0.1"}, []string{"$(id)"})
+	out, err := tp.Run(context.Background(), runner.Node{Name: "n1", IP: "10.0.0.1"}, []string{"$(id)", "a b"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(out); got != "n1; echo pwned 10.0.0.1 $(id)\n" {
-		t.Errorf("output %q: the node name or argument was interpreted", got)
+	if got := string(out); got != "n1 10.0.0.1 $(id) a b\n" {
+		t.Errorf("output %q: an argument was interpreted or quoted for no shell", got)
 	}
 	if _, err := runner.NewTemplate("  "); err == nil || !strings.Contains(err.Error(), "--node-exec is empty") {
 		t.Errorf("empty template: %v", err)
+	}
+}
+
+// TestTemplateRefusesHostileNodes: a node name or address from the API that is not a DNS name or
+// a plain IP never makes it into a command line, and the message says what was wrong.
+func TestTemplateRefusesHostileNodes(t *testing.T) {
+	tp, err := runner.NewTemplate("ssh bastion ssh {nodeIP} {node}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		node runner.Node
+		want string
+	}{
+		{runner.Node{Name: "n1; touch pwned", IP: "10.0.0.1"}, `node name "n1; touch pwned" has ';'`},
+		{runner.Node{Name: "n1", IP: "fe80::1%x;touch pwned;"}, `has an IPv6 zone: not used`},
+		{runner.Node{Name: "n1", IP: "10.0.0.1 -oProxyCommand=x"}, `is not an IP address`},
+		{runner.Node{Name: "n1"}, "node n1 has no address for {nodeIP}"},
+		{runner.Node{Name: "-oProxyCommand=x", IP: "10.0.0.1"}, "starts with -"},
+	} {
+		if _, err := tp.Argv(tc.node, []string{"true"}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.node, err, tc.want)
+		}
+	}
+}
+
+// TestTemplateQuotesForEachSsh: each ssh in a template is one shell on the far side; arguments are
+// quoted once per ssh and never for a template without one.
+func TestTemplateQuotesForEachSsh(t *testing.T) {
+	node := runner.Node{Name: "n1", IP: "::ffff:10.0.0.1"}
+	for tmpl, want := range map[string]string{
+		"ip netns exec {node}":            "ip|netns|exec|n1|stat|-c|%i %n",
+		"ssh -l root {nodeIP}":            `ssh|-l|root|10.0.0.1|stat|-c|'%i %n'`,
+		"/usr/bin/ssh bastion ssh {node}": `/usr/bin/ssh|bastion|ssh|n1|stat|-c|''\''%i %n'\'''`,
+	} {
+		tp, err := runner.NewTemplate(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tp.Argv(node, []string{"stat", "-c", "%i %n"})
+		if err != nil || strings.Join(got, "|") != want {
+			t.Errorf("%s: %q, %v; want %s", tmpl, strings.Join(got, "|"), err, want)
+		}
 	}
 }
 
