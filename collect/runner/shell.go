@@ -15,7 +15,7 @@ func shellSafe(c byte) bool {
 }
 
 // Quote quotes s for a POSIX shell: s itself when every byte is safe, else s in single quotes
-// (a single quote in s becomes '\''). `sh -c Quote(s)` sees exactly the word s.
+// (a single quote in s becomes '\”). `sh -c Quote(s)` sees exactly the word s.
 func Quote(s string) string {
 	if s == "" {
 		return "''"
