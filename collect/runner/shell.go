@@ -15,7 +15,8 @@ func shellSafe(c byte) bool {
 }
 
 // Quote quotes s for a POSIX shell: s itself when every byte is safe, else s in single quotes
-// (a single quote in s becomes '\”). `sh -c Quote(s)` sees exactly the word s.
+// (each single quote in s closes them, is escaped and reopens them). `sh -c Quote(s)` sees
+// exactly the word s.
 func Quote(s string) string {
 	if s == "" {
 		return "''"
