@@ -116,7 +116,12 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	}
 	// A provider that finds endpoints by name (NSX's NCP tags) starts at once, beside the API
 	// reads, so the fabric's round trips overlap the API's instead of following them.
-	early := startEarlyFabric(ctx, prov, need)
+	// One deadline for the fabric for the whole command: a second read (the early one did not
+	// cover the walk) gets what is left of it, not a fresh one.
+	fabDeadline := time.Now().Add(f.fabricTimeout())
+	fctx, fcancel := context.WithDeadline(ctx, fabDeadline)
+	defer fcancel()
+	early := startEarlyFabric(fctx, prov, need)
 	defer early.stop()
 	res, err := kube.New(cs, cfg.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
 	if err != nil {
@@ -199,7 +204,12 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 		at := liveNow()
 		fab, warns, err := early.result(res, need)
 		if fab == nil && err == nil {
-			fab, warns, err = prov.Collect(ctx, fabricQuery(res, need, nodes))
+			if early == nil { // this is the first read
+				fabDeadline = time.Now().Add(f.fabricTimeout())
+			}
+			lctx, lcancel := context.WithDeadline(ctx, fabDeadline)
+			fab, warns, err = prov.Collect(lctx, fabricQuery(res, need, nodes))
+			lcancel()
 		}
 		if err != nil {
 			warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
@@ -252,9 +262,25 @@ func (f *FactOptions) fabricProvider(g *GlobalOptions) (fabric.Provider, error) 
 		return nsx.New(nsx.Config{Manager: f.NSXManager, User: f.NSXUser, CAFile: f.NSXCAFile,
 			PasswordEnv: f.NSXPasswordEnv, PasswordFile: f.NSXPasswordFile, Insecure: f.NSXInsecure,
 			API: f.NSXAPI, AuthMode: f.NSXAuth, RequestTimeout: f.NSXReqTimeout, Deadline: f.NSXTimeout, Retries: nsxRetries(f.NSXRetries),
-			Logf: func(format string, args ...any) { fmt.Fprintf(g.ErrOut, "warning: "+format+"\n", args...) }})
+			Logf: func(format string, args ...any) {
+				// One "warning: " whether or not the provider's message carries its own.
+				fmt.Fprintf(g.ErrOut, "warning: %s\n", oneLine(strings.TrimPrefix(fmt.Sprintf(format, args...), "warning: ")))
+			}})
 	}
 	return nil, nil
+}
+
+// fabricTimeout is the one deadline of the --fabric reads of a command.
+func (f *FactOptions) fabricTimeout() time.Duration {
+	switch {
+	case f.Fabric == "nsx" && f.NSXTimeout > 0:
+		return f.NSXTimeout
+	case f.Fabric == "nsx":
+		return 2 * time.Minute // the flag's default
+	case f.OVNTimeout > 0:
+		return f.OVNTimeout
+	}
+	return ovn.DefaultTimeout
 }
 
 // nsxRetries maps --nsx-retries to nsx.Config.Retries, where 0 means the default: the flag's 0
@@ -418,7 +444,10 @@ func (e *earlyFabric) result(res *kube.Result, need Need) (*trace.Fabric, []stri
 		return nil, nil, nil
 	}
 	<-e.done
-	if e.err != nil || e.fab == nil {
+	if e.err != nil {
+		return nil, nil, e.err // the source's answer: asking again would spend its deadline twice
+	}
+	if e.fab == nil {
 		return nil, nil, nil
 	}
 	bound := map[netip.Addr]bool{}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -89,9 +90,9 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 	// A node past its timeout is named with the flag to raise; the error under it says what hung.
 	why := func(err error) string {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return fmt.Sprintf("no answer within --node-timeout %s (%v)", c.timeout, err)
+			return fmt.Sprintf("no answer within --node-timeout %s (%v)", c.timeout, clipMsg(err.Error()))
 		}
-		return err.Error()
+		return clipMsg(err.Error())
 	}
 	if c.backend != BackendAgentless {
 		st, srcs, err := c.native(ctx, r, node, binary)
@@ -111,6 +112,9 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 		return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: []string{
 			fmt.Sprintf("node state of %s not collected through %s (agentless): %s", n.Name, r, why(err))}}}
 	}
+	for i, w := range st.Warnings {
+		st.Warnings[i] = clipMsg(w)
+	}
 	srcs := []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: st.Warnings}}
 	if st.OVS != nil {
 		srcs = append(srcs, trace.SourceInfo{Name: st.OVS.Source, CollectedAt: at})
@@ -121,20 +125,44 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 	return st, srcs
 }
 
+// maxMessage bounds a message built from what a node printed (a hostile number in its JSON is
+// otherwise echoed whole by the decoder's error).
+const maxMessage = 512
+
+func clipMsg(s string) string { return runner.Clip(s, maxMessage) }
+
 // native runs our own `collect node` on the node and takes Nodes[0] of the snapshot it prints.
 func (c *nodeCollector) native(ctx context.Context, r runner.Runner, node runner.Node, binary string) (*trace.NodeState, []trace.SourceInfo, error) {
-	out, err := r.Run(ctx, node, []string{binary, "collect", "node", "--node-name", node.Name})
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := trace.ReadSnapshot(bytes.NewReader(out), "from `collect node` on "+node.Name)
-	if err != nil {
-		return nil, nil, err
+	argv := []string{binary, "collect", "node", "--node-name", node.Name}
+	what := "from `collect node` on " + node.Name
+	var s *trace.Snapshot
+	if sr, ok := r.(runner.Streamer); ok {
+		// Decoded as it arrives: garbage fails on its first bytes, and nothing is held twice.
+		err := sr.Stream(ctx, node, argv, func(out io.Reader) (err error) {
+			s, err = trace.ReadSnapshot(out, what)
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
+		out, err := r.Run(ctx, node, argv)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s, err = trace.ReadSnapshot(bytes.NewReader(out), what); err != nil {
+			return nil, nil, err
+		}
 	}
 	if len(s.Nodes) == 0 {
 		return nil, nil, fmt.Errorf("`collect node` on %s printed no node state", node.Name)
 	}
 	st := s.Nodes[0]
 	st.Name = node.Name
+	for i := range s.Sources {
+		for j, w := range s.Sources[i].Warnings {
+			s.Sources[i].Warnings[j] = clipMsg(w)
+		}
+	}
 	return &st, s.Sources, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -125,4 +126,57 @@ func (a *Agent) Run(ctx context.Context, node Node, argv []string) ([]byte, erro
 		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
 	}
 	return nil, fmt.Errorf("exec in %s/%s (%s) on %s: %v", p.Namespace, p.Name, container, node.Name, err)
+}
+
+// Stream execs argv in the agent pod's container and hands its output to read as it arrives.
+func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(io.Reader) error) error {
+	p, err := a.Pod(ctx, node.Name)
+	if err != nil {
+		return err
+	}
+	container := a.container
+	if container == "" && len(p.Spec.Containers) > 0 {
+		container = p.Spec.Containers[0].Name
+	}
+	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	ex, err := a.exec(a.cfg, "POST", req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	errb := &capped{max: maxStderr}
+	done := make(chan error, 1)
+	go func() {
+		err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: pw, Stderr: errb})
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	what := fmt.Sprintf("%s in %s/%s", strings.Join(argv, " "), p.Namespace, p.Name)
+	lr := &limitReader{r: pr, left: MaxOutput, what: what}
+	rerr := read(lr)
+	if lr.left < 0 {
+		rerr = lr.err()
+	}
+	if rerr != nil {
+		cancel()
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(pr, MaxOutput))
+	}
+	pr.CloseWithError(io.ErrClosedPipe) // the stream's writes fail instead of blocking
+	err = <-done
+	var ce exec.CodeExitError
+	switch {
+	case errors.As(err, &ce):
+		return &ExitError{Argv: argv, Code: ce.Code, Stderr: errb.b.String()}
+	case rerr != nil:
+		return rerr
+	case err == nil:
+		return nil
+	case strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file"):
+		return &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
+	}
+	return fmt.Errorf("exec in %s/%s (%s) on %s: %v", p.Namespace, p.Name, container, node.Name, err)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"time"
@@ -273,3 +274,99 @@ func Split(s string) ([]string, error) {
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Streamer is a Runner that hands a command's standard output to read while the command runs,
+// instead of holding all of it: a decoder stops at the first byte that is not what it expects, and
+// at MaxOutput.
+type Streamer interface {
+	Runner
+	// Stream runs argv on node and calls read with its standard output. A command that fails
+	// returns an *ExitError (whatever read said); else read's error.
+	Stream(ctx context.Context, node Node, argv []string, read func(io.Reader) error) error
+}
+
+// limitReader fails once more than MaxOutput bytes were read.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	what string
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, l.err()
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, l.err()
+	}
+	return n, err
+}
+
+func (l *limitReader) err() error {
+	return fmt.Errorf("%s: printed more than %d MiB: stopped", l.what, MaxOutput>>20)
+}
+
+// Stream runs argv with exec, no shell, and hands its standard output to read.
+func (Local) Stream(ctx context.Context, _ Node, argv []string, read func(io.Reader) error) error {
+	if len(argv) == 0 {
+		return errors.New("runner: empty command")
+	}
+	pctx := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	errb := &capped{max: maxStderr}
+	cmd.Stderr = errb
+	cmd.WaitDelay = waitDelay
+	cmd.Env = ChildEnv()
+	ownProcessGroup(cmd)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
+		}
+		return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	lr := &limitReader{r: out, left: MaxOutput, what: strings.Join(argv, " ")}
+	rerr := read(lr)
+	if lr.left < 0 {
+		rerr = lr.err() // the decoder's own words would blame the JSON
+	}
+	if rerr != nil {
+		cancel() // what is left is not read: stop the command rather than wait for it
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(out, MaxOutput))
+	}
+	werr := cmd.Wait()
+	if pctx.Err() != nil {
+		return fmt.Errorf("%s: %w", strings.Join(argv, " "), context.Cause(pctx))
+	}
+	var xe *exec.ExitError
+	if errors.As(werr, &xe) && rerr == nil || errors.As(werr, &xe) && xe.ExitCode() > 0 {
+		return &ExitError{Argv: argv, Code: xe.ExitCode(), Stderr: errb.b.String()}
+	}
+	if rerr != nil {
+		return rerr
+	}
+	if werr != nil {
+		return fmt.Errorf("%s: %w", strings.Join(argv, " "), werr)
+	}
+	return nil
+}
+
+// Stream runs the expanded command locally, handing its output to read.
+func (t *Template) Stream(ctx context.Context, node Node, argv []string, read func(io.Reader) error) error {
+	full, err := t.Argv(node, argv)
+	if err != nil {
+		return err
+	}
+	return Local{}.Stream(ctx, node, full, read)
+}

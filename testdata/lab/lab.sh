@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lab.sh: the packetwalk lab, the published NSX-T packet walk rebuilt on real OVS and OVN.
 #
-#   lab.sh up | down | status | break SCENARIO | heal
+#   lab.sh up | down | status | break SCENARIO | heal | ssh-up
 #
 # A hypervisor netns runs OVN (NB, SB, northd) and an OVN chassis (its own ovsdb-server,
 # ovs-vswitchd on the userspace datapath, ovn-controller). Three node "VMs" are netns with their own
@@ -34,6 +34,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/kube.sh"
 # shellcheck source=lib/kubelet.sh
 . "$HERE/lib/kubelet.sh"
+# shellcheck source=lib/ssh.sh
+. "$HERE/lib/ssh.sh"
 PW_LAB_KUBE=${PW_LAB_KUBE:-1}
 export PW_LAB_QUIET=1
 
@@ -152,6 +154,7 @@ lab_status() { net_status && kube_status && { [ "$PW_LAB_KUBE" = 0 ] || kubelet_
 lab_down() {
 	local l name host
 	kubelet_down
+	ssh_down
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
 		# node.sh reads a pid file the stopping daemon may just have removed: drop that noise.
@@ -456,5 +459,6 @@ status)
 	;;
 break) [ $# -eq 2 ] || usage && lab_break "$2" ;;
 heal) lab_heal ;;
+ssh-up) lab_status || lab_die "the lab is not up: run $0 up" && ssh_up && lab_log "sshd up: --node-exec '$(ssh_template)'" ;;
 *) usage ;;
 esac

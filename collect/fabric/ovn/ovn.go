@@ -29,8 +29,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -120,6 +122,16 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
+// errCut is a connection the server side closed in the middle of the conversation.
+var errCut = errors.New("the connection was cut (the server or something on the way closed it mid-answer)")
+
+// isCut says err is the connection closing under a call, not the deadline or an answer.
+func isCut(ctx context.Context, err error) bool {
+	return errors.Is(context.Cause(ctx), errCut) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, client.ErrNotConnected) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		err != nil && strings.HasSuffix(err.Error(), "unexpected EOF")
+}
+
 // Name returns "ovn".
 func (p *provider) Name() string { return trace.SourceOVN }
 
@@ -144,13 +156,29 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 		return nil, nil, fmt.Errorf("ovn: %v", err)
 	}
 	if err := cli.Connect(ctx); err != nil {
+		if isCut(ctx, err) {
+			return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w while connecting", p.cfg.NB, errCut)
+		}
 		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %v (check --ovn-nb and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err)
 	}
 	defer cli.Close()
+	// A connection that drops ends every read at once, named as cut (not a deadline later).
+	ctx, cut := context.WithCancelCause(ctx)
+	defer cut(nil)
+	go func() {
+		select {
+		case <-cli.DisconnectNotify():
+			cut(errCut)
+		case <-ctx.Done():
+		}
+	}()
 	r := &reader{cli: cli, schema: cli.Schema()}
 	nb, err := r.read(ctx, q)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read the OVN Northbound database at %s: %v", p.cfg.NB, err)
+		if isCut(ctx, err) {
+			err = errCut
+		}
+		return nil, nil, fmt.Errorf("cannot read the OVN Northbound database at %s: %w", p.cfg.NB, err)
 	}
 	f, warnings := nb.fabric(q)
 	return f, append(append(r.warnings, warnings...), nb.unfound(q, f)...), nil

@@ -1,0 +1,148 @@
+package ovn_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn"
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
+)
+
+// startNB runs a real ovsdb-server serving an OVN_Northbound database on a unix socket (no root).
+func startNB(t *testing.T) string {
+	t.Helper()
+	labtest.RequireBinaries(t, "ovsdb-server", "ovsdb-tool", "ovn-nbctl")
+	dir := t.TempDir()
+	db, sock := filepath.Join(dir, "nb.db"), filepath.Join(dir, "nb.sock")
+	if out, err := exec.Command("ovsdb-tool", "create", db, "/usr/share/ovn/ovn-nb.ovsschema").CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool create: %v\n%s", err, out)
+	}
+	srv := exec.Command("ovsdb-server", "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir", db)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ovsdb-server did not listen within 10 s")
+		}
+	}
+	// Enough rows that one answer spans several reads.
+	args := []string{"--db=unix:" + sock, "--timeout=20"}
+	for i := range 200 {
+		args = append(args, "--", "ls-add", "sw-"+strings.Repeat("x", 40)+string(rune('a'+i%26))+string(rune('a'+i/26)))
+	}
+	if out, err := exec.Command("ovn-nbctl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ovn-nbctl: %v\n%s", err, out)
+	}
+	return sock
+}
+
+// cuttingProxy forwards a unix socket to the NB server and, once the client sent a transact,
+// passes on a part of the server's next answer and then closes the client's connection: a
+// connection cut mid-stream.
+func cuttingProxy(t *testing.T, target, method string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "proxy.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			var mu sync.Mutex
+			transacted := false
+			go func() { // client -> server, watching for the transact
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						mu.Lock()
+						transacted = transacted || bytes.Contains(buf[:n], []byte(`"`+method+`"`))
+						mu.Unlock()
+						_, _ = s.Write(buf[:n])
+					}
+					if err != nil {
+						s.Close()
+						return
+					}
+				}
+			}()
+			go func() { // server -> client, cut half-way through the transact's answer
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := s.Read(buf)
+					mu.Lock()
+					cut := transacted
+					mu.Unlock()
+					if cut && n > 0 {
+						_, _ = c.Write(buf[:n/2])
+						c.Close()
+						s.Close()
+						return
+					}
+					if n > 0 {
+						_, _ = c.Write(buf[:n])
+					}
+					if err != nil {
+						c.Close()
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return path
+}
+
+// TestCutConnectionIsReportedFast: a Northbound connection cut in the middle of an answer fails
+// the read at once, saying the connection was cut, not after --ovn-timeout with "context deadline
+// exceeded".
+func TestCutConnectionIsReportedFast(t *testing.T) {
+	nb := startNB(t)
+	for _, m := range []string{"list_dbs", "get_schema", "transact"} {
+		t.Run(m, func(t *testing.T) { testCut(t, cuttingProxy(t, nb, m)) })
+	}
+}
+
+func testCut(t *testing.T, sock string) {
+	p, err := ovn.New(ovn.Config{NB: "unix:" + sock, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := p.Collect(context.Background(), fabric.Query{All: true})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "connection was cut") || strings.Contains(err.Error(), "deadline") {
+			t.Errorf("Collect = %v, want the cut connection named", err)
+		}
+	case <-time.After(10 * time.Second): // half the timeout: a hang would wait it all
+		t.Fatal("Collect still waits 10 s after the connection was cut")
+	}
+}
