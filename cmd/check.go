@@ -146,16 +146,22 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	defer cancel()
 	// The run's time includes gathering the facts, which every check shares.
 	started := o.now()
+	factsCut := false
 	snap, err := o.Gather(ctx, o.GlobalOptions, o.withRefresh(o.need(plan)))
 	if err != nil {
-		return err
+		if ctx.Err() == nil {
+			return err
+		}
+		// Interrupted while the facts were read: the checks it can name are reported, as not run.
+		snap = &trace.Snapshot{APIVersion: trace.APIVersion}
+		factsCut = true
 	}
 	ix := trace.NewIndex(snap)
 	specs, err := o.specs(ix, plan)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return err
 	}
-	if len(specs) == 0 {
+	if len(specs) == 0 && ctx.Err() == nil {
 		return usageErr("nothing to check: the snapshot has no running pod with an IP on any node (or a single node)")
 	}
 	for i := range specs {
@@ -177,6 +183,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	rep := trace.RunChecks(ctx, ix, specs, opt)
 	rep.Seconds = o.now().Sub(started).Seconds()
+	rep.Interrupted = rep.Interrupted || ctx.Err() != nil
 	if o.JUnit != "" {
 		if err := writeFileAtomic(o.JUnit, func(f *os.File) error { return render.WriteJUnit(f, rep, started) }); err != nil {
 			return factsErr(fmt.Errorf("cannot write --junit %s: %v", o.JUnit, err))
@@ -186,6 +193,8 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		return err
 	}
 	switch {
+	case rep.Interrupted && factsCut:
+		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted while the facts were read: no check ran (%v)", context.Cause(ctx))}
 	case rep.Interrupted:
 		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted: %d of %d checks ran (%v)", rep.Total-rep.NotRun, rep.Total, context.Cause(ctx))}
 	case rep.Failed > 0:
@@ -350,6 +359,10 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// CreateTemp makes 0600; a report is for the CI's other steps to read, as a file made with >.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

@@ -344,8 +344,8 @@ func (c *cancelOnRequest) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // TestFaultInterrupt: Ctrl-C (the context cancelled) during the API reads, the node commands or
-// the NSX reads ends trace and check at once with one line and exit 3, leaving no goroutine and
-// no process behind.
+// the NSX reads ends trace and check at once with one line, leaving no goroutine and no process
+// behind: trace exits 3, check writes its report (every check not run) and exits 1.
 func TestFaultInterrupt(t *testing.T) {
 	srv := kubetest.Get(t)
 	publishedCluster(t, srv)
@@ -358,6 +358,10 @@ func TestFaultInterrupt(t *testing.T) {
 				s, flags := nsxServer(t)
 				marker := fmt.Sprintf("%d.%d", 700+os.Getpid()%99, time.Now().UnixNano()%1000000)
 				args := append(append(append([]string{}, cmd...), flags...), "--node-exec", hangingNodeExec(marker))
+				junit := filepath.Join(t.TempDir(), "junit.xml")
+				if cmd[0] == "check" {
+					args = append(args, "--junit", junit)
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				switch at {
@@ -389,7 +393,16 @@ func TestFaultInterrupt(t *testing.T) {
 				if el := time.Since(start); el > 10*time.Second {
 					t.Errorf("took %s after Ctrl-C", el)
 				}
-				if r.code != ExitNoFacts || !strings.HasSuffix(r.err, "error: collection interrupted: context canceled\n") {
+				if cmd[0] == "check" {
+					// check reports what it could name, as not run, and exits 1 (README).
+					if r.code != ExitBroken || !strings.HasSuffix(r.err, "error: interrupted while the facts were read: no check ran (context canceled)\n") ||
+						!strings.Contains(r.out, "interrupted") {
+						t.Errorf("exit %d stdout %q stderr %q, want %d, the report and the interruption", r.code, r.out, r.err, ExitBroken)
+					}
+					if fi, err := os.Stat(junit); err != nil || fi.Mode().Perm() != 0o644 {
+						t.Errorf("--junit after Ctrl-C: %v, mode %v; want the report, readable by the CI's other steps (0644)", err, fi)
+					}
+				} else if r.code != ExitNoFacts || !strings.HasSuffix(r.err, "error: collection interrupted: context canceled\n") {
 					t.Errorf("exit %d stderr %q, want %d and the interruption", r.code, r.err, ExitNoFacts)
 				}
 				noProcessesLeft(t, marker, children)
