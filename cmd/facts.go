@@ -113,7 +113,7 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.NSXReqTimeout, "nsx-request-timeout", 30*time.Second, "deadline of one NSX-T API request")
 	fs.DurationVar(&f.NSXTimeout, "nsx-timeout", 2*time.Minute, "deadline of all NSX-T reads of one command")
 	fs.IntVar(&f.NSXRetries, "nsx-retries", 4, "retries of an NSX-T request on 429/502/503/504 or a timeout, with backoff and jitter")
-	fs.StringVar(&f.NodeExec, "node-exec", f.NodeExec, "reach each node with this command template, {node} and {nodeIP} replaced (e.g. 'ssh {nodeIP}'); split like a shell, never run by one")
+	fs.StringVar(&f.NodeExec, "node-exec", f.NodeExec, "reach each node with this command template, {node} and {nodeIP} replaced (e.g. 'ssh {nodeIP}'); split like a shell, never run by one; each ssh in it is a shell on the node's side, so arguments are quoted once per ssh")
 	fs.StringVar(&f.NodeAgent, "node-agent", f.NodeAgent, "reach each node by exec into the CNI agent pod on it: LABEL-SELECTOR[:CONTAINER] (e.g. app=ovs-node:openvswitch)")
 	fs.StringVar(&f.NodeDebugImage, "node-debug-image", f.NodeDebugImage, "reach each node through an ephemeral privileged host-network pod of this image (deploy/Dockerfile), removed afterwards")
 	fs.StringVar(&f.NodeBackend, "node-backend", f.NodeBackend, "what runs on the node: native (our collect node), agentless (ip, nsenter, ovs-vsctl, ovs-appctl) or auto")

@@ -108,3 +108,28 @@ func asExit(err error, ee **runner.ExitError) bool {
 	*ee = e
 	return ok
 }
+
+// TestChildrenGetOnlyTheEnvironmentTheyNeed: a node command (ssh, ip netns exec, kubectl exec for
+// --pod-exec) never sees the NSX password or other secrets of the tool's environment, and keeps
+// what ssh and kubectl need.
+func TestChildrenGetOnlyTheEnvironmentTheyNeed(t *testing.T) {
+	labtest.RequireBinaries(t, "sh")
+	t.Setenv("NSX_PASSWORD", "s3cret")
+	t.Setenv("GITHUB_TOKEN", "ghp_x")
+	t.Setenv("SSH_AUTH_SOCK", "/tmp/agent.sock")
+	t.Setenv("KUBECONFIG", "/tmp/kc")
+	tp, err := runner.NewTemplate("sh -c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]runner.Runner{"local": runner.Local{}, "template": tp} {
+		argv := []string{"echo ${NSX_PASSWORD:-none} ${GITHUB_TOKEN:-none} $SSH_AUTH_SOCK $KUBECONFIG ${PATH:+path}"}
+		if name == "local" {
+			argv = append([]string{"sh", "-c"}, argv...)
+		}
+		out, err := r.Run(context.Background(), runner.Node{Name: "n1"}, argv)
+		if got := strings.TrimSpace(string(out)); err != nil || got != "none none /tmp/agent.sock /tmp/kc path" {
+			t.Errorf("%s: the child saw %q (%v)", name, got, err)
+		}
+	}
+}
