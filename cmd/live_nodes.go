@@ -1,12 +1,14 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -106,7 +108,17 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 		// auto: our binary is not on the node; use the tools that are.
 	}
 	st, err := agentless.Collect(ctx, func(ctx context.Context, argv []string) ([]byte, error) {
-		return r.Run(ctx, node, argv)
+		sr, ok := r.(runner.Streamer)
+		if !ok || !agentless.PrintsJSON(argv) {
+			return r.Run(ctx, node, argv)
+		}
+		// JSON that does not start as JSON fails on its first byte, not once all of it arrived.
+		var out []byte
+		err := sr.Stream(ctx, node, argv, func(rd io.Reader) (err error) {
+			out, err = readJSONish(rd, strings.Join(argv, " "))
+			return err
+		})
+		return out, err
 	}, agentless.Options{Node: n.Name})
 	if err != nil {
 		return nil, []trace.SourceInfo{{Name: trace.SourceNetlink + "@" + n.Name, CollectedAt: at, Warnings: []string{
@@ -130,6 +142,30 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 const maxMessage = 512
 
 func clipMsg(s string) string { return runner.Clip(s, maxMessage) }
+
+// readJSONish reads a command's JSON output whole, failing as soon as its first non-blank byte
+// cannot start a JSON array or object (empty output is left to the parser: some commands print
+// nothing for "none").
+func readJSONish(r io.Reader, what string) ([]byte, error) {
+	br := bufio.NewReader(r)
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			continue
+		}
+		if c != '[' && c != '{' {
+			return nil, fmt.Errorf("%s: printed %q where JSON was expected", what, c)
+		}
+		_ = br.UnreadByte()
+		return io.ReadAll(br)
+	}
+}
 
 // native runs our own `collect node` on the node and takes Nodes[0] of the snapshot it prints.
 func (c *nodeCollector) native(ctx context.Context, r runner.Runner, node runner.Node, binary string) (*trace.NodeState, []trace.SourceInfo, error) {

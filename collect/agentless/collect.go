@@ -331,3 +331,14 @@ func readOVS(ctx context.Context, run Run, node string) (*trace.OVS, []string) {
 	o.FDBSource = trace.SourceFDB + "@" + node
 	return o, warns
 }
+
+// PrintsJSON says argv is one of the commands Collect runs whose output is JSON (ip -j, lsns -J,
+// ovs-vsctl --format=json), so a runner can fail it on its first byte that is not.
+func PrintsJSON(argv []string) bool {
+	for _, a := range argv {
+		if a == "-j" || a == "-J" || a == "--format=json" {
+			return true
+		}
+	}
+	return false
+}
