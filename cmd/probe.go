@@ -159,6 +159,16 @@ func expandTemplate(tmpl string, vars map[string]string) ([]string, error) {
 	}
 	var pairs []string
 	for k, v := range vars {
+		// The values come from the API server; a template may hand them to a remote shell (ssh).
+		if v != "" && k == "podIP" {
+			if _, err := runner.ParseNodeIP(v); err != nil {
+				return nil, fmt.Errorf("--pod-exec {podIP}: %v", err)
+			}
+		} else if v != "" {
+			if err := runner.CheckName(k, v); err != nil {
+				return nil, fmt.Errorf("--pod-exec: %v", err)
+			}
+		}
 		pairs = append(pairs, "{"+k+"}", v)
 	}
 	r := strings.NewReplacer(pairs...) // one pass: a value is never expanded again

@@ -52,8 +52,9 @@ const maxNameEcho = 64
 // CheckName reports a name found on a node, in the API or in a fabric that no kernel, iproute2,
 // OVS or Kubernetes tool would make, before it goes into a command: network namespace and bridge
 // names (which commands name) are held to the characters those tools' users pick (letters, digits
-// and _.:@+=,%-, not starting with -), node names to a DNS name, and interface names to the
-// kernel's own rule (at most 15 bytes, no /, : or white space, printable).
+// and _.:@+=,%-, not starting with -), Kubernetes names (any other kind: node, pod, namespace) to a
+// DNS name, and interface names to the kernel's own rule (at most 15 bytes, no /, : or white
+// space, printable).
 func CheckName(kind, s string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%s name %s %s: skipped", kind, Clip(fmt.Sprintf("%q", s), maxNameEcho), why)
@@ -72,13 +73,13 @@ func CheckName(kind, s string) error {
 			}
 		}
 		return nil
-	case KindNode:
-		if len(s) > 253 {
-			return bad("is longer than a DNS name")
-		}
-	default:
+	case KindNetns, KindBridge:
 		if len(s) > 255 {
 			return bad("is longer than 255 bytes")
+		}
+	default: // Kubernetes names: nodes, pods, namespaces
+		if len(s) > 253 {
+			return bad("is longer than a DNS name")
 		}
 	}
 	if s[0] == '-' {
@@ -87,7 +88,7 @@ func CheckName(kind, s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_'
-		if kind != KindNode {
+		if kind == KindNetns || kind == KindBridge {
 			ok = ok || strings.IndexByte(":@+=,%", c) >= 0
 		}
 		if !ok {
