@@ -431,7 +431,7 @@ func (e *SnapshotError) Error() string { return e.Msg }
 func ReadSnapshot(r io.Reader, name string) (*Snapshot, error) {
 	var s Snapshot
 	dec := json.NewDecoder(r)
-	if err := dec.Decode(&s); err != nil {
+	if err := decodeStream(dec, &s); err != nil {
 		return nil, &SnapshotError{fmt.Sprintf("snapshot %s is not valid JSON: %v", name, err)}
 	}
 	if s.APIVersion == "" {
