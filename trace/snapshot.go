@@ -322,6 +322,10 @@ type Fabric struct {
 	// NotFound are endpoint IPs the provider looked for and found no port for (it warned what it
 	// tried): the walk says unknown there, not broken.
 	NotFound []string `json:"notFound,omitempty"`
+	// Hosts are the hypervisors the walk's logical ports are bound to (overlay.go).
+	Hosts []Host `json:"hosts,omitempty"`
+	// Firewall is the distributed firewall's rules for the walk's ports; nil when not read.
+	Firewall *Firewall `json:"firewall,omitempty"`
 }
 
 // Switch is a logical switch (NSX logical switch / segment, OVN Logical_Switch).
@@ -359,9 +363,12 @@ type SwitchPort struct {
 	// NodeName is the Kubernetes node whose VIF this is (NSX tag ncp/node_name).
 	NodeName string `json:"nodeName,omitempty"`
 	// Pod is the pod the fabric says this port belongs to (NSX ncp/pod tags, OVN external_ids).
-	Pod    *PodRef `json:"pod,omitempty"`
-	Up     *bool   `json:"up,omitempty"`
-	Source string  `json:"source,omitempty"`
+	Pod *PodRef `json:"pod,omitempty"`
+	// Host is the Host.ID the port is bound to (OVN Port_Binding.chassis, NSX
+	// LogicalPortState.transport_node_ids); "" when unbound or not read.
+	Host   string `json:"host,omitempty"`
+	Up     *bool  `json:"up,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // Router tiers.

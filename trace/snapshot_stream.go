@@ -12,7 +12,7 @@ import (
 // one element's JSON at a time instead of the whole snapshot's.
 var streamed = map[reflect.Type]bool{
 	reflect.TypeFor[Snapshot](): true, reflect.TypeFor[Cluster](): true, reflect.TypeFor[NodeState](): true,
-	reflect.TypeFor[OVS](): true, reflect.TypeFor[Fabric](): true,
+	reflect.TypeFor[OVS](): true, reflect.TypeFor[Fabric](): true, reflect.TypeFor[Firewall](): true,
 }
 
 // decodeStream decodes the next JSON value of dec into v (a pointer), as json.Decoder.Decode

@@ -160,6 +160,10 @@ type Hop struct {
 	Status    string     `json:"status"`
 	Detail    string     `json:"detail,omitempty"`
 	Evidence  []Evidence `json:"evidence,omitempty"`
+	// Transport is set on a transport hop: the tunnel between two hosts (overlay.go).
+	Transport *TransportDetail `json:"transport,omitempty"`
+	// Firewall is set on a firewall hop: the rule that decides the flow at a port (overlay.go).
+	Firewall *FirewallDetail `json:"firewall,omitempty"`
 }
 
 // Evidence is one fact from one source.
