@@ -1,0 +1,94 @@
+package trace
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+)
+
+// returnPath walks from the destination back to the source, starting where the destination
+// really sends from: a pod through its own layers (eth0, veth, OVS port and VLAN, MAC table, logical
+// port), a node from its routing table, a router from its own routing table; and ends through the
+// source pod's layers.
+func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d destination, dstPort *SwitchPort) {
+	ix := wk.ix
+	fab := ix.fab
+	if fab == nil || srcPort == nil {
+		return
+	}
+	back := destination{ep: Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()}, ip: srcIP, pod: src}
+	if d.pod != nil && !d.pod.HostNetwork {
+		wk.podToDestination(d.pod, d.ip, back)
+		return
+	}
+	var final *Switch
+	switch {
+	case d.rport != nil:
+		var at *RouterPort
+		if final, at = wk.route(d.rport, srcIP); at != nil {
+			return
+		}
+	case dstPort != nil:
+		final = wk.nodeReturn(d, srcIP, dstPort)
+	}
+	if final == nil {
+		return
+	}
+	if final.ID != srcPort.Switch {
+		wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
+			Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})
+		return
+	}
+	sp := wk.deliver(final, back)
+	wk.destinationHop(back, sp)
+}
+
+// nodeReturn walks a node's way back to srcIP: its routing table, its gateway and the routers; it
+// returns the switch the reply is delivered on (nil when it is not).
+func (wk *walker) nodeReturn(d destination, srcIP netip.Addr, dstPort *SwitchPort) *Switch {
+	ix := wk.ix
+	fab := ix.fab
+	var gw netip.Addr
+	direct := false
+	if ni := ix.states[d.ep.Node]; ni != nil {
+		if ns := ni.destNetns(d); ns != nil {
+			h := Hop{Kind: HopRoute, Name: d.ep.String(), Node: d.ep.Node, Netns: ns.Name, IP: d.ip.String()}
+			rt, ok := lookupRoute(ns.Routes, srcIP)
+			if !ok {
+				h.Status, h.Detail = StatusBroken, fmt.Sprintf("no return route to %s on %s", srcIP, d.ep.String())
+				wk.add(h)
+				return nil
+			}
+			h.Evidence = append(h.Evidence, ev(cmp.Or(ns.Source, SourceNetlink+"@"+d.ep.Node), "route %s", routeString(rt)))
+			if g, ok := parseAddr(rt.Gateway); ok && rt.Gateway != "" {
+				gw = g
+				h.Detail = fmt.Sprintf("route to %s via %s dev %s", srcIP, g, rt.Dev)
+			} else {
+				direct = true
+				h.Detail = fmt.Sprintf("%s is on-link via %s", srcIP, rt.Dev)
+			}
+			h.Interface = rt.Dev
+			wk.add(h)
+		}
+	}
+	if direct {
+		if sw := fab.switches[dstPort.Switch]; sw != nil {
+			return sw
+		}
+		return &Switch{ID: dstPort.Switch}
+	}
+	if !gw.IsValid() {
+		gw = wk.gatewayOf(dstPort.Switch, d.ip)
+	}
+	if !gw.IsValid() {
+		wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
+			Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(dstPort.Switch))})
+		return nil
+	}
+	entry := wk.gatewayPort(dstPort.Switch, gw)
+	if entry == nil {
+		return nil
+	}
+	final, _ := wk.route(entry, srcIP)
+	return final
+}
