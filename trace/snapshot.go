@@ -48,6 +48,9 @@ type SourceInfo struct {
 type Cluster struct {
 	Nodes []Node `json:"nodes,omitempty"`
 	Pods  []Pod  `json:"pods,omitempty"`
+	// Services and EndpointSlices are the walk's Service and its slices (svcmodel.go).
+	Services       []Service       `json:"services,omitempty"`
+	EndpointSlices []EndpointSlice `json:"endpointSlices,omitempty"`
 }
 
 // Node is a Kubernetes node.
@@ -110,7 +113,9 @@ type NodeState struct {
 	// (trace --refresh or --probe): a MAC of theirs missing from the table is then a fault, not
 	// an idle pod.
 	Refreshed []PodRef `json:"refreshed,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	// OFProtoTraces are ofproto/trace runs for the walk's packets on this node (svcmodel.go).
+	OFProtoTraces []OFProtoTrace `json:"ofprotoTraces,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
 }
 
 // Netns is one network namespace on a node with its links, addresses, routes and neighbours.
@@ -326,6 +331,13 @@ type Fabric struct {
 	Hosts []Host `json:"hosts,omitempty"`
 	// Firewall is the distributed firewall's rules for the walk's ports; nil when not read.
 	Firewall *Firewall `json:"firewall,omitempty"`
+	// ServiceLoadBalancing is where ClusterIP and NodePort traffic is balanced: node-ovs or fabric
+	// (svcmodel.go); "" when the provider does not say.
+	ServiceLoadBalancing string `json:"serviceLoadBalancing,omitempty"`
+	// LoadBalancers are the fabric load balancers for the walk's Service addresses (svcmodel.go).
+	LoadBalancers []LoadBalancer `json:"loadBalancers,omitempty"`
+	// NATRules are the NAT rules on the walk's routers (svcmodel.go).
+	NATRules []NATRule `json:"natRules,omitempty"`
 }
 
 // Switch is a logical switch (NSX logical switch / segment, OVN Logical_Switch).

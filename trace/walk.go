@@ -21,6 +21,10 @@ type Target struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name,omitempty"`
 	IP        string `json:"ip,omitempty"`
+	// Port is the Service port (name or number) of svc/NS/NAME:PORT, or the port of IP:PORT.
+	Port string `json:"port,omitempty"`
+	// Protocol is TCP, UDP or SCTP for a walk to a port; "" walks an ICMP-like packet.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // String renders the target the way the user writes it.
@@ -68,6 +72,8 @@ type Request struct {
 	To     Target `json:"to"`
 	// NoReturn skips the return path.
 	NoReturn bool `json:"noReturn,omitempty"`
+	// Endpoint limits a walk to a Service to the endpoint with this address (--endpoint).
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // Verdicts.
@@ -118,6 +124,8 @@ type Walk struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Probe is what a real probe from the source pod saw (trace --probe).
 	Probe *ProbeResult `json:"probe,omitempty"`
+	// Service is set on a walk to a Service: one walk per endpoint and how many hold (svcmodel.go).
+	Service *ServiceWalk `json:"service,omitempty"`
 }
 
 // Endpoint is one end of a walk.
@@ -164,6 +172,12 @@ type Hop struct {
 	Transport *TransportDetail `json:"transport,omitempty"`
 	// Firewall is set on a firewall hop: the rule that decides the flow at a port (overlay.go).
 	Firewall *FirewallDetail `json:"firewall,omitempty"`
+	// Service is set on a service hop: the load-balancing step (svcmodel.go).
+	Service *ServiceDetail `json:"service,omitempty"`
+	// NAT is set on a nat hop: the rule and the addresses before and after (svcmodel.go).
+	NAT *NATDetail `json:"nat,omitempty"`
+	// Packet is the packet's addresses at this hop, set from the first NAT on (translated).
+	Packet *Packet `json:"packet,omitempty"`
 }
 
 // Evidence is one fact from one source.
