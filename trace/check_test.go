@@ -89,7 +89,7 @@ func TestPlanErrorsPointAtTheLine(t *testing.T) {
 		{"apiVersion: packetwalk/v2\nkind: CheckPlan\n", `p.yaml:1: apiVersion must be packetwalk/v1, got "packetwalk/v2"`},
 		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks: []\n", "p.yaml:3: checks must be a non-empty list"},
 		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - to: nodes\n", "p.yaml:4: checks[0] needs from (a pod) or fromSelector (a label selector)"},
-		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - from: a/b\n    to: svc/x\n", `p.yaml:4: checks[0].to: "svc/x" is not nodes, pods, node/NAME, pod/NS/NAME or an IP`},
+		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - from: a/b\n    to: svc/a/b/c\n", `p.yaml:4: checks[0].to: "svc/a/b/c" is not nodes, pods, node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP or IP:PORT`},
 		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - from: a/b\n    to: nodes\n    timeout: soon\n", `p.yaml:6: checks[0].timeout must be a positive duration such as 10s, got "soon"`},
 		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - from: a/b\n    to: nodes\n    probe: udp:53\n", `p.yaml:6: checks[0].probe must be none, icmp or tcp:PORT, got "udp:53"`},
 		{"apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - from: a/b\n   to: nodes\n", "p.yaml:3: not valid YAML: did not find expected '-' indicator"},

@@ -20,6 +20,13 @@ type walker struct {
 	ix  *Index
 	w   *Walk
 	dir string
+	// svc places the load-balancing step of a walk to a Service endpoint (service.go).
+	svc *svcState
+	// exit is where the walk left the fabric and the SNAT it got (nat.go).
+	exit *exitState
+	// proto and dstPort are the walk's protocol and destination port (IP:PORT targets).
+	proto   string
+	dstPort int
 }
 
 // Walk computes the path for req. It returns a *RequestError when the source or destination
@@ -31,6 +38,12 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 	}
 	if src.HostNetwork {
 		return nil, &RequestError{fmt.Sprintf("pod %s uses the host network: trace from a pod with its own network namespace, or trace its node", req.Source)}
+	}
+	if st, err := ix.serviceTarget(req.To); err != nil || st != nil {
+		if err != nil {
+			return nil, err
+		}
+		return ix.walkService(req, src, st)
 	}
 	dst, err := ix.resolveTarget(req.To)
 	if err != nil {
@@ -46,9 +59,10 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 	wk := &walker{ix: ix, dir: Forward, w: &Walk{
 		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
 		Destination: dst.ep,
-	}}
+	}, proto: req.To.Protocol, dstPort: targetPort(req.To)}
 	if dst.ep.Kind == TargetIP && ix.fab != nil && !wk.inFabric(dst.ip) {
 		wk.w.Warnings = append(wk.w.Warnings, fmt.Sprintf("%s is neither a pod, a node nor an address in the fabric facts: walking to it as an address outside the cluster", dst.ip))
+		wk.w.Destination.Kind = TargetExternal
 	}
 	wk.walk(src, srcIP, dst, req)
 	wk.finish()
@@ -66,16 +80,24 @@ type destination struct {
 
 // add appends a hop, numbering it and marking its direction.
 func (wk *walker) add(h Hop) {
+	if wk.svc != nil {
+		wk.svc.placeBefore(wk, &h)
+	}
 	h.Index = len(wk.w.Hops) + 1
 	h.Direction = wk.dir
 	if h.Status == "" {
 		h.Status = StatusOK
 	}
 	wk.w.Hops = append(wk.w.Hops, h)
+	if wk.svc != nil {
+		wk.svc.placeAfter(wk, h)
+	}
 }
 
 // finish sets the verdict from the hops: the first broken hop, else the first unknown one.
 func (wk *walker) finish() {
+	wk.fillPackets()
+	wk.ofprotoEvidence()
 	w := wk.w
 	w.Verdict = VerdictReachable
 	for i, h := range w.Hops {
@@ -114,7 +136,12 @@ type podSide struct {
 
 func (wk *walker) walk(src *Pod, srcIP netip.Addr, dst destination, req Request) {
 	srcPort, dstPort := wk.podToDestination(src, srcIP, dst)
-	if req.NoReturn || dst.ep.Kind == TargetIP || wk.brokenSoFar() {
+	if req.NoReturn || wk.brokenSoFar() {
+		return
+	}
+	if dst.ep.Kind == TargetIP {
+		wk.dir = Return
+		wk.externalReturn(src, srcIP, srcPort, dst)
 		return
 	}
 	wk.dir = Return
@@ -215,6 +242,11 @@ func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 		h.Kind = HopIP
 	}
 	if d.ep.Kind == TargetIP {
+		if sp == nil && wk.leftFabric() {
+			h.Detail = fmt.Sprintf("%s is outside the fabric: reached beyond the uplink", d.ip)
+			wk.add(h)
+			return
+		}
 		if sp == nil {
 			h.Status, h.Detail = StatusUnknown, fmt.Sprintf("%s is neither a pod, a node nor a port in the facts", d.ip)
 		} else {

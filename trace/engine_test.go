@@ -178,17 +178,18 @@ func TestPodToIP(t *testing.T) {
 			t.Errorf("destination %+v verdict %s", w.Destination, w.Verdict)
 		}
 	})
-	t.Run("an outside address leaves by the T0 uplink and is not walked further", func(t *testing.T) {
+	t.Run("an outside address leaves by the T0 uplink and the reply comes back in by it", func(t *testing.T) {
 		w := walk(t, s, kubeDNS, "198.51.100.7")
-		if w.Verdict != trace.VerdictUnknown {
-			t.Fatalf("verdict %s, want unknown:%s", w.Verdict, dump(w))
+		if w.Verdict != trace.VerdictReachable || w.Destination.Kind != trace.TargetExternal {
+			t.Fatalf("verdict %s destination %+v, want reachable external:%s", w.Verdict, w.Destination, dump(w))
 		}
 		var ext bool
 		for _, h := range w.Hops {
 			ext = ext || h.Kind == trace.HopExternal
 		}
-		if !ext || len(kinds(w, trace.Return)) != 0 {
-			t.Errorf("want an external hop and no return path:%s", dump(w))
+		back := kinds(w, trace.Return)
+		if !ext || len(back) == 0 || back[0] != trace.HopRouter || back[len(back)-1] != trace.HopPod {
+			t.Errorf("want an external hop and the return path from the T0 to the pod:%s", dump(w))
 		}
 	})
 }
@@ -365,12 +366,17 @@ func TestRequestErrors(t *testing.T) {
 
 func TestParseTarget(t *testing.T) {
 	good := map[string]trace.Target{
-		"node/n1":        {Kind: trace.TargetNode, Name: "n1"},
-		"pod/ns/p":       {Kind: trace.TargetPod, Namespace: "ns", Name: "p"},
-		"pod/p":          {Kind: trace.TargetPod, Namespace: "def", Name: "p"},
-		"10.0.0.1":       {Kind: trace.TargetIP, IP: "10.0.0.1"},
-		"fd00::1":        {Kind: trace.TargetIP, IP: "fd00::1"},
-		"::ffff:1.2.3.4": {Kind: trace.TargetIP, IP: "1.2.3.4"},
+		"node/n1":         {Kind: trace.TargetNode, Name: "n1"},
+		"pod/ns/p":        {Kind: trace.TargetPod, Namespace: "ns", Name: "p"},
+		"pod/p":           {Kind: trace.TargetPod, Namespace: "def", Name: "p"},
+		"10.0.0.1":        {Kind: trace.TargetIP, IP: "10.0.0.1"},
+		"fd00::1":         {Kind: trace.TargetIP, IP: "fd00::1"},
+		"::ffff:1.2.3.4":  {Kind: trace.TargetIP, IP: "1.2.3.4"},
+		"svc/x":           {Kind: trace.TargetService, Namespace: "def", Name: "x"},
+		"svc/ns/web:80":   {Kind: trace.TargetService, Namespace: "ns", Name: "web", Port: "80"},
+		"svc/ns/web:http": {Kind: trace.TargetService, Namespace: "ns", Name: "web", Port: "http"},
+		"10.96.0.10:53":   {Kind: trace.TargetIP, IP: "10.96.0.10", Port: "53"},
+		"[fd00::1]:443":   {Kind: trace.TargetIP, IP: "fd00::1", Port: "443"},
 	}
 	for in, want := range good {
 		got, err := trace.ParseTarget(in, "def")
@@ -378,7 +384,7 @@ func TestParseTarget(t *testing.T) {
 			t.Errorf("ParseTarget(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "node/", "pod/", "pod/a/b/c", "nodes/x", "1.2.3", "svc/x", "node/a/b"} {
+	for _, in := range []string{"", "node/", "pod/", "pod/a/b/c", "nodes/x", "1.2.3", "svc/", "svc/a/b/c", "svc/a/b:", "node/a/b"} {
 		if _, err := trace.ParseTarget(in, "def"); err == nil || !strings.Contains(err.Error(), "--to must be") {
 			t.Errorf("ParseTarget(%q) error %v, want a usage error", in, err)
 		}

@@ -204,7 +204,7 @@ func ParsePlan(data []byte, file string) (*Plan, error) {
 				continue
 			}
 			if _, err := ParseTarget(t, "x"); err != nil {
-				return nil, perr(c.Line, "%s.to: %q is not nodes, pods, node/NAME, pod/NS/NAME or an IP", where, t)
+				return nil, perr(c.Line, "%s.to: %q is not nodes, pods, node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP or IP:PORT", where, t)
 			}
 		}
 		p.Checks = append(p.Checks, pc)

@@ -217,8 +217,8 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) (final *Switch, at *R
 			if out.Kind == RouterPortUplink {
 				h.Detail = fmt.Sprintf("route %s via %s leaves the fabric by uplink %s", rc.prefix, rc.nextHop, rpName(out))
 				wk.add(h)
-				wk.add(Hop{Kind: HopExternal, Name: rc.nextHop.String(), IP: rc.nextHop.String(), Status: StatusUnknown,
-					Detail: fmt.Sprintf("beyond uplink %s of %s: outside the fabric, not walked", rpName(out), h.Name)})
+				wk.leaveBy(rid, out, dst)
+				wk.add(wk.externalHop(rc.nextHop, out, h.Name, dst))
 				return nil, nil
 			}
 			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s (route %s on %s) answers on no router port", rc.nextHop, rc.prefix, h.Name)
@@ -227,6 +227,7 @@ func (wk *walker) route(entry *RouterPort, dst netip.Addr) (final *Switch, at *R
 		}
 		h.Detail = fmt.Sprintf("route %s via %s (%s) out %s", rc.prefix, rc.nextHop, rc.origin, rpName(out))
 		wk.add(h)
+		wk.leaveBy(rid, out, dst)
 		entry = next
 	}
 	wk.add(Hop{Kind: HopRouter, Name: "routing loop", Status: StatusBroken,

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -34,14 +35,23 @@ func (t Target) String() string {
 		return "node/" + t.Name
 	case TargetPod:
 		return "pod/" + t.Namespace + "/" + t.Name
+	case TargetService:
+		if t.Port != "" {
+			return "svc/" + t.Namespace + "/" + t.Name + ":" + t.Port
+		}
+		return "svc/" + t.Namespace + "/" + t.Name
 	default:
+		if n := targetPort(t); n != 0 {
+			return hostPort(t.IP, n)
+		}
 		return t.IP
 	}
 }
 
-// ParseTarget parses node/NAME, pod/NS/NAME (or pod/NAME with defaultNS) or an IP address.
+// ParseTarget parses node/NAME, pod/NS/NAME (or pod/NAME with defaultNS), svc/NS/NAME[:PORT] (or
+// svc/NAME[:PORT]), an IP address or IP:PORT.
 func ParseTarget(s, defaultNS string) (Target, error) {
-	bad := fmt.Errorf("--to must be node/NAME, pod/NS/NAME or an IP address, got %q", s)
+	bad := fmt.Errorf("--to must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT, got %q", s)
 	switch {
 	case strings.HasPrefix(s, "node/"):
 		name := strings.TrimPrefix(s, "node/")
@@ -58,6 +68,15 @@ func ParseTarget(s, defaultNS string) (Target, error) {
 			return Target{Kind: TargetPod, Namespace: parts[0], Name: parts[1]}, nil
 		}
 		return Target{}, bad
+	case strings.HasPrefix(s, "svc/"), strings.HasPrefix(s, "service/"):
+		_, rest, _ := strings.Cut(s, "/")
+		if t, ok := parseServiceTarget(rest, defaultNS); ok {
+			return t, nil
+		}
+		return Target{}, bad
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.Port() != 0 {
+		return Target{Kind: TargetIP, IP: ap.Addr().Unmap().String(), Port: strconv.Itoa(int(ap.Port()))}, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
