@@ -60,6 +60,9 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
 		Destination: dst.ep,
 	}, proto: req.To.Protocol, dstPort: targetPort(req.To)}
+	if m := ix.vipWarning(dst.ip); m != "" {
+		wk.w.Warnings = append(wk.w.Warnings, m)
+	}
 	if dst.ep.Kind == TargetIP && ix.fab != nil && !wk.inFabric(dst.ip) {
 		wk.w.Warnings = append(wk.w.Warnings, fmt.Sprintf("%s is neither a pod, a node nor an address in the fabric facts: walking to it as an address outside the cluster", dst.ip))
 		wk.w.Destination.Kind = TargetExternal

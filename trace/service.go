@@ -693,3 +693,19 @@ func (wk *walker) placeService() {
 	}
 	wk.svc = ss
 }
+
+// vipWarning says when an address walked to as such is a fabric load balancer's VIP that no
+// Service in the snapshot has: the packet would be DNATed, and the walk cannot say to what.
+func (ix *Index) vipWarning(a netip.Addr) string {
+	if ix.fab == nil {
+		return ""
+	}
+	for _, lb := range ix.fab.f.LoadBalancers {
+		for _, v := range lb.VIPs {
+			if b, ok := parseAddr(v.IP); ok && b == a {
+				return fmt.Sprintf("%s is a VIP of load balancer %s, and no Service in the facts has it: the packet is sent on to a backend, the walk goes to the VIP (trace to svc/NS/NAME)", a, cmp.Or(lb.Name, lb.ID))
+			}
+		}
+	}
+	return ""
+}

@@ -2,7 +2,6 @@ package ovn
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"sort"
@@ -254,21 +253,11 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 			}
 			f.Routes = append(f.Routes, fr)
 		}
-		if len(r.Nat) > 0 {
-			warn = append(warn, d.natWarnings(r)...)
-		}
-		for _, u := range r.LoadBalancer {
-			if lb := d.lbs[u]; lb != nil {
-				warn = append(warn, lbWarning("router "+r.Name, lb, q)...)
-			}
-		}
 	}
-	for _, s := range sortedSwitches(d) {
-		for _, u := range s.LoadBalancer {
-			if lb := d.lbs[u]; lb != nil {
-				warn = append(warn, lbWarning("switch "+s.Name, lb, q)...)
-			}
-		}
+	f.LoadBalancers, f.NATRules = d.loadBalancers(), d.natRules()
+	if len(f.LoadBalancers) > 0 {
+		// OVN balances in the logical pipeline: a switch's load balancer DNATs its ports' packets.
+		f.ServiceLoadBalancing = trace.LBFabric
 	}
 	var rps []trace.RouterPort
 	for _, rp := range d.lrps {
@@ -354,44 +343,4 @@ func normPrefix(s string) string {
 		return netip.PrefixFrom(a, a.BitLen()).String()
 	}
 	return s
-}
-
-func (d *nbData) natWarnings(r *nbdb.LogicalRouter) []string {
-	var rules []string
-	for _, u := range r.Nat {
-		if n := d.nats[u]; n != nil {
-			rules = append(rules, fmt.Sprintf("%s %s<->%s", n.Type, n.LogicalIP, n.ExternalIP))
-		}
-	}
-	if len(rules) == 0 {
-		return nil
-	}
-	sort.Strings(rules)
-	return []string{fmt.Sprintf("ovn: router %s has NAT rules (%s): the walk does not apply NAT", r.Name, strings.Join(rules, ", "))}
-}
-
-// lbWarning says when a walk's destination is a load-balancer VIP (the packet would be DNATed).
-func lbWarning(where string, lb *nbdb.LoadBalancer, q fabric.Query) []string {
-	var out []string
-	vips := make([]string, 0, len(lb.Vips))
-	for v := range lb.Vips {
-		vips = append(vips, v)
-	}
-	sort.Strings(vips)
-	for _, v := range vips {
-		host := v
-		if h, _, err := net.SplitHostPort(v); err == nil {
-			host = h
-		}
-		a, err := netip.ParseAddr(host)
-		if err != nil {
-			continue
-		}
-		for _, e := range q.Destinations {
-			if e.IP == a.Unmap() {
-				out = append(out, fmt.Sprintf("ovn: %s load balancer %s maps %s to %s: the walk goes to the VIP, not a backend", where, lb.Name, v, lb.Vips[v]))
-			}
-		}
-	}
-	return out
 }

@@ -116,22 +116,47 @@ func TestFabricMapping(t *testing.T) {
 	}
 }
 
-// TestNATAndLoadBalancerWarnings: the engine does not apply NAT, so the provider says where it is.
-func TestNATAndLoadBalancerWarnings(t *testing.T) {
+// TestNATAndLoadBalancerMapping: NAT rows and load balancers (direct and through a group) become
+// the model's rules and VIPs, applied where OVN applies them.
+func TestNATAndLoadBalancerMapping(t *testing.T) {
 	d := newNBData()
-	d.nats["n1"] = &nbdb.NAT{UUID: "n1", Type: nbdb.NATTypeSNAT, LogicalIP: "172.16.0.0/16", ExternalIP: "203.0.113.9"}
-	d.lbs["lb1"] = &nbdb.LoadBalancer{UUID: "lb1", Name: "svc-dns", Vips: map[string]string{"10.96.0.10:53": "172.16.1.2:53"}}
-	d.routers["r0"] = &nbdb.LogicalRouter{UUID: "r0", Name: "t0", Nat: []string{"n1"}}
-	d.switches["s1"] = &nbdb.LogicalSwitch{UUID: "s1", Name: "ls-kube-system", LoadBalancer: []string{"lb1"}}
-	_, warnings := d.fabric(fabric.Query{Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("10.96.0.10")}}})
-	want := []string{
-		"ovn: router t0 has NAT rules (snat 172.16.0.0/16<->203.0.113.9): the walk does not apply NAT",
-		"ovn: switch ls-kube-system load balancer svc-dns maps 10.96.0.10:53 to 172.16.1.2:53: the walk goes to the VIP, not a backend",
+	gw := "u-gw"
+	d.nats["n1"] = &nbdb.NAT{UUID: "n1", Type: nbdb.NATTypeSNAT, LogicalIP: "172.16.0.0/16", ExternalIP: "203.0.113.9", ExternalIDs: map[string]string{"namespace": "default"}}
+	d.nats["n2"] = &nbdb.NAT{UUID: "n2", Type: nbdb.NATTypeDNATAndSNAT, LogicalIP: "172.16.1.5", ExternalIP: "203.0.113.20", GatewayPort: &gw}
+	d.lrps["u-gw"] = &nbdb.LogicalRouterPort{UUID: "u-gw", Name: "t0-uplink", GatewayChassis: []string{"gc1"}}
+	udp := nbdb.LoadBalancerProtocolUDP
+	d.lbs["lb1"] = &nbdb.LoadBalancer{UUID: "lb1", Name: "Service_kube-system/kube-dns_UDP_cluster", Protocol: &udp,
+		Vips: map[string]string{"10.96.0.10:53": "172.16.1.2:53,172.16.1.3:53", "[fd00::10]:53": "[fd00::2]:53"},
+		ExternalIDs: map[string]string{keyOVNKKind: "Service", keyOVNKOwner: "kube-system/kube-dns"}, HealthCheck: []string{"hc1"}}
+	d.lbs["lb2"] = &nbdb.LoadBalancer{UUID: "lb2", Name: "web", Vips: map[string]string{"10.96.0.80:80": "172.16.0.6:8080"}}
+	d.lbGroups["g1"] = &nbdb.LoadBalancerGroup{UUID: "g1", Name: "clusterLBGroup", LoadBalancer: []string{"lb2"}}
+	d.routers["r0"] = &nbdb.LogicalRouter{UUID: "r0", Name: "t0", Nat: []string{"n1", "n2"}, Ports: []string{"u-gw"}}
+	d.switches["s1"] = &nbdb.LogicalSwitch{UUID: "s1", Name: "ls-kube-system", LoadBalancer: []string{"lb1"}, LoadBalancerGroup: []string{"g1"}}
+	f, warnings := d.fabric(fabric.Query{Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("10.96.0.10")}}})
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
 	}
-	if !slices.Equal(warnings, want) {
-		t.Errorf("warnings\n%q\nwant\n%q", warnings, want)
+	if f.ServiceLoadBalancing != trace.LBFabric || len(f.LoadBalancers) != 2 {
+		t.Fatalf("load balancing %q, load balancers %+v", f.ServiceLoadBalancing, f.LoadBalancers)
 	}
-	if _, warnings := d.fabric(fabric.Query{Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("172.15.0.4")}}}); len(warnings) != 1 {
-		t.Errorf("a destination that is no VIP got warnings %q, want only the NAT one", warnings)
+	dns := f.LoadBalancers[0]
+	if dns.Protocol != trace.ProtocolUDP || dns.Service == nil || dns.Service.String() != "kube-system/kube-dns" || !slices.Equal(dns.Switches, []string{"ls-kube-system"}) ||
+		len(dns.VIPs) != 2 || dns.VIPs[0].IP != "10.96.0.10" || dns.VIPs[0].Port != 53 || len(dns.VIPs[0].Backends) != 2 ||
+		dns.VIPs[0].Backends[1] != (trace.LBBackend{IP: "172.16.1.3", Port: 53, Status: trace.BackendUnknown}) || dns.VIPs[1].IP != "fd00::10" {
+		t.Errorf("kube-dns load balancer %+v", dns)
+	}
+	if web := f.LoadBalancers[1]; web.Protocol != trace.ProtocolTCP || !slices.Equal(web.Switches, []string{"ls-kube-system"}) {
+		t.Errorf("a load balancer through a group: %+v", web)
+	}
+	if len(f.NATRules) != 2 {
+		t.Fatalf("nat rules %+v", f.NATRules)
+	}
+	snat, fip := f.NATRules[0], f.NATRules[1]
+	if snat.Type != trace.NATSnat || snat.Match.Source != "172.16.0.0/16" || snat.TranslatedIP != "203.0.113.9" || snat.Router != "t0" ||
+		!slices.Equal(snat.AppliedTo, []string{"t0-uplink"}) || snat.Origin == nil || snat.Origin.Namespace != "default" {
+		t.Errorf("snat %+v", snat)
+	}
+	if fip.Type != trace.NATDnatAndSnat || fip.Match.Destination != "203.0.113.20" || fip.TranslatedIP != "203.0.113.20" || !slices.Equal(fip.AppliedTo, []string{"t0-uplink"}) {
+		t.Errorf("dnat_and_snat %+v", fip)
 	}
 }

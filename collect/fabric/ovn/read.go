@@ -25,6 +25,7 @@ type nbData struct {
 	routes   map[string]*nbdb.LogicalRouterStaticRoute
 	nats     map[string]*nbdb.NAT
 	lbs      map[string]*nbdb.LoadBalancer
+	lbGroups map[string]*nbdb.LoadBalancerGroup
 	// searched names, per endpoint IP, the switches whose ports were read to find its port.
 	searched map[netip.Addr][]string
 	// gen counts the rows decoded: what is derived from the data holds while it does not change.
@@ -130,6 +131,8 @@ func (d *nbData) decode(m mapper.Mapper, ts *ovsdb.TableSchema, table string, ro
 		return decodeInto(m, ts, table, row, d.nats, func(o *nbdb.NAT) *string { return &o.UUID })
 	case nbdb.LoadBalancerTable:
 		return decodeInto(m, ts, table, row, d.lbs, func(o *nbdb.LoadBalancer) *string { return &o.UUID })
+	case nbdb.LoadBalancerGroupTable:
+		return decodeInto(m, ts, table, row, d.lbGroups, func(o *nbdb.LoadBalancerGroup) *string { return &o.UUID })
 	}
 	return fmt.Errorf("unexpected table %s", table)
 }
@@ -139,6 +142,7 @@ func newNBData() *nbData {
 		switches: map[string]*nbdb.LogicalSwitch{}, lsps: map[string]*nbdb.LogicalSwitchPort{},
 		routers: map[string]*nbdb.LogicalRouter{}, lrps: map[string]*nbdb.LogicalRouterPort{},
 		routes: map[string]*nbdb.LogicalRouterStaticRoute{}, nats: map[string]*nbdb.NAT{}, lbs: map[string]*nbdb.LoadBalancer{},
+		lbGroups: map[string]*nbdb.LoadBalancerGroup{},
 		searched: map[netip.Addr][]string{},
 	}
 }
@@ -170,7 +174,7 @@ func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d, r.run(ctx, d, r.third(d, q))
+		return d, r.readLBs(ctx, d, q)
 	}
 	endpoints := queryEndpoints(q)
 	sels := []sel{{table: nbdb.LogicalSwitchPortTable, where: eq("type", "router")}}
@@ -234,7 +238,26 @@ func (r *reader) read(ctx context.Context, q fabric.Query) (*nbData, error) {
 			}
 		}
 	}
-	return d, r.run(ctx, d, r.third(d, q))
+	return d, r.readLBs(ctx, d, q)
+}
+
+// readLBs reads the NAT rules and load balancers of the paths (third), then the load balancers of
+// the Load_Balancer_Groups the switches and routers there use (OVN-Kubernetes puts its cluster-wide
+// Service load balancers in groups).
+func (r *reader) readLBs(ctx context.Context, d *nbData, q fabric.Query) error {
+	if err := r.run(ctx, d, r.third(d, q)); err != nil {
+		return err
+	}
+	var want []string
+	for _, lg := range d.lbGroups {
+		for _, u := range lg.LoadBalancer {
+			if d.lbs[u] == nil {
+				want = append(want, u)
+			}
+		}
+	}
+	slices.Sort(want)
+	return r.run(ctx, d, byUUID(nbdb.LoadBalancerTable, slices.Compact(want)))
 }
 
 func nodeSels(n string) []sel {
@@ -493,11 +516,13 @@ func (r *reader) third(d *nbData, q fabric.Query) []sel {
 		if routers[lr.Name] || q.All {
 			sels = append(sels, byUUID(nbdb.NATTable, lr.Nat)...)
 			sels = append(sels, byUUID(nbdb.LoadBalancerTable, lr.LoadBalancer)...)
+			sels = append(sels, byUUID(nbdb.LoadBalancerGroupTable, lr.LoadBalancerGroup)...)
 		}
 	}
 	for _, ls := range sortedSwitches(d) {
 		if switches[ls.Name] || q.All {
 			sels = append(sels, byUUID(nbdb.LoadBalancerTable, ls.LoadBalancer)...)
+			sels = append(sels, byUUID(nbdb.LoadBalancerGroupTable, ls.LoadBalancerGroup)...)
 		}
 	}
 	return sels
