@@ -184,4 +184,3 @@ func natOrigin(ids map[string]string) *trace.NATOrigin {
 	}
 	return nil
 }
-

@@ -126,7 +126,7 @@ func TestNATAndLoadBalancerMapping(t *testing.T) {
 	d.lrps["u-gw"] = &nbdb.LogicalRouterPort{UUID: "u-gw", Name: "t0-uplink", GatewayChassis: []string{"gc1"}}
 	udp := nbdb.LoadBalancerProtocolUDP
 	d.lbs["lb1"] = &nbdb.LoadBalancer{UUID: "lb1", Name: "Service_kube-system/kube-dns_UDP_cluster", Protocol: &udp,
-		Vips: map[string]string{"10.96.0.10:53": "172.16.1.2:53,172.16.1.3:53", "[fd00::10]:53": "[fd00::2]:53"},
+		Vips:        map[string]string{"10.96.0.10:53": "172.16.1.2:53,172.16.1.3:53", "[fd00::10]:53": "[fd00::2]:53"},
 		ExternalIDs: map[string]string{keyOVNKKind: "Service", keyOVNKOwner: "kube-system/kube-dns"}, HealthCheck: []string{"hc1"}}
 	d.lbs["lb2"] = &nbdb.LoadBalancer{UUID: "lb2", Name: "web", Vips: map[string]string{"10.96.0.80:80": "172.16.0.6:8080"}}
 	d.lbGroups["g1"] = &nbdb.LoadBalancerGroup{UUID: "g1", Name: "clusterLBGroup", LoadBalancer: []string{"lb2"}}
