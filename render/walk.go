@@ -13,6 +13,9 @@ import (
 
 // WriteWalk renders one walk in the given format.
 func WriteWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) error {
+	if walk.Service != nil && f != JSON && f != YAML {
+		return writeServiceWalk(w, walk, f, opt)
+	}
 	switch f {
 	case JSON:
 		return writeJSON(w, walk)

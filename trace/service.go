@@ -449,9 +449,11 @@ func (ix *Index) newServiceWalker(src *Pod, srcIP netip.Addr, st *svcTarget, e *
 		}
 	case lb != nil && len(lb.Routers) > 0:
 		ss.beforeRouter = ix.fab.routerName(lb.Routers[0])
+		ss.hop.Router = ss.beforeRouter
 		ss.returnAfterSwitch = srcSwitch
 	case ix.fab != nil && ix.fab.f.ServiceLoadBalancing == LBNodeOVS:
 		ss.afterOVSPort = true
+		ss.hop.Node = src.Node
 	default:
 		ss.afterSwitch = srcSwitch
 		ss.returnAfterSwitch = srcSwitch
@@ -657,7 +659,11 @@ func (ss *svcState) placeAfter(wk *walker, h Hop) {
 			(ss.returnAfterSwitch == "" && h.Kind == HopMACTable && h.Node == ss.srcNode) {
 			ss.returnPlaced = true
 			n := ss.hop.NAT
-			wk.add(Hop{Kind: HopNAT, Name: "un-DNAT " + ss.st.vipString(), IP: ss.st.vip.String(),
+			node := ""
+			if ss.returnAfterSwitch == "" {
+				node = ss.srcNode
+			}
+			wk.add(Hop{Kind: HopNAT, Name: "un-DNAT " + ss.st.vipString(), IP: ss.st.vip.String(), Node: node,
 				Detail: fmt.Sprintf("reply from %s leaves as from %s (connection tracking)", n.Translated.Dst, n.Original.Dst),
 				NAT: &NATDetail{Type: NATDnat, Reverse: true, Original: Packet{Src: n.Translated.Dst, Dst: n.Original.Src, Protocol: n.Original.Protocol},
 					Translated: Packet{Src: n.Original.Dst, Dst: n.Original.Src, Protocol: n.Original.Protocol}},

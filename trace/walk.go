@@ -166,6 +166,8 @@ func (e Endpoint) String() string {
 		return "node " + e.Name
 	case TargetRouter:
 		return "router " + e.Name
+	case TargetService:
+		return "svc/" + e.Namespace + "/" + e.Name
 	default:
 		return e.IP
 	}
