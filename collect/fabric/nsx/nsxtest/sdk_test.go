@@ -40,11 +40,11 @@ var sdkModules = []string{
 // byResourceType resolves a polymorphic entry (search results, router ports) by its resource_type.
 func byResourceType(policy bool) map[string]vb.BindingType {
 	if policy {
-		return map[string]vb.BindingType{
+		return withServiceTypes(policy, map[string]vb.BindingType{
 			"SegmentPort": pm.SegmentPortBindingType(), "Segment": pm.SegmentBindingType(),
-		}
+		})
 	}
-	return map[string]vb.BindingType{
+	return withServiceTypes(policy, map[string]vb.BindingType{
 		"LogicalPort":                         mp.LogicalPortBindingType(),
 		"LogicalRouterDownLinkPort":           mp.LogicalRouterDownLinkPortBindingType(),
 		"LogicalRouterUpLinkPort":             mp.LogicalRouterUpLinkPortBindingType(),
@@ -52,13 +52,16 @@ func byResourceType(policy bool) map[string]vb.BindingType {
 		"LogicalRouterLinkPortOnTIER1":        mp.LogicalRouterLinkPortOnTIER1BindingType(),
 		"LogicalRouterCentralizedServicePort": mp.LogicalRouterCentralizedServicePortBindingType(),
 		"VifAttachmentContext":                mp.VifAttachmentContextBindingType(),
-	}
+	})
 }
 
 // bindingFor names the binding of the body served for a request (path and status).
 func bindingFor(path string, status int) (vb.BindingType, error) {
 	if status >= 400 {
 		return mp.ApiErrorBindingType(), nil
+	}
+	if bt, ok := serviceBindingFor(path); ok {
+		return bt, nil
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
 	last := seg[len(seg)-1]
@@ -391,6 +394,7 @@ func served(top *Topology) []string {
 	} {
 		add("/policy/api/v1/search/query?page_size=2&query=%s", url.QueryEscape(q))
 	}
+	out = append(out, servedServices(top)...)
 	add("/api/v1/logical-ports?cursor=bogus")
 	add("/api/v1/no-such-api")
 	add("/api/v1/search/query?query=%s", url.QueryEscape("not a query"))
@@ -421,6 +425,8 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 	}
 	syn := FromFabric(scenario.Synthetic(scenario.SyntheticOptions{Nodes: 4, PodsPerNode: 3, Namespaces: 2}).Fabric)
 	syn.AddScale(30, 3)
+	addTestServices(pub)
+	addTestServices(syn)
 	// A runtime table as a manager serves it on an edge node (route_type as the reference's example).
 	pub.RouteTables["lr-t0"] = []RouteEntry{{Network: "0.0.0.0/0", NextHop: "203.0.113.1", RouteType: "t0s", AdminDistance: 1, LRComponentType: "SERVICE_ROUTER_TIER0"},
 		{Network: "172.15.0.0/24", NextHop: "100.64.96.5", RouteType: "t1c", LogicalRouterPortID: "lrp-t0-to-nodes"}}

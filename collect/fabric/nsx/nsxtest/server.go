@@ -105,8 +105,8 @@ func New(top *Topology, o Options) *Server {
 		o.User = "admin"
 	}
 	s := &Server{top: top, opts: o, sessions: map[string]string{}, byPath: map[string]int{}, latency: o.Latency, done: make(chan struct{})}
-	s.portDocs = docs(top.LogicalPorts)
-	s.segDocs = docs(top.SegmentPorts)
+	s.portDocs = append(docs(top.LogicalPorts), serviceDocs(top, false)...)
+	s.segDocs = append(docs(top.SegmentPorts), serviceDocs(top, true)...)
 	s.portByID, s.segByPath = map[string]int{}, map[string]int{}
 	s.vifByAttach, s.vifByOwner = map[string][]int{}, map[string][]int{}
 	for i, p := range top.LogicalPorts {
@@ -367,6 +367,9 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	notFound := func(what string) (any, int, string) {
 		return nil, http.StatusNotFound, fmt.Sprintf("The requested object : %s could not be found. Object identifiers are case sensitive.", what)
+	}
+	if body, code, msg, ok := s.routeServices(p, seg, q); ok {
+		return body, code, msg
 	}
 	t := s.top
 	switch {

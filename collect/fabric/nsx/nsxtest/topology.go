@@ -39,6 +39,8 @@ type Topology struct {
 	Tier0Uplinks   []Tier0Interface
 	LocaleServices []LocaleServices
 	RealizedRouter map[string]string // Policy tier-1/tier-0 path -> logical router id
+	// Services are the load balancer and NAT objects (lb.go, nat.go).
+	Services
 }
 
 // EdgeClusterID is the edge cluster of generated tier-0s; its members are EdgeNodes.
