@@ -1,9 +1,12 @@
 package nsxtest
 
 import (
-	"fmt"
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // Load balancer shapes. Management API (nsx/model, services/nsxt-mp v0.6.0): LbService,
@@ -224,7 +227,7 @@ type AggregateLBServiceStatus struct {
 // EnforcementPoint is the path of the only enforcement point of a local manager.
 const EnforcementPoint = "/infra/sites/default/enforcement-points/default"
 
-// statusTime is the timestamp every generated status carries (goldens never see it).
+// statusTime is the timestamp every generated status and member check carries.
 const statusTime = 1700000000000
 
 // Services is what the load balancer and NAT APIs serve, in both APIs. Member health lives in
@@ -245,87 +248,75 @@ type Services struct {
 	PolicyNatRules []PolicyNatRule
 }
 
-// ServiceSpec is a Kubernetes Service of type LoadBalancer as NCP realizes it: an LB service on
-// the namespace's tier-1 (one per router), a virtual server per port and a pool of its endpoints.
-type ServiceSpec struct {
-	Namespace, Name string
-	// Router is the tier-1 logical router id the LB service is attached to.
-	Router string
-	// VIP is the LoadBalancer ingress address.
-	VIP string
-	// Protocol is TCP or UDP.
-	Protocol         string
-	Port, TargetPort int
-	Members          []MemberSpec
-}
-
-// MemberSpec is one endpoint of a Service: a pool member and its monitored state.
-type MemberSpec struct {
-	// Name is the pod's name (NCP names members after their pod).
-	Name string
-	IP   string
-	// Status is the monitors' verdict (UP when empty); FailureCause says why it is not UP.
-	Status, FailureCause string
-}
-
-// serviceID is NCP's object id for a Service port: "<name>_<port>_<PROTO>_<suffix>"; the suffix
-// is a hash of the namespace here (NCP's is random).
-func (sv ServiceSpec) serviceID() string {
-	h := 0
-	for _, c := range sv.Namespace {
-		h = (h*31 + int(c)) % 46656
-	}
-	return fmt.Sprintf("%s_%d_%s_%s", sv.Name, sv.Port, sv.Protocol, strconv.FormatInt(int64(h), 36))
-}
-
-// lbServiceID is the id of the LB service NCP creates on a tier-1 router.
-func lbServiceID(router string) string { return "lbs-" + router }
-
-func (sv ServiceSpec) tags() []Tag {
-	return []Tag{{ScopeCluster, ClusterName}, {ScopeProject, sv.Namespace}, {ScopeService, sv.Name},
-		{ScopeServicePort, strconv.Itoa(sv.Port)}, {ScopeServiceProtocol, sv.Protocol}, {ScopeLBVSType, "layer_4"}, {ScopeCreatedFor, "SLB"}}
-}
-
-// AddService adds a LoadBalancer Service in both APIs: its LB service (once per router), its
-// virtual server and pool, and its members' states.
-func (t *Topology) AddService(sv ServiceSpec) {
-	if sv.Protocol == "" {
-		sv.Protocol = "TCP"
+// AddLoadBalancer renders an NSX load balancer of the model in both APIs, as NCP writes a
+// LoadBalancer Service: the LB service of its router (one per tier-1, Routers[0]), a virtual
+// server with the VIP's address and every VIP's port (an NSX virtual server has one address), its
+// pool with the backends as members, and the members' monitored states. IDs are the model's: the
+// virtual server's and the pool's are the same in both APIs.
+func (t *Topology) AddLoadBalancer(lb trace.LoadBalancer) {
+	if len(lb.VIPs) == 0 || len(lb.Routers) == 0 {
+		return
 	}
 	if t.MemberStates == nil {
 		t.MemberStates = map[string][]LbPoolMemberStatus{}
 	}
-	id, lbs := sv.serviceID(), lbServiceID(sv.Router)
-	display := fmt.Sprintf("%s_%d_%s", sv.Name, sv.Port, sv.Protocol)
-	port, target := strconv.Itoa(sv.Port), strconv.Itoa(sv.TargetPort)
-	profile := "default-" + strings.ToLower(sv.Protocol) + "-lb-app-profile"
-
-	i := t.lbServiceIndex(sv.Router)
-	t.LbServices[i].VirtualServerIDs = append(t.LbServices[i].VirtualServerIDs, id)
-	t.LbVirtualServers = append(t.LbVirtualServers, LbVirtualServer{ResourceType: "LbVirtualServer", ID: id, DisplayName: display, Enabled: true,
-		IPAddress: sv.VIP, IPProtocol: sv.Protocol, Ports: []string{port}, DefaultPoolMemberPorts: []string{target}, PoolID: id,
-		ApplicationProfileID: "app-profile-" + profile, Tags: sv.tags()})
-	t.PolicyLBVirtualServers = append(t.PolicyLBVirtualServers, LBVirtualServer{ResourceType: "LBVirtualServer", ID: id, Path: "/infra/lb-virtual-servers/" + id,
-		ParentPath: "/infra", DisplayName: display, Enabled: true, IPAddress: sv.VIP, Ports: []string{port}, DefaultPoolMemberPorts: []string{target},
-		PoolPath: "/infra/lb-pools/" + id, LBServicePath: "/infra/lb-services/" + lbs, ApplicationProfilePath: "/infra/lb-app-profiles/" + profile, Tags: sv.tags()})
-
-	pool := LbPool{ResourceType: "LbPool", ID: id, DisplayName: display, Algorithm: "ROUND_ROBIN", MinActiveMembers: 1, Tags: sv.tags()}
-	ppool := LBPool{ResourceType: "LBPool", ID: id, Path: "/infra/lb-pools/" + id, ParentPath: "/infra", DisplayName: display,
-		Algorithm: "ROUND_ROBIN", MinActiveMembers: 1, Tags: sv.tags()}
-	var states []LbPoolMemberStatus
-	for _, m := range sv.Members {
-		pool.Members = append(pool.Members, PoolMember{DisplayName: m.Name, IPAddress: m.IP, Port: target, AdminState: "ENABLED", Weight: 1})
-		ppool.Members = append(ppool.Members, LBPoolMember{DisplayName: m.Name, IPAddress: m.IP, Port: target, AdminState: "ENABLED", Weight: 1})
-		st := LbPoolMemberStatus{IPAddress: m.IP, Port: target, Status: m.Status, FailureCause: m.FailureCause, LastCheckTime: statusTime, LastStateChangeTime: statusTime}
-		if st.Status == "" {
-			st.Status = "UP"
+	v0 := lb.VIPs[0]
+	proto := strings.ToUpper(cmp.Or(v0.Protocol, lb.Protocol, "TCP"))
+	pool := cmp.Or(v0.Pool, lb.ID+"-pool")
+	var ports []string
+	for _, v := range lb.VIPs {
+		if p := strconv.Itoa(v.Port); v.Port != 0 && !slices.Contains(ports, p) {
+			ports = append(ports, p)
 		}
+	}
+	tags := []Tag{{ScopeCluster, ClusterName}}
+	if lb.Service != nil {
+		tags = append(tags, Tag{ScopeProject, lb.Service.Namespace}, Tag{ScopeService, lb.Service.Name})
+		if len(ports) > 0 {
+			tags = append(tags, Tag{ScopeServicePort, ports[0]})
+		}
+		tags = append(tags, Tag{ScopeServiceProtocol, proto}, Tag{ScopeLBVSType, "layer_4"}, Tag{ScopeCreatedFor, "SLB"})
+	}
+	on := lb.Enabled == nil || *lb.Enabled
+	profile := "default-" + strings.ToLower(proto) + "-lb-app-profile"
+	lbs := lbServiceID(lb.Routers[0])
+	i := t.lbServiceIndex(lb.Routers[0])
+	t.LbServices[i].VirtualServerIDs = append(t.LbServices[i].VirtualServerIDs, lb.ID)
+	t.LbVirtualServers = append(t.LbVirtualServers, LbVirtualServer{ResourceType: "LbVirtualServer", ID: lb.ID, DisplayName: lb.Name, Enabled: on,
+		IPAddress: v0.IP, IPProtocol: proto, Ports: ports, PoolID: pool, ApplicationProfileID: "app-profile-" + profile, Tags: tags})
+	t.PolicyLBVirtualServers = append(t.PolicyLBVirtualServers, LBVirtualServer{ResourceType: "LBVirtualServer", ID: lb.ID, Path: "/infra/lb-virtual-servers/" + lb.ID,
+		ParentPath: "/infra", DisplayName: lb.Name, Enabled: on, IPAddress: v0.IP, Ports: ports, PoolPath: "/infra/lb-pools/" + pool,
+		LBServicePath: "/infra/lb-services/" + lbs, ApplicationProfilePath: "/infra/lb-app-profiles/" + profile, Tags: tags})
+
+	mp := LbPool{ResourceType: "LbPool", ID: pool, DisplayName: cmp.Or(v0.PoolName, pool), Algorithm: "ROUND_ROBIN", MinActiveMembers: 1, Tags: tags}
+	pol := LBPool{ResourceType: "LBPool", ID: pool, Path: "/infra/lb-pools/" + pool, ParentPath: "/infra", DisplayName: mp.DisplayName,
+		Algorithm: "ROUND_ROBIN", MinActiveMembers: 1, Tags: tags}
+	var states []LbPoolMemberStatus
+	for _, b := range v0.Backends {
+		port, admin := "", "ENABLED"
+		if b.Port != 0 {
+			port = strconv.Itoa(b.Port)
+		}
+		st := LbPoolMemberStatus{IPAddress: b.IP, Port: port, Status: "UNKNOWN", FailureCause: b.StatusDetail, LastCheckTime: statusTime, LastStateChangeTime: statusTime}
+		switch b.Status {
+		case trace.BackendUp:
+			st.Status = "UP"
+		case trace.BackendDown:
+			st.Status = "DOWN"
+		case trace.BackendDisabled:
+			st.Status, admin = "DISABLED", "DISABLED"
+		}
+		mp.Members = append(mp.Members, PoolMember{DisplayName: b.Name, IPAddress: b.IP, Port: port, AdminState: admin, Weight: 1})
+		pol.Members = append(pol.Members, LBPoolMember{DisplayName: b.Name, IPAddress: b.IP, Port: port, AdminState: admin, Weight: 1})
 		states = append(states, st)
 	}
-	t.LbPools = append(t.LbPools, pool)
-	t.PolicyLBPools = append(t.PolicyLBPools, ppool)
-	t.MemberStates[id] = states
+	t.LbPools = append(t.LbPools, mp)
+	t.PolicyLBPools = append(t.PolicyLBPools, pol)
+	t.MemberStates[pool] = states
 }
+
+// lbServiceID is the id of the LB service NCP creates on a tier-1 router.
+func lbServiceID(router string) string { return "lbs-" + router }
 
 // lbServiceIndex is the index of the router's LB service, added in both APIs when missing.
 func (t *Topology) lbServiceIndex(router string) int {
@@ -375,5 +366,17 @@ func poolStatus(members []LbPoolMemberStatus, minActive int, attached bool) stri
 		return "PARTIALLY_UP"
 	default:
 		return "DOWN"
+	}
+}
+
+// addServices renders the fabric's NSX load balancers and its NAT rules (FromFabric).
+func (t *Topology) addServices(f *trace.Fabric) {
+	for _, lb := range f.LoadBalancers {
+		if lb.Kind == trace.LBKindNSXVirtualServer {
+			t.AddLoadBalancer(lb)
+		}
+	}
+	for _, r := range f.NATRules {
+		t.AddNATRule(r)
 	}
 }

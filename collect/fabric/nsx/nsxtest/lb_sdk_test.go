@@ -8,6 +8,8 @@ import (
 	vb "github.com/vmware/vsphere-automation-sdk-go/runtime/bindings"
 	mp "github.com/vmware/vsphere-automation-sdk-go/services/nsxt-mp/nsx/model"
 	pm "github.com/vmware/vsphere-automation-sdk-go/services/nsxt/model"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // withServiceTypes adds the load balancer and NAT resource types a search result or a
@@ -70,11 +72,12 @@ func serviceBindingFor(path string) (vb.BindingType, bool) {
 	return nil, false
 }
 
-// addTestServices gives a topology a LoadBalancer Service with a member down on its first
-// tier-1, a namespace SNAT and a Service's ncp/snat_pool SNAT on its tier-0, and a NO_SNAT on
-// the tier-1: one of every object and state the server serves.
+// addTestServices gives a topology a LoadBalancer Service with a member down and a disabled one
+// on its first tier-1, a UDP one, a namespace SNAT and a Service's ncp/snat_pool SNAT on its
+// tier-0 (applied to an uplink), and a NO_SNAT on the tier-1: one of every object and state the
+// server serves.
 func addTestServices(t *Topology) {
-	var t0, t1 string
+	var t0, t1, uplink string
 	for _, r := range t.LogicalRouters {
 		switch {
 		case r.RouterType == "TIER0" && t0 == "":
@@ -83,13 +86,27 @@ func addTestServices(t *Topology) {
 			t1 = r.ID
 		}
 	}
-	t.AddService(ServiceSpec{Namespace: "default", Name: "nginx", Router: t1, VIP: "203.0.113.10", Protocol: "TCP", Port: 80, TargetPort: 8080,
-		Members: []MemberSpec{{Name: "nginx-1", IP: "172.16.0.2"}, {Name: "nginx-3", IP: "172.16.0.6", Status: "DOWN", FailureCause: "Connection refused"}}})
-	t.AddService(ServiceSpec{Namespace: "default", Name: "dns", Router: t1, VIP: "203.0.113.11", Protocol: "UDP", Port: 53, TargetPort: 53,
-		Members: []MemberSpec{{Name: "dns-1", IP: "172.16.0.9"}}})
-	t.AddSNAT(SNATSpec{Router: t0, Namespace: "default", Sources: []string{"172.16.0.0/24"}, Translated: "203.0.113.20"})
-	t.AddSNAT(SNATSpec{Router: t0, Namespace: "default", Service: "redis", Pool: "snat-pool-1", Sources: []string{"172.16.0.4", "172.16.0.7"}, Translated: "203.0.113.30"})
-	t.AddSNAT(SNATSpec{Router: t1, Action: "NO_SNAT", Sources: []string{"172.16.0.0/24"}, Destination: "172.15.0.0/24"})
+	for _, p := range t.LogicalRouterPorts {
+		if p.ResourceType == "LogicalRouterUpLinkPort" && p.LogicalRouterID == t0 {
+			uplink = p.ID
+		}
+	}
+	svc := func(name string) *trace.PodRef { return &trace.PodRef{Namespace: "default", Name: name} }
+	t.AddLoadBalancer(trace.LoadBalancer{ID: "nginx_80_TCP_a1", Name: "nginx_80_TCP", Kind: trace.LBKindNSXVirtualServer, Protocol: "TCP",
+		Routers: []string{t1}, Service: svc("nginx"), VIPs: []trace.LBVIP{{IP: "203.0.113.10", Port: 80, Pool: "nginx_80_TCP_a1", PoolName: "nginx_80_TCP",
+			Backends: []trace.LBBackend{{IP: "172.16.0.2", Port: 8080, Name: "nginx-1", Status: trace.BackendUp},
+				{IP: "172.16.0.6", Port: 8080, Name: "nginx-3", Status: trace.BackendDown, StatusDetail: "Connection refused"},
+				{IP: "172.16.0.3", Port: 8080, Name: "nginx-2", Status: trace.BackendDisabled}}}}})
+	t.AddLoadBalancer(trace.LoadBalancer{ID: "dns_53_UDP_a1", Name: "dns_53_UDP", Kind: trace.LBKindNSXVirtualServer, Protocol: "UDP",
+		Routers: []string{t1}, Service: svc("dns"), VIPs: []trace.LBVIP{{IP: "203.0.113.11", Port: 53, Pool: "dns_53_UDP_a1",
+			Backends: []trace.LBBackend{{IP: "172.16.0.9", Port: 53, Name: "dns-1", Status: trace.BackendUnknown}}}}})
+	t.AddNATRule(trace.NATRule{ID: "snat-default", Name: "snat-default", Type: trace.NATSnat, Router: t0, Match: trace.NATMatch{Source: "172.16.0.0/24"},
+		TranslatedIP: "203.0.113.20", Priority: 1024, Origin: &trace.NATOrigin{Kind: trace.NATOriginNamespace, Namespace: "default"}})
+	t.AddNATRule(trace.NATRule{ID: "snat-default-redis", Name: "snat-default-redis", Type: trace.NATSnat, Router: t0, Match: trace.NATMatch{Source: "172.16.0.4"},
+		TranslatedIP: "203.0.113.30", Priority: 1000, AppliedTo: []string{uplink},
+		Origin: &trace.NATOrigin{Kind: trace.NATOriginSNATPool, Namespace: "default", Name: "snat-pool-1", Tags: map[string]string{ScopeService: "redis"}}})
+	t.AddNATRule(trace.NATRule{ID: "no-snat-nodes", Name: "no-snat-nodes", Type: trace.NATNoSnat, Router: t1,
+		Match: trace.NATMatch{Source: "172.16.0.0/24", Destination: "172.15.0.0/24"}, Priority: 10, Disabled: true})
 }
 
 // servedServices are the load balancer and NAT reads for top: every list, object and status,

@@ -36,14 +36,14 @@ func TestServicesServeMemberStateAndNAT(t *testing.T) {
 		return resp.StatusCode
 	}
 	svc := lbServiceID("lr-t1-nodes")
-	pool := top.LbPools[0].ID
+	pool := "nginx_80_TCP_a1"
 	t.Run("mp pool status", func(t *testing.T) {
 		var st LbPoolStatus
 		if code := get("/api/v1/loadbalancer/services/"+svc+"/pools/"+pool+"/status", &st); code != 200 {
 			t.Fatalf("status %d", code)
 		}
-		if st.Status != "PARTIALLY_UP" || len(st.Members) != 2 || st.Members[1].Status != "DOWN" || st.Members[1].FailureCause == "" {
-			t.Fatalf("pool status %+v, want PARTIALLY_UP with nginx-3 DOWN and its cause", st)
+		if st.Status != "PARTIALLY_UP" || len(st.Members) != 3 || st.Members[1].Status != "DOWN" || st.Members[1].FailureCause == "" || st.Members[2].Status != "DISABLED" {
+			t.Fatalf("pool status %+v, want PARTIALLY_UP with nginx-3 DOWN and its cause, nginx-2 DISABLED", st)
 		}
 	})
 	t.Run("policy pool status", func(t *testing.T) {
@@ -78,8 +78,8 @@ func TestServicesServeMemberStateAndNAT(t *testing.T) {
 	t.Run("nat rules", func(t *testing.T) {
 		var mp ListResult[NatRule]
 		get("/api/v1/logical-routers/lr-t0/nat/rules", &mp)
-		if mp.ResultCount != 3 || mp.Cursor == "" {
-			t.Fatalf("MP NAT rules on lr-t0: %d (cursor %q), want 3 over pages of 1", mp.ResultCount, mp.Cursor)
+		if mp.ResultCount != 2 || mp.Cursor == "" {
+			t.Fatalf("MP NAT rules on lr-t0: %d (cursor %q), want 2 over pages of 1", mp.ResultCount, mp.Cursor)
 		}
 		var pol ListResult[PolicyNatRule]
 		get("/policy/api/v1/infra/tier-0s/lr-t0/nat/USER/nat-rules", &pol)
@@ -90,12 +90,13 @@ func TestServicesServeMemberStateAndNAT(t *testing.T) {
 		if pol.ResultCount != 0 {
 			t.Fatalf("INTERNAL holds %d rules, want none", pol.ResultCount)
 		}
-		if n := top.RemoveSNAT("lr-t0", "default", ""); n != 2 {
-			t.Fatalf("removed %d namespace rules, want the MP and the Policy one", n)
+		if !top.RemoveNATRule("lr-t0", "snat-default") {
+			t.Fatal("the namespace's SNAT rule was not found to remove")
 		}
 		get("/api/v1/logical-routers/lr-t0/nat/rules", &mp)
-		if mp.ResultCount != 2 {
-			t.Fatalf("after removing the namespace's SNAT: %d rules, want the Service's 2", mp.ResultCount)
+		get("/policy/api/v1/infra/tier-0s/lr-t0/nat/USER/nat-rules", &pol)
+		if mp.ResultCount != 1 || pol.ResultCount != 1 {
+			t.Fatalf("after removing the namespace's SNAT: %d MP and %d Policy rules, want the Service's alone", mp.ResultCount, pol.ResultCount)
 		}
 	})
 	for _, p := range []string{

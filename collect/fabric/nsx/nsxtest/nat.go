@@ -1,8 +1,12 @@
 package nsxtest
 
 import (
-	"fmt"
+	"cmp"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // NAT shapes: the Management API's NatRule (nsx/model, GET /api/v1/logical-routers/<id>/nat/rules,
@@ -17,139 +21,111 @@ import (
 // NatRule is one MP NAT rule: action SNAT, DNAT, REFLEXIVE, NO_SNAT, NO_DNAT or NAT64;
 // rule_priority ascending (the lowest number wins).
 type NatRule struct {
-	ResourceType            string `json:"resource_type"`
-	ID                      string `json:"id"`
-	DisplayName             string `json:"display_name,omitempty"`
-	LogicalRouterID         string `json:"logical_router_id"`
-	Action                  string `json:"action"`
-	MatchSourceNetwork      string `json:"match_source_network,omitempty"`
-	MatchDestinationNetwork string `json:"match_destination_network,omitempty"`
-	TranslatedNetwork       string `json:"translated_network,omitempty"`
-	RulePriority            int    `json:"rule_priority"`
-	Enabled                 bool   `json:"enabled"`
-	Logging                 bool   `json:"logging"`
-	FirewallMatch           string `json:"firewall_match,omitempty"`
-	Tags                    []Tag  `json:"tags,omitempty"`
+	ResourceType            string              `json:"resource_type"`
+	ID                      string              `json:"id"`
+	DisplayName             string              `json:"display_name,omitempty"`
+	LogicalRouterID         string              `json:"logical_router_id"`
+	Action                  string              `json:"action"`
+	MatchSourceNetwork      string              `json:"match_source_network,omitempty"`
+	MatchDestinationNetwork string              `json:"match_destination_network,omitempty"`
+	TranslatedNetwork       string              `json:"translated_network,omitempty"`
+	TranslatedPorts         string              `json:"translated_ports,omitempty"`
+	AppliedTos              []ResourceReference `json:"applied_tos,omitempty"`
+	RulePriority            int                 `json:"rule_priority"`
+	Enabled                 bool                `json:"enabled"`
+	Logging                 bool                `json:"logging"`
+	FirewallMatch           string              `json:"firewall_match,omitempty"`
+	Tags                    []Tag               `json:"tags,omitempty"`
 }
 
 // PolicyNatRule is one Policy NAT rule; its parent_path is the router's NAT section
 // (/infra/tier-1s/<id>/nat/USER).
 type PolicyNatRule struct {
-	ResourceType       string `json:"resource_type"`
-	ID                 string `json:"id"`
-	Path               string `json:"path"`
-	ParentPath         string `json:"parent_path"`
-	DisplayName        string `json:"display_name,omitempty"`
-	Action             string `json:"action"`
-	SourceNetwork      string `json:"source_network,omitempty"`
-	DestinationNetwork string `json:"destination_network,omitempty"`
-	TranslatedNetwork  string `json:"translated_network,omitempty"`
-	SequenceNumber     int    `json:"sequence_number"`
-	Enabled            bool   `json:"enabled"`
-	Logging            bool   `json:"logging"`
-	FirewallMatch      string `json:"firewall_match,omitempty"`
-	Tags               []Tag  `json:"tags,omitempty"`
-	MarkedForDelete    bool   `json:"marked_for_delete"`
+	ResourceType       string   `json:"resource_type"`
+	ID                 string   `json:"id"`
+	Path               string   `json:"path"`
+	ParentPath         string   `json:"parent_path"`
+	DisplayName        string   `json:"display_name,omitempty"`
+	Action             string   `json:"action"`
+	SourceNetwork      string   `json:"source_network,omitempty"`
+	DestinationNetwork string   `json:"destination_network,omitempty"`
+	TranslatedNetwork  string   `json:"translated_network,omitempty"`
+	TranslatedPorts    string   `json:"translated_ports,omitempty"`
+	Scope              []string `json:"scope,omitempty"`
+	SequenceNumber     int      `json:"sequence_number"`
+	Enabled            bool     `json:"enabled"`
+	Logging            bool     `json:"logging"`
+	FirewallMatch      string   `json:"firewall_match,omitempty"`
+	Tags               []Tag    `json:"tags,omitempty"`
+	MarkedForDelete    bool     `json:"marked_for_delete"`
 }
 
 // NATSections are the NAT sections a Policy gateway has: USER holds what users and NCP write,
 // INTERNAL what the system writes. Any other section id is a 404.
 var NATSections = []string{"USER", "INTERNAL"}
 
-// SNATSpec is a NAT rule NCP writes on a router.
-type SNATSpec struct {
-	// Router is the logical router id (a tier-0 or a tier-1).
-	Router string
-	// Action is SNAT (default) or NO_SNAT.
-	Action string
-	// Namespace is the namespace the rule is for (its ncp/project tag).
-	Namespace string
-	// Service and Pool are set for a Service's ncp/snat_pool rule.
-	Service, Pool string
-	// Sources are the matched source networks (a namespace's CIDR, a Service's pod IPs);
-	// Destination the matched destination network (empty: any).
-	Sources     []string
-	Destination string
-	// Translated is the address the source becomes.
-	Translated string
-	// Priority is rule_priority / sequence_number (0: 1024 for a namespace, 1000 for a Service).
-	Priority int
-}
+// natActions are the model's NAT types as NSX spells them.
+var natActions = map[string]string{trace.NATSnat: "SNAT", trace.NATDnat: "DNAT", trace.NATDnatAndSnat: "REFLEXIVE",
+	trace.NATNoSnat: "NO_SNAT", trace.NATNoDnat: "NO_DNAT"}
 
-// AddSNAT adds a NAT rule in both APIs: one MP rule per source network (match_source_network
-// holds one), one Policy rule holding them all.
-func (t *Topology) AddSNAT(r SNATSpec) {
-	if r.Action == "" {
-		r.Action = "SNAT"
-	}
-	if r.Priority == 0 {
-		r.Priority = 1024
-		if r.Service != "" {
-			r.Priority = 1000
-		}
-	}
+// AddNATRule renders a NAT rule of the model in both APIs, with the same id: an MP rule on its
+// logical router and a Policy rule in its gateway's USER section. Its origin becomes NCP's tags
+// (ncp/project for a namespace's rule, ncp/snat_pool and ncp/service for a Service's pool, the
+// origin's own tags besides). AppliedTo names tier-0 uplinks (MP applied_tos; Policy scope, the
+// uplink interface's path).
+func (t *Topology) AddNATRule(r trace.NATRule) {
 	if t.NatRules == nil {
 		t.NatRules = map[string][]NatRule{}
 	}
 	tags := []Tag{{ScopeCluster, ClusterName}}
-	if r.Namespace != "" {
-		tags = append(tags, Tag{ScopeProject, r.Namespace})
+	if o := r.Origin; o != nil {
+		if o.Namespace != "" {
+			tags = append(tags, Tag{ScopeProject, o.Namespace})
+		}
+		if o.Kind == trace.NATOriginSNATPool {
+			tags = append(tags, Tag{ScopeSnatPool, o.Name})
+		}
+		for _, k := range slices.Sorted(maps.Keys(o.Tags)) {
+			if !slices.ContainsFunc(tags, func(x Tag) bool { return x.Scope == k }) {
+				tags = append(tags, Tag{k, o.Tags[k]})
+			}
+		}
 	}
-	name := "snat-" + r.Namespace
-	if r.Service != "" {
-		tags = append(tags, Tag{ScopeService, r.Service}, Tag{ScopeSnatPool, r.Pool})
-		name = "snat-" + r.Namespace + "-" + r.Service
+	action := cmp.Or(natActions[r.Type], strings.ToUpper(r.Type))
+	mp := NatRule{ResourceType: "NatRule", ID: r.ID, DisplayName: r.Name, LogicalRouterID: r.Router, Action: action,
+		MatchSourceNetwork: r.Match.Source, MatchDestinationNetwork: r.Match.Destination, TranslatedNetwork: r.TranslatedIP,
+		TranslatedPorts: r.TranslatedPorts, RulePriority: r.Priority, Enabled: !r.Disabled, FirewallMatch: "MATCH_INTERNAL_ADDRESS", Tags: tags}
+	gw := t.routerPolicyPath(r.Router)
+	parent := gw + "/nat/USER"
+	pol := PolicyNatRule{ResourceType: "PolicyNatRule", ID: r.ID, Path: parent + "/nat-rules/" + r.ID, ParentPath: parent, DisplayName: r.Name,
+		Action: action, SourceNetwork: r.Match.Source, DestinationNetwork: r.Match.Destination, TranslatedNetwork: r.TranslatedIP,
+		TranslatedPorts: r.TranslatedPorts, SequenceNumber: r.Priority, Enabled: !r.Disabled, FirewallMatch: "MATCH_INTERNAL_ADDRESS", Tags: tags}
+	for _, p := range r.AppliedTo {
+		mp.AppliedTos = append(mp.AppliedTos, ResourceReference{TargetID: p, TargetType: t.routerPortType(p), IsValid: true})
+		pol.Scope = append(pol.Scope, gw+"/locale-services/"+LocaleServicesID(r.Router)+"/interfaces/"+p)
 	}
-	if r.Action == "NO_SNAT" {
-		name = "no-snat-" + strings.ReplaceAll(strings.ReplaceAll(r.Destination, "/", "-"), ".", "-")
-	}
-	for i, src := range r.Sources {
-		t.NatRules[r.Router] = append(t.NatRules[r.Router], NatRule{ResourceType: "NatRule", ID: fmt.Sprintf("nat-%s-%d", name, i), DisplayName: name,
-			LogicalRouterID: r.Router, Action: r.Action, MatchSourceNetwork: src, MatchDestinationNetwork: r.Destination,
-			TranslatedNetwork: r.Translated, RulePriority: r.Priority, Enabled: true, FirewallMatch: "MATCH_INTERNAL_ADDRESS", Tags: tags})
-	}
-	parent := t.routerPolicyPath(r.Router) + "/nat/USER"
-	t.PolicyNatRules = append(t.PolicyNatRules, PolicyNatRule{ResourceType: "PolicyNatRule", ID: name, Path: parent + "/nat-rules/" + name, ParentPath: parent,
-		DisplayName: name, Action: r.Action, SourceNetwork: strings.Join(r.Sources, ","), DestinationNetwork: r.Destination,
-		TranslatedNetwork: r.Translated, SequenceNumber: r.Priority, Enabled: true, FirewallMatch: "MATCH_INTERNAL_ADDRESS", Tags: tags})
+	t.NatRules[r.Router] = append(t.NatRules[r.Router], mp)
+	t.PolicyNatRules = append(t.PolicyNatRules, pol)
 }
 
-// RemoveSNAT drops the rules written for a namespace (and Service, when given), in both APIs:
-// what a user sees when NCP failed to write them or someone deleted them.
-func (t *Topology) RemoveSNAT(router, namespace, service string) int {
-	n := 0
-	keep := func(tags []Tag) bool {
-		drop := tagOf(tags, ScopeProject) == namespace && tagOf(tags, ScopeService) == service
-		if drop {
-			n++
-		}
-		return !drop
-	}
-	var mp []NatRule
-	for _, r := range t.NatRules[router] {
-		if keep(r.Tags) {
-			mp = append(mp, r)
+// routerPortType is a router port's resource_type, for a reference to it.
+func (t *Topology) routerPortType(id string) string {
+	for _, p := range t.LogicalRouterPorts {
+		if p.ID == id {
+			return p.ResourceType
 		}
 	}
-	t.NatRules[router] = mp
-	var pol []PolicyNatRule
+	return "LogicalRouterUpLinkPort"
+}
+
+// RemoveNATRule drops a rule from both APIs, as when NCP failed to write it or someone deleted
+// it; false when the router has no such rule.
+func (t *Topology) RemoveNATRule(router, id string) bool {
+	n := len(t.NatRules[router])
+	t.NatRules[router] = slices.DeleteFunc(t.NatRules[router], func(r NatRule) bool { return r.ID == id })
 	prefix := t.routerPolicyPath(router) + "/nat/"
-	for _, r := range t.PolicyNatRules {
-		if !strings.HasPrefix(r.ParentPath, prefix) || keep(r.Tags) {
-			pol = append(pol, r)
-		}
-	}
-	t.PolicyNatRules = pol
-	return n
-}
-
-func tagOf(tags []Tag, scope string) string {
-	for _, t := range tags {
-		if t.Scope == scope {
-			return t.Tag
-		}
-	}
-	return ""
+	t.PolicyNatRules = slices.DeleteFunc(t.PolicyNatRules, func(r PolicyNatRule) bool { return strings.HasPrefix(r.ParentPath, prefix) && r.ID == id })
+	return len(t.NatRules[router]) < n
 }
 
 // routerPolicyPath is a logical router's Policy path, by its router_type.

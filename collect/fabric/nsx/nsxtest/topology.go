@@ -176,6 +176,7 @@ func FromFabric(f *trace.Fabric) *Topology {
 		}
 	}
 	t.addPolicy(f, parents, tier, tagged)
+	t.addServices(f)
 	return t
 }
 
