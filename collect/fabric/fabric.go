@@ -36,6 +36,9 @@ type Query struct {
 	Ports []Endpoint
 	// All asks for the whole fabric (a support bundle); providers may refuse it on huge fabrics.
 	All bool
+	// VIPs are Service addresses (load balancer ingress, external and cluster IPs) whose fabric
+	// load balancers the walk needs: NSX virtual servers and their pools, OVN Load_Balancer rows.
+	VIPs []netip.Addr
 }
 
 // Provider reads a fabric. Collect never changes the fabric.

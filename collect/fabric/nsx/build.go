@@ -44,6 +44,7 @@ func (st *state) fabric() *trace.Fabric {
 	for _, id := range sortedKeys(st.routers) {
 		f.Routes = append(f.Routes, st.routesOf(id)...)
 	}
+	st.services.fill(f)
 	return f
 }
 

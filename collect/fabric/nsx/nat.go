@@ -21,13 +21,16 @@ type natRule struct {
 	MatchSourceNetwork      string `json:"match_source_network"`
 	MatchDestinationNetwork string `json:"match_destination_network"`
 	RulePriority            *int   `json:"rule_priority"`
+	AppliedTos              []ref  `json:"applied_tos"`
 	// Policy
-	Path               string `json:"path"`
-	SourceNetwork      string `json:"source_network"`
-	DestinationNetwork string `json:"destination_network"`
-	SequenceNumber     *int   `json:"sequence_number"`
+	Path               string   `json:"path"`
+	SourceNetwork      string   `json:"source_network"`
+	DestinationNetwork string   `json:"destination_network"`
+	SequenceNumber     *int     `json:"sequence_number"`
+	Scope              []string `json:"scope"`
 	// both
 	TranslatedNetwork string `json:"translated_network"`
+	TranslatedPorts   string `json:"translated_ports"`
 }
 
 // natSection is the Policy NAT section NCP and users write rules in.

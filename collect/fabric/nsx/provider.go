@@ -62,10 +62,14 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (fab *trace.Fabr
 	f := newFetcher(p.c)
 	collect := func() (*state, error) {
 		st := newState(f)
+		run := st.run
 		if p.cfg.API == APIPolicy {
-			return st, st.runPolicy(ctx, q)
+			run = st.runPolicy
 		}
-		return st, st.run(ctx, q)
+		if err := run(ctx, q); err != nil {
+			return st, err
+		}
+		return st, st.readServices(ctx, q, p.cfg.API == APIPolicy)
 	}
 	// Dry rounds: each notes the reads the next level needs, then they are fetched at once (fetch.go).
 	f.dry = true
@@ -156,6 +160,8 @@ type state struct {
 	// (inventoryVIFs) instead of two VIF lookups per node; inv is that list, indexed.
 	wholeInventory bool
 	inv            *inventoryIndex
+	// services are the load balancers and NAT rules read (services.go).
+	services serviceFacts
 }
 
 func newState(f *fetcher) *state {

@@ -171,8 +171,10 @@ func (st *state) follow(ctx context.Context, from string, dst netip.Addr, dstKey
 	for _, rp := range st.routerPortsOn(from) {
 		rid := rp.Router
 		seen := map[string]bool{}
+		var through []string
 		for hop := 0; hop < maxRouterHops && rid != "" && !seen[rid] && !st.followed[rid+"|"+dstKey]; hop++ {
 			seen[rid] = true
+			through = append(through, rid)
 			st.followed[rid+"|"+dstKey] = true
 			if err := st.ensureRouter(ctx, rid); err != nil {
 				return err
@@ -196,7 +198,8 @@ func (st *state) follow(ctx context.Context, from string, dst netip.Addr, dstKey
 				break
 			}
 			if step.PeerPort == "" {
-				break // out an uplink: beyond the fabric
+				st.services.exitThrough(through, dstKey) // out an uplink: beyond the fabric, NAT rules apply
+				break
 			}
 			peer, err := st.getRouterPort(ctx, step.PeerPort)
 			if err != nil {
@@ -207,6 +210,7 @@ func (st *state) follow(ctx context.Context, from string, dst netip.Addr, dstKey
 			}
 			rid = peer.Router
 		}
+		st.services.joined(rid, dstKey, through)
 	}
 	return nil
 }

@@ -1,0 +1,232 @@
+package nsx
+
+import (
+	"cmp"
+	"context"
+	"net/netip"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// serviceFacts are the load balancers and NAT rules one Collect read: the virtual servers on the
+// query's Service addresses (fabric.Query.VIPs) and the NAT rules of the routers a path leaves
+// the fabric through (an uplink): what a Service or an external walk needs, and nothing for a
+// walk that stays inside.
+type serviceFacts struct {
+	// exits are the routers of paths that leave the fabric by an uplink, in the order followed.
+	exits []string
+	// outVia are the router|destination pairs whose path leaves by an uplink.
+	outVia map[string]bool
+	lbs    map[string]trace.LoadBalancer
+	nat    map[string][]trace.NATRule
+}
+
+// exitThrough records the routers a path toward dstKey went through before leaving by an uplink.
+func (sf *serviceFacts) exitThrough(routers []string, dstKey string) {
+	if sf.outVia == nil {
+		sf.outVia = map[string]bool{}
+	}
+	for _, r := range routers {
+		sf.outVia[r+"|"+dstKey] = true
+		if !slices.Contains(sf.exits, r) {
+			sf.exits = append(sf.exits, r)
+		}
+	}
+}
+
+// joined: a path toward dstKey that stopped at router rid, already followed from elsewhere,
+// leaves the fabric when that one did.
+func (sf *serviceFacts) joined(rid, dstKey string, routers []string) {
+	if sf.outVia[rid+"|"+dstKey] {
+		sf.exitThrough(routers, dstKey)
+	}
+}
+
+// readServices reads the virtual servers on q's Service addresses and the NAT rules of the
+// routers paths leave by; with q.All every virtual server and every router's NAT rules. Each is a
+// constant number of requests: a search per address and four reads per virtual server, one list
+// per router.
+func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) error {
+	sf := &st.services
+	sf.lbs, sf.nat = map[string]trace.LoadBalancer{}, map[string][]trace.NATRule{}
+	vips := slices.Clone(q.VIPs)
+	slices.SortFunc(vips, netip.Addr.Compare)
+	vips = slices.Compact(vips)
+	for _, vip := range vips {
+		found, err := st.virtualServers(ctx, vip, policy)
+		if err := st.soft(err); err != nil {
+			return err
+		}
+		for _, v := range found {
+			lb := v.loadBalancer()
+			sf.lbs[lb.ID] = lb
+		}
+	}
+	routers := sf.exits
+	if q.All {
+		routers = sortedKeys(st.routers)
+		if err := st.allVirtualServers(ctx, policy); err != nil {
+			return err
+		}
+	}
+	for _, id := range routers {
+		r := st.routers[id]
+		if r == nil {
+			continue
+		}
+		rules, err := st.natRules(ctx, r, policy)
+		if err := st.soft(err); err != nil {
+			return err
+		}
+		for _, nr := range rules {
+			sf.nat[id] = append(sf.nat[id], nr.model(id))
+		}
+	}
+	return nil
+}
+
+// allVirtualServers lists every virtual server (collect cluster), each with its pool and states.
+func (st *state) allVirtualServers(ctx context.Context, policy bool) error {
+	p := "/api/v1/loadbalancer/virtual-servers"
+	if policy {
+		p = "/policy/api/v1/infra/lb-virtual-servers"
+	}
+	all, err := list[lbVirtualServer](ctx, st.f, p, nil)
+	if err := st.soft(err); err != nil {
+		return err
+	}
+	for _, vs := range all {
+		v := virtualServer{vs: vs, protocol: vs.protocolOf()}
+		if err := st.soft(st.readVirtualServer(ctx, &v, policy)); err != nil {
+			return err
+		}
+		lb := v.loadBalancer()
+		st.services.lbs[lb.ID] = lb
+	}
+	return nil
+}
+
+// fill adds the load balancers (by id) and NAT rules (by router, in the order each router tries
+// them) to the fabric.
+func (sf *serviceFacts) fill(f *trace.Fabric) {
+	for _, id := range sortedKeys(sf.lbs) {
+		f.LoadBalancers = append(f.LoadBalancers, sf.lbs[id])
+	}
+	for _, id := range sortedKeys(sf.nat) {
+		f.NATRules = append(f.NATRules, sf.nat[id]...)
+	}
+}
+
+// loadBalancer maps a virtual server to the model: one VIP per port, each sending to the pool's
+// members with their monitored states. A member without a port takes the virtual server's
+// default_pool_member_ports, else the VIP's port (what the load balancer does).
+func (v virtualServer) loadBalancer() trace.LoadBalancer {
+	lb := trace.LoadBalancer{ID: v.vs.ID, Name: v.vs.DisplayName, Kind: trace.LBKindNSXVirtualServer, Protocol: v.protocol, Source: trace.SourceNSX}
+	if v.router != "" {
+		lb.Routers = []string{v.router}
+	}
+	if name := tagValue(v.vs.Tags, "ncp/service"); name != "" {
+		lb.Service = &trace.PodRef{Namespace: tagValue(v.vs.Tags, "ncp/project"), Name: name}
+	}
+	on := enabled(v.vs.Enabled) && (v.service == nil || enabled(v.service.Enabled))
+	lb.Enabled = &on
+	pool := cmp.Or(v.vs.PoolID, path.Base(v.vs.PoolPath))
+	if v.vs.PoolID == "" && v.vs.PoolPath == "" {
+		pool = ""
+	}
+	switch {
+	case pool == "":
+		lb.Warnings = append(lb.Warnings, v.describe()+" has no pool: it answers nothing")
+	case v.pool == nil:
+		lb.Warnings = append(lb.Warnings, v.describe()+": its pool "+pool+" could not be read")
+	case v.status == nil:
+		lb.Warnings = append(lb.Warnings, v.describe()+": the status of pool "+pool+" could not be read (no LB service lists it): member states unknown")
+	}
+	ports := v.vs.Ports
+	if len(ports) == 0 {
+		ports = []string{""}
+	}
+	for _, p := range ports {
+		vip := trace.LBVIP{IP: v.vs.IPAddress, Port: firstPort(p), Pool: pool}
+		if v.pool != nil {
+			vip.PoolName = v.pool.DisplayName
+			for _, m := range v.pool.Members {
+				mport := cmp.Or(m.Port, first(v.vs.DefaultPoolMemberPorts), p)
+				b := trace.LBBackend{IP: m.IPAddress, Port: firstPort(mport), Name: m.DisplayName, Status: trace.BackendUnknown}
+				status, cause := v.memberState(m.IPAddress, m.Port)
+				switch {
+				case m.AdminState == "DISABLED" || m.AdminState == "GRACEFUL_DISABLED" || status == "DISABLED" || status == "GRACEFUL_DISABLED":
+					b.Status = trace.BackendDisabled
+					b.StatusDetail = "admin_state " + cmp.Or(m.AdminState, status)
+				case status == "UP":
+					b.Status = trace.BackendUp
+				case status == "DOWN":
+					b.Status, b.StatusDetail = trace.BackendDown, cmp.Or(cause, "the pool's health monitor says DOWN")
+				case status != "":
+					b.StatusDetail = "pool status says " + status
+				}
+				vip.Backends = append(vip.Backends, b)
+			}
+		}
+		lb.VIPs = append(lb.VIPs, vip)
+	}
+	return lb
+}
+
+func first(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return xs[0]
+}
+
+// firstPort reads a port or the first port of a range ("8080", "8000-8090"); 0 when none.
+func firstPort(s string) int {
+	lo, _, _ := strings.Cut(s, "-")
+	n, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil || n < 0 || n > 65535 {
+		return 0
+	}
+	return n
+}
+
+// natTypes are NSX's NAT actions in the model's words.
+var natTypes = map[string]string{"SNAT": trace.NATSnat, "DNAT": trace.NATDnat, "REFLEXIVE": trace.NATDnatAndSnat,
+	"NO_SNAT": trace.NATNoSnat, "NO_DNAT": trace.NATNoDnat}
+
+// model maps a NAT rule of router to the model; its origin is read from NCP's tags: a Service's
+// ncp/snat_pool, else the namespace's ncp/project, else a cluster rule (ncp/cluster alone).
+func (r natRule) model(router string) trace.NATRule {
+	out := trace.NATRule{ID: r.ID, Name: r.DisplayName, Type: cmp.Or(natTypes[r.Action], strings.ToLower(r.Action)), Router: router,
+		Match:        trace.NATMatch{Source: strings.Join(r.sources(), ","), Destination: strings.Join(r.destinations(), ",")},
+		TranslatedIP: r.TranslatedNetwork, TranslatedPorts: r.TranslatedPorts, Priority: r.priority(), Disabled: !enabled(r.Enabled), Source: trace.SourceNSX}
+	for _, a := range r.AppliedTos {
+		out.AppliedTo = append(out.AppliedTo, string(a))
+	}
+	for _, s := range r.Scope {
+		out.AppliedTo = append(out.AppliedTo, path.Base(s))
+	}
+	tags := map[string]string{}
+	for _, t := range r.Tags {
+		tags[t.Scope] = t.Tag
+	}
+	var o *trace.NATOrigin
+	switch {
+	case tags["ncp/snat_pool"] != "":
+		o = &trace.NATOrigin{Kind: trace.NATOriginSNATPool, Namespace: tags["ncp/project"], Name: tags["ncp/snat_pool"]}
+	case tags["ncp/project"] != "":
+		o = &trace.NATOrigin{Kind: trace.NATOriginNamespace, Namespace: tags["ncp/project"]}
+	case tags["ncp/cluster"] != "":
+		o = &trace.NATOrigin{Kind: trace.NATOriginCluster}
+	}
+	if o != nil {
+		o.Tags = tags
+		out.Origin = o
+	}
+	return out
+}
