@@ -24,6 +24,8 @@ type serviceFacts struct {
 	outVia map[string]bool
 	lbs    map[string]trace.LoadBalancer
 	nat    map[string][]trace.NATRule
+	// vips: the query named Service addresses, so the walk needs to know where NCP balances.
+	vips bool
 }
 
 // exitThrough records the routers a path toward dstKey went through before leaving by an uplink.
@@ -54,6 +56,7 @@ func (sf *serviceFacts) joined(rid, dstKey string, routers []string) {
 func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) error {
 	sf := &st.services
 	sf.lbs, sf.nat = map[string]trace.LoadBalancer{}, map[string][]trace.NATRule{}
+	sf.vips = len(q.VIPs) > 0
 	vips := slices.Clone(q.VIPs)
 	slices.SortFunc(vips, netip.Addr.Compare)
 	vips = slices.Compact(vips)
@@ -111,9 +114,14 @@ func (st *state) allVirtualServers(ctx context.Context, policy bool) error {
 	return nil
 }
 
-// fill adds the load balancers (by id) and NAT rules (by router, in the order each router tries
-// them) to the fabric.
+// fill adds the load balancers (by id), the NAT rules (by router, in the order each router tries
+// them) and where NCP balances Services to the fabric.
 func (sf *serviceFacts) fill(f *trace.Fabric) {
+	if sf.vips {
+		// NCP balances ClusterIP and NodePort traffic in the source node's OVS (nsx-kube-proxy);
+		// an address a virtual server answers on is balanced there instead (the walk checks it).
+		f.ServiceLoadBalancing = trace.LBNodeOVS
+	}
 	for _, id := range sortedKeys(sf.lbs) {
 		f.LoadBalancers = append(f.LoadBalancers, sf.lbs[id])
 	}
@@ -208,9 +216,8 @@ func (r natRule) model(router string) trace.NATRule {
 	for _, a := range r.AppliedTos {
 		out.AppliedTo = append(out.AppliedTo, string(a))
 	}
-	for _, s := range r.Scope {
-		out.AppliedTo = append(out.AppliedTo, path.Base(s))
-	}
+	// Policy scope holds the interfaces' paths: a Policy router port's id is its path.
+	out.AppliedTo = append(out.AppliedTo, r.Scope...)
 	tags := map[string]string{}
 	for _, t := range r.Tags {
 		tags[t.Scope] = t.Tag
