@@ -103,7 +103,8 @@ func (v lbVirtualServer) protocolOf() string {
 
 // virtualServers finds the virtual servers listening on an address (the search API, one request)
 // and reads each one's pool, LB service and pool status: a constant number of requests however
-// large the fabric. Pending reads of a dry round leave the answer partial.
+// large the fabric. Pending reads of a dry round leave the answer partial; reads that failed are
+// warnings, and the virtual server is kept with what was read.
 func (st *state) virtualServers(ctx context.Context, vip netip.Addr, policy bool) ([]virtualServer, error) {
 	rt, p := "LbVirtualServer", "/api/v1/search/query"
 	if policy {
@@ -113,19 +114,44 @@ func (st *state) virtualServers(ctx context.Context, vip netip.Addr, policy bool
 	if policy {
 		terms = append(terms, "marked_for_delete:false")
 	}
-	found, err := list[lbVirtualServer](ctx, st.f, p, url.Values{"query": {strings.Join(terms, " AND ")}})
+	var found []lbVirtualServer
+	var err error
+	if !st.noSearch {
+		found, err = list[lbVirtualServer](ctx, st.f, p, url.Values{"query": {strings.Join(terms, " AND ")}})
+	}
+	if st.noSearch || isNotFound(err) {
+		// A manager without the search API: every virtual server, the address's kept.
+		found, err = st.listVirtualServers(ctx, policy, vip)
+	}
 	if err != nil {
 		return nil, err
 	}
 	var out []virtualServer
 	for _, vs := range found {
 		v := virtualServer{vs: vs, protocol: vs.protocolOf()}
-		if err := st.readVirtualServer(ctx, &v, policy); err != nil && !pending(err) {
+		// What could not be read is a warning and a partial load balancer (it says what is missing).
+		if err := st.soft(st.readVirtualServer(ctx, &v, policy)); err != nil {
 			return out, err
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// listVirtualServers lists every virtual server and keeps those on vip (no search API).
+func (st *state) listVirtualServers(ctx context.Context, policy bool, vip netip.Addr) ([]lbVirtualServer, error) {
+	p := "/api/v1/loadbalancer/virtual-servers"
+	if policy {
+		p = "/policy/api/v1/infra/lb-virtual-servers"
+	}
+	all, err := list[lbVirtualServer](ctx, st.f, p, nil)
+	var out []lbVirtualServer
+	for _, vs := range all {
+		if a, ok := hostAddr(vs.IPAddress); ok && a == vip {
+			out = append(out, vs)
+		}
+	}
+	return out, err
 }
 
 // readVirtualServer reads what hangs off a virtual server: its pool, its LB service (MP: the one
@@ -163,7 +189,22 @@ func (st *state) readVirtualServer(ctx context.Context, v *virtualServer, policy
 		}
 		errs = append(errs, err)
 	}
-	svcs, err := list[lbService](ctx, st.f, "/api/v1/search/query", url.Values{"query": {"resource_type:LbService AND virtual_server_ids:" + quote(v.vs.ID)}})
+	var svcs []lbService
+	var err error
+	if !st.noSearch {
+		svcs, err = list[lbService](ctx, st.f, "/api/v1/search/query", url.Values{"query": {"resource_type:LbService AND virtual_server_ids:" + quote(v.vs.ID)}})
+	}
+	if st.noSearch || isNotFound(err) {
+		// Without the search API: the LB services listed, the one listing the virtual server kept.
+		var all []lbService
+		all, err = list[lbService](ctx, st.f, "/api/v1/loadbalancer/services", nil)
+		svcs = nil
+		for _, x := range all {
+			if contains(x.VirtualServerIDs, v.vs.ID) {
+				svcs = append(svcs, x)
+			}
+		}
+	}
 	errs = append(errs, err)
 	if err == nil && len(svcs) > 0 {
 		svc := svcs[0]

@@ -3,9 +3,11 @@ package nsx
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
@@ -152,5 +154,77 @@ func TestServiceAndNATScenariosOverNSX(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// How the load balancer reads fail as a manager's do: a manager without the search API (the
+// virtual server and its LB service are found by listing), a 429 with Retry-After on the pool's
+// status (waited for, then read), and a pool status that stays unreadable (the members' states
+// are unknown, and the load balancer says why).
+func TestLoadBalancerReadsFailLikeAManager(t *testing.T) {
+	snap := scenario.Published()
+	snap.Fabric.LoadBalancers = []trace.LoadBalancer{nginxLB("nginx-3")}
+	q := fabric.Query{Sources: []fabric.Endpoint{podEndpoint(snap, "kube-system", "kube-dns")}, Destinations: []fabric.Endpoint{podEndpoint(snap, "default", "nginx-3")},
+		VIPs: []netip.Addr{netip.MustParseAddr(nginxVIP)}}
+	// The Policy API's collection needs the search API (segment ports): only the MP one lists instead.
+	t.Run("management/no search API", func(t *testing.T) {
+		s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword, NoSearch: true})
+		defer s.Close()
+		p, _ := newTestProvider(t, s, func(c *Config) { c.API = APIManagement })
+		f, _, err := p.Collect(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := asJSON(f.LoadBalancers), asJSON([]trace.LoadBalancer{nginxLB("nginx-3")}); a != b {
+			t.Fatalf("without search:\n%s\nwant:\n%s", a, b)
+		}
+	})
+	for _, api := range []string{APIManagement, APIPolicy} {
+		t.Run(api+"/429 on the pool status", func(t *testing.T) {
+			s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			status := "/api/v1/loadbalancer/services/lbs-lr-t1-default/pools/"
+			if api == APIPolicy {
+				status = "/policy/api/v1/infra/lb-services/lbs-lr-t1-default/lb-pools/"
+			}
+			s.Inject(status, 1, nsxtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "2"})
+			fs := &fakeSleep{}
+			p, _ := newTestProvider(t, s, func(c *Config) { c.API, c.Sleep = api, fs.sleep })
+			f, warns, err := p.Collect(context.Background(), q)
+			if err != nil || len(warns) != 0 {
+				t.Fatalf("err %v, warnings %q", err, warns)
+			}
+			if a, b := asJSON(f.LoadBalancers), asJSON([]trace.LoadBalancer{nginxLB("nginx-3")}); a != b {
+				t.Fatalf("after a 429:\n%s\nwant:\n%s", a, b)
+			}
+			if len(fs.waits) != 1 || fs.waits[0] != 2*time.Second {
+				t.Fatalf("waits %v, want the 2s Retry-After once", fs.waits)
+			}
+		})
+		t.Run(api+"/pool status unreadable", func(t *testing.T) {
+			s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			status := "/api/v1/loadbalancer/services/lbs-lr-t1-default/pools/"
+			if api == APIPolicy {
+				status = "/policy/api/v1/infra/lb-services/lbs-lr-t1-default/lb-pools/"
+			}
+			s.Inject(status, 100, nsxtest.Fault{Status: http.StatusInternalServerError})
+			p, _ := newTestProvider(t, s, func(c *Config) { c.API, c.Retries = api, -1 })
+			f, warns, err := p.Collect(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.LoadBalancers) != 1 || len(f.LoadBalancers[0].Warnings) != 1 || !strings.Contains(f.LoadBalancers[0].Warnings[0], "member states unknown") {
+				t.Fatalf("load balancers %s", asJSON(f.LoadBalancers))
+			}
+			for _, b := range f.LoadBalancers[0].VIPs[0].Backends {
+				if b.Status != trace.BackendUnknown {
+					t.Errorf("backend %s is %s with its pool's status unread, want unknown", b.IP, b.Status)
+				}
+			}
+			if !strings.Contains(strings.Join(warns, "\n"), "500") {
+				t.Errorf("warnings %q do not say the manager answered 500", warns)
+			}
+		})
 	}
 }
