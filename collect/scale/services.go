@@ -121,10 +121,8 @@ func MeasureServiceWalk(ctx context.Context, z Size, api string) (ServiceReads, 
 	if err != nil {
 		return ServiceReads{}, err
 	}
-	for _, w := range warns {
-		if !strings.Contains(w, ExternalIP) {
-			return ServiceReads{}, fmt.Errorf("%s: %s", z.Name, w)
-		}
+	if len(warns) > 0 {
+		return ServiceReads{}, fmt.Errorf("%s: %s", z.Name, strings.Join(warns, "; "))
 	}
 	r := ServiceReads{Requests: srv.Requests(), Bytes: srv.Bytes(), LoadBalancers: len(f.LoadBalancers), NATRules: len(f.NATRules)}
 	for _, lb := range f.LoadBalancers {

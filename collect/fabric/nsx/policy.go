@@ -199,7 +199,7 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 			sp = st.bestPort(ep, st.sortedPorts()) // not among what the search found: among every port read
 		}
 		if sp == nil {
-			st.warn("no NSX segment port is bound to %s", ep.IP)
+			st.unbound(ep, "no NSX segment port is bound to %s", ep.IP)
 			continue
 		}
 		eps[i] = sp

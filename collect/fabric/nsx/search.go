@@ -119,7 +119,7 @@ func (st *state) endpoint(ctx context.Context, ep fabric.Endpoint) (*trace.Switc
 		sp = st.bestPort(ep, st.sortedPorts())
 	}
 	if sp == nil {
-		st.warn("no NSX logical port is bound to %s", ip)
+		st.unbound(ep, "no NSX logical port is bound to %s", ip)
 		return nil, ep.IP, nil
 	}
 	return sp, ep.IP, st.around(ctx, sp)

@@ -3,6 +3,7 @@ package nsx
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"net/netip"
 	"path"
 	"slices"
@@ -26,13 +27,32 @@ type serviceFacts struct {
 	nat    map[string][]trace.NATRule
 	// vips: the query named Service addresses, so the walk needs to know where NCP balances.
 	vips bool
+	// outDst are the destinations some path leaves the fabric toward; unboundWarns the warnings
+	// about addresses without a port, said at the end unless the address is beyond the fabric.
+	outDst       map[string]bool
+	unboundWarns []unboundWarn
+}
+
+type unboundWarn struct {
+	dst, msg string
+}
+
+// unbound warns that no port is bound to an endpoint's address, unless it is an address alone
+// (no pod, no node) that a path leaves the fabric toward: an external destination has no port.
+func (st *state) unbound(ep fabric.Endpoint, format string, args ...any) {
+	if ep.Pod != nil || ep.Node != "" {
+		st.warn(format, args...)
+		return
+	}
+	st.services.unboundWarns = append(st.services.unboundWarns, unboundWarn{ep.IP.Unmap().String(), fmt.Sprintf(format, args...)})
 }
 
 // exitThrough records the routers a path toward dstKey went through before leaving by an uplink.
 func (sf *serviceFacts) exitThrough(routers []string, dstKey string) {
 	if sf.outVia == nil {
-		sf.outVia = map[string]bool{}
+		sf.outVia, sf.outDst = map[string]bool{}, map[string]bool{}
 	}
+	sf.outDst[dstKey] = true
 	for _, r := range routers {
 		sf.outVia[r+"|"+dstKey] = true
 		if !slices.Contains(sf.exits, r) {
@@ -68,6 +88,11 @@ func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) 
 		for _, v := range found {
 			lb := v.loadBalancer()
 			sf.lbs[lb.ID] = lb
+		}
+	}
+	for _, u := range sf.unboundWarns {
+		if !sf.outDst[u.dst] {
+			st.warn("%s", u.msg)
 		}
 	}
 	routers := sf.exits
