@@ -62,13 +62,22 @@ type lbMemberStatus struct {
 }
 
 type lbPoolStatus struct {
-	Status  string           `json:"status"`
-	Members []lbMemberStatus `json:"members"`
+	PoolID   string           `json:"pool_id"`
+	PoolPath string           `json:"pool_path"`
+	Status   string           `json:"status"`
+	Members  []lbMemberStatus `json:"members"`
 }
 
 // aggregatePoolStatus is a Policy pool's status per enforcement point (one on a local manager).
 type aggregatePoolStatus struct {
 	Results []lbPoolStatus `json:"results"`
+}
+
+// aggregateServiceStatus is a Policy LB service's status per enforcement point, its pools' included.
+type aggregateServiceStatus struct {
+	Results []struct {
+		Pools []lbPoolStatus `json:"pools"`
+	} `json:"results"`
 }
 
 // virtualServer is what a walk knows of a load balancer in front of an address: the virtual
@@ -169,11 +178,11 @@ func (st *state) readVirtualServer(ctx context.Context, v *virtualServer, policy
 		if v.vs.LBServicePath != "" {
 			svc, err := fetch[lbService](ctx, st.f, "/policy/api/v1"+v.vs.LBServicePath, nil)
 			if err == nil {
-				v.service, v.router = &svc, path.Base(svc.ConnectivityPath)
+				v.service, v.router = &svc, lastElem(svc.ConnectivityPath)
 			}
 			errs = append(errs, err)
 			if v.vs.PoolPath != "" {
-				agg, err := fetch[aggregatePoolStatus](ctx, st.f, "/policy/api/v1"+v.vs.LBServicePath+"/lb-pools/"+path.Base(v.vs.PoolPath)+"/detailed-status", nil)
+				agg, err := fetch[aggregatePoolStatus](ctx, st.f, "/policy/api/v1"+v.vs.LBServicePath+"/lb-pools/"+lastElem(v.vs.PoolPath)+"/detailed-status", nil)
 				if err == nil && len(agg.Results) > 0 {
 					v.status = &agg.Results[0]
 				}
@@ -221,6 +230,14 @@ func (st *state) readVirtualServer(ctx context.Context, v *virtualServer, policy
 		}
 	}
 	return firstErr(errs)
+}
+
+// lastElem is a Policy path's last element (the object's id); "" for no path.
+func lastElem(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Base(p)
 }
 
 // firstErr is the first error that is not a pending read, else a pending one, else nil.

@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,20 +118,70 @@ func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) 
 	return nil
 }
 
-// allVirtualServers lists every virtual server (collect cluster), each with its pool and states.
+// allVirtualServers reads every virtual server for collect cluster from lists, not object by
+// object: the virtual servers, the pools and the LB services, and each LB service's pool
+// statuses (MP pools/status, Policy detailed-status): a few pages and one read per LB service.
 func (st *state) allVirtualServers(ctx context.Context, policy bool) error {
-	p := "/api/v1/loadbalancer/virtual-servers"
+	base, vsPath, poolPath, svcPath := "", "/api/v1/loadbalancer/virtual-servers", "/api/v1/loadbalancer/pools", "/api/v1/loadbalancer/services"
 	if policy {
-		p = "/policy/api/v1/infra/lb-virtual-servers"
+		base, vsPath, poolPath, svcPath = "/policy/api/v1", "/policy/api/v1/infra/lb-virtual-servers", "/policy/api/v1/infra/lb-pools", "/policy/api/v1/infra/lb-services"
 	}
-	all, err := list[lbVirtualServer](ctx, st.f, p, nil)
+	vss, err := list[lbVirtualServer](ctx, st.f, vsPath, nil)
+	if err := st.soft(err); err != nil || len(vss) == 0 {
+		return err
+	}
+	pools, err := list[lbPool](ctx, st.f, poolPath, nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
-	for _, vs := range all {
-		v := virtualServer{vs: vs, protocol: vs.protocolOf()}
-		if err := st.soft(st.readVirtualServer(ctx, &v, policy)); err != nil {
+	svcs, err := list[lbService](ctx, st.f, svcPath, nil)
+	if err := st.soft(err); err != nil {
+		return err
+	}
+	poolByID := map[string]*lbPool{}
+	for i := range pools {
+		poolByID[pools[i].ID] = &pools[i]
+	}
+	// Each pool's status on the LB service serving it, by pool id.
+	status, svcOf := map[string]*lbPoolStatus{}, map[string]*lbService{}
+	for i := range svcs {
+		svc := &svcs[i]
+		var sts []lbPoolStatus
+		if policy {
+			var agg aggregateServiceStatus
+			agg, err = fetch[aggregateServiceStatus](ctx, st.f, base+svc.Path+"/detailed-status", nil)
+			for _, r := range agg.Results {
+				sts = append(sts, r.Pools...)
+			}
+		} else {
+			sts, err = list[lbPoolStatus](ctx, st.f, svcPath+"/"+url.PathEscape(svc.ID)+"/pools/status", nil)
+		}
+		if err := st.soft(err); err != nil {
 			return err
+		}
+		for j := range sts {
+			id := cmp.Or(sts[j].PoolID, lastElem(sts[j].PoolPath))
+			status[id] = &sts[j]
+		}
+		for _, vid := range svc.VirtualServerIDs {
+			svcOf[vid] = svc
+		}
+		for _, vs := range vss {
+			if policy && vs.LBServicePath == svc.Path {
+				svcOf[vs.ID] = svc
+			}
+		}
+	}
+	for _, vs := range vss {
+		v := virtualServer{vs: vs, protocol: vs.protocolOf()}
+		if pool := cmp.Or(vs.PoolID, lastElem(vs.PoolPath)); pool != "" {
+			v.pool, v.status = poolByID[pool], status[pool]
+		}
+		if svc := svcOf[vs.ID]; svc != nil {
+			v.service, v.router = svc, lastElem(svc.ConnectivityPath)
+			if svc.Attachment != nil {
+				v.router = string(*svc.Attachment)
+			}
 		}
 		lb := v.loadBalancer()
 		st.services.lbs[lb.ID] = lb
@@ -168,10 +218,7 @@ func (v virtualServer) loadBalancer() trace.LoadBalancer {
 	}
 	on := enabled(v.vs.Enabled) && (v.service == nil || enabled(v.service.Enabled))
 	lb.Enabled = &on
-	pool := cmp.Or(v.vs.PoolID, path.Base(v.vs.PoolPath))
-	if v.vs.PoolID == "" && v.vs.PoolPath == "" {
-		pool = ""
-	}
+	pool := cmp.Or(v.vs.PoolID, lastElem(v.vs.PoolPath))
 	switch {
 	case pool == "":
 		lb.Warnings = append(lb.Warnings, v.describe()+" has no pool: it answers nothing")

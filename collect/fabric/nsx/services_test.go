@@ -245,3 +245,29 @@ func TestUnboundAddressWarnedOnlyInsideTheFabric(t *testing.T) {
 		}
 	}
 }
+
+// collect cluster reads every load balancer from lists (virtual servers, pools, LB services and
+// each service's pool statuses) and every router's NAT rules, in both APIs.
+func TestAllReadsEveryLoadBalancerAndNATRule(t *testing.T) {
+	snap := scenario.Published()
+	second := nginxLB()
+	second.ID, second.Name, second.Routers = "redis_6379_TCP_x2", "redis_6379_TCP", []string{"lr-t1-kube-system"}
+	second.VIPs[0].IP, second.VIPs[0].Port, second.VIPs[0].Pool, second.VIPs[0].PoolName = "203.0.113.12", 6379, "redis_6379_TCP_x2", "redis_6379_TCP"
+	lbs := []trace.LoadBalancer{nginxLB("nginx-3"), second}
+	snap.Fabric.LoadBalancers, snap.Fabric.NATRules = lbs, snatRules(true)
+	for _, api := range []string{APIManagement, APIPolicy} {
+		s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword, PageSize: 1})
+		p, _ := newTestProvider(t, s, func(c *Config) { c.API, c.PageSize = api, 1 })
+		f, warns, err := p.Collect(context.Background(), fabric.Query{All: true})
+		s.Close()
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("%s: err %v, warnings %q", api, err, warns)
+		}
+		if a, b := asJSON(f.LoadBalancers), asJSON(lbs); a != b {
+			t.Errorf("%s: load balancers\n%s\nwant\n%s", api, a, b)
+		}
+		if a, b := asJSON(f.NATRules), asJSON(snatRules(true)); a != b {
+			t.Errorf("%s: NAT rules\n%s\nwant\n%s", api, a, b)
+		}
+	}
+}
