@@ -39,12 +39,12 @@ var sdkModules = []string{
 
 // byResourceType resolves a polymorphic entry (search results, router ports) by its resource_type.
 func byResourceType(policy bool) map[string]vb.BindingType {
+	m := overlayResourceTypes(policy)
 	if policy {
-		return withServiceTypes(policy, map[string]vb.BindingType{
-			"SegmentPort": pm.SegmentPortBindingType(), "Segment": pm.SegmentBindingType(),
-		})
+		m["SegmentPort"], m["Segment"] = pm.SegmentPortBindingType(), pm.SegmentBindingType()
+		return withServiceTypes(policy, m)
 	}
-	return withServiceTypes(policy, map[string]vb.BindingType{
+	for k, v := range map[string]vb.BindingType{
 		"LogicalPort":                         mp.LogicalPortBindingType(),
 		"LogicalRouterDownLinkPort":           mp.LogicalRouterDownLinkPortBindingType(),
 		"LogicalRouterUpLinkPort":             mp.LogicalRouterUpLinkPortBindingType(),
@@ -52,7 +52,10 @@ func byResourceType(policy bool) map[string]vb.BindingType {
 		"LogicalRouterLinkPortOnTIER1":        mp.LogicalRouterLinkPortOnTIER1BindingType(),
 		"LogicalRouterCentralizedServicePort": mp.LogicalRouterCentralizedServicePortBindingType(),
 		"VifAttachmentContext":                mp.VifAttachmentContextBindingType(),
-	})
+	} {
+		m[k] = v
+	}
+	return withServiceTypes(policy, m)
 }
 
 // bindingFor names the binding of the body served for a request (path and status).
@@ -61,6 +64,9 @@ func bindingFor(path string, status int) (vb.BindingType, error) {
 		return mp.ApiErrorBindingType(), nil
 	}
 	if bt, ok := serviceBindingFor(path); ok {
+		return bt, nil
+	}
+	if bt, ok := overlayBinding(path); ok {
 		return bt, nil
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
@@ -395,6 +401,7 @@ func served(top *Topology) []string {
 		add("/policy/api/v1/search/query?page_size=2&query=%s", url.QueryEscape(q))
 	}
 	out = append(out, servedServices(top)...)
+	out = append(out, overlayServed(top)...)
 	add("/api/v1/logical-ports?cursor=bogus")
 	add("/api/v1/no-such-api")
 	add("/api/v1/search/query?query=%s", url.QueryEscape("not a query"))
@@ -423,7 +430,7 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn := FromFabric(scenario.Synthetic(scenario.SyntheticOptions{Nodes: 4, PodsPerNode: 3, Namespaces: 2}).Fabric)
+	syn := FromFabric(withOverlay(scenario.Synthetic(scenario.SyntheticOptions{Nodes: 4, PodsPerNode: 3, Namespaces: 2}).Fabric))
 	syn.AddScale(30, 3)
 	addTestServices(pub)
 	addTestServices(syn)

@@ -484,6 +484,11 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 		return page(s, q, []RealizedEntity{{ResourceType: "GenericPolicyRealizedResource", ID: "realized-" + id, EntityType: "RealizedLogicalRouter",
 			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}, func(RealizedEntity) bool { return true })
 	}
+	for _, r := range []func(string, []string, url.Values) (any, int, string, bool){s.routeTransport, s.routeFirewall} {
+		if body, code, msg, ok := r(p, seg, q); ok {
+			return body, code, msg
+		}
+	}
 	return notFound(p)
 }
 
@@ -493,7 +498,7 @@ func (s *Server) portState(id string, mp []PacketAddressClassifier, policy []Pac
 	if st, ok := s.top.PortStates[id]; ok {
 		return st
 	}
-	st := LogicalPortState{ID: id, TransportNodeIDs: []string{HostID}}
+	st := LogicalPortState{ID: id, TransportNodeIDs: s.hostOfPort(id)}
 	for _, b := range append(mp, policy...) {
 		st.RealizedBindings = append(st.RealizedBindings, AddressBindingEntry{Binding: b, Source: "USER_DEFINED"})
 	}

@@ -41,6 +41,10 @@ type Topology struct {
 	RealizedRouter map[string]string // Policy tier-1/tier-0 path -> logical router id
 	// Services are the load balancer and NAT objects (lb.go, nat.go).
 	Services
+
+	// Transport and Firewall are the overlay and the distributed firewall (transport.go, firewall.go).
+	Transport *Transport
+	Firewall  *Firewall
 }
 
 // EdgeClusterID is the edge cluster of generated tier-0s; its members are EdgeNodes.
@@ -177,6 +181,7 @@ func FromFabric(f *trace.Fabric) *Topology {
 	}
 	t.addPolicy(f, parents, tier, tagged)
 	t.addServices(f)
+	t.addOverlay(f)
 	return t
 }
 
@@ -458,6 +463,8 @@ func (t *Topology) fixtureFiles() map[string]any {
 		"policy/static-routes.json":   list(t.PolicyRoutes),
 		"policy/interfaces.json":      list(t.Tier0Uplinks),
 		"policy/realized.json":        &t.RealizedRouter,
+		"transport.json":              &t.Transport,
+		"firewall.json":               &t.Firewall,
 	}
 }
 
