@@ -274,5 +274,62 @@ func publishedFabric() *trace.Fabric {
 			AttachmentID: vifID(p.ns, p.name), ParentVIF: "vif-node-" + p.node + "-eth1", TrafficTag: ptr(p.vlan),
 			MACs: []string{PodMAC(p.node, p.vlan)}, IPs: []string{p.ip}, Pod: &trace.PodRef{Namespace: p.ns, Name: p.name}, Up: ptr(true), Source: src})
 	}
+	publishedOverlay(f)
 	return f
+}
+
+// HostOf is the placeholder ESXi transport node the published scenario runs node VM n on: the
+// article says the nodes are VMs on ESXi hosts and that 172.15.0.4 runs on another host than
+// 172.15.0.3, but names neither hosts nor TEPs.
+func HostOf(node string) string { return fmt.Sprintf("tn-esx-%02d", nodeOctet(node)) }
+
+// TEPOf is host h's placeholder TEP (vmk10) address.
+func TEPOf(node string) string { return fmt.Sprintf("192.168.130.%d", 10+nodeOctet(node)) }
+
+// HostSwitchMTU is the placeholder hosts' uplink profile MTU: NSX-T's default for overlay uplinks.
+const HostSwitchMTU = 1600
+
+// publishedOverlay adds what the article describes without printing it: one placeholder ESXi
+// host per node VM (marked Placeholder) with one Geneve TEP and a full mesh of tunnels, BFD up;
+// every node and pod port bound to its node's host; and a distributed firewall as NCP writes
+// one NetworkPolicy (default/redis-master: only frontend may reach redis-master) above the
+// default section's allow-all rule. The firewall is illustrative too: no rule decides the
+// article's walks but the default.
+func publishedOverlay(f *trace.Fabric) {
+	src := trace.SourceNSX
+	for _, n := range publishedNodes {
+		h := trace.Host{ID: HostOf(n), Name: fmt.Sprintf("esx-%02d.placeholder", nodeOctet(n)), HostSwitch: "nsxvswitch", HostSwitchMTU: HostSwitchMTU,
+			TEPs: []trace.TEP{{IP: TEPOf(n), Encap: trace.EncapGeneve, Interface: "vmk10", Source: src}}, Placeholder: true, Source: src}
+		for _, m := range publishedNodes {
+			if m == n {
+				continue
+			}
+			h.Tunnels = append(h.Tunnels, trace.Tunnel{Name: "geneve-" + TEPOf(m), Encap: trace.EncapGeneve, LocalIP: TEPOf(n), RemoteIP: TEPOf(m), RemoteHost: HostOf(m),
+				State: trace.TunnelUp, BFD: &trace.BFD{State: "up", RemoteState: "up", Diagnostic: "No Diagnostic", RemoteDiagnostic: "No Diagnostic", Forwarding: ptr(true)}, Source: src})
+		}
+		f.Hosts = append(f.Hosts, h)
+	}
+	for i, p := range f.SwitchPorts {
+		switch {
+		case p.NodeName != "":
+			f.SwitchPorts[i].Host = HostOf(p.NodeName)
+		case strings.HasPrefix(p.ParentVIF, "vif-node-"):
+			f.SwitchPorts[i].Host = HostOf(strings.TrimSuffix(strings.TrimPrefix(p.ParentVIF, "vif-node-"), "-eth1"))
+		}
+	}
+	redis, frontend := "lp-default-redis-master", "lp-default-frontend"
+	np := &trace.RuleOrigin{Kind: trace.OriginNetworkPolicy, Namespace: "default", Name: "redis-master",
+		Tags: map[string]string{"ncp/cluster": "k8s-cluster", "ncp/project": "default", "ncp/network_policy": "redis-master"}}
+	at := trace.FirewallScope{Ports: []string{redis}, Groups: []string{"default-redis-master-pods"}}
+	f.Firewall = &trace.Firewall{Kind: "nsx-mp", DefaultAction: trace.FirewallAllow, Complete: true, Source: src, Rules: []trace.FirewallRule{
+		{ID: "1010", Name: "default-redis-master-ingress-allow", Section: "fws-default-redis-master-allow", SectionName: "default-redis-master-allow", Priority: 1,
+			Direction: trace.FirewallIngress, Action: trace.FirewallAllow, RawAction: "ALLOW", Stateful: true, AppliedTo: at,
+			Sources: trace.FirewallPeer{Ports: []string{frontend}, Groups: []string{"default-redis-master-from"}}, Destinations: trace.FirewallPeer{Ports: []string{redis}, Groups: []string{"default-redis-master-pods"}}, Origin: np, Source: src},
+		{ID: "1011", Name: "default-redis-master-ingress-isolation", Section: "fws-default-redis-master-isolation", SectionName: "default-redis-master-isolation", Priority: 1,
+			Direction: trace.FirewallIngress, Action: trace.FirewallDrop, RawAction: "DROP", Stateful: true, AppliedTo: at,
+			Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Ports: []string{redis}, Groups: []string{"default-redis-master-pods"}}, Origin: np, Source: src},
+		{ID: "2", Name: "Default Layer3 Rule", Section: "default-l3-section", SectionName: "Default Layer3 Section", Priority: 1, Direction: trace.FirewallBoth,
+			Action: trace.FirewallAllow, RawAction: "ALLOW", Stateful: true, Default: true, AppliedTo: trace.FirewallScope{Any: true},
+			Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}, Source: src},
+	}}
 }

@@ -45,6 +45,7 @@ func (st *state) fabric() *trace.Fabric {
 		f.Routes = append(f.Routes, st.routesOf(id)...)
 	}
 	st.services.fill(f)
+	st.addOverlayTo(f)
 	return f
 }
 

@@ -75,14 +75,15 @@ func timedProvider(t *testing.T, top *nsxtest.Topology, latency time.Duration, m
 // A pod-to-node walk reads level by level: the endpoints' ports (the pod's by its bound address,
 // the node's by its NCP tag; and the tier-0s), then the pod's switch and parent, the node port's
 // state, inventory VIF and switch (and the tier-0s' link ports), then the tier-1s and the node
-// VM's other VIFs, then the port of the VIF with the node's address. Four round trips one after
-// another with basic auth, five with the session login, however many requests, and the same
+// VM's other VIFs, then the port of the VIF with the node's address, then the firewall sections
+// applied to that port (overlay.go; the hosts are read beside the rest). Five round trips one after
+// another with basic auth, six with the session login, however many requests, and the same
 // fabric as reading one by one.
 func TestWalkReadsLevelByLevel(t *testing.T) {
 	for _, tc := range []struct {
 		auth   string
 		levels int
-	}{{AuthBasic, 4}, {AuthSession, 5}} {
+	}{{AuthBasic, 5}, {AuthSession, 6}} {
 		p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, func(c *Config) { c.AuthMode = tc.auth })
 		start := time.Now()
 		f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
@@ -125,9 +126,9 @@ func TestTier0LinkPeersFromTheirFirstPage(t *testing.T) {
 		wantGETs bool
 		maxLevel int
 	}{
-		{name: "peers on the first page", maxLevel: 5},
+		{name: "peers on the first page", maxLevel: 6},
 		{name: "more link ports than a page", pageSize: 1, wantGETs: true, maxLevel: 32},
-		{name: "the link-port page fails", fault: true, wantGETs: true, maxLevel: 6},
+		{name: "the link-port page fails", fault: true, wantGETs: true, maxLevel: 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, Latency: 5 * time.Millisecond, PageSize: tc.pageSize})
@@ -223,8 +224,8 @@ func TestEndpointsByName(t *testing.T) {
 		t.Fatalf("err %v, warnings %q", err, warns)
 	}
 	assertPublishedWalk(t, walkWith(t, f))
-	if n := tl.sequential(); n > 5 {
-		t.Fatalf("%d round trips one after another, want at most 5 (login, ports and tier-0s, switches, link ports and the node port's state and VIF, tier-1s and the node VM's VIFs, the node's address port)", n)
+	if n := tl.sequential(); n > 6 {
+		t.Fatalf("%d round trips one after another, want at most 6 (login, ports and tier-0s, switches, link ports and the node port's state and VIF, tier-1s and the node VM's VIFs, the node's address port, the sections applied to it)", n)
 	}
 	t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
 

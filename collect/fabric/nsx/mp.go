@@ -111,12 +111,15 @@ type portState struct {
 		Binding binding `json:"binding"`
 		Source  string  `json:"source"`
 	} `json:"discovered_bindings"`
+	// TransportNodeIDs are the hosts the port is realized on (overlay.go).
+	TransportNodeIDs []string `json:"transport_node_ids"`
 }
 
 // vif is one entry of GET /api/v1/fabric/vifs (VirtualNetworkInterface): a VM NIC in the
 // inventory, its VM, its port's attachment id and the addresses VM tools report.
 type vif struct {
 	OwnerVMID         string `json:"owner_vm_id"`
+	HostID            string `json:"host_id"`
 	LportAttachmentID string `json:"lport_attachment_id"`
 	MACAddress        string `json:"mac_address"`
 	IPAddressInfo     []struct {

@@ -156,6 +156,9 @@ func (st *state) otherVIFs(ctx context.Context, tagged []*trace.SwitchPort) ([]v
 
 // withVIF is a port with the addresses its inventory VIF reports, the NIC of node.
 func (st *state) withVIF(sp *trace.SwitchPort, v vif, node string) *trace.SwitchPort {
+	if st.vifOf[v.LportAttachmentID] == nil {
+		st.vifOf[v.LportAttachmentID] = &v // the NIC's VIF names its host (overlay.go)
+	}
 	cp := *sp
 	cp.IPs, cp.MACs = slices.Clone(sp.IPs), slices.Clone(sp.MACs)
 	var ips []string

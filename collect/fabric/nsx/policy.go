@@ -175,6 +175,9 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 	if st.wholeInventory {
 		st.inventoryVIFs(ctx) // beside the first searches: its pages are sequential
 	}
+	if len(all) > 0 {
+		st.overlayHint(ctx)
+	}
 	eps := make([]*trace.SwitchPort, len(all))
 	ips := make([]netip.Addr, len(all))
 	for i, ep := range all {
@@ -208,6 +211,9 @@ func (st *state) runPolicy(ctx context.Context, q fabric.Query) error {
 		}
 	}
 	if err := st.followPairs(ctx, q, eps, ips); err != nil {
+		return err
+	}
+	if err := st.readOverlay(ctx, eps); err != nil {
 		return err
 	}
 	for _, n := range q.Nodes {
@@ -252,7 +258,10 @@ func (st *state) allPolicy(ctx context.Context) error {
 		}
 	}
 	st.fillParents()
-	return st.inventory(ctx)
+	if err := st.inventory(ctx); err != nil {
+		return err
+	}
+	return st.allOverlay(ctx)
 }
 
 // fillParents gives CHILD ports that name their parent by path the parent's VIF id.

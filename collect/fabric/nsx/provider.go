@@ -162,6 +162,8 @@ type state struct {
 	inv            *inventoryIndex
 	// services are the load balancers and NAT rules read (services.go).
 	services serviceFacts
+	// ov is what readOverlay read: the endpoints' hosts and firewall rules (overlay.go).
+	ov *overlayState
 }
 
 func newState(f *fetcher) *state {
@@ -257,6 +259,7 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 	all := append(append([]fabric.Endpoint{}, q.Sources...), q.Destinations...)
 	if len(all) > 0 {
 		st.tier0Hint(ctx)
+		st.overlayHint(ctx)
 	}
 	st.batchNames(all)
 	if st.wholeInventory {
@@ -274,6 +277,9 @@ func (st *state) run(ctx context.Context, q fabric.Query) error {
 		eps[i], ips[i] = sp, ip
 	}
 	if err := st.followPairs(ctx, q, eps, ips); err != nil {
+		return err
+	}
+	if err := st.readOverlay(ctx, eps); err != nil {
 		return err
 	}
 	for _, n := range q.Nodes {

@@ -300,5 +300,8 @@ func (st *state) all(ctx context.Context) error {
 			return err
 		}
 	}
-	return st.inventory(ctx)
+	if err := st.inventory(ctx); err != nil {
+		return err
+	}
+	return st.allOverlay(ctx)
 }

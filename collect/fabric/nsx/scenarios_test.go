@@ -190,7 +190,7 @@ func TestNodeAddressFromPortStateWithoutVMTools(t *testing.T) {
 	assertPublishedWalk(t, walkWith(t, f))
 	states := 0
 	for path, n := range s.RequestsByPath() {
-		if strings.HasSuffix(path, "/state") {
+		if strings.HasPrefix(path, "/api/v1/logical-ports/lp-node-") && strings.HasSuffix(path, "/state") {
 			states += n
 		}
 	}

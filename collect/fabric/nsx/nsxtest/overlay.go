@@ -16,6 +16,15 @@ import (
 func (t *Topology) addOverlay(f *trace.Fabric) {
 	if len(f.Hosts) > 0 {
 		t.addHosts(f)
+	} else {
+		// No hosts to serve: no port state names one (a manager never names a node it lacks).
+		for id, st := range t.PortStates {
+			st.TransportNodeIDs = nil
+			t.PortStates[id] = st
+		}
+		for i := range t.VIFs {
+			t.VIFs[i].HostID = ""
+		}
 	}
 	if f.Firewall != nil {
 		t.addFirewall(f)

@@ -26,6 +26,10 @@ func overlayBinding(path string) (vb.BindingType, bool) {
 		return mp.TransportNodeStateBindingType(), true
 	case len(seg) == 5 && seg[2] == "transport-nodes" && last == "tunnels":
 		return mp.TunnelListBindingType(), true
+	case path == "/api/v1/host-switch-profiles":
+		return mp.HostSwitchProfilesListResultBindingType(), true
+	case path == "/policy/api/v1/infra/host-switch-profiles":
+		return pm.PolicyHostSwitchProfilesListResultBindingType(), true
 	case len(seg) == 4 && seg[2] == "host-switch-profiles":
 		return vb.NewDynamicStructType(nil), true // resolved by resource_type
 	case path == tn:
@@ -119,6 +123,8 @@ func overlayServed(top *Topology) []string {
 				}
 			}
 		}
+		add("/api/v1/host-switch-profiles?hostswitch_profile_type=UplinkHostSwitchProfile&page_size=1")
+		add("/policy/api/v1/infra/host-switch-profiles?hostswitch_profile_type=PolicyUplinkHostSwitchProfile&page_size=1")
 		for _, p := range tr.Profiles {
 			add("/api/v1/host-switch-profiles/" + p.ID)
 			add("/policy/api/v1/infra/host-switch-profiles/" + p.ID)

@@ -498,7 +498,11 @@ func (s *Server) portState(id string, mp []PacketAddressClassifier, policy []Pac
 	if st, ok := s.top.PortStates[id]; ok {
 		return st
 	}
-	st := LogicalPortState{ID: id, TransportNodeIDs: s.hostOfPort(id)}
+	st := LogicalPortState{ID: id}
+	if s.top.Transport != nil {
+		// A port is realized on a transport node the manager serves (transport.go).
+		st.TransportNodeIDs = s.hostOfPort(id)
+	}
 	for _, b := range append(mp, policy...) {
 		st.RealizedBindings = append(st.RealizedBindings, AddressBindingEntry{Binding: b, Source: "USER_DEFINED"})
 	}

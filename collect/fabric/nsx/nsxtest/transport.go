@@ -293,6 +293,20 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 		if len(seg) == 11 {
 			rest = seg[10]
 		}
+	case p == "/api/v1/host-switch-profiles" || p == "/policy/api/v1/infra/host-switch-profiles":
+		// hostswitch_profile_type: UplinkHostSwitchProfile (MP), PolicyUplinkHostSwitchProfile (Policy).
+		policy := strings.HasPrefix(p, "/policy/")
+		var out []UplinkProfile
+		for _, x := range tr.Profiles {
+			if policy {
+				x = policyProfile(x)
+			}
+			if t := q.Get("hostswitch_profile_type"); t == "" || t == x.ResourceType {
+				out = append(out, x)
+			}
+		}
+		b, c, m := pageOf(s, q, out)
+		return b, c, m, true
 	case len(seg) == 4 && seg[2] == "host-switch-profiles":
 		if x, found := find(tr.Profiles, func(x UplinkProfile) bool { return x.ID == seg[3] }); found {
 			return x, 0, "", true
