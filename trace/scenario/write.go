@@ -22,7 +22,7 @@ func Files() (map[string][]byte, error) {
 		return nil, err
 	}
 	out[filepath.Join("nsx-published", "snapshot.json")] = b
-	for _, v := range Variants {
+	for _, v := range append(append([]Variant{}, Variants...), OverlayVariants...) {
 		s := Published()
 		v.Break(s)
 		b, err := enc(s)

@@ -252,7 +252,10 @@ func (st *state) node(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	return nil
+	if st.policy != nil {
+		return nil // a segment's gateway names its router, read with it
+	}
+	return st.nameRouters(ctx, switches)
 }
 
 // isChildOf says whether a CHILD port names parent as its parent (by attachment id, or by port).

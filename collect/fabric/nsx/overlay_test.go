@@ -1,0 +1,192 @@
+package nsx
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
+)
+
+// hostByID finds a collected host.
+func hostByID(f *trace.Fabric, id string) *trace.Host {
+	for i := range f.Hosts {
+		if f.Hosts[i].ID == id {
+			return &f.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// The overlay a pod-to-node walk crosses, read through either API as a user would check it in the
+// manager: the two hosts of the endpoints (not the third), their TEPs and uplink MTU, the tunnel
+// each reports to the other with its BFD session; the firewall rules at the endpoints in the
+// firewall's order, with the NetworkPolicy that created them. Each broken scenario shows as the
+// fact the walk needs: the tunnel down with its BFD diagnostic, the 1500-byte uplink, the
+// NetworkPolicy's drop.
+func TestOverlayOfAWalk(t *testing.T) {
+	src, dst := scenario.HostOf("172.15.0.3"), scenario.HostOf("172.15.0.4")
+	cases := []struct {
+		name  string
+		check func(t *testing.T, f *trace.Fabric)
+	}{
+		{"published", func(t *testing.T, f *trace.Fabric) {
+			a := hostByID(f, src)
+			if a == nil || len(a.Tunnels) != 1 || a.Tunnels[0].State != trace.TunnelUp || a.Tunnels[0].BFD == nil || a.Tunnels[0].BFD.State != "up" {
+				t.Fatalf("source host %s: %+v", src, a)
+			}
+			if len(f.Firewall.Rules) != 1 || !f.Firewall.Rules[0].Default || f.Firewall.DefaultAction != trace.FirewallAllow || !f.Firewall.Complete {
+				t.Fatalf("firewall at kube-dns and the node: want only the default allow rule (the redis NetworkPolicy applies elsewhere): %+v", f.Firewall)
+			}
+		}},
+		{"tunnel-down", func(t *testing.T, f *trace.Fabric) {
+			x := hostByID(f, src).Tunnels[0]
+			if x.State != trace.TunnelDown || x.BFD == nil || x.BFD.Diagnostic != "Control Detection Time Expired" || x.RemoteHost != dst {
+				t.Fatalf("tunnel %s -> %s: %+v %+v", src, dst, x, x.BFD)
+			}
+		}},
+		{"underlay-mtu-1500", func(t *testing.T, f *trace.Fabric) {
+			if h := hostByID(f, dst); h.HostSwitchMTU != 1500 {
+				t.Fatalf("host %s uplink MTU %d, want 1500", dst, h.HostSwitchMTU)
+			}
+			if h := hostByID(f, src); h.HostSwitchMTU != scenario.HostSwitchMTU {
+				t.Fatalf("host %s uplink MTU %d, want %d", src, h.HostSwitchMTU, scenario.HostSwitchMTU)
+			}
+		}},
+		{"policy-drop", func(t *testing.T, f *trace.Fabric) {
+			var names []string
+			for _, r := range f.Firewall.Rules {
+				names = append(names, r.Name+"/"+r.Action+"/"+r.Direction)
+			}
+			want := "kube-system-kube-dns-egress-allow/allow/egress kube-system-kube-dns-egress-isolation/drop/egress Default Layer3 Rule/allow/both"
+			if strings.Join(names, " ") != want {
+				t.Fatalf("rules in order: %q, want %q", strings.Join(names, " "), want)
+			}
+			r := f.Firewall.Rules[1]
+			if r.Origin == nil || r.Origin.String() != "NetworkPolicy: kube-system/kube-dns-egress" || !contains(r.AppliedTo.Ports, "lp-kube-system-kube-dns") || !r.Destinations.Any {
+				t.Fatalf("isolation rule: %+v origin %v", r, r.Origin)
+			}
+			if allow := f.Firewall.Rules[0]; !contains(allow.Destinations.CIDRs, "172.16.0.0/16") || !contains(allow.Sources.Ports, "lp-kube-system-kube-dns") {
+				t.Fatalf("allow rule: %+v", allow)
+			}
+		}},
+	}
+	for _, api := range []string{APIManagement, APIPolicy} {
+		for _, tc := range cases {
+			t.Run(api+"/"+tc.name, func(t *testing.T) {
+				snap := scenario.Published()
+				for _, v := range scenario.OverlayVariants {
+					if v.Name == tc.name {
+						v.Break(snap)
+					}
+				}
+				s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword})
+				defer s.Close()
+				p, _ := newTestProvider(t, s, func(c *Config) { c.API = api })
+				f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+				if err != nil || len(warns) != 0 {
+					t.Fatalf("err %v, warnings %q", err, warns)
+				}
+				if len(f.Hosts) != 2 || hostByID(f, src) == nil || hostByID(f, dst) == nil {
+					t.Fatalf("hosts %+v, want the endpoints' two: %s and %s", f.Hosts, src, dst)
+				}
+				for _, id := range []string{src, dst} {
+					h := hostByID(f, id)
+					if len(h.TEPs) != 1 || h.TEPs[0].Encap != trace.EncapGeneve || h.HostSwitch != "nsxvswitch" || h.Name == "" {
+						t.Fatalf("host %s: %+v", id, h)
+					}
+				}
+				bound := map[string]string{}
+				for _, sp := range f.SwitchPorts {
+					bound[sp.ID] = sp.Host
+				}
+				if bound["lp-kube-system-kube-dns"] != src || bound["lp-node-172.15.0.4-mgmt"] != dst {
+					t.Fatalf("ports' hosts: kube-dns on %q, node 172.15.0.4 on %q; want %s, %s", bound["lp-kube-system-kube-dns"], bound["lp-node-172.15.0.4-mgmt"], src, dst)
+				}
+				if f.Firewall == nil {
+					t.Fatal("no firewall read")
+				}
+				tc.check(t, f)
+			})
+		}
+	}
+}
+
+// The overlay reads stay on the walk's two hosts and the firewall sections that apply to its
+// ports: 200 more hosts, 20,000 more ports and 500 more tier-1s change no request.
+func TestOverlayRequestsIndependentOfFabricSize(t *testing.T) {
+	for _, api := range []string{APIManagement, APIPolicy} {
+		count := func(top *nsxtest.Topology) int {
+			s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			p, _ := newTestProvider(t, s, func(c *Config) { c.API = api })
+			f, _, err := p.Collect(context.Background(), kubeDNSToNode())
+			if err != nil || len(f.Hosts) != 2 || f.Firewall == nil {
+				t.Fatalf("%s: err %v, hosts %d, firewall %v", api, err, len(f.Hosts), f.Firewall)
+			}
+			return s.Requests()
+		}
+		small := count(published(t))
+		big := scenario.Published()
+		for i := 0; i < 200; i++ {
+			big.Fabric.Hosts = append(big.Fabric.Hosts, trace.Host{ID: "tn-extra-" + strconv.Itoa(i), Name: "esx-extra", TEPs: []trace.TEP{{IP: "192.168.131.1", Encap: trace.EncapGeneve}}})
+		}
+		top := nsxtest.FromFabric(big.Fabric)
+		top.AddScale(20000, 500)
+		if large := count(top); large != small {
+			t.Fatalf("%s: %d requests on the published fabric, %d with 200 more hosts, 20,000 more ports and 500 more tier-1s", api, small, large)
+		}
+	}
+}
+
+// Live `macs` in NSX mode names a router MAC's owner by its router's name (#15): the node's
+// switches' router ports name their routers by id, and the routers are read for their names, one
+// GET each, whatever the size of the fabric. The table equals the one over the fabric itself.
+func TestMACsNameTheRouter(t *testing.T) {
+	count := func(top *nsxtest.Topology) (*trace.MACTable, int) {
+		s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+		defer s.Close()
+		p, _ := newTestProvider(t, s, nil)
+		f, warns, err := p.Collect(context.Background(), fabric.Query{Nodes: []string{"172.15.0.3"}})
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("err %v, warnings %q", err, warns)
+		}
+		snap := scenario.Published()
+		snap.Fabric = f
+		tbl, err := trace.NewIndex(snap).MACs("172.15.0.3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tbl, s.Requests()
+	}
+	tbl, small := count(published(t))
+	want, err := trace.NewIndex(scenario.Published()).MACs("172.15.0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routers := 0
+	for i, row := range tbl.Rows {
+		if row.Role != trace.RoleRouter {
+			continue
+		}
+		routers++
+		if !strings.HasPrefix(row.Owner, "router t1-") || strings.Contains(row.Owner, "lr-") {
+			t.Errorf("router row %s VLAN %d: owner %q, want the router's name (t1-...), not its id", row.MAC, row.VLAN, row.Owner)
+		}
+		if w := want.Rows[i]; row.Owner != w.Owner || row.FabricPort != w.FabricPort {
+			t.Errorf("router row %s VLAN %d: owner %q on %q, over the fabric itself %q on %q", row.MAC, row.VLAN, row.Owner, row.FabricPort, w.Owner, w.FabricPort)
+		}
+	}
+	if routers == 0 {
+		t.Fatal("no router rows: the published node 172.15.0.3 learned the router MAC on every pod VLAN")
+	}
+	big := published(t)
+	big.AddScale(20000, 500)
+	if _, large := count(big); large != small {
+		t.Fatalf("macs: %d requests on the published fabric, %d with 20,000 more ports and 500 more tier-1s", small, large)
+	}
+}
