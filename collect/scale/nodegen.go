@@ -21,7 +21,8 @@ type Size struct {
 func (z Size) Pods() int { return z.Nodes * z.PodsPerNode }
 
 func (z Size) options() scenario.SyntheticOptions {
-	return scenario.SyntheticOptions{Nodes: z.Nodes, PodsPerNode: z.PodsPerNode, Namespaces: z.Namespaces}
+	// 50 hypervisors at every size: a walk reads the two its endpoints run on, whatever the count.
+	return scenario.SyntheticOptions{Nodes: z.Nodes, PodsPerNode: z.PodsPerNode, Namespaces: z.Namespaces, Hosts: 50}
 }
 
 // Sizes the harness runs by default: the large cluster and a small one of the same shape.

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
@@ -16,6 +17,47 @@ type SyntheticOptions struct {
 	NodeState func(i int) bool
 	// NoFabric leaves the fabric out (a provider serves it instead).
 	NoFabric bool
+	// Hosts is the number of hypervisors (0: none): node i runs on host i % Hosts, the hosts have a
+	// full mesh of Geneve tunnels, up; and the firewall has the default allow-all rule and one
+	// NetworkPolicy that isolates the first pod's ingress.
+	Hosts int
+}
+
+// HostName is generated hypervisor h's transport node id.
+func HostName(h int) string { return fmt.Sprintf("tn-host-%03d", h) }
+
+// HostTEP is generated hypervisor h's TEP address.
+func HostTEP(h int) string { return fmt.Sprintf("192.168.%d.%d", 128+h/250, h%250+1) }
+
+// overlay adds the hosts and firewall of o.Hosts to f.
+func (o SyntheticOptions) overlay(f *trace.Fabric) {
+	for h := 0; h < o.Hosts; h++ {
+		host := trace.Host{ID: HostName(h), Name: fmt.Sprintf("esx-%03d", h), HostSwitch: "nsxvswitch", HostSwitchMTU: HostSwitchMTU,
+			TEPs: []trace.TEP{{IP: HostTEP(h), Encap: trace.EncapGeneve, Interface: "vmk10"}}}
+		for r := 0; r < o.Hosts; r++ {
+			if r != h {
+				host.Tunnels = append(host.Tunnels, trace.Tunnel{Name: "geneve-" + HostTEP(r), Encap: trace.EncapGeneve, LocalIP: HostTEP(h), RemoteIP: HostTEP(r),
+					RemoteHost: HostName(r), State: trace.TunnelUp, BFD: &trace.BFD{State: "up", RemoteState: "up", Diagnostic: "No Diagnostic", RemoteDiagnostic: "No Diagnostic"}})
+			}
+		}
+		f.Hosts = append(f.Hosts, host)
+	}
+	first := ""
+	for _, p := range f.SwitchPorts {
+		if p.Type == trace.PortChild {
+			first = p.ID
+			break
+		}
+	}
+	at := trace.FirewallScope{Ports: []string{first}}
+	f.Firewall = &trace.Firewall{Kind: "nsx-mp", DefaultAction: trace.FirewallAllow, Complete: true, Rules: []trace.FirewallRule{
+		{ID: "1001", Name: "isolate-first-pod", Section: "np-isolation", SectionName: "np-isolation", Priority: 1, Direction: trace.FirewallIngress,
+			Action: trace.FirewallDrop, RawAction: "DROP", Stateful: true, AppliedTo: at, Sources: trace.FirewallPeer{Any: true},
+			Destinations: trace.FirewallPeer{Ports: at.Ports}, Origin: &trace.RuleOrigin{Kind: trace.OriginNetworkPolicy, Namespace: NamespaceName(0), Name: "isolate-first-pod"}},
+		{ID: "2", Name: "Default Layer3 Rule", Section: "default-l3-section", SectionName: "Default Layer3 Section", Priority: 1, Direction: trace.FirewallBoth,
+			Action: trace.FirewallAllow, RawAction: "ALLOW", Stateful: true, Default: true, AppliedTo: trace.FirewallScope{Any: true},
+			Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}},
+	}}
 }
 
 // NodeName is the name of generated node i.
@@ -129,6 +171,20 @@ func Synthetic(o SyntheticOptions) *trace.Snapshot {
 				ParentVIF: "trunk-" + NodeName(i), TrafficTag: ptr(j + 1), MACs: []string{o.podMAC(i, j)}, IPs: []string{PodIP(k, n)},
 				Pod: &trace.PodRef{Namespace: ns, Name: PodName(i, j)}})
 		}
+	}
+	if o.Hosts > 0 {
+		for i := range f.SwitchPorts {
+			p := &f.SwitchPorts[i]
+			node := p.NodeName
+			if p.ParentVIF != "" {
+				node = strings.TrimPrefix(p.ParentVIF, "trunk-")
+			}
+			var n int
+			if _, err := fmt.Sscanf(node, "node-%d", &n); err == nil {
+				p.Host = HostName(n % o.Hosts)
+			}
+		}
+		o.overlay(f)
 	}
 	s.Fabric = f
 	return s

@@ -444,9 +444,22 @@ func (st *state) incomplete(fw *trace.Firewall, err error) error {
 // its NSGroups' members are.
 func (st *state) readFirewall(ctx context.Context, ports []*trace.SwitchPort, all bool) error {
 	fw := &trace.Firewall{Kind: "nsx-mp", Complete: true, DefaultAction: trace.FirewallUnknownAction, Source: trace.SourceNSX}
+	sections, err := list[fwSection](ctx, st.f, "/api/v1/firewall/sections", url.Values{"type": {"LAYER3"}})
+	if pending(err) {
+		return nil // listed at the first level (overlayHint)
+	}
+	if err := st.incomplete(fw, err); err != nil {
+		return err
+	}
+	// Which scoped sections apply to each port: asked only when some section is scoped (a
+	// firewall of applied-everywhere sections needs no more reads, nor another round trip).
 	at := map[string][]string{} // section -> endpoint ports it applies to
+	scoped := slices.ContainsFunc(sections, func(x fwSection) bool { return len(x.AppliedTos) > 0 })
 	waiting := false
 	for _, sp := range ports {
+		if !scoped || all {
+			break
+		}
 		hits, err := list[fwSection](ctx, st.f, "/api/v1/firewall/sections", url.Values{"applied_tos": {sp.ID}, "deep_search": {"true"}})
 		waiting = waiting || pending(err)
 		if err := st.incomplete(fw, err); err != nil {
@@ -456,12 +469,8 @@ func (st *state) readFirewall(ctx context.Context, ports []*trace.SwitchPort, al
 			at[h.ID] = append(at[h.ID], sp.ID)
 		}
 	}
-	sections, err := list[fwSection](ctx, st.f, "/api/v1/firewall/sections", url.Values{"type": {"LAYER3"}})
-	if pending(err) || waiting {
-		return nil // the rules to read depend on both
-	}
-	if err := st.incomplete(fw, err); err != nil {
-		return err
+	if waiting {
+		return nil // the rules to read depend on them
 	}
 	for _, sec := range sections {
 		if len(sec.AppliedTos) > 0 && len(at[sec.ID]) == 0 && !all {
@@ -580,15 +589,22 @@ var policyCategories = []string{"Ethernet", "Emergency", "Infrastructure", "Envi
 func (st *state) readPolicyFirewall(ctx context.Context, ports []*trace.SwitchPort, all bool) error {
 	fw := &trace.Firewall{Kind: "nsx-policy", Complete: true, DefaultAction: trace.FirewallUnknownAction, Source: trace.SourceNSX}
 	policies, err := list[secPolicy](ctx, st.f, policyDomain+"/security-policies", nil)
-	waiting := pending(err)
+	if pending(err) {
+		return nil // listed at the first level (overlayHint)
+	}
 	if err := st.incomplete(fw, err); err != nil {
 		return err
 	}
+	scoped := slices.ContainsFunc(policies, func(x secPolicy) bool { return len(x.Scope) > 0 && !slices.Contains(x.Scope, "ANY") })
+	waiting := false
 	slices.SortStableFunc(policies, func(a, b secPolicy) int {
 		return cmp.Or(cmp.Compare(catRank(a.Category), catRank(b.Category)), cmp.Compare(a.SequenceNumber, b.SequenceNumber))
 	})
 	inGroup := map[string][]string{} // group path -> endpoint ports in it
 	for _, sp := range ports {
+		if !scoped || all {
+			break
+		}
 		path := "/infra/segments/" + sp.Switch + "/ports/" + sp.ID
 		gs, err := list[groupAssoc](ctx, st.f, "/policy/api/v1/infra/group-associations", url.Values{"intent_path": {path}})
 		waiting = waiting || pending(err)

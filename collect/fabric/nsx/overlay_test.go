@@ -190,3 +190,29 @@ func TestMACsNameTheRouter(t *testing.T) {
 		t.Fatalf("macs: %d requests on the published fabric, %d with 20,000 more ports and 500 more tier-1s", small, large)
 	}
 }
+
+// On generated clusters with hypervisors (the scale harness's shape), a pod-to-node walk reads the
+// same requests at 20 nodes on 5 hosts as at 400 nodes on 50: two hosts, their tunnels to each
+// other, the sections that apply to its ports.
+func TestOverlayRequestsOnSyntheticClusters(t *testing.T) {
+	count := func(o scenario.SyntheticOptions) int {
+		snap := scenario.Synthetic(o)
+		s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword})
+		defer s.Close()
+		p, _ := newTestProvider(t, s, nil)
+		req := trace.Request{Source: trace.PodRef{Namespace: snap.Cluster.Pods[1].Namespace, Name: snap.Cluster.Pods[1].Name},
+			To: trace.Target{Kind: trace.TargetNode, Name: scenario.NodeName(7)}}
+		f, warns, err := p.Collect(context.Background(), queryFor(snap, req))
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("err %v, warnings %q", err, warns)
+		}
+		if len(f.Hosts) != 2 || f.Firewall == nil || len(f.Firewall.Rules) != 1 || !f.Firewall.Rules[0].Default {
+			t.Fatalf("%d nodes: hosts %+v, firewall %+v: want the two endpoints' hosts and only the default rule (the NetworkPolicy isolates another pod)", o.Nodes, f.Hosts, f.Firewall)
+		}
+		return s.Requests()
+	}
+	small := count(scenario.SyntheticOptions{Nodes: 20, PodsPerNode: 3, Namespaces: 4, Hosts: 5})
+	if large := count(scenario.SyntheticOptions{Nodes: 400, PodsPerNode: 3, Namespaces: 4, Hosts: 50}); large != small {
+		t.Fatalf("pod-to-node walk: %d requests at 20 nodes on 5 hosts, %d at 400 nodes on 50", small, large)
+	}
+}

@@ -206,6 +206,15 @@ func (t *Topology) firewall() *Firewall {
 // the served ports' tags and ids.
 func (s *Server) nsgroupPorts(g NSGroup) []LogicalPort {
 	var out []LogicalPort
+	if len(g.MembershipCriteria) == 0 {
+		// Members by id only: looked up, not scanned (a harness fabric has 160,000 ports).
+		for _, e := range g.Members {
+			if i, ok := s.portByID[e.Value]; ok && e.TargetType == "LogicalPort" && e.TargetProperty == "id" && e.Op == "EQUALS" {
+				out = append(out, s.top.LogicalPorts[i])
+			}
+		}
+		return out
+	}
 	for _, p := range s.top.LogicalPorts {
 		for _, e := range append(slices.Clone(g.MembershipCriteria), g.Members...) {
 			if e.TargetType != "LogicalPort" {
@@ -265,6 +274,17 @@ func (s *Server) nsgroupIPs(g NSGroup) []string {
 // groupPorts are a Policy group's effective segment port members.
 func (s *Server) groupPorts(g Group) []SegmentPort {
 	var out []SegmentPort
+	if !slices.ContainsFunc(g.Expression, func(e GroupExpression) bool { return e.ResourceType == "Condition" }) {
+		// Paths only: looked up, not scanned.
+		for _, e := range g.Expression {
+			for _, p := range e.Paths {
+				if i, ok := s.segByPath[p]; ok {
+					out = append(out, s.top.SegmentPorts[i])
+				}
+			}
+		}
+		return out
+	}
 	for _, p := range s.top.SegmentPorts {
 		for _, e := range g.Expression {
 			scope, tag, _ := strings.Cut(e.Value, "|")
