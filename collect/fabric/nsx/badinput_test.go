@@ -63,7 +63,7 @@ func TestBadFabricsAreReportedOnTheWalk(t *testing.T) {
 			if w.Verdict != tc.verdict || !strings.Contains(w.Reason, tc.reason) {
 				t.Fatalf("verdict %s (%s), want %s with %q", w.Verdict, w.Reason, tc.verdict, tc.reason)
 			}
-			if s.Requests() > 40 {
+			if s.Requests() > 52 { // a pod-to-node walk's (nsx_test.go) and a few for the bad object
 				t.Fatalf("%d requests: fetching did not stay on the path", s.Requests())
 			}
 		})
