@@ -85,12 +85,12 @@ func TestScenariosWalkTheSameOverNSX(t *testing.T) {
 		{Source: kubeDNS, To: trace.Target{Kind: trace.TargetPod, Namespace: "default", Name: "nginx-3"}},
 	}
 	cases := []walkCase{{"published", scenario.Published(), published}}
-	for _, v := range scenario.Variants {
+	for _, v := range append(append([]scenario.Variant{}, scenario.Variants...), scenario.OverlayVariants...) {
 		s := scenario.Published()
 		v.Break(s)
 		cases = append(cases, walkCase{"variant " + v.Name, s, published[:1]})
 	}
-	syn := scenario.Synthetic(scenario.SyntheticOptions{Nodes: 6, PodsPerNode: 2, Namespaces: 2})
+	syn := scenario.Synthetic(scenario.SyntheticOptions{Nodes: 6, PodsPerNode: 2, Namespaces: 2, Hosts: 3})
 	p0, p1 := syn.Cluster.Pods[0], syn.Cluster.Pods[len(syn.Cluster.Pods)-1]
 	cases = append(cases, walkCase{"synthetic", syn, []trace.Request{
 		{Source: trace.PodRef{Namespace: p0.Namespace, Name: p0.Name}, To: trace.Target{Kind: trace.TargetNode, Name: scenario.NodeName(4)}},
@@ -98,6 +98,15 @@ func TestScenariosWalkTheSameOverNSX(t *testing.T) {
 	}})
 	cases = append(cases, walkCase{"ipv6", scenario.IPv6(), []trace.Request{{Source: kubeDNS, To: trace.Target{Kind: trace.TargetNode, Name: "node-b"}}}})
 
+	for _, tc := range cases {
+		if tc.snap.Fabric != nil {
+			for i := range tc.snap.Fabric.Hosts {
+				// The scenario's marker that a host stands in for one the article does not name: no
+				// manager says so, so the walk over the fabric itself is compared without it.
+				tc.snap.Fabric.Hosts[i].Placeholder = false
+			}
+		}
+	}
 	for _, api := range []string{APIManagement, APIPolicy} {
 		for _, tc := range cases {
 			t.Run(api+"/"+tc.name, func(t *testing.T) {
