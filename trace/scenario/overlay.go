@@ -6,7 +6,8 @@ import "github.com/packetwalk/kubectl-packetwalk/trace"
 // describes but does not print: the tunnel between the two nodes' hosts down (BFD: the remote end
 // stopped answering), the destination host's uplink MTU at 1500 (too small for a 1500-byte pod
 // packet in Geneve), and a NetworkPolicy whose firewall rules drop kube-dns's egress to the node
-// network. Each is what tracing kube-system/kube-dns to node 172.15.0.4 must report broken.
+// network. Each is what tracing kube-system/kube-dns to node 172.15.0.4 must report broken (the
+// reasons are the engine's transport and firewall hops', trace/transport.go and firewall.go).
 var OverlayVariants = []Variant{
 	{
 		Name: "tunnel-down",
@@ -20,6 +21,7 @@ var OverlayVariants = []Variant{
 			}
 		},
 		HopKind: trace.HopTransport, Direction: trace.Forward,
+		Reason: "tunnel geneve-192.168.130.14 from esx-03.placeholder (192.168.130.13) to esx-04.placeholder (192.168.130.14) is down: BFD Control Detection Time Expired",
 	},
 	{
 		Name: "underlay-mtu-1500",
@@ -27,6 +29,7 @@ var OverlayVariants = []Variant{
 			host(s, HostOf("172.15.0.4")).HostSwitchMTU = 1500
 		},
 		HopKind: trace.HopTransport, Direction: trace.Forward,
+		Reason: "MTU 1500 of the host switch nsxvswitch on esx-04.placeholder cannot carry a full 1500-byte packet in geneve (needs 1558)",
 	},
 	{
 		Name: "policy-drop",
@@ -47,6 +50,7 @@ var OverlayVariants = []Variant{
 			s.Fabric.Firewall.Rules = append(rules, s.Fabric.Firewall.Rules...)
 		},
 		HopKind: trace.HopFirewall, Direction: trace.Forward,
+		Reason: "172.16.1.2 egress at kube-system_kube-dns: dropped by kube-system-kube-dns-egress-isolation in kube-system-kube-dns-egress-isolation priority 1 (NetworkPolicy: kube-system/kube-dns-egress)",
 	},
 }
 

@@ -451,6 +451,9 @@ func (st *state) readFirewall(ctx context.Context, ports []*trace.SwitchPort, al
 	if err := st.incomplete(fw, err); err != nil {
 		return err
 	}
+	if err == nil && len(sections) == 0 {
+		return nil // no distributed firewall section at all: nothing decides, nothing to show
+	}
 	// Which scoped sections apply to each port: asked only when some section is scoped (a
 	// firewall of applied-everywhere sections needs no more reads, nor another round trip).
 	at := map[string][]string{} // section -> endpoint ports it applies to
@@ -594,6 +597,9 @@ func (st *state) readPolicyFirewall(ctx context.Context, ports []*trace.SwitchPo
 	}
 	if err := st.incomplete(fw, err); err != nil {
 		return err
+	}
+	if err == nil && len(policies) == 0 {
+		return nil // no security policy at all: nothing decides, nothing to show
 	}
 	scoped := slices.ContainsFunc(policies, func(x secPolicy) bool { return len(x.Scope) > 0 && !slices.Contains(x.Scope, "ANY") })
 	waiting := false

@@ -1,6 +1,7 @@
 package nsxtest
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -194,7 +195,7 @@ func (t *Topology) addFirewall(f *trace.Fabric) {
 			fr := FirewallRule{ResourceType: "FirewallRule", ID: r.ID, DisplayName: r.Name, Action: act[r.Action], Direction: dir[r.Direction], IPProtocol: "IPV4_IPV6",
 				Disabled: r.Disabled, IsDefault: r.Default, SectionID: sc.id, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
 			pr := PolicyRule{ResourceType: "Rule", ID: r.ID, Path: sp.Path + "/rules/" + r.ID, ParentPath: sp.Path, DisplayName: r.Name, Action: act[r.Action],
-				Direction: dir[r.Direction], IPProtocol: "IPV4_IPV6", Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: 10 * (j + 1),
+				Direction: dir[r.Direction], IPProtocol: "IPV4_IPV6", Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: cmp.Or(r.Priority, j+1),
 				RuleID: 1000*(i+1) + j, Disabled: r.Disabled, IsDefault: r.Default, Tags: tags, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
 			if !r.Sources.Any {
 				fr.Sources = mpRefs(r.Sources.Ports, r.Sources.CIDRs, label(r.Sources.Groups, r.ID+"-src"))
