@@ -58,6 +58,9 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 	switch walk.Verdict {
 	case trace.VerdictBroken:
 		fmt.Fprintf(w, "verdict: %s at hop %d: %s\n", verdict, walk.BrokenAt, walk.Reason)
+		if c := consequenceLine(walk); c != "" {
+			fmt.Fprintln(w, c)
+		}
 	case trace.VerdictUnknown:
 		fmt.Fprintf(w, "verdict: %s: %s\n", verdict, walk.Reason)
 	default:

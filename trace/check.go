@@ -183,6 +183,9 @@ func runOne(ctx context.Context, ix *Index, spec CheckSpec, probe Prober, now fu
 		r.Result = CheckFail
 		if w.Verdict == VerdictBroken {
 			r.Message = fmt.Sprintf("expected %s, broken at hop %s: %s", expect, r.BrokenHop, w.Reason)
+			for _, c := range w.Consequences() {
+				r.Message += fmt.Sprintf("; hop %d %s %s broken as its consequence", c.Index, c.Kind, c.Name)
+			}
 		} else {
 			r.Message = fmt.Sprintf("expected %s, but the path holds", expect)
 		}

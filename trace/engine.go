@@ -97,14 +97,16 @@ func (wk *walker) add(h Hop) {
 	}
 }
 
-// finish sets the verdict from the hops: the first broken hop, else the first unknown one.
+// finish sets the verdict from the hops: the first hop broken on its own (the root cause; hops
+// it explains are marked), else the first unknown one.
 func (wk *walker) finish() {
 	wk.fillPackets()
 	wk.ofprotoEvidence()
+	wk.explainConsequences()
 	w := wk.w
 	w.Verdict = VerdictReachable
 	for i, h := range w.Hops {
-		if h.Status == StatusBroken {
+		if h.Status == StatusBroken && h.ConsequenceOf == 0 {
 			w.Verdict, w.BrokenAt, w.Reason = VerdictBroken, h.Index, h.Detail
 			// The packet goes no further: hops after the break were not reached, so they are not listed.
 			w.Hops = w.Hops[:i+1]
@@ -220,21 +222,18 @@ func (wk *walker) brokenSoFar() bool {
 	return false
 }
 
-// settleUplink decides a refreshed pod's missing router MAC: explained by a broken hop after the
-// uplink (the answer could not come back: a VLAN mismatch, a port down, no gateway), else broken.
+// settleUplink decides a refreshed pod's missing router MAC: a consequence of a broken hop after the
+// uplink (the answer could not come back: a VLAN mismatch, a port down, no gateway; marked by
+// explainConsequences), else broken on its own.
 func (wk *walker) settleUplink(ps *podSide) {
 	i := ps.pendingUplink
 	if i == 0 {
 		return
 	}
 	ps.pendingUplink = 0
-	for _, h := range wk.w.Hops[i:] {
-		if h.Status == StatusBroken {
-			wk.w.Hops[i-1].Detail += fmt.Sprintf(" (explained by hop %d)", h.Index)
-			return
-		}
+	if causeAfter(wk.w.Hops, i-1) == nil {
+		wk.w.Hops[i-1].Status = StatusBroken
 	}
-	wk.w.Hops[i-1].Status = StatusBroken
 }
 
 // destinationHop adds the destination itself, checking its interface when its node's facts exist.

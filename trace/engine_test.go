@@ -111,9 +111,10 @@ func TestBrokenVariants(t *testing.T) {
 			if w.Reason != v.Reason {
 				t.Errorf("reason\n got %q\nwant %q", w.Reason, v.Reason)
 			}
+			// A hop before the root cause is broken only as its consequence, and says so.
 			for _, x := range w.Hops[:w.BrokenAt-1] {
-				if x.Status == trace.StatusBroken {
-					t.Errorf("hop %d broken before BrokenAt %d", x.Index, w.BrokenAt)
+				if x.Status == trace.StatusBroken && x.ConsequenceOf != w.BrokenAt {
+					t.Errorf("hop %d broken before BrokenAt %d, not as its consequence (consequenceOf %d)", x.Index, w.BrokenAt, x.ConsequenceOf)
 				}
 			}
 		})

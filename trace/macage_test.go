@@ -134,7 +134,8 @@ func TestRefreshedPodMissingRouterMAC(t *testing.T) {
 	if w.Verdict != trace.VerdictBroken || w.Hops[w.BrokenAt-1].Kind != trace.HopFabricPort || w.Reason != scenario.Variants[0].Reason {
 		t.Errorf("verdict %s at %d: %q%s", w.Verdict, w.BrokenAt, w.Reason, dump(w))
 	}
-	if up := hopOf(w, trace.HopUplink); up == nil || up.Status != trace.StatusOK || !strings.Contains(up.Detail, "explained by hop") {
+	// The missing router MAC is the mismatch's consequence: broken, pointing at the cause.
+	if up := hopOf(w, trace.HopUplink); up == nil || up.Status != trace.StatusBroken || up.ConsequenceOf != w.BrokenAt || !strings.HasPrefix(up.Detail, "consequence of hop 6: router MAC") {
 		t.Errorf("uplink hop: %+v", up)
 	}
 }

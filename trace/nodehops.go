@@ -289,12 +289,14 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 	case learned == nil && what == "destination":
 		// An on-link destination not learned yet is flooded on the VLAN, trunk included.
 		h.Detail = fmt.Sprintf("destination MAC %s not learned on %s VLAN %d: flooded to trunk %s", nextMAC, bridge, vlan, up.Name)
+		h.awaits = awaitsDestination
 		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d", bridge, nextMAC, vlan))
 	case learned == nil:
 		// The MAC table is a cache: an idle pod's router MAC ages out; the trunk carrying the VLAN
 		// is the configuration that matters. After the pod sent a packet, its reply must be there.
 		h.Detail = fmt.Sprintf("%s MAC %s not in the MAC table of %s VLAN %d (nothing from it for %d s, the aging time, or never): uplink %s carries VLAN %d", what, nextMAC, bridge, vlan, aging, up.Name, vlan)
 		h.Evidence = append(h.Evidence, ev(fsrc, "fdb/show %s has no entry for %s on VLAN %d (mac-aging-time %d s)", bridge, nextMAC, vlan, aging))
+		h.awaits = awaitsRouter
 		if ps.refreshed {
 			h.Detail = fmt.Sprintf("%s MAC %s not learned on uplink %s VLAN %d although the pod sent a packet just before the table was read: no answer came back", what, nextMAC, up.Name, vlan)
 			ps.pendingUplink = len(wk.w.Hops) + 1

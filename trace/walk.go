@@ -189,6 +189,9 @@ type Hop struct {
 	Status    string     `json:"status"`
 	Detail    string     `json:"detail,omitempty"`
 	Evidence  []Evidence `json:"evidence,omitempty"`
+	// ConsequenceOf is the index of the broken hop that explains this broken one (the root cause,
+	// Walk.BrokenAt); 0 when the hop is not broken or broken on its own.
+	ConsequenceOf int `json:"consequenceOf,omitempty"`
 	// Transport is set on a transport hop: the tunnel between two hosts (overlay.go).
 	Transport *TransportDetail `json:"transport,omitempty"`
 	// Firewall is set on a firewall hop: the rule that decides the flow at a port (overlay.go).
@@ -199,6 +202,9 @@ type Hop struct {
 	NAT *NATDetail `json:"nat,omitempty"`
 	// Packet is the packet's addresses at this hop, set from the first NAT on (translated).
 	Packet *Packet `json:"packet,omitempty"`
+	// awaits names what this hop's fact is learned from: an answer from further along the path
+	// (rootcause.go); "" for facts that are configuration.
+	awaits string
 }
 
 // Evidence is one fact from one source.

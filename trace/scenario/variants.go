@@ -23,6 +23,14 @@ var Variants = []Variant{
 		Name: "vlan-mismatch",
 		Break: func(s *trace.Snapshot) {
 			port(s, "lp-kube-system-kube-dns").TrafficTag = ptr(110)
+			// As on a live node: the router's answers come tagged 110, so its MAC is never learned
+			// on the pod's VLAN 101 (the uplink hop is a consequence of the mismatch).
+			o := nodeOVS(s, "172.15.0.3")
+			for i := range o.MACTable {
+				if o.MACTable[i].MAC == RouterMAC && o.MACTable[i].VLAN == 101 {
+					o.MACTable[i].VLAN = 110
+				}
+			}
 		},
 		HopKind: trace.HopFabricPort, Direction: trace.Forward,
 		Reason: "VLAN mismatch: OVS port veth1a2b tag 101, fabric port kube-system_kube-dns traffic_tag 110",
