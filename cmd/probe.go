@@ -23,7 +23,7 @@ type ProbeOptions struct {
 
 // AddFlags registers --probe and --pod-exec.
 func (p *ProbeOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&p.Probe, "probe", p.Probe, "also send a real probe from the source pod and compare: icmp (traceroute -I) or tcp:PORT")
+	fs.StringVar(&p.Probe, "probe", p.Probe, "also send a real probe from the source pod and compare: icmp (traceroute -I, and a full-size don't-fragment ping -M do as large as the pod's MTU: the path MTU) or tcp:PORT")
 	fs.Lookup("probe").NoOptDefVal = "icmp"
 	fs.BoolVar(&p.Refresh, "refresh", p.Refresh, "make the source pod send one packet (traceroute -I -m 1, through --pod-exec) before its node is read, so its MAC-table entries are fresh: a missing one is then broken, not an idle pod (--probe does this too)")
 	fs.StringVar(&p.PodExec, "pod-exec", p.PodExec, "command prefix that runs a command in the source pod's network namespace, with {namespace}, {pod}, {node}, {podIP} substituted, e.g. 'ip netns exec pod-{pod}' or 'kubectl exec -n {namespace} {pod} --'")
@@ -77,7 +77,14 @@ func (p *ProbeOptions) Prober(snap *trace.Snapshot) trace.Prober {
 		if err != nil {
 			return trace.ProbeResult{Kind: kind, Error: err.Error()}
 		}
-		return runProbe(ctx, kind, prefix, w)
+		res := runProbe(ctx, kind, prefix, w)
+		if res.Kind == "icmp" && res.Error == "" {
+			res.PMTU = runPMTUProbe(ctx, prefix, w, trace.SenderMTU(snap, w))
+			if d := trace.PMTUDisagreement(w, *res.PMTU); d != "" && res.PMTU.Error == "" {
+				res.Differences = append(res.Differences, d)
+			}
+		}
+		return res
 	}
 }
 

@@ -70,7 +70,11 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 		fmt.Fprintf(w, "L3 hops: %s\n", line)
 	}
 	if pr := walk.Probe; pr != nil && pr.Error == "" && len(pr.Differences) > 0 {
-		fmt.Fprintf(w, "probe: %s\n", p.paint("traceroute disagrees with the walk: "+strings.Join(pr.Differences, "; "), color.FgRed, color.Bold))
+		if diffs, pmtu := splitPMTU(walk); len(diffs) > 0 {
+			fmt.Fprintf(w, "probe: %s\n", p.paint("traceroute disagrees with the walk: "+strings.Join(diffs, "; "), color.FgRed, color.Bold))
+		} else if pmtu != "" {
+			fmt.Fprintf(w, "probe: %s\n", p.paint("the path-MTU probe disagrees with the walk: "+pmtu, color.FgRed, color.Bold))
+		}
 	}
 	for _, wn := range walk.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wn)
@@ -149,16 +153,17 @@ func writeProbe(w io.Writer, walk *trace.Walk, p painter) error {
 	if err := table(w, []string{"HOP", "WALK", "TRACEROUTE", ""}, rows); err != nil {
 		return err
 	}
-	if len(pr.Differences) == 0 {
+	diffs, pmtu := splitPMTU(walk)
+	if len(diffs) == 0 {
 		how := "reached " + walk.Destination.IP
 		if !pr.Reached {
 			how = "did not reach " + walk.Destination.IP
 		}
-		_, err := fmt.Fprintf(w, "traceroute agrees with the walk (%s)\n", how)
-		return err
+		fmt.Fprintf(w, "traceroute agrees with the walk (%s)\n", how)
+	} else {
+		fmt.Fprintf(w, "traceroute differs from the walk: %s\n", strings.Join(diffs, "; "))
 	}
-	_, err := fmt.Fprintf(w, "traceroute differs from the walk: %s\n", strings.Join(pr.Differences, "; "))
-	return err
+	return writePMTU(w, walk, pmtu, p)
 }
 
 // dotID makes a Graphviz identifier for a hop.
@@ -275,6 +280,9 @@ func writeMermaid(w io.Writer, walk *trace.Walk) error {
 func l3Line(walk *trace.Walk) string {
 	if walk.Verdict != trace.VerdictBroken {
 		return strings.Join(walk.RouterHops(), " → ")
+	}
+	if walk.BrokenOnlyByMTU() {
+		return strings.Join(walk.RouterHops(), " → ") + fmt.Sprintf(" (full-size packets are lost at hop %d)", walk.BrokenAt)
 	}
 	if hops, exact := walk.ExpectedTraceroute(); exact {
 		if len(hops) == 0 {

@@ -34,6 +34,8 @@ type ProbeResult struct {
 	Differences []string `json:"differences,omitempty"`
 	Error       string   `json:"error,omitempty"`
 	Output      string   `json:"output,omitempty"`
+	// PMTU is the path-MTU probe beside traceroute: a full-size don't-fragment packet (pmtu.go).
+	PMTU *PMTUResult `json:"pmtu,omitempty"`
 }
 
 // Prober sends a real probe from a pod; implementations live in cmd (they exec into the pod).
@@ -228,6 +230,8 @@ func appendMsg(a, b string) string {
 // a probe that got through.
 func ReachDisagreement(w *Walk, reached bool) string {
 	switch {
+	case reached && w.BrokenOnlyByMTU():
+		return "" // a small probe passes where only full-size packets are lost
 	case reached && w.Verdict != VerdictReachable:
 		return fmt.Sprintf("the probe reached %s, the walk says the path is %s", w.Destination.IP, w.Verdict)
 	case !reached && w.Verdict == VerdictReachable:

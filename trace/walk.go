@@ -240,6 +240,10 @@ func (w *Walk) ExpectedTraceroute() (hops []string, exact bool) {
 	if w.Verdict != VerdictBroken {
 		return w.RouterHops(), w.Verdict == VerdictReachable
 	}
+	if w.BrokenOnlyByMTU() {
+		// traceroute's packets are small: they cross the hop that loses full-size ones.
+		return w.RouterHops(), true
+	}
 	b := w.Hops[w.BrokenAt-1]
 	if b.Direction != Forward {
 		return nil, false
