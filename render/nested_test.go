@@ -3,6 +3,7 @@ package render_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -282,5 +283,26 @@ func TestPicturesPointAtTheCause(t *testing.T) {
 	}
 	if !strings.Contains(mm.String(), `h5 -.->|"caused by"| h6`) || strings.Contains(mm.String(), "h6 -") {
 		t.Errorf("mermaid:\n%s", mm.String())
+	}
+}
+
+// Every dot golden, whoever's test writes it, is a picture Graphviz lays out.
+func TestDotGoldensLayOut(t *testing.T) {
+	dotBin, err := exec.LookPath("dot")
+	if err != nil {
+		labtest.Unavailable(t, "graphviz (dot)", "install the Debian package graphviz")
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "golden", "*", "*.dot"))
+	if len(files) < len(scenarioNames()) {
+		t.Fatalf("%d dot goldens, want at least one per scenario (%d)", len(files), len(scenarioNames()))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layout(t, dotBin, b)
+		})
 	}
 }
