@@ -2,6 +2,7 @@ package nsx
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 )
 
@@ -26,4 +27,21 @@ func (st *state) nameRouters(ctx context.Context, switches map[string]bool) erro
 		st.ver++
 	}
 	return nil
+}
+
+// globalConfig is the Policy GlobalConfig (GET /policy/api/v1/infra/global-config): vdr_mac is
+// "the global default MAC address for all VDRs in all transport nodes" (the SDK's doc), the MAC
+// every segment gateway answers with (the article's 02:50:56:56:44:52).
+type globalConfig struct {
+	VdrMAC string `json:"vdr_mac"`
+}
+
+// vdrMAC is the distributed router's MAC through the Policy API, where a segment's gateway has no
+// port object to carry one: read once per command.
+func (st *state) vdrMAC(ctx context.Context) (string, error) {
+	gc, err := fetch[globalConfig](ctx, st.f, "/policy/api/v1/infra/global-config", nil)
+	if err != nil && !pending(err) {
+		return "", fmt.Errorf("the segment gateways' MAC is unknown (global-config vdr_mac): %w", err)
+	}
+	return gc.VdrMAC, nil
 }

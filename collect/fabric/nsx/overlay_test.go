@@ -143,51 +143,56 @@ func TestOverlayRequestsIndependentOfFabricSize(t *testing.T) {
 	}
 }
 
-// Live `macs` in NSX mode names a router MAC's owner by its router's name (#15): the node's
-// switches' router ports name their routers by id, and the routers are read for their names, one
-// GET each, whatever the size of the fabric. The table equals the one over the fabric itself.
+// Live `macs` in NSX mode names a router MAC's owner by its router's name and joins it to the
+// router port (#15): through the Management API the node's switches' router ports name their
+// routers by id, and the routers are read for their names, one GET each; through the Policy API a
+// segment's gateway has no port object, and its MAC is the global config's vdr_mac, read once.
+// The owner is the one over the fabric itself, and the requests do not grow with the fabric.
 func TestMACsNameTheRouter(t *testing.T) {
-	count := func(top *nsxtest.Topology) (*trace.MACTable, int) {
-		s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
-		defer s.Close()
-		p, _ := newTestProvider(t, s, nil)
-		f, warns, err := p.Collect(context.Background(), fabric.Query{Nodes: []string{"172.15.0.3"}})
-		if err != nil || len(warns) != 0 {
-			t.Fatalf("err %v, warnings %q", err, warns)
-		}
-		snap := scenario.Published()
-		snap.Fabric = f
-		tbl, err := trace.NewIndex(snap).MACs("172.15.0.3")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tbl, s.Requests()
-	}
-	tbl, small := count(published(t))
 	want, err := trace.NewIndex(scenario.Published()).MACs("172.15.0.3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	routers := 0
-	for i, row := range tbl.Rows {
-		if row.Role != trace.RoleRouter {
-			continue
+	for _, api := range []string{APIManagement, APIPolicy} {
+		count := func(top *nsxtest.Topology) (*trace.MACTable, int) {
+			s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			p, _ := newTestProvider(t, s, func(c *Config) { c.API = api })
+			f, warns, err := p.Collect(context.Background(), fabric.Query{Nodes: []string{"172.15.0.3"}})
+			if err != nil || len(warns) != 0 {
+				t.Fatalf("%s: err %v, warnings %q", api, err, warns)
+			}
+			snap := scenario.Published()
+			snap.Fabric = f
+			tbl, err := trace.NewIndex(snap).MACs("172.15.0.3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tbl, s.Requests()
 		}
-		routers++
-		if !strings.HasPrefix(row.Owner, "router t1-") || strings.Contains(row.Owner, "lr-") {
-			t.Errorf("router row %s VLAN %d: owner %q, want the router's name (t1-...), not its id", row.MAC, row.VLAN, row.Owner)
+		tbl, small := count(published(t))
+		routers := 0
+		for i, row := range tbl.Rows {
+			if row.Role != trace.RoleRouter {
+				continue
+			}
+			routers++
+			w := want.Rows[i]
+			if !strings.HasPrefix(row.Owner, "router t1-") || row.Owner != w.Owner {
+				t.Errorf("%s: router row %s VLAN %d: owner %q, want %q (the router's name, not its id)", api, row.MAC, row.VLAN, row.Owner, w.Owner)
+			}
+			if row.FabricPort == "" || api == APIManagement && row.FabricPort != w.FabricPort {
+				t.Errorf("%s: router row %s VLAN %d: fabric port %q, over the fabric itself %q", api, row.MAC, row.VLAN, row.FabricPort, w.FabricPort)
+			}
 		}
-		if w := want.Rows[i]; row.Owner != w.Owner || row.FabricPort != w.FabricPort {
-			t.Errorf("router row %s VLAN %d: owner %q on %q, over the fabric itself %q on %q", row.MAC, row.VLAN, row.Owner, row.FabricPort, w.Owner, w.FabricPort)
+		if routers == 0 {
+			t.Fatalf("%s: no router rows: the published node 172.15.0.3 learned the router MAC on every pod VLAN", api)
 		}
-	}
-	if routers == 0 {
-		t.Fatal("no router rows: the published node 172.15.0.3 learned the router MAC on every pod VLAN")
-	}
-	big := published(t)
-	big.AddScale(20000, 500)
-	if _, large := count(big); large != small {
-		t.Fatalf("macs: %d requests on the published fabric, %d with 20,000 more ports and 500 more tier-1s", small, large)
+		big := published(t)
+		big.AddScale(20000, 500)
+		if _, large := count(big); large != small {
+			t.Fatalf("%s macs: %d requests on the published fabric, %d with 20,000 more ports and 500 more tier-1s", api, small, large)
+		}
 	}
 }
 

@@ -283,6 +283,10 @@ func (st *state) ensureSegment(ctx context.Context, id string) error {
 		return nil
 	}
 	st.switchDone[id] = true
+	vdrMAC, err := st.vdrMAC(ctx) // beside the segment's read
+	if err := st.soft(err); err != nil {
+		return err
+	}
 	sg, err := fetch[segment](ctx, st.f, "/policy/api/v1/infra/segments/"+url.PathEscape(id), nil)
 	if err != nil {
 		return st.soft(err)
@@ -295,7 +299,7 @@ func (st *state) ensureSegment(ctx context.Context, id string) error {
 	}
 	rid := path.Base(sg.ConnectivityPath)
 	rp := &trace.RouterPort{ID: sg.Path + "/gateway", Name: sg.DisplayName + "-gateway", Router: rid, Kind: trace.RouterPortDownlink,
-		LinkedSwitchPort: sg.Path + "/gateway-port", Source: trace.SourceNSX}
+		LinkedSwitchPort: sg.Path + "/gateway-port", MAC: vdrMAC, Source: trace.SourceNSX}
 	for _, s := range sg.Subnets {
 		if s.GatewayAddress != "" {
 			rp.Networks = append(rp.Networks, s.GatewayAddress)

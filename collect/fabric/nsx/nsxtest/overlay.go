@@ -15,6 +15,14 @@ import (
 // rules over NSGroups and IPSets, and as Policy security policies and rules over groups, in the
 // same order. What the model holds that NSX does not say (a host's underlay device) is not served.
 func (t *Topology) addOverlay(f *trace.Fabric) {
+	gc := GlobalConfig{ResourceType: "GlobalConfig", ID: "global-config", Path: "/infra/global-config", ParentPath: "/infra", DisplayName: "global-config"}
+	for _, rp := range f.RouterPorts {
+		if rp.Kind == trace.RouterPortDownlink && rp.MAC != "" {
+			gc.VdrMAC = rp.MAC // one MAC for every distributed router port
+			break
+		}
+	}
+	t.GlobalConfig = &gc
 	if len(f.Hosts) > 0 {
 		t.addHosts(f)
 	} else {

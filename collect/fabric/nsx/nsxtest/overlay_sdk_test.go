@@ -18,6 +18,8 @@ func overlayBinding(path string) (vb.BindingType, bool) {
 	tn := "/policy/api/v1" + hostTNs
 	dom := "/policy/api/v1" + Domain
 	switch {
+	case path == "/policy/api/v1/infra/global-config":
+		return pm.GlobalConfigBindingType(), true
 	case path == "/api/v1/transport-nodes":
 		return mp.TransportNodeListResultBindingType(), true
 	case len(seg) == 4 && seg[2] == "transport-nodes":
@@ -159,6 +161,7 @@ func overlayServed(top *Topology) []string {
 			add("/policy/api/v1/infra/group-associations?intent_path=" + url.QueryEscape(p.Path))
 		}
 	}
+	add("/policy/api/v1/infra/global-config")
 	add("/api/v1/transport-nodes/no-such-node/tunnels")
 	add("/api/v1/firewall/sections/no-such-section/rules")
 	add("/policy/api/v1/infra/group-associations")

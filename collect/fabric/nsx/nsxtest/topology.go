@@ -45,6 +45,8 @@ type Topology struct {
 	// Transport and Firewall are the overlay and the distributed firewall (transport.go, firewall.go).
 	Transport *Transport
 	Firewall  *Firewall
+	// GlobalConfig is the Policy global config (its vdr_mac: the routers' MAC).
+	GlobalConfig *GlobalConfig
 }
 
 // EdgeClusterID is the edge cluster of generated tier-0s; its members are EdgeNodes.
@@ -464,6 +466,7 @@ func (t *Topology) fixtureFiles() map[string]any {
 		"policy/interfaces.json":      list(t.Tier0Uplinks),
 		"policy/realized.json":        &t.RealizedRouter,
 		"transport.json":              &t.Transport,
+		"policy/global-config.json":   &t.GlobalConfig,
 		"firewall.json":               &t.Firewall,
 	}
 }

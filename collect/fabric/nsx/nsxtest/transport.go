@@ -185,6 +185,18 @@ type UplinkProfile struct {
 	MarkedForDelete *bool   `json:"marked_for_delete,omitempty"`
 }
 
+// GlobalConfig is GET /policy/api/v1/infra/global-config: vdr_mac is the MAC every distributed
+// router port (segment gateway) answers with.
+type GlobalConfig struct {
+	ResourceType    string `json:"resource_type"`
+	ID              string `json:"id"`
+	Path            string `json:"path"`
+	ParentPath      string `json:"parent_path"`
+	DisplayName     string `json:"display_name,omitempty"`
+	VdrMAC          string `json:"vdr_mac,omitempty"`
+	MarkedForDelete bool   `json:"marked_for_delete"`
+}
+
 // Transport is what the server serves about the overlay.
 type Transport struct {
 	Nodes    []TransportNode               `json:"nodes"`
@@ -273,6 +285,11 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 	policyBase := "/policy/api/v1" + hostTNs
 	var id, rest string
 	switch {
+	case p == "/policy/api/v1/infra/global-config":
+		if s.top.GlobalConfig == nil {
+			return nf("/infra/global-config")
+		}
+		return *s.top.GlobalConfig, 0, "", true
 	case p == "/api/v1/transport-nodes":
 		b, c, m := page(s, q, tr.Nodes, func(x TransportNode) bool { return q.Get("node_id") == "" || x.NodeID == q.Get("node_id") })
 		return b, c, m, true
