@@ -221,3 +221,46 @@ func TestOverlayRequestsOnSyntheticClusters(t *testing.T) {
 		t.Fatalf("pod-to-node walk: %d requests at 20 nodes on 5 hosts, %d at 400 nodes on 50", small, large)
 	}
 }
+
+// A manager that fails the overlay's reads leaves the walk's path intact: a transport node that
+// answers 503 is a warning naming the read, its host is kept with what was read (no tunnel: the
+// walk cannot say the tunnel is up); a section's rules that fail make the firewall incomplete
+// (a flow no rule read matches is then unknown, not allowed by default), with the warning.
+func TestOverlayReadsThatFail(t *testing.T) {
+	src := scenario.HostOf("172.15.0.3")
+	for _, tc := range []struct {
+		name, prefix string
+		check        func(t *testing.T, f *trace.Fabric, warns []string)
+	}{
+		{"tunnels", "/api/v1/transport-nodes/" + src + "/tunnels", func(t *testing.T, f *trace.Fabric, warns []string) {
+			h := hostByID(f, src)
+			if h == nil || len(h.Tunnels) != 0 || len(h.TEPs) != 1 {
+				t.Fatalf("host %s: %+v, want its TEP and no tunnel", src, h)
+			}
+			if len(warns) != 1 || !strings.Contains(warns[0], "GET /api/v1/transport-nodes/"+src+"/tunnels with 503") {
+				t.Fatalf("warnings %q", warns)
+			}
+		}},
+		{"rules", "/api/v1/firewall/sections/default-l3-section/rules", func(t *testing.T, f *trace.Fabric, warns []string) {
+			if f.Firewall == nil || f.Firewall.Complete || len(f.Firewall.Warnings) != 1 || len(f.Firewall.Rules) != 0 {
+				t.Fatalf("firewall %+v: want incomplete, with the failed read", f.Firewall)
+			}
+			if len(warns) != 1 || !strings.Contains(warns[0], "default-l3-section/rules with 503") {
+				t.Fatalf("warnings %q", warns)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			s.Inject(tc.prefix, 1000, nsxtest.Fault{Status: 503, RetryAfter: "0"})
+			p, _ := newTestProvider(t, s, nil)
+			f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertPublishedWalk(t, walkWith(t, f))
+			tc.check(t, f, warns)
+		})
+	}
+}
