@@ -38,6 +38,7 @@ type Query struct {
 	All bool
 	// VIPs are Service addresses (load balancer ingress, external and cluster IPs) whose fabric
 	// load balancers the walk needs: NSX virtual servers and their pools, OVN Load_Balancer rows.
+	// A Destination that is an address alone (no pod, no node) is looked up the same way.
 	VIPs []netip.Addr
 }
 

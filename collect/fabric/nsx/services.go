@@ -25,7 +25,8 @@ type serviceFacts struct {
 	outVia map[string]bool
 	lbs    map[string]trace.LoadBalancer
 	nat    map[string][]trace.NATRule
-	// vips: the query named Service addresses, so the walk needs to know where NCP balances.
+	// vips: the query named addresses that may be Services', so the walk needs to know where NCP
+	// balances.
 	vips bool
 	// outDst are the destinations some path leaves the fabric toward; unboundWarns the warnings
 	// about addresses without a port, said at the end unless the address is beyond the fabric.
@@ -69,17 +70,24 @@ func (sf *serviceFacts) joined(rid, dstKey string, routers []string) {
 	}
 }
 
-// readServices reads the virtual servers on q's Service addresses and the NAT rules of the
-// routers paths leave by; with q.All every virtual server and every router's NAT rules. Each is a
+// readServices reads the virtual servers on q's Service addresses (q.VIPs and every destination
+// that is an address alone) and the NAT rules of the routers paths leave by; with q.All every virtual server and every router's NAT rules. Each is a
 // constant number of requests: a search per address and four reads per virtual server, one list
 // per router.
 func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) error {
 	sf := &st.services
 	sf.lbs, sf.nat = map[string]trace.LoadBalancer{}, map[string][]trace.NATRule{}
-	sf.vips = len(q.VIPs) > 0
 	vips := slices.Clone(q.VIPs)
+	for _, ep := range q.Destinations {
+		// An address alone (a Service's ClusterIP or ingress, an IP target) may be a virtual server's.
+		if ep.Pod == nil && ep.Node == "" && ep.IP.IsValid() {
+			vips = append(vips, ep.IP.Unmap())
+		}
+	}
+	sf.vips = len(vips) > 0
 	slices.SortFunc(vips, netip.Addr.Compare)
 	vips = slices.Compact(vips)
+	served := map[string]bool{}
 	for _, vip := range vips {
 		found, err := st.virtualServers(ctx, vip, policy)
 		if err := st.soft(err); err != nil {
@@ -88,10 +96,12 @@ func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) 
 		for _, v := range found {
 			lb := v.loadBalancer()
 			sf.lbs[lb.ID] = lb
+			served[vip.String()] = true
 		}
 	}
 	for _, u := range sf.unboundWarns {
-		if !sf.outDst[u.dst] {
+		// No port is bound to a virtual server's address, nor to one beyond the fabric.
+		if !sf.outDst[u.dst] && !served[u.dst] {
 			st.warn("%s", u.msg)
 		}
 	}

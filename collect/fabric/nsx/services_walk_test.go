@@ -119,8 +119,9 @@ func TestServiceScenariosWalkTheSameOverNSX(t *testing.T) {
 					for _, e := range snap.Cluster.EndpointSlices[0].Endpoints {
 						q.Destinations = append(q.Destinations, podEndpoint(snap, e.Pod.Namespace, e.Pod.Name))
 					}
+					// As the command asks: the Service's addresses are destinations of their own.
 					for _, a := range append(snap.Cluster.Services[0].ClusterIPs, snap.Cluster.Services[0].LoadBalancerIPs...) {
-						q.VIPs = append(q.VIPs, netip.MustParseAddr(a))
+						q.Destinations = append(q.Destinations, fabric.Endpoint{IP: netip.MustParseAddr(a)})
 					}
 				} else {
 					q.Destinations = []fabric.Endpoint{{IP: netip.MustParseAddr(tc.to)}}
@@ -137,6 +138,9 @@ func TestServiceScenariosWalkTheSameOverNSX(t *testing.T) {
 				w, err := trace.WalkSnapshot(&got, req)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if len(warns) > 0 {
+					t.Errorf("warnings %q", warns)
 				}
 				if a, b := walkSummary(w, api == APIPolicy), walkSummary(want, api == APIPolicy); a != b {
 					t.Fatalf("the walk over NSX differs (warnings %q):\n%s\nover the fabric itself:\n%s", warns, a, b)
