@@ -172,11 +172,12 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 	var nodes []string
 	waiting := false
 	for _, sp := range ports {
-		if v := st.vifOf[sp.AttachmentID]; v != nil && v.HostID != "" && sp.Type == trace.PortVIF {
-			// A node's NIC: the inventory that found it names its host already.
-			st.ov.portHost[sp.ID] = v.HostID
-			if !slices.Contains(nodes, v.HostID) {
-				nodes = append(nodes, v.HostID)
+		if h := st.inventoryHost(sp); h != "" {
+			// The inventory that found a node's NIC (or, for a check, listed every NIC) names its
+			// host already: a CHILD port runs where its parent VIF does.
+			st.ov.portHost[sp.ID] = h
+			if !slices.Contains(nodes, h) {
+				nodes = append(nodes, h)
 			}
 			continue
 		}
@@ -212,8 +213,12 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 				spec = append(spec, v.HostID)
 			}
 		}
+		others := spec
+		if len(spec) > 2 {
+			others = nil
+		}
 		for _, id := range spec {
-			if err := st.readHost(ctx, id, spec); err != nil {
+			if err := st.readHost(ctx, id, others); err != nil {
 				return err
 			}
 		}
@@ -222,12 +227,38 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 	if waiting {
 		return nil
 	}
+	others := nodes
+	if len(nodes) > 2 {
+		others = nil // a check's many hosts: each one's tunnels in one list, not one read per pair
+	}
 	for _, id := range nodes {
-		if err := st.readHost(ctx, id, nodes); err != nil {
+		if err := st.readHost(ctx, id, others); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// inventoryHost is the host the fabric inventory names for a port's NIC (a CHILD port: its parent
+// VIF's), from what was read already; "" when nothing read says.
+func (st *state) inventoryHost(sp *trace.SwitchPort) string {
+	att := sp.AttachmentID
+	if sp.Type == trace.PortChild || sp.ParentVIF != "" {
+		att = sp.ParentVIF
+	} else if sp.Type != trace.PortVIF {
+		return ""
+	}
+	if v := st.vifOf[att]; v != nil && v.HostID != "" {
+		return v.HostID
+	}
+	if st.inv != nil {
+		for _, v := range st.inv.byAttach[att] {
+			if v.HostID != "" {
+				return v.HostID
+			}
+		}
+	}
+	return ""
 }
 
 // readHost reads one transport node, its TEPs, its uplink MTU and its tunnels to the others.
