@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,36 +14,17 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
 
-// webLBIP is the LoadBalancer ingress of default/web when NCP realizes it as an NSX virtual server.
-const webLBIP = "203.0.113.50"
+// lbTarget is default/web's LoadBalancer ingress and port, as a user gives it.
+var lbTarget = fmt.Sprintf("%s:%d", scenario.WebLBIP, scenario.WebPort)
 
-// withWebLB makes default/web a LoadBalancer Service (ingress webLBIP) and gives the fabric the
-// virtual server NCP writes for it on the default namespace's tier-1, its pool holding the two
-// endpoints with the states given (up when none).
-func withWebLB(s *trace.Snapshot, states ...string) {
-	svc := &s.Cluster.Services[0]
-	svc.Type, svc.LoadBalancerIPs = trace.ServiceLoadBalancer, []string{webLBIP}
-	on := true
-	lb := trace.LoadBalancer{ID: "web_80_TCP_k3j9", Name: "web_80_TCP", Kind: trace.LBKindNSXVirtualServer, Protocol: trace.ProtocolTCP,
-		Routers: []string{"lr-t1-default"}, Service: &trace.PodRef{Namespace: "default", Name: "web"}, Enabled: &on, Source: trace.SourceNSX}
-	vip := trace.LBVIP{IP: webLBIP, Port: scenario.WebPort, Pool: "web_80_TCP_k3j9", PoolName: "web_80_TCP"}
-	for i, m := range []struct{ name, ip string }{{"nginx-3", "172.16.0.6"}, {"redis-slave", "172.16.0.7"}} {
-		b := trace.LBBackend{IP: m.ip, Port: scenario.WebTargetPort, Name: m.name, Status: trace.BackendUp}
-		if i < len(states) && states[i] == trace.BackendDown {
-			b.Status, b.StatusDetail = trace.BackendDown, "Connection refused"
+// hopOf is a walk's first hop of kind in direction dir.
+func hopOf(w *trace.Walk, kind, dir string) *trace.Hop {
+	for i := range w.Hops {
+		if w.Hops[i].Kind == kind && w.Hops[i].Direction == dir {
+			return &w.Hops[i]
 		}
-		vip.Backends = append(vip.Backends, b)
 	}
-	lb.VIPs = []trace.LBVIP{vip}
-	s.Fabric.LoadBalancers = []trace.LoadBalancer{lb}
-}
-
-// withSNATPool adds the rule NCP writes for a Service of kube-dns annotated ncp/snat_pool: its
-// pod's address to one of the pool's, before the namespace's rule.
-func withSNATPool(s *trace.Snapshot) {
-	s.Fabric.NATRules = append(s.Fabric.NATRules, trace.NATRule{ID: "snat-kube-system-kube-dns", Name: "ncp-snat-kube-dns", Type: trace.NATSnat, Router: "lr-t0",
-		Match: trace.NATMatch{Source: "172.16.1.2"}, TranslatedIP: "203.0.113.40", AppliedTo: []string{"lrp-t0-uplink-1"}, Priority: 1000,
-		Origin: &trace.NATOrigin{Kind: trace.NATOriginSNATPool, Namespace: "kube-system", Name: "egress-pool-dns"}, Source: trace.SourceNSX})
+	return nil
 }
 
 // walkSummary is summary() of a walk and of each of its endpoint walks.
@@ -82,22 +64,31 @@ func TestServiceScenariosWalkTheSameOverNSX(t *testing.T) {
 		{"ClusterIP balanced by the node's OVS", scenario.Service, "svc/default/web", trace.VerdictReachable},
 		{"out with the namespace's SNAT", scenario.Service, scenario.ExternalIP, trace.VerdictReachable},
 		{"missing SNAT rule", variant("missing-snat"), scenario.ExternalIP, trace.VerdictBroken},
-		{"ncp/snat_pool before the namespace's rule", func() *trace.Snapshot { s := scenario.Service(); withSNATPool(s); return s }, scenario.ExternalIP, trace.VerdictReachable},
-		{"LoadBalancer Service through a virtual server", func() *trace.Snapshot { s := scenario.Service(); withWebLB(s); return s },
-			fmt.Sprintf("%s:%d", webLBIP, scenario.WebPort), trace.VerdictReachable},
-		{"pool member down", func() *trace.Snapshot {
-			s := scenario.Service()
-			withWebLB(s, trace.BackendUp, trace.BackendDown)
-			return s
-		},
-			fmt.Sprintf("%s:%d", webLBIP, scenario.WebPort), trace.VerdictReachable},
-		{"every pool member down", func() *trace.Snapshot {
-			s := scenario.Service()
-			withWebLB(s, trace.BackendDown, trace.BackendDown)
-			return s
-		}, fmt.Sprintf("%s:%d", webLBIP, scenario.WebPort), trace.VerdictBroken},
+		{"ncp/snat_pool before the namespace's rule", scenario.ServiceSNATPool, scenario.ExternalIP, trace.VerdictReachable},
+		{"LoadBalancer Service through a virtual server", func() *trace.Snapshot { return scenario.ServiceNSXLB() }, lbTarget, trace.VerdictReachable},
+		{"pool member down", func() *trace.Snapshot { return scenario.ServiceNSXLB(trace.BackendUp, trace.BackendDown) }, lbTarget, trace.VerdictReachable},
+		{"every pool member down", func() *trace.Snapshot { return scenario.ServiceNSXLB(trace.BackendDown, trace.BackendDown) }, lbTarget, trace.VerdictBroken},
 	}
 	kubeDNS := trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}
+	checks := map[string]func(t *testing.T, w *trace.Walk){
+		"ncp/snat_pool before the namespace's rule": func(t *testing.T, w *trace.Walk) {
+			h := hopOf(w, trace.HopNAT, trace.Forward)
+			if h == nil || h.NAT == nil || h.NAT.Translated.Src != scenario.SNATPoolIP || h.NAT.Origin == nil || h.NAT.Origin.Kind != trace.NATOriginSNATPool {
+				t.Errorf("the nat hop %+v, want kube-dns leaving as %s by its ncp/snat_pool rule", h, scenario.SNATPoolIP)
+			}
+		},
+		"pool member down": func(t *testing.T, w *trace.Walk) {
+			if w.Service == nil || w.Service.Reachable != 1 || !strings.Contains(w.Service.Walks[1].Walk.Reason, "is down") {
+				t.Errorf("service walk %+v, want redis-slave's walk broken by its down pool member", w.Service)
+			}
+		},
+		"LoadBalancer Service through a virtual server": func(t *testing.T, w *trace.Walk) {
+			h := hopOf(&w.Service.Walks[0].Walk, trace.HopService, trace.Forward)
+			if h == nil || h.Service == nil || h.Service.LoadBalancer != "web_80_TCP" || h.Service.LoadBalancing != trace.LBFabric {
+				t.Errorf("the service hop %+v, want the NSX virtual server web_80_TCP balancing", h)
+			}
+		},
+	}
 	for _, api := range []string{APIManagement, APIPolicy} {
 		for _, tc := range cases {
 			t.Run(api+"/"+tc.name, func(t *testing.T) {
@@ -120,7 +111,7 @@ func TestServiceScenariosWalkTheSameOverNSX(t *testing.T) {
 						q.Destinations = append(q.Destinations, podEndpoint(snap, e.Pod.Namespace, e.Pod.Name))
 					}
 					// As the command asks: the Service's addresses are destinations of their own.
-					for _, a := range append(snap.Cluster.Services[0].ClusterIPs, snap.Cluster.Services[0].LoadBalancerIPs...) {
+					for _, a := range append(slices.Clone(snap.Cluster.Services[0].ClusterIPs), snap.Cluster.Services[0].LoadBalancerIPs...) {
 						q.Destinations = append(q.Destinations, fabric.Endpoint{IP: netip.MustParseAddr(a)})
 					}
 				} else {
@@ -144,6 +135,9 @@ func TestServiceScenariosWalkTheSameOverNSX(t *testing.T) {
 				}
 				if a, b := walkSummary(w, api == APIPolicy), walkSummary(want, api == APIPolicy); a != b {
 					t.Fatalf("the walk over NSX differs (warnings %q):\n%s\nover the fabric itself:\n%s", warns, a, b)
+				}
+				if check := checks[tc.name]; check != nil {
+					check(t, w)
 				}
 			})
 		}
