@@ -191,8 +191,13 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 			continue
 		}
 		if err != nil {
-			if err := st.soft(fmt.Errorf("the host of NSX port %s is unknown: %w", sp.ID, err)); err != nil {
+			if fatal(err) {
 				return err
+			}
+			if len(st.warnings) == 0 {
+				// Said once: when the manager already failed a read, the host is one more casualty
+				// of the same cause (the walk says the tunnel is not checked).
+				_ = st.soft(fmt.Errorf("the host of NSX port %s is unknown: %w", sp.ID, err))
 			}
 			continue
 		}
