@@ -97,7 +97,7 @@ error, 3 facts could not be collected (some check's walk is unknown, and none fa
 	f.IntVar(&o.Parallel, "parallel", o.Parallel, "checks run at once")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "overall deadline; checks not started by then are reported as not run")
 	f.DurationVar(&o.CheckTimeout, "check-timeout", o.CheckTimeout, "per-check deadline for its probe (a plan's timeout wins)")
-	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
+	addOutputFlag(f, &o.Output, render.ListFormats)
 	f.StringVar(&o.JUnit, "junit", o.JUnit, "also write a JUnit XML report to this file")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
 	_ = c.RegisterFlagCompletionFunc("from", completePod(g))

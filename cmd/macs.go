@@ -59,7 +59,7 @@ the aging time: an idle pod, not a fault).`,
 	o.FactOptions.AddFlags(f)
 	f.BoolVar(&o.Local, "local", o.Local, "read this node's MAC table live (netlink, OVS database, ovs-vswitchd control socket) instead of --node/--snapshot")
 	o.LocalNodeOptions.AddFlags(f)
-	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.ListFormats}, "output", "o", "output format: table|wide|json|yaml")
+	addOutputFlag(f, &o.Output, render.ListFormats)
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
 	_ = c.RegisterFlagCompletionFunc("node", completeNode(g))
 	return c

@@ -71,7 +71,7 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 	f.StringVar(&o.To, "to", o.To, "destination: node/NAME, pod/NS/NAME or an IP address")
 	o.FactOptions.AddFlags(f)
 	o.ProbeOptions.AddFlags(f)
-	f.VarP(render.FormatValue{F: &o.Output, Allowed: render.WalkFormats}, "output", "o", "output format: table|wide|json|yaml|dot|mermaid")
+	addOutputFlag(f, &o.Output, render.WalkFormats)
 	f.BoolVar(&o.NoReturn, "no-return", o.NoReturn, "walk the forward path only")
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.WalkFormats))
 	_ = c.RegisterFlagCompletionFunc("to", completeTarget(g))

@@ -48,6 +48,6 @@ func NewCmdVersion(g *GlobalOptions) *cobra.Command {
 			return err
 		},
 	}
-	c.Flags().VarP(render.FormatValue{F: &out, Allowed: []render.Format{render.Table, render.JSON, render.YAML}}, "output", "o", "output format: table|json|yaml")
+	addOutputFlag(c.Flags(), &out, []render.Format{render.Table, render.JSON, render.YAML})
 	return c
 }

@@ -1,0 +1,47 @@
+package cmd
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn"
+)
+
+// ovnOptions are the flags of --fabric ovn: the OVN Northbound database.
+type ovnOptions struct {
+	NB, CA, Cert, Key string
+	// NBTimeout bounds connecting to and reading the NB database.
+	NBTimeout time.Duration
+}
+
+func (o *ovnOptions) Name() string  { return "ovn" }
+func (o *ovnOptions) Where() string { return "--ovn-nb" }
+func (o *ovnOptions) Given() bool   { return o.NB != "" }
+
+func (o *ovnOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.NB, "ovn-nb", o.NB, "the OVN Northbound database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
+	fs.StringVar(&o.CA, "ovn-nb-ca-cert", o.CA, "CA certificate (PEM) for an ssl: --ovn-nb")
+	fs.StringVar(&o.Cert, "ovn-nb-cert", o.Cert, "client certificate (PEM) for an ssl: --ovn-nb")
+	fs.StringVar(&o.Key, "ovn-nb-key", o.Key, "client private key (PEM) for an ssl: --ovn-nb")
+	fs.DurationVar(&o.NBTimeout, "ovn-nb-timeout", 10*time.Second, "deadline for connecting to and reading the OVN Northbound database")
+}
+
+func (o *ovnOptions) Validate() error {
+	if o.NB == "" {
+		return usageErr("--fabric ovn needs --ovn-nb unix:PATH|tcp:HOST:PORT")
+	}
+	return nil
+}
+
+func (o *ovnOptions) Provider(*GlobalOptions) (fabric.Provider, error) {
+	return ovn.New(ovn.Config{NB: o.NB, CACert: o.CA, Cert: o.Cert, Key: o.Key, Timeout: o.NBTimeout})
+}
+
+func (o *ovnOptions) Timeout() time.Duration {
+	if o.NBTimeout > 0 {
+		return o.NBTimeout
+	}
+	return ovn.DefaultTimeout
+}

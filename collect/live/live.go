@@ -1,0 +1,262 @@
+// Package live gathers a trace.Snapshot from a running cluster: the Kubernetes API first (it names
+// the walk's nodes and endpoints), then the nodes' state through a runner, beside the fabric
+// provider's read. It takes a plain Config; the CLI turns its flags into one.
+package live
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// MaxNodesAtOnce bounds concurrent node collections (ssh sessions, exec streams, debug pods)
+// when Need.NodesAtOnce is zero.
+const MaxNodesAtOnce = 32
+
+// Config says where the live facts come from.
+type Config struct {
+	// REST reaches the Kubernetes API server.
+	REST *rest.Config
+	// RequestTimeout bounds one API read when REST sets no timeout.
+	RequestTimeout time.Duration
+	// Fabric reads the SDN fabric; nil reads none.
+	Fabric fabric.Provider
+	// FabricTimeout is the one deadline of every fabric read of a collection.
+	FabricTimeout time.Duration
+	// Nodes say how the nodes' state is read.
+	Nodes Nodes
+	// Hints word the messages that tell the user what to change.
+	Hints Hints
+	// Now is the clock of the sources' collection times (default: time.Now in UTC).
+	Now func() time.Time
+	// AfterKube, when set, runs between the API reads and the node and fabric reads (tests: a pod
+	// deleted mid-walk).
+	AfterKube func()
+}
+
+// Hints word, in the caller's terms (the CLI names its flags), how a user changes what a message
+// reports. Empty hints get plain words.
+type Hints struct {
+	// Unreachable follows "node state of NODE not collected: " when no runner reaches a node.
+	Unreachable string
+	// NodeTimeout names the setting of Nodes.Timeout, as in "no answer within NAME 2m0s".
+	NodeTimeout string
+}
+
+func (h Hints) unreachable() string { return cmp.Or(h.Unreachable, "no runner reaches it") }
+func (h Hints) nodeTimeout() string { return cmp.Or(h.NodeTimeout, "the node timeout") }
+
+// Need is what the commands need facts about.
+type Need struct {
+	// Pods are the walks' source pods.
+	Pods []trace.PodRef
+	// Targets are the walks' destinations.
+	Targets []trace.Target
+	// Nodes whose node state is wanted (macs --node, collect cluster).
+	Nodes []string
+	// All asks for every node and pod (check): facts are then gathered once per node for all walks.
+	All bool
+	// Paths asks the fabric for the paths among the pods of Nodes and the nodes (a support bundle
+	// every walk among them can be taken from), not only their ports.
+	Paths bool
+	// NodesAtOnce bounds the nodes read at once (0: MaxNodesAtOnce).
+	NodesAtOnce int
+	// Progress, when set, is told of each node read: done of total, and the bytes of node state so far.
+	Progress func(p NodeProgress)
+	// Refresh, when set, runs after the API read and before the nodes are read: it makes pods send
+	// a packet and returns those that did, by node (NodeState.Refreshed), and warnings.
+	Refresh func(ctx context.Context, c *trace.Cluster) (map[string][]trace.PodRef, []string)
+}
+
+// NodeProgress is where the node reads of a collection stand.
+type NodeProgress struct {
+	Done, Total int
+	// Node is the node just read; Bytes the JSON size of every node state read so far.
+	Node    string
+	Bytes   int64
+	Elapsed time.Duration
+	// AtOnce is how many nodes are read at once.
+	AtOnce int
+}
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now().UTC()
+}
+
+// Collect reads what need requires from the live cluster: the API facts first (they name the
+// nodes and endpoints), then the node state of the walk's nodes concurrently with the fabric
+// reads. A node or fabric that cannot be read is a warning on its source, not an error; a pod,
+// namespace or node that does not exist is a *kube.NotFoundError.
+func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error) {
+	// The API reads are short: bound each one unless the config says otherwise, so a hung
+	// API server is one clear line instead of a walk that never ends.
+	kcfg := rest.CopyConfig(cfg.REST)
+	if kcfg.Timeout == 0 {
+		kcfg.Timeout = cfg.RequestTimeout
+	}
+	// client-go's default rate limit (5 requests a second, bursts of 10) would make a check of a
+	// thousand pairs wait minutes on the client alone; kubectl's own discovery uses 50/300.
+	if kcfg.QPS == 0 {
+		kcfg.QPS, kcfg.Burst = 50, 100
+	}
+	cs, err := kubernetes.NewForConfig(kcfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	prov := cfg.Fabric
+	// A provider that finds endpoints by name (NSX's NCP tags) starts at once, beside the API
+	// reads, so the fabric's round trips overlap the API's instead of following them.
+	// One deadline for the fabric for the whole collection: a second read (the early one did not
+	// cover the walk) gets what is left of it, not a fresh one.
+	fabDeadline := time.Now().Add(cfg.FabricTimeout)
+	fctx, fcancel := context.WithDeadline(ctx, fabDeadline)
+	defer fcancel()
+	early := startEarlyFabric(fctx, prov, need)
+	defer early.stop()
+	res, err := kube.New(cs, cfg.REST.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
+	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C, not the API server: say so rather than "cannot reach".
+			return nil, fmt.Errorf("collection interrupted: %w", ctx.Err())
+		}
+		return nil, err
+	}
+	if cfg.AfterKube != nil {
+		cfg.AfterKube()
+	}
+	snap := &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: res.Cluster}
+	snap.Sources = append(snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: res.CollectedAt, Warnings: res.Warnings})
+	// The pods send their packet before their nodes are read, so the MAC tables read hold it.
+	var refreshed map[string][]trace.PodRef
+	if need.Refresh != nil {
+		var warns []string
+		refreshed, warns = need.Refresh(ctx, &res.Cluster)
+		snap.Sources = append(snap.Sources, trace.SourceInfo{Name: "refresh", CollectedAt: cfg.now(), Warnings: warns})
+	}
+
+	var mu sync.Mutex
+	eg, ectx := errgroup.WithContext(ctx)
+	nodes := &nodeCollector{Nodes: cfg.Nodes, hints: cfg.Hints, now: cfg.now}
+	// Bound the nodes read at once (check reads every node); the fabric read runs beside them.
+	atOnce := cmp.Or(need.NodesAtOnce, MaxNodesAtOnce)
+	sem := make(chan struct{}, atOnce)
+	nodesStart, done, bytes := time.Now(), 0, int64(0)
+	nodeByName := make(map[string]trace.Node, len(res.Cluster.Nodes))
+	for _, n := range res.Cluster.Nodes {
+		nodeByName[n.Name] = n
+	}
+	podNodes := nodesWithPods(res, need)
+	for _, name := range res.WalkNodes {
+		n, ok := nodeByName[name]
+		if !ok {
+			n = trace.Node{Name: name}
+		}
+		eg.Go(func() error {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, srcs := nodes.collect(ectx, n)
+			if !podNodes[n.Name] {
+				srcs = dropOVSWarnings(srcs)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if st != nil {
+				st.Refreshed = refreshed[st.Name]
+				snap.Nodes = append(snap.Nodes, *st)
+			}
+			snap.Sources = append(snap.Sources, srcs...)
+			if need.Progress != nil {
+				done++
+				if st != nil {
+					if b, err := json.Marshal(st); err == nil {
+						bytes += int64(len(b))
+					}
+				}
+				need.Progress(NodeProgress{Done: done, Total: len(res.WalkNodes), Node: name, Bytes: bytes, Elapsed: time.Since(nodesStart), AtOnce: atOnce})
+			}
+			return nil
+		})
+	}
+	readFabric := func(ctx context.Context, nodes []trace.NodeState) {
+		at := cfg.now()
+		fab, warns, err := early.result(res, need)
+		if fab == nil && err == nil {
+			if early == nil { // this is the first read
+				fabDeadline = time.Now().Add(cfg.FabricTimeout)
+			}
+			lctx, lcancel := context.WithDeadline(ctx, fabDeadline)
+			fab, warns, err = prov.Collect(lctx, fabricQuery(res, need, nodes))
+			lcancel()
+		}
+		if err != nil {
+			warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		snap.Fabric = fab
+		snap.Sources = append(snap.Sources, trace.SourceInfo{Name: prov.Name(), CollectedAt: at, Warnings: warns})
+	}
+	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
+	// interface) reads after the nodes; any other beside them.
+	nb, binds := prov.(fabric.NodeBinder)
+	binds = binds && nb.BindsByNode()
+	if prov != nil && !binds {
+		eg.Go(func() error { readFabric(ectx, nil); return nil })
+	}
+	_ = eg.Wait()
+	if prov != nil && binds && ctx.Err() == nil {
+		readFabric(ctx, snap.Nodes)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("collection interrupted: %w", err)
+	}
+	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
+	sort.SliceStable(snap.Sources[1:], func(i, j int) bool { return snap.Sources[1+i].Name < snap.Sources[1+j].Name })
+	return snap, nil
+}
+
+// nodesWithPods are the nodes that need OVS: those with a walked pod on them, and those asked for.
+// A node that is only a destination is reached on its own interface, so its lack of OVS is no news.
+func nodesWithPods(res *kube.Result, need Need) map[string]bool {
+	podNodes := map[string]bool{}
+	for _, p := range res.Cluster.Pods {
+		if !p.HostNetwork {
+			podNodes[p.Node] = true
+		}
+	}
+	for _, n := range need.Nodes {
+		podNodes[n] = true
+	}
+	return podNodes
+}
+
+// dropOVSWarnings removes the "no OVS" warnings of a node's sources.
+func dropOVSWarnings(srcs []trace.SourceInfo) []trace.SourceInfo {
+	out := make([]trace.SourceInfo, len(srcs))
+	for i, s := range srcs {
+		out[i] = s
+		out[i].Warnings = nil
+		for _, w := range s.Warnings {
+			if !strings.Contains(w, "no OVS") && !strings.Contains(w, "MAC table not read") {
+				out[i].Warnings = append(out[i].Warnings, w)
+			}
+		}
+	}
+	return out
+}
