@@ -186,7 +186,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	rep.Interrupted = rep.Interrupted || ctx.Err() != nil
 	if o.JUnit != "" {
 		if err := writeFileAtomic(o.JUnit, func(f *os.File) error { return render.WriteJUnit(f, rep, started) }); err != nil {
-			return factsErr(fmt.Errorf("cannot write --junit %s: %v", o.JUnit, err))
+			return factsErr(fmt.Errorf("cannot write --junit %s: %w", o.JUnit, err))
 		}
 	}
 	if err := render.WriteCheck(o.Out, rep, o.Output, render.Options{Color: o.color}); err != nil {
@@ -194,9 +194,9 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	switch {
 	case rep.Interrupted && factsCut:
-		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted while the facts were read: no check ran (%v)", context.Cause(ctx))}
+		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted while the facts were read: no check ran (%w)", context.Cause(ctx))}
 	case rep.Interrupted:
-		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted: %d of %d checks ran (%v)", rep.Total-rep.NotRun, rep.Total, context.Cause(ctx))}
+		return &ExitError{Code: ExitBroken, Err: fmt.Errorf("interrupted: %d of %d checks ran (%w)", rep.Total-rep.NotRun, rep.Total, context.Cause(ctx))}
 	case rep.Failed > 0:
 		return silent(ExitBroken)
 	case rep.Errors > 0:

@@ -137,7 +137,7 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	}
 	snap.Nodes = []trace.NodeState{*st}
 	if nerr != nil {
-		return snap, factsErr(fmt.Errorf("node %s: %v (run as root on the node)", name, nerr))
+		return snap, factsErr(fmt.Errorf("node %s: %w (run as root on the node)", name, nerr))
 	}
 	return snap, nil
 }
@@ -198,7 +198,7 @@ func (o *CollectNodeOptions) Run(ctx context.Context) error {
 		w = f
 	}
 	if err := trace.WriteSnapshot(w, snap); err != nil {
-		return fmt.Errorf("writing the snapshot: %v", err)
+		return fmt.Errorf("writing the snapshot: %w", err)
 	}
 	for _, s := range snap.Sources {
 		for _, wn := range s.Warnings {

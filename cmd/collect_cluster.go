@@ -148,13 +148,13 @@ func isTarGz(path string) bool {
 func writeBundle(out string, data []byte, at time.Time) error {
 	if !isTarGz(out) {
 		if err := os.MkdirAll(out, 0o755); err != nil {
-			return fmt.Errorf("--output %s: %v", out, err)
+			return fmt.Errorf("--output %s: %w", out, err)
 		}
 		return os.WriteFile(filepath.Join(out, snapshotName), data, 0o644)
 	}
 	f, err := os.Create(out)
 	if err != nil {
-		return fmt.Errorf("--output %s: %v", out, err)
+		return fmt.Errorf("--output %s: %w", out, err)
 	}
 	zw := gzip.NewWriter(f)
 	tw := tar.NewWriter(zw)
@@ -168,7 +168,7 @@ func writeBundle(out string, data []byte, at time.Time) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("--output %s: %v", out, err)
+		return fmt.Errorf("--output %s: %w", out, err)
 	}
 	return nil
 }

@@ -34,15 +34,7 @@ func TestLabE2E(t *testing.T) {
 	l := startE2ELab(t)
 	defer func() { t.Logf("lab e2e in %v", time.Since(start).Round(time.Millisecond)) }()
 
-	var kubeDNS, nginx3 e2ePod
-	for _, p := range l.facts.Pods {
-		switch p.ref() {
-		case "kube-system/kube-dns":
-			kubeDNS = p
-		case "default/nginx-3":
-			nginx3 = p
-		}
-	}
+	kubeDNS, nginx3 := l.publishedPods()
 
 	t.Run("kube objects", func(t *testing.T) { testKubeObjects(t, l) })
 	if t.Failed() {
@@ -428,9 +420,9 @@ type checkReport struct {
 	}
 }
 
-func runCheck(t *testing.T, l *e2eLab, backend, plan, junit string) (checkReport, pwResult) {
+// decodeCheck decodes `check -o json`; every result carries its walk.
+func decodeCheck(t *testing.T, r pwResult) checkReport {
 	t.Helper()
-	r := l.pw(append([]string{"check", "--plan", plan, "--junit", junit, "-o", "json"}, l.live(backend)...)...)
 	var rep checkReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("check -o json: exit %d: %v\n%s%s", r.code, err, r.stdout, r.stderr)
@@ -440,7 +432,26 @@ func runCheck(t *testing.T, l *e2eLab, backend, plan, junit string) (checkReport
 			t.Fatalf("check %s: no walk in the JSON report", res.Name)
 		}
 	}
-	return rep, r
+	return rep
+}
+
+// publishedPods are the lab's pods of the published walk: its source and a pod on another node.
+func (l *e2eLab) publishedPods() (kubeDNS, nginx3 e2ePod) {
+	for _, p := range l.facts.Pods {
+		switch p.ref() {
+		case "kube-system/kube-dns":
+			kubeDNS = p
+		case "default/nginx-3":
+			nginx3 = p
+		}
+	}
+	return kubeDNS, nginx3
+}
+
+func runCheck(t *testing.T, l *e2eLab, backend, plan, junit string) (checkReport, pwResult) {
+	t.Helper()
+	r := l.pw(append([]string{"check", "--plan", plan, "--junit", junit, "-o", "json"}, l.live(backend)...)...)
+	return decodeCheck(t, r), r
 }
 
 // junitCounts reads a JUnit report: test cases and failed test cases.

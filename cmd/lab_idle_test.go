@@ -152,15 +152,7 @@ func testIdleWalks(t *testing.T, l *e2eLab) {
 // walk holds, and traceroute then gets through too), the check matrix names the same pairs, and
 // traceroute agrees.
 func testScenarioFlushed(t *testing.T, l *e2eLab, plan, name, kind, reason string, tr []string, fails func(e2ePod) bool) {
-	var kubeDNS, nginx3 e2ePod
-	for _, p := range l.facts.Pods {
-		switch p.ref() {
-		case "kube-system/kube-dns":
-			kubeDNS = p
-		case "default/nginx-3":
-			nginx3 = p
-		}
-	}
+	kubeDNS, nginx3 := l.publishedPods()
 	if name == "stale-mac" {
 		fails = func(e2ePod) bool { return false }
 	}

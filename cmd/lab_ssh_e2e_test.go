@@ -1,7 +1,6 @@
 package cmd_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -122,19 +121,4 @@ func TestLabAgentlessOverSSH(t *testing.T) {
 			}
 		}
 	})
-}
-
-// decodeCheck decodes `check -o json`; every result carries its walk.
-func decodeCheck(t *testing.T, r pwResult) checkReport {
-	t.Helper()
-	var rep checkReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("check -o json: exit %d: %v\n%s%s", r.code, err, r.stdout, r.stderr)
-	}
-	for _, res := range rep.Results {
-		if res.Walk == nil {
-			t.Fatalf("check %s: no walk in the JSON report", res.Name)
-		}
-	}
-	return rep
 }

@@ -36,7 +36,7 @@ func restConfig(g *GlobalOptions) (*rest.Config, error) {
 		if clientcmd.IsEmptyConfig(err) || errors.Is(err, clientcmd.ErrEmptyConfig) {
 			return nil, factsErr(errors.New(noKubeconfigMsg))
 		}
-		return nil, factsErr(fmt.Errorf("kubeconfig: %v", err))
+		return nil, factsErr(fmt.Errorf("kubeconfig: %w", err))
 	}
 	cfg.UserAgent = "kubectl-packetwalk"
 	if liveHooks.wrapTransport != nil {

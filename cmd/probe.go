@@ -169,11 +169,11 @@ func expandTemplate(tmpl string, vars map[string]string) ([]string, error) {
 		// The values come from the API server; a template may hand them to a remote shell (ssh).
 		if v != "" && k == "podIP" {
 			if _, err := runner.ParseNodeIP(v); err != nil {
-				return nil, fmt.Errorf("--pod-exec {podIP}: %v", err)
+				return nil, fmt.Errorf("--pod-exec {podIP}: %w", err)
 			}
 		} else if v != "" {
 			if err := runner.CheckName(k, v); err != nil {
-				return nil, fmt.Errorf("--pod-exec: %v", err)
+				return nil, fmt.Errorf("--pod-exec: %w", err)
 			}
 		}
 		pairs = append(pairs, "{"+k+"}", v)

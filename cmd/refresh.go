@@ -111,7 +111,7 @@ func (p *ProbeOptions) sendOne(ctx context.Context, pod trace.Pod, dst string) e
 	args := append(append([]string{}, prefix...), "traceroute", "-I", "-n", "-q", "1", "-w", "1", "-m", "1", dst)
 	out, err := runner.Local{}.Run(ctx, runner.Node{}, args)
 	if err != nil {
-		return fmt.Errorf("%v: %s", err, oneLine(string(out)))
+		return fmt.Errorf("%w: %s", err, oneLine(string(out)))
 	}
 	return nil
 }

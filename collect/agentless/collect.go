@@ -232,7 +232,7 @@ func namedNetns(ctx context.Context, run Run) (names, warnings []string, err err
 		Name string `json:"name"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, nil, fmt.Errorf("ip -j netns list: %v", err)
+		return nil, nil, fmt.Errorf("ip -j netns list: %w", err)
 	}
 	for _, n := range in {
 		if err := runner.CheckName(runner.KindNetns, n.Name); err != nil {
@@ -254,7 +254,7 @@ type procNS struct {
 func procNetns(ctx context.Context, run Run) ([]procNS, error) {
 	b, err := run(ctx, []string{"lsns", "-J", "-t", "net", "-o", "NS,PID"})
 	if err != nil {
-		return nil, fmt.Errorf("namespaces of processes not read: %v", err)
+		return nil, fmt.Errorf("namespaces of processes not read: %w", err)
 	}
 	var in struct {
 		Namespaces []struct {
@@ -263,7 +263,7 @@ func procNetns(ctx context.Context, run Run) ([]procNS, error) {
 		} `json:"namespaces"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("lsns -J: %v", err)
+		return nil, fmt.Errorf("lsns -J: %w", err)
 	}
 	var out []procNS
 	for _, n := range in.Namespaces {

@@ -39,7 +39,7 @@ type ipLink struct {
 func ParseLinks(b []byte) ([]trace.Link, error) {
 	var in []ipLink
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("ip -j -d link: %v", err)
+		return nil, fmt.Errorf("ip -j -d link: %w", err)
 	}
 	byName := map[string]int{}
 	for _, l := range in {
@@ -115,7 +115,7 @@ func ParseAddrs(b []byte) ([]trace.Address, error) {
 		} `json:"addr_info"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("ip -j addr: %v", err)
+		return nil, fmt.Errorf("ip -j addr: %w", err)
 	}
 	var out []trace.Address
 	for _, l := range in {
@@ -147,7 +147,7 @@ func ParseRoutes(b []byte) ([]trace.Route, error) {
 		} `json:"nexthops"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("ip -j route: %v", err)
+		return nil, fmt.Errorf("ip -j route: %w", err)
 	}
 	var out []trace.Route
 	for _, r := range in {
@@ -187,7 +187,7 @@ func ParseNeighbors(b []byte) ([]trace.Neighbor, error) {
 		State  []string `json:"state"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("ip -j neigh: %v", err)
+		return nil, fmt.Errorf("ip -j neigh: %w", err)
 	}
 	var out []trace.Neighbor
 	for _, n := range in {

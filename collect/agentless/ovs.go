@@ -131,7 +131,7 @@ func ParseOVS(bridgesJSON, portsJSON, ifacesJSON []byte) (*trace.OVS, error) {
 		name string
 	}{{bridgesJSON, &tb, "Bridge"}, {portsJSON, &tp, "Port"}, {ifacesJSON, &ti, "Interface"}} {
 		if err := json.Unmarshal(x.b, x.t); err != nil {
-			return nil, fmt.Errorf("ovs-vsctl list %s: %v", x.name, err)
+			return nil, fmt.Errorf("ovs-vsctl list %s: %w", x.name, err)
 		}
 	}
 	var ifaces []vswitchd.Interface

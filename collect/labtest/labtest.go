@@ -26,9 +26,19 @@ func Unavailable(t testing.TB, what, how string) {
 	t.Skipf("skipping: %s is not available; %s", what, how)
 }
 
-// RequireRoot needs uid 0 (network namespaces, OVS).
+// SkipShort skips a test that starts real components (a lab, kube-apiserver) under -short, even
+// in CI: -short asks for the tests that need nothing but Go.
+func SkipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipping under -short: needs %s (run without -short)", what)
+	}
+}
+
+// RequireRoot needs uid 0 (network namespaces, OVS); it is a lab test, skipped under -short.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	SkipShort(t, "root and a lab")
 	if os.Geteuid() != 0 {
 		Unavailable(t, "root", "run the lab tests as root: sudo -E make test (or sudo -E go test ./...)")
 	}

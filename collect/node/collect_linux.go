@@ -41,12 +41,12 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 		rootFd, err = netns.Get()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot open the root network namespace: %v", err)
+		return nil, nil, fmt.Errorf("cannot open the root network namespace: %w", err)
 	}
 	rootIno, err := inodeOf(rootFd)
 	if err != nil {
 		rootFd.Close()
-		return nil, nil, fmt.Errorf("cannot stat this process's network namespace: %v", err)
+		return nil, nil, fmt.Errorf("cannot stat this process's network namespace: %w", err)
 	}
 	refs := []*nsRef{{name: "root", root: true, inode: rootIno, fd: rootFd}}
 	var warnings []string
@@ -97,7 +97,7 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 		}
 	}()
 	if errs[0] != nil {
-		return nil, warnings, fmt.Errorf("netlink in the root network namespace: %v", errs[0])
+		return nil, warnings, fmt.Errorf("netlink in the root network namespace: %w", errs[0])
 	}
 	// Name the namespace holding each veth peer: ask each namespace which nsid it gives the others.
 	resolvePeers(refs, results, handles)

@@ -90,7 +90,7 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	discard := logr.Discard()
 	c, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(opts.DB), client.WithLogger(&discard))
 	if err != nil {
-		return nil, fmt.Errorf("ovsdb %s: %v", opts.DB, err)
+		return nil, fmt.Errorf("ovsdb %s: %w", opts.DB, err)
 	}
 	if err := c.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
@@ -105,7 +105,7 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 		client.WithTable(it, &it.AdminState, &it.ExternalIDs, &it.LinkState, &it.MACInUse, &it.Name, &it.Ofport, &it.Type),
 	)
 	if _, err := c.Monitor(ctx, mon); err != nil {
-		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %v", opts.DB, err)
+		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %w", opts.DB, err)
 	}
 	var bridges []vswitchd.Bridge
 	var ports []vswitchd.Port
@@ -115,7 +115,7 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 		tbl string
 	}{{&bridges, "Bridge"}, {&ports, "Port"}, {&ifaces, "Interface"}} {
 		if err := c.List(ctx, l.m); err != nil && !errors.Is(err, client.ErrNotFound) {
-			return nil, fmt.Errorf("ovsdb %s: listing %s: %v", opts.DB, l.tbl, err)
+			return nil, fmt.Errorf("ovsdb %s: listing %s: %w", opts.DB, l.tbl, err)
 		}
 	}
 	return Convert(bridges, ports, ifaces), nil
@@ -240,11 +240,11 @@ func ReadMACTables(ctx context.Context, opts Options, bridges []trace.Bridge) ([
 	for _, b := range bridges {
 		text, err := fdbShow(ctx, opts, sock, findErr, b.Name)
 		if err != nil {
-			return nil, fmt.Errorf("MAC table not read: %v", err)
+			return nil, fmt.Errorf("MAC table not read: %w", err)
 		}
 		es, err := ParseFDB(b.Name, text)
 		if err != nil {
-			return nil, fmt.Errorf("MAC table not read: %v", err)
+			return nil, fmt.Errorf("MAC table not read: %w", err)
 		}
 		out = append(out, es...)
 	}
@@ -270,7 +270,7 @@ func fdbShow(ctx context.Context, opts Options, sock string, findErr error, brid
 	}
 	text, aerr := appctl(ctx, opts.Appctl, s, "fdb/show", bridge)
 	if aerr != nil {
-		return "", fmt.Errorf("%v; fallback: %v", err, aerr)
+		return "", fmt.Errorf("%w; fallback: %w", err, aerr)
 	}
 	return text, nil
 }

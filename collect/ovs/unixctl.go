@@ -30,7 +30,7 @@ func FindVswitchdCtl(runDir string) (string, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("ovs-vswitchd is not running here: %s does not exist (pass --ovs-vswitchd-ctl PATH)", pidFile)
 		}
-		return "", fmt.Errorf("cannot read %s: %v (pass --ovs-vswitchd-ctl PATH)", pidFile, err)
+		return "", fmt.Errorf("cannot read %s: %w (pass --ovs-vswitchd-ctl PATH)", pidFile, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
@@ -78,7 +78,7 @@ func Unixctl(ctx context.Context, socket, method string, params ...string) (stri
 		if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
 			return "", fmt.Errorf("ovs-vswitchd %s: reading the answer to %s: %v", socket, method, ioHint(ctx, err, timeout))
 		}
-		return "", fmt.Errorf("ovs-vswitchd %s: %v", socket, err)
+		return "", fmt.Errorf("ovs-vswitchd %s: %w", socket, err)
 	}
 	return text, nil
 }
@@ -115,7 +115,7 @@ func DecodeReply(r io.Reader, method string, params []string) (string, error) {
 		if errors.As(err, &ne) {
 			return "", err
 		}
-		return "", fmt.Errorf("the answer to %s is not JSON-RPC: %v", method, err)
+		return "", fmt.Errorf("the answer to %s is not JSON-RPC: %w", method, err)
 	}
 	if len(resp.Error) > 0 && string(resp.Error) != "null" {
 		var msg string

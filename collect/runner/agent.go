@@ -79,7 +79,7 @@ func (a *Agent) Pod(ctx context.Context, node string) (*corev1.Pod, error) {
 		FieldSelector: fields.AndSelectors(fields.OneTermEqualSelector("spec.nodeName", node), fields.OneTermEqualSelector("status.phase", string(corev1.PodRunning))).String(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find the agent pod (%s) on %s: %v", a.selector, node, err)
+		return nil, fmt.Errorf("find the agent pod (%s) on %s: %w", a.selector, node, err)
 	}
 	if len(l.Items) == 0 {
 		return nil, fmt.Errorf("no running pod matches %s on node %s: check the CNI agent's labels with `kubectl get pods -A -o wide -l %s`", a.selector, node, a.selector)
@@ -93,17 +93,7 @@ func (a *Agent) Pod(ctx context.Context, node string) (*corev1.Pod, error) {
 
 // Run execs argv in the agent pod's container (no TTY, no stdin).
 func (a *Agent) Run(ctx context.Context, node Node, argv []string) ([]byte, error) {
-	p, err := a.Pod(ctx, node.Name)
-	if err != nil {
-		return nil, err
-	}
-	container := a.container
-	if container == "" && len(p.Spec.Containers) > 0 {
-		container = p.Spec.Containers[0].Name
-	}
-	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ex, err := a.exec(a.cfg, "POST", req)
+	p, container, ex, err := a.executor(ctx, node, argv)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +115,15 @@ func (a *Agent) Run(ctx context.Context, node Node, argv []string) ([]byte, erro
 	if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file") {
 		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
 	}
-	return nil, fmt.Errorf("exec in %s/%s (%s) on %s: %v", p.Namespace, p.Name, container, node.Name, err)
+	return nil, fmt.Errorf("exec in %s/%s (%s) on %s: %w", p.Namespace, p.Name, container, node.Name, err)
 }
 
-// Stream execs argv in the agent pod's container and hands its output to read as it arrives.
-func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(io.Reader) error) error {
+// executor finds the agent pod on node and prepares the exec of argv in its container (the
+// named one, else the pod's first).
+func (a *Agent) executor(ctx context.Context, node Node, argv []string) (*corev1.Pod, string, remotecommand.Executor, error) {
 	p, err := a.Pod(ctx, node.Name)
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	container := a.container
 	if container == "" && len(p.Spec.Containers) > 0 {
@@ -141,6 +132,15 @@ func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(
 	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	ex, err := a.exec(a.cfg, "POST", req)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return p, container, ex, nil
+}
+
+// Stream execs argv in the agent pod's container and hands its output to read as it arrives.
+func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(io.Reader) error) error {
+	p, container, ex, err := a.executor(ctx, node, argv)
 	if err != nil {
 		return err
 	}
@@ -178,5 +178,5 @@ func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(
 	case strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file"):
 		return &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
 	}
-	return fmt.Errorf("exec in %s/%s (%s) on %s: %v", p.Namespace, p.Name, container, node.Name, err)
+	return fmt.Errorf("exec in %s/%s (%s) on %s: %w", p.Namespace, p.Name, container, node.Name, err)
 }

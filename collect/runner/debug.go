@@ -85,7 +85,7 @@ func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 	pods := d.cs.CoreV1().Pods(d.namespace)
 	p, err := pods.Create(ctx, d.PodSpec(node, argv), metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("create debug pod on %s: %v", node.Name, err)
+		return nil, fmt.Errorf("create debug pod on %s: %w", node.Name, err)
 	}
 	defer func() {
 		// A fresh context: the pod is removed even when ctx was cancelled.
@@ -99,14 +99,14 @@ func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 	for {
 		cur, err := pods.Get(ctx, p.Name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("debug pod %s/%s on %s: %v", d.namespace, p.Name, node.Name, err)
+			return nil, fmt.Errorf("debug pod %s/%s on %s: %w", d.namespace, p.Name, node.Name, err)
 		}
 		switch cur.Status.Phase {
 		case corev1.PodSucceeded, corev1.PodFailed:
 			limit := MaxOutput + 1
 			out, lerr := pods.GetLogs(p.Name, &corev1.PodLogOptions{Container: "packetwalk", LimitBytes: &limit}).DoRaw(ctx)
 			if lerr != nil {
-				return nil, fmt.Errorf("log of debug pod %s/%s: %v", d.namespace, p.Name, lerr)
+				return nil, fmt.Errorf("log of debug pod %s/%s: %w", d.namespace, p.Name, lerr)
 			}
 			if int64(len(out)) > MaxOutput {
 				return nil, fmt.Errorf("debug pod %s/%s on %s printed more than %d MiB: not read", d.namespace, p.Name, node.Name, MaxOutput>>20)

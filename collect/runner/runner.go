@@ -78,7 +78,7 @@ type Template struct {
 func NewTemplate(tmpl string) (*Template, error) {
 	words, err := Split(tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("--node-exec %q: %v", tmpl, err)
+		return nil, fmt.Errorf("--node-exec %q: %w", tmpl, err)
 	}
 	if len(words) == 0 {
 		return nil, fmt.Errorf("--node-exec is empty: give a command such as 'ssh {nodeIP}' or 'ip netns exec {node}'")

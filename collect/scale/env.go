@@ -34,7 +34,7 @@ func Build(ctx context.Context, root, dir string) (Binaries, error) {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", x[0], x[1])
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("go build %s: %v\n%s", x[1], err, out)
+			return b, fmt.Errorf("go build %s: %w\n%s", x[1], err, out)
 		}
 	}
 	return b, nil
@@ -93,7 +93,7 @@ func Start(z Size, latency time.Duration, bin Binaries, real *RealAPI) (*Env, er
 		cancel()
 		if err != nil {
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("load the %s cluster into kube-apiserver: %v", z.Name, err)
+			return nil, fmt.Errorf("load the %s cluster into kube-apiserver: %w", z.Name, err)
 		}
 		proxy, err := NewKubeProxy(real.Config, latency, e.Timeline)
 		if err != nil {
@@ -206,10 +206,10 @@ func (e *Env) Run(ctx context.Context, op string, argv []string, env ...string) 
 	b, rerr := os.ReadFile(result)
 	var wall, rss int64
 	if rerr != nil {
-		return m, fmt.Errorf("%s: %v (launcher: %v)", op, err, rerr)
+		return m, fmt.Errorf("%s: %w (launcher: %w)", op, err, rerr)
 	}
 	if _, err := fmt.Sscan(string(b), &wall, &rss, &m.ExitCode); err != nil {
-		return m, fmt.Errorf("%s: launcher result %q: %v", op, b, err)
+		return m, fmt.Errorf("%s: launcher result %q: %w", op, b, err)
 	}
 	m.Wall, m.RSS = time.Duration(wall), rss*1024
 	calls := e.Timeline.Calls()

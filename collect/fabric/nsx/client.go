@@ -428,7 +428,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 				}
 				continue
 			}
-			return fmt.Errorf("NSX Manager's answer to GET %s is not complete JSON after %d attempts: %v", path, attempt+1, readErr)
+			return fmt.Errorf("NSX Manager's answer to GET %s is not complete JSON after %d attempts: %w", path, attempt+1, readErr)
 		}
 		return nil
 	}

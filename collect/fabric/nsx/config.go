@@ -164,7 +164,7 @@ func newProvider(cfg Config) (*provider, error) {
 		if cfg.CAFile != "" {
 			pem, err := os.ReadFile(cfg.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("--nsx-ca-file: %v", err)
+				return nil, fmt.Errorf("--nsx-ca-file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
@@ -195,7 +195,7 @@ func readPassword(cfg Config) (string, error) {
 	if cfg.PasswordFile != "" {
 		b, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {
-			return "", fmt.Errorf("--nsx-password-file: %v", err)
+			return "", fmt.Errorf("--nsx-password-file: %w", err)
 		}
 		pw := strings.TrimRight(string(b), "\r\n")
 		if pw == "" {

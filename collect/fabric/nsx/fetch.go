@@ -254,7 +254,7 @@ func list[T any](ctx context.Context, f *fetcher, path string, q url.Values) ([]
 		}
 		xs, err := decodePage[T](f, cacheKey(path, qq), lp)
 		if err != nil {
-			return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %v", path, err)
+			return out, fmt.Errorf("NSX Manager's GET %s returned an entry that does not decode: %w", path, err)
 		}
 		out = append(out, xs...)
 		more, err := pg.next(path, lp)

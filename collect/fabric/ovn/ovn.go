@@ -109,11 +109,11 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 	if err != nil {
-		return nil, fmt.Errorf("cannot load the OVN NB client certificate: %v", err)
+		return nil, fmt.Errorf("cannot load the OVN NB client certificate: %w", err)
 	}
 	ca, err := os.ReadFile(cfg.CACert)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the OVN NB CA certificate: %v", err)
+		return nil, fmt.Errorf("cannot read the OVN NB CA certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
@@ -149,17 +149,17 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 	}
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("ovn: %v", err)
+		return nil, nil, fmt.Errorf("ovn: %w", err)
 	}
 	cli, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ovn: %v", err)
+		return nil, nil, fmt.Errorf("ovn: %w", err)
 	}
 	if err := cli.Connect(ctx); err != nil {
 		if isCut(ctx, err) {
 			return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w while connecting", p.cfg.NB, errCut)
 		}
-		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %v (check --ovn-nb and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err)
+		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w (check --ovn-nb and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err)
 	}
 	defer cli.Close()
 	// A connection that drops ends every read at once, named as cut (not a deadline later).

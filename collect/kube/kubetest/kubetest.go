@@ -308,9 +308,10 @@ var (
 )
 
 // Get returns the package's shared server, starting it on first use. Without the binaries it fails
-// the test in CI and skips it elsewhere, saying how to build them.
+// the test in CI and skips it elsewhere, saying how to build them; under -short it skips.
 func Get(t testing.TB) *Server {
 	t.Helper()
+	labtest.SkipShort(t, "kube-apiserver")
 	if _, _, err := Binaries(); err != nil {
 		labtest.Unavailable(t, "kube-apiserver", howTo)
 	}
