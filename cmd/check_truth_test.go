@@ -30,18 +30,20 @@ func TestCheckSelectorsMatchLabels(t *testing.T) {
 		{[]string{"-A", "--from", "k8s-app=kube-dns", "--to", "node/172.15.0.5"}, []string{"kube-system/kube-dns"}},
 		{[]string{"--plan", plan}, []string{"default/nginx-1", "default/nginx-2", "default/nginx-3"}},
 	} {
-		r := run(t, append([]string{"check", "--snapshot", published, "-o", "json"}, tc.args...)...)
-		var rep checkJSON
-		if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 {
-			t.Fatalf("%v: exit %d %v\n%s%s", tc.args, r.code, err, r.out, r.err)
-		}
-		var got []string
-		for _, res := range rep.Results {
-			got = append(got, res.Source.Namespace+"/"+res.Source.Name)
-		}
-		if strings.Join(got, ",") != strings.Join(tc.sources, ",") {
-			t.Errorf("%v: sources %v, want %v", tc.args, got, tc.sources)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := run(t, append([]string{"check", "--snapshot", published, "-o", "json"}, tc.args...)...)
+			var rep checkJSON
+			if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 {
+				t.Fatalf("%v: exit %d %v\n%s%s", tc.args, r.code, err, r.out, r.err)
+			}
+			var got []string
+			for _, res := range rep.Results {
+				got = append(got, res.Source.Namespace+"/"+res.Source.Name)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.sources, ",") {
+				t.Errorf("%v: sources %v, want %v", tc.args, got, tc.sources)
+			}
+		})
 	}
 	// The table names a plan's checks.
 	r := run(t, "check", "--snapshot", published, "--plan", plan)

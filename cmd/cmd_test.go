@@ -95,16 +95,18 @@ func TestErrorsAreOneClearLine(t *testing.T) {
 		{[]string{"nosuchcommand"}, 2, `error: unknown command "nosuchcommand"`},
 	}
 	for _, c := range cases {
-		r := run(t, c.args...)
-		if r.code != c.code || !strings.Contains(r.err, c.want) {
-			t.Errorf("%v: exit %d stderr %q; want exit %d and %q", c.args, r.code, r.err, c.code, c.want)
-		}
-		if first := strings.SplitN(r.err, "\n", 2)[0]; !strings.HasPrefix(first, "error: ") {
-			t.Errorf("%v: first stderr line %q is not an error line", c.args, first)
-		}
-		if strings.Contains(r.err, "goroutine ") || strings.Count(r.err, "\n") > 2 {
-			t.Errorf("%v: stderr is not one clear line:\n%s", c.args, r.err)
-		}
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			r := run(t, c.args...)
+			if r.code != c.code || !strings.Contains(r.err, c.want) {
+				t.Errorf("%v: exit %d stderr %q; want exit %d and %q", c.args, r.code, r.err, c.code, c.want)
+			}
+			if first := strings.SplitN(r.err, "\n", 2)[0]; !strings.HasPrefix(first, "error: ") {
+				t.Errorf("%v: first stderr line %q is not an error line", c.args, first)
+			}
+			if strings.Contains(r.err, "goroutine ") || strings.Count(r.err, "\n") > 2 {
+				t.Errorf("%v: stderr is not one clear line:\n%s", c.args, r.err)
+			}
+		})
 	}
 }
 
@@ -201,11 +203,13 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "trace", "x", "-o", ""}, []string{"table", "wide", "json", "yaml", "dot", "mermaid"}},
 	}
 	for _, c := range cases {
-		r := run(t, c.args...)
-		lines := strings.Split(strings.TrimSpace(r.out), "\n")
-		got := lines[:len(lines)-1] // the last line is the directive
-		if strings.Join(got, ",") != strings.Join(c.want, ",") {
-			t.Errorf("%v: completions %q, want %q", c.args[1:], got, c.want)
-		}
+		t.Run(strings.Join(c.args[1:], " "), func(t *testing.T) {
+			r := run(t, c.args...)
+			lines := strings.Split(strings.TrimSpace(r.out), "\n")
+			got := lines[:len(lines)-1] // the last line is the directive
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("%v: completions %q, want %q", c.args[1:], got, c.want)
+			}
+		})
 	}
 }

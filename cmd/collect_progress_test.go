@@ -40,9 +40,11 @@ func TestCollectClusterFlags(t *testing.T) {
 		{CollectClusterOptions{Output: "x", AllNodes: true, Parallel: 0}, "--parallel must be between 1 and 256, got 0"},
 		{CollectClusterOptions{Output: "x", Parallel: 4}, "name what to collect: --node NAME (repeatable), --pod POD --to DEST, or --all-nodes"},
 	} {
-		if err := tc.o.Validate(); err == nil || err.Error() != tc.want {
-			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			if err := tc.o.Validate(); err == nil || err.Error() != tc.want {
+				t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
+			}
+		})
 	}
 }
 

@@ -33,10 +33,12 @@ func TestCollectNodeUsage(t *testing.T) {
 		{[]string{"macs", "--local", "--snapshot", "x.json"}, "--local reads this node live: drop --snapshot"},
 		{[]string{"macs"}, "--node NAME is required (or --local on the node itself)"},
 	} {
-		code, _, errOut := runCLI(tc.args...)
-		if code != ExitUsage || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
-			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", tc.args, code, errOut, tc.want)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, errOut := runCLI(tc.args...)
+			if code != ExitUsage || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", tc.args, code, errOut, tc.want)
+			}
+		})
 	}
 }
 

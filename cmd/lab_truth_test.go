@@ -241,10 +241,12 @@ func TestLabTruth(t *testing.T) {
 			{[]string{"trace", "kube-system/kube-dns", "--to", "node/worker-1"}, "node worker-1 not found"},
 			{[]string{"check", "--from", "kube-system/kube-dsn", "--to", "nodes"}, "did you mean kube-system/kube-dns?"},
 		} {
-			r := l.pw(append(tc.args, l.live("native")...)...)
-			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
-				t.Errorf("%v: exit %d stderr %q; want 2 and one line with %q", tc.args, r.code, r.stderr, tc.want)
-			}
+			t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+				r := l.pw(append(tc.args, l.live("native")...)...)
+				if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+					t.Errorf("%v: exit %d stderr %q; want 2 and one line with %q", tc.args, r.code, r.stderr, tc.want)
+				}
+			})
 		}
 		for _, tc := range []struct {
 			args []string
@@ -256,12 +258,14 @@ func TestLabTruth(t *testing.T) {
 			{[]string{"check", "--from", "kube-system/kube-d"}, "kube-system/kube-dns"},
 			{[]string{"check", "--to", "nodes,pod/default/nginx-"}, "nodes,pod/default/nginx-3"},
 		} {
-			args := append([]string{"__complete", tc.args[0], "--kubeconfig", l.facts.Kubeconfig}, tc.args[1:]...)
-			r := l.pw(args...)
-			lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-			if !slices.Contains(lines, tc.want) || lines[len(lines)-1] != ":4" {
-				t.Errorf("completion %v: %q, want %q and no file names", tc.args, lines, tc.want)
-			}
+			t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+				args := append([]string{"__complete", tc.args[0], "--kubeconfig", l.facts.Kubeconfig}, tc.args[1:]...)
+				r := l.pw(args...)
+				lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+				if !slices.Contains(lines, tc.want) || lines[len(lines)-1] != ":4" {
+					t.Errorf("completion %v: %q, want %q and no file names", tc.args, lines, tc.want)
+				}
+			})
 		}
 	})
 }

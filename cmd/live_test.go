@@ -161,10 +161,12 @@ func TestLiveErrors(t *testing.T) {
 		{[]string{"collect", "cluster", "--node", "172.15.0.3"}, ExitUsage,
 			"error: --output DIR or --output FILE.tar.gz is required\n"},
 	} {
-		r := runLive(t, srv, tc.args...)
-		if r.code != tc.code || r.err != tc.err {
-			t.Errorf("%s: exit %d stderr %q, want %d %q", strings.Join(tc.args, " "), r.code, r.err, tc.code, tc.err)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := runLive(t, srv, tc.args...)
+			if r.code != tc.code || r.err != tc.err {
+				t.Errorf("%s: exit %d stderr %q, want %d %q", strings.Join(tc.args, " "), r.code, r.err, tc.code, tc.err)
+			}
+		})
 	}
 	bad := filepath.Join(t.TempDir(), "x.tar.gz")
 	os.WriteFile(bad, []byte{0x1f, 0x8b, 0, 0}, 0o644)

@@ -102,16 +102,18 @@ func TestCompletionMatchesTheREADME(t *testing.T) {
 		{[]string{"check", "--to", "nodes,pod/kube-system/he"}, []string{"nodes,pod/kube-system/heapster"}},
 		{[]string{"check", "--expect", ""}, []string{"reachable", "broken"}},
 	} {
-		// --snapshot goes before the word being completed.
-		args := append([]string{"__complete", tc.args[0], "--snapshot", published}, tc.args[1:]...)
-		r := run(t, args...)
-		lines := strings.Split(strings.TrimSpace(r.out), "\n")
-		got, directive := lines[:len(lines)-1], lines[len(lines)-1]
-		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
-			t.Errorf("%v: completions %q, want %q", tc.args, got, tc.want)
-		}
-		if directive != ":4" { // cobra.ShellCompDirectiveNoFileComp
-			t.Errorf("%v: directive %s, want :4 (no file names)", tc.args, directive)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			// --snapshot goes before the word being completed.
+			args := append([]string{"__complete", tc.args[0], "--snapshot", published}, tc.args[1:]...)
+			r := run(t, args...)
+			lines := strings.Split(strings.TrimSpace(r.out), "\n")
+			got, directive := lines[:len(lines)-1], lines[len(lines)-1]
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("%v: completions %q, want %q", tc.args, got, tc.want)
+			}
+			if directive != ":4" { // cobra.ShellCompDirectiveNoFileComp
+				t.Errorf("%v: directive %s, want :4 (no file names)", tc.args, directive)
+			}
+		})
 	}
 }
