@@ -52,10 +52,12 @@ func TestParseFDBBadLines(t *testing.T) {
 		{"    1   101  02:50:56:56:44:52  x", `line 2: age "x" is not a number`},
 		{"ovs-appctl: cannot connect to \"/x\"", `expected "PORT VLAN MAC AGE"`},
 	} {
-		_, err := ParseFDB("br-int", " port  VLAN  MAC                Age\n"+tc.line+"\n")
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseFDB(%q) error = %v, want it to contain %q", tc.line, err, tc.want)
-		}
+		t.Run(tc.line, func(t *testing.T) {
+			_, err := ParseFDB("br-int", " port  VLAN  MAC                Age\n"+tc.line+"\n")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ParseFDB(%q) error = %v, want it to contain %q", tc.line, err, tc.want)
+			}
+		})
 	}
 }
 

@@ -62,9 +62,11 @@ func TestTemplateRefusesHostileNodes(t *testing.T) {
 		{runner.Node{Name: "n1"}, "node n1 has no address for {nodeIP}"},
 		{runner.Node{Name: "-oProxyCommand=x", IP: "10.0.0.1"}, "starts with -"},
 	} {
-		if _, err := tp.Argv(tc.node, []string{"true"}); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v, want %q", tc.node, err, tc.want)
-		}
+		t.Run(tc.node.Name, func(t *testing.T) {
+			if _, err := tp.Argv(tc.node, []string{"true"}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%+v: %v, want %q", tc.node, err, tc.want)
+			}
+		})
 	}
 }
 

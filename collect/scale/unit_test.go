@@ -29,18 +29,20 @@ func TestCriticalPath(t *testing.T) {
 		{"overlap is not a chain", []Call{call(0, 20), call(19, 40)}, 1},
 		{"longest of two branches", []Call{call(0, 20), call(0, 5), call(6, 10), call(11, 15), call(21, 30)}, 4},
 	} {
-		if got := CriticalPath(c.calls); got != c.want {
-			t.Errorf("%s: %d, want %d", c.name, got, c.want)
-		}
-		chain := CriticalChain(c.calls)
-		if len(chain) != c.want {
-			t.Errorf("%s: chain of %d calls, want %d", c.name, len(chain), c.want)
-		}
-		for i := 1; i < len(chain); i++ {
-			if chain[i].Start.Before(chain[i-1].End) {
-				t.Errorf("%s: chain call %d starts before call %d ends", c.name, i, i-1)
+		t.Run(c.name, func(t *testing.T) {
+			if got := CriticalPath(c.calls); got != c.want {
+				t.Errorf("%s: %d, want %d", c.name, got, c.want)
 			}
-		}
+			chain := CriticalChain(c.calls)
+			if len(chain) != c.want {
+				t.Errorf("%s: chain of %d calls, want %d", c.name, len(chain), c.want)
+			}
+			for i := 1; i < len(chain); i++ {
+				if chain[i].Start.Before(chain[i-1].End) {
+					t.Errorf("%s: chain call %d starts before call %d ends", c.name, i, i-1)
+				}
+			}
+		})
 	}
 }
 

@@ -172,9 +172,11 @@ func TestBadConfigIsOneClearLine(t *testing.T) {
 		{Config{Manager: "https://nsx"}, "set $NSX_PASSWORD or give --nsx-password-file"},
 		{Config{Manager: "https://nsx", PasswordFile: "/nonexistent/pw"}, "--nsx-password-file"},
 	} {
-		_, err := New(tc.cfg)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%+v: err %v, want %q", tc.cfg, err, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := New(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%+v: err %v, want %q", tc.cfg, err, tc.want)
+			}
+		})
 	}
 }

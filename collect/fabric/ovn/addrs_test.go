@@ -23,13 +23,15 @@ func TestLSPAddrs(t *testing.T) {
 		{"dynamic", nbdb.LogicalSwitchPort{Addresses: []string{"dynamic"}, DynamicAddresses: &dyn}},
 		{"port_security", nbdb.LogicalSwitchPort{Addresses: []string{"unknown"}, PortSecurity: []string{"0a:00:00:00:00:02 10.1.0.3/24"}}},
 	} {
-		macs, ips := lspAddrs(&tc.p)
-		if !slices.Equal(macs, []string{"0a:00:00:00:00:02"}) || !slices.Equal(ips, []netip.Addr{netip.MustParseAddr("10.1.0.3")}) {
-			t.Errorf("%s: %v %v", tc.name, macs, ips)
-		}
-		if !lspHolds(&tc.p, netip.MustParseAddr("10.1.0.3"), "") || !lspHolds(&tc.p, netip.Addr{}, "0a:00:00:00:00:02") || lspHolds(&tc.p, netip.MustParseAddr("10.1.0.4"), "") {
-			t.Errorf("%s: lspHolds", tc.name)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			macs, ips := lspAddrs(&tc.p)
+			if !slices.Equal(macs, []string{"0a:00:00:00:00:02"}) || !slices.Equal(ips, []netip.Addr{netip.MustParseAddr("10.1.0.3")}) {
+				t.Errorf("%s: %v %v", tc.name, macs, ips)
+			}
+			if !lspHolds(&tc.p, netip.MustParseAddr("10.1.0.3"), "") || !lspHolds(&tc.p, netip.Addr{}, "0a:00:00:00:00:02") || lspHolds(&tc.p, netip.MustParseAddr("10.1.0.4"), "") {
+				t.Errorf("%s: lspHolds", tc.name)
+			}
+		})
 	}
 }
 

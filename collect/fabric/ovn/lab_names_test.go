@@ -32,29 +32,31 @@ func testPortNaming(t *testing.T, l *lab) {
 			{"by iface-id", fabric.Endpoint{IP: ip, Node: p.Node, Pod: &ref, IfaceID: p.Lsp}},
 			{"by IP alone", fabric.Endpoint{IP: ip, Node: p.Node, Pod: &ref}},
 		} {
-			f, warns, err := prov.Collect(context.Background(), fabric.Query{Sources: []fabric.Endpoint{how.ep},
-				Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("172.15.0.4"), Node: "172.15.0.4"}}})
-			if err != nil {
-				t.Fatalf("%s %s: %v", ref, how.name, err)
-			}
-			var got *trace.SwitchPort
-			for i, sp := range f.SwitchPorts {
-				for _, x := range sp.IPs {
-					if x == p.IP && sp.Type != trace.PortRouter {
-						got = &f.SwitchPorts[i]
+			t.Run(how.name, func(t *testing.T) {
+				f, warns, err := prov.Collect(context.Background(), fabric.Query{Sources: []fabric.Endpoint{how.ep},
+					Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("172.15.0.4"), Node: "172.15.0.4"}}})
+				if err != nil {
+					t.Fatalf("%s %s: %v", ref, how.name, err)
+				}
+				var got *trace.SwitchPort
+				for i, sp := range f.SwitchPorts {
+					for _, x := range sp.IPs {
+						if x == p.IP && sp.Type != trace.PortRouter {
+							got = &f.SwitchPorts[i]
+						}
 					}
 				}
-			}
-			if got == nil || got.ID != p.Lsp || got.Type != trace.PortChild || got.ParentPort != p.ParentLsp || got.TrafficTag == nil || *got.TrafficTag != p.VLAN ||
-				len(got.MACs) != 1 || got.MACs[0] != p.MAC {
-				t.Errorf("%s %s: port %+v, want %s (child of %s, tag %d, MAC %s)", ref, how.name, got, p.Lsp, p.ParentLsp, p.VLAN, p.MAC)
-			}
-			if how.ep.IfaceID != "" && (got == nil || got.Pod == nil || *got.Pod != ref) {
-				t.Errorf("%s %s: the port the node binds is not named the pod's: %+v", ref, how.name, got)
-			}
-			if len(warns) > 0 {
-				t.Errorf("%s %s: warnings %v", ref, how.name, warns)
-			}
+				if got == nil || got.ID != p.Lsp || got.Type != trace.PortChild || got.ParentPort != p.ParentLsp || got.TrafficTag == nil || *got.TrafficTag != p.VLAN ||
+					len(got.MACs) != 1 || got.MACs[0] != p.MAC {
+					t.Errorf("%s %s: port %+v, want %s (child of %s, tag %d, MAC %s)", ref, how.name, got, p.Lsp, p.ParentLsp, p.VLAN, p.MAC)
+				}
+				if how.ep.IfaceID != "" && (got == nil || got.Pod == nil || *got.Pod != ref) {
+					t.Errorf("%s %s: the port the node binds is not named the pod's: %+v", ref, how.name, got)
+				}
+				if len(warns) > 0 {
+					t.Errorf("%s %s: warnings %v", ref, how.name, warns)
+				}
+			})
 		}
 		switch {
 		case strings.Count(p.Lsp, "-") == 4:

@@ -19,10 +19,12 @@ func TestNewRejectsBadAddresses(t *testing.T) {
 		{"http://10.0.0.1:6641", "is not an OVSDB address"},
 		{"ssl:10.0.0.1:6641", "needs --ovn-nb-ca-cert"},
 	} {
-		_, err := New(Config{NB: tc.nb})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("New(%q) error = %v, want one line containing %q", tc.nb, err, tc.want)
-		}
+		t.Run(tc.nb, func(t *testing.T) {
+			_, err := New(Config{NB: tc.nb})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("New(%q) error = %v, want one line containing %q", tc.nb, err, tc.want)
+			}
+		})
 	}
 	for _, nb := range []string{"unix:/run/ovn/ovnnb_db.sock", "tcp:127.0.0.1:6641", "tcp:[::1]:6641,tcp:127.0.0.2:6641"} {
 		if _, err := New(Config{NB: nb}); err != nil {
@@ -45,9 +47,11 @@ func TestTier(t *testing.T) {
 		// packetwalk/* keys are no configuration a deployment writes: ignored.
 		{"edge-2", map[string]string{"packetwalk/tier": "tier0"}, ""},
 	} {
-		if got := tierOf(&nbdb.LogicalRouter{Name: tc.name, ExternalIDs: tc.ids}); got != tc.want {
-			t.Errorf("tier of %s %v = %q, want %q", tc.name, tc.ids, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tierOf(&nbdb.LogicalRouter{Name: tc.name, ExternalIDs: tc.ids}); got != tc.want {
+				t.Errorf("tier of %s %v = %q, want %q", tc.name, tc.ids, got, tc.want)
+			}
+		})
 	}
 }
 
