@@ -3,6 +3,7 @@ package nsx
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -137,7 +138,9 @@ type (
 		} `json:"host_switch_states"`
 	}
 	tunnelList struct {
-		Tunnels []struct {
+		ResultCount int    `json:"result_count"`
+		Cursor      string `json:"cursor"`
+		Tunnels     []struct {
 			Name         string `json:"name"`
 			LocalIP      string `json:"local_ip"`
 			RemoteIP     string `json:"remote_ip"`
@@ -310,7 +313,7 @@ func (st *state) readHost(ctx context.Context, id string, others []string) error
 		filters = []url.Values{nil}
 	}
 	for _, q := range filters {
-		tl, err := fetch[tunnelList](ctx, st.f, base+"/tunnels", q)
+		tl, err := st.tunnels(ctx, base+"/tunnels", q)
 		if err != nil {
 			if err := st.soft(err); err != nil {
 				return err
@@ -349,6 +352,26 @@ func (st *state) uplinkMTU(ctx context.Context, id string) (int, error) {
 	}
 	prof, err := fetch[uplinkProfile](ctx, st.f, one, nil)
 	return prof.MTU, err
+}
+
+// tunnels reads a transport node's tunnel list to its last page: the list's entries are
+// "tunnels", not "results", so it is paged here (a host in a large mesh has thousands).
+func (st *state) tunnels(ctx context.Context, path string, q url.Values) (tunnelList, error) {
+	var all tunnelList
+	q = cloneValues(q)
+	pg := newPager()
+	for {
+		tl, err := fetch[tunnelList](ctx, st.f, path, q)
+		if err != nil {
+			return all, err
+		}
+		all.Tunnels = append(all.Tunnels, tl.Tunnels...)
+		more, err := pg.next(path, listPage{ResultCount: tl.ResultCount, Cursor: tl.Cursor, Results: make([]json.RawMessage, len(tl.Tunnels))})
+		if !more || err != nil {
+			return all, err
+		}
+		q.Set("cursor", tl.Cursor)
+	}
 }
 
 func tunnelState(s string) string {

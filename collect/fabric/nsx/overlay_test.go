@@ -264,3 +264,23 @@ func TestOverlayReadsThatFail(t *testing.T) {
 		})
 	}
 }
+
+// A bundle reads each host's tunnels to the last page: a manager that pages them by two still
+// gives every tunnel of the mesh.
+func TestTunnelsPaged(t *testing.T) {
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, PageSize: 1})
+	defer s.Close()
+	p, _ := newTestProvider(t, s, func(c *Config) { c.PageSize = 1 })
+	f, warns, err := p.Collect(context.Background(), fabric.Query{All: true})
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	if len(f.Hosts) != 3 {
+		t.Fatalf("%d hosts, want the 3 placeholders", len(f.Hosts))
+	}
+	for _, h := range f.Hosts {
+		if len(h.Tunnels) != 2 {
+			t.Errorf("host %s: %d tunnels over pages of one, want 2", h.ID, len(h.Tunnels))
+		}
+	}
+}
