@@ -36,7 +36,7 @@ func TestDocsAreCurrent(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if _, ok := files[rel]; !ok && rel != "README.md" {
+		if _, ok := files[rel]; !ok && rel != "README.md" && rel != "ARCHITECTURE.md" { // the two written by hand
 			t.Errorf("docs/%s documents no command any more: run `make docs`", rel)
 		}
 		return nil
