@@ -21,6 +21,9 @@ type TraceOptions struct {
 	To       string
 	Output   render.Format
 	NoReturn bool
+	// Endpoint and Protocol narrow a walk to a Service (service_flags.go).
+	Endpoint string
+	Protocol string
 
 	request trace.Request
 	color   bool
@@ -35,14 +38,18 @@ func NewTraceOptions(g *GlobalOptions) *TraceOptions {
 func NewCmdTrace(g *GlobalOptions) *cobra.Command {
 	o := NewTraceOptions(g)
 	c := &cobra.Command{
-		Use:   "trace POD --to node/NAME|pod/NS/NAME|IP",
-		Short: "Walk the path from a pod to a node, a pod or an IP, hop by hop",
+		Use:   "trace POD --to node/NAME|pod/NS/NAME|svc/NS/NAME[:PORT]|IP[:PORT]",
+		Short: "Walk the path from a pod to a node, a pod, a Service or an IP, hop by hop",
 		Long: `Walk the path a packet takes from POD to the destination and back, across every layer: pod eth0,
 veth pair, OVS port and VLAN tag, OVS MAC table, the fabric's logical port, logical switch, routers,
 and the destination. Every hop shows its evidence; the first link that does not hold is named.
 
 POD is NAME (in --namespace), NS/NAME or pod/NAME. The destination is node/NAME (a node name or its
-InternalIP), pod/NS/NAME, or an IP address.
+InternalIP), pod/NS/NAME, svc/NS/NAME[:PORT] (PORT a Service port's name or number), or an IP address
+with an optional :PORT. A Service (also given by its ClusterIP, a node IP with its NodePort, or a load
+balancer IP) is walked to each ready endpoint, each walk with its own verdict, the load-balancing step
+and its DNAT shown; it is reachable when any endpoint is. An address outside the cluster is walked up
+to the tier-0 uplink and out, with the SNAT it gets and the reply translated back.
 
 Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missing (verdict unknown).`,
 		Example: `  # Trace kube-dns to a node, offline, from a snapshot (the published NSX-T walk)
@@ -50,6 +57,13 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 
   # The same walk as JSON, for scripts
   kubectl packetwalk trace kube-system/kube-dns --to 172.15.0.4 --snapshot snap.json -o json
+
+  # A Service: every ready endpoint, or one (--endpoint takes an IP, IP:PORT or NS/POD)
+  kubectl packetwalk trace kube-system/kube-dns --to svc/default/web:http
+  kubectl packetwalk trace kube-system/kube-dns --to 10.96.0.10:53 --protocol udp --endpoint 172.16.1.3
+
+  # The way out, with the SNAT on the tier-0
+  kubectl packetwalk trace kube-system/kube-dns --to 198.51.100.7
 
   # Draw the path
   kubectl packetwalk trace kube-system/kube-dns --to pod/default/nginx-3 --snapshot snap.json -o dot | dot -Tsvg > walk.svg
@@ -68,7 +82,8 @@ Exit codes: 0 the path holds, 1 the path is broken, 2 usage error, 3 facts missi
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.To, "to", o.To, "destination: node/NAME, pod/NS/NAME or an IP address")
+	f.StringVar(&o.To, "to", o.To, "destination: node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT")
+	o.addServiceFlags(f)
 	o.FactOptions.AddFlags(f)
 	o.ProbeOptions.AddFlags(f)
 	addOutputFlag(f, &o.Output, render.WalkFormats)
@@ -88,13 +103,16 @@ func (o *TraceOptions) Complete(args []string) error {
 		return err
 	}
 	if o.To == "" {
-		return usageErr("--to is required: node/NAME, pod/NS/NAME or an IP address")
+		return usageErr("--to is required: node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT] or an IP address")
 	}
 	to, err := trace.ParseTarget(o.To, ns)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	o.request = trace.Request{Source: ref, To: to, NoReturn: o.NoReturn}
+	if to, err = o.serviceTarget(to); err != nil {
+		return err
+	}
+	o.request = trace.Request{Source: ref, To: to, NoReturn: o.NoReturn, Endpoint: o.Endpoint}
 	o.color, err = useColor(o.Color, o.Out)
 	return err
 }

@@ -334,7 +334,7 @@ func (ix *Index) ExpandTargets(src PodRef, words []string, defaultNS string) ([]
 		default:
 			t, err := ParseTarget(w, defaultNS)
 			if err != nil {
-				return nil, fmt.Errorf("%q is not nodes, pods, node/NAME, pod/NS/NAME or an IP", w)
+				return nil, fmt.Errorf("%q is not nodes, pods, node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP or IP:PORT", w)
 			}
 			out = append(out, t)
 		}

@@ -45,6 +45,9 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 		}
 		return ix.walkService(req, src, st)
 	}
+	if req.Endpoint != "" {
+		return nil, &RequestError{fmt.Sprintf("--endpoint is for a walk to a Service, and %s is none in the facts: drop --endpoint or name the Service with svc/NS/NAME", req.To)}
+	}
 	dst, err := ix.resolveTarget(req.To)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package trace_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -244,4 +245,28 @@ func TestExternalWalkSNAT(t *testing.T) {
 			t.Errorf("%+v:%s", h, dump(w))
 		}
 	})
+}
+
+// `check` takes the new targets: a plan line to a Service and one to the outside.
+func TestCheckPlanWithServiceAndExternalTargets(t *testing.T) {
+	plan, err := trace.ParsePlan([]byte("apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - from: kube-system/kube-dns\n    to: [svc/default/web:http, "+scenario.ExternalIP+"]\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := trace.NewIndex(scenario.Service())
+	var specs []trace.CheckSpec
+	for _, c := range plan.Checks {
+		src, _ := c.Source("default")
+		tgs, err := ix.ExpandTargets(src, c.To, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range tgs {
+			specs = append(specs, trace.CheckSpec{Source: src, To: tg, Expect: trace.VerdictReachable})
+		}
+	}
+	rep := trace.RunChecks(context.Background(), ix, specs, trace.CheckOptions{Parallel: 1})
+	if rep.Total != 2 || rep.Passed != 2 {
+		t.Errorf("report %+v", rep)
+	}
 }

@@ -24,6 +24,7 @@ func (s *session) cluster() trace.Cluster {
 		}
 		return c.Pods[i].Name < c.Pods[j].Name
 	})
+	s.addServices(&c)
 	return c
 }
 

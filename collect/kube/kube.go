@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -77,6 +78,9 @@ type session struct {
 	walk     map[string]bool
 	warnings []string
 	warned   map[string]bool
+	// services and slices are the walks' Services and their EndpointSlices, by NS/NAME (service.go).
+	services map[string]*corev1.Service
+	slices   map[string][]discoveryv1.EndpointSlice
 	// inflight joins GETs of the same pod or node that run at once (a pod's node that is also a
 	// target, two pods on one node): one request, one answer for both.
 	inflight singleflight.Group
@@ -85,7 +89,8 @@ type session struct {
 // Collect reads the facts q needs. Errors are one line and say what to do: not found (with similar
 // names), forbidden (with verb and resource), unreachable.
 func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
-	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{}}
+	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{},
+		services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}}
 	res := &Result{CollectedAt: time.Now().UTC()}
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
 	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of
@@ -283,21 +288,29 @@ func (s *session) target(ctx context.Context, t trace.Target) error {
 			return err
 		}
 		return s.podNode(ctx, p)
+	case trace.TargetService:
+		return s.serviceTarget(ctx, t)
 	case trace.TargetIP:
 		ip, err := netip.ParseAddr(t.IP)
 		if err != nil {
 			return fmt.Errorf("%q is not an IP address", t.IP)
 		}
-		return s.ipTarget(ctx, ip.Unmap())
+		return s.ipTarget(ctx, ip.Unmap(), targetPortNumber(t))
 	}
 	return nil
 }
 
 // ipTarget finds what owns an IP: a pod, else a node, else nothing (an address outside the cluster).
-func (s *session) ipTarget(ctx context.Context, ip netip.Addr) error {
+func (s *session) ipTarget(ctx context.Context, ip netip.Addr, port int) error {
 	pods, err := s.podsByIP(ctx, ip)
 	if err != nil {
 		return err
+	}
+	if len(pods) == 0 {
+		// Not a pod's: maybe a Service's ClusterIP or load balancer address.
+		if found, err := s.servicesByIP(ctx, ip, port, false); found || err != nil {
+			return err
+		}
 	}
 	for _, p := range pods {
 		if !p.Spec.HostNetwork {
@@ -313,6 +326,10 @@ func (s *session) ipTarget(ctx context.Context, ip netip.Addr) error {
 		return nil // the walk says whether a router or the fabric owns it, or it is outside the cluster
 	}
 	s.markWalk(n.Name)
+	if port != 0 {
+		_, err := s.servicesByIP(ctx, ip, port, true) // a NodePort
+		return err
+	}
 	return nil
 }
 

@@ -74,6 +74,7 @@ func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Qu
 			}
 		}
 	}
+	q.Destinations = append(q.Destinations, serviceEndpoints(res.Cluster, podEP)...)
 	q.Nodes = append(q.Nodes, need.Nodes...)
 	// The nodes of need.Nodes (macs, collect cluster) and their pods: their ports are wanted.
 	for _, name := range need.Nodes {
@@ -114,7 +115,7 @@ type earlyFabric struct {
 // startEarlyFabric starts prov's read from names alone when prov can resolve them (nil otherwise).
 func startEarlyFabric(ctx context.Context, prov fabric.Provider, need Need) *earlyFabric {
 	nr, ok := prov.(fabric.NameResolver)
-	if !ok || !nr.ResolvesNames() || need.All || len(need.Pods) == 0 {
+	if !ok || !nr.ResolvesNames() || need.All || len(need.Pods) == 0 || hasPortOrService(need.Targets) {
 		return nil
 	}
 	var q fabric.Query
@@ -164,8 +165,8 @@ func (e *earlyFabric) result(res *kube.Result, need Need) (*trace.Fabric, []stri
 	if e.err != nil {
 		return nil, nil, e.err // the source's answer: asking again would spend its deadline twice
 	}
-	if e.fab == nil {
-		return nil, nil, nil
+	if e.fab == nil || len(res.Cluster.Services) > 0 {
+		return nil, nil, nil // a Service's endpoints were not in the names the early read had
 	}
 	bound := map[netip.Addr]bool{}
 	for _, sp := range e.fab.SwitchPorts {
