@@ -11,6 +11,7 @@ import (
 // addServiceFlags registers the flags of a walk to a Service or a port.
 func (o *TraceOptions) addServiceFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Endpoint, "endpoint", o.Endpoint, "walk to a Service: only the endpoint with this IP, IP:PORT or NS/POD (default: every ready endpoint)")
+	f.BoolVar(&o.OFProtoTrace, "ofproto-trace", o.OFProtoTrace, "run ovs-appctl ofproto/trace on the nodes for the walk's packets and show the OpenFlow path each OVS port takes (needs --node-exec or --node-agent)")
 	f.StringVar(&o.Protocol, "protocol", o.Protocol, "tcp, udp or sctp: the Service port's protocol when a number is both, or the protocol of an IP:PORT walk")
 }
 

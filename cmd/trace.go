@@ -24,6 +24,8 @@ type TraceOptions struct {
 	// Endpoint and Protocol narrow a walk to a Service (service_flags.go).
 	Endpoint string
 	Protocol string
+	// OFProtoTrace adds ovs-appctl ofproto/trace evidence to each OVS hop (ofproto.go).
+	OFProtoTrace bool
 
 	request trace.Request
 	color   bool
@@ -131,6 +133,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	warnings = append(warnings, o.addOFProtoTraces(ctx, snap)...)
 	walk, err := trace.WalkSnapshot(snap, o.request)
 	if err != nil {
 		return requestErr(err)

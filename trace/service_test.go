@@ -270,3 +270,29 @@ func TestCheckPlanWithServiceAndExternalTargets(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
+
+// --ofproto-trace: the packets to trace, where each enters OVS from its pod.
+func TestOFProtoProbes(t *testing.T) {
+	ix := trace.NewIndex(scenario.Service())
+	tg, _ := trace.ParseTarget("svc/default/web", "")
+	ps, err := ix.OFProtoProbes(trace.Request{Source: kubeDNS, To: tg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Node+" "+p.Bridge+" "+p.Flow)
+	}
+	want := []string{
+		"172.15.0.3 br-int in_port=3,dl_src=02:50:56:00:03:01,dl_dst=02:50:56:56:44:52,tcp,nw_src=172.16.1.2,nw_dst=10.96.0.80,tp_dst=80",
+		"172.15.0.4 br-int in_port=3,dl_src=02:50:56:00:04:01,dl_dst=02:50:56:56:44:52,tcp,nw_src=172.16.0.6,nw_dst=172.16.1.2",
+		"172.15.0.5 br-int in_port=3,dl_src=02:50:56:00:05:01,dl_dst=02:50:56:56:44:52,tcp,nw_src=172.16.0.7,nw_dst=172.16.1.2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("probes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	tg, _ = trace.ParseTarget("node/172.15.0.4", "")
+	if ps, _ := ix.OFProtoProbes(trace.Request{Source: kubeDNS, To: tg}); len(ps) != 1 || !strings.HasSuffix(ps[0].Flow, "icmp,icmp_type=8,nw_src=172.16.1.2,nw_dst=172.15.0.4") {
+		t.Errorf("to a node (no return through a pod): %+v", ps)
+	}
+}
