@@ -47,6 +47,10 @@ type KubeServer struct {
 	podByKey  map[string]int
 	podsByIP  map[string][]int
 	podsOn    map[string][]int
+	// services and slices are the Services and EndpointSlices (kubeservice.go).
+	services []object
+	slices   []object
+	svcByKey map[string]int
 
 	done chan struct{}
 }
@@ -86,6 +90,7 @@ func NewKubeServer(c trace.Cluster, o KubeOptions) *KubeServer {
 		}
 		s.podsOn[p.fields["spec.nodeName"]] = append(s.podsOn[p.fields["spec.nodeName"]], i)
 	}
+	s.addServices(c)
 	s.Server = httptest.NewServer(metered("kube", o.Latency, s.done, o.Timeline, http.HandlerFunc(s.serve)))
 	return s
 }
@@ -206,13 +211,21 @@ func (s *KubeServer) route(r *http.Request) (int, []byte) {
 		return status(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "the scale API server is read-only")
 	}
 	seg := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(seg) >= 4 && seg[0] == "apis" {
+		if code, b, ok := s.routeServices(r, seg[1]+"/"+seg[2], seg[3:]); ok {
+			return code, b
+		}
+	}
 	if len(seg) < 3 || seg[0] != "api" || seg[1] != "v1" {
 		return status(http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 	}
 	seg = seg[2:]
+	if code, b, ok := s.routeServices(r, "", seg); ok {
+		return code, b
+	}
 	switch {
 	case len(seg) == 1 && seg[0] == "nodes":
-		return s.list(r, "NodeList", s.nodes, nil, false, "")
+		return s.list(r, "v1", "NodeList", s.nodes, nil, false, "")
 	case len(seg) == 2 && seg[0] == "nodes":
 		if i, ok := s.nodeByKey[seg[1]]; ok {
 			return http.StatusOK, s.nodes[i].raw
@@ -220,10 +233,10 @@ func (s *KubeServer) route(r *http.Request) (int, []byte) {
 		return status(http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("nodes %q not found", seg[1]))
 	case len(seg) == 1 && seg[0] == "pods":
 		idx, ok := s.podIndex(r)
-		return s.list(r, "PodList", s.pods, idx, ok, "")
+		return s.list(r, "v1", "PodList", s.pods, idx, ok, "")
 	case len(seg) == 3 && seg[0] == "namespaces" && seg[2] == "pods":
 		idx, ok := s.podIndex(r)
-		return s.list(r, "PodList", s.pods, idx, ok, seg[1])
+		return s.list(r, "v1", "PodList", s.pods, idx, ok, seg[1])
 	case len(seg) == 4 && seg[0] == "namespaces" && seg[2] == "pods":
 		if i, ok := s.podByKey[seg[1]+"/"+seg[3]]; ok {
 			return http.StatusOK, s.pods[i].raw
@@ -249,7 +262,7 @@ func (s *KubeServer) podIndex(r *http.Request) ([]int, bool) {
 }
 
 // list answers a LIST: selectors, then limit/continue (the continue token is the next offset).
-func (s *KubeServer) list(r *http.Request, kind string, all []object, index []int, indexed bool, ns string) (int, []byte) {
+func (s *KubeServer) list(r *http.Request, apiVersion, kind string, all []object, index []int, indexed bool, ns string) (int, []byte) {
 	q := r.URL.Query()
 	fsel, err := fields.ParseSelector(q.Get("fieldSelector"))
 	if err != nil {
@@ -300,7 +313,7 @@ func (s *KubeServer) list(r *http.Request, kind string, all []object, index []in
 	}
 	meta += "}"
 	b := make([]byte, 0, size+128)
-	b = append(b, `{"kind":"`+kind+`","apiVersion":"v1","metadata":`+meta+`,"items":[`...)
+	b = append(b, `{"kind":"`+kind+`","apiVersion":"`+apiVersion+`","metadata":`+meta+`,"items":[`...)
 	for i, it := range items {
 		if i > 0 {
 			b = append(b, ',')
