@@ -308,8 +308,15 @@ func (s *session) ipTarget(ctx context.Context, ip netip.Addr, port int) error {
 	}
 	if len(pods) == 0 {
 		// Not a pod's: maybe a Service's ClusterIP or load balancer address.
-		if found, err := s.servicesByIP(ctx, ip, port, false); found || err != nil {
+		found, err := s.servicesByIP(ctx, ip, port, false)
+		if err != nil && !isForbidden(err) {
 			return err
+		}
+		if err != nil {
+			s.warn("cannot tell whether %s is a Service's address: %v", ip, err)
+		}
+		if found {
+			return nil
 		}
 	}
 	for _, p := range pods {
@@ -327,8 +334,12 @@ func (s *session) ipTarget(ctx context.Context, ip netip.Addr, port int) error {
 	}
 	s.markWalk(n.Name)
 	if port != 0 {
-		_, err := s.servicesByIP(ctx, ip, port, true) // a NodePort
-		return err
+		if _, err := s.servicesByIP(ctx, ip, port, true); err != nil { // a NodePort
+			if !isForbidden(err) {
+				return err
+			}
+			s.warn("cannot tell whether %s:%d is a NodePort: %v", ip, port, err)
+		}
 	}
 	return nil
 }

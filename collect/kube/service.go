@@ -2,11 +2,13 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -247,4 +249,10 @@ func (s *session) addServices(c *trace.Cluster) {
 func targetPortNumber(t trace.Target) int {
 	n, _ := strconv.Atoi(t.Port)
 	return n
+}
+
+// isForbidden: the user may not read Services (RBAC); an address is then walked as an address.
+func isForbidden(err error) bool {
+	var ae *AccessError
+	return errors.As(err, &ae) && strings.HasPrefix(ae.Msg, "forbidden:")
 }
