@@ -31,6 +31,17 @@ func Files() (map[string][]byte, error) {
 		}
 		out[filepath.Join("nsx-published", "broken", v.Name+".json")] = b
 	}
+	// The Service scenario (service.go) and its broken variants.
+	if out[filepath.Join("nsx-service", "snapshot.json")], err = enc(Service()); err != nil {
+		return nil, err
+	}
+	for _, v := range ServiceVariants {
+		s := Service()
+		v.Break(s)
+		if out[filepath.Join("nsx-service", "broken", v.Name+".json")], err = enc(s); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
