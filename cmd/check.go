@@ -40,7 +40,7 @@ type CheckOptions struct {
 
 // NewCmdCheck builds `check`.
 func NewCmdCheck(g *GlobalOptions) *cobra.Command {
-	o := &CheckOptions{GlobalOptions: g, To: "nodes", Expect: trace.VerdictReachable, Parallel: 8, Timeout: 5 * time.Minute,
+	o := &CheckOptions{GlobalOptions: g, To: "nodes", Expect: string(trace.VerdictReachable), Parallel: 8, Timeout: 5 * time.Minute,
 		CheckTimeout: 10 * time.Second, Output: render.Table, now: time.Now}
 	c := &cobra.Command{
 		Use:   "check [--plan FILE | --from POD|SELECTOR --to nodes|pods|TARGET,...]",
@@ -102,7 +102,7 @@ error, 3 facts could not be collected (some check's walk is unknown, and none fa
 	_ = c.RegisterFlagCompletionFunc("output", formatCompletion(render.ListFormats))
 	_ = c.RegisterFlagCompletionFunc("from", completePod(g))
 	_ = c.RegisterFlagCompletionFunc("to", completeCheckTargets(g))
-	_ = c.RegisterFlagCompletionFunc("expect", fixedCompletion(trace.VerdictReachable, trace.VerdictBroken))
+	_ = c.RegisterFlagCompletionFunc("expect", fixedCompletion(string(trace.VerdictReachable), string(trace.VerdictBroken)))
 	return c
 }
 
@@ -118,7 +118,7 @@ func (o *CheckOptions) Validate() error {
 	if o.toSet && o.From == "" {
 		return usageErr("--to needs --from POD|SELECTOR, the pods to check from (a --plan names its own destinations)")
 	}
-	if o.Expect != trace.VerdictReachable && o.Expect != trace.VerdictBroken {
+	if e := trace.Verdict(o.Expect); e != trace.VerdictReachable && e != trace.VerdictBroken {
 		return usageErr("--expect must be reachable or broken, got %q", o.Expect)
 	}
 	if o.Parallel < 1 || o.Parallel > 256 {
@@ -280,7 +280,7 @@ func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSp
 	if o.From == "" {
 		specs := ix.DefaultChecks()
 		for i := range specs {
-			specs[i].Expect = o.Expect
+			specs[i].Expect = trace.Verdict(o.Expect)
 			specs[i].Name = specs[i].Source.String() + " -> " + specs[i].To.String()
 		}
 		return specs, nil
@@ -317,7 +317,7 @@ func (o *CheckOptions) specs(ix *trace.Index, plan *trace.Plan) ([]trace.CheckSp
 			return nil, usageErr("--to: %v", err)
 		}
 		for _, t := range tos {
-			specs = append(specs, trace.CheckSpec{Name: src.String() + " -> " + t.String(), Source: src, To: t, Expect: o.Expect})
+			specs = append(specs, trace.CheckSpec{Name: src.String() + " -> " + t.String(), Source: src, To: t, Expect: trace.Verdict(o.Expect)})
 		}
 	}
 	return specs, nil

@@ -79,7 +79,7 @@ func withNode(t *testing.T, st trace.NodeState) string {
 
 type l2hop struct{ Kind, Name, Interface, MAC, VLAN, Status string }
 
-func l2Hops(t *testing.T, snapshot string) ([]l2hop, map[string]trace.Hop, int) {
+func l2Hops(t *testing.T, snapshot string) ([]l2hop, map[trace.HopKind]trace.Hop, int) {
 	t.Helper()
 	code, out, errOut := runCLI("trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4", "--snapshot", snapshot, "-o", "json")
 	var w trace.Walk
@@ -87,7 +87,7 @@ func l2Hops(t *testing.T, snapshot string) ([]l2hop, map[string]trace.Hop, int) 
 		t.Fatalf("trace -o json (exit %d, %s): %v", code, errOut, err)
 	}
 	var hs []l2hop
-	byKind := map[string]trace.Hop{}
+	byKind := map[trace.HopKind]trace.Hop{}
 	for _, h := range w.Hops {
 		switch h.Kind {
 		case trace.HopPod, trace.HopVeth, trace.HopOVSPort, trace.HopMACTable, trace.HopUplink:
@@ -101,7 +101,7 @@ func l2Hops(t *testing.T, snapshot string) ([]l2hop, map[string]trace.Hop, int) 
 		if h.VLAN != nil {
 			v = fmt.Sprint(*h.VLAN)
 		}
-		hs = append(hs, l2hop{h.Kind, h.Name, h.Interface, h.MAC, v, h.Status})
+		hs = append(hs, l2hop{string(h.Kind), h.Name, h.Interface, h.MAC, v, string(h.Status)})
 		if _, seen := byKind[h.Kind]; !seen {
 			byKind[h.Kind] = h
 		}
@@ -129,7 +129,7 @@ func TestCollectNodeWalksLikePublished(t *testing.T) {
 		t.Errorf("L2 hops differ from the published walk:\n got %v\nwant %v", got, want)
 	}
 	// What a user checks: the names, VLAN and MACs of the published walk.
-	for kind, w := range map[string]string{
+	for kind, w := range map[trace.HopKind]string{
 		trace.HopVeth:     "veth1a2b",
 		trace.HopOVSPort:  "veth1a2b VLAN 101",
 		trace.HopMACTable: "02:50:56:00:03:01",

@@ -53,7 +53,7 @@ func TestLabE2E(t *testing.T) {
 			if got := routerHops(w); !slices.Equal(got, want) {
 				t.Errorf("%s: router hops %v, want %v", be, got, want)
 			}
-			var l2 []string
+			var l2 []trace.HopKind
 			for _, h := range w.Hops {
 				if h.Kind == "switch" {
 					break
@@ -63,7 +63,7 @@ func TestLabE2E(t *testing.T) {
 					t.Errorf("%s: hop %d %s %s is %s: %s", be, h.Index, h.Kind, h.Name, h.Status, h.Detail)
 				}
 			}
-			if wantL2 := []string{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port"}; !slices.Equal(l2, wantL2) {
+			if wantL2 := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port"}; !slices.Equal(l2, wantL2) {
 				t.Errorf("%s: L2 hops %v, want %v", be, l2, wantL2)
 			}
 			if p := w.Probe; p == nil || !p.Reached || !slices.Equal(p.Hops, want) || len(p.Differences) > 0 || p.Error != "" {
@@ -113,7 +113,7 @@ func TestLabE2E(t *testing.T) {
 			for _, be := range backends {
 				w, r := l.walk(t, be, kubeDNS, "node/172.15.0.4")
 				h := hopAt(w, w.BrokenAt)
-				if r.code != 1 || w.Verdict != trace.VerdictBroken || h == nil || h.Kind != sc.kind || !strings.Contains(w.Reason, sc.reason) {
+				if r.code != 1 || w.Verdict != trace.VerdictBroken || h == nil || string(h.Kind) != sc.kind || !strings.Contains(w.Reason, sc.reason) {
 					t.Errorf("%s: exit %d verdict %s brokenAt %d (%+v) reason %q; want exit 1, broken at a %s hop, reason %q\nstderr: %s",
 						be, r.code, w.Verdict, w.BrokenAt, h, w.Reason, sc.kind, sc.reason, r.stderr)
 				}
@@ -141,7 +141,7 @@ func TestLabE2E(t *testing.T) {
 				key := res.Source.Namespace + "/" + res.Source.Name + " -> " + res.Destination
 				gotFail[key] = true
 				h := hopAt(res.Walk, res.Walk.BrokenAt)
-				if h == nil || h.Kind != sc.kind || !strings.Contains(res.Walk.Reason, strings.SplitN(sc.reason, ":", 2)[0]) {
+				if h == nil || string(h.Kind) != sc.kind || !strings.Contains(res.Walk.Reason, strings.SplitN(sc.reason, ":", 2)[0]) {
 					t.Errorf("check %s: broken at %+v reason %q, want a %s hop, %q", key, h, res.Walk.Reason, sc.kind, sc.reason)
 				}
 			}

@@ -168,7 +168,7 @@ func testScenarioFlushed(t *testing.T, l *e2eLab, plan, name, kind, reason strin
 			continue
 		}
 		h := hopAt(w, w.BrokenAt)
-		if r.code != 1 || h == nil || h.Kind != kind || !strings.Contains(w.Reason, reason) {
+		if r.code != 1 || h == nil || string(h.Kind) != kind || !strings.Contains(w.Reason, reason) {
 			t.Errorf("flushed %s (%s): exit %d verdict %s brokenAt %d (%+v) reason %q; want broken at a %s hop, %q\n%s", name, be, r.code, w.Verdict, w.BrokenAt, h, w.Reason, kind, reason, r.stderr)
 		}
 		if up := hopOfKind(w, "ovs-uplink"); name == "vlan-mismatch" && (up == nil || up.ConsequenceOf != w.BrokenAt) {
@@ -178,7 +178,7 @@ func testScenarioFlushed(t *testing.T, l *e2eLab, plan, name, kind, reason strin
 	if name == "vlan-mismatch" {
 		// Even after the pod sent a packet (whose answer cannot come back), the tags are the fault.
 		w, r := l.walk(t, "native", kubeDNS, "node/172.15.0.4", "--refresh", "--pod-exec", "ip netns exec "+l.facts.Name+"-{namespace}-{pod}")
-		if h := hopAt(w, w.BrokenAt); r.code != 1 || h == nil || h.Kind != kind || !strings.Contains(w.Reason, reason) {
+		if h := hopAt(w, w.BrokenAt); r.code != 1 || h == nil || string(h.Kind) != kind || !strings.Contains(w.Reason, reason) {
 			t.Errorf("flushed %s --refresh: exit %d brokenAt %d (%+v) reason %q; want the %s hop, %q", name, r.code, w.BrokenAt, h, w.Reason, kind, reason)
 		}
 		// Root cause first: the router MAC missing on the uplink is the mismatch's consequence.

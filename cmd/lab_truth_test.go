@@ -80,13 +80,13 @@ func TestLabTruth(t *testing.T) {
 			if r.code != 0 || w.Verdict != trace.VerdictReachable {
 				t.Fatalf("%s: healthy kube-dns -> nginx-3: exit %d %s (%s)", be, r.code, w.Verdict, w.Reason)
 			}
-			var ret []string
+			var ret []trace.HopKind
 			for _, h := range w.Hops {
 				if h.Direction == trace.Return && h.Node == nginx3.Node {
 					ret = append(ret, h.Kind)
 				}
 			}
-			if want := []string{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port"}; !slices.Equal(ret, want) {
+			if want := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port"}; !slices.Equal(ret, want) {
 				t.Errorf("%s: the return path's hops on nginx-3's node %v, want nginx-3's own layers %v", be, ret, want)
 			}
 		}

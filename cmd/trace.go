@@ -164,7 +164,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	return verdictErr(walk.Verdict)
 }
 
-func verdictErr(v string) error {
+func verdictErr(v trace.Verdict) error {
 	switch v {
 	case trace.VerdictBroken:
 		return silent(ExitBroken)

@@ -44,7 +44,7 @@ func WriteCheck(w io.Writer, rep *trace.CheckReport, f Format, opt Options) erro
 		if r.Result != trace.CheckPass && r.Message != "" {
 			reason = r.Message
 		}
-		row := []string{p.status(r.Result), r.Source.String(), r.Destination, dash(r.Expect), dash(r.Verdict), dash(r.BrokenHop), dash(reason)}
+		row := []string{p.status(r.Result), r.Source.String(), r.Destination, dash(string(r.Expect)), dash(string(r.Verdict)), dash(r.BrokenHop), dash(reason)}
 		if named {
 			row = append([]string{dash(r.Name)}, row...)
 		}
@@ -152,7 +152,7 @@ func WriteJUnit(w io.Writer, rep *trace.CheckReport, started time.Time) error {
 		}
 		switch r.Result {
 		case trace.CheckFail:
-			c.Failure = &junitProblem{Message: r.Message, Type: r.Verdict, Text: r.Message}
+			c.Failure = &junitProblem{Message: r.Message, Type: string(r.Verdict), Text: r.Message}
 		case trace.CheckError:
 			c.Error = &junitProblem{Message: r.Message, Type: "facts-missing", Text: r.Message}
 		case trace.CheckSkipped:

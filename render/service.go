@@ -31,7 +31,7 @@ func writeServiceWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) erro
 	src := walk.Source
 	fmt.Fprintf(w, "%s (%s on node %s) → %s (%s %s)\n", p.paint(src.String(), color.Bold), src.IP, src.Node,
 		p.paint("svc/"+sw.Namespace+"/"+sw.Name, color.Bold), sw.VIP, sw.Protocol)
-	fmt.Fprintf(w, "verdict: %s: %s\n", p.status(walk.Verdict), walk.Reason)
+	fmt.Fprintf(w, "verdict: %s: %s\n", p.status(string(walk.Verdict)), walk.Reason)
 	lb := sw.LoadBalancing
 	if lb == "" {
 		lb = "not known"
@@ -54,7 +54,7 @@ func writeServiceWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) erro
 		if ew.Walk.Verdict == trace.VerdictBroken {
 			detail = fmt.Sprintf("hop %d: %s", ew.Walk.BrokenAt, detail)
 		}
-		rows = append(rows, []string{ew.Endpoint, dash(pod), dash(ew.Node), p.status(ew.Walk.Verdict), detail})
+		rows = append(rows, []string{ew.Endpoint, dash(pod), dash(ew.Node), p.status(string(ew.Walk.Verdict)), detail})
 	}
 	fmt.Fprintln(w)
 	if err := table(w, []string{"ENDPOINT", "POD", "NODE", "VERDICT", "DETAIL"}, rows); err != nil {
@@ -92,7 +92,7 @@ func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace
 		}
 		lines := strings.Split(strings.TrimRight(one1.String(), "\n"), "\n")
 		prefix := "e" + strconv.Itoa(i+1) + "_h"
-		title := "endpoint " + ew.Endpoint + ": " + ew.Walk.Verdict
+		title := "endpoint " + ew.Endpoint + ": " + string(ew.Walk.Verdict)
 		if close != "" {
 			fmt.Fprintf(&b, "  subgraph cluster_e%d {\n    label=\"%s\";\n", i+1, dotEscape(title))
 		} else {

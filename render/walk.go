@@ -54,7 +54,7 @@ func where(h trace.Hop) string {
 func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 	src := walk.Source
 	fmt.Fprintf(w, "%s (%s on node %s) → %s (%s)\n", p.paint(src.String(), color.Bold), src.IP, src.Node, p.paint(walk.Destination.String(), color.Bold), walk.Destination.IP)
-	verdict := p.status(walk.Verdict)
+	verdict := p.status(string(walk.Verdict))
 	switch walk.Verdict {
 	case trace.VerdictBroken:
 		fmt.Fprintf(w, "verdict: %s at hop %d: %s\n", verdict, walk.BrokenAt, walk.Reason)
@@ -85,7 +85,7 @@ func writeWalkTable(w io.Writer, walk *trace.Walk, wide bool, p painter) error {
 	}
 	var fwd, ret [][]string
 	for _, h := range walk.Hops {
-		row := []string{strconv.Itoa(h.Index), h.Kind, h.Name, dash(where(h)), dash(h.Interface), dash(h.IP), dash(h.MAC), dash(vlanString(h.VLAN)), p.status(h.Status), h.Detail}
+		row := []string{strconv.Itoa(h.Index), string(h.Kind), h.Name, dash(where(h)), dash(h.Interface), dash(h.IP), dash(h.MAC), dash(vlanString(h.VLAN)), p.status(string(h.Status)), h.Detail}
 		if wide {
 			var ev []string
 			for _, e := range h.Evidence {
@@ -174,7 +174,7 @@ var dotEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 func dotEscape(s string) string { return dotEscaper.Replace(s) }
 
 func hopLabel(h trace.Hop) string {
-	parts := []string{h.Kind + ": " + h.Name}
+	parts := []string{string(h.Kind) + ": " + h.Name}
 	var l2 []string
 	if h.Interface != "" && h.Interface != h.Name {
 		l2 = append(l2, h.Interface)
@@ -192,17 +192,17 @@ func hopLabel(h trace.Hop) string {
 		parts = append(parts, h.MAC)
 	}
 	if h.Status != trace.StatusOK {
-		parts = append(parts, strings.ToUpper(h.Status)+": "+h.Detail)
+		parts = append(parts, strings.ToUpper(string(h.Status))+": "+h.Detail)
 	}
 	return strings.Join(parts, "\n")
 }
 
-var dotShape = map[string]string{
+var dotShape = map[trace.HopKind]string{
 	trace.HopRouter: "box3d", trace.HopSwitch: "hexagon", trace.HopPod: "ellipse", trace.HopNode: "house",
 	trace.HopFabricPort: "cds", trace.HopMACTable: "note",
 }
 
-var dotColor = map[string]string{trace.StatusOK: "darkgreen", trace.StatusBroken: "red", trace.StatusUnknown: "orange"}
+var dotColor = map[trace.Status]string{trace.StatusOK: "darkgreen", trace.StatusBroken: "red", trace.StatusUnknown: "orange"}
 
 func writeDot(w io.Writer, walk *trace.Walk) error {
 	var b strings.Builder

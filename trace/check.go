@@ -15,7 +15,7 @@ type CheckSpec struct {
 	Source PodRef `json:"source"`
 	To     Target `json:"to"`
 	// Expect is "reachable" or "broken".
-	Expect  string        `json:"expect"`
+	Expect  Verdict       `json:"expect"`
 	Timeout time.Duration `json:"-"`
 	// Probe is "", "icmp" or "tcp:PORT": send a real probe from the source pod as well.
 	Probe string `json:"probe,omitempty"`
@@ -54,7 +54,7 @@ type CheckResult struct {
 	CheckSpec
 	Destination string       `json:"destination"`
 	Result      string       `json:"result"`
-	Verdict     string       `json:"verdict,omitempty"`
+	Verdict     Verdict      `json:"verdict,omitempty"`
 	BrokenAt    int          `json:"brokenAt,omitempty"`
 	BrokenHop   string       `json:"brokenHop,omitempty"`
 	Reason      string       `json:"reason,omitempty"`

@@ -19,7 +19,7 @@ func WalkSnapshot(s *Snapshot, req Request) (*Walk, error) {
 type walker struct {
 	ix  *Index
 	w   *Walk
-	dir string
+	dir Direction
 	// svc places the load-balancing step of a walk to a Service endpoint (service.go).
 	svc *svcState
 	// exit is where the walk left the fabric and the SNAT it got (nat.go).
@@ -239,13 +239,23 @@ func (wk *walker) settleUplink(ps *podSide) {
 	}
 }
 
+// hopKindOf is the kind of the hop that ends a walk to a destination of kind k.
+func hopKindOf(k TargetKind) HopKind {
+	switch k {
+	case TargetPod:
+		return HopPod
+	case TargetNode:
+		return HopNode
+	case TargetRouter:
+		return HopRouter
+	}
+	return HopIP
+}
+
 // destinationHop adds the destination itself, checking its interface when its node's facts exist.
 func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 	ix := wk.ix
-	h := Hop{Kind: d.ep.Kind, Name: d.ep.String(), Node: d.ep.Node, IP: d.ip.String()}
-	if h.Kind == TargetIP {
-		h.Kind = HopIP
-	}
+	h := Hop{Kind: hopKindOf(d.ep.Kind), Name: d.ep.String(), Node: d.ep.Node, IP: d.ip.String()}
 	if d.ep.Kind == TargetIP {
 		if sp == nil && wk.leftFabric() {
 			h.Detail = fmt.Sprintf("%s is outside the fabric: reached beyond the uplink", d.ip)

@@ -3,6 +3,7 @@ package trace_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -27,8 +28,8 @@ func walk(t *testing.T, s *trace.Snapshot, src trace.PodRef, to string) *trace.W
 	return w
 }
 
-func kinds(w *trace.Walk, dir string) []string {
-	var k []string
+func kinds(w *trace.Walk, dir trace.Direction) []trace.HopKind {
+	var k []trace.HopKind
 	for _, h := range w.Hops {
 		if h.Direction == dir {
 			k = append(k, h.Kind)
@@ -41,7 +42,7 @@ func dump(w *trace.Walk) string {
 	var b strings.Builder
 	for _, h := range w.Hops {
 		b.WriteString("\n  ")
-		b.WriteString(strings.Join([]string{h.Direction, h.Kind, h.Name, h.IP, h.Status, h.Detail}, " | "))
+		fmt.Fprintf(&b, "%s | %s | %s | %s | %s | %s", h.Direction, h.Kind, h.Name, h.IP, h.Status, h.Detail)
 	}
 	return b.String()
 }
@@ -56,12 +57,12 @@ func TestPublishedWalk(t *testing.T) {
 	if got := w.RouterHops(); !reflect.DeepEqual(got, want) {
 		t.Errorf("router hops %v, want the published traceroute %v", got, want)
 	}
-	wantKinds := []string{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "switch", "router", "router", "router", "switch", "fabric-port", "node"}
+	wantKinds := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "switch", "router", "router", "router", "switch", "fabric-port", "node"}
 	if got := kinds(w, trace.Forward); !reflect.DeepEqual(got, wantKinds) {
 		t.Errorf("forward hops %v\nwant %v", got, wantKinds)
 	}
 	// Back through kube-dns's own layers: its logical port, OVS port, MAC table, veth and eth0.
-	wantRet := []string{"route", "router", "router", "router", "switch", "fabric-port", "ovs-port", "mac-table", "veth", "pod"}
+	wantRet := []trace.HopKind{"route", "router", "router", "router", "switch", "fabric-port", "ovs-port", "mac-table", "veth", "pod"}
 	if got := kinds(w, trace.Return); !reflect.DeepEqual(got, wantRet) {
 		t.Errorf("return hops %v\nwant %v", got, wantRet)
 	}
@@ -74,7 +75,7 @@ func TestPublishedWalk(t *testing.T) {
 		}
 	}
 	// The links the article names: MAC and VLAN carried from OVS to the CHILD port, the router MAC on the uplink.
-	byKind := map[string]trace.Hop{}
+	byKind := map[trace.HopKind]trace.Hop{}
 	for _, h := range w.Hops {
 		if _, ok := byKind[h.Kind]; !ok {
 			byKind[h.Kind] = h
@@ -231,7 +232,7 @@ func TestFabricFaults(t *testing.T) {
 	cases := []struct {
 		name   string
 		brk    func(s *trace.Snapshot)
-		verd   string
+		verd   trace.Verdict
 		reason string
 	}{
 		{"routing loop", func(s *trace.Snapshot) {

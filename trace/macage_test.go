@@ -19,7 +19,7 @@ func idle(s *trace.Snapshot, node string) *trace.NodeState {
 	panic("no node " + node)
 }
 
-func hopOf(w *trace.Walk, kind string) *trace.Hop {
+func hopOf(w *trace.Walk, kind trace.HopKind) *trace.Hop {
 	for i := range w.Hops {
 		if w.Hops[i].Kind == kind && w.Hops[i].Direction == trace.Forward {
 			return &w.Hops[i]

@@ -10,11 +10,11 @@ package trace
 // Hop kinds of the overlay and the firewall (see the Hop kinds in walk.go).
 const (
 	// HopTransport is the tunnel between two hosts: encapsulation from one TEP to the other.
-	HopTransport = "transport"
+	HopTransport HopKind = "transport"
 	// HopFirewall is the firewall rule that decides the flow at a logical port.
-	HopFirewall = "firewall"
+	HopFirewall HopKind = "firewall"
 	// HopHost is the one line a walk shows when both logical ports sit on the same host (no tunnel).
-	HopHost = "host"
+	HopHost HopKind = "host"
 )
 
 // Encapsulations a tunnel or TEP uses.

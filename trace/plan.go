@@ -37,7 +37,7 @@ type Plan struct {
 // PlanDefaults apply to every check of a plan.
 type PlanDefaults struct {
 	Namespace string
-	Expect    string
+	Expect    Verdict
 	Timeout   time.Duration
 	Probe     string
 }
@@ -50,7 +50,7 @@ type PlanCheck struct {
 	FromSelector string
 	Namespace    string
 	To           []string
-	Expect       string
+	Expect       Verdict
 	Timeout      time.Duration
 	Probe        string
 }
@@ -243,11 +243,11 @@ func stringList(v *yaml.Node, field string) ([]string, error) {
 	return out, nil
 }
 
-func expectValue(v *yaml.Node, field string) (string, error) {
-	if v.Value != VerdictReachable && v.Value != VerdictBroken {
+func expectValue(v *yaml.Node, field string) (Verdict, error) {
+	if e := Verdict(v.Value); e != VerdictReachable && e != VerdictBroken {
 		return "", fmt.Errorf("%s must be reachable or broken, got %q", field, v.Value)
 	}
-	return v.Value, nil
+	return Verdict(v.Value), nil
 }
 
 func durationValue(v *yaml.Node, field string) (time.Duration, error) {

@@ -336,7 +336,7 @@ func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error
 }
 
 // serviceVerdict: reachable when any endpoint walk is; else broken when every one is; else unknown.
-func serviceVerdict(sw *ServiceWalk) (string, string) {
+func serviceVerdict(sw *ServiceWalk) (Verdict, string) {
 	broken, unknown := 0, 0
 	var firstBroken string
 	for _, ew := range sw.Walks {

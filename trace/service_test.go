@@ -24,7 +24,7 @@ func walkReq(t *testing.T, s *trace.Snapshot, to, endpoint string) *trace.Walk {
 	return w
 }
 
-func dirHop(w *trace.Walk, kind, dir string) *trace.Hop {
+func dirHop(w *trace.Walk, kind trace.HopKind, dir trace.Direction) *trace.Hop {
 	for i := range w.Hops {
 		if w.Hops[i].Kind == kind && w.Hops[i].Direction == dir {
 			return &w.Hops[i]
@@ -56,7 +56,7 @@ func TestServiceWalksEveryReadyEndpoint(t *testing.T) {
 				}
 				// node-ovs: the DNAT happens right after the pod's OVS port, before the MAC table.
 				k := kinds(&ew.Walk, trace.Forward)
-				if !slices.Equal(k[:4], []string{"pod", "veth", "ovs-port", "service"}) {
+				if !slices.Equal(k[:4], []trace.HopKind{"pod", "veth", "ovs-port", "service"}) {
 					t.Errorf("forward kinds %v", k)
 				}
 				// Hops after the DNAT carry the translated destination; the reply is un-DNATed.

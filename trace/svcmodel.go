@@ -13,19 +13,19 @@ package trace
 const (
 	// TargetService is a Kubernetes Service: --to svc/NS/NAME[:PORT], or its ClusterIP, NodePort
 	// or LoadBalancer address given as an IP.
-	TargetService = "service"
+	TargetService TargetKind = "service"
 	// TargetExternal is an endpoint kind only: an address outside every fabric subnet, reached by
 	// the tier-0 uplink (the way out).
-	TargetExternal = "external"
+	TargetExternal TargetKind = "external"
 )
 
 // Hop kinds of Service and external walks (see the Hop kinds in walk.go).
 const (
 	// HopService is the load-balancing step: the Service, the load balancer that picks an
 	// endpoint, and the endpoint it picks (the DNAT).
-	HopService = "service"
+	HopService HopKind = "service"
 	// HopNAT is a NAT rule the packet meets: its original and translated addresses.
-	HopNAT = "nat"
+	HopNAT HopKind = "nat"
 )
 
 // Service types as Kubernetes spells them (spec.type).

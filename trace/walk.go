@@ -7,21 +7,24 @@ import (
 	"strings"
 )
 
+// TargetKind says what a walk's destination (or an endpoint) is.
+type TargetKind string
+
 // Target kinds for a walk's destination.
 const (
-	TargetNode = "node"
-	TargetPod  = "pod"
-	TargetIP   = "ip"
+	TargetNode TargetKind = "node"
+	TargetPod  TargetKind = "pod"
+	TargetIP   TargetKind = "ip"
 	// TargetRouter is an endpoint kind only: an IP that is a router port's own address.
-	TargetRouter = "router"
+	TargetRouter TargetKind = "router"
 )
 
 // Target is the destination as the user named it: node/NAME, pod/NS/NAME or an IP.
 type Target struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
-	IP        string `json:"ip,omitempty"`
+	Kind      TargetKind `json:"kind"`
+	Namespace string     `json:"namespace,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	IP        string     `json:"ip,omitempty"`
 	// Port is the Service port (name or number) of svc/NS/NAME:PORT, or the port of IP:PORT.
 	Port string `json:"port,omitempty"`
 	// Protocol is TCP, UDP or SCTP for a walk to a port; "" walks an ICMP-like packet.
@@ -95,47 +98,59 @@ type Request struct {
 	Endpoint string `json:"endpoint,omitempty"`
 }
 
+// Verdict is a walk's (or a check's) conclusion.
+type Verdict string
+
 // Verdicts.
 const (
-	VerdictReachable = "reachable"
-	VerdictBroken    = "broken"
-	VerdictUnknown   = "unknown"
+	VerdictReachable Verdict = "reachable"
+	VerdictBroken    Verdict = "broken"
+	VerdictUnknown   Verdict = "unknown"
 )
+
+// Status is what the walk concluded about one hop.
+type Status string
 
 // Hop statuses.
 const (
-	StatusOK      = "ok"
-	StatusBroken  = "broken"
-	StatusUnknown = "unknown"
+	StatusOK      Status = "ok"
+	StatusBroken  Status = "broken"
+	StatusUnknown Status = "unknown"
 )
+
+// HopKind says what layer a hop is; a destination's TargetKind is a different thing (hopKindOf).
+type HopKind string
 
 // Hop kinds, in the order a packet meets them.
 const (
-	HopPod        = "pod"
-	HopVeth       = "veth"
-	HopOVSPort    = "ovs-port"
-	HopMACTable   = "mac-table"
-	HopUplink     = "ovs-uplink"
-	HopFabricPort = "fabric-port"
-	HopSwitch     = "switch"
-	HopRouter     = "router"
-	HopNode       = "node"
-	HopIP         = "ip"
-	HopRoute      = "route"
-	HopExternal   = "external"
+	HopPod        HopKind = "pod"
+	HopVeth       HopKind = "veth"
+	HopOVSPort    HopKind = "ovs-port"
+	HopMACTable   HopKind = "mac-table"
+	HopUplink     HopKind = "ovs-uplink"
+	HopFabricPort HopKind = "fabric-port"
+	HopSwitch     HopKind = "switch"
+	HopRouter     HopKind = "router"
+	HopNode       HopKind = "node"
+	HopIP         HopKind = "ip"
+	HopRoute      HopKind = "route"
+	HopExternal   HopKind = "external"
 )
+
+// Direction says which way a hop's packet travels: out to the destination, or the reply back.
+type Direction string
 
 // Directions.
 const (
-	Forward = "forward"
-	Return  = "return"
+	Forward Direction = "forward"
+	Return  Direction = "return"
 )
 
 // Walk is the path from source to destination (then back), hop by hop, with a verdict.
 type Walk struct {
 	Source      Endpoint `json:"source"`
 	Destination Endpoint `json:"destination"`
-	Verdict     string   `json:"verdict"`
+	Verdict     Verdict  `json:"verdict"`
 	// BrokenAt is the index of the first broken hop (0 when none is broken).
 	BrokenAt int      `json:"brokenAt,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
@@ -149,12 +164,12 @@ type Walk struct {
 
 // Endpoint is one end of a walk.
 type Endpoint struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
-	Node      string `json:"node,omitempty"`
-	IP        string `json:"ip,omitempty"`
-	MAC       string `json:"mac,omitempty"`
+	Kind      TargetKind `json:"kind"`
+	Namespace string     `json:"namespace,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	Node      string     `json:"node,omitempty"`
+	IP        string     `json:"ip,omitempty"`
+	MAC       string     `json:"mac,omitempty"`
 }
 
 // String names the endpoint for humans.
@@ -176,9 +191,9 @@ func (e Endpoint) String() string {
 // Hop is one place the packet passes, and the evidence that links it to the previous one.
 type Hop struct {
 	Index     int        `json:"index"`
-	Kind      string     `json:"kind"`
+	Kind      HopKind    `json:"kind"`
 	Name      string     `json:"name"`
-	Direction string     `json:"direction"`
+	Direction Direction  `json:"direction"`
 	Node      string     `json:"node,omitempty"`
 	Netns     string     `json:"netns,omitempty"`
 	Interface string     `json:"interface,omitempty"`
@@ -186,7 +201,7 @@ type Hop struct {
 	MAC       string     `json:"mac,omitempty"`
 	VLAN      *int       `json:"vlan,omitempty"`
 	Router    string     `json:"router,omitempty"`
-	Status    string     `json:"status"`
+	Status    Status     `json:"status"`
 	Detail    string     `json:"detail,omitempty"`
 	Evidence  []Evidence `json:"evidence,omitempty"`
 	// ConsequenceOf is the index of the broken hop that explains this broken one (the root cause,

@@ -12,8 +12,8 @@ type Variant struct {
 	// Break changes a fresh Published() snapshot.
 	Break func(s *trace.Snapshot)
 	// HopKind and Reason are what tracing kube-system/kube-dns to node 172.15.0.4 must report.
-	HopKind   string
-	Direction string
+	HopKind   trace.HopKind
+	Direction trace.Direction
 	Reason    string
 }
 

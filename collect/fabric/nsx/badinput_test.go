@@ -16,7 +16,7 @@ func TestBadFabricsAreReportedOnTheWalk(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		mod     func(*nsxtest.Topology)
-		verdict string
+		verdict trace.Verdict
 		reason  string
 	}{
 		{"unknown router type", func(top *nsxtest.Topology) {

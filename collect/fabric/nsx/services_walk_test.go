@@ -47,7 +47,7 @@ func TestServiceScenariosWalkTheSameOverNSX(t *testing.T) {
 		name string
 		snap func() *trace.Snapshot
 		to   string
-		want string // the verdict
+		want trace.Verdict
 	}
 	variant := func(name string) func() *trace.Snapshot {
 		return func() *trace.Snapshot {
