@@ -182,6 +182,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		}
 	}
 	rep := trace.RunChecks(ctx, ix, specs, opt)
+	wordReportHints(rep)
 	rep.Seconds = o.now().Sub(started).Seconds()
 	rep.Interrupted = rep.Interrupted || ctx.Err() != nil
 	if o.JUnit != "" {

@@ -63,7 +63,7 @@ func TestTraceUnknownExitsThree(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, "trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", snap)
-	if r.code != 3 || !strings.Contains(r.out, "verdict: unknown") {
+	if r.code != 3 || !strings.Contains(r.out, "verdict: unknown") || !strings.Contains(r.out, "no fabric facts: the logical switches and routers are not walked (collect them with --fabric nsx|ovn)") {
 		t.Errorf("exit %d, want 3 with an unknown verdict:\n%s%s", r.code, r.out, r.err)
 	}
 }
@@ -82,7 +82,7 @@ func TestErrorsAreOneClearLine(t *testing.T) {
 		{[]string{"trace", "kube-system/kube-dnz", "--to", "node/172.15.0.4", "--snapshot", published}, 2, "error: pod kube-system/kube-dnz not found in the snapshot (did you mean kube-system/kube-dns?)"},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.99", "--snapshot", published}, 2, "error: node 172.15.0.99 not found in the snapshot"},
 		{[]string{"trace", "kube-system/kube-dns", "--snapshot", published}, 2, "error: --to is required"},
-		{[]string{"trace", "kube-system/kube-dns", "--to", "svc/x", "--snapshot", published}, 2, `error: --to must be node/NAME, pod/NS/NAME or an IP address, got "svc/x"`},
+		{[]string{"trace", "kube-system/kube-dns", "--to", "svc/a/b/c", "--snapshot", published}, 2, `error: --to must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT, got "svc/a/b/c"`},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "-o", "xml", "--snapshot", published}, 2, `error: invalid argument "xml" for "-o, --output" flag: must be one of table|wide|json|yaml|dot|mermaid`},
 		{[]string{"trace", "--to", "node/172.15.0.4", "--snapshot", published}, 2, "error: kubectl packetwalk trace takes exactly 1 argument (the source pod), got 0"},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", filepath.Join(dir, "missing.json")}, 3, "error: cannot read snapshot: "},

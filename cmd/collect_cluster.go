@@ -113,7 +113,7 @@ func (o *CollectClusterOptions) Run(ctx context.Context) error {
 	for _, t := range o.To {
 		to, err := trace.ParseTarget(t, ns)
 		if err != nil {
-			return usageErr("%v", err)
+			return usageErr("--to %v", err)
 		}
 		need.Targets = append(need.Targets, to)
 	}

@@ -241,7 +241,7 @@ func writeFile(t *testing.T, path, s string) {
 }
 
 // hopOfKind is the walk's first hop of that kind, or nil.
-func hopOfKind(w *trace.Walk, kind string) *trace.Hop {
+func hopOfKind(w *trace.Walk, kind trace.HopKind) *trace.Hop {
 	for i := range w.Hops {
 		if w.Hops[i].Kind == kind {
 			return &w.Hops[i]

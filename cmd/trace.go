@@ -109,7 +109,7 @@ func (o *TraceOptions) Complete(args []string) error {
 	}
 	to, err := trace.ParseTarget(o.To, ns)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("--to %v", err)
 	}
 	if to, err = o.serviceTarget(to); err != nil {
 		return err
@@ -138,6 +138,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return requestErr(err)
 	}
+	wordHints(walk)
 	// The collection's warnings belong to the walk: in its table, and in -o json as "warnings"; a
 	// snapshot's are those recorded when it was collected.
 	if o.Snapshot != "" {

@@ -38,7 +38,7 @@ type tep struct{ id, label string }
 // edge links two drawn things (hop or TEP ids).
 type edge struct {
 	from, to, label string
-	status          string
+	status          trace.Status
 	// kind: "hop" (the packet's next step), "tunnel", "return" (forward to return), "cause" (from a
 	// consequence to the hop that explains it).
 	kind string
@@ -60,7 +60,7 @@ type hostInfo struct{ name, tep string }
 // whole direction on one host. TEPs come from the transport hops.
 func hostsOfNodes(w *trace.Walk) (map[string]string, map[string]string) {
 	nodeHost, hostTEP := map[string]string{}, map[string]string{}
-	for _, dir := range []string{trace.Forward, trace.Return} {
+	for _, dir := range []trace.Direction{trace.Forward, trace.Return} {
 		hops := hopsOf(w, dir)
 		var sides []int // index in hops of each transport hop with both hosts
 		for i, h := range hops {
@@ -100,7 +100,7 @@ func hostsOfNodes(w *trace.Walk) (map[string]string, map[string]string) {
 	return nodeHost, hostTEP
 }
 
-func hopsOf(w *trace.Walk, dir string) []trace.Hop {
+func hopsOf(w *trace.Walk, dir trace.Direction) []trace.Hop {
 	var out []trace.Hop
 	for _, h := range w.Hops {
 		if cmp.Or(h.Direction, trace.Forward) == dir {
@@ -126,13 +126,13 @@ func nest(w *trace.Walk) *layout {
 	}
 	lay := &layout{}
 	var lastForward string
-	for _, dir := range []string{trace.Forward, trace.Return} {
+	for _, dir := range []trace.Direction{trace.Forward, trace.Return} {
 		hops := hopsOf(w, dir)
 		if len(hops) == 0 {
 			continue
 		}
-		p := dir[:1] // f or r: box and TEP ids are unique across both paths
-		root := &box{id: p, kind: boxPath, label: dir + " path"}
+		p := string(dir[:1]) // f or r: box and TEP ids are unique across both paths
+		root := &box{id: p, kind: boxPath, label: string(dir) + " path"}
 		lay.paths = append(lay.paths, root)
 		byID := map[string]*box{}
 		child := func(parent *box, id, kind, label string) *box {
@@ -282,7 +282,7 @@ func tunnelLabel(h trace.Hop) string {
 		parts = append(parts, fmt.Sprintf("MTU needed %s, underlay %s", mtuString(t.MTUNeeded), mtuString(t.UnderlayMTU)))
 	}
 	if h.Status != trace.StatusOK {
-		parts = append(parts, strings.ToUpper(h.Status)+": "+h.Detail)
+		parts = append(parts, strings.ToUpper(string(h.Status))+": "+h.Detail)
 	}
 	return strings.Join(parts, "\n")
 }

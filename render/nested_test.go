@@ -195,9 +195,9 @@ func TestPicturesNest(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := layout(t, dotBin, b.Bytes())
-	hop := func(kind, node, dir string) string {
+	hop := func(kind trace.HopKind, node string, dir trace.Direction) string {
 		for _, h := range w.Hops {
-			if string(h.Kind) == kind && h.Node == node && string(h.Direction) == dir {
+			if h.Kind == kind && h.Node == node && h.Direction == dir {
 				return "h" + strconv.Itoa(h.Index)
 			}
 		}

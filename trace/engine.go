@@ -166,8 +166,8 @@ func (wk *walker) podToDestination(src *Pod, srcIP netip.Addr, dst destination) 
 	if fab == nil {
 		wk.uplinkHop(ps, ps.nextMAC, "router")
 		wk.settleUplink(ps)
-		wk.add(Hop{Kind: HopFabricPort, Name: "fabric", Node: src.Node, Status: StatusUnknown,
-			Detail: "no fabric facts: collect them with --fabric nsx|ovn to walk the logical switches and routers"})
+		wk.add(Hop{Kind: HopFabricPort, Name: "fabric", Node: src.Node, Status: StatusUnknown, Hint: HintFabricFacts,
+			Detail: "no fabric facts: the logical switches and routers are not walked"})
 		wk.destinationHop(dst, nil)
 		return nil, nil
 	}

@@ -201,8 +201,8 @@ func TestMissingFactsAreUnknownNotGuessed(t *testing.T) {
 		s := scenario.Published()
 		s.Nodes = nil
 		w := walk(t, s, kubeDNS, "node/172.15.0.4")
-		if w.Verdict != trace.VerdictUnknown || w.Hops[0].Status != trace.StatusUnknown {
-			t.Fatalf("verdict %s, first hop %s:%s", w.Verdict, w.Hops[0].Status, dump(w))
+		if w.Verdict != trace.VerdictUnknown || w.Hops[0].Status != trace.StatusUnknown || w.Hops[0].Hint != trace.HintNodeFacts {
+			t.Fatalf("verdict %s, first hop %s hint %q:%s", w.Verdict, w.Hops[0].Status, w.Hops[0].Hint, dump(w))
 		}
 		// The fabric part still walks.
 		if got := w.RouterHops(); len(got) != 4 {
@@ -213,8 +213,12 @@ func TestMissingFactsAreUnknownNotGuessed(t *testing.T) {
 		s := scenario.Published()
 		s.Fabric = nil
 		w := walk(t, s, kubeDNS, "node/172.15.0.4")
-		if w.Verdict != trace.VerdictUnknown || !strings.Contains(w.Reason, "--fabric") {
+		// The walk names what is missing; the command names the flags that collect it.
+		if w.Verdict != trace.VerdictUnknown || !strings.Contains(w.Reason, "no fabric facts") || strings.Contains(w.Reason, "--") {
 			t.Fatalf("verdict %s reason %q", w.Verdict, w.Reason)
+		}
+		if h := hopOf(w, trace.HopFabricPort); h == nil || h.Hint != trace.HintFabricFacts {
+			t.Errorf("fabric hop %+v, want hint %s", h, trace.HintFabricFacts)
 		}
 	})
 	t.Run("no MAC table", func(t *testing.T) {
@@ -387,8 +391,9 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "node/", "pod/", "pod/a/b/c", "nodes/x", "1.2.3", "svc/", "svc/a/b/c", "svc/a/b:", "node/a/b"} {
-		if _, err := trace.ParseTarget(in, "def"); err == nil || !strings.Contains(err.Error(), "--to must be") {
-			t.Errorf("ParseTarget(%q) error %v, want a usage error", in, err)
+		var te *trace.TargetSyntaxError
+		if _, err := trace.ParseTarget(in, "def"); !errors.As(err, &te) || te.Input != in || !strings.HasPrefix(err.Error(), "must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT") {
+			t.Errorf("ParseTarget(%q) error %v, want a *TargetSyntaxError naming the forms", in, err)
 		}
 	}
 }

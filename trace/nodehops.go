@@ -17,8 +17,8 @@ func (wk *walker) sourceL2(src *Pod, srcIP, dstIP netip.Addr) *podSide {
 	podEv := ev(cmp.Or(src.Source, SourceKube), "pod %s/%s IP %s on node %s", src.Namespace, src.Name, srcIP, src.Node)
 	ni := ix.states[src.Node]
 	if ni == nil {
-		wk.add(Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), Status: StatusUnknown,
-			Detail:   fmt.Sprintf("no facts from node %s: collect them (collect node, --node-exec or a snapshot)", src.Node),
+		wk.add(Hop{Kind: HopPod, Name: src.Namespace + "/" + src.Name, Node: src.Node, IP: srcIP.String(), Status: StatusUnknown, Hint: HintNodeFacts,
+			Detail:   fmt.Sprintf("no facts from node %s", src.Node),
 			Evidence: []Evidence{podEv}})
 		return ps
 	}

@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -52,9 +51,9 @@ func (t Target) String() string {
 }
 
 // ParseTarget parses node/NAME, pod/NS/NAME (or pod/NAME with defaultNS), svc/NS/NAME[:PORT] (or
-// svc/NAME[:PORT]), an IP address or IP:PORT.
+// svc/NAME[:PORT]), an IP address or IP:PORT; its error is a *TargetSyntaxError.
 func ParseTarget(s, defaultNS string) (Target, error) {
-	bad := fmt.Errorf("--to must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT, got %q", s)
+	bad := &TargetSyntaxError{Input: s}
 	switch {
 	case strings.HasPrefix(s, "node/"):
 		name := strings.TrimPrefix(s, "node/")
@@ -207,6 +206,9 @@ type Hop struct {
 	// ConsequenceOf is the index of the broken hop that explains this broken one (the root cause,
 	// Walk.BrokenAt); 0 when the hop is not broken or broken on its own.
 	ConsequenceOf int `json:"consequenceOf,omitempty"`
+	// Hint says which facts were missing when Status is unknown for want of them; the command
+	// words it (the flags that collect them), so it is not part of the output.
+	Hint Hint `json:"-"`
 	// Transport is set on a transport hop: the tunnel between two hosts (overlay.go).
 	Transport *TransportDetail `json:"transport,omitempty"`
 	// Firewall is set on a firewall hop: the rule that decides the flow at a port (overlay.go).

@@ -1,0 +1,54 @@
+package cmd
+
+import (
+	"strings"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// hintWords is what the user runs to collect the facts a trace.Hint says were missing.
+func hintWords(h trace.Hint) string {
+	switch h {
+	case trace.HintFabricFacts:
+		return "collect them with --fabric nsx|ovn"
+	case trace.HintNodeFacts:
+		return "collect them with collect node, --node-exec or a snapshot"
+	}
+	return ""
+}
+
+// wordHints adds to each hinted hop, and to the reason that quotes it, the flags that collect
+// the missing facts; it returns the reasons it rewrote (old to new).
+func wordHints(w *trace.Walk) map[string]string {
+	changed := map[string]string{}
+	for i := range w.Hops {
+		h := &w.Hops[i]
+		words := hintWords(h.Hint)
+		if words == "" || h.Detail == "" {
+			continue
+		}
+		was := h.Detail
+		h.Detail += " (" + words + ")"
+		changed[was] = h.Detail
+		if w.Reason == was {
+			w.Reason = h.Detail
+		}
+	}
+	return changed
+}
+
+// wordReportHints is wordHints over every walk of a check report, its reasons and messages included.
+func wordReportHints(rep *trace.CheckReport) {
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Walk == nil {
+			continue
+		}
+		for was, now := range wordHints(r.Walk) {
+			if r.Reason == was {
+				r.Reason = now
+			}
+			r.Message = strings.Replace(r.Message, was, now, 1)
+		}
+	}
+}
