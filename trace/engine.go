@@ -183,17 +183,7 @@ func (wk *walker) podToDestination(src *Pod, srcIP netip.Addr, dst destination) 
 		wk.settleUplink(ps)
 		final = sw
 	} else {
-		gw := ps.gateway
-		if !gw.IsValid() {
-			gw = wk.gatewayOf(srcPort.Switch, srcIP)
-		}
-		var entry *RouterPort
-		if gw.IsValid() {
-			entry = wk.gatewayPort(srcPort.Switch, gw)
-		} else {
-			wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
-				Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(srcPort.Switch))})
-		}
+		entry := wk.gatewayEntry(srcPort.Switch, ps.gateway, srcIP)
 		wk.settleUplink(ps)
 		if entry != nil {
 			var at *RouterPort

@@ -211,6 +211,22 @@ func (wk *walker) switchHop(sp *SwitchPort, ip netip.Addr) *Switch {
 	return sw
 }
 
+// gatewayEntry is the router port a packet from ip on switch swID enters by: the port owning gw
+// (the sender's gateway from its routing table), else the switch's router port whose network holds
+// ip. It is nil, with a hop saying why, when no gateway is known or no port on the switch owns it.
+// Source and destination sides both leave their switch this way.
+func (wk *walker) gatewayEntry(swID string, gw, ip netip.Addr) *RouterPort {
+	if !gw.IsValid() {
+		gw = wk.gatewayOf(swID, ip)
+	}
+	if !gw.IsValid() {
+		wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
+			Detail: fmt.Sprintf("no gateway known for switch %s", wk.ix.fab.switchName(swID))})
+		return nil
+	}
+	return wk.gatewayPort(swID, gw)
+}
+
 // gatewayOf guesses the gateway of a switch when the pod's routing table is not known: the
 // first address of a router port attached to the switch whose network holds ip.
 func (wk *walker) gatewayOf(swID string, ip netip.Addr) netip.Addr {

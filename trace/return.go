@@ -48,44 +48,29 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 func (wk *walker) nodeReturn(d destination, srcIP netip.Addr, dstPort *SwitchPort) *Switch {
 	ix := wk.ix
 	fab := ix.fab
-	var gw netip.Addr
-	direct := false
+	var rd routeDecision
 	if ni := ix.states[d.ep.Node]; ni != nil {
 		if ns := ni.destNetns(d); ns != nil {
 			h := Hop{Kind: HopRoute, Name: d.ep.String(), Node: d.ep.Node, Netns: ns.Name, IP: d.ip.String()}
-			rt, ok := lookupRoute(ns.Routes, srcIP)
-			if !ok {
+			var ok bool
+			if rd, ok = decideRoute(ns, srcIP); !ok {
 				h.Status, h.Detail = StatusBroken, fmt.Sprintf("no return route to %s on %s", srcIP, d.ep.String())
 				wk.add(h)
 				return nil
 			}
-			h.Evidence = append(h.Evidence, ev(cmp.Or(ns.Source, SourceNetlink+"@"+d.ep.Node), "route %s", routeString(rt)))
-			if g, ok := parseAddr(rt.Gateway); ok && rt.Gateway != "" {
-				gw = g
-				h.Detail = fmt.Sprintf("route to %s via %s dev %s", srcIP, g, rt.Dev)
-			} else {
-				direct = true
-				h.Detail = fmt.Sprintf("%s is on-link via %s", srcIP, rt.Dev)
-			}
-			h.Interface = rt.Dev
+			h.Evidence = append(h.Evidence, ev(cmp.Or(ns.Source, SourceNetlink+"@"+d.ep.Node), "route %s", routeString(rd.rt)))
+			h.Detail = rd.detail(srcIP)
+			h.Interface = rd.rt.Dev
 			wk.add(h)
 		}
 	}
-	if direct {
+	if rd.direct {
 		if sw := fab.switches[dstPort.Switch]; sw != nil {
 			return sw
 		}
 		return &Switch{ID: dstPort.Switch}
 	}
-	if !gw.IsValid() {
-		gw = wk.gatewayOf(dstPort.Switch, d.ip)
-	}
-	if !gw.IsValid() {
-		wk.add(Hop{Kind: HopRouter, Name: "gateway", Status: StatusUnknown,
-			Detail: fmt.Sprintf("no gateway known for switch %s", fab.switchName(dstPort.Switch))})
-		return nil
-	}
-	entry := wk.gatewayPort(dstPort.Switch, gw)
+	entry := wk.gatewayEntry(dstPort.Switch, rd.gateway, d.ip)
 	if entry == nil {
 		return nil
 	}

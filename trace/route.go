@@ -94,145 +94,186 @@ func (fab *fabIdx) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 // route walks routers from the entry port to the switch where dst is delivered (nil if it is not),
 // or to the router that owns dst itself (its port returned as at, the hop left to the caller).
 func (wk *walker) route(entry *RouterPort, dst netip.Addr) (final *Switch, at *RouterPort) {
-	fab := wk.ix.fab
 	seen := map[string]bool{}
 	for i := 0; i < maxRouterHops; i++ {
-		rid := entry.Router
-		r := fab.routers[rid]
-		h := Hop{Kind: HopRouter, Name: fab.routerName(rid), Router: fab.routerName(rid), Interface: rpName(entry), MAC: NormalizeMAC(entry.MAC)}
-		if ip := portAddrFor(entry, dst); ip.IsValid() {
-			h.IP = ip.String()
-		}
-		tier := ""
-		if r != nil {
-			tier = r.Tier
-			h.Evidence = append(h.Evidence, ev(cmp.Or(r.Source, fab.f.Provider), "router %s (%s) %s", h.Name, rid, strings.ToUpper(cmp.Or(r.Tier, "router"))))
-		}
-		h.Evidence = append(h.Evidence, ev(cmp.Or(entry.Source, fab.f.Provider), "enters by %s port %s %s mac %s", cmp.Or(entry.Kind, "router"), rpName(entry), strings.Join(entry.Networks, ","), NormalizeMAC(entry.MAC)))
-		if r == nil {
-			h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s of port %s not in the fabric facts", rid, rpName(entry))
-			wk.add(h)
+		h, ok := wk.enterRouter(entry, dst, seen)
+		if !ok {
 			return nil, nil
 		}
-		if tier != "" && tier != Tier0 && tier != Tier1 {
-			h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s has unknown tier %q", h.Name, tier)
-			wk.add(h)
-			return nil, nil
-		}
-		if seen[rid] {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("routing loop: %s reached router %s twice", dst, h.Name)
-			wk.add(h)
-			return nil, nil
-		}
-		seen[rid] = true
-		if entry.Up != nil && !*entry.Up {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(entry), h.Name)
-			wk.add(h)
-			return nil, nil
-		}
-		if fab.ownPort(rid, dst) != nil {
+		if wk.ix.fab.ownPort(entry.Router, dst) != nil {
 			return nil, entry
 		}
-		rc, ok := fab.lookup(rid, dst)
+		rc, ok := wk.pickRoute(&h, entry.Router, dst)
 		if !ok {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s on router %s", wk.destPrefix(dst), h.Name)
-			wk.add(h)
 			return nil, nil
 		}
-		routeFact := fmt.Sprintf("route %s", rc.prefix)
-		if rc.nextHop.IsValid() {
-			routeFact += " via " + rc.nextHop.String()
-		}
-		if rc.out != nil {
-			routeFact += " out " + rpName(rc.out)
-		}
-		routeFact += " (" + rc.origin + ")"
-		h.Evidence = append(h.Evidence, ev(rc.source, "%s", routeFact))
-		if rc.discard {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("route %s on router %s discards the packet (no next hop)", rc.prefix, h.Name)
-			wk.add(h)
-			return nil, nil
-		}
+		var next *RouterPort
 		if rc.origin == OriginConnected {
-			out := rc.out
-			if out.Up != nil && !*out.Up {
-				h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(out), h.Name)
-				wk.add(h)
-				return nil, nil
-			}
-			sp := fab.swPortByRP[out.ID]
-			if sp == nil {
-				if peer := fab.rports[out.PeerRouterPort]; peer != nil {
-					// dst on a router link: only the peer router's own address answers there.
-					if portHolds(peer, dst) && fab.ownPort(peer.Router, dst) != nil {
-						h.Detail = fmt.Sprintf("%s connected on link port %s to %s", rc.prefix, rpName(out), rpName(peer))
-						wk.add(h)
-						entry = peer
-						continue
-					}
-					h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s is on link %s of %s, but no router port there owns it", dst, strings.Join(out.Networks, ","), h.Name)
-					wk.add(h)
-					return nil, nil
-				}
-				h.Status, h.Detail = StatusUnknown, fmt.Sprintf("port %s of router %s (%s) is attached to no logical switch in the fabric facts", rpName(out), h.Name, rc.prefix)
-				wk.add(h)
-				return nil, nil
-			}
-			h.Detail = fmt.Sprintf("%s connected on %s %s", rc.prefix, rpName(out), strings.Join(out.Networks, ","))
-			wk.add(h)
-			sw := fab.switches[sp.Switch]
-			if sw == nil {
-				sw = &Switch{ID: sp.Switch}
-			}
-			return sw, nil
+			final, next = wk.forwardConnected(h, rc, dst)
+		} else {
+			next = wk.forwardVia(h, rc, entry.Router, dst)
 		}
-		// A route with a next hop: the egress port is the one whose network holds the next hop.
-		out := rc.out
-		if out == nil {
-			out = egressFor(fab.rportsBy[rid], rc.nextHop)
+		if final != nil || next == nil {
+			return final, nil
 		}
-		if out == nil {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s of route %s on router %s is on none of its ports", rc.nextHop, rc.prefix, h.Name)
-			wk.add(h)
-			return nil, nil
-		}
-		if !portHolds(out, rc.nextHop) {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s is not a host address of %s on %s (network or broadcast address)", rc.nextHop, strings.Join(out.Networks, ","), rpName(out))
-			wk.add(h)
-			return nil, nil
-		}
-		if out.Up != nil && !*out.Up {
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(out), h.Name)
-			wk.add(h)
-			return nil, nil
-		}
-		next := wk.nextRouterPort(out, rc.nextHop)
-		if next == nil {
-			if out.Kind == RouterPortUplink && wk.inFabric(dst) {
-				h.Status = StatusBroken
-				h.Detail = fmt.Sprintf("no route to %s on router %s: only %s via %s, out uplink %s", wk.destPrefix(dst), h.Name, rc.prefix, rc.nextHop, rpName(out))
-				wk.add(h)
-				return nil, nil
-			}
-			if out.Kind == RouterPortUplink {
-				h.Detail = fmt.Sprintf("route %s via %s leaves the fabric by uplink %s", rc.prefix, rc.nextHop, rpName(out))
-				wk.add(h)
-				wk.leaveBy(rid, out, dst)
-				wk.add(wk.externalHop(rc.nextHop, out, h.Name, dst))
-				return nil, nil
-			}
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s (route %s on %s) answers on no router port", rc.nextHop, rc.prefix, h.Name)
-			wk.add(h)
-			return nil, nil
-		}
-		h.Detail = fmt.Sprintf("route %s via %s (%s) out %s", rc.prefix, rc.nextHop, rc.origin, rpName(out))
-		wk.add(h)
-		wk.leaveBy(rid, out, dst)
 		entry = next
 	}
 	wk.add(Hop{Kind: HopRouter, Name: "routing loop", Status: StatusBroken,
 		Detail: fmt.Sprintf("more than %d router hops to %s: routing loop", maxRouterHops, dst)})
 	return nil, nil
+}
+
+// enterRouter is the router hop of a packet entering by port entry, with its evidence; ok is false
+// (the hop added, saying why) when the packet goes no further: an unknown router or tier, a loop,
+// a port down.
+func (wk *walker) enterRouter(entry *RouterPort, dst netip.Addr, seen map[string]bool) (h Hop, ok bool) {
+	fab := wk.ix.fab
+	rid := entry.Router
+	r := fab.routers[rid]
+	h = Hop{Kind: HopRouter, Name: fab.routerName(rid), Router: fab.routerName(rid), Interface: rpName(entry), MAC: NormalizeMAC(entry.MAC)}
+	if ip := portAddrFor(entry, dst); ip.IsValid() {
+		h.IP = ip.String()
+	}
+	tier := ""
+	if r != nil {
+		tier = r.Tier
+		h.Evidence = append(h.Evidence, ev(cmp.Or(r.Source, fab.f.Provider), "router %s (%s) %s", h.Name, rid, strings.ToUpper(cmp.Or(r.Tier, "router"))))
+	}
+	h.Evidence = append(h.Evidence, ev(cmp.Or(entry.Source, fab.f.Provider), "enters by %s port %s %s mac %s", cmp.Or(entry.Kind, "router"), rpName(entry), strings.Join(entry.Networks, ","), NormalizeMAC(entry.MAC)))
+	switch {
+	case r == nil:
+		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s of port %s not in the fabric facts", rid, rpName(entry))
+	case tier != "" && tier != Tier0 && tier != Tier1:
+		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("router %s has unknown tier %q", h.Name, tier)
+	case seen[rid]:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("routing loop: %s reached router %s twice", dst, h.Name)
+	default:
+		seen[rid] = true
+		if entry.Up != nil && !*entry.Up {
+			h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(entry), h.Name)
+			break
+		}
+		return h, true
+	}
+	wk.add(h)
+	return h, false
+}
+
+// pickRoute is the router's longest-prefix match for dst, added to h's evidence; ok is false (h
+// added, broken) when there is no route or the route discards.
+func (wk *walker) pickRoute(h *Hop, rid string, dst netip.Addr) (rc routeChoice, ok bool) {
+	rc, ok = wk.ix.fab.lookup(rid, dst)
+	if !ok {
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("no route to %s on router %s", wk.destPrefix(dst), h.Name)
+		wk.add(*h)
+		return rc, false
+	}
+	h.Evidence = append(h.Evidence, ev(rc.source, "%s", rc.fact()))
+	if rc.discard {
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("route %s on router %s discards the packet (no next hop)", rc.prefix, h.Name)
+		wk.add(*h)
+		return rc, false
+	}
+	return rc, true
+}
+
+// fact is the route as evidence: prefix, next hop, egress port and origin.
+func (rc routeChoice) fact() string {
+	s := fmt.Sprintf("route %s", rc.prefix)
+	if rc.nextHop.IsValid() {
+		s += " via " + rc.nextHop.String()
+	}
+	if rc.out != nil {
+		s += " out " + rpName(rc.out)
+	}
+	return s + " (" + rc.origin + ")"
+}
+
+// forwardConnected adds the router hop h for a connected route: dst is delivered on the switch of
+// the egress port (final), or on a router link the peer router owns it (next); both nil when the
+// packet goes no further (h says why).
+func (wk *walker) forwardConnected(h Hop, rc routeChoice, dst netip.Addr) (final *Switch, next *RouterPort) {
+	fab := wk.ix.fab
+	out := rc.out
+	if out.Up != nil && !*out.Up {
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(out), h.Name)
+		wk.add(h)
+		return nil, nil
+	}
+	sp := fab.swPortByRP[out.ID]
+	if sp == nil {
+		if peer := fab.rports[out.PeerRouterPort]; peer != nil {
+			// dst on a router link: only the peer router's own address answers there.
+			if portHolds(peer, dst) && fab.ownPort(peer.Router, dst) != nil {
+				h.Detail = fmt.Sprintf("%s connected on link port %s to %s", rc.prefix, rpName(out), rpName(peer))
+				wk.add(h)
+				return nil, peer
+			}
+			h.Status, h.Detail = StatusBroken, fmt.Sprintf("%s is on link %s of %s, but no router port there owns it", dst, strings.Join(out.Networks, ","), h.Name)
+			wk.add(h)
+			return nil, nil
+		}
+		h.Status, h.Detail = StatusUnknown, fmt.Sprintf("port %s of router %s (%s) is attached to no logical switch in the fabric facts", rpName(out), h.Name, rc.prefix)
+		wk.add(h)
+		return nil, nil
+	}
+	h.Detail = fmt.Sprintf("%s connected on %s %s", rc.prefix, rpName(out), strings.Join(out.Networks, ","))
+	wk.add(h)
+	sw := fab.switches[sp.Switch]
+	if sw == nil {
+		sw = &Switch{ID: sp.Switch}
+	}
+	return sw, nil
+}
+
+// forwardVia adds the router hop h for a route with a next hop: the egress port is the one whose
+// network holds the next hop, and the next router's port is the one owning it (nil when the packet
+// goes no further, or leaves the fabric by an uplink).
+func (wk *walker) forwardVia(h Hop, rc routeChoice, rid string, dst netip.Addr) *RouterPort {
+	fab := wk.ix.fab
+	out := rc.out
+	if out == nil {
+		out = egressFor(fab.rportsBy[rid], rc.nextHop)
+	}
+	switch {
+	case out == nil:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s of route %s on router %s is on none of its ports", rc.nextHop, rc.prefix, h.Name)
+	case !portHolds(out, rc.nextHop):
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s is not a host address of %s on %s (network or broadcast address)", rc.nextHop, strings.Join(out.Networks, ","), rpName(out))
+	case out.Up != nil && !*out.Up:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("router port %s on %s is down", rpName(out), h.Name)
+	default:
+		next := wk.nextRouterPort(out, rc.nextHop)
+		if next == nil {
+			wk.noNextRouter(h, rc, rid, out, dst)
+			return nil
+		}
+		h.Detail = fmt.Sprintf("route %s via %s (%s) out %s", rc.prefix, rc.nextHop, rc.origin, rpName(out))
+		wk.add(h)
+		wk.leaveBy(rid, out, dst)
+		return next
+	}
+	wk.add(h)
+	return nil
+}
+
+// noNextRouter adds the router hop h when no router port owns the next hop: by an uplink the
+// packet leaves the fabric (unless dst is in it); anywhere else the route is broken.
+func (wk *walker) noNextRouter(h Hop, rc routeChoice, rid string, out *RouterPort, dst netip.Addr) {
+	switch {
+	case out.Kind == RouterPortUplink && wk.inFabric(dst):
+		h.Status = StatusBroken
+		h.Detail = fmt.Sprintf("no route to %s on router %s: only %s via %s, out uplink %s", wk.destPrefix(dst), h.Name, rc.prefix, rc.nextHop, rpName(out))
+		wk.add(h)
+	case out.Kind == RouterPortUplink:
+		h.Detail = fmt.Sprintf("route %s via %s leaves the fabric by uplink %s", rc.prefix, rc.nextHop, rpName(out))
+		wk.add(h)
+		wk.leaveBy(rid, out, dst)
+		wk.add(wk.externalHop(rc.nextHop, out, h.Name, dst))
+	default:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("next hop %s (route %s on %s) answers on no router port", rc.nextHop, rc.prefix, h.Name)
+		wk.add(h)
+	}
 }
 
 // destPrefix names the destination for a "no route" reason: its switch's subnet when known.
