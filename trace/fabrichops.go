@@ -13,9 +13,40 @@ import (
 func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *SwitchPort {
 	fab := wk.ix.fab
 	sp := wk.findPodPort(p, ip, ps.mac)
-	// The uplink hop needs the next hop's MAC: the neighbour entry, else the gateway router port's MAC.
-	next := ps.nextMAC
-	what := "router"
+	next, what := wk.nextHopMAC(sp, dstIP, ps)
+	wk.uplinkHop(ps, next, what)
+	wk.checkGatewayMAC(p, sp, ps)
+	if sp == nil {
+		wk.noPodPort(p, ip, ps)
+		return nil
+	}
+	h := Hop{Kind: HopFabricPort, Name: portName(sp), Node: p.Node, IP: ip.String(), MAC: ps.mac, VLAN: sp.TrafficTag}
+	h.Evidence = append(h.Evidence, ev(cmp.Or(sp.Source, fab.f.Provider), "%s", describePort(sp, fab)))
+	par := fab.parentOf(sp)
+	problems := wk.podPortProblems(p, sp, par, ps)
+	if par != nil {
+		h.Evidence = append(h.Evidence, ev(cmp.Or(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
+	} else if sp.ParentPort != "" || sp.ParentVIF != "" {
+		h.Status = StatusUnknown
+		h.Detail = fmt.Sprintf("parent VIF %s of logical port %s not found", cmp.Or(sp.ParentPort, sp.ParentVIF), portName(sp))
+	}
+	switch {
+	case len(problems) > 0:
+		h.Status, h.Detail = StatusBroken, problems[0]
+	case h.Status == StatusUnknown:
+	case par != nil && sp.TrafficTag != nil:
+		h.Detail = fmt.Sprintf("CHILD of %s, traffic_tag %d", portName(par), *sp.TrafficTag)
+	default:
+		h.Detail = fmt.Sprintf("%s port on %s", cmp.Or(sp.Type, "logical"), fab.switchName(sp.Switch))
+	}
+	wk.add(h)
+	return sp
+}
+
+// nextHopMAC is the MAC the uplink hop looks for, and what it belongs to: the pod's neighbour entry,
+// else the gateway router port's MAC, else (on-link) the destination's logical port MAC.
+func (wk *walker) nextHopMAC(sp *SwitchPort, dstIP netip.Addr, ps *podSide) (next, what string) {
+	next, what = ps.nextMAC, "router"
 	if ps.direct {
 		what = "destination"
 	}
@@ -25,32 +56,36 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 		}
 	}
 	if next == "" && ps.direct {
-		for _, c := range fab.portsByIP[dstIP] {
+		for _, c := range wk.ix.fab.portsByIP[dstIP] {
 			if len(c.MACs) > 0 {
 				next = NormalizeMAC(c.MACs[0])
 			}
 		}
 	}
-	wk.uplinkHop(ps, next, what)
-	wk.checkGatewayMAC(p, sp, ps)
-	if sp == nil {
-		h := Hop{Kind: HopFabricPort, Name: "logical port", Node: p.Node, IP: ip.String(), MAC: ps.mac, Status: StatusBroken,
-			Detail: fmt.Sprintf("no %s logical port is bound to %s", fab.f.Provider, ip)}
-		if ps.mac != "" {
-			h.Detail += " or " + ps.mac
-		}
-		if fab.notFound[ip] {
-			// The provider could not find the port by any key it knows: not proof that there is none.
-			h.Status = StatusUnknown
-			h.Detail = fmt.Sprintf("the %s provider found no logical port for %s (see its warning for what it tried)", fab.f.Provider, ip)
-		}
-		wk.add(h)
-		return nil
+	return next, what
+}
+
+// noPodPort adds the fabric port hop of a pod no logical port is bound to: broken, or unknown when
+// the provider says it could not look the port up by any key it knows.
+func (wk *walker) noPodPort(p *Pod, ip netip.Addr, ps *podSide) {
+	fab := wk.ix.fab
+	h := Hop{Kind: HopFabricPort, Name: "logical port", Node: p.Node, IP: ip.String(), MAC: ps.mac, Status: StatusBroken,
+		Detail: fmt.Sprintf("no %s logical port is bound to %s", fab.f.Provider, ip)}
+	if ps.mac != "" {
+		h.Detail += " or " + ps.mac
 	}
-	fsrc := cmp.Or(sp.Source, fab.f.Provider)
-	h := Hop{Kind: HopFabricPort, Name: portName(sp), Node: p.Node, IP: ip.String(), MAC: ps.mac, VLAN: sp.TrafficTag}
-	h.Evidence = append(h.Evidence, ev(fsrc, "%s", describePort(sp, fab)))
-	par := fab.parentOf(sp)
+	if fab.notFound[ip] {
+		// The provider could not find the port by any key it knows: not proof that there is none.
+		h.Status = StatusUnknown
+		h.Detail = fmt.Sprintf("the %s provider found no logical port for %s (see its warning for what it tried)", fab.f.Provider, ip)
+	}
+	wk.add(h)
+}
+
+// podPortProblems holds a pod's logical port against its node, first problem first: the port down,
+// its MAC, its traffic_tag against the OVS port's tag, its parent VIF's node, a duplicate tag.
+func (wk *walker) podPortProblems(p *Pod, sp, par *SwitchPort, ps *podSide) []string {
+	fab := wk.ix.fab
 	var problems []string
 	if sp.Up != nil && !*sp.Up {
 		problems = append(problems, fmt.Sprintf("logical port %s is down", portName(sp)))
@@ -68,38 +103,25 @@ func (wk *walker) sourceFabricPort(p *Pod, ip, dstIP netip.Addr, ps *podSide) *S
 			problems = append(problems, fmt.Sprintf("VLAN mismatch: OVS port %s is untagged, fabric port %s traffic_tag %d", ps.ovsPort.Name, portName(sp), *sp.TrafficTag))
 		}
 	}
-	if par != nil {
-		h.Evidence = append(h.Evidence, ev(cmp.Or(par.Source, fab.f.Provider), "parent VIF %s", describePort(par, fab)))
-		if owner := wk.ix.portNode(par); owner != "" && p.Node != "" && owner != p.Node {
-			problems = append(problems, fmt.Sprintf("logical port %s hangs off the VIF of node %s, but the pod runs on %s", portName(sp), owner, p.Node))
-		}
-		if sp.TrafficTag != nil {
-			var dups []string
-			for _, c := range fab.children[par.ID] {
-				if c != sp && c.TrafficTag != nil && *c.TrafficTag == *sp.TrafficTag {
-					dups = append(dups, portName(c))
-				}
-			}
-			if len(dups) > 0 {
-				sort.Strings(dups)
-				problems = append(problems, fmt.Sprintf("duplicate traffic_tag %d under parent VIF %s: %s and %s", *sp.TrafficTag, portName(par), portName(sp), strings.Join(dups, ", ")))
+	if par == nil {
+		return problems
+	}
+	if owner := wk.ix.portNode(par); owner != "" && p.Node != "" && owner != p.Node {
+		problems = append(problems, fmt.Sprintf("logical port %s hangs off the VIF of node %s, but the pod runs on %s", portName(sp), owner, p.Node))
+	}
+	if sp.TrafficTag != nil {
+		var dups []string
+		for _, c := range fab.children[par.ID] {
+			if c != sp && c.TrafficTag != nil && *c.TrafficTag == *sp.TrafficTag {
+				dups = append(dups, portName(c))
 			}
 		}
-	} else if sp.ParentPort != "" || sp.ParentVIF != "" {
-		h.Status = StatusUnknown
-		h.Detail = fmt.Sprintf("parent VIF %s of logical port %s not found", cmp.Or(sp.ParentPort, sp.ParentVIF), portName(sp))
+		if len(dups) > 0 {
+			sort.Strings(dups)
+			problems = append(problems, fmt.Sprintf("duplicate traffic_tag %d under parent VIF %s: %s and %s", *sp.TrafficTag, portName(par), portName(sp), strings.Join(dups, ", ")))
+		}
 	}
-	switch {
-	case len(problems) > 0:
-		h.Status, h.Detail = StatusBroken, problems[0]
-	case h.Status == StatusUnknown:
-	case par != nil && sp.TrafficTag != nil:
-		h.Detail = fmt.Sprintf("CHILD of %s, traffic_tag %d", portName(par), *sp.TrafficTag)
-	default:
-		h.Detail = fmt.Sprintf("%s port on %s", cmp.Or(sp.Type, "logical"), fab.switchName(sp.Switch))
-	}
-	wk.add(h)
-	return sp
+	return problems
 }
 
 // checkGatewayMAC holds the pod's neighbour entry for its gateway against the gateway router port's

@@ -81,25 +81,7 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 	fsrc := cmp.Or(o.FDBSource, SourceFDB+"@"+node)
 	osrc := cmp.Or(o.Source, SourceOVSDB+"@"+node)
 	h := Hop{Kind: HopUplink, Node: node, MAC: nextMAC, VLAN: vlanPtr(vlan)}
-	var learned *MACEntry
-	if nextMAC != "" {
-		for _, e := range ni.fdb[nextMAC] {
-			if e.Bridge == bridge && e.VLAN == vlan {
-				e := e
-				learned = &e
-				break
-			}
-		}
-	}
-	var up *Port
-	if learned != nil {
-		if itf := ni.ifaceByOF[bridge+"/"+learned.Port]; itf != nil {
-			up = ni.portByIface[itf.Name]
-		}
-	}
-	if up == nil {
-		up = trunkFor(o, bridge, vlan, ps.ovsPort.Name)
-	}
+	learned, up := ni.uplinkFor(bridge, vlan, nextMAC, ps.ovsPort.Name)
 	if up != nil {
 		h.Name, h.Interface = up.Name, up.Name
 		h.Evidence = append(h.Evidence, ev(osrc, "Port %s on bridge %s %s", up.Name, up.Bridge, portVLANString(up)))
@@ -150,6 +132,28 @@ func (wk *walker) uplinkHop(ps *podSide, nextMAC, what string) {
 		}
 	}
 	wk.add(h)
+}
+
+// uplinkFor is where mac is learned on (bridge, vlan), and the port that carries the VLAN out: the
+// port it is learned on, else the bridge's trunk for the VLAN (never the pod's own port, not).
+func (ni *nodeIdx) uplinkFor(bridge string, vlan int, mac, not string) (learned *MACEntry, up *Port) {
+	if mac != "" {
+		for _, e := range ni.fdb[mac] {
+			if e.Bridge == bridge && e.VLAN == vlan {
+				learned = &e
+				break
+			}
+		}
+	}
+	if learned != nil {
+		if itf := ni.ifaceByOF[bridge+"/"+learned.Port]; itf != nil {
+			up = ni.portByIface[itf.Name]
+		}
+	}
+	if up == nil {
+		up = trunkFor(ni.st.OVS, bridge, vlan, not)
+	}
+	return learned, up
 }
 
 func (ni *nodeIdx) rootLink(name string) *Link {
