@@ -60,25 +60,9 @@ type IdleMAC struct {
 
 // MACs joins a node's MAC table to OVS ports, VLANs, pods and fabric ports.
 func (ix *Index) MACs(node string) (*MACTable, error) {
-	ni := ix.states[node]
-	if ni == nil {
-		if n := ix.nodes[node]; n == nil {
-			if a, ok := parseAddr(node); ok && ix.nodesByIP[a] != nil {
-				node = ix.nodesByIP[a].Name
-				ni = ix.states[node]
-			}
-		}
-	}
-	if ni == nil {
-		var names []string
-		for n := range ix.states {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		if len(names) == 0 {
-			return nil, &RequestError{fmt.Sprintf("no node facts in the snapshot for node %s (it holds none: collect them with `collect node`)", node)}
-		}
-		return nil, &RequestError{fmt.Sprintf("no node facts in the snapshot for node %s; it has: %s", node, joinMax(names, 10))}
+	node, ni, err := ix.macNode(node)
+	if err != nil {
+		return nil, err
 	}
 	out := &MACTable{Node: node}
 	o := ni.st.OVS
@@ -89,9 +73,71 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 	if len(ni.fdbBridges) == 0 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("MAC table of node %s not collected", node))
 	}
-	// Pod by MAC on this node: pod netns links, OVS external_ids attached-mac.
-	podByMAC := map[string]string{}
-	podIface := map[string]string{}
+	j := &macJoin{ix: ix, ni: ni, node: node}
+	j.podMACs()
+	j.nodeMACs()
+	j.fabricMACs()
+	j.gatewayMACs()
+	for _, e := range o.MACTable {
+		out.Rows = append(out.Rows, j.row(e))
+	}
+	out.Idle = idleMACs(ni, out.Rows, j.podByMAC, j.podIface, j.childByTag, ix.fab)
+	for _, b := range o.Bridges {
+		if out.AgingTimes == nil {
+			out.AgingTimes = map[string]int{}
+		}
+		out.AgingTimes[b.Name] = b.AgingTime()
+	}
+	sortMACRows(out.Rows)
+	return out, nil
+}
+
+// macNode finds the node facts of a node named by name or address, or says which nodes have facts.
+func (ix *Index) macNode(node string) (string, *nodeIdx, error) {
+	ni := ix.states[node]
+	if ni == nil {
+		if n := ix.nodes[node]; n == nil {
+			if a, ok := parseAddr(node); ok && ix.nodesByIP[a] != nil {
+				node = ix.nodesByIP[a].Name
+				ni = ix.states[node]
+			}
+		}
+	}
+	if ni != nil {
+		return node, ni, nil
+	}
+	var names []string
+	for n := range ix.states {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return node, nil, &RequestError{fmt.Sprintf("no node facts in the snapshot for node %s (it holds none: collect them with `collect node`)", node)}
+	}
+	return node, nil, &RequestError{fmt.Sprintf("no node facts in the snapshot for node %s; it has: %s", node, joinMax(names, 10))}
+}
+
+// macJoin is what a node's MAC table entries are joined to: its pods, its own links, the fabric's
+// ports and the pods' gateways, each by MAC.
+type macJoin struct {
+	ix   *Index
+	ni   *nodeIdx
+	node string
+	// podByMAC and podIface name the pod (NS/NAME) of a MAC and of a host interface.
+	podByMAC, podIface map[string]string
+	// nodeMAC is the root-netns link of a MAC.
+	nodeMAC map[string]string
+	// childByTag is this node's CHILD ports by traffic_tag; routerByMAC the router ports by MAC.
+	childByTag  map[int]*SwitchPort
+	routerByMAC map[string][]*RouterPort
+	// gwByVLANMAC is a pod gateway's address by "VLAN/MAC"; netnsByMAC labels a pod netns by MAC.
+	gwByVLANMAC, netnsByMAC map[string]string
+}
+
+// podMACs finds the pod of each MAC on the node: pod netns links, OVS external_ids attached-mac.
+func (j *macJoin) podMACs() {
+	ix, ni := j.ix, j.ni
+	j.podByMAC, j.podIface = map[string]string{}, map[string]string{}
 	for _, ns := range ni.st.Netns {
 		if ns.Root {
 			continue
@@ -113,16 +159,16 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 		}
 		for _, l := range ns.Links {
 			if m := NormalizeMAC(l.MAC); m != "" && l.Kind != KindLoopback {
-				podByMAC[m] = ref
+				j.podByMAC[m] = ref
 				if host, _ := peerOf(ni, &l); host != nil {
-					podIface[host.Name] = ref
+					j.podIface[host.Name] = ref
 				}
 			}
 		}
 	}
 	var pods []*Pod
 	for i := range ix.snap.Cluster.Pods {
-		if p := &ix.snap.Cluster.Pods[i]; p.Node == node && !p.HostNetwork {
+		if p := &ix.snap.Cluster.Pods[i]; p.Node == j.node && !p.HostNetwork {
 			pods = append(pods, p)
 		}
 	}
@@ -130,54 +176,68 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 		for _, p := range pods {
 			ip, _ := pickIP(p.IPs, netip.Addr{})
 			if ifaceNamesPod(itf, p, ip, "") {
-				podIface[name] = p.Namespace + "/" + p.Name
+				j.podIface[name] = p.Namespace + "/" + p.Name
 			}
 		}
-		if m := NormalizeMAC(itf.ExternalIDs["attached-mac"]); m != "" && podIface[name] != "" {
-			podByMAC[m] = podIface[name]
-		}
-	}
-	nodeMAC := map[string]string{}
-	if ni.root != nil {
-		for _, l := range ni.root.Links {
-			if m := NormalizeMAC(l.MAC); m != "" {
-				if _, dup := nodeMAC[m]; !dup {
-					nodeMAC[m] = l.Name
-				}
-			}
+		if m := NormalizeMAC(itf.ExternalIDs["attached-mac"]); m != "" && j.podIface[name] != "" {
+			j.podByMAC[m] = j.podIface[name]
 		}
 	}
-	// The fabric: this node's parent VIFs, their children by tag, router ports by MAC.
-	childByTag := map[int]*SwitchPort{}
-	routerByMAC := map[string][]*RouterPort{}
-	if fab := ix.fab; fab != nil {
-		// This node's CHILD ports: under a parent VIF the fabric ties to the node, or bound to
-		// the MAC of one of the node's pods (a fabric that names no node on its VIFs, as OVN).
-		for i := range fab.f.SwitchPorts {
-			sp := &fab.f.SwitchPorts[i]
-			if sp.TrafficTag == nil {
-				continue
-			}
-			par := fab.parentOf(sp)
-			mine := par != nil && ix.portNode(par) == node
-			for _, m := range sp.MACs {
-				mine = mine || podByMAC[NormalizeMAC(m)] != ""
-			}
-			if mine {
-				childByTag[*sp.TrafficTag] = sp
-			}
-		}
-		for i := range fab.f.RouterPorts {
-			rp := &fab.f.RouterPorts[i]
-			if m := NormalizeMAC(rp.MAC); m != "" {
-				routerByMAC[m] = append(routerByMAC[m], rp)
+}
+
+// nodeMACs names the node's own links by MAC (the first link of a MAC).
+func (j *macJoin) nodeMACs() {
+	j.nodeMAC = map[string]string{}
+	if j.ni.root == nil {
+		return
+	}
+	for _, l := range j.ni.root.Links {
+		if m := NormalizeMAC(l.MAC); m != "" {
+			if _, dup := j.nodeMAC[m]; !dup {
+				j.nodeMAC[m] = l.Name
 			}
 		}
 	}
-	// Gateways by (VLAN, MAC): each pod netns's default gateway and its neighbour entry, on the
-	// VLAN of the pod's OVS port (a shared router MAC serves different gateways per VLAN).
-	gwByVLANMAC := map[string]string{}
-	netnsByMAC := map[string]string{}
+}
+
+// fabricMACs indexes the fabric for the node: its CHILD ports by tag, router ports by MAC.
+func (j *macJoin) fabricMACs() {
+	j.childByTag = map[int]*SwitchPort{}
+	j.routerByMAC = map[string][]*RouterPort{}
+	fab := j.ix.fab
+	if fab == nil {
+		return
+	}
+	// This node's CHILD ports: under a parent VIF the fabric ties to the node, or bound to
+	// the MAC of one of the node's pods (a fabric that names no node on its VIFs, as OVN).
+	for i := range fab.f.SwitchPorts {
+		sp := &fab.f.SwitchPorts[i]
+		if sp.TrafficTag == nil {
+			continue
+		}
+		par := fab.parentOf(sp)
+		mine := par != nil && j.ix.portNode(par) == j.node
+		for _, m := range sp.MACs {
+			mine = mine || j.podByMAC[NormalizeMAC(m)] != ""
+		}
+		if mine {
+			j.childByTag[*sp.TrafficTag] = sp
+		}
+	}
+	for i := range fab.f.RouterPorts {
+		rp := &fab.f.RouterPorts[i]
+		if m := NormalizeMAC(rp.MAC); m != "" {
+			j.routerByMAC[m] = append(j.routerByMAC[m], rp)
+		}
+	}
+}
+
+// gatewayMACs finds gateways by (VLAN, MAC): each pod netns's default gateway and its neighbour
+// entry, on the VLAN of the pod's OVS port (a shared router MAC serves different gateways per
+// VLAN); and labels each pod netns's MACs.
+func (j *macJoin) gatewayMACs() {
+	ni := j.ni
+	j.gwByVLANMAC, j.netnsByMAC = map[string]string{}, map[string]string{}
 	for _, ns := range ni.st.Netns {
 		if ns.Root {
 			continue
@@ -186,16 +246,7 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 		for i := range ns.Links {
 			l := &ns.Links[i]
 			if m := NormalizeMAC(l.MAC); m != "" && l.Kind != KindLoopback {
-				label := "netns " + ns.Name
-				for _, a := range ns.Addresses {
-					if a.Link == l.Name {
-						if x, ok := parseAddr(a.CIDR); ok && !x.IsLinkLocalUnicast() {
-							label += " " + x.String()
-							break
-						}
-					}
-				}
-				netnsByMAC[m] = label
+				j.netnsByMAC[m] = netnsLabel(&ns, l)
 			}
 			if host, _ := peerOf(ni, l); host != nil {
 				if p := ni.portByIface[host.Name]; p != nil {
@@ -214,91 +265,117 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 			for _, n := range ns.Neighbors {
 				if n.IP == r.Gateway && NormalizeMAC(n.MAC) != "" {
 					for v := range vlans {
-						gwByVLANMAC[fmt.Sprintf("%d/%s", v, NormalizeMAC(n.MAC))] = r.Gateway
+						j.gwByVLANMAC[fmt.Sprintf("%d/%s", v, NormalizeMAC(n.MAC))] = r.Gateway
 					}
 				}
 			}
 		}
 	}
-	for _, e := range o.MACTable {
-		row := MACRow{Bridge: e.Bridge, OFPort: e.Port, VLAN: e.VLAN, MAC: NormalizeMAC(e.MAC), Age: e.Age, Role: RoleUnknown}
-		if row.MAC == "" {
-			row.MAC = e.MAC
+}
+
+// netnsLabel names a netns by its name and the first address of link l that is not link-local.
+func netnsLabel(ns *Netns, l *Link) string {
+	label := "netns " + ns.Name
+	for _, a := range ns.Addresses {
+		if a.Link == l.Name {
+			if x, ok := parseAddr(a.CIDR); ok && !x.IsLinkLocalUnicast() {
+				return label + " " + x.String()
+			}
 		}
-		var port *Port
-		if itf := ni.ifaceByOF[e.Bridge+"/"+e.Port]; itf != nil {
-			row.Interface = itf.Name
-			port = ni.portByIface[itf.Name]
-		}
-		switch {
-		case port != nil:
-			row.Port = port.Name
-		case e.Port == "LOCAL":
-			row.Port = e.Bridge
-		default:
-			row.Port = "?"
-			row.Notes = append(row.Notes, "ofport "+e.Port+" is on no OVS port")
-		}
-		row.Uplink = port != nil && port.Tag == nil && port.Name != e.Bridge
-		child := childByTag[e.VLAN]
-		switch {
-		case podByMAC[row.MAC] != "":
-			row.Role, row.Pod, row.Owner = RolePod, podByMAC[row.MAC], podByMAC[row.MAC]
-			if child != nil && containsMAC(child.MACs, row.MAC) {
-				row.FabricPort, row.FabricTag = portName(child), child.TrafficTag
-			} else if ix.fab != nil {
-				for _, sp := range ix.fab.portsByMAC[row.MAC] {
-					row.FabricPort, row.FabricTag = portName(sp), sp.TrafficTag
-					if sp.TrafficTag != nil && *sp.TrafficTag != e.VLAN {
-						row.Notes = append(row.Notes, fmt.Sprintf("fabric port traffic_tag %d, MAC seen on VLAN %d", *sp.TrafficTag, e.VLAN))
-					}
+	}
+	return label
+}
+
+// row joins one MAC table entry: its OVS port, then who owns the MAC.
+func (j *macJoin) row(e MACEntry) MACRow {
+	row := MACRow{Bridge: e.Bridge, OFPort: e.Port, VLAN: e.VLAN, MAC: NormalizeMAC(e.MAC), Age: e.Age, Role: RoleUnknown}
+	if row.MAC == "" {
+		row.MAC = e.MAC
+	}
+	var port *Port
+	if itf := j.ni.ifaceByOF[e.Bridge+"/"+e.Port]; itf != nil {
+		row.Interface = itf.Name
+		port = j.ni.portByIface[itf.Name]
+	}
+	switch {
+	case port != nil:
+		row.Port = port.Name
+	case e.Port == "LOCAL":
+		row.Port = e.Bridge
+	default:
+		row.Port = "?"
+		row.Notes = append(row.Notes, "ofport "+e.Port+" is on no OVS port")
+	}
+	row.Uplink = port != nil && port.Tag == nil && port.Name != e.Bridge
+	j.owner(&row, e.VLAN)
+	return row
+}
+
+// owner sets the row's role and owner: a pod of the node, a router port, a pod's gateway, a pod
+// netns, the node itself, or a fabric port elsewhere.
+func (j *macJoin) owner(row *MACRow, vlan int) {
+	ix := j.ix
+	child := j.childByTag[vlan]
+	gwKey := fmt.Sprintf("%d/%s", vlan, row.MAC)
+	switch {
+	case j.podByMAC[row.MAC] != "":
+		j.podOwner(row, vlan, child)
+	case len(j.routerByMAC[row.MAC]) > 0:
+		row.Role = RoleRouter
+		rp := j.routerByMAC[row.MAC][0]
+		if child != nil {
+			for _, c := range j.routerByMAC[row.MAC] {
+				if sp := ix.fab.swPortByRP[c.ID]; sp != nil && sp.Switch == child.Switch {
+					rp = c
 				}
 			}
-			if iface := podIface[row.Interface]; iface != "" && iface != row.Pod {
-				row.Notes = append(row.Notes, fmt.Sprintf("learned on the port of %s", iface))
-			}
-		case len(routerByMAC[row.MAC]) > 0:
-			row.Role = RoleRouter
-			rp := routerByMAC[row.MAC][0]
-			if child != nil {
-				for _, c := range routerByMAC[row.MAC] {
-					if sp := ix.fab.swPortByRP[c.ID]; sp != nil && sp.Switch == child.Switch {
-						rp = c
-					}
-				}
-			}
-			row.Owner = "router " + ix.fab.routerName(rp.Router)
-			if ip := firstAddr(rp.Networks); ip != "" {
-				row.Owner += " " + ip
-			}
-			row.FabricPort = rpName(rp)
-		case gwByVLANMAC[fmt.Sprintf("%d/%s", e.VLAN, row.MAC)] != "":
-			row.Role, row.Owner = RoleRouter, "gateway "+gwByVLANMAC[fmt.Sprintf("%d/%s", e.VLAN, row.MAC)]
-		case netnsByMAC[row.MAC] != "":
-			// A pod's MAC with no cluster facts to name the pod (macs --local): name its netns.
-			row.Role, row.Owner = RolePod, netnsByMAC[row.MAC]
-		case nodeMAC[row.MAC] != "":
-			row.Role, row.Owner = RoleNode, "node "+node+" "+nodeMAC[row.MAC]
-		case ix.fab != nil && len(ix.fab.portsByMAC[row.MAC]) > 0:
-			sp := ix.fab.portsByMAC[row.MAC][0]
-			row.Role, row.FabricPort = RoleRemote, portName(sp)
-			if sp.Pod != nil {
-				row.Pod, row.Owner = sp.Pod.String(), sp.Pod.String()
-			} else if sp.NodeName != "" {
-				row.Owner = "node " + sp.NodeName
+		}
+		row.Owner = "router " + ix.fab.routerName(rp.Router)
+		if ip := firstAddr(rp.Networks); ip != "" {
+			row.Owner += " " + ip
+		}
+		row.FabricPort = rpName(rp)
+	case j.gwByVLANMAC[gwKey] != "":
+		row.Role, row.Owner = RoleRouter, "gateway "+j.gwByVLANMAC[gwKey]
+	case j.netnsByMAC[row.MAC] != "":
+		// A pod's MAC with no cluster facts to name the pod (macs --local): name its netns.
+		row.Role, row.Owner = RolePod, j.netnsByMAC[row.MAC]
+	case j.nodeMAC[row.MAC] != "":
+		row.Role, row.Owner = RoleNode, "node "+j.node+" "+j.nodeMAC[row.MAC]
+	case ix.fab != nil && len(ix.fab.portsByMAC[row.MAC]) > 0:
+		sp := ix.fab.portsByMAC[row.MAC][0]
+		row.Role, row.FabricPort = RoleRemote, portName(sp)
+		if sp.Pod != nil {
+			row.Pod, row.Owner = sp.Pod.String(), sp.Pod.String()
+		} else if sp.NodeName != "" {
+			row.Owner = "node " + sp.NodeName
+		}
+	}
+}
+
+// podOwner sets a pod MAC's row: the pod, its CHILD port on the row's VLAN (else any fabric port
+// bound to the MAC, noting a tag that differs), and a note when it was learned on another pod's port.
+func (j *macJoin) podOwner(row *MACRow, vlan int, child *SwitchPort) {
+	row.Role, row.Pod, row.Owner = RolePod, j.podByMAC[row.MAC], j.podByMAC[row.MAC]
+	if child != nil && containsMAC(child.MACs, row.MAC) {
+		row.FabricPort, row.FabricTag = portName(child), child.TrafficTag
+	} else if j.ix.fab != nil {
+		for _, sp := range j.ix.fab.portsByMAC[row.MAC] {
+			row.FabricPort, row.FabricTag = portName(sp), sp.TrafficTag
+			if sp.TrafficTag != nil && *sp.TrafficTag != vlan {
+				row.Notes = append(row.Notes, fmt.Sprintf("fabric port traffic_tag %d, MAC seen on VLAN %d", *sp.TrafficTag, vlan))
 			}
 		}
-		out.Rows = append(out.Rows, row)
 	}
-	out.Idle = idleMACs(ni, out.Rows, podByMAC, podIface, childByTag, ix.fab)
-	for _, b := range o.Bridges {
-		if out.AgingTimes == nil {
-			out.AgingTimes = map[string]int{}
-		}
-		out.AgingTimes[b.Name] = b.AgingTime()
+	if iface := j.podIface[row.Interface]; iface != "" && iface != row.Pod {
+		row.Notes = append(row.Notes, fmt.Sprintf("learned on the port of %s", iface))
 	}
-	sort.SliceStable(out.Rows, func(i, j int) bool {
-		a, b := out.Rows[i], out.Rows[j]
+}
+
+// sortMACRows orders rows by bridge, VLAN, local before uplink, ofport, MAC.
+func sortMACRows(rows []MACRow) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
 		if a.Bridge != b.Bridge {
 			return a.Bridge < b.Bridge
 		}
@@ -313,7 +390,6 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 		}
 		return a.MAC < b.MAC
 	})
-	return out, nil
 }
 
 func ofLess(a, b string) bool {
