@@ -60,7 +60,12 @@ type PlanError struct {
 	File string
 	Line int
 	Msg  string
+	// Err is the error Msg came from, if any.
+	Err error
 }
+
+// Unwrap returns the error the message came from.
+func (e *PlanError) Unwrap() error { return e.Err }
 
 func (e *PlanError) Error() string {
 	if e.Line > 0 {
@@ -74,12 +79,43 @@ const maxPlanBytes = 4 << 20
 
 // ParsePlan parses and validates a plan.
 func ParsePlan(data []byte, file string) (*Plan, error) {
-	perr := func(line int, format string, a ...any) error {
-		return &PlanError{File: file, Line: line, Msg: fmt.Sprintf(format, a...)}
-	}
+	pp := planParser{file: file}
 	if len(data) > maxPlanBytes {
-		return nil, perr(0, "plan is larger than %d bytes", maxPlanBytes)
+		return nil, pp.errf(0, "plan is larger than %d bytes", maxPlanBytes)
 	}
+	root, err := pp.document(data)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{File: file}
+	checks, err := pp.header(root, p)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range checks.Content {
+		pc, err := pp.check(c, i)
+		if err != nil {
+			return nil, err
+		}
+		p.Checks = append(p.Checks, pc)
+	}
+	return p, nil
+}
+
+// planParser makes the errors of one plan file, each pointing at its line.
+type planParser struct{ file string }
+
+func (pp planParser) errf(line int, format string, a ...any) error {
+	return &PlanError{File: pp.file, Line: line, Msg: fmt.Sprintf(format, a...)}
+}
+
+// wrap is a field's error at its line, kept for errors.Is and errors.As.
+func (pp planParser) wrap(line int, err error) error {
+	return &PlanError{File: pp.file, Line: line, Msg: err.Error(), Err: err}
+}
+
+// document parses the YAML and returns its root mapping.
+func (pp planParser) document(data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -87,16 +123,20 @@ func ParsePlan(data []byte, file string) (*Plan, error) {
 		if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
 			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 		}
-		return nil, perr(line, "not valid YAML: %s", msg)
+		return nil, &PlanError{File: pp.file, Line: line, Msg: "not valid YAML: " + msg, Err: err}
 	}
 	if len(doc.Content) == 0 {
-		return nil, perr(0, "plan is empty: it needs apiVersion: %s, kind: CheckPlan and checks", APIVersion)
+		return nil, pp.errf(0, "plan is empty: it needs apiVersion: %s, kind: CheckPlan and checks", APIVersion)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, perr(root.Line, "a plan is a mapping with apiVersion, kind and checks")
+		return nil, pp.errf(root.Line, "a plan is a mapping with apiVersion, kind and checks")
 	}
-	p := &Plan{File: file}
+	return root, nil
+}
+
+// header reads apiVersion, kind and defaults into p, and returns the checks list (non-empty).
+func (pp planParser) header(root *yaml.Node, p *Plan) (*yaml.Node, error) {
 	var haveVersion, haveKind bool
 	var checks *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -104,112 +144,126 @@ func ParsePlan(data []byte, file string) (*Plan, error) {
 		switch k.Value {
 		case "apiVersion":
 			if v.Value != APIVersion {
-				return nil, perr(v.Line, "apiVersion must be %s, got %q", APIVersion, v.Value)
+				return nil, pp.errf(v.Line, "apiVersion must be %s, got %q", APIVersion, v.Value)
 			}
 			haveVersion = true
 		case "kind":
 			if v.Value != "CheckPlan" {
-				return nil, perr(v.Line, "kind must be CheckPlan, got %q", v.Value)
+				return nil, pp.errf(v.Line, "kind must be CheckPlan, got %q", v.Value)
 			}
 			haveKind = true
 		case "defaults":
-			if v.Kind != yaml.MappingNode {
-				return nil, perr(v.Line, "defaults must be a mapping")
-			}
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				dk, dv := v.Content[j], v.Content[j+1]
-				var err error
-				switch dk.Value {
-				case "namespace":
-					p.Defaults.Namespace, err = scalar(dv, "defaults.namespace")
-				case "expect":
-					p.Defaults.Expect, err = expectValue(dv, "defaults.expect")
-				case "timeout":
-					p.Defaults.Timeout, err = durationValue(dv, "defaults.timeout")
-				case "probe":
-					p.Defaults.Probe, err = probeValue(dv, "defaults.probe")
-				default:
-					err = fmt.Errorf("unknown field defaults.%s (known: namespace, expect, timeout, probe)", dk.Value)
-				}
-				if err != nil {
-					return nil, perr(dk.Line, "%v", err)
-				}
+			if err := pp.defaults(v, &p.Defaults); err != nil {
+				return nil, err
 			}
 		case "checks":
 			checks = v
 		default:
-			return nil, perr(k.Line, "unknown field %q (known: apiVersion, kind, defaults, checks)", k.Value)
+			return nil, pp.errf(k.Line, "unknown field %q (known: apiVersion, kind, defaults, checks)", k.Value)
 		}
 	}
 	if !haveVersion {
-		return nil, perr(root.Line, "apiVersion: %s is required", APIVersion)
+		return nil, pp.errf(root.Line, "apiVersion: %s is required", APIVersion)
 	}
 	if !haveKind {
-		return nil, perr(root.Line, "kind: CheckPlan is required")
+		return nil, pp.errf(root.Line, "kind: CheckPlan is required")
 	}
 	if checks == nil || checks.Kind != yaml.SequenceNode || len(checks.Content) == 0 {
 		line := root.Line
 		if checks != nil {
 			line = checks.Line
 		}
-		return nil, perr(line, "checks must be a non-empty list")
+		return nil, pp.errf(line, "checks must be a non-empty list")
 	}
-	for i, c := range checks.Content {
-		where := fmt.Sprintf("checks[%d]", i)
-		if c.Kind != yaml.MappingNode {
-			return nil, perr(c.Line, "%s must be a mapping with from and to", where)
-		}
-		pc := PlanCheck{Line: c.Line}
-		for j := 0; j+1 < len(c.Content); j += 2 {
-			k, v := c.Content[j], c.Content[j+1]
-			f := where + "." + k.Value
-			var err error
-			switch k.Value {
-			case "name":
-				pc.Name, err = scalar(v, f)
-			case "from":
-				pc.From, err = scalar(v, f)
-			case "fromSelector":
-				pc.FromSelector, err = scalar(v, f)
-				if err == nil {
-					_, err = ParseSelector(pc.FromSelector)
-				}
-			case "namespace":
-				pc.Namespace, err = scalar(v, f)
-			case "to":
-				pc.To, err = stringList(v, f)
-			case "expect":
-				pc.Expect, err = expectValue(v, f)
-			case "timeout":
-				pc.Timeout, err = durationValue(v, f)
-			case "probe":
-				pc.Probe, err = probeValue(v, f)
-			default:
-				err = fmt.Errorf("unknown field %s (known: name, from, fromSelector, namespace, to, expect, timeout, probe)", f)
-			}
-			if err != nil {
-				return nil, perr(k.Line, "%v", err)
-			}
-		}
-		switch {
-		case pc.From == "" && pc.FromSelector == "":
-			return nil, perr(c.Line, "%s needs from (a pod) or fromSelector (a label selector)", where)
-		case pc.From != "" && pc.FromSelector != "":
-			return nil, perr(c.Line, "%s has both from and fromSelector: use one", where)
-		case len(pc.To) == 0:
-			return nil, perr(c.Line, "%s needs to: nodes, pods, node/NAME, pod/NS/NAME or an IP", where)
-		}
-		for _, t := range pc.To {
-			if t == "nodes" || t == "pods" {
-				continue
-			}
-			if _, err := ParseTarget(t, "x"); err != nil {
-				return nil, perr(c.Line, "%s.to: %q is not nodes, pods, node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP or IP:PORT", where, t)
-			}
-		}
-		p.Checks = append(p.Checks, pc)
+	return checks, nil
+}
+
+// defaults reads the defaults mapping.
+func (pp planParser) defaults(v *yaml.Node, d *PlanDefaults) error {
+	if v.Kind != yaml.MappingNode {
+		return pp.errf(v.Line, "defaults must be a mapping")
 	}
-	return p, nil
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		dk, dv := v.Content[j], v.Content[j+1]
+		var err error
+		switch dk.Value {
+		case "namespace":
+			d.Namespace, err = scalar(dv, "defaults.namespace")
+		case "expect":
+			d.Expect, err = expectValue(dv, "defaults.expect")
+		case "timeout":
+			d.Timeout, err = durationValue(dv, "defaults.timeout")
+		case "probe":
+			d.Probe, err = probeValue(dv, "defaults.probe")
+		default:
+			err = fmt.Errorf("unknown field defaults.%s (known: namespace, expect, timeout, probe)", dk.Value)
+		}
+		if err != nil {
+			return pp.wrap(dk.Line, err)
+		}
+	}
+	return nil
+}
+
+// check reads checks[i]: its fields, then that it names a source and destinations that parse.
+func (pp planParser) check(c *yaml.Node, i int) (PlanCheck, error) {
+	where := fmt.Sprintf("checks[%d]", i)
+	if c.Kind != yaml.MappingNode {
+		return PlanCheck{}, pp.errf(c.Line, "%s must be a mapping with from and to", where)
+	}
+	pc := PlanCheck{Line: c.Line}
+	for j := 0; j+1 < len(c.Content); j += 2 {
+		k, v := c.Content[j], c.Content[j+1]
+		if err := checkField(&pc, k.Value, v, where+"."+k.Value); err != nil {
+			return PlanCheck{}, pp.wrap(k.Line, err)
+		}
+	}
+	switch {
+	case pc.From == "" && pc.FromSelector == "":
+		return PlanCheck{}, pp.errf(c.Line, "%s needs from (a pod) or fromSelector (a label selector)", where)
+	case pc.From != "" && pc.FromSelector != "":
+		return PlanCheck{}, pp.errf(c.Line, "%s has both from and fromSelector: use one", where)
+	case len(pc.To) == 0:
+		return PlanCheck{}, pp.errf(c.Line, "%s needs to: nodes, pods, node/NAME, pod/NS/NAME or an IP", where)
+	}
+	for _, t := range pc.To {
+		if t == "nodes" || t == "pods" {
+			continue
+		}
+		if _, err := ParseTarget(t, "x"); err != nil {
+			return PlanCheck{}, pp.errf(c.Line, "%s.to: %q is not nodes, pods, node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP or IP:PORT", where, t)
+		}
+	}
+	return pc, nil
+}
+
+// checkField reads one field of a check (f is its path, for errors).
+func checkField(pc *PlanCheck, name string, v *yaml.Node, f string) error {
+	var err error
+	switch name {
+	case "name":
+		pc.Name, err = scalar(v, f)
+	case "from":
+		pc.From, err = scalar(v, f)
+	case "fromSelector":
+		pc.FromSelector, err = scalar(v, f)
+		if err == nil {
+			_, err = ParseSelector(pc.FromSelector)
+		}
+	case "namespace":
+		pc.Namespace, err = scalar(v, f)
+	case "to":
+		pc.To, err = stringList(v, f)
+	case "expect":
+		pc.Expect, err = expectValue(v, f)
+	case "timeout":
+		pc.Timeout, err = durationValue(v, f)
+	case "probe":
+		pc.Probe, err = probeValue(v, f)
+	default:
+		err = fmt.Errorf("unknown field %s (known: name, from, fromSelector, namespace, to, expect, timeout, probe)", f)
+	}
+	return err
 }
 
 func scalar(v *yaml.Node, field string) (string, error) {
@@ -325,7 +379,7 @@ func (ix *Index) ExpandPlan(p *Plan, defaultNS string) ([]CheckSpec, error) {
 		for _, src := range srcs {
 			tos, err := ix.ExpandTargets(src, c.To, ns)
 			if err != nil {
-				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].to: %v", i, err)}
+				return nil, &PlanError{File: p.File, Line: c.Line, Msg: fmt.Sprintf("checks[%d].to: %v", i, err), Err: err}
 			}
 			for _, t := range tos {
 				name := src.String() + " -> " + t.String()

@@ -442,22 +442,29 @@ type FabricRoute struct {
 }
 
 // SnapshotError is a problem with a snapshot file: unreadable, not JSON, or the wrong version.
-type SnapshotError struct{ Msg string }
+type SnapshotError struct {
+	Msg string
+	// Err is the error Msg came from, if any.
+	Err error
+}
 
 func (e *SnapshotError) Error() string { return e.Msg }
+
+// Unwrap returns the error the message came from.
+func (e *SnapshotError) Unwrap() error { return e.Err }
 
 // ReadSnapshot decodes and validates a snapshot.
 func ReadSnapshot(r io.Reader, name string) (*Snapshot, error) {
 	var s Snapshot
 	dec := json.NewDecoder(r)
 	if err := decodeStream(dec, &s); err != nil {
-		return nil, &SnapshotError{fmt.Sprintf("snapshot %s is not valid JSON: %v", name, err)}
+		return nil, &SnapshotError{Msg: fmt.Sprintf("snapshot %s is not valid JSON: %v", name, err), Err: err}
 	}
 	if s.APIVersion == "" {
-		return nil, &SnapshotError{fmt.Sprintf("snapshot %s has no apiVersion: expected %q (write it with `kubectl packetwalk collect`)", name, APIVersion)}
+		return nil, &SnapshotError{Msg: fmt.Sprintf("snapshot %s has no apiVersion: expected %q (write it with `kubectl packetwalk collect`)", name, APIVersion)}
 	}
 	if s.APIVersion != APIVersion {
-		return nil, &SnapshotError{fmt.Sprintf("snapshot %s has apiVersion %q: this version of kubectl-packetwalk reads %q", name, s.APIVersion, APIVersion)}
+		return nil, &SnapshotError{Msg: fmt.Sprintf("snapshot %s has apiVersion %q: this version of kubectl-packetwalk reads %q", name, s.APIVersion, APIVersion)}
 	}
 	return &s, nil
 }
@@ -466,7 +473,7 @@ func ReadSnapshot(r io.Reader, name string) (*Snapshot, error) {
 func LoadSnapshot(path string) (*Snapshot, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &SnapshotError{fmt.Sprintf("cannot read snapshot: %v", err)}
+		return nil, &SnapshotError{Msg: fmt.Sprintf("cannot read snapshot: %v", err), Err: err}
 	}
 	defer f.Close()
 	return ReadSnapshot(f, path)
