@@ -208,6 +208,14 @@ func newFabIdx(f *Fabric) *fabIdx {
 	for i := range f.Switches {
 		x.switches[f.Switches[i].ID] = &f.Switches[i]
 	}
+	x.indexSwitchPorts()
+	x.indexRouters()
+	return x
+}
+
+// indexSwitchPorts indexes logical switch ports by id, attachment, IP, MAC, router port and parent.
+func (x *fabIdx) indexSwitchPorts() {
+	f := x.f
 	for i := range f.SwitchPorts {
 		p := &f.SwitchPorts[i]
 		x.ports[p.ID] = p
@@ -234,6 +242,12 @@ func newFabIdx(f *Fabric) *fabIdx {
 			x.children[par.ID] = append(x.children[par.ID], p)
 		}
 	}
+}
+
+// indexRouters indexes routers, their ports (by id, router, address, switch) and routes; call it
+// after indexSwitchPorts, whose router port links it completes.
+func (x *fabIdx) indexRouters() {
+	f := x.f
 	for i := range f.Routers {
 		x.routers[f.Routers[i].ID] = &f.Routers[i]
 	}
@@ -264,7 +278,6 @@ func newFabIdx(f *Fabric) *fabIdx {
 	for k := range x.rportsBy {
 		sort.Slice(x.rportsBy[k], func(i, j int) bool { return x.rportsBy[k][i].ID < x.rportsBy[k][j].ID })
 	}
-	return x
 }
 
 // parentOf resolves a CHILD port's parent switch port.
