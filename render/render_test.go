@@ -127,11 +127,13 @@ func TestMACsGoldens(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range render.ListFormats {
-		var b bytes.Buffer
-		if err := render.WriteMACs(&b, mt, f, render.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		golden(t, filepath.Join("macs", "published-172.15.0.3."+string(f)), b.Bytes())
+		t.Run(string(f), func(t *testing.T) {
+			var b bytes.Buffer
+			if err := render.WriteMACs(&b, mt, f, render.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("macs", "published-172.15.0.3."+string(f)), b.Bytes())
+		})
 	}
 	if err := render.WriteMACs(&bytes.Buffer{}, mt, render.Dot, render.Options{}); err == nil {
 		t.Error("macs -o dot should be refused")

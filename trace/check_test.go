@@ -97,11 +97,13 @@ func TestPlanErrorsPointAtTheLine(t *testing.T) {
 		{"- a\n- b\n", "p.yaml:1: a plan is a mapping with apiVersion, kind and checks"},
 	}
 	for _, c := range cases {
-		_, err := trace.ParsePlan([]byte(c.plan), "p.yaml")
-		var pe *trace.PlanError
-		if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("plan %q: error %v\nwant prefix %q", c.plan, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			_, err := trace.ParsePlan([]byte(c.plan), "p.yaml")
+			var pe *trace.PlanError
+			if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("plan %q: error %v\nwant prefix %q", c.plan, err, c.want)
+			}
+		})
 	}
 	p, _ := trace.ParsePlan([]byte("apiVersion: packetwalk/v1\nkind: CheckPlan\nchecks:\n  - fromSelector: app=none\n    to: nodes\n"), "p.yaml")
 	_, err := trace.NewIndex(scenario.Published()).ExpandPlan(p, "default")

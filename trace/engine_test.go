@@ -356,12 +356,14 @@ func TestRequestErrors(t *testing.T) {
 		{kubeDNS, "pod/default/nope", "pod default/nope not found in the snapshot"},
 	}
 	for _, c := range cases {
-		tg, _ := trace.ParseTarget(c.to, "")
-		_, err := trace.WalkSnapshot(s, trace.Request{Source: c.src, To: tg})
-		var re *trace.RequestError
-		if !errors.As(err, &re) || !strings.HasPrefix(re.Msg, c.want) {
-			t.Errorf("%s -> %s: error %v, want %q", c.src, c.to, err, c.want)
-		}
+		t.Run(c.src.String()+" to "+c.to, func(t *testing.T) {
+			tg, _ := trace.ParseTarget(c.to, "")
+			_, err := trace.WalkSnapshot(s, trace.Request{Source: c.src, To: tg})
+			var re *trace.RequestError
+			if !errors.As(err, &re) || !strings.HasPrefix(re.Msg, c.want) {
+				t.Errorf("%s -> %s: error %v, want %q", c.src, c.to, err, c.want)
+			}
+		})
 	}
 	s.Cluster.Pods = append(s.Cluster.Pods, trace.Pod{Namespace: "kube-system", Name: "kube-proxy", Node: "172.15.0.3", HostNetwork: true, IPs: []string{"172.15.0.3"}})
 	_, err := trace.WalkSnapshot(s, trace.Request{Source: trace.PodRef{Namespace: "kube-system", Name: "kube-proxy"}, To: trace.Target{Kind: trace.TargetIP, IP: "172.15.0.4"}})
@@ -385,16 +387,20 @@ func TestParseTarget(t *testing.T) {
 		"[fd00::1]:443":   {Kind: trace.TargetIP, IP: "fd00::1", Port: "443"},
 	}
 	for in, want := range good {
-		got, err := trace.ParseTarget(in, "def")
-		if err != nil || got != want {
-			t.Errorf("ParseTarget(%q) = %+v, %v; want %+v", in, got, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			got, err := trace.ParseTarget(in, "def")
+			if err != nil || got != want {
+				t.Errorf("ParseTarget(%q) = %+v, %v; want %+v", in, got, err, want)
+			}
+		})
 	}
 	for _, in := range []string{"", "node/", "pod/", "pod/a/b/c", "nodes/x", "1.2.3", "svc/", "svc/a/b/c", "svc/a/b:", "node/a/b"} {
-		var te *trace.TargetSyntaxError
-		if _, err := trace.ParseTarget(in, "def"); !errors.As(err, &te) || te.Input != in || !strings.HasPrefix(err.Error(), "must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT") {
-			t.Errorf("ParseTarget(%q) error %v, want a *TargetSyntaxError naming the forms", in, err)
-		}
+		t.Run("bad "+in, func(t *testing.T) {
+			var te *trace.TargetSyntaxError
+			if _, err := trace.ParseTarget(in, "def"); !errors.As(err, &te) || te.Input != in || !strings.HasPrefix(err.Error(), "must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT") {
+				t.Errorf("ParseTarget(%q) error %v, want a *TargetSyntaxError naming the forms", in, err)
+			}
+		})
 	}
 }
 

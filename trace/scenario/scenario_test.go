@@ -23,12 +23,14 @@ func TestFilesUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range files {
-		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatalf("%v (run `make update-golden`)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("testdata/scenarios/%s is stale: run `make update-golden`", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatalf("%v (run `make update-golden`)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("testdata/scenarios/%s is stale: run `make update-golden`", name)
+			}
+		})
 	}
 }
