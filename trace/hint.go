@@ -18,6 +18,7 @@ const (
 // IP address or IP:PORT; the command prefixes the flag or field it came from.
 type TargetSyntaxError struct{ Input string }
 
+// Error says which forms a destination takes.
 func (e *TargetSyntaxError) Error() string {
 	return fmt.Sprintf("must be node/NAME, pod/NS/NAME, svc/NS/NAME[:PORT], an IP address or IP:PORT, got %q", e.Input)
 }
