@@ -18,7 +18,7 @@ import (
 var lbTarget = fmt.Sprintf("%s:%d", scenario.WebLBIP, scenario.WebPort)
 
 // hopOf is a walk's first hop of kind in direction dir.
-func hopOf(w *trace.Walk, kind, dir string) *trace.Hop {
+func hopOf(w *trace.Walk, kind trace.HopKind, dir trace.Direction) *trace.Hop {
 	for i := range w.Hops {
 		if w.Hops[i].Kind == kind && w.Hops[i].Direction == dir {
 			return &w.Hops[i]
