@@ -19,7 +19,10 @@
 # lab.json (the lab's facts for tests); PW_LAB_NAME (default pw): prefix of every netns it makes;
 # PW_LAB_KUBE (default 1): 0 leaves out the Kubernetes API; PW_LAB_KUBELET (default 0): 1 adds
 # node 172.15.0.6 with a real kubelet, containerd and CNI (lib/kubelet.sh).
-# Scenarios for `break`: vlan-mismatch t0-route return-route veth-down stale-mac.
+# Scenarios for `break`: vlan-mismatch t0-route return-route veth-down stale-mac, and on the overlay
+# (lib/overlay.sh: node 172.15.0.5 sits on a second hypervisor, Geneve between them) tunnel-down
+# (underlay link down: BFD goes down), underlay-mtu (underlay MTU 1500) and netpol-acl (a
+# NetworkPolicy's ACL drops kube-system/heapster's egress to the nodes).
 set -euo pipefail
 
 PW_LAB_DIR=${PW_LAB_DIR:-/tmp/pw-lab}
@@ -43,6 +46,8 @@ N=$PW_LAB_NAME
 HVNS=$N-hv
 NB=unix:$PW_LAB_DIR/hv/nb.sock
 ROUTER_MAC=02:50:56:56:44:52
+# shellcheck source=lib/overlay.sh
+. "$HERE/lib/overlay.sh"
 
 # node name (= its IP, as in the published walk) and its short host id.
 NODES=("172.15.0.3 n3" "172.15.0.4 n4" "172.15.0.5 n5")
@@ -67,8 +72,9 @@ PODS=(
 )
 ! kubelet_enabled || [ "$PW_LAB_KUBE" = 0 ] || NODES+=("$KUBELET_NODE $KUBELET_HOST")
 
+SCENARIOS="vlan-mismatch t0-route return-route veth-down stale-mac tunnel-down underlay-mtu netpol-acl"
 usage() {
-	echo "usage: $0 up|down|status|break vlan-mismatch|t0-route|return-route|veth-down|stale-mac|heal" >&2
+	echo "usage: $0 up|down|status|break ${SCENARIOS// /|}|heal" >&2
 	exit 2
 }
 
@@ -124,6 +130,9 @@ pid_files() {
 	for d in nb sb ovn-northd db ovs-vswitchd ovn-controller; do
 		echo "$PW_LAB_DIR/hv/$d.pid"
 	done
+	for d in db ovs-vswitchd ovn-controller; do
+		echo "$PW_LAB_DIR/hv2/$d.pid"
+	done
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
 		d=$(node_dir "$N-$host")
@@ -160,7 +169,7 @@ lab_down() {
 		# node.sh reads a pid file the stopping daemon may just have removed: drop that noise.
 		[ ! -d "$(node_dir "$N-$host")" ] || node_down "$N-$host" 2> >(grep -v '^cat: .*\.pid: No such file' >&2)
 	done
-	stop_pidfiles "$PW_LAB_DIR"/hv/*.pid
+	stop_pidfiles "$PW_LAB_DIR"/hv2/*.pid "$PW_LAB_DIR"/hv/*.pid
 	kube_down
 	if [ -f "$PW_LAB_DIR/netns.list" ]; then
 		local ns
@@ -169,7 +178,8 @@ lab_down() {
 		done <"$PW_LAB_DIR/netns.list"
 	fi
 	# Only the files this script makes: the run directories of its hosts and its state files.
-	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken" "$PW_LAB_DIR/node-exec"
+	rm -rf "$PW_LAB_DIR/hv" "$PW_LAB_DIR/hv2" "$PW_LAB_DIR/netns.list" "$PW_LAB_DIR/lab.json" "$PW_LAB_DIR/broken" \
+		"$PW_LAB_DIR/node-exec" "$PW_LAB_DIR/host-exec"
 	[ -d "$PW_LAB_DIR" ] && rmdir "$PW_LAB_DIR" 2>/dev/null || true
 }
 
@@ -220,16 +230,17 @@ fabric_nb() {
 # the node subnet and the trunk eth1 (uplink of br-int), both plugged into the hypervisor's br-int
 # by hv_plug, and its pods on tagged access ports.
 node_build() {
-	local name=$1 nns=$N-$2 host=$2 l ns pod ip n vlan d
+	local name=$1 nns=$N-$2 host=$2 l ns pod ip n vlan d hvns
+	hvns=$N-$(node_hv "$name")
 	node_up "$nns"
 	echo "$nns" >>"$PW_LAB_DIR/netns.list"
 	d=$(node_dir "$nns")
 	# ovs-appctl (and our collector) find ovs-vswitchd through ovs-vswitchd.pid as ovs-vswitchd.PID.ctl.
 	ln -sfn ovs-vswitchd.ctl "$d/ovs-vswitchd.$(cat "$d/ovs-vswitchd.pid").ctl"
 	mkdir -p "$d/netns"
-	node_eth0 "$nns" "$name/24" 172.15.0.1 "$HVNS" "$host-eth0"
+	node_eth0 "$nns" "$name/24" 172.15.0.1 "$hvns" "$host-eth0"
 	ip -n "$nns" link set eth0 address "$(node_mac "$name" 0)"
-	node_uplink "$nns" eth1 "$HVNS" "$host-eth1" "$(node_mac "$name" 1)"
+	node_uplink "$nns" eth1 "$hvns" "$host-eth1" "$(node_mac "$name" 1)"
 	for l in "${PODS[@]}"; do
 		read -r ns pod ip n vlan <<<"$l"
 		[ "$n" = "$name" ] || continue
@@ -249,15 +260,19 @@ no_ipv6() {
 	ip netns exec "$1" sh -c 'for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 1 >"$f"; done'
 }
 
-# hv_plug: plug every node's NICs into the hypervisor's br-int as the VIFs of their logical ports.
+# hv_plug: plug every node's NICs into its hypervisor's br-int as the VIFs of their logical ports.
 hv_plug() {
-	local c=() l name host
-	for l in "${NODES[@]}"; do
-		read -r name host <<<"$l"
-		c+=(-- add-port br-int "$host-eth0" -- set interface "$host-eth0" external_ids:iface-id="$(node_lsp "$name" eth0)"
-			-- add-port br-int "$host-eth1" -- set interface "$host-eth1" external_ids:iface-id="$(node_lsp "$name" eth1)")
+	local c=() l name host h
+	for h in hv hv2; do
+		c=()
+		for l in "${NODES[@]}"; do
+			read -r name host <<<"$l"
+			[ "$(node_hv "$name")" = "$h" ] || continue
+			c+=(-- add-port br-int "$host-eth0" -- set interface "$host-eth0" external_ids:iface-id="$(node_lsp "$name" eth0)"
+				-- add-port br-int "$host-eth1" -- set interface "$host-eth1" external_ids:iface-id="$(node_lsp "$name" eth1)")
+		done
+		node_vsctl "$h" "${c[@]}"
 	done
-	node_vsctl hv "${c[@]}"
 }
 
 # write_node_exec: $PW_LAB_DIR/node-exec NODE CMD... runs CMD on a node VM the way a --node-exec
@@ -298,13 +313,14 @@ write_json() {
 			printf '  "kubeconfig": "%s/kubeconfig",\n  "apiserver": "%s",\n' "$d" "$(cat "$KUBE_DIR/url")"
 		fi
 		printf '  "nodeExec": "%s/node-exec {node}",\n' "$d"
+		hosts_json
 		printf '  "routerMac": "%s",\n  "nodes": [\n' "$ROUTER_MAC"
 		for l in "${NODES[@]}"; do
 			read -r name host <<<"$l"
 			((first)) || printf ',\n'
 			first=0
-			printf '    {"name": "%s", "ip": "%s", "netns": "%s", "ovsdb": "unix:%s/db.sock", "vswitchdCtl": "%s/ovs-vswitchd.ctl", "bridge": "br-int", "uplink": "eth1",' \
-				"$name" "$name" "$N-$host" "$(node_dir "$N-$host")" "$(node_dir "$N-$host")"
+			printf '    {"name": "%s", "ip": "%s", "netns": "%s", "ovsdb": "unix:%s/db.sock", "vswitchdCtl": "%s/ovs-vswitchd.ctl", "bridge": "br-int", "uplink": "eth1", "host": "%s",' \
+				"$name" "$name" "$N-$host" "$(node_dir "$N-$host")" "$(node_dir "$N-$host")" "$N-$(node_hv "$name")"
 			printf ' "mgmt": {"interface": "eth0", "mac": "%s", "lsp": "%s", "hvPort": "%s-eth0"}, "trunk": {"interface": "eth1", "mac": "%s", "lsp": "%s", "hvPort": "%s-eth1"}}' \
 				"$(node_mac "$name" 0)" "$(node_lsp "$name" eth0)" "$host" "$(node_mac "$name" 1)" "$(node_lsp "$name" eth1)" "$host"
 		done
@@ -363,6 +379,7 @@ lab_up() {
 		kube_start
 		kube_finish
 		write_node_exec
+		write_host_exec
 		write_json
 		lab_log "up: $PW_LAB_DIR/lab.json (kubeconfig $PW_LAB_DIR/kubeconfig added)"
 		return 0
@@ -376,8 +393,11 @@ lab_up() {
 	no_ipv6 "$HVNS"
 	ovn_central_up hv "$HVNS"
 	fabric_nb
+	ha_nb
 	ovs_up hv "$HVNS"
-	ovn_controller_up hv "$HVNS" "$N-hv"
+	ovn_controller_up hv "$HVNS" "$N-hv" "$(tep_of hv)"
+	hv2_up
+	underlay_up
 	local l name host
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
@@ -386,9 +406,11 @@ lab_up() {
 	hv_plug
 	nbctl --wait=hv sync
 	warm
+	wait_until 20 "BFD up on the tunnel between the hypervisors" bfd_up
 	[ "$PW_LAB_KUBE" = 0 ] || kube_finish
 	! kubelet_enabled || [ "$PW_LAB_KUBE" = 0 ] || kubelet_up
 	write_node_exec
+	write_host_exec
 	write_json
 	local kc=""
 	[ "$PW_LAB_KUBE" = 0 ] || kc=", kubeconfig $PW_LAB_DIR/kubeconfig"
@@ -418,7 +440,13 @@ lab_break() {
 		node_appctl "$N-n3" ofproto/trace br-int \
 			"in_port=eth1,dl_vlan=101,dl_src=$(pod_mac 172.15.0.3 101),dl_dst=ff:ff:ff:ff:ff:ff" -generate >/dev/null
 		;;
-	*) lab_die "unknown scenario $1: use one of vlan-mismatch t0-route return-route veth-down stale-mac" ;;
+	tunnel-down)
+		ip -n "$HV2NS" link set ul0 down
+		wait_until 20 "BFD down on the tunnel between the hypervisors" bfd_down
+		;;
+	underlay-mtu) underlay_mtu 1500 ;;
+	netpol-acl) acl_nb ;;
+	*) lab_die "unknown scenario $1: use one of $SCENARIOS" ;;
 	esac
 	nbctl --wait=hv sync
 	echo "$1" >"$PW_LAB_DIR/broken"
@@ -439,6 +467,12 @@ lab_heal() {
 		ip -n "$N-kube-system-kube-dns" neigh del 172.16.1.1 dev eth0
 		node_appctl "$N-n3" fdb/flush br-int >/dev/null
 		;;
+	tunnel-down)
+		ip -n "$HV2NS" link set ul0 up
+		wait_until 20 "BFD up on the tunnel between the hypervisors" bfd_up
+		;;
+	underlay-mtu) underlay_mtu "$UL_MTU" ;;
+	netpol-acl) acl_nb_del ;;
 	esac
 	nbctl --wait=hv sync
 	rm -f "$PW_LAB_DIR/broken"

@@ -69,15 +69,17 @@ ovn_central_up() {
 		--detach --no-chdir || lab_die "ovn-northd failed to start: see $dir/ovn-northd.log"
 }
 
-# ovn_controller_up HOST NETNS CHASSIS: make the host an OVN chassis: br-int (netdev, secure) and
-# ovn-controller bound to the host's SB database.
+# ovn_controller_up HOST NETNS CHASSIS [TEP [SB]]: make the host an OVN chassis: br-int (netdev,
+# secure) and ovn-controller bound to the SB database (default the host's own), Geneve from TEP
+# (default 127.0.0.1); the chassis hostname is CHASSIS (netns share the machine's hostname).
 ovn_controller_up() {
 	local host=$1 ns=$2 chassis=$3 dir=$PW_LAB_DIR/$1
+	local tep=${4:-127.0.0.1} sb=${5:-unix:$PW_LAB_DIR/$1/sb.sock}
 	node_vsctl "$host" -- --may-exist add-br br-int \
 		-- set bridge br-int datapath_type=netdev fail_mode=secure other_config:disable-in-band=true \
-		-- set open_vswitch . external_ids:system-id="$chassis" \
-		external_ids:ovn-remote="unix:$dir/sb.sock" external_ids:ovn-encap-type=geneve \
-		external_ids:ovn-encap-ip=127.0.0.1 external_ids:ovn-bridge-datapath-type=netdev
+		-- set open_vswitch . external_ids:system-id="$chassis" external_ids:hostname="$chassis" \
+		external_ids:ovn-remote="$sb" external_ids:ovn-encap-type=geneve \
+		external_ids:ovn-encap-ip="$tep" external_ids:ovn-bridge-datapath-type=netdev
 	in_host "$host" "$ns" ovn-controller "unix:$dir/db.sock" --pidfile="$dir/ovn-controller.pid" \
 		-vconsole:off --log-file="$dir/ovn-controller.log" --detach --no-chdir ||
 		lab_die "ovn-controller failed to start: see $dir/ovn-controller.log"
