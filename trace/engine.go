@@ -27,6 +27,8 @@ type walker struct {
 	// proto and dstPort are the walk's protocol and destination port (IP:PORT targets).
 	proto   string
 	dstPort int
+	// fw are the forward path's firewall decisions (firewall.go).
+	fw []fwDecision
 }
 
 // Walk computes the path for req. It returns a *RequestError when the source or destination
@@ -177,6 +179,7 @@ func (wk *walker) podToDestination(src *Pod, srcIP netip.Addr, dst destination) 
 		wk.destinationHop(dst, nil)
 		return nil, nil
 	}
+	wk.firewallHop(srcPort, FirewallEgress, flow{src: srcIP, dst: dst.ip, srcPort: srcPort, dstPort: wk.portOfIP(dst.ip)})
 	sw := wk.switchHop(srcPort, srcIP)
 	var final *Switch
 	if ps.direct {
@@ -200,6 +203,7 @@ func (wk *walker) podToDestination(src *Pod, srcIP netip.Addr, dst destination) 
 			return srcPort, nil
 		}
 		dstPort = wk.deliver(final, dst)
+		wk.overlayAtDelivery(srcPort, dstPort, flow{src: srcIP, dst: dst.ip, srcPort: srcPort, dstPort: dstPort}, wk.ix.mtuAt(src.Node, srcIP))
 	}
 	wk.destinationHop(dst, dstPort)
 	return srcPort, dstPort

@@ -29,6 +29,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 			return
 		}
 	case dstPort != nil:
+		wk.firewallHop(dstPort, FirewallEgress, flow{src: d.ip, dst: srcIP, srcPort: dstPort, dstPort: srcPort})
 		final = wk.nodeReturn(d, srcIP, dstPort)
 	}
 	if final == nil {
@@ -40,6 +41,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 		return
 	}
 	sp := wk.deliver(final, back)
+	wk.overlayAtDelivery(dstPort, sp, flow{src: d.ip, dst: srcIP, srcPort: dstPort, dstPort: sp}, ix.mtuAt(d.ep.Node, d.ip))
 	wk.destinationHop(back, sp)
 }
 

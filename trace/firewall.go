@@ -1,0 +1,255 @@
+package trace
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// flow is what the firewall decides on: the packet's addresses and the logical ports it leaves and
+// enters by. The walk's packet is what traceroute -I and the probe send: ICMP echo.
+type flow struct {
+	src, dst         netip.Addr
+	srcPort, dstPort *SwitchPort
+}
+
+// fwDecision is a firewall hop's decision, kept so that the return path can say its reply is
+// allowed by the connection a stateful rule opened.
+type fwDecision struct {
+	action   string
+	stateful bool
+}
+
+// firewallHop adds the firewall's decision for fl at port sp in direction dir (egress at the port
+// the packet leaves by, ingress at the one it is delivered to). On the return path, a reply to a
+// flow a stateful rule allowed is allowed by its connection and not evaluated as new. Nothing is
+// added when the fabric gives no firewall.
+func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
+	fab := wk.ix.fab
+	if fab == nil || fab.f.Firewall == nil || sp == nil {
+		return
+	}
+	fw := fab.f.Firewall
+	src := cmp.Or(fw.Source, fab.f.Provider)
+	h := Hop{Kind: HopFirewall, Name: fmt.Sprintf("%s %s", portName(sp), dir), IP: fl.dst.String(), Firewall: &FirewallDetail{Direction: dir}}
+	if wk.dir == Return && wk.connectionOpen() {
+		h.Firewall.Action, h.Firewall.Connection = FirewallAllow, true
+		h.Detail = "allowed by the connection (stateful): the reply to an allowed flow is not evaluated as new"
+		wk.add(h)
+		return
+	}
+	r, unknown := evaluate(fw, sp, dir, fl)
+	switch {
+	case unknown != nil:
+		fillRule(h.Firewall, unknown)
+		h.Status, h.Firewall.Action = StatusUnknown, FirewallUnknownAction
+		h.Detail = fmt.Sprintf("rule %s cannot be evaluated (%s): the firewall's decision is not known", ruleName(unknown), unknown.Unknown)
+		h.Evidence = append(h.Evidence, ev(cmp.Or(unknown.Source, src), "%s", describeRule(unknown)))
+	case r != nil:
+		fillRule(h.Firewall, r)
+		h.Evidence = append(h.Evidence, ev(cmp.Or(r.Source, src), "%s", describeRule(r)))
+		h.Detail = fmt.Sprintf("%s by %s", actionPast(r.Action), ruleName(r))
+		if r.Origin != nil {
+			h.Detail += " (" + r.Origin.String() + ")"
+		}
+		if r.Action != FirewallAllow {
+			h.Status = StatusBroken
+			h.Detail = fmt.Sprintf("%s %s at %s: %s", fl.src, dirWord(dir), portName(sp), h.Detail)
+		}
+	default:
+		h.Firewall.Default = true
+		act := cmp.Or(fw.DefaultAction, FirewallUnknownAction)
+		if !fw.Complete {
+			act = FirewallUnknownAction
+		}
+		h.Firewall.Action = act
+		switch act {
+		case FirewallAllow:
+			h.Detail = "no rule matches: the firewall's default allows"
+		case FirewallUnknownAction:
+			h.Status = StatusUnknown
+			h.Detail = "no rule read matches, and the firewall's default (or the rest of its rules) is not known"
+		default:
+			h.Status = StatusBroken
+			h.Detail = fmt.Sprintf("no rule matches: the firewall's default %s %s at %s", act, dirWord(dir), portName(sp))
+		}
+		h.Evidence = append(h.Evidence, ev(src, "%d rules read (%s), default %s", len(fw.Rules), fw.Kind, cmp.Or(fw.DefaultAction, "not given")))
+	}
+	if wk.dir == Forward {
+		st := r != nil && r.Stateful
+		wk.fw = append(wk.fw, fwDecision{action: h.Firewall.Action, stateful: st})
+	}
+	wk.add(h)
+}
+
+// connectionOpen: every forward firewall decision allowed the flow and one of them was stateful,
+// so the reply belongs to an open connection.
+func (wk *walker) connectionOpen() bool {
+	stateful := false
+	for _, d := range wk.fw {
+		if d.action != FirewallAllow {
+			return false
+		}
+		stateful = stateful || d.stateful
+	}
+	return stateful
+}
+
+// evaluate walks the rules in the firewall's order: the first rule that matches decides (a pass
+// rule hands on to the next); a rule whose match cannot be evaluated while all else holds stops the
+// walk through the rules with unknown.
+func evaluate(fw *Firewall, sp *SwitchPort, dir string, fl flow) (decided, unknown *FirewallRule) {
+	for i := range fw.Rules {
+		r := &fw.Rules[i]
+		if r.Disabled || !ruleAt(r, sp, dir) {
+			continue
+		}
+		if !peerHas(r.Sources, fl.src, fl.srcPort) || !peerHas(r.Destinations, fl.dst, fl.dstPort) || !servicesMatchICMP(r.Services, fl.dst) {
+			continue
+		}
+		if r.Unknown != "" {
+			return nil, r
+		}
+		if r.Action == FirewallPass {
+			continue
+		}
+		return r, nil
+	}
+	return nil, nil
+}
+
+// ruleAt: the rule is enforced at port sp in direction dir.
+func ruleAt(r *FirewallRule, sp *SwitchPort, dir string) bool {
+	if r.Direction != dir && r.Direction != FirewallBoth {
+		return false
+	}
+	a := r.AppliedTo
+	return a.Any || slices.Contains(a.Switches, sp.Switch) || slices.Contains(a.Ports, sp.ID)
+}
+
+// peerHas: the side matches the address or the port.
+func peerHas(p FirewallPeer, ip netip.Addr, sp *SwitchPort) bool {
+	if p.Any {
+		return !p.Negate
+	}
+	in := sp != nil && slices.Contains(p.Ports, sp.ID)
+	for _, c := range p.CIDRs {
+		if !in && cidrHas(c, ip) {
+			in = true
+		}
+	}
+	return in != p.Negate
+}
+
+// cidrHas: ip is the address, in the network or in the range ("a-b") c.
+func cidrHas(c string, ip netip.Addr) bool {
+	if lo, hi, ok := strings.Cut(c, "-"); ok {
+		l, err1 := netip.ParseAddr(strings.TrimSpace(lo))
+		h, err2 := netip.ParseAddr(strings.TrimSpace(hi))
+		return err1 == nil && err2 == nil && l.Compare(ip) <= 0 && ip.Compare(h) <= 0
+	}
+	if p, err := netip.ParsePrefix(c); err == nil {
+		return p.Contains(ip)
+	}
+	a, err := netip.ParseAddr(c)
+	return err == nil && a == ip
+}
+
+// servicesMatchICMP: the rule's services include ICMP echo (no services, ip, or icmp/icmp6 of the
+// address family).
+func servicesMatchICMP(ss []FirewallService, dst netip.Addr) bool {
+	if len(ss) == 0 {
+		return true
+	}
+	icmp := "icmp"
+	if dst.Is6() && !dst.Is4In6() {
+		icmp = "icmp6"
+	}
+	for _, s := range ss {
+		if s.Protocol == "ip" || s.Protocol == "" || s.Protocol == icmp {
+			return true
+		}
+	}
+	return false
+}
+
+func fillRule(d *FirewallDetail, r *FirewallRule) {
+	d.Action, d.RuleID, d.RuleName, d.Section, d.SectionName, d.Priority, d.Default = r.Action, r.ID, r.Name, r.Section, r.SectionName, r.Priority, r.Default
+	if r.Origin != nil {
+		o := *r.Origin
+		d.Origin = &o
+		if o.Kind == OriginNetworkPolicy {
+			d.NetworkPolicy = o.Namespace + "/" + o.Name
+		}
+	}
+}
+
+func ruleName(r *FirewallRule) string {
+	s := cmp.Or(r.Name, r.ID)
+	if r.SectionName != "" || r.Section != "" {
+		s += " in " + cmp.Or(r.SectionName, r.Section)
+	}
+	return s + " priority " + strconv.Itoa(r.Priority)
+}
+
+func describeRule(r *FirewallRule) string {
+	s := fmt.Sprintf("rule %s %s %s %s", cmp.Or(r.Name, r.ID), r.Direction, cmp.Or(r.RawAction, r.Action), "priority "+strconv.Itoa(r.Priority))
+	if r.Match != "" {
+		s += " match " + r.Match
+	}
+	if r.Origin != nil && len(r.Origin.Tags) > 0 {
+		keys := make([]string, 0, len(r.Origin.Tags))
+		for k := range r.Origin.Tags {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var kv []string
+		for _, k := range keys {
+			kv = append(kv, k+"="+r.Origin.Tags[k])
+		}
+		s += " (" + strings.Join(kv, " ") + ")"
+	}
+	return s
+}
+
+func actionPast(a string) string {
+	switch a {
+	case FirewallAllow:
+		return "allowed"
+	case FirewallDrop:
+		return "dropped"
+	case FirewallReject:
+		return "rejected"
+	}
+	return a
+}
+
+func dirWord(dir string) string {
+	if dir == FirewallIngress {
+		return "ingress"
+	}
+	return "egress"
+}
+
+// overlayAtDelivery adds, where a packet sent from port from is delivered to port to, the hosts it
+// crosses and the firewall's ingress decision at to.
+func (wk *walker) overlayAtDelivery(from, to *SwitchPort, fl flow, senderMTU int) {
+	if to == nil {
+		return
+	}
+	wk.crossHosts(from, to, senderMTU)
+	wk.firewallHop(to, FirewallIngress, fl)
+}
+
+// portOfIP is the logical port (not a router's) bound to ip, when the fabric read one.
+func (wk *walker) portOfIP(ip netip.Addr) *SwitchPort {
+	for _, c := range wk.ix.fab.portsByIP[ip] {
+		if c.Type != PortRouter {
+			return c
+		}
+	}
+	return nil
+}
