@@ -12,13 +12,15 @@ import (
 // ovnOptions are the flags of --fabric ovn: the OVN Northbound database.
 type ovnOptions struct {
 	NB, CA, Cert, Key string
+	// SB is the Southbound database, for the chassis and TEPs of the walk's ports.
+	SB string
 	// NBTimeout bounds connecting to and reading the NB database.
 	NBTimeout time.Duration
 }
 
 func (o *ovnOptions) Name() string  { return "ovn" }
 func (o *ovnOptions) Where() string { return "--ovn-nb" }
-func (o *ovnOptions) Given() bool   { return o.NB != "" }
+func (o *ovnOptions) Given() bool   { return o.NB != "" || o.SB != "" }
 
 func (o *ovnOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NB, "ovn-nb", o.NB, "the OVN Northbound database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
@@ -26,6 +28,7 @@ func (o *ovnOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Cert, "ovn-nb-cert", o.Cert, "client certificate (PEM) for an ssl: --ovn-nb")
 	fs.StringVar(&o.Key, "ovn-nb-key", o.Key, "client private key (PEM) for an ssl: --ovn-nb")
 	fs.DurationVar(&o.NBTimeout, "ovn-nb-timeout", 10*time.Second, "deadline for connecting to and reading the OVN Northbound database")
+	fs.StringVar(&o.SB, "ovn-sb", o.SB, "the OVN Southbound database, for the hosts (chassis) and TEPs (encaps) of the walk's ports: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (ssl with the --ovn-nb-* certificates)")
 }
 
 func (o *ovnOptions) Validate() error {
@@ -36,7 +39,7 @@ func (o *ovnOptions) Validate() error {
 }
 
 func (o *ovnOptions) Provider(*GlobalOptions) (fabric.Provider, error) {
-	return ovn.New(ovn.Config{NB: o.NB, CACert: o.CA, Cert: o.Cert, Key: o.Key, Timeout: o.NBTimeout})
+	return ovn.New(ovn.Config{NB: o.NB, SB: o.SB, CACert: o.CA, Cert: o.Cert, Key: o.Key, Timeout: o.NBTimeout})
 }
 
 func (o *ovnOptions) Timeout() time.Duration {

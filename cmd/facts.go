@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/live"
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -39,6 +40,8 @@ type FactOptions struct {
 	NodeBinary  string
 	// NodeTimeout bounds the collection on one node (a hung ssh, a stuck agent).
 	NodeTimeout time.Duration
+	// HostExec reaches the hypervisors the walk's ports are bound to, as NodeExec the nodes.
+	HostExec string
 }
 
 // DefaultNodeTimeout bounds one node's collection when --node-timeout is not given.
@@ -69,6 +72,7 @@ func (f *FactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.NodeBackend, "node-backend", f.NodeBackend, "what runs on the node: native (our collect node), agentless (ip, nsenter, ovs-vsctl, ovs-appctl) or auto")
 	fs.DurationVar(&f.NodeTimeout, "node-timeout", f.NodeTimeout, "give up on a node whose collection takes longer; its hops are then unknown")
 	fs.StringVar(&f.NodeBinary, "node-binary", f.NodeBinary, "the kubectl-packetwalk binary on the node, for the native backend with --node-exec")
+	fs.StringVar(&f.HostExec, "host-exec", f.HostExec, "reach each hypervisor (the fabric's host of a walk's port) with this command template, {host} and {hostIP} (its TEP) replaced (e.g. 'ssh {hostIP}'), to read its tunnels (BFD, MTU) and underlay with ovs-vsctl and ip; split like a shell, never run by one")
 }
 
 // Validate checks the fact-source flags without side effects.
@@ -98,6 +102,14 @@ func (f *FactOptions) Validate() error {
 	}
 	if err := f.validateFabric(); err != nil {
 		return err
+	}
+	if f.HostExec != "" {
+		if _, err := runner.NewHostTemplate(f.HostExec); err != nil {
+			return usageErr("%v", err)
+		}
+		if f.Fabric == "" {
+			return usageErr("--host-exec reads the hypervisors the fabric binds the walk's ports to: add --fabric")
+		}
 	}
 	if f.Snapshot != "" && (f.Fabric != "" || runners > 0) {
 		return usageErr("--snapshot reads every fact from the file: drop --fabric, --node-exec, --node-agent and --node-debug-image")

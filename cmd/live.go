@@ -14,6 +14,7 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
 	"github.com/packetwalk/kubectl-packetwalk/collect/live"
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -92,6 +93,7 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 		Fabric:         prov,
 		FabricTimeout:  f.fabricTimeout(),
 		Nodes:          nodes,
+		Hosts:          hostRunner(f.HostExec),
 		Hints:          liveHints,
 		Now:            liveNow,
 		AfterKube:      liveHooks.afterKube,
@@ -104,6 +106,18 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 		return nil, nil, factsErr(err)
 	}
 	return snap, joinWarnings(snap), nil
+}
+
+// hostRunner is --host-exec's runner, nil without it (Validate checked the template).
+func hostRunner(tmpl string) runner.Runner {
+	if tmpl == "" {
+		return nil
+	}
+	t, err := runner.NewHostTemplate(tmpl)
+	if err != nil {
+		return nil
+	}
+	return t
 }
 
 // liveHints name the flags that change what a collection's messages report.

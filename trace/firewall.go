@@ -34,10 +34,16 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 	}
 	fw := fab.f.Firewall
 	src := cmp.Or(fw.Source, fab.f.Provider)
-	h := Hop{Kind: HopFirewall, Name: fmt.Sprintf("%s %s", portName(sp), dir), IP: fl.dst.String(), Firewall: &FirewallDetail{Direction: dir}}
+	h := Hop{Kind: HopFirewall, Name: fmt.Sprintf("%s %s", portName(sp), dir), Firewall: &FirewallDetail{Direction: dir}}
 	if wk.dir == Return && wk.connectionOpen() {
 		h.Firewall.Action, h.Firewall.Connection = FirewallAllow, true
 		h.Detail = "allowed by the connection (stateful): the reply to an allowed flow is not evaluated as new"
+		wk.add(h)
+		return
+	}
+	if wk.dir == Return && wk.forwardUnknown() {
+		h.Status, h.Firewall.Action = StatusUnknown, FirewallUnknownAction
+		h.Detail = "the forward flow's firewall decision is not known, so neither is whether this reply belongs to its connection"
 		wk.add(h)
 		return
 	}
@@ -96,6 +102,11 @@ func (wk *walker) connectionOpen() bool {
 		stateful = stateful || d.stateful
 	}
 	return stateful
+}
+
+// forwardUnknown: a forward firewall decision is unknown.
+func (wk *walker) forwardUnknown() bool {
+	return slices.ContainsFunc(wk.fw, func(d fwDecision) bool { return d.action == FirewallUnknownAction })
 }
 
 // evaluate walks the rules in the firewall's order: the first rule that matches decides (a pass

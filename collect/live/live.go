@@ -19,6 +19,7 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	FabricTimeout time.Duration
 	// Nodes say how the nodes' state is read.
 	Nodes Nodes
+	// Hosts reaches the hypervisors the fabric binds the walk's ports to (their tunnels and
+	// underlay, hosts.go); nil reads none.
+	Hosts runner.Runner
 	// Hints word the messages that tell the user what to change.
 	Hints Hints
 	// Now is the clock of the sources' collection times (default: time.Now in UTC).
@@ -206,6 +210,8 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 		}
 		if err != nil {
 			warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
+		} else {
+			warns = append(warns, readHosts(ctx, cfg.Hosts, fab)...)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -54,11 +54,15 @@ type Config struct {
 	CACert, Cert, Key string
 	// Timeout bounds connecting and reading (DefaultTimeout when zero).
 	Timeout time.Duration
+	// SB is the Southbound database (unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT, ssl with the NB
+	// certificates), for the chassis the walk's ports are bound to; "" reads no hosts.
+	SB string
 }
 
 type provider struct {
-	cfg Config
-	tls *tls.Config
+	cfg   Config
+	tls   *tls.Config
+	sbTLS *tls.Config
 }
 
 // New checks cfg and returns a provider reading that NB database; it does not connect yet.
@@ -70,6 +74,9 @@ func New(cfg Config) (fabric.Provider, error) {
 		if err := checkAddress(a); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkSB(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -181,7 +188,8 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 		return nil, nil, fmt.Errorf("cannot read the OVN Northbound database at %s: %w", p.cfg.NB, err)
 	}
 	f, warnings := nb.fabric(q)
-	return f, append(append(r.warnings, warnings...), nb.unfound(q, f)...), nil
+	warnings = append(append(r.warnings, warnings...), nb.unfound(q, f)...)
+	return f, append(warnings, p.overlay(ctx, cli, nb, f, q)...), nil
 }
 
 // BindsByNode says yes: a pod's port is found first by the iface-id its node's OVS reports.

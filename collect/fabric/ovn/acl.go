@@ -1,0 +1,366 @@
+package ovn
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+)
+
+// aclHolder is what an ACL hangs on: a port group (Ports: member LSP names among those read) or a
+// logical switch.
+type aclHolder struct {
+	name   string
+	pg     bool
+	ports  []string
+	source *nbdb.PortGroup
+}
+
+// readFirewall reads the ACLs that can decide a flow at ports (LSP names): those of the port groups
+// holding them and of their switches, with the address sets and port groups their matches name,
+// and NB_Global's default_acl_drop. A handful of select-only transactions whatever the cluster's
+// size. Rules come out in OVN's order (priority, highest first).
+func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fabric, ports []string) (*trace.Firewall, error) {
+	fw := &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: trace.SourceOVN}
+	lspUUID := map[string]string{}
+	lspName := map[string]string{}
+	for u, p := range d.lsps {
+		lspUUID[p.Name], lspName[u] = u, p.Name
+	}
+	var pgWheres [][]ovsdb.Condition
+	switches := map[string]bool{}
+	byID := map[string]trace.SwitchPort{}
+	for _, sp := range f.SwitchPorts {
+		byID[sp.ID] = sp
+	}
+	for _, n := range ports {
+		if u := lspUUID[n]; u != "" {
+			pgWheres = append(pgWheres, []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes, ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: u}}})})
+		}
+		if sw := byID[n].Switch; sw != "" {
+			switches[sw] = true
+		}
+	}
+	pgs, err := selectRows(ctx, cli, nbdb.PortGroupTable, pgWheres, func(o *nbdb.PortGroup) *string { return &o.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("port groups: %w", err)
+	}
+	holderOf := map[string]aclHolder{} // ACL UUID -> holder
+	members := func(pg *nbdb.PortGroup) []string {
+		var out []string
+		for _, u := range pg.Ports {
+			if n := lspName[u]; n != "" {
+				out = append(out, n)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, pg := range pgs {
+		for _, a := range pg.ACLs {
+			holderOf[a] = aclHolder{name: pg.Name, pg: true, ports: members(pg), source: pg}
+		}
+	}
+	for _, ls := range sortedSwitches(d) {
+		if switches[ls.Name] {
+			for _, a := range ls.ACLs {
+				holderOf[a] = aclHolder{name: ls.Name}
+			}
+		}
+	}
+	aclUUIDs := make([]string, 0, len(holderOf))
+	for u := range holderOf {
+		aclUUIDs = append(aclUUIDs, u)
+	}
+	sort.Strings(aclUUIDs)
+	acls, err := selectRows(ctx, cli, nbdb.ACLTable, uuidWheres(aclUUIDs), func(o *nbdb.ACL) *string { return &o.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("ACLs: %w", err)
+	}
+	// The address sets and port groups the matches name.
+	asNames, pgNames := map[string]bool{}, map[string]bool{}
+	for _, a := range acls {
+		terms, _ := parseMatch(a.Match)
+		for _, t := range terms {
+			for _, v := range t.values {
+				switch {
+				case strings.HasPrefix(v, "$"):
+					asNames[v[1:]] = true
+				case strings.HasPrefix(v, "@"):
+					pgNames[v[1:]] = true
+				}
+			}
+		}
+	}
+	var asWheres, pgNameWheres [][]ovsdb.Condition
+	for _, n := range sortedKeys(asNames) {
+		asWheres = append(asWheres, eq("name", n))
+	}
+	known := map[string][]string{}
+	for _, pg := range pgs {
+		known[pg.Name] = members(pg)
+	}
+	for _, n := range sortedKeys(pgNames) {
+		if _, ok := known[n]; !ok {
+			pgNameWheres = append(pgNameWheres, eq("name", n))
+		}
+	}
+	sets, err := selectRows(ctx, cli, nbdb.AddressSetTable, asWheres, func(o *nbdb.AddressSet) *string { return &o.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("address sets: %w", err)
+	}
+	more, err := selectRows(ctx, cli, nbdb.PortGroupTable, pgNameWheres, func(o *nbdb.PortGroup) *string { return &o.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("port groups: %w", err)
+	}
+	for _, pg := range more {
+		known[pg.Name] = members(pg)
+	}
+	glob, err := selectRows(ctx, cli, nbdb.NBGlobalTable, [][]ovsdb.Condition{all}, func(o *nbdb.NBGlobal) *string { return &o.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("NB_Global: %w", err)
+	}
+	for _, g := range glob {
+		if g.Options["default_acl_drop"] == "true" {
+			fw.DefaultAction = trace.FirewallDrop
+		}
+	}
+	addrs := map[string][]string{}
+	for _, s := range sets {
+		a := slices.Clone(s.Addresses)
+		sort.Strings(a)
+		addrs[s.Name] = a
+	}
+	stateful := false
+	for _, a := range acls {
+		stateful = stateful || a.Action == nbdb.ACLActionAllowRelated
+	}
+	for _, a := range acls {
+		fw.Rules = append(fw.Rules, aclRule(a, holderOf[a.UUID], addrs, known, stateful))
+	}
+	sort.SliceStable(fw.Rules, func(i, j int) bool {
+		a, b := fw.Rules[i], fw.Rules[j]
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		return a.ID < b.ID
+	})
+	return fw, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// aclRule maps one ACL: from-lport is the port's egress, to-lport its ingress; allow-related (and
+// allow where the ACLs read include a stateful one) lets replies through by the connection.
+func aclRule(a *nbdb.ACL, h aclHolder, addrs, pgs map[string][]string, stateful bool) trace.FirewallRule {
+	r := trace.FirewallRule{ID: a.UUID, Name: deref(a.Name), Section: h.name, SectionName: h.name, Priority: a.Priority,
+		RawAction: a.Action, Match: a.Match, Source: trace.SourceOVN, Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}}
+	var unknown []string
+	if h.name == "" {
+		unknown = append(unknown, "the ACL's switch or port group was not read")
+	}
+	r.Direction = trace.FirewallIngress
+	if a.Direction == nbdb.ACLDirectionFromLport {
+		r.Direction = trace.FirewallEgress
+	}
+	switch a.Action {
+	case nbdb.ACLActionAllowRelated:
+		r.Action, r.Stateful = trace.FirewallAllow, true
+	case nbdb.ACLActionAllow:
+		r.Action, r.Stateful = trace.FirewallAllow, stateful
+	case nbdb.ACLActionAllowStateless:
+		r.Action = trace.FirewallAllow
+	case nbdb.ACLActionDrop:
+		r.Action = trace.FirewallDrop
+	case nbdb.ACLActionReject:
+		r.Action = trace.FirewallReject
+	case "pass":
+		r.Action = trace.FirewallPass
+	default:
+		r.Action = trace.FirewallUnknownAction
+		unknown = append(unknown, "action "+a.Action)
+	}
+	if h.pg {
+		r.AppliedTo = trace.FirewallScope{Ports: h.ports, Groups: []string{"port group " + h.name}}
+	} else if h.name != "" {
+		r.AppliedTo = trace.FirewallScope{Switches: []string{h.name}}
+	}
+	r.Origin = aclOrigin(a.ExternalIDs)
+	terms, more := parseMatch(a.Match)
+	unknown = append(unknown, more...)
+	var family string
+	for _, t := range terms {
+		if u := applyTerm(&r, t, addrs, pgs, &family); u != "" {
+			unknown = append(unknown, u)
+		}
+	}
+	switch family {
+	case "ip6":
+		if r.Sources.Any {
+			r.Sources = trace.FirewallPeer{CIDRs: []string{"::/0"}}
+		}
+	case "ip4":
+		if r.Sources.Any {
+			r.Sources = trace.FirewallPeer{CIDRs: []string{"0.0.0.0/0"}}
+		}
+	}
+	r.Unknown = strings.Join(unknown, " && ")
+	return r
+}
+
+// applyTerm narrows r by one conjunct; it returns the term as text when the tool cannot model it.
+func applyTerm(r *trace.FirewallRule, t term, addrs, pgs map[string][]string, family *string) string {
+	text := strings.TrimSpace(t.field + " " + t.op + " " + strings.Join(t.values, ","))
+	neg := t.op == "!="
+	switch t.field {
+	case "ip", "1":
+		return ""
+	case "ip4", "ip6":
+		if t.op == "" {
+			*family = t.field
+			return ""
+		}
+	case "tcp", "udp", "sctp", "icmp", "icmp4", "icmp6", "arp", "nd", "rarp", "igmp", "mldv1", "mldv2":
+		if t.op == "" {
+			p := strings.Replace(t.field, "icmp4", "icmp", 1)
+			addService(r, p, nil)
+			return ""
+		}
+	case "tcp.dst", "udp.dst", "sctp.dst":
+		if t.op == "==" {
+			addService(r, strings.TrimSuffix(t.field, ".dst"), t.values)
+			return ""
+		}
+	case "inport", "outport":
+		if neg || t.op != "==" {
+			return text
+		}
+		var ports, groups []string
+		for _, v := range t.values {
+			if strings.HasPrefix(v, "@") {
+				m, ok := pgs[v[1:]]
+				if !ok {
+					return text + " (port group " + v[1:] + " not found)"
+				}
+				ports = append(ports, m...)
+				groups = append(groups, "port group "+v[1:])
+			} else {
+				ports = append(ports, v)
+			}
+		}
+		// The port the ACL's pipeline runs for is where it is enforced; the other is a peer.
+		enforced := (t.field == "inport") == (r.Direction == trace.FirewallEgress)
+		if enforced {
+			r.AppliedTo = narrow(r.AppliedTo, ports, groups)
+			return ""
+		}
+		peer := &r.Sources
+		if t.field == "outport" {
+			peer = &r.Destinations
+		}
+		if !peer.Any {
+			return text
+		}
+		*peer = trace.FirewallPeer{Ports: ports, Groups: groups}
+		return ""
+	case "ip4.src", "ip4.dst", "ip6.src", "ip6.dst":
+		if t.op != "==" && !neg {
+			return text
+		}
+		peer := &r.Sources
+		if strings.HasSuffix(t.field, ".dst") {
+			peer = &r.Destinations
+		}
+		if !peer.Any {
+			return text
+		}
+		p := trace.FirewallPeer{Negate: neg}
+		for _, v := range t.values {
+			if strings.HasPrefix(v, "$") {
+				a, ok := addrs[v[1:]]
+				if !ok {
+					return text + " (address set " + v[1:] + " not found)"
+				}
+				p.CIDRs = append(p.CIDRs, a...)
+				p.Groups = append(p.Groups, "address set "+v[1:])
+			} else {
+				p.CIDRs = append(p.CIDRs, v)
+			}
+		}
+		*peer = p
+		return ""
+	}
+	return text
+}
+
+func addService(r *trace.FirewallRule, proto string, ports []string) {
+	for i := range r.Services {
+		if r.Services[i].Protocol == proto {
+			r.Services[i].Ports = append(r.Services[i].Ports, ports...)
+			return
+		}
+	}
+	r.Services = append(r.Services, trace.FirewallService{Protocol: proto, Ports: ports})
+}
+
+// narrow restricts a scope to ports (an inport/outport term on the enforced side).
+func narrow(s trace.FirewallScope, ports, groups []string) trace.FirewallScope {
+	out := trace.FirewallScope{Groups: slices.Clone(s.Groups)}
+	for _, g := range groups {
+		if !slices.Contains(out.Groups, g) {
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	switch {
+	case len(s.Ports) > 0:
+		for _, p := range s.Ports {
+			if slices.Contains(ports, p) {
+				out.Ports = append(out.Ports, p)
+			}
+		}
+	default: // a switch (or any): the named ports of it
+		out.Ports = slices.Clone(ports)
+		out.Switches = nil
+	}
+	return out
+}
+
+// aclOrigin reads what created an ACL from OVN-Kubernetes' external_ids: k8s.ovn.org/owner-type
+// and k8s.ovn.org/name ("NS:NAME" for a NetworkPolicy).
+func aclOrigin(ids map[string]string) *trace.RuleOrigin {
+	kind, name := ids["k8s.ovn.org/owner-type"], ids["k8s.ovn.org/name"]
+	if kind == "" && name == "" {
+		return nil
+	}
+	o := &trace.RuleOrigin{Kind: kind, Name: name, Tags: map[string]string{}}
+	for k, v := range ids {
+		if strings.HasPrefix(k, "k8s.ovn.org/") || k == "direction" || k == "gress-index" {
+			o.Tags[k] = v
+		}
+	}
+	if ns, n, ok := strings.Cut(name, ":"); ok && (kind == trace.OriginNetworkPolicy || strings.HasPrefix(kind, "Netpol")) {
+		o.Namespace, o.Name = ns, n
+	}
+	return o
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,179 @@
+package trace_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
+	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
+)
+
+// overlaid is the published scenario with node 172.15.0.3 on host hv1 and 172.15.0.4 on hv2, a
+// Geneve tunnel between them (BFD up) over a 1600-byte underlay, and an empty firewall (default allow).
+func overlaid(t *testing.T) *trace.Snapshot {
+	t.Helper()
+	s := scenario.Published()
+	f := s.Fabric
+	for i := range f.SwitchPorts {
+		switch f.SwitchPorts[i].NodeName {
+		case "172.15.0.3":
+			f.SwitchPorts[i].Host = "hv1"
+		case "172.15.0.4", "172.15.0.5":
+			f.SwitchPorts[i].Host = "hv2"
+		}
+	}
+	host := func(id, tep, peer string) trace.Host {
+		fwd := true
+		return trace.Host{ID: id, Name: id + ".lab", TEPs: []trace.TEP{{IP: tep, Encap: trace.EncapGeneve}}, Source: "ovn-sb",
+			Underlay: &trace.Underlay{Interface: "ul0", MTU: 1600, Source: "ovsdb@" + id},
+			Tunnels: []trace.Tunnel{{Name: "ovn-" + id + "-0", Encap: trace.EncapGeneve, LocalIP: tep, RemoteIP: peer, State: trace.TunnelUp,
+				BFD: &trace.BFD{State: "up", RemoteState: "up", Diagnostic: "No Diagnostic", Forwarding: &fwd}, Source: "ovsdb@" + id}}}
+	}
+	f.Hosts = []trace.Host{host("hv1", "192.168.100.1", "192.168.100.2"), host("hv2", "192.168.100.2", "192.168.100.1")}
+	f.Firewall = &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: "ovn"}
+	return s
+}
+
+func hopsOf(w *trace.Walk, kind, dir string) []trace.Hop {
+	var out []trace.Hop
+	for _, h := range w.Hops {
+		if h.Kind == kind && h.Direction == dir {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func TestTransportHopAcrossHosts(t *testing.T) {
+	w := walk(t, overlaid(t), kubeDNS, "node/172.15.0.4")
+	if w.Verdict != trace.VerdictReachable {
+		t.Fatalf("verdict %s (%s):%s", w.Verdict, w.Reason, dump(w))
+	}
+	k := kinds(w, trace.Forward)
+	want := []string{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "firewall", "switch", "router", "router", "router", "switch", "transport", "fabric-port", "firewall", "node"}
+	if !slices.Equal(k, want) {
+		t.Fatalf("forward kinds %v\nwant %v", k, want)
+	}
+	tr := hopsOf(w, trace.HopTransport, trace.Forward)[0]
+	d := tr.Transport
+	if d.LocalHost != "hv1.lab" || d.RemoteHost != "hv2.lab" || d.LocalTEP != "192.168.100.1" || d.RemoteTEP != "192.168.100.2" ||
+		d.Encap != "geneve" || d.State != "up" || d.InnerMTU != 1500 || d.MTUNeeded != 1558 || d.UnderlayMTU != 1600 {
+		t.Errorf("transport detail %+v", *d)
+	}
+	// The return path crosses back, from hv2 to hv1.
+	back := hopsOf(w, trace.HopTransport, trace.Return)
+	if len(back) != 1 || back[0].Transport.LocalHost != "hv2.lab" || back[0].Transport.RemoteTEP != "192.168.100.1" {
+		t.Errorf("return transport %+v:%s", back, dump(w))
+	}
+	// Default allow is not a stateful rule: the reply is evaluated as a new flow.
+	for _, h := range hopsOf(w, trace.HopFirewall, trace.Return) {
+		if h.Firewall.Connection || !h.Firewall.Default || h.Status != trace.StatusOK {
+			t.Errorf("return firewall hop %+v", h)
+		}
+	}
+}
+
+func TestSameHostIsOneLine(t *testing.T) {
+	s := overlaid(t)
+	for i := range s.Fabric.SwitchPorts {
+		if s.Fabric.SwitchPorts[i].Host == "hv2" {
+			s.Fabric.SwitchPorts[i].Host = "hv1"
+		}
+	}
+	w := walk(t, s, kubeDNS, "node/172.15.0.4")
+	if len(hopsOf(w, trace.HopTransport, trace.Forward)) != 0 {
+		t.Fatalf("a transport hop between ports of one host:%s", dump(w))
+	}
+	hs := hopsOf(w, trace.HopHost, trace.Forward)
+	if len(hs) != 1 || !strings.Contains(hs[0].Detail, "no tunnel") {
+		t.Fatalf("want one host line:%s", dump(w))
+	}
+}
+
+func TestTransportBroken(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mod    func(*trace.Snapshot)
+		reason string
+	}{
+		{"tunnel down", func(s *trace.Snapshot) {
+			tn := &s.Fabric.Hosts[0].Tunnels[0]
+			tn.State, tn.BFD.State, tn.BFD.Diagnostic = trace.TunnelDown, "down", "Control Detection Time Expired"
+		}, "tunnel ovn-hv1-0 from hv1.lab (192.168.100.1) to hv2.lab (192.168.100.2) is down: BFD Control Detection Time Expired"},
+		{"underlay MTU 1500", func(s *trace.Snapshot) { s.Fabric.Hosts[1].Underlay.MTU = 1500 },
+			"MTU 1500 of the underlay ul0 on hv2.lab cannot carry a full 1500-byte packet in geneve (needs 1558)"},
+		{"no tunnel", func(s *trace.Snapshot) { s.Fabric.Hosts[0].Tunnels[0].RemoteIP = "192.168.100.9" },
+			"host hv1.lab has no tunnel to hv2.lab (192.168.100.2)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := overlaid(t)
+			c.mod(s)
+			w := walk(t, s, kubeDNS, "node/172.15.0.4")
+			if w.Verdict != trace.VerdictBroken || w.Hops[w.BrokenAt-1].Kind != trace.HopTransport || w.Reason != c.reason {
+				t.Fatalf("verdict %s at %d: %q, want broken at the transport hop: %q:%s", w.Verdict, w.BrokenAt, w.Reason, c.reason, dump(w))
+			}
+		})
+	}
+}
+
+// denyNodes is a NetworkPolicy-made rule dropping kube-dns's egress to the node network.
+func denyNodes() trace.FirewallRule {
+	return trace.FirewallRule{ID: "acl-1", Name: "kube-system_deny-node-egress_0", Section: "pg-deny", SectionName: "pg-deny", Priority: 1001,
+		Direction: trace.FirewallEgress, Action: trace.FirewallDrop, RawAction: "drop",
+		AppliedTo: trace.FirewallScope{Ports: []string{"lp-kube-system-kube-dns"}}, Sources: trace.FirewallPeer{Any: true},
+		Destinations: trace.FirewallPeer{CIDRs: []string{"172.15.0.3", "172.15.0.4", "172.15.0.5"}, Groups: []string{"address set nodes"}},
+		Origin:       &trace.RuleOrigin{Kind: trace.OriginNetworkPolicy, Namespace: "kube-system", Name: "deny-node-egress"}}
+}
+
+func TestFirewallDrop(t *testing.T) {
+	s := overlaid(t)
+	s.Fabric.Firewall.Rules = []trace.FirewallRule{denyNodes()}
+	w := walk(t, s, kubeDNS, "node/172.15.0.4")
+	if w.Verdict != trace.VerdictBroken {
+		t.Fatalf("verdict %s:%s", w.Verdict, dump(w))
+	}
+	h := w.Hops[w.BrokenAt-1]
+	if h.Kind != trace.HopFirewall || h.Firewall.Direction != trace.FirewallEgress || h.Firewall.Action != trace.FirewallDrop ||
+		h.Firewall.RuleName != "kube-system_deny-node-egress_0" || h.Firewall.NetworkPolicy != "kube-system/deny-node-egress" {
+		t.Fatalf("broken hop %+v %+v", h, h.Firewall)
+	}
+	if !strings.Contains(w.Reason, "NetworkPolicy: kube-system/deny-node-egress") {
+		t.Errorf("reason %q does not name the policy", w.Reason)
+	}
+	// Another pod, not in the rule's port group, passes.
+	if w := walk(t, s, trace.PodRef{Namespace: "kube-system", Name: "heapster"}, "node/172.15.0.4"); w.Verdict != trace.VerdictReachable {
+		t.Errorf("heapster: %s %s", w.Verdict, w.Reason)
+	}
+	// Its destination outside the address set passes too.
+	if w := walk(t, s, kubeDNS, "pod/default/nginx-3"); w.Verdict != trace.VerdictReachable {
+		t.Errorf("kube-dns to nginx-3: %s %s", w.Verdict, w.Reason)
+	}
+}
+
+func TestFirewallStatefulReturnAndUnknown(t *testing.T) {
+	s := overlaid(t)
+	allow := denyNodes()
+	allow.Action, allow.RawAction, allow.Stateful = trace.FirewallAllow, "allow-related", true
+	s.Fabric.Firewall.DefaultAction = trace.FirewallDrop
+	s.Fabric.Firewall.Rules = []trace.FirewallRule{allow, {ID: "in", Priority: 1000, Direction: trace.FirewallIngress, Action: trace.FirewallAllow,
+		AppliedTo: trace.FirewallScope{Any: true}, Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}}}
+	w := walk(t, s, kubeDNS, "node/172.15.0.4")
+	if w.Verdict != trace.VerdictReachable {
+		t.Fatalf("verdict %s (%s):%s", w.Verdict, w.Reason, dump(w))
+	}
+	ret := hopsOf(w, trace.HopFirewall, trace.Return)
+	if len(ret) != 2 {
+		t.Fatalf("want 2 return firewall hops:%s", dump(w))
+	}
+	for _, h := range ret {
+		if !h.Firewall.Connection || !strings.Contains(h.Detail, "allowed by the connection (stateful)") {
+			t.Errorf("return hop %+v", h)
+		}
+	}
+	s.Fabric.Firewall.Rules[0].Unknown = "ct.new"
+	w = walk(t, s, kubeDNS, "node/172.15.0.4")
+	if w.Verdict != trace.VerdictUnknown || !strings.Contains(w.Reason, "cannot be evaluated (ct.new)") {
+		t.Errorf("a rule the tool cannot evaluate: %s %q", w.Verdict, w.Reason)
+	}
+}
