@@ -57,12 +57,13 @@ func TestPublishedWalk(t *testing.T) {
 	if got := w.RouterHops(); !reflect.DeepEqual(got, want) {
 		t.Errorf("router hops %v, want the published traceroute %v", got, want)
 	}
-	wantKinds := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "switch", "router", "router", "router", "switch", "fabric-port", "node"}
+	// The firewall at both ports and the tunnel between the nodes' hosts (placeholders: the article names none).
+	wantKinds := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "firewall", "switch", "router", "router", "router", "switch", "transport", "fabric-port", "firewall", "node"}
 	if got := kinds(w, trace.Forward); !reflect.DeepEqual(got, wantKinds) {
 		t.Errorf("forward hops %v\nwant %v", got, wantKinds)
 	}
 	// Back through kube-dns's own layers: its logical port, OVS port, MAC table, veth and eth0.
-	wantRet := []trace.HopKind{"route", "router", "router", "router", "switch", "fabric-port", "ovs-port", "mac-table", "veth", "pod"}
+	wantRet := []trace.HopKind{"firewall", "route", "router", "router", "router", "switch", "transport", "fabric-port", "firewall", "ovs-port", "mac-table", "veth", "pod"}
 	if got := kinds(w, trace.Return); !reflect.DeepEqual(got, wantRet) {
 		t.Errorf("return hops %v\nwant %v", got, wantRet)
 	}
@@ -97,7 +98,7 @@ func TestPublishedWalk(t *testing.T) {
 
 // Each broken variant names the right hop, direction and reason.
 func TestBrokenVariants(t *testing.T) {
-	for _, v := range scenario.Variants {
+	for _, v := range append(append([]scenario.Variant{}, scenario.Variants...), scenario.OverlayVariants...) {
 		t.Run(v.Name, func(t *testing.T) {
 			s := scenario.Published()
 			v.Break(s)

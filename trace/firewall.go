@@ -10,10 +10,13 @@ import (
 )
 
 // flow is what the firewall decides on: the packet's addresses and the logical ports it leaves and
-// enters by. The walk's packet is what traceroute -I and the probe send: ICMP echo.
+// enters by; its protocol and port are the walk's (a Service's endpoint port after DNAT), else
+// what traceroute -I and the probe send: ICMP echo.
 type flow struct {
 	src, dst         netip.Addr
 	srcPort, dstPort *SwitchPort
+	proto            string
+	port             int
 }
 
 // fwDecision is a firewall hop's decision, kept so that the return path can say its reply is
@@ -21,6 +24,8 @@ type flow struct {
 type fwDecision struct {
 	action   string
 	stateful bool
+	rule     string
+	source   string
 }
 
 // firewallHop adds the firewall's decision for fl at port sp in direction dir (egress at the port
@@ -33,19 +38,35 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 		return
 	}
 	fw := fab.f.Firewall
+	if len(fw.Rules) == 0 && fw.Complete && fw.DefaultAction == FirewallAllow {
+		return // no firewall configured: nothing decides at the ports
+	}
 	src := cmp.Or(fw.Source, fab.f.Provider)
 	h := Hop{Kind: HopFirewall, Name: fmt.Sprintf("%s %s", portName(sp), dir), Firewall: &FirewallDetail{Direction: dir}}
 	if wk.dir == Return && wk.connectionOpen() {
 		h.Firewall.Action, h.Firewall.Connection = FirewallAllow, true
 		h.Detail = "allowed by the connection (stateful): the reply to an allowed flow is not evaluated as new"
+		for _, d := range wk.fw {
+			if d.stateful {
+				h.Evidence = append(h.Evidence, ev(d.source, "forward flow allowed by stateful rule %s", d.rule))
+			}
+		}
 		wk.add(h)
 		return
 	}
 	if wk.dir == Return && wk.forwardUnknown() {
 		h.Status, h.Firewall.Action = StatusUnknown, FirewallUnknownAction
 		h.Detail = "the forward flow's firewall decision is not known, so neither is whether this reply belongs to its connection"
+		h.Evidence = append(h.Evidence, ev(SourceEngine, "a forward firewall hop is unknown"))
 		wk.add(h)
 		return
+	}
+	fl.proto, fl.port = strings.ToLower(wk.protocol()), wk.dstPort
+	if wk.svc != nil && wk.svc.ep != nil {
+		fl.port = wk.svc.ep.port
+	}
+	if wk.dir == Return {
+		fl.port = 0 // a reply goes to the client's ephemeral port: only a rule for any port matches it surely
 	}
 	r, unknown := evaluate(fw, sp, dir, fl)
 	switch {
@@ -85,8 +106,11 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 		h.Evidence = append(h.Evidence, ev(src, "%d rules read (%s), default %s", len(fw.Rules), fw.Kind, cmp.Or(fw.DefaultAction, "not given")))
 	}
 	if wk.dir == Forward {
-		st := r != nil && r.Stateful
-		wk.fw = append(wk.fw, fwDecision{action: h.Firewall.Action, stateful: st})
+		d := fwDecision{action: h.Firewall.Action}
+		if r != nil {
+			d.stateful, d.rule, d.source = r.Stateful, ruleName(r), cmp.Or(r.Source, src)
+		}
+		wk.fw = append(wk.fw, d)
 	}
 	wk.add(h)
 }
@@ -118,7 +142,7 @@ func evaluate(fw *Firewall, sp *SwitchPort, dir string, fl flow) (decided, unkno
 		if r.Disabled || !ruleAt(r, sp, dir) {
 			continue
 		}
-		if !peerHas(r.Sources, fl.src, fl.srcPort) || !peerHas(r.Destinations, fl.dst, fl.dstPort) || !servicesMatchICMP(r.Services, fl.dst) {
+		if !peerHas(r.Sources, fl.src, fl.srcPort) || !peerHas(r.Destinations, fl.dst, fl.dstPort) || !servicesMatch(r.Services, fl) {
 			continue
 		}
 		if r.Unknown != "" {
@@ -169,22 +193,40 @@ func cidrHas(c string, ip netip.Addr) bool {
 	return err == nil && a == ip
 }
 
-// servicesMatchICMP: the rule's services include ICMP echo (no services, ip, or icmp/icmp6 of the
-// address family).
-func servicesMatchICMP(ss []FirewallService, dst netip.Addr) bool {
+// servicesMatch: the rule's services include the flow's protocol and port (no services, ip, or the
+// protocol with no ports or the port among them); without a protocol the flow is ICMP echo of
+// the address family.
+func servicesMatch(ss []FirewallService, fl flow) bool {
 	if len(ss) == 0 {
 		return true
 	}
-	icmp := "icmp"
-	if dst.Is6() && !dst.Is4In6() {
-		icmp = "icmp6"
+	proto := fl.proto
+	if proto == "" {
+		proto = "icmp"
+		if fl.dst.Is6() && !fl.dst.Is4In6() {
+			proto = "icmp6"
+		}
 	}
 	for _, s := range ss {
-		if s.Protocol == "ip" || s.Protocol == "" || s.Protocol == icmp {
+		if s.Protocol == "ip" || s.Protocol == "" {
+			return true
+		}
+		if s.Protocol == proto && (len(s.Ports) == 0 || fl.port != 0 && slices.ContainsFunc(s.Ports, func(p string) bool { return portIn(p, fl.port) })) {
 			return true
 		}
 	}
 	return false
+}
+
+// portIn: port is p ("80") or in its range ("8000-8080").
+func portIn(p string, port int) bool {
+	lo, hi, ok := strings.Cut(p, "-")
+	if !ok {
+		hi = lo
+	}
+	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	return err1 == nil && err2 == nil && a <= port && port <= b
 }
 
 func fillRule(d *FirewallDetail, r *FirewallRule) {

@@ -13,16 +13,8 @@ import (
 // Geneve tunnel between them (BFD up) over a 1600-byte underlay, and an empty firewall (default allow).
 func overlaid(t *testing.T) *trace.Snapshot {
 	t.Helper()
-	s := scenario.Published()
+	s := scenario.OVNOverlay("")
 	f := s.Fabric
-	for i := range f.SwitchPorts {
-		switch f.SwitchPorts[i].NodeName {
-		case "172.15.0.3":
-			f.SwitchPorts[i].Host = "hv1"
-		case "172.15.0.4", "172.15.0.5":
-			f.SwitchPorts[i].Host = "hv2"
-		}
-	}
 	host := func(id, tep, peer string) trace.Host {
 		fwd := true
 		return trace.Host{ID: id, Name: id + ".lab", TEPs: []trace.TEP{{IP: tep, Encap: trace.EncapGeneve}}, Source: "ovn-sb",
@@ -31,7 +23,10 @@ func overlaid(t *testing.T) *trace.Snapshot {
 				BFD: &trace.BFD{State: "up", RemoteState: "up", Diagnostic: "No Diagnostic", Forwarding: &fwd}, Source: "ovsdb@" + id}}}
 	}
 	f.Hosts = []trace.Host{host("hv1", "192.168.100.1", "192.168.100.2"), host("hv2", "192.168.100.2", "192.168.100.1")}
-	f.Firewall = &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: "ovn"}
+	// One rule elsewhere, so the firewall exists and its default decides at these ports.
+	f.Firewall = &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: "ovn",
+		Rules: []trace.FirewallRule{{ID: "other", Priority: 1000, Direction: trace.FirewallEgress, Action: trace.FirewallDrop,
+			AppliedTo: trace.FirewallScope{Ports: []string{"lp-default-frontend"}}, Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}}}}
 	return s
 }
 
@@ -128,7 +123,7 @@ func denyNodes() trace.FirewallRule {
 
 func TestFirewallDrop(t *testing.T) {
 	s := overlaid(t)
-	s.Fabric.Firewall.Rules = []trace.FirewallRule{denyNodes()}
+	s.Fabric.Firewall.Rules = append(s.Fabric.Firewall.Rules, denyNodes())
 	w := walk(t, s, kubeDNS, "node/172.15.0.4")
 	if w.Verdict != trace.VerdictBroken {
 		t.Fatalf("verdict %s:%s", w.Verdict, dump(w))
@@ -175,5 +170,20 @@ func TestFirewallStatefulReturnAndUnknown(t *testing.T) {
 	w = walk(t, s, kubeDNS, "node/172.15.0.4")
 	if w.Verdict != trace.VerdictUnknown || !strings.Contains(w.Reason, "cannot be evaluated (ct.new)") {
 		t.Errorf("a rule the tool cannot evaluate: %s %q", w.Verdict, w.Reason)
+	}
+}
+
+// A rule for TCP port 80 does not decide the walk's ICMP probe; one for any protocol does.
+func TestFirewallServices(t *testing.T) {
+	s := overlaid(t)
+	r := denyNodes()
+	r.Services = []trace.FirewallService{{Protocol: "tcp", Ports: []string{"80"}}}
+	s.Fabric.Firewall.Rules = append(s.Fabric.Firewall.Rules, r)
+	if w := walk(t, s, kubeDNS, "node/172.15.0.4"); w.Verdict != trace.VerdictReachable {
+		t.Errorf("a tcp/80 rule decided an ICMP walk: %s %s", w.Verdict, w.Reason)
+	}
+	s.Fabric.Firewall.Rules[len(s.Fabric.Firewall.Rules)-1].Services = []trace.FirewallService{{Protocol: "ip"}}
+	if w := walk(t, s, kubeDNS, "node/172.15.0.4"); w.Verdict != trace.VerdictBroken {
+		t.Errorf("an any-protocol drop rule did not: %s", w.Verdict)
 	}
 }

@@ -71,6 +71,7 @@ func (wk *walker) transportHop(a, b *Host, senderMTU int) Hop {
 		h.Evidence = append(h.Evidence, ev(cmp.Or(tep.Source, src), "host %s TEP %s (%s)", a.ID, tep.IP, cmp.Or(tep.Encap, "encap unknown")))
 	}
 	if t != nil {
+		h.Interface = t.Name
 		d.Tunnel, d.RemoteTEP = t.Name, t.RemoteIP
 		d.LocalTEP = cmp.Or(t.LocalIP, d.LocalTEP)
 		d.Encap = cmp.Or(t.Encap, d.Encap)
@@ -112,6 +113,9 @@ func (wk *walker) transportHop(a, b *Host, senderMTU int) Hop {
 		h.Detail = fmt.Sprintf("%s tunnel %s → %s", cmp.Or(d.Encap, "overlay"), cmp.Or(d.LocalTEP, "?"), cmp.Or(d.RemoteTEP, "?"))
 		if d.State == TunnelUp {
 			h.Detail += ", up"
+		}
+		if d.MTUNeeded > 0 && d.UnderlayMTU > 0 {
+			h.Detail += fmt.Sprintf(", needs MTU %d of %d", d.MTUNeeded, d.UnderlayMTU)
 		}
 		if len(notes) > 0 {
 			h.Detail += " (" + strings.Join(notes, "; ") + ")"
@@ -214,7 +218,10 @@ func (ix *Index) mtuAt(node string, ip netip.Addr) int {
 	if ni == nil {
 		return 0
 	}
-	ns := ni.netnsByIP[ip]
+	ns := ni.netnsByIP[ip] // pods' namespaces; a node's own address is in its root namespace
+	if ns == nil {
+		ns = ni.root
+	}
 	if ns == nil {
 		return 0
 	}

@@ -41,7 +41,7 @@ func TestRouterAddressesAreDestinations(t *testing.T) {
 				t.Errorf("last forward hop %+v, want router %s at %s", last, tc.router, tc.to)
 			}
 			// The return starts at that router and ends through kube-dns's own layers.
-			if len(ret) == 0 || ret[0] != trace.HopRouter || w.Hops[len(fwd)].Router != tc.router || !slices.Equal(ret[len(ret)-5:], []trace.HopKind{"fabric-port", "ovs-port", "mac-table", "veth", "pod"}) {
+			if len(ret) == 0 || ret[0] != trace.HopRouter || w.Hops[len(fwd)].Router != tc.router || !slices.Equal(ret[len(ret)-6:], []trace.HopKind{"fabric-port", "firewall", "ovs-port", "mac-table", "veth", "pod"}) {
 				t.Errorf("return hops %v: want from router %s back to kube-dns's eth0:%s", ret, tc.router, dump(w))
 			}
 			if len(w.Warnings) > 0 {
@@ -66,7 +66,7 @@ func TestRouterAddressesAreDestinations(t *testing.T) {
 func TestPodReturnPathThroughTheDestinationsLayers(t *testing.T) {
 	nginx3 := trace.PodRef{Namespace: "default", Name: "nginx-3"}
 	w := walk(t, scenario.Published(), kubeDNS, "pod/default/nginx-3")
-	want := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "switch", "router", "router", "router", "switch", "fabric-port", "ovs-port", "mac-table", "veth", "pod"}
+	want := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "firewall", "switch", "router", "router", "router", "switch", "transport", "fabric-port", "firewall", "ovs-port", "mac-table", "veth", "pod"}
 	if w.Verdict != trace.VerdictReachable || !slices.Equal(kinds(w, trace.Return), want) {
 		t.Fatalf("verdict %s, return %v\nwant %v:%s", w.Verdict, kinds(w, trace.Return), want, dump(w))
 	}
