@@ -129,13 +129,18 @@ func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string) 
 		return fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check --ovn-sb and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err)
 	}
 	defer cli.Close()
+	return readBindings(ctx, cli, f, ports, p.cfg.SB)
+}
+
+// readBindings is readSB's reads on a connected client.
+func readBindings(ctx context.Context, cli client.Client, f *trace.Fabric, ports []string, addr string) error {
 	var wheres [][]ovsdb.Condition
 	for _, n := range ports {
 		wheres = append(wheres, eq("logical_port", n))
 	}
 	pbs, err := selectRows(ctx, cli, sbdb.PortBindingTable, wheres, func(o *sbdb.PortBinding) *string { return &o.UUID })
 	if err != nil {
-		return fmt.Errorf("cannot read Port_Binding from the OVN Southbound database at %s: %w", p.cfg.SB, err)
+		return fmt.Errorf("cannot read Port_Binding from the OVN Southbound database at %s: %w", addr, err)
 	}
 	bound := map[string]string{} // logical port -> chassis UUID
 	var chassisUUIDs []string
@@ -150,7 +155,7 @@ func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string) 
 	sort.Strings(chassisUUIDs)
 	chs, err := selectRows(ctx, cli, sbdb.ChassisTable, uuidWheres(chassisUUIDs), func(o *sbdb.Chassis) *string { return &o.UUID })
 	if err != nil {
-		return fmt.Errorf("cannot read Chassis from the OVN Southbound database at %s: %w", p.cfg.SB, err)
+		return fmt.Errorf("cannot read Chassis from the OVN Southbound database at %s: %w", addr, err)
 	}
 	var encapUUIDs []string
 	for _, c := range chs {
@@ -159,7 +164,7 @@ func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string) 
 	sort.Strings(encapUUIDs)
 	encaps, err := selectRows(ctx, cli, sbdb.EncapTable, uuidWheres(encapUUIDs), func(o *sbdb.Encap) *string { return &o.UUID })
 	if err != nil {
-		return fmt.Errorf("cannot read Encap from the OVN Southbound database at %s: %w", p.cfg.SB, err)
+		return fmt.Errorf("cannot read Encap from the OVN Southbound database at %s: %w", addr, err)
 	}
 	f.Hosts = hostsFromSB(chs, encaps)
 	name := map[string]string{}
