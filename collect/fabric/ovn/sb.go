@@ -226,11 +226,16 @@ func checkSB(cfg Config) error {
 // with --ovn-sb, the hosts they are bound to. Either failing is a warning: the walk goes on
 // without it.
 func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f *trace.Fabric, q fabric.Query) []string {
-	if q.All {
-		return nil
-	}
 	var warnings []string
 	ports := endpointPorts(f, q)
+	if q.All { // a bundle: every port's host and firewall
+		ports = ports[:0]
+		for _, sp := range f.SwitchPorts {
+			if sp.Type != trace.PortRouter {
+				ports = append(ports, sp.ID)
+			}
+		}
+	}
 	fw, err := readFirewall(ctx, cli, nb, f, ports)
 	if err != nil {
 		warnings = append(warnings, fmt.Sprintf("ovn: cannot read the ACLs at the walk's ports: %v; the firewall is not walked", err))
