@@ -162,6 +162,9 @@ func twoHypervisors(t *testing.T) *trace.Walk {
 	w := walkOf(t, "published")
 	var hops []trace.Hop
 	for i, h := range w.Hops {
+		if h.Kind == trace.HopTransport {
+			continue // the engine's own, between the published scenario's placeholder hosts: replaced below
+		}
 		if h.Kind == trace.HopFabricPort && i > 0 && h.Node == "172.15.0.4" && h.Direction == trace.Forward {
 			hops = append(hops, trace.Hop{Kind: trace.HopTransport, Name: "esx-1 → esx-2", Direction: trace.Forward, Status: trace.StatusOK, IP: "192.168.10.12",
 				Detail:    "geneve tunnel 192.168.10.11 → 192.168.10.12, up",
