@@ -146,7 +146,7 @@ func TestLabOverlayE2E(t *testing.T) {
 	})
 }
 
-func transportHops(w *trace.Walk, dir string) []trace.Hop {
+func transportHops(w *trace.Walk, dir trace.Direction) []trace.Hop {
 	var out []trace.Hop
 	for _, h := range w.Hops {
 		if h.Kind == trace.HopTransport && h.Direction == dir {

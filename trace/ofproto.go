@@ -41,7 +41,7 @@ func (ix *Index) OFProtoProbes(req Request) ([]OFProtoProbe, error) {
 	var out []OFProtoProbe
 	seen := map[string]bool{}
 	for _, wk := range walks {
-		entered := map[string]bool{}
+		entered := map[Direction]bool{}
 		for i, h := range wk.Hops {
 			// The first OVS port each way is where the packet enters from the pod.
 			if h.Kind != HopOVSPort || h.Node == "" || h.Interface == "" || entered[h.Direction] ||

@@ -30,7 +30,7 @@ func overlaid(t *testing.T) *trace.Snapshot {
 	return s
 }
 
-func hopsOf(w *trace.Walk, kind, dir string) []trace.Hop {
+func hopsOf(w *trace.Walk, kind trace.HopKind, dir trace.Direction) []trace.Hop {
 	var out []trace.Hop
 	for _, h := range w.Hops {
 		if h.Kind == kind && h.Direction == dir {
@@ -46,7 +46,7 @@ func TestTransportHopAcrossHosts(t *testing.T) {
 		t.Fatalf("verdict %s (%s):%s", w.Verdict, w.Reason, dump(w))
 	}
 	k := kinds(w, trace.Forward)
-	want := []string{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "firewall", "switch", "router", "router", "router", "switch", "transport", "fabric-port", "firewall", "node"}
+	want := []trace.HopKind{"pod", "veth", "ovs-port", "mac-table", "ovs-uplink", "fabric-port", "firewall", "switch", "router", "router", "router", "switch", "transport", "fabric-port", "firewall", "node"}
 	if !slices.Equal(k, want) {
 		t.Fatalf("forward kinds %v\nwant %v", k, want)
 	}
