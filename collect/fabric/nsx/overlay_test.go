@@ -2,6 +2,7 @@ package nsx
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -288,6 +289,46 @@ func TestTunnelsPaged(t *testing.T) {
 	for _, h := range f.Hosts {
 		if len(h.Tunnels) != 2 {
 			t.Errorf("host %s: %d tunnels over pages of one, want 2", h.ID, len(h.Tunnels))
+		}
+	}
+}
+
+// A bundle through the Policy API holds the same hosts and the same firewall rules, in the same
+// order, as the published fabric (a security policy is named by its path there).
+func TestAllOverlayFromPolicyAPI(t *testing.T) {
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, PageSize: 3})
+	defer s.Close()
+	p, _ := newTestProvider(t, s, func(c *Config) { c.API, c.PageSize = APIPolicy, 3 })
+	f, warns, err := p.Collect(context.Background(), fabric.Query{All: true})
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("err %v, warnings %q", err, warns)
+	}
+	want := scenario.Published().Fabric
+	if len(f.Hosts) != len(want.Hosts) {
+		t.Fatalf("%d hosts, want %d", len(f.Hosts), len(want.Hosts))
+	}
+	for i, h := range f.Hosts {
+		w := want.Hosts[i]
+		if h.ID != w.ID || h.Name != w.Name || h.HostSwitchMTU != w.HostSwitchMTU || len(h.TEPs) != 1 || h.TEPs[0].IP != w.TEPs[0].IP || len(h.Tunnels) != len(w.Tunnels) {
+			t.Errorf("host %d: %+v, want %+v", i, h, w)
+		}
+	}
+	line := func(r trace.FirewallRule) string {
+		return strings.Join([]string{r.ID, r.Name, r.SectionName, r.Direction, r.Action, strconv.FormatBool(r.Default), strings.Join(r.AppliedTo.Ports, ","), fmt.Sprint(r.Origin)}, " ")
+	}
+	var got, exp []string
+	for _, r := range f.Firewall.Rules {
+		got = append(got, line(r))
+	}
+	for _, r := range want.Firewall.Rules {
+		exp = append(exp, line(r))
+	}
+	if strings.Join(got, "\n") != strings.Join(exp, "\n") || f.Firewall.DefaultAction != trace.FirewallAllow {
+		t.Fatalf("rules:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(exp, "\n"))
+	}
+	for _, sp := range f.SwitchPorts {
+		if sp.Pod != nil && sp.Host == "" {
+			t.Errorf("pod port %s bound to no host", sp.ID)
 		}
 	}
 }
