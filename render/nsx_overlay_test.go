@@ -2,8 +2,13 @@ package render_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/xml"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/render"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -33,5 +38,40 @@ func TestNSXOverlayGoldens(t *testing.T) {
 				golden(t, filepath.Join("walk", "nsx-"+v.Name+"."+string(f)), b.Bytes())
 			})
 		}
+	}
+}
+
+// A CI check of kube-dns to node 172.15.0.4 on each broken overlay fails in JUnit with the hop's
+// reason as the failure message: the BFD diagnostic, the MTU, the rule and its NetworkPolicy.
+func TestNSXOverlayJUnit(t *testing.T) {
+	for _, v := range scenario.OverlayVariants {
+		t.Run(v.Name, func(t *testing.T) {
+			s := scenario.Published()
+			v.Break(s)
+			rep := trace.RunChecks(context.Background(), trace.NewIndex(s), []trace.CheckSpec{{Name: "kube-dns to node 172.15.0.4",
+				Source: trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.4"}}}, trace.CheckOptions{})
+			var b bytes.Buffer
+			if err := render.WriteJUnit(&b, rep, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Suites []struct {
+					Cases []struct {
+						Failure *struct {
+							Message string `xml:"message,attr"`
+						} `xml:"failure"`
+					} `xml:"testcase"`
+				} `xml:"testsuite"`
+			}
+			if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 1 || doc.Suites[0].Cases[0].Failure == nil || !strings.Contains(doc.Suites[0].Cases[0].Failure.Message, v.Reason) {
+				t.Fatalf("JUnit does not fail with %q:\n%s", v.Reason, b.String())
+			}
+			// A check's measured time is the one thing that differs between runs.
+			stable := regexp.MustCompile(` time="[0-9.]+"`).ReplaceAll(b.Bytes(), []byte(` time="0.000"`))
+			golden(t, filepath.Join("walk", "nsx-"+v.Name+".junit.xml"), stable)
+		})
 	}
 }
