@@ -20,8 +20,11 @@ var boxStyle = map[string]string{
 }
 
 // writeNestedDot writes the walk as a Graphviz digraph of nested clusters.
-func writeNestedDot(w io.Writer, walk *trace.Walk) error {
-	lay := nest(walk)
+func writeNestedDot(w io.Writer, walk *trace.Walk) error { return writeNestedDotIDs(w, walk, "") }
+
+// writeNestedDotIDs is writeNestedDot with box and TEP ids prefixed.
+func writeNestedDotIDs(w io.Writer, walk *trace.Walk, prefix string) error {
+	lay := nest(walk, prefix)
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph packetwalk {\n  label=\"%s → %s: %s\";\n  labelloc=t;\n  rankdir=TB;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10, shape=box];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
 		dotEscape(walk.Source.String()), dotEscape(walk.Destination.String()), walk.Verdict)

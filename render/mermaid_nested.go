@@ -11,7 +11,12 @@ import (
 // writeNestedMermaid writes the walk as a Mermaid flowchart of nested subgraphs. The forward and
 // return paths are two subgraphs with no link between them, so Mermaid lays them side by side.
 func writeNestedMermaid(w io.Writer, walk *trace.Walk) error {
-	lay := nest(walk)
+	return writeNestedMermaidIDs(w, walk, "")
+}
+
+// writeNestedMermaidIDs is writeNestedMermaid with box and TEP ids prefixed.
+func writeNestedMermaidIDs(w io.Writer, walk *trace.Walk, prefix string) error {
+	lay := nest(walk, prefix)
 	var b strings.Builder
 	b.WriteString("flowchart TB\n")
 	for _, p := range lay.paths {

@@ -115,8 +115,9 @@ func isTunnelEdge(h trace.Hop) bool {
 	return h.Kind == trace.HopTransport && h.Transport != nil && h.Transport.LocalHost != "" && h.Transport.RemoteHost != ""
 }
 
-// nest lays the walk out in boxes.
-func nest(w *trace.Walk) *layout {
+// nest lays the walk out in boxes; prefix keeps box and TEP ids apart when several walks share a
+// graph (a Service's endpoints).
+func nest(w *trace.Walk, prefix string) *layout {
 	nodeHost, hostTEP := hostsOfNodes(w)
 	bridges := map[string]string{} // node -> OVS bridge, from its MAC-table hop
 	for _, h := range w.Hops {
@@ -131,7 +132,7 @@ func nest(w *trace.Walk) *layout {
 		if len(hops) == 0 {
 			continue
 		}
-		p := string(dir[:1]) // f or r: box and TEP ids are unique across both paths
+		p := prefix + string(dir[:1]) // f or r: box and TEP ids are unique across both paths
 		root := &box{id: p, kind: boxPath, label: string(dir) + " path"}
 		lay.paths = append(lay.paths, root)
 		byID := map[string]*box{}
@@ -217,7 +218,13 @@ func nest(w *trace.Walk) *layout {
 				return fabric()
 			case trace.HopHost:
 				return hypervisor(h.Name)
-			case trace.HopSwitch, trace.HopRouter, trace.HopTransport, trace.HopService, trace.HopNAT:
+			case trace.HopService, trace.HopNAT:
+				// Balanced or translated in the node's OVS (NCP), else on a fabric router.
+				if h.Router == "" && h.Node != "" {
+					return child(nodeBox(h.Node), "ovs", boxOVS, "OVS "+cmp.Or(bridges[h.Node], "bridge"))
+				}
+				return fabric()
+			case trace.HopSwitch, trace.HopRouter, trace.HopTransport:
 				return fabric()
 			}
 			return root

@@ -3,9 +3,11 @@ package render_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,8 +33,21 @@ func TestPictureGoldens(t *testing.T) {
 	if err != nil {
 		labtest.Unavailable(t, "graphviz (dot)", "install the Debian package graphviz")
 	}
+	walks := map[string]*trace.Walk{}
 	for _, sc := range scenarioNames() {
-		w := walkOf(t, sc)
+		walks[sc] = walkOf(t, sc)
+	}
+	// The published cluster on two OVN hypervisors, healthy and broken (tunnel, MTU, firewall).
+	for _, v := range append([]string{""}, scenario.OVNOverlayVariants...) {
+		name := strings.TrimSuffix("ovn-overlay-"+v, "-")
+		w, err := trace.WalkSnapshot(scenario.OVNOverlay(v), trace.Request{Source: trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}, To: trace.Target{Kind: trace.TargetNode, Name: "172.15.0.4"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		walks[name] = w
+	}
+	for _, sc := range slices.Sorted(maps.Keys(walks)) {
+		w := walks[sc]
 		for _, f := range []render.Format{render.Dot, render.Mermaid} {
 			t.Run(sc+"/"+string(f), func(t *testing.T) {
 				var b bytes.Buffer

@@ -19,9 +19,9 @@ import (
 func writeServiceWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) error {
 	switch f {
 	case Dot:
-		return writeServiceGraph(w, walk, writeDot, "digraph packetwalk {", "}")
+		return writeServiceGraph(w, walk, writeNestedDotIDs, "digraph packetwalk {", "}")
 	case Mermaid:
-		return writeServiceGraph(w, walk, writeMermaid, "flowchart TD", "")
+		return writeServiceGraph(w, walk, writeNestedMermaidIDs, "flowchart TB", "")
 	}
 	p := painter{opt.Color}
 	sw := walk.Service
@@ -69,16 +69,16 @@ func writeServiceWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) erro
 	return nil
 }
 
-// hopIDs are the node identifiers writeDot and writeMermaid give hops (dotID).
+// hopIDs are the node identifiers the pictures give hops (dotID).
 var hopIDs = regexp.MustCompile(`\bh([0-9]+)\b`)
 
 // writeServiceGraph draws each endpoint walk with the single-walk writer and nests the drawings in
 // one graph, one cluster (subgraph) per endpoint, its hop identifiers prefixed so they stay apart.
-func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace.Walk) error, open, close string) error {
+func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace.Walk, string) error, open, close string) error {
 	sw := walk.Service
 	walks := sw.Walks
 	if len(walks) == 0 {
-		return one(w, walk)
+		return one(w, walk, "")
 	}
 	var b strings.Builder
 	b.WriteString(open + "\n")
@@ -87,7 +87,7 @@ func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace
 	}
 	for i, ew := range walks {
 		var one1 bytes.Buffer
-		if err := one(&one1, &ew.Walk); err != nil {
+		if err := one(&one1, &ew.Walk, "e"+strconv.Itoa(i+1)); err != nil {
 			return err
 		}
 		lines := strings.Split(strings.TrimRight(one1.String(), "\n"), "\n")
@@ -102,7 +102,8 @@ func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace
 			if close != "" && (l == close || strings.HasPrefix(l, "  label=") || strings.HasPrefix(l, "  labelloc=") || strings.HasPrefix(l, "  rankdir=") || strings.HasPrefix(l, "  node [")) {
 				continue
 			}
-			if close == "" && (strings.HasPrefix(l, "  classDef ")) {
+			// linkStyle counts links across the whole chart: an endpoint's own numbers do not hold.
+			if close == "" && (strings.HasPrefix(l, "  classDef ") || strings.HasPrefix(l, "  linkStyle ")) {
 				continue
 			}
 			b.WriteString("  " + hopIDs.ReplaceAllString(l, prefix+"$1") + "\n")
@@ -116,7 +117,7 @@ func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace
 	if close != "" {
 		b.WriteString(close + "\n")
 	} else {
-		b.WriteString("  classDef broken stroke:#d00,stroke-width:3px;\n  classDef unknown stroke:#e90,stroke-dasharray:4;\n")
+		b.WriteString("  classDef broken stroke:#d00,stroke-width:3px;\n  classDef unknown stroke:#e90,stroke-dasharray:4;\n  classDef tep fill:#003,color:#fff;\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

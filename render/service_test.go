@@ -61,8 +61,18 @@ func TestServiceGraphsKeepEndpointsApart(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := b.String()
-		if strings.Count(out, "subgraph") != 2 || regexp.MustCompile(`\bh[0-9]+\b`).MatchString(out) {
-			t.Errorf("%s: want two subgraphs and only prefixed hop ids:\n%s", f, out)
+		// One box per endpoint, each holding its walk's own nested boxes under ids of its own.
+		endpoints := regexp.MustCompile(`subgraph (cluster_)?e[0-9]+ `).FindAllString(out, -1)
+		boxes := regexp.MustCompile(`subgraph (cluster_)?(e[0-9]+[fr][a-z0-9_]*)`).FindAllStringSubmatch(out, -1)
+		seen := map[string]bool{}
+		for _, m := range boxes {
+			if seen[m[2]] {
+				t.Errorf("%s: box %s twice", f, m[2])
+			}
+			seen[m[2]] = true
+		}
+		if len(endpoints) != 2 || !seen["e1f"] || !seen["e2f"] || regexp.MustCompile(`\bh[0-9]+\b`).MatchString(out) {
+			t.Errorf("%s: want two endpoint subgraphs, each with its own boxes, and only prefixed hop ids:\n%s", f, out)
 		}
 		for _, id := range []string{"e1_h1", "e2_h1", "e1_h4"} {
 			if !strings.Contains(out, id) {

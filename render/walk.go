@@ -204,77 +204,9 @@ var dotShape = map[trace.HopKind]string{
 
 var dotColor = map[trace.Status]string{trace.StatusOK: "darkgreen", trace.StatusBroken: "red", trace.StatusUnknown: "orange"}
 
-func writeDot(w io.Writer, walk *trace.Walk) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "digraph packetwalk {\n  label=\"%s → %s: %s\";\n  labelloc=t;\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10, shape=box];\n",
-		dotEscape(walk.Source.String()), dotEscape(walk.Destination.String()), walk.Verdict)
-	for _, h := range walk.Hops {
-		shape := dotShape[h.Kind]
-		if shape == "" {
-			shape = "box"
-		}
-		style := ""
-		if h.Direction == trace.Return {
-			style = ", style=dashed"
-		}
-		fmt.Fprintf(&b, "  %s [label=\"%s\", shape=%s, color=%s%s];\n", dotID(h), dotEscape(hopLabel(h)), shape, dotColor[h.Status], style)
-	}
-	for i := 1; i < len(walk.Hops); i++ {
-		prev, h := walk.Hops[i-1], walk.Hops[i]
-		attrs := []string{"color=" + dotColor[h.Status]}
-		if h.Direction == trace.Return {
-			attrs = append(attrs, "style=dashed")
-			if prev.Direction != trace.Return {
-				attrs = append(attrs, `label="return"`)
-			}
-		}
-		fmt.Fprintf(&b, "  %s -> %s [%s];\n", dotID(prev), dotID(h), strings.Join(attrs, ", "))
-	}
-	b.WriteString("}\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 var mermaidEscaper = strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;")
 
 func mermaidEscape(s string) string { return mermaidEscaper.Replace(s) }
-
-func writeMermaid(w io.Writer, walk *trace.Walk) error {
-	var b strings.Builder
-	b.WriteString("flowchart TD\n")
-	for _, h := range walk.Hops {
-		open, close := "[", "]"
-		switch h.Kind {
-		case trace.HopRouter:
-			open, close = "[[", "]]"
-		case trace.HopSwitch:
-			open, close = "{{", "}}"
-		case trace.HopPod, trace.HopNode:
-			open, close = "([", "])"
-		}
-		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", dotID(h), open, mermaidEscape(hopLabel(h)), close)
-	}
-	for i := 1; i < len(walk.Hops); i++ {
-		prev, h := walk.Hops[i-1], walk.Hops[i]
-		arrow := "-->"
-		if h.Direction == trace.Return {
-			arrow = "-.->"
-		}
-		if h.Status == trace.StatusBroken {
-			fmt.Fprintf(&b, "  %s %s|broken| %s\n", dotID(prev), arrow, dotID(h))
-		} else {
-			fmt.Fprintf(&b, "  %s %s %s\n", dotID(prev), arrow, dotID(h))
-		}
-	}
-	b.WriteString("  classDef broken stroke:#d00,stroke-width:3px;\n  classDef unknown stroke:#e90,stroke-dasharray:4;\n")
-	for _, h := range walk.Hops {
-		if h.Status != trace.StatusOK {
-			fmt.Fprintf(&b, "  class %s %s;\n", dotID(h), h.Status)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
 
 // l3Line is the traceroute view of the walk: the hops up to a forward break, then ✗.
 func l3Line(walk *trace.Walk) string {
