@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // completionNames lists pods as NS/NAME (in ns, or every namespace when ns is "") and node names
@@ -37,7 +37,7 @@ func completionNames(c *cobra.Command, g *GlobalOptions, ns string) (pods []stri
 		return nil, nil
 	}
 	cfg.Timeout = 3 * time.Second
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubeclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil
 	}

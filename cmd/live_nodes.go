@@ -1,9 +1,9 @@
 package cmd
 
 import (
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/collect/live"
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 )
@@ -24,7 +24,7 @@ func (f *FactOptions) nodes(g *GlobalOptions, restCfg func() (*rest.Config, erro
 		if err != nil {
 			return c, err
 		}
-		cs, err := kubernetes.NewForConfig(cfg)
+		cs, err := kubeclient.NewForConfig(cfg)
 		if err != nil {
 			return c, factsErr(err)
 		}

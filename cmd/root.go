@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 // Exit codes, the CLI contract.
@@ -60,7 +59,7 @@ func silent(code int) error { return &ExitError{Code: code} }
 // GlobalOptions are the flags every command shares.
 type GlobalOptions struct {
 	Streams
-	ConfigFlags *genericclioptions.ConfigFlags
+	ConfigFlags *KubeFlags
 	Color       string
 }
 
@@ -106,7 +105,7 @@ func commandPath(root *cobra.Command, args []string) string {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(s Streams) *cobra.Command {
-	g := &GlobalOptions{Streams: s, ConfigFlags: genericclioptions.NewConfigFlags(true), Color: "auto"}
+	g := &GlobalOptions{Streams: s, ConfigFlags: NewKubeFlags(), Color: "auto"}
 	root := &cobra.Command{
 		Use:   "kubectl-packetwalk",
 		Short: "Show the path a packet takes from a pod, hop by hop, across every layer",

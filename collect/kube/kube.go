@@ -26,7 +26,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
@@ -60,13 +59,13 @@ type Result struct {
 
 // Collector reads from one cluster.
 type Collector struct {
-	cs   kubernetes.Interface
+	api  API
 	host string
 }
 
-// New returns a Collector on cs; host (the API server URL) is only used in error messages.
-func New(cs kubernetes.Interface, host string) *Collector {
-	return &Collector{cs: cs, host: host}
+// New returns a Collector on api; host (the API server URL) is only used in error messages.
+func New(api API, host string) *Collector {
+	return &Collector{api: api, host: host}
 }
 
 // session de-duplicates reads within one Collect; its reads run concurrently, mu guards the maps.
@@ -226,7 +225,7 @@ func (s *session) getPod(ctx context.Context, ref trace.PodRef, role string) (*c
 		return p, nil
 	}
 	v, err, _ := s.inflight.Do("pod/"+ref.String(), func() (any, error) {
-		return s.c.cs.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		return s.c.api.GetPod(ctx, ref.Namespace, ref.Name)
 	})
 	p, _ = v.(*corev1.Pod)
 	if apierrors.IsNotFound(err) {
@@ -261,7 +260,7 @@ func (s *session) getNode(ctx context.Context, name string) (*corev1.Node, error
 		return n, nil
 	}
 	v, err, _ := s.inflight.Do("node/"+name, func() (any, error) {
-		return s.c.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		return s.c.api.GetNode(ctx, name)
 	})
 	n, _ = v.(*corev1.Node)
 	if apierrors.IsNotFound(err) {
@@ -371,7 +370,7 @@ func (s *session) nodeByNameOrIP(ctx context.Context, name string) (*corev1.Node
 // podsByIP lists the pods whose status.podIP is ip: one request, answered from the watch cache.
 func (s *session) podsByIP(ctx context.Context, ip netip.Addr) ([]*corev1.Pod, error) {
 	sel := fields.OneTermEqualSelector("status.podIP", ip.String()).String()
-	l, err := s.c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
+	l, err := s.c.api.ListPods(ctx, "", metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
 		return nil, s.c.explain(err, "list", "pods", "")
 	}
@@ -412,7 +411,7 @@ func (s *session) nodeByIP(ctx context.Context, ip netip.Addr, pods []*corev1.Po
 	opts := metav1.ListOptions{Limit: pageSize}
 	pages := 0
 	for {
-		l, err := s.c.cs.CoreV1().Nodes().List(ctx, opts)
+		l, err := s.c.api.ListNodes(ctx, opts)
 		if err != nil {
 			return nil, s.c.explain(err, "list", "nodes", "")
 		}
@@ -451,7 +450,7 @@ func (s *session) all(ctx context.Context) error {
 func (s *session) listPods(ctx context.Context, fieldSelector string) error {
 	opts := metav1.ListOptions{FieldSelector: fieldSelector, Limit: pageSize}
 	for {
-		l, err := s.c.cs.CoreV1().Pods("").List(ctx, opts)
+		l, err := s.c.api.ListPods(ctx, "", opts)
 		if err != nil {
 			return s.c.explain(err, "list", "pods", "")
 		}
@@ -478,7 +477,7 @@ func finished(p *corev1.Pod) bool {
 func (s *session) listNodes(ctx context.Context, walk bool) error {
 	opts := metav1.ListOptions{Limit: pageSize}
 	for {
-		l, err := s.c.cs.CoreV1().Nodes().List(ctx, opts)
+		l, err := s.c.api.ListNodes(ctx, opts)
 		if err != nil {
 			return s.c.explain(err, "list", "nodes", "")
 		}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
@@ -26,7 +26,7 @@ func counted(t *testing.T, srv *kubetest.Server, token string) (*kube.Collector,
 	cfg.BearerToken = token
 	cnt := &kube.Counter{}
 	cfg.WrapTransport = cnt.Wrap
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubeclient.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestErrors(t *testing.T) {
 	}
 
 	bad := &rest.Config{Host: "https://127.0.0.1:1", TLSClientConfig: rest.TLSClientConfig{Insecure: true}, Timeout: 5 * time.Second}
-	cs, _ := kubernetes.NewForConfig(bad)
+	cs, _ := kubeclient.NewForConfig(bad)
 	_, err = kube.New(cs, bad.Host).Collect(ctx, kube.Query{Pods: web1, Targets: node("err-b")})
 	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the Kubernetes API server at https://127.0.0.1:1: ") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("got %v, want one line: cannot reach", err)

@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
@@ -29,7 +31,7 @@ func TestManyNamedNodesAreListedOnce(t *testing.T) {
 		Status: corev1.PodStatus{PodIP: "10.2.0.2", PodIPs: []corev1.PodIP{{IP: "10.2.0.2"}}, Phase: corev1.PodRunning}})
 	count := func(q kube.Query) (gets, lists int) {
 		cs := fake.NewSimpleClientset(objs...)
-		res, err := kube.New(cs, "fake").Collect(context.Background(), q)
+		res, err := kube.New(clientsetAPI{cs}, "fake").Collect(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,4 +69,35 @@ func TestNodeIPIsTheWalkAddress(t *testing.T) {
 	if got := kube.NodeIP(trace.Node{Name: "none", Addresses: []trace.NodeAddress{{Type: "Hostname", Address: "w2"}}}); got != "" {
 		t.Errorf("NodeIP of a node without an address = %q", got)
 	}
+}
+
+// clientsetAPI reads through a client-go clientset (here the fake one, which records its actions).
+type clientsetAPI struct{ cs kubernetes.Interface }
+
+func (c clientsetAPI) GetPod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+	return c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (c clientsetAPI) ListPods(ctx context.Context, ns string, o metav1.ListOptions) (*corev1.PodList, error) {
+	return c.cs.CoreV1().Pods(ns).List(ctx, o)
+}
+
+func (c clientsetAPI) GetNode(ctx context.Context, name string) (*corev1.Node, error) {
+	return c.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+}
+
+func (c clientsetAPI) ListNodes(ctx context.Context, o metav1.ListOptions) (*corev1.NodeList, error) {
+	return c.cs.CoreV1().Nodes().List(ctx, o)
+}
+
+func (c clientsetAPI) GetService(ctx context.Context, ns, name string) (*corev1.Service, error) {
+	return c.cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (c clientsetAPI) ListServices(ctx context.Context, ns string, o metav1.ListOptions) (*corev1.ServiceList, error) {
+	return c.cs.CoreV1().Services(ns).List(ctx, o)
+}
+
+func (c clientsetAPI) ListEndpointSlices(ctx context.Context, ns string, o metav1.ListOptions) (*discoveryv1.EndpointSliceList, error) {
+	return c.cs.DiscoveryV1().EndpointSlices(ns).List(ctx, o)
 }

@@ -28,7 +28,7 @@ import (
 
 // serviceTarget reads svc/NS/NAME and its endpoints.
 func (s *session) serviceTarget(ctx context.Context, t trace.Target) error {
-	svc, err := s.c.cs.CoreV1().Services(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+	svc, err := s.c.api.GetService(ctx, t.Namespace, t.Name)
 	if apierrors.IsNotFound(err) {
 		return &NotFoundError{Msg: fmt.Sprintf("service %s not found in namespace %s: give it as svc/NAMESPACE/NAME as `kubectl get services -A` shows it", t.Name, t.Namespace)}
 	}
@@ -96,7 +96,7 @@ func (s *session) listServices(ctx context.Context, sel string) ([]corev1.Servic
 	var out []corev1.Service
 	opts := metav1.ListOptions{FieldSelector: sel, Limit: pageSize}
 	for {
-		l, err := s.c.cs.CoreV1().Services("").List(ctx, opts)
+		l, err := s.c.api.ListServices(ctx, "", opts)
 		if err != nil {
 			return nil, s.c.explain(err, "list", "services", "")
 		}
@@ -122,7 +122,7 @@ func (s *session) addService(ctx context.Context, svc *corev1.Service) error {
 	opts := metav1.ListOptions{LabelSelector: sel, Limit: pageSize}
 	var found []discoveryv1.EndpointSlice
 	for {
-		l, err := s.c.cs.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, opts)
+		l, err := s.c.api.ListEndpointSlices(ctx, svc.Namespace, opts)
 		if err != nil {
 			return s.c.explain(err, "list", "endpointslices", svc.Namespace)
 		}

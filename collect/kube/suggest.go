@@ -15,7 +15,7 @@ import (
 // suggestPods lists the pod names of the namespace (only on the error path) and returns
 // "; did you mean a, b?" for the closest ones, or "".
 func (s *session) suggestPods(ctx context.Context, ref trace.PodRef) string {
-	l, err := s.c.cs.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{Limit: pageSize})
+	l, err := s.c.api.ListPods(ctx, ref.Namespace, metav1.ListOptions{Limit: pageSize})
 	if err != nil {
 		return ""
 	}
@@ -28,7 +28,7 @@ func (s *session) suggestPods(ctx context.Context, ref trace.PodRef) string {
 	}
 	// A wrong namespace: the pods of that very name elsewhere (one field-selected LIST).
 	sel := fields.OneTermEqualSelector("metadata.name", ref.Name).String()
-	if l, err := s.c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel, Limit: pageSize}); err == nil && len(l.Items) > 0 {
+	if l, err := s.c.api.ListPods(ctx, "", metav1.ListOptions{FieldSelector: sel, Limit: pageSize}); err == nil && len(l.Items) > 0 {
 		var refs []string
 		for _, p := range l.Items {
 			refs = append(refs, p.Namespace+"/"+p.Name)
@@ -48,7 +48,7 @@ func (s *session) suggestPods(ctx context.Context, ref trace.PodRef) string {
 // suggestNodes lists the node names (only on the error path, one page) and returns
 // "; did you mean a, b?" for the closest ones, or "".
 func (s *session) suggestNodes(ctx context.Context, name string) string {
-	l, err := s.c.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: pageSize})
+	l, err := s.c.api.ListNodes(ctx, metav1.ListOptions{Limit: pageSize})
 	if err != nil {
 		return ""
 	}

@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -119,7 +119,7 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	if kcfg.QPS == 0 {
 		kcfg.QPS, kcfg.Burst = 50, 100
 	}
-	cs, err := kubernetes.NewForConfig(kcfg)
+	cs, err := kubeclient.NewForConfig(kcfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/util/exec"
@@ -22,7 +21,7 @@ import (
 // Agent runs argv by exec, through the API server, into the CNI's agent pod on the node (the pod
 // matching a label selector with spec.nodeName = the node, found with one LIST per node).
 type Agent struct {
-	cs        kubernetes.Interface
+	cs        *kubeclient.Client
 	cfg       *rest.Config
 	selector  string
 	container string
@@ -34,7 +33,7 @@ type Agent struct {
 }
 
 // NewAgent parses SELECTOR[:CONTAINER] and returns the --node-agent runner.
-func NewAgent(cs kubernetes.Interface, cfg *rest.Config, spec string) (*Agent, error) {
+func NewAgent(cs *kubeclient.Client, cfg *rest.Config, spec string) (*Agent, error) {
 	sel, container := spec, ""
 	if i := strings.LastIndex(spec, ":"); i >= 0 {
 		sel, container = spec[:i], spec[i+1:]
@@ -130,7 +129,7 @@ func (a *Agent) executor(ctx context.Context, node Node, argv []string) (*corev1
 		container = p.Spec.Containers[0].Name
 	}
 	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, kubeclient.ParameterCodec)
 	ex, err := a.exec(a.cfg, "POST", req)
 	if err != nil {
 		return nil, "", nil, err

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // DebugBinary is where deploy/Dockerfile puts kubectl-packetwalk in the debug image.
@@ -21,7 +21,7 @@ const DebugLabel = "packetwalk.io/debug"
 // node's network and PID namespaces and its /var/run/netns and OVS run directories; it waits for the
 // pod to finish, reads its log as the output and deletes the pod, whatever happened.
 type DebugPod struct {
-	cs        kubernetes.Interface
+	cs        *kubeclient.Client
 	namespace string
 	image     string
 	// Poll is the status poll interval; Timeout bounds one run (pull + collect).
@@ -30,7 +30,7 @@ type DebugPod struct {
 }
 
 // NewDebugPod returns the --node-debug-image runner creating its pods in namespace.
-func NewDebugPod(cs kubernetes.Interface, namespace, image string) *DebugPod {
+func NewDebugPod(cs *kubeclient.Client, namespace, image string) *DebugPod {
 	return &DebugPod{cs: cs, namespace: namespace, image: image, Poll: 500 * time.Millisecond, Timeout: 3 * time.Minute}
 }
 

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
 )
 
@@ -56,7 +57,7 @@ func TestDebugPod(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kubetest.DeleteNode(ctx, cs, "dbg-node") })
 
-	d := NewDebugPod(cs, "default", "registry.example/packetwalk:dev")
+	d := NewDebugPod(kubeclientFor(t, srv), "default", "registry.example/packetwalk:dev")
 	d.Poll = 50 * time.Millisecond
 	type result struct {
 		out []byte
@@ -129,7 +130,7 @@ func TestAgent(t *testing.T) {
 			{Namespace: "kube-system", Name: "ovs-node-b", Node: "agt-b", IP: "10.95.0.2", HostNetwork: true, Labels: map[string]string{"app": "ovs-node"}},
 			{Namespace: "kube-system", Name: "other-b", Node: "agt-b", IP: "10.95.0.2", HostNetwork: true, Labels: map[string]string{"app": "other"}},
 		})
-	a, err := NewAgent(srv.Client(), srv.Config(), "app=ovs-node:openvswitch")
+	a, err := NewAgent(kubeclientFor(t, srv), srv.Config(), "app=ovs-node:openvswitch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,17 @@ func TestAgent(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "no running pod matches app=ovs-node on node agt-none") {
 		t.Errorf("no agent pod: %v", err)
 	}
-	if _, err := NewAgent(srv.Client(), srv.Config(), "app in (:x"); err == nil {
+	if _, err := NewAgent(kubeclientFor(t, srv), srv.Config(), "app in (:x"); err == nil {
 		t.Error("bad selector accepted")
 	}
+}
+
+// kubeclientFor is the runners' API client on the test server.
+func kubeclientFor(t *testing.T, srv *kubetest.Server) *kubeclient.Client {
+	t.Helper()
+	c, err := kubeclient.NewForConfig(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

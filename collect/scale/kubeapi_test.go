@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubetest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
@@ -61,7 +61,7 @@ func TestKubeServerMatchesAPIServer(t *testing.T) {
 		var counter kube.Counter
 		cfg = rest.CopyConfig(cfg)
 		cfg.Wrap(counter.Wrap)
-		cs, err := kubernetes.NewForConfig(cfg)
+		cs, err := kubeclient.NewForConfig(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

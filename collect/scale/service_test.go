@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
+	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
@@ -28,7 +28,7 @@ func TestServiceWalkRequestsAreConstant(t *testing.T) {
 		srv := NewKubeServer(c, KubeOptions{})
 		cnt := &kube.Counter{}
 		cfg := &rest.Config{Host: srv.URL, WrapTransport: cnt.Wrap}
-		cs, err := kubernetes.NewForConfig(cfg)
+		cs, err := kubeclient.NewForConfig(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
