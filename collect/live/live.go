@@ -18,8 +18,8 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube"
-	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
+	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
