@@ -2,6 +2,7 @@ package trace_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,6 +73,27 @@ func TestRootCauseFirst(t *testing.T) {
 			t.Errorf("verdict %s, uplink %+v%s", w.Verdict, up, dump(w))
 		}
 	})
+}
+
+// A down tunnel means nothing beyond it answers: an on-link destination's MAC, learned only from
+// its answers, is missing as a consequence of the tunnel.
+func TestTunnelDownExplainsTheMissingDestinationMAC(t *testing.T) {
+	s := scenario.OVNOverlay("tunnel-down")
+	idle(s, "172.15.0.3")
+	w := walk(t, s, trace.PodRef{Namespace: "default", Name: "nginx-1"}, "pod/default/redis-slave")
+	cause := w.Hops[w.BrokenAt-1]
+	up := hopOf(w, trace.HopUplink)
+	if cause.Kind != trace.HopTransport || cause.Transport.State != trace.TunnelDown || up == nil || up.ConsequenceOf != cause.Index ||
+		!strings.HasPrefix(up.Detail, fmt.Sprintf("consequence of hop %d: destination MAC", cause.Index)) {
+		t.Errorf("brokenAt %d %q, uplink %+v%s", w.BrokenAt, w.Reason, up, dump(w))
+	}
+	// With the tunnel up, the same idle entry is only flooded: no consequence, the path holds.
+	s = scenario.OVNOverlay("")
+	idle(s, "172.15.0.3")
+	w = walk(t, s, trace.PodRef{Namespace: "default", Name: "nginx-1"}, "pod/default/redis-slave")
+	if up := hopOf(w, trace.HopUplink); w.Verdict != trace.VerdictReachable || up == nil || up.ConsequenceOf != 0 || up.Status != trace.StatusOK {
+		t.Errorf("tunnel up: verdict %s uplink %+v%s", w.Verdict, up, dump(w))
+	}
 }
 
 // A failing check names the consequences after the root cause.
