@@ -19,9 +19,16 @@ func NewHostTemplate(tmpl string) (*HostTemplate, error) {
 	if strings.Contains(tmpl, "{node}") || strings.Contains(tmpl, "{nodeIP}") {
 		return nil, fmt.Errorf("--host-exec %q names {node}: a hypervisor is {host} or {hostIP}", tmpl)
 	}
+	words, err := Split(tmpl)
+	if err != nil {
+		return nil, fmt.Errorf("--host-exec %q: %w", tmpl, err)
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("--host-exec is empty: give a command such as 'ssh {hostIP}'")
+	}
 	t, err := NewTemplate(strings.NewReplacer("{hostIP}", "{nodeIP}", "{host}", "{node}").Replace(tmpl))
 	if err != nil {
-		return nil, fmt.Errorf("--host-exec %q: %v", tmpl, strings.TrimPrefix(err.Error(), "--node-exec "))
+		return nil, fmt.Errorf("--host-exec %q: %w", tmpl, err)
 	}
 	return &HostTemplate{t: t, raw: tmpl}, nil
 }
