@@ -60,3 +60,20 @@ func TestACLRule(t *testing.T) {
 		}
 	}
 }
+
+// FuzzACLMatch: any match string parses without panicking, and a rule built from it either
+// models every term or says which part it cannot evaluate.
+func FuzzACLMatch(f *testing.F) {
+	for _, s := range []string{`inport == @a1 && ip4.dst == $a2`, `(ip4.src == {$a, 10.0.0.0/8} && outport == "p 1")`,
+		`ip4 && (ip4.src == $a || ip4.src == $b) && tcp && tcp.dst == {80, 443}`, `ct.est && !ct.rel`, `((`, `"`, `a == {`, `outport == @`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, m string) {
+		terms, unknown := parseMatch(m)
+		a := &nbdb.ACL{UUID: "u", Direction: nbdb.ACLDirectionToLport, Action: nbdb.ACLActionDrop, Match: m}
+		r := aclRule(a, aclHolder{name: "ls"}, map[string][]string{}, map[string][]string{}, false)
+		if len(unknown) > 0 && r.Unknown == "" {
+			t.Errorf("match %q: parts %q not understood, but the rule claims to model it all (terms %q)", m, unknown, terms)
+		}
+	})
+}
