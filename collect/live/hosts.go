@@ -15,8 +15,9 @@ import (
 const HostTimeout = 20 * time.Second
 
 // readHosts reads, through run, each host of the fabric (the hypervisors the walk's ports are
-// bound to) in parallel: its tunnels and underlay (agentless.CollectHost), reached by its name
-// and its first TEP. A host that cannot be read is a warning: its tunnels are then not checked.
+// bound to) whose tunnels the provider did not give, in parallel: its tunnels and underlay
+// (agentless.CollectHost), reached by its name and its first TEP. A host that cannot be read is a
+// warning: its tunnels are then not checked.
 func readHosts(ctx context.Context, run runner.Runner, fab *trace.Fabric) []string {
 	if run == nil || fab == nil || len(fab.Hosts) == 0 {
 		return nil
@@ -25,6 +26,9 @@ func readHosts(ctx context.Context, run runner.Runner, fab *trace.Fabric) []stri
 	var wg sync.WaitGroup
 	for i := range fab.Hosts {
 		h := &fab.Hosts[i]
+		if len(h.Tunnels) > 0 || h.Underlay != nil || h.Placeholder {
+			continue // the provider read it (NSX: the manager's view), or it stands in for one
+		}
 		var peers []string
 		for _, o := range fab.Hosts {
 			if o.ID != h.ID {
