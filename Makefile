@@ -80,12 +80,13 @@ lab-up:
 lab-down:
 	bash testdata/lab/lab.sh down
 
-## bench: benchmarks with their numbers; the scale run (~7 min, ~4 GB) rewrites testdata/bench/results.md
+## bench: benchmarks with their numbers; the scale run (~7 min, ~4 GB) and the lab start-up run (root) rewrite testdata/bench/results.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./trace/... ./render/...
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./collect/ovs/
 	$(GO) test -run '^$$' -bench CollectNode250 -benchtime 5x ./collect/node/
 	$(GO) test -count=1 -timeout 60m -run '^TestWriteResults$$' -v ./collect/scale/ -args -write
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLabStart$$' -benchtime 9x ./cmd/ -args -write-start
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

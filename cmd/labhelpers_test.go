@@ -51,7 +51,7 @@ func (p e2ePod) ref() string { return p.Namespace + "/" + p.Name }
 
 // e2eLab is a lab of the test's own (lab.sh up with a unique PW_LAB_NAME), with the plugin built once.
 type e2eLab struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	env   []string
 	bin   string
@@ -61,7 +61,7 @@ type e2eLab struct {
 
 // startE2ELab needs root, OVS, OVN, traceroute and the cached kube-apiserver/etcd (fails in CI,
 // skips elsewhere), brings a lab up and registers its teardown.
-func startE2ELab(t *testing.T) *e2eLab {
+func startE2ELab(t testing.TB) *e2eLab {
 	t.Helper()
 	labtest.RequireRoot(t)
 	labtest.RequireBinaries(t, "ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller", "ovn-nbctl",
