@@ -13,82 +13,24 @@ import (
 // the nodes' facts (when read first), each pod's MAC and the iface-id its node's OVS reports.
 func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Query {
 	var q fabric.Query
-	pods := map[string]trace.Pod{}
+	e := endpoints{cluster: &res.Cluster, pods: map[string]trace.Pod{}}
 	for _, p := range res.Cluster.Pods {
-		pods[p.Namespace+"/"+p.Name] = p
+		e.pods[p.Namespace+"/"+p.Name] = p
 	}
-	var ix *trace.Index
 	if len(nodes) > 0 {
-		ix = trace.NewIndex(&trace.Snapshot{Cluster: res.Cluster, Nodes: nodes})
-	}
-	podEP := func(p trace.Pod) []fabric.Endpoint {
-		var out []fabric.Endpoint
-		for _, s := range p.IPs {
-			if a, err := netip.ParseAddr(s); err == nil {
-				ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
-				ep := fabric.Endpoint{IP: a.Unmap(), Node: p.Node, Pod: &ref}
-				if ix != nil && !p.HostNetwork {
-					ep.MAC, ep.IfaceID = ix.PodAttachment(ref, ep.IP)
-				}
-				out = append(out, ep)
-			}
-		}
-		return out
-	}
-	nodeEP := func(n trace.Node) []fabric.Endpoint {
-		if a, err := netip.ParseAddr(kube.NodeIP(n)); err == nil {
-			return []fabric.Endpoint{{IP: a, Node: n.Name}}
-		}
-		return nil
+		e.ix = trace.NewIndex(&trace.Snapshot{Cluster: res.Cluster, Nodes: nodes})
 	}
 	for _, ref := range need.Pods {
-		q.Sources = append(q.Sources, podEP(pods[ref.String()])...)
+		q.Sources = append(q.Sources, e.pod(e.pods[ref.String()])...)
 	}
 	for _, t := range need.Targets {
-		switch t.Kind {
-		case trace.TargetPod:
-			q.Destinations = append(q.Destinations, podEP(pods[t.Namespace+"/"+t.Name])...)
-		case trace.TargetNode:
-			for _, n := range res.Cluster.Nodes {
-				if n.Name == t.Name || kube.NodeIP(n) == t.Name {
-					q.Destinations = append(q.Destinations, nodeEP(n)...)
-				}
-			}
-		case trace.TargetIP:
-			if a, err := netip.ParseAddr(t.IP); err == nil {
-				ep := fabric.Endpoint{IP: a}
-				for _, n := range res.Cluster.Nodes {
-					if kube.NodeIP(n) == a.String() {
-						ep.Node = n.Name // a node's address: NSX finds its port by the node's name
-					}
-				}
-				for _, p := range res.Cluster.Pods {
-					for _, ip := range p.IPs {
-						if ip == t.IP && !p.HostNetwork {
-							ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
-							ep.Node, ep.Pod = p.Node, &ref
-						}
-					}
-				}
-				q.Destinations = append(q.Destinations, ep)
-			}
-		}
+		q.Destinations = append(q.Destinations, e.target(t)...)
 	}
-	q.Destinations = append(q.Destinations, serviceEndpoints(res.Cluster, podEP)...)
+	q.Destinations = append(q.Destinations, serviceEndpoints(res.Cluster, e.pod)...)
 	q.Nodes = append(q.Nodes, need.Nodes...)
 	// The nodes of need.Nodes (macs, collect cluster) and their pods: their ports are wanted.
 	for _, name := range need.Nodes {
-		for _, n := range res.Cluster.Nodes {
-			if n.Name != name && kube.NodeIP(n) != name {
-				continue
-			}
-			q.Ports = append(q.Ports, nodeEP(n)...)
-			for _, p := range res.Cluster.Pods {
-				if p.Node == n.Name && !p.HostNetwork {
-					q.Ports = append(q.Ports, podEP(p)...)
-				}
-			}
-		}
+		q.Ports = append(q.Ports, e.nodeAndPods(name)...)
 	}
 	if need.Paths {
 		// A bundle: every walk among the pods of the nodes and the nodes must be takeable from it.
@@ -101,6 +43,92 @@ func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Qu
 	}
 	q.All = need.All
 	return q
+}
+
+// endpoints turns the API's pods and nodes into the fabric's endpoints.
+type endpoints struct {
+	cluster *trace.Cluster
+	pods    map[string]trace.Pod
+	// ix holds the nodes' facts when they were read first (nil otherwise).
+	ix *trace.Index
+}
+
+// pod is a pod's endpoint per address, with its MAC and iface-id when the nodes were read.
+func (e endpoints) pod(p trace.Pod) []fabric.Endpoint {
+	var out []fabric.Endpoint
+	for _, s := range p.IPs {
+		if a, err := netip.ParseAddr(s); err == nil {
+			ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
+			ep := fabric.Endpoint{IP: a.Unmap(), Node: p.Node, Pod: &ref}
+			if e.ix != nil && !p.HostNetwork {
+				ep.MAC, ep.IfaceID = e.ix.PodAttachment(ref, ep.IP)
+			}
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// node is a node's endpoint: its address.
+func (e endpoints) node(n trace.Node) []fabric.Endpoint {
+	if a, err := netip.ParseAddr(kube.NodeIP(n)); err == nil {
+		return []fabric.Endpoint{{IP: a, Node: n.Name}}
+	}
+	return nil
+}
+
+// target is a walk's destination.
+func (e endpoints) target(t trace.Target) []fabric.Endpoint {
+	switch t.Kind {
+	case trace.TargetPod:
+		return e.pod(e.pods[t.Namespace+"/"+t.Name])
+	case trace.TargetNode:
+		var out []fabric.Endpoint
+		for _, n := range e.cluster.Nodes {
+			if n.Name == t.Name || kube.NodeIP(n) == t.Name {
+				out = append(out, e.node(n)...)
+			}
+		}
+		return out
+	case trace.TargetIP:
+		a, err := netip.ParseAddr(t.IP)
+		if err != nil {
+			return nil
+		}
+		ep := fabric.Endpoint{IP: a}
+		for _, n := range e.cluster.Nodes {
+			if kube.NodeIP(n) == a.String() {
+				ep.Node = n.Name // a node's address: NSX finds its port by the node's name
+			}
+		}
+		for _, p := range e.cluster.Pods {
+			for _, ip := range p.IPs {
+				if ip == t.IP && !p.HostNetwork {
+					ref := trace.PodRef{Namespace: p.Namespace, Name: p.Name}
+					ep.Node, ep.Pod = p.Node, &ref
+				}
+			}
+		}
+		return []fabric.Endpoint{ep}
+	}
+	return nil
+}
+
+// nodeAndPods are the endpoints of a node (by name or address) and of its pods.
+func (e endpoints) nodeAndPods(name string) []fabric.Endpoint {
+	var out []fabric.Endpoint
+	for _, n := range e.cluster.Nodes {
+		if n.Name != name && kube.NodeIP(n) != name {
+			continue
+		}
+		out = append(out, e.node(n)...)
+		for _, p := range e.cluster.Pods {
+			if p.Node == n.Name && !p.HostNetwork {
+				out = append(out, e.pod(p)...)
+			}
+		}
+	}
+	return out
 }
 
 // earlyFabric is a fabric read started from the walk's names before the API has answered.

@@ -108,6 +108,60 @@ func (c *Config) now() time.Time {
 // reads. A node or fabric that cannot be read is a warning on its source, not an error; a pod,
 // namespace or node that does not exist is a *kube.NotFoundError.
 func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error) {
+	api, err := apiClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &collection{cfg: cfg, need: need}
+	// A provider that finds endpoints by name (NSX's NCP tags) starts at once, beside the API
+	// reads, so the fabric's round trips overlap the API's instead of following them.
+	// One deadline for the fabric for the whole collection: a second read (the early one did not
+	// cover the walk) gets what is left of it, not a fresh one.
+	c.fabDeadline = time.Now().Add(cfg.FabricTimeout)
+	fctx, fcancel := context.WithDeadline(ctx, c.fabDeadline)
+	defer fcancel()
+	c.early = startEarlyFabric(fctx, cfg.Fabric, need)
+	defer c.early.stop()
+	c.res, err = kube.New(api, cfg.REST.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
+	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C, not the API server: say so rather than "cannot reach".
+			return nil, fmt.Errorf("collection interrupted: %w", ctx.Err())
+		}
+		return nil, err
+	}
+	if cfg.AfterKube != nil {
+		cfg.AfterKube()
+	}
+	c.snap = &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: c.res.Cluster}
+	c.snap.Sources = append(c.snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: c.res.CollectedAt, Warnings: c.res.Warnings})
+	c.refresh(ctx)
+
+	eg, ectx := errgroup.WithContext(ctx)
+	c.readNodes(ectx, eg)
+	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
+	// interface) reads after the nodes; any other beside them.
+	prov := cfg.Fabric
+	nb, binds := prov.(fabric.NodeBinder)
+	binds = binds && nb.BindsByNode()
+	if prov != nil && !binds {
+		eg.Go(func() error { c.readFabric(ectx, nil); return nil })
+	}
+	_ = eg.Wait()
+	if prov != nil && binds && ctx.Err() == nil {
+		c.readFabric(ctx, c.snap.Nodes)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("collection interrupted: %w", err)
+	}
+	snap := c.snap
+	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
+	sort.SliceStable(snap.Sources[1:], func(i, j int) bool { return snap.Sources[1+i].Name < snap.Sources[1+j].Name })
+	return snap, nil
+}
+
+// apiClient is the API client of cfg, with a timeout per read and a rate limit fit for a check.
+func apiClient(cfg Config) (*kubeclient.Client, error) {
 	// The API reads are short: bound each one unless the config says otherwise, so a hung
 	// API server is one clear line instead of a walk that never ends.
 	kcfg := rest.CopyConfig(cfg.REST)
@@ -123,50 +177,44 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	prov := cfg.Fabric
-	// A provider that finds endpoints by name (NSX's NCP tags) starts at once, beside the API
-	// reads, so the fabric's round trips overlap the API's instead of following them.
-	// One deadline for the fabric for the whole collection: a second read (the early one did not
-	// cover the walk) gets what is left of it, not a fresh one.
-	fabDeadline := time.Now().Add(cfg.FabricTimeout)
-	fctx, fcancel := context.WithDeadline(ctx, fabDeadline)
-	defer fcancel()
-	early := startEarlyFabric(fctx, prov, need)
-	defer early.stop()
-	res, err := kube.New(cs, cfg.REST.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
-	if err != nil {
-		if ctx.Err() != nil {
-			// Ctrl-C, not the API server: say so rather than "cannot reach".
-			return nil, fmt.Errorf("collection interrupted: %w", ctx.Err())
-		}
-		return nil, err
-	}
-	if cfg.AfterKube != nil {
-		cfg.AfterKube()
-	}
-	snap := &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: res.Cluster}
-	snap.Sources = append(snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: res.CollectedAt, Warnings: res.Warnings})
-	// The pods send their packet before their nodes are read, so the MAC tables read hold it.
-	var refreshed map[string][]trace.PodRef
-	if need.Refresh != nil {
-		var warns []string
-		refreshed, warns = need.Refresh(ctx, &res.Cluster)
-		snap.Sources = append(snap.Sources, trace.SourceInfo{Name: "refresh", CollectedAt: cfg.now(), Warnings: warns})
-	}
+	return cs, nil
+}
 
-	var mu sync.Mutex
-	eg, ectx := errgroup.WithContext(ctx)
-	nodes := &nodeCollector{Nodes: cfg.Nodes, hints: cfg.Hints, now: cfg.now}
-	// Bound the nodes read at once (check reads every node); the fabric read runs beside them.
-	atOnce := cmp.Or(need.NodesAtOnce, MaxNodesAtOnce)
+// collection is one Collect after the API read: the nodes and the fabric fill snap under mu.
+type collection struct {
+	cfg         Config
+	need        Need
+	res         *kube.Result
+	early       *earlyFabric
+	fabDeadline time.Time
+	refreshed   map[string][]trace.PodRef
+
+	mu   sync.Mutex
+	snap *trace.Snapshot
+}
+
+// refresh makes the pods send their packet before their nodes are read, so the MAC tables read hold it.
+func (c *collection) refresh(ctx context.Context) {
+	if c.need.Refresh == nil {
+		return
+	}
+	var warns []string
+	c.refreshed, warns = c.need.Refresh(ctx, &c.res.Cluster)
+	c.snap.Sources = append(c.snap.Sources, trace.SourceInfo{Name: "refresh", CollectedAt: c.cfg.now(), Warnings: warns})
+}
+
+// readNodes starts reading the walk's nodes in eg, a bounded number at once (check reads every node).
+func (c *collection) readNodes(ctx context.Context, eg *errgroup.Group) {
+	nodes := &nodeCollector{Nodes: c.cfg.Nodes, hints: c.cfg.Hints, now: c.cfg.now}
+	atOnce := cmp.Or(c.need.NodesAtOnce, MaxNodesAtOnce)
 	sem := make(chan struct{}, atOnce)
 	nodesStart, done, bytes := time.Now(), 0, int64(0)
-	nodeByName := make(map[string]trace.Node, len(res.Cluster.Nodes))
-	for _, n := range res.Cluster.Nodes {
+	nodeByName := make(map[string]trace.Node, len(c.res.Cluster.Nodes))
+	for _, n := range c.res.Cluster.Nodes {
 		nodeByName[n.Name] = n
 	}
-	podNodes := nodesWithPods(res, need)
-	for _, name := range res.WalkNodes {
+	podNodes := nodesWithPods(c.res, c.need)
+	for _, name := range c.res.WalkNodes {
 		n, ok := nodeByName[name]
 		if !ok {
 			n = trace.Node{Name: name}
@@ -174,67 +222,54 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 		eg.Go(func() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			st, srcs := nodes.collect(ectx, n)
+			st, srcs := nodes.collect(ctx, n)
 			if !podNodes[n.Name] {
 				srcs = dropOVSWarnings(srcs)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			c.mu.Lock()
+			defer c.mu.Unlock()
 			if st != nil {
-				st.Refreshed = refreshed[st.Name]
-				snap.Nodes = append(snap.Nodes, *st)
+				st.Refreshed = c.refreshed[st.Name]
+				c.snap.Nodes = append(c.snap.Nodes, *st)
 			}
-			snap.Sources = append(snap.Sources, srcs...)
-			if need.Progress != nil {
+			c.snap.Sources = append(c.snap.Sources, srcs...)
+			if c.need.Progress != nil {
 				done++
 				if st != nil {
 					if b, err := json.Marshal(st); err == nil {
 						bytes += int64(len(b))
 					}
 				}
-				need.Progress(NodeProgress{Done: done, Total: len(res.WalkNodes), Node: name, Bytes: bytes, Elapsed: time.Since(nodesStart), AtOnce: atOnce})
+				c.need.Progress(NodeProgress{Done: done, Total: len(c.res.WalkNodes), Node: name, Bytes: bytes, Elapsed: time.Since(nodesStart), AtOnce: atOnce})
 			}
 			return nil
 		})
 	}
-	readFabric := func(ctx context.Context, nodes []trace.NodeState) {
-		at := cfg.now()
-		fab, warns, err := early.result(res, need)
-		if fab == nil && err == nil {
-			if early == nil { // this is the first read
-				fabDeadline = time.Now().Add(cfg.FabricTimeout)
-			}
-			lctx, lcancel := context.WithDeadline(ctx, fabDeadline)
-			fab, warns, err = prov.Collect(lctx, fabricQuery(res, need, nodes))
-			lcancel()
+}
+
+// readFabric reads the fabric (or takes the early read when it covers the walk) and the hosts its
+// ports are bound to; with nodes, the endpoints carry what the nodes say about them.
+func (c *collection) readFabric(ctx context.Context, nodes []trace.NodeState) {
+	prov := c.cfg.Fabric
+	at := c.cfg.now()
+	fab, warns, err := c.early.result(c.res, c.need)
+	if fab == nil && err == nil {
+		if c.early == nil { // this is the first read
+			c.fabDeadline = time.Now().Add(c.cfg.FabricTimeout)
 		}
-		if err != nil {
-			warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
-		} else {
-			warns = append(warns, readHosts(ctx, cfg.Hosts, fab)...)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		snap.Fabric = fab
-		snap.Sources = append(snap.Sources, trace.SourceInfo{Name: prov.Name(), CollectedAt: at, Warnings: warns})
+		lctx, lcancel := context.WithDeadline(ctx, c.fabDeadline)
+		fab, warns, err = prov.Collect(lctx, fabricQuery(c.res, c.need, nodes))
+		lcancel()
 	}
-	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
-	// interface) reads after the nodes; any other beside them.
-	nb, binds := prov.(fabric.NodeBinder)
-	binds = binds && nb.BindsByNode()
-	if prov != nil && !binds {
-		eg.Go(func() error { readFabric(ectx, nil); return nil })
+	if err != nil {
+		warns = append(warns, fmt.Sprintf("fabric not read: %v", err))
+	} else {
+		warns = append(warns, readHosts(ctx, c.cfg.Hosts, fab)...)
 	}
-	_ = eg.Wait()
-	if prov != nil && binds && ctx.Err() == nil {
-		readFabric(ctx, snap.Nodes)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("collection interrupted: %w", err)
-	}
-	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
-	sort.SliceStable(snap.Sources[1:], func(i, j int) bool { return snap.Sources[1+i].Name < snap.Sources[1+j].Name })
-	return snap, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap.Fabric = fab
+	c.snap.Sources = append(c.snap.Sources, trace.SourceInfo{Name: prov.Name(), CollectedAt: at, Warnings: warns})
 }
 
 // nodesWithPods are the nodes that need OVS: those with a walked pod on them, and those asked for.
