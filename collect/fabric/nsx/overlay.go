@@ -431,6 +431,17 @@ type (
 		SourcesExcluded      bool     `json:"sources_excluded"`
 		DestinationsExcluded bool     `json:"destinations_excluded"`
 		AppliedTos           []resRef `json:"applied_tos"`
+		Services             []struct {
+			resRef
+			Service *l4Service `json:"service"`
+		} `json:"services"`
+	}
+	// l4Service is an inline L4PortSetNSService (MP) or L4PortSetServiceEntry (Policy).
+	l4Service struct {
+		ResourceType     string   `json:"resource_type"`
+		L4Protocol       string   `json:"l4_protocol"`
+		DestinationPorts []string `json:"destination_ports"`
+		SourcePorts      []string `json:"source_ports"`
 	}
 	ipSet struct {
 		IPAddresses []string `json:"ip_addresses"`
@@ -447,20 +458,22 @@ type (
 		Tags           []tag    `json:"tags"`
 	}
 	polRule struct {
-		ID                   string   `json:"id"`
-		Path                 string   `json:"path"`
-		DisplayName          string   `json:"display_name"`
-		Action               string   `json:"action"`
-		Direction            string   `json:"direction"`
-		Disabled             bool     `json:"disabled"`
-		IsDefault            bool     `json:"is_default"`
-		SourceGroups         []string `json:"source_groups"`
-		DestinationGroups    []string `json:"destination_groups"`
-		SourcesExcluded      bool     `json:"sources_excluded"`
-		DestinationsExcluded bool     `json:"destinations_excluded"`
-		Scope                []string `json:"scope"`
-		SequenceNumber       int      `json:"sequence_number"`
-		Tags                 []tag    `json:"tags"`
+		ID                   string      `json:"id"`
+		Path                 string      `json:"path"`
+		DisplayName          string      `json:"display_name"`
+		Action               string      `json:"action"`
+		Direction            string      `json:"direction"`
+		Disabled             bool        `json:"disabled"`
+		IsDefault            bool        `json:"is_default"`
+		SourceGroups         []string    `json:"source_groups"`
+		DestinationGroups    []string    `json:"destination_groups"`
+		SourcesExcluded      bool        `json:"sources_excluded"`
+		DestinationsExcluded bool        `json:"destinations_excluded"`
+		Scope                []string    `json:"scope"`
+		SequenceNumber       int         `json:"sequence_number"`
+		Tags                 []tag       `json:"tags"`
+		Services             []string    `json:"services"`
+		ServiceEntries       []l4Service `json:"service_entries"`
 	}
 	groupAssoc struct {
 		Path     string `json:"path"`
@@ -572,6 +585,15 @@ func (st *state) readFirewall(ctx context.Context, ports []*trace.SwitchPort, al
 			if err := st.incomplete(fw, err); err != nil {
 				return err
 			}
+			var inline []l4Service
+			for _, sv := range r.Services {
+				if sv.Service != nil {
+					inline = append(inline, *sv.Service)
+				} else {
+					unknown = append(unknown, "service "+cmp.Or(sv.TargetDisplayName, sv.TargetID)+" (a referenced NSService is not read)")
+				}
+			}
+			fr.Services, unknown = services(inline, unknown)
 			fr.Unknown = strings.Join(unknown, "; ")
 			if fr.Default {
 				fw.DefaultAction = fr.Action
@@ -731,6 +753,14 @@ func (st *state) readPolicyFirewall(ctx context.Context, ports []*trace.SwitchPo
 					return err
 				}
 			}
+			var unknown []string
+			for _, sv := range r.Services {
+				if sv != "ANY" {
+					unknown = append(unknown, "service "+sv+" (a referenced service is not read)")
+				}
+			}
+			fr.Services, unknown = services(r.ServiceEntries, unknown)
+			fr.Unknown = strings.Join(unknown, "; ")
 			if fr.Default {
 				fw.DefaultAction = fr.Action
 			}
@@ -739,6 +769,20 @@ func (st *state) readPolicyFirewall(ctx context.Context, ports []*trace.SwitchPo
 	}
 	st.ov.fw = fw
 	return nil
+}
+
+// services maps a rule's inline L4 port sets to the model's; what it cannot evaluate (source
+// ports, another service type) is named in unknown, never dropped.
+func services(l4 []l4Service, unknown []string) ([]trace.FirewallService, []string) {
+	var out []trace.FirewallService
+	for _, sv := range l4 {
+		if sv.ResourceType != "L4PortSetNSService" && sv.ResourceType != "L4PortSetServiceEntry" || len(sv.SourcePorts) > 0 {
+			unknown = append(unknown, "service "+sv.ResourceType+" "+sv.L4Protocol+" (not evaluated)")
+			continue
+		}
+		out = append(out, trace.FirewallService{Protocol: strings.ToLower(sv.L4Protocol), Ports: sv.DestinationPorts})
+	}
+	return out, unknown
 }
 
 func catRank(c string) int {

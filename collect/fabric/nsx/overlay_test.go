@@ -332,3 +332,31 @@ func TestAllOverlayFromPolicyAPI(t *testing.T) {
 		}
 	}
 }
+
+// A rule's L4 services are read as the model's services (MP inline L4PortSetNSService, Policy
+// L4PortSetServiceEntry).
+func TestFirewallServices(t *testing.T) {
+	for _, api := range []string{APIManagement, APIPolicy} {
+		t.Run(api, func(t *testing.T) {
+			snap := scenario.Published()
+			for _, v := range scenario.OverlayVariants {
+				if v.Name == "policy-drop" {
+					v.Break(snap)
+				}
+			}
+			snap.Fabric.Firewall.Rules[0].Services = []trace.FirewallService{{Protocol: "udp", Ports: []string{"53"}}}
+			top := nsxtest.FromFabric(snap.Fabric)
+			s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			p, _ := newTestProvider(t, s, func(c *Config) { c.API = api })
+			f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+			if err != nil || len(warns) != 0 {
+				t.Fatalf("err %v, warnings %q", err, warns)
+			}
+			r := f.Firewall.Rules[0]
+			if len(r.Services) != 1 || r.Services[0].Protocol != "udp" || strings.Join(r.Services[0].Ports, ",") != "53" || r.Unknown != "" {
+				t.Fatalf("rule %s: services %+v, unknown %q", r.Name, r.Services, r.Unknown)
+			}
+		})
+	}
+}

@@ -59,6 +59,21 @@ type FirewallRule struct {
 	AppliedTos           []ResourceReference `json:"applied_tos,omitempty"`
 	RuleTag              string              `json:"rule_tag,omitempty"`
 	SectionID            string              `json:"section_id,omitempty"`
+	// Services are FirewallService entries with an inline service (L4PortSetNSService).
+	Services []FirewallServiceRef `json:"services,omitempty"`
+}
+
+// FirewallServiceRef is one FirewallService of a rule: an inline service here.
+type FirewallServiceRef struct {
+	Service *L4Service `json:"service,omitempty"`
+}
+
+// L4Service is an L4PortSetNSService (MP, inline in a rule) or an L4PortSetServiceEntry (Policy).
+type L4Service struct {
+	ResourceType     string   `json:"resource_type"`
+	ID               string   `json:"id,omitempty"`
+	L4Protocol       string   `json:"l4_protocol"`
+	DestinationPorts []string `json:"destination_ports,omitempty"`
 }
 
 // NSGroupExpression is a membership criterion: NSGroupTagExpression (scope/tag on a target type)
@@ -126,15 +141,17 @@ type PolicyRule struct {
 	DestinationGroups    []string `json:"destination_groups"`
 	SourcesExcluded      bool     `json:"sources_excluded,omitempty"`
 	DestinationsExcluded bool     `json:"destinations_excluded,omitempty"`
-	Services             []string `json:"services"`
-	Scope                []string `json:"scope"`
-	SequenceNumber       int      `json:"sequence_number"`
-	RuleID               int      `json:"rule_id"`
-	Disabled             bool     `json:"disabled"`
-	Logged               bool     `json:"logged"`
-	IsDefault            bool     `json:"is_default"`
-	Tags                 []Tag    `json:"tags,omitempty"`
-	MarkedForDelete      bool     `json:"marked_for_delete"`
+	Services             []string `json:"services,omitempty"`
+	// ServiceEntries are inline L4PortSetServiceEntry services.
+	ServiceEntries  []L4Service `json:"service_entries,omitempty"`
+	Scope           []string    `json:"scope"`
+	SequenceNumber  int         `json:"sequence_number"`
+	RuleID          int         `json:"rule_id"`
+	Disabled        bool        `json:"disabled"`
+	Logged          bool        `json:"logged"`
+	IsDefault       bool        `json:"is_default"`
+	Tags            []Tag       `json:"tags,omitempty"`
+	MarkedForDelete bool        `json:"marked_for_delete"`
 }
 
 // GroupExpression is a Group's expression: Condition (member_type, key, operator, value; a tag

@@ -205,6 +205,14 @@ func (t *Topology) addFirewall(f *trace.Fabric) {
 			pr := PolicyRule{ResourceType: "Rule", ID: r.ID, Path: sp.Path + "/rules/" + r.ID, ParentPath: sp.Path, DisplayName: r.Name, Action: act[r.Action],
 				Direction: dir[r.Direction], IPProtocol: "IPV4_IPV6", Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: cmp.Or(r.Priority, j+1),
 				RuleID: 1000*(i+1) + j, Disabled: r.Disabled, IsDefault: r.Default, Tags: tags, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
+			for k, sv := range r.Services {
+				proto := strings.ToUpper(sv.Protocol)
+				fr.Services = append(fr.Services, FirewallServiceRef{Service: &L4Service{ResourceType: "L4PortSetNSService", L4Protocol: proto, DestinationPorts: sv.Ports}})
+				pr.ServiceEntries = append(pr.ServiceEntries, L4Service{ResourceType: "L4PortSetServiceEntry", ID: fmt.Sprintf("%s-%d", r.ID, k), L4Protocol: proto, DestinationPorts: sv.Ports})
+			}
+			if len(pr.ServiceEntries) > 0 {
+				pr.Services = nil
+			}
 			if !r.Sources.Any {
 				fr.Sources = mpRefs(r.Sources.Ports, r.Sources.CIDRs, label(r.Sources.Groups, r.ID+"-src"))
 				pr.SourceGroups = policyGroups(r.Sources.Ports, r.Sources.CIDRs, label(r.Sources.Groups, r.ID+"-src"))

@@ -91,6 +91,7 @@ func overlayResourceTypes(policy bool) map[string]vb.BindingType {
 			"Condition":                     pm.ConditionBindingType(),
 			"IPAddressExpression":           pm.IPAddressExpressionBindingType(),
 			"PathExpression":                pm.PathExpressionBindingType(),
+			"L4PortSetServiceEntry":         pm.L4PortSetServiceEntryBindingType(),
 		}
 	}
 	return map[string]vb.BindingType{
@@ -99,6 +100,7 @@ func overlayResourceTypes(policy bool) map[string]vb.BindingType {
 		"UplinkHostSwitchProfile": mp.UplinkHostSwitchProfileBindingType(),
 		"NSGroupTagExpression":    mp.NSGroupTagExpressionBindingType(),
 		"NSGroupSimpleExpression": mp.NSGroupSimpleExpressionBindingType(),
+		"L4PortSetNSService":      mp.L4PortSetNSServiceBindingType(),
 	}
 }
 
@@ -193,7 +195,7 @@ func withOverlay(f *trace.Fabric) *trace.Fabric {
 	np := &trace.RuleOrigin{Kind: trace.OriginNetworkPolicy, Namespace: "ns-000", Name: "deny-egress"}
 	f.Firewall = &trace.Firewall{Kind: "nsx-mp", DefaultAction: trace.FirewallAllow, Complete: true, Rules: []trace.FirewallRule{
 		{ID: "1001", Name: "allow-dns", Section: "np-allow", SectionName: "ns-000-deny-egress-allow", Direction: trace.FirewallEgress, Action: trace.FirewallAllow, Stateful: true,
-			AppliedTo: trace.FirewallScope{Ports: []string{child}}, Sources: trace.FirewallPeer{Ports: []string{child}}, Destinations: trace.FirewallPeer{CIDRs: []string{"10.96.0.10"}}, Origin: np},
+			AppliedTo: trace.FirewallScope{Ports: []string{child}}, Sources: trace.FirewallPeer{Ports: []string{child}}, Destinations: trace.FirewallPeer{CIDRs: []string{"10.96.0.10"}}, Services: []trace.FirewallService{{Protocol: "udp", Ports: []string{"53"}}}, Origin: np},
 		{ID: "1002", Name: "isolation", Section: "np-isolation", SectionName: "ns-000-deny-egress-isolation", Direction: trace.FirewallEgress, Action: trace.FirewallDrop, Stateful: true,
 			AppliedTo: trace.FirewallScope{Ports: []string{child}}, Sources: trace.FirewallPeer{Ports: []string{child}}, Destinations: trace.FirewallPeer{Any: true}, Origin: np},
 		{ID: "2", Name: "Default Layer3 Rule", Section: "default-l3", SectionName: "Default Layer3 Section", Direction: trace.FirewallBoth, Action: trace.FirewallAllow,
