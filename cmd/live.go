@@ -124,4 +124,9 @@ func hostRunner(tmpl string) runner.Runner {
 var liveHints = live.Hints{
 	Unreachable: "reach the node with --node-exec, --node-agent or --node-debug-image",
 	NodeTimeout: "--node-timeout",
+	Kube: kube.Hints{
+		Credentials: "check --kubeconfig/--context/--user",
+		Timeout:     "raise --request-timeout",
+		Reach:       "check --kubeconfig/--context and the network, or use --snapshot FILE",
+	},
 }

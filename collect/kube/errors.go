@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,25 @@ type AccessError struct{ Msg string }
 
 func (e *AccessError) Error() string { return e.Msg }
 
+// Hints word, in the caller's terms (the CLI names its flags), how a user fixes what an API error
+// reports. Empty hints get plain words.
+type Hints struct {
+	// Credentials follows "rejected the credentials (401 Unauthorized): log in again or ".
+	Credentials string
+	// Timeout says how to wait longer for a slow API server.
+	Timeout string
+	// Reach says what to check when the API server cannot be reached.
+	Reach string
+}
+
+func (h Hints) credentials() string {
+	return cmp.Or(h.Credentials, "check the kubeconfig's context and user")
+}
+func (h Hints) timeout() string { return cmp.Or(h.Timeout, "raise the request timeout") }
+func (h Hints) reach() string {
+	return cmp.Or(h.Reach, "check the kubeconfig's context and the network")
+}
+
 // explain turns a client-go error into one line saying what to do.
 func (c *Collector) explain(err error, verb, resource, ns string) error {
 	where := "cluster-wide"
@@ -40,7 +60,7 @@ func (c *Collector) explain(err error, verb, resource, ns string) error {
 	case apierrors.IsForbidden(err):
 		return &AccessError{Msg: fmt.Sprintf("forbidden: your user may not %s %s %s (RBAC); grant the read-only ClusterRole in deploy/rbac-plugin.yaml, or check with `kubectl auth can-i %s %s`", verb, resource, where, verb, resource)}
 	case apierrors.IsUnauthorized(err):
-		return &AccessError{Msg: fmt.Sprintf("the API server at %s rejected the credentials (401 Unauthorized): log in again or check --kubeconfig/--context/--user", c.host)}
+		return &AccessError{Msg: fmt.Sprintf("the API server at %s rejected the credentials (401 Unauthorized): log in again or %s", c.host, c.hints.credentials())}
 	}
 	var ue *url.Error
 	var ne net.Error
@@ -50,9 +70,9 @@ func (c *Collector) explain(err error, verb, resource, ns string) error {
 			reason = ue.Err.Error()
 		}
 		if errors.Is(err, context.DeadlineExceeded) || ne != nil && ne.Timeout() {
-			reason = "no answer in time (raise --request-timeout if the server is just slow)"
+			reason = fmt.Sprintf("no answer in time (%s if the server is just slow)", c.hints.timeout())
 		}
-		return &AccessError{Msg: fmt.Sprintf("cannot reach the Kubernetes API server at %s: %s (check --kubeconfig/--context and the network, or use --snapshot FILE)", c.host, reason)}
+		return &AccessError{Msg: fmt.Sprintf("cannot reach the Kubernetes API server at %s: %s (%s)", c.host, reason, c.hints.reach())}
 	}
 	return &AccessError{Msg: fmt.Sprintf("%s %s %s: %v", verb, resource, where, err)}
 }

@@ -59,8 +59,15 @@ type Result struct {
 
 // Collector reads from one cluster.
 type Collector struct {
-	api  API
-	host string
+	api   API
+	host  string
+	hints Hints
+}
+
+// WithHints words the collector's error messages with h.
+func (c *Collector) WithHints(h Hints) *Collector {
+	c.hints = h
+	return c
 }
 
 // New returns a Collector on api; host (the API server URL) is only used in error messages.

@@ -58,6 +58,8 @@ type Hints struct {
 	Unreachable string
 	// NodeTimeout names the setting of Nodes.Timeout, as in "no answer within NAME 2m0s".
 	NodeTimeout string
+	// Kube words the API errors.
+	Kube kube.Hints
 }
 
 func (h Hints) unreachable() string { return cmp.Or(h.Unreachable, "no runner reaches it") }
@@ -122,7 +124,7 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	defer fcancel()
 	c.early = startEarlyFabric(fctx, cfg.Fabric, need)
 	defer c.early.stop()
-	c.res, err = kube.New(api, cfg.REST.Host).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
+	c.res, err = kube.New(api, cfg.REST.Host).WithHints(cfg.Hints.Kube).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
 	if err != nil {
 		if ctx.Err() != nil {
 			// Ctrl-C, not the API server: say so rather than "cannot reach".
