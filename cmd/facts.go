@@ -105,7 +105,7 @@ func (f *FactOptions) Validate() error {
 	}
 	if f.HostExec != "" {
 		if _, err := runner.NewHostTemplate(f.HostExec); err != nil {
-			return usageErr("%v", err)
+			return usageErr("--host-exec %v", err)
 		}
 		if f.Fabric == "" {
 			return usageErr("--host-exec reads the hypervisors the fabric binds the walk's ports to: add --fabric")

@@ -117,6 +117,7 @@ func hostRunner(tmpl string) runner.Runner {
 	if err != nil {
 		return nil
 	}
+	t.Label = "--host-exec"
 	return t
 }
 

@@ -16,8 +16,9 @@ func (f *FactOptions) nodes(g *GlobalOptions, restCfg func() (*rest.Config, erro
 	case f.NodeExec != "":
 		t, err := runner.NewTemplate(f.NodeExec)
 		if err != nil {
-			return c, usageErr("%v", err)
+			return c, usageErr("--node-exec %v", err)
 		}
+		t.Label = "--node-exec"
 		c.Runner = t
 	case f.NodeAgent != "", f.NodeDebugImage != "":
 		cfg, err := restCfg()
@@ -31,11 +32,14 @@ func (f *FactOptions) nodes(g *GlobalOptions, restCfg func() (*rest.Config, erro
 		if f.NodeAgent != "" {
 			a, err := runner.NewAgent(cs, cfg, f.NodeAgent)
 			if err != nil {
-				return c, usageErr("%v", err)
+				return c, usageErr("--node-agent %v", err)
 			}
+			a.Label = "--node-agent"
 			c.Runner, c.Backend = a, BackendAgentless
 		} else {
-			c.Runner = runner.NewDebugPod(cs, g.namespace(), f.NodeDebugImage)
+			d := runner.NewDebugPod(cs, g.namespace(), f.NodeDebugImage)
+			d.Label = "--node-debug-image"
+			c.Runner = d
 			c.Backend, c.Binary, c.NoAgentless = BackendNative, runner.DebugBinary, true
 		}
 	}

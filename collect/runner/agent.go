@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 // Agent runs argv by exec, through the API server, into the CNI's agent pod on the node (the pod
 // matching a label selector with spec.nodeName = the node, found with one LIST per node).
 type Agent struct {
+	// Label names the runner in messages (the caller's setting); "agent pods" if empty.
+	Label     string
 	cs        *kubeclient.Client
 	cfg       *rest.Config
 	selector  string
@@ -32,14 +35,15 @@ type Agent struct {
 	exec func(cfg *rest.Config, method string, u *rest.Request) (remotecommand.Executor, error)
 }
 
-// NewAgent parses SELECTOR[:CONTAINER] and returns the --node-agent runner.
+// NewAgent parses SELECTOR[:CONTAINER] and returns the runner through those agent pods; its error
+// follows the setting's name as NewTemplate's does.
 func NewAgent(cs *kubeclient.Client, cfg *rest.Config, spec string) (*Agent, error) {
 	sel, container := spec, ""
 	if i := strings.LastIndex(spec, ":"); i >= 0 {
 		sel, container = spec[:i], spec[i+1:]
 	}
 	if _, err := labels.Parse(sel); err != nil || sel == "" {
-		return nil, fmt.Errorf("--node-agent %q: want LABEL-SELECTOR[:CONTAINER], e.g. app=ovs-node:openvswitch", spec)
+		return nil, fmt.Errorf("%q: want LABEL-SELECTOR[:CONTAINER], e.g. app=ovs-node:openvswitch", spec)
 	}
 	return &Agent{cs: cs, cfg: cfg, selector: sel, container: container, pods: map[string]*corev1.Pod{}, exec: newExecutor}, nil
 }
@@ -57,8 +61,9 @@ func newExecutor(cfg *rest.Config, method string, r *rest.Request) (remotecomman
 	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
 }
 
+// String names the runner in messages: its Label (the caller's setting) and the agent pods' selector.
 func (a *Agent) String() string {
-	s := "--node-agent " + a.selector
+	s := cmp.Or(a.Label, "agent pods") + " " + a.selector
 	if a.container != "" {
 		s += ":" + a.container
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -21,6 +22,8 @@ const DebugLabel = "packetwalk.io/debug"
 // node's network and PID namespaces and its /var/run/netns and OVS run directories; it waits for the
 // pod to finish, reads its log as the output and deletes the pod, whatever happened.
 type DebugPod struct {
+	// Label names the runner in messages (the caller's setting); "debug pods of" if empty.
+	Label     string
 	cs        *kubeclient.Client
 	namespace string
 	image     string
@@ -29,12 +32,13 @@ type DebugPod struct {
 	Timeout time.Duration
 }
 
-// NewDebugPod returns the --node-debug-image runner creating its pods in namespace.
+// NewDebugPod returns the runner through debug pods of image, created in namespace.
 func NewDebugPod(cs *kubeclient.Client, namespace, image string) *DebugPod {
 	return &DebugPod{cs: cs, namespace: namespace, image: image, Poll: 500 * time.Millisecond, Timeout: 3 * time.Minute}
 }
 
-func (d *DebugPod) String() string { return "--node-debug-image " + d.image }
+// String names the runner in messages: its Label (the caller's setting) and the image.
+func (d *DebugPod) String() string { return cmp.Or(d.Label, "debug pods of") + " " + d.image }
 
 // PodSpec is the pod that runs argv on node.
 func (d *DebugPod) PodSpec(node Node, argv []string) *corev1.Pod {

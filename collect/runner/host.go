@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -12,23 +13,26 @@ import (
 type HostTemplate struct {
 	t   *Template
 	raw string
+	// Label names the template in messages (the caller's setting); "host template" if empty.
+	Label string
 }
 
-// NewHostTemplate parses a --host-exec template.
+// NewHostTemplate parses a hypervisor command template; its error follows the setting's name as
+// NewTemplate's does.
 func NewHostTemplate(tmpl string) (*HostTemplate, error) {
 	if strings.Contains(tmpl, "{node}") || strings.Contains(tmpl, "{nodeIP}") {
-		return nil, fmt.Errorf("--host-exec %q names {node}: a hypervisor is {host} or {hostIP}", tmpl)
+		return nil, fmt.Errorf("%q names {node}: a hypervisor is {host} or {hostIP}", tmpl)
 	}
 	words, err := Split(tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("--host-exec %q: %w", tmpl, err)
+		return nil, fmt.Errorf("%q: %w", tmpl, err)
 	}
 	if len(words) == 0 {
-		return nil, fmt.Errorf("--host-exec is empty: give a command such as 'ssh {hostIP}'")
+		return nil, fmt.Errorf("is empty: give a command such as 'ssh {hostIP}'")
 	}
 	t, err := NewTemplate(strings.NewReplacer("{hostIP}", "{nodeIP}", "{host}", "{node}").Replace(tmpl))
 	if err != nil {
-		return nil, fmt.Errorf("--host-exec %q: %w", tmpl, err)
+		return nil, fmt.Errorf("%q: %w", tmpl, err)
 	}
 	return &HostTemplate{t: t, raw: tmpl}, nil
 }
@@ -38,4 +42,5 @@ func (h *HostTemplate) Run(ctx context.Context, host Node, argv []string) ([]byt
 	return h.t.Run(ctx, host, argv)
 }
 
-func (h *HostTemplate) String() string { return "--host-exec " + quote(h.raw) }
+// String names the runner in messages: its Label and the template.
+func (h *HostTemplate) String() string { return cmp.Or(h.Label, "host template") + " " + quote(h.raw) }

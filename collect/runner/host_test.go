@@ -14,7 +14,10 @@ func TestHostTemplate(t *testing.T) {
 	if want := []string{"ssh", "-l", "root", "192.168.100.1", "sudo", "ovs-vsctl", "list", "Interface"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("argv %q (%v), want %q", got, err, want)
 	}
-	if h.String() != "--host-exec 'ssh -l root {hostIP} sudo'" {
+	if h.String() != "host template 'ssh -l root {hostIP} sudo'" {
+		t.Errorf("String %q", h)
+	}
+	if h.Label = "--host-exec"; h.String() != "--host-exec 'ssh -l root {hostIP} sudo'" {
 		t.Errorf("String %q", h)
 	}
 	// A chassis hostname that is not a DNS name is never put on a command line.
@@ -23,9 +26,9 @@ func TestHostTemplate(t *testing.T) {
 		t.Error("a hostile host name was substituted")
 	}
 	for tmpl, want := range map[string]string{
-		"'ssh":         `--host-exec "'ssh": unterminated single quote`,
-		"  ":           "--host-exec is empty: give a command such as 'ssh {hostIP}'",
-		"ssh {nodeIP}": `--host-exec "ssh {nodeIP}" names {node}: a hypervisor is {host} or {hostIP}`,
+		"'ssh":         `"'ssh": unterminated single quote`,
+		"  ":           "is empty: give a command such as 'ssh {hostIP}'",
+		"ssh {nodeIP}": `"ssh {nodeIP}" names {node}: a hypervisor is {host} or {hostIP}`,
 	} {
 		t.Run(tmpl, func(t *testing.T) {
 			if _, err := NewHostTemplate(tmpl); err == nil || err.Error() != want {

@@ -6,6 +6,7 @@ package runner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,16 +73,19 @@ type Template struct {
 	// Shells is how many shells the command line goes through after the template's program: by
 	// default one per word that runs ssh (`ssh bastion ssh {nodeIP}` is two).
 	Shells int
+	// Label names the template in messages (the caller's setting, e.g. a flag); "template" if empty.
+	Label string
 }
 
-// NewTemplate parses a --node-exec template.
+// NewTemplate parses a node command template. Its error says what is wrong with the template and
+// is meant to follow the name of the setting it came from ("--node-exec " + err).
 func NewTemplate(tmpl string) (*Template, error) {
 	words, err := Split(tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("--node-exec %q: %w", tmpl, err)
+		return nil, fmt.Errorf("%q: %w", tmpl, err)
 	}
 	if len(words) == 0 {
-		return nil, fmt.Errorf("--node-exec is empty: give a command such as 'ssh {nodeIP}' or 'ip netns exec {node}'")
+		return nil, fmt.Errorf("is empty: give a command such as 'ssh {nodeIP}' or 'ip netns exec {node}'")
 	}
 	return &Template{words: words, raw: tmpl, Shells: remoteShells(words)}, nil
 }
@@ -141,7 +145,8 @@ func (t *Template) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 	return Local{}.Run(ctx, node, full)
 }
 
-func (t *Template) String() string { return "--node-exec " + quote(t.raw) }
+// String names the runner in messages: its Label (the setting it came from) and the template.
+func (t *Template) String() string { return cmp.Or(t.Label, "template") + " " + quote(t.raw) }
 
 // Local runs argv on this machine (the tool runs on the node, or the template already reaches it).
 type Local struct{}

@@ -40,7 +40,7 @@ func TestTemplateNeverUsesAShell(t *testing.T) {
 	if got := string(out); got != "n1 10.0.0.1 $(id) a b\n" {
 		t.Errorf("output %q: an argument was interpreted or quoted for no shell", got)
 	}
-	if _, err := runner.NewTemplate("  "); err == nil || !strings.Contains(err.Error(), "--node-exec is empty") {
+	if _, err := runner.NewTemplate("  "); err == nil || !strings.HasPrefix(err.Error(), "is empty: give a command") {
 		t.Errorf("empty template: %v", err)
 	}
 }

@@ -72,7 +72,7 @@ func Naive(ctx context.Context, c NaiveConfig) (*trace.Walk, error) {
 	}
 	run, err := runner.NewTemplate(c.NodeExec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("node exec %w", err)
 	}
 	nodes := map[string]bool{}
 	for _, p := range snap.Cluster.Pods {
