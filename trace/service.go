@@ -47,11 +47,16 @@ type svcTarget struct {
 
 func (st *svcTarget) vipString() string { return hostPort(st.vip.String(), st.vipPort) }
 
+// hostPort writes IP:PORT ([IPv6]:PORT), or the IP alone for port 0.
 func hostPort(ip string, port int) string {
 	if port == 0 {
 		return ip
 	}
-	return netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(port)).String()
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip + ":" + strconv.Itoa(port)
+	}
+	return netip.AddrPortFrom(a, uint16(port)).String()
 }
 
 // serviceTarget resolves t to a Service when it names one (svc/NS/NAME) or its address is one of a
