@@ -296,3 +296,27 @@ func TestOFProtoProbes(t *testing.T) {
 		t.Errorf("to a node (no return through a pod): %+v", ps)
 	}
 }
+
+// Any target and --endpoint over the Service scenario: a walk or a request error, never a panic.
+func FuzzServiceWalk(f *testing.F) {
+	for _, s := range []string{"svc/default/web", "svc/default/web:http", "10.96.0.80:80", "172.15.0.4:30080", "198.51.100.7", "[::1]:80", "svc/a/b:99999"} {
+		f.Add(s, "")
+	}
+	f.Add("svc/default/web", "default/nginx-3")
+	ix := trace.NewIndex(scenario.Service())
+	f.Fuzz(func(t *testing.T, to, endpoint string) {
+		tg, err := trace.ParseTarget(to, "default")
+		if err != nil {
+			return
+		}
+		w, err := ix.Walk(trace.Request{Source: kubeDNS, To: tg, Endpoint: endpoint})
+		var re *trace.RequestError
+		if err != nil && !errors.As(err, &re) {
+			t.Fatalf("%s: %v", to, err)
+		}
+		if err == nil && w.Verdict == "" {
+			t.Fatalf("%s: no verdict", to)
+		}
+		_, _ = ix.OFProtoProbes(trace.Request{Source: kubeDNS, To: tg, Endpoint: endpoint})
+	})
+}
