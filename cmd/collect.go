@@ -119,7 +119,8 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	}
 	snap.Sources = append(snap.Sources, nlInfo)
 
-	ov, ows, oerr := ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl})
+	ov, ows, oerr := ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl,
+		CtlHint: "pass --ovs-vswitchd-ctl PATH"})
 	dbInfo := trace.SourceInfo{Name: src(trace.SourceOVSDB), CollectedAt: o.now()}
 	fdbInfo := trace.SourceInfo{Name: src(trace.SourceFDB), CollectedAt: o.now()}
 	if oerr != nil {

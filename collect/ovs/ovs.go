@@ -36,6 +36,8 @@ type Options struct {
 	VswitchdCtl string
 	// RunDir is OVS's run directory; default DefaultRunDir.
 	RunDir string
+	// CtlHint says how the caller names VswitchdCtl, for the errors when it cannot be found.
+	CtlHint string
 	// UseAppctl falls back to the ovs-appctl binary (Appctl, default "ovs-appctl" on PATH) when
 	// the unixctl socket cannot be read.
 	UseAppctl bool
@@ -234,7 +236,7 @@ func ReadMACTables(ctx context.Context, opts Options, bridges []trace.Bridge) ([
 	sock := opts.VswitchdCtl
 	var findErr error
 	if sock == "" {
-		sock, findErr = FindVswitchdCtl(opts.RunDir)
+		sock, findErr = FindVswitchdCtl(opts.RunDir, opts.CtlHint)
 	}
 	var out []trace.MACEntry
 	for _, b := range bridges {

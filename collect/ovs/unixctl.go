@@ -1,6 +1,7 @@
 package ovs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,8 +20,10 @@ import (
 const DefaultRunDir = "/var/run/openvswitch"
 
 // FindVswitchdCtl returns the unixctl socket of ovs-vswitchd: RUNDIR/ovs-vswitchd.PID.ctl with PID
-// read from RUNDIR/ovs-vswitchd.pid, as ovs-appctl finds it.
-func FindVswitchdCtl(runDir string) (string, error) {
+// read from RUNDIR/ovs-vswitchd.pid, as ovs-appctl finds it. Its errors end with hint, how the
+// caller names the socket instead ("" for plain words).
+func FindVswitchdCtl(runDir, hint string) (string, error) {
+	hint = cmp.Or(hint, "name ovs-vswitchd's control socket")
 	if runDir == "" {
 		runDir = DefaultRunDir
 	}
@@ -28,13 +31,13 @@ func FindVswitchdCtl(runDir string) (string, error) {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("ovs-vswitchd is not running here: %s does not exist (pass --ovs-vswitchd-ctl PATH)", pidFile)
+			return "", fmt.Errorf("ovs-vswitchd is not running here: %s does not exist (%s)", pidFile, hint)
 		}
-		return "", fmt.Errorf("cannot read %s: %w (pass --ovs-vswitchd-ctl PATH)", pidFile, err)
+		return "", fmt.Errorf("cannot read %s: %w (%s)", pidFile, err, hint)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		return "", fmt.Errorf("%s does not hold a pid (pass --ovs-vswitchd-ctl PATH)", pidFile)
+		return "", fmt.Errorf("%s does not hold a pid (%s)", pidFile, hint)
 	}
 	return filepath.Join(runDir, fmt.Sprintf("ovs-vswitchd.%d.ctl", pid)), nil
 }
