@@ -164,36 +164,53 @@ func ptr[T any](v T) *T { return &v }
 
 // fabric maps the rows read to the snapshot model, sorted by ID, and says what it cannot model.
 func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
-	src := trace.SourceOVN
 	f := &trace.Fabric{Provider: trace.SourceOVN}
+	var switchOf map[string]string
+	f.Switches, switchOf = d.mapSwitches()
+	f.SwitchPorts = d.mapSwitchPorts(q, switchOf)
+	var routerOf map[string]*nbdb.LogicalRouter
 	var warn []string
+	f.Routers, f.Routes, routerOf, warn = d.mapRouters()
+	f.LoadBalancers, f.NATRules = d.loadBalancers(), d.natRules()
+	if len(f.LoadBalancers) > 0 {
+		// OVN balances in the logical pipeline: a switch's load balancer DNATs its ports' packets.
+		f.ServiceLoadBalancing = trace.LBFabric
+	}
+	f.RouterPorts = d.mapRouterPorts(routerOf)
+	return f, warn
+}
+
+// mapSwitches are the logical switches with their subnets, and each switch port's switch (by UUID).
+func (d *nbData) mapSwitches() ([]trace.Switch, map[string]string) {
+	var out []trace.Switch
 	switchOf := map[string]string{} // LSP UUID -> switch name
 	subnets := switchSubnets(d)
 	for _, s := range sortedSwitches(d) {
-		sw := trace.Switch{ID: s.Name, Name: s.Name, Source: src}
+		sw := trace.Switch{ID: s.Name, Name: s.Name, Source: trace.SourceOVN}
 		for _, p := range subnets[s.UUID] {
 			sw.Subnets = append(sw.Subnets, p.String())
 		}
-		f.Switches = append(f.Switches, sw)
+		out = append(out, sw)
 		for _, u := range s.Ports {
 			switchOf[u] = s.Name
 		}
 	}
+	return out, switchOf
+}
+
+// mapSwitchPorts are the logical switch ports: VIFs, CHILD ports with their tags, router ports; a
+// port the query's node facts bind to a pod (by iface-id) names that pod.
+func (d *nbData) mapSwitchPorts(q fabric.Query, switchOf map[string]string) []trace.SwitchPort {
+	var out []trace.SwitchPort
 	byIface := map[string]*trace.PodRef{}
 	for _, e := range queryEndpoints(q) {
 		if e.IfaceID != "" && e.Pod != nil {
 			byIface[e.IfaceID] = e.Pod
 		}
 	}
-	downlink := map[string]string{} // router port name -> LSP name
-	for _, p := range sortedLSPs(d) {
-		if p.Type == "router" && p.Options["router-port"] != "" {
-			downlink[p.Options["router-port"]] = p.Name
-		}
-	}
 	for _, p := range sortedLSPs(d) {
 		sp := trace.SwitchPort{ID: p.Name, Name: p.Name, Switch: switchOf[p.UUID], AttachmentID: p.Name,
-			NodeName: nodeOf(p), Pod: podOf(p), Up: p.Up, Source: src}
+			NodeName: nodeOf(p), Pod: podOf(p), Up: p.Up, Source: trace.SourceOVN}
 		switch {
 		case p.ParentName != nil && *p.ParentName != "":
 			sp.Type = trace.PortChild
@@ -221,11 +238,20 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 		if sp.Pod == nil && byIface[p.Name] != nil {
 			sp.Pod = byIface[p.Name] // the node's OVS binds this port to the pod
 		}
-		f.SwitchPorts = append(f.SwitchPorts, sp)
+		out = append(out, sp)
 	}
+	return out
+}
+
+// mapRouters are the logical routers with their main-table destination routes (others are warned
+// about), and each router port's router (by UUID).
+func (d *nbData) mapRouters() ([]trace.Router, []trace.FabricRoute, map[string]*nbdb.LogicalRouter, []string) {
+	var routers []trace.Router
+	var routes []trace.FabricRoute
+	var warn []string
 	routerOf := map[string]*nbdb.LogicalRouter{}
 	for _, r := range sortedRouters(d) {
-		f.Routers = append(f.Routers, trace.Router{ID: r.Name, Name: r.Name, Tier: tierOf(r), Source: src})
+		routers = append(routers, trace.Router{ID: r.Name, Name: r.Name, Tier: tierOf(r), Source: trace.SourceOVN})
 		for _, u := range r.Ports {
 			if rp := d.lrps[u]; rp != nil {
 				routerOf[rp.UUID] = r
@@ -244,20 +270,27 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 				warn = append(warn, fmt.Sprintf("ovn: router %s has route %s in route table %q: only main-table routes are walked", r.Name, rt.IPPrefix, rt.RouteTable))
 				continue
 			}
-			fr := trace.FabricRoute{Router: r.Name, Prefix: normPrefix(rt.IPPrefix), Origin: trace.OriginStatic, Source: src}
+			fr := trace.FabricRoute{Router: r.Name, Prefix: normPrefix(rt.IPPrefix), Origin: trace.OriginStatic, Source: trace.SourceOVN}
 			if rt.Nexthop != "discard" {
 				fr.NextHop = rt.Nexthop
 			}
 			if rt.OutputPort != nil {
 				fr.OutPort = *rt.OutputPort
 			}
-			f.Routes = append(f.Routes, fr)
+			routes = append(routes, fr)
 		}
 	}
-	f.LoadBalancers, f.NATRules = d.loadBalancers(), d.natRules()
-	if len(f.LoadBalancers) > 0 {
-		// OVN balances in the logical pipeline: a switch's load balancer DNATs its ports' packets.
-		f.ServiceLoadBalancing = trace.LBFabric
+	return routers, routes, routerOf, warn
+}
+
+// mapRouterPorts are the router ports of the routers read: link (peer), uplink (gateway chassis) or
+// downlink (a switch's router port points at it), sorted by ID.
+func (d *nbData) mapRouterPorts(routerOf map[string]*nbdb.LogicalRouter) []trace.RouterPort {
+	downlink := map[string]string{} // router port name -> LSP name
+	for _, p := range sortedLSPs(d) {
+		if p.Type == "router" && p.Options["router-port"] != "" {
+			downlink[p.Options["router-port"]] = p.Name
+		}
 	}
 	var rps []trace.RouterPort
 	for _, rp := range d.lrps {
@@ -265,7 +298,7 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 		if r == nil {
 			continue
 		}
-		p := trace.RouterPort{ID: rp.Name, Name: rp.Name, Router: r.Name, Networks: rp.Networks, Source: src}
+		p := trace.RouterPort{ID: rp.Name, Name: rp.Name, Router: r.Name, Networks: rp.Networks, Source: trace.SourceOVN}
 		p.MAC = trace.NormalizeMAC(rp.MAC)
 		if rp.Enabled != nil {
 			p.Up = ptr(*rp.Enabled)
@@ -282,8 +315,7 @@ func (d *nbData) fabric(q fabric.Query) (*trace.Fabric, []string) {
 		rps = append(rps, p)
 	}
 	sort.Slice(rps, func(i, j int) bool { return rps[i].ID < rps[j].ID })
-	f.RouterPorts = rps
-	return f, warn
+	return rps
 }
 
 // queryEndpoints is every endpoint of q: sources, destinations, and the ports of Ports.
