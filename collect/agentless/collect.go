@@ -45,17 +45,43 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 		o.Workers = 4
 	}
 	st := &trace.NodeState{Name: o.Node}
-	src := trace.SourceNetlink + "@" + o.Node
-
-	type nsTarget struct {
-		ns     trace.Netns
-		prefix []string
-	}
-	named, bad, err := namedNetns(ctx, run)
+	targets, warns, err := netnsTargets(ctx, run, o)
 	if err != nil {
 		return nil, err
 	}
-	st.Warnings = append(st.Warnings, bad...)
+	st.Warnings = append(st.Warnings, warns...)
+	netns, warns, err := readTargets(ctx, run, o.Workers, targets)
+	if err != nil {
+		return nil, err
+	}
+	st.Netns = netns
+	st.Warnings = append(st.Warnings, warns...)
+	trace.SortNodeNetns(st.Netns)
+	resolvePeers(st.Netns)
+
+	if !o.NoOVS {
+		o, warns := readOVS(ctx, run, o.Node)
+		st.OVS = o
+		st.Warnings = append(st.Warnings, warns...)
+	}
+	sort.Strings(st.Warnings)
+	return st, nil
+}
+
+// nsTarget is a network namespace to read and the command prefix that enters it.
+type nsTarget struct {
+	ns     trace.Netns
+	prefix []string
+}
+
+// netnsTargets are the namespaces to read: the root one, the named ones (`ip netns`) and, unless
+// o.NoProcs, those of processes (nsenter), each once by inode and as o.Match filters them.
+func netnsTargets(ctx context.Context, run Run, o Options) ([]nsTarget, []string, error) {
+	src := trace.SourceNetlink + "@" + o.Node
+	named, warns, err := namedNetns(ctx, run)
+	if err != nil {
+		return nil, nil, err
+	}
 	// One stat for the root namespace and the named ones (where `ip netns` keeps them).
 	paths := []string{"/proc/self/ns/net"}
 	for _, n := range named {
@@ -63,7 +89,7 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 	}
 	ino, err := statInodes(ctx, run, paths...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rootInode := ino["/proc/self/ns/net"]
 	targets := []nsTarget{{ns: trace.Netns{Name: "root", Root: true, Inode: rootInode, Source: src}}}
@@ -78,25 +104,31 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 			targets = append(targets, nsTarget{ns: trace.Netns{Name: n, Inode: i, Source: src}, prefix: []string{"-n", n}})
 		}
 	}
-	if !o.NoProcs {
-		procs, err := procNetns(ctx, run)
-		if err != nil {
-			st.Warnings = append(st.Warnings, err.Error())
+	if o.NoProcs {
+		return targets, warns, nil
+	}
+	procs, err := procNetns(ctx, run)
+	if err != nil {
+		warns = append(warns, err.Error())
+	}
+	for _, p := range procs {
+		if seen[p.inode] {
+			continue
 		}
-		for _, p := range procs {
-			if seen[p.inode] {
-				continue
-			}
-			seen[p.inode] = true
-			name := "pid:" + strconv.Itoa(p.pid)
-			if keep(o.Match, name) {
-				targets = append(targets, nsTarget{ns: trace.Netns{Name: name, Inode: p.inode, Source: src}, prefix: []string{"nsenter", "-t", strconv.Itoa(p.pid), "-n"}})
-			}
+		seen[p.inode] = true
+		name := "pid:" + strconv.Itoa(p.pid)
+		if keep(o.Match, name) {
+			targets = append(targets, nsTarget{ns: trace.Netns{Name: name, Inode: p.inode, Source: src}, prefix: []string{"nsenter", "-t", strconv.Itoa(p.pid), "-n"}})
 		}
 	}
+	return targets, warns, nil
+}
 
+// readTargets reads the namespaces, workers at once; one that fails is a warning, except the root.
+func readTargets(ctx context.Context, run Run, workers int, targets []nsTarget) ([]trace.Netns, []string, error) {
+	var warnings []string
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.Workers)
+	g.SetLimit(workers)
 	var mu sync.Mutex
 	for i := range targets {
 		t := &targets[i]
@@ -104,13 +136,13 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 			ns, warns, err := readNetns(gctx, run, t.prefix, t.ns)
 			if len(warns) > 0 {
 				mu.Lock()
-				st.Warnings = append(st.Warnings, warns...)
+				warnings = append(warnings, warns...)
 				mu.Unlock()
 			}
 			if err != nil {
 				if !t.ns.Root {
 					mu.Lock()
-					st.Warnings = append(st.Warnings, fmt.Sprintf("netns %s not read: %v", t.ns.Name, err))
+					warnings = append(warnings, fmt.Sprintf("netns %s not read: %v", t.ns.Name, err))
 					mu.Unlock()
 					t.ns = trace.Netns{}
 					return nil
@@ -122,23 +154,15 @@ func Collect(ctx context.Context, run Run, o Options) (*trace.NodeState, error) 
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var out []trace.Netns
 	for _, t := range targets {
 		if t.ns.Name != "" {
-			st.Netns = append(st.Netns, t.ns)
+			out = append(out, t.ns)
 		}
 	}
-	trace.SortNodeNetns(st.Netns)
-	resolvePeers(st.Netns)
-
-	if !o.NoOVS {
-		o, warns := readOVS(ctx, run, o.Node)
-		st.OVS = o
-		st.Warnings = append(st.Warnings, warns...)
-	}
-	sort.Strings(st.Warnings)
-	return st, nil
+	return out, warnings, nil
 }
 
 func keep(globs []string, name string) bool {
