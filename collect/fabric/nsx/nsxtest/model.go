@@ -10,7 +10,10 @@
 // VirtualNetworkInterface, LogicalSwitch, LogicalRouter, LogicalRouterPort and its subtypes,
 // EdgeCluster, StaticRoute, AdvertisementConfig, LogicalRouterRouteTable, ListResult,
 // SearchResponse and ApiError; Policy Segment, SegmentPort, SegmentPortState, Tier0, Tier1,
-// LocaleServices, Tier0Interface, StaticRoutes and GenericPolicyRealizedResource. Where the
+// LocaleServices, Tier0Interface, StaticRoutes and GenericPolicyRealizedResource; the load
+// balancer and NAT shapes of lb.go and nat.go (MP LbService, LbVirtualServer, LbPool, LbPoolStatus,
+// LbServiceStatus, NatRule; Policy LBService, LBVirtualServer, LBPool, AggregateLBServiceStatus,
+// AggregateLBPoolStatus, PolicyNatRule). Where the
 // bindings say nothing (which port carries what), the shapes follow the NSX-T API reference
 // (developer.broadcom.com/xapis/nsx-t-data-center-rest-api) and NCP's documented tagging.
 package nsxtest
