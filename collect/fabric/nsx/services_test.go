@@ -43,6 +43,18 @@ func nginxLB(down ...string) trace.LoadBalancer {
 	return lb
 }
 
+// dnsLB is a UDP Service's virtual server: the Policy API has no protocol field, the provider
+// reads it from NCP's ncp/service_port_protocol tag.
+func dnsLB() trace.LoadBalancer {
+	lb := nginxLB()
+	lb.ID, lb.Name, lb.Protocol, lb.Service.Name = "dns_53_UDP_x1", "dns_53_UDP", trace.ProtocolUDP, "dns"
+	lb.VIPs[0].IP, lb.VIPs[0].Port, lb.VIPs[0].Pool, lb.VIPs[0].PoolName = "203.0.113.11", 53, "dns_53_UDP_x1", "dns_53_UDP"
+	for i := range lb.VIPs[0].Backends {
+		lb.VIPs[0].Backends[i].Port = 5353
+	}
+	return lb
+}
+
 func snatRules(withPool bool, without ...string) []trace.NATRule {
 	rule := func(id, src, to string, prio int, o trace.NATOrigin) trace.NATRule {
 		o.Tags = map[string]string{"ncp/cluster": nsxtest.ClusterName, "ncp/project": o.Namespace}
@@ -104,6 +116,8 @@ func TestServiceAndNATScenariosOverNSX(t *testing.T) {
 	cases := []tc{
 		{name: "LoadBalancer Service via a virtual server", lbs: []trace.LoadBalancer{nginxLB()}, src: [2]string{"kube-system", "kube-dns"},
 			dst: endpoints, vips: []string{nginxVIP}, wantLB: []trace.LoadBalancer{nginxLB()}, wantNoNATRead: true},
+		{name: "UDP Service (Policy: protocol from NCP's tag)", lbs: []trace.LoadBalancer{dnsLB()}, src: [2]string{"kube-system", "kube-dns"},
+			dst: endpoints[:1], vips: []string{"203.0.113.11"}, wantLB: []trace.LoadBalancer{dnsLB()}, wantNoNATRead: true},
 		{name: "pool member down", lbs: []trace.LoadBalancer{nginxLB("nginx-3")}, src: [2]string{"kube-system", "kube-dns"},
 			dst: endpoints, vips: []string{nginxVIP}, wantLB: []trace.LoadBalancer{nginxLB("nginx-3")}, wantNoNATRead: true},
 		{name: "SNAT per namespace on the tier-0", nat: snatRules(false), src: [2]string{"kube-system", "kube-dns"}, dst: out, wantNAT: snatRules(false)},
