@@ -170,7 +170,7 @@ func TestTraceProbe(t *testing.T) {
 	}
 	differ := fakeTraceroute(t, "172.16.1.1", "100.64.96.10", "100.64.96.7", "172.15.0.4")
 	r = run(t, "trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", published, "--probe", "--pod-exec", differ, "-o", "json")
-	if !strings.Contains(r.err, "warning: traceroute differs from the walk: hop 3: the walk has 100.64.96.5, traceroute shows 100.64.96.7") || !strings.Contains(r.out, `"probe": {`) {
+	if !strings.Contains(r.err, "warning: the probe differs from the walk: hop 3: the walk has 100.64.96.5, traceroute shows 100.64.96.7") || !strings.Contains(r.out, `"probe": {`) {
 		t.Errorf("differing probe: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 	r = run(t, "trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--snapshot", published, "--probe")

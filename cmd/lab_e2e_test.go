@@ -72,6 +72,7 @@ func TestLabE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("path MTU probe against a 1400-byte link", func(t *testing.T) { testPathMTU(t, l, kubeDNS) })
 	t.Run("bundles walk like the cluster", func(t *testing.T) { testBundle(t, l) })
 	t.Run("macs on 172.15.0.3", func(t *testing.T) { testMacs(t, l, "172.15.0.3"); testMacsJoin(t, l, "172.15.0.3") })
 

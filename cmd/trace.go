@@ -156,7 +156,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		if pr.Error != "" {
 			fmt.Fprintf(o.ErrOut, "warning: probe failed: %s\n", pr.Error)
 		} else if len(pr.Differences) > 0 {
-			fmt.Fprintf(o.ErrOut, "warning: traceroute differs from the walk: %s\n", strings.Join(pr.Differences, "; "))
+			fmt.Fprintf(o.ErrOut, "warning: the probe differs from the walk: %s\n", strings.Join(pr.Differences, "; "))
 		}
 	}
 	if err := render.WriteWalk(o.Out, walk, o.Output, render.Options{Color: o.color}); err != nil {
