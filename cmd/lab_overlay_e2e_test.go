@@ -100,6 +100,7 @@ func TestLabOverlayE2E(t *testing.T) {
 		if r.code != 1 || h == nil || h.Kind != trace.HopTransport || !strings.Contains(w.Reason, want) || h.Transport.UnderlayMTU != 1500 {
 			t.Errorf("exit %d broken at %+v reason %q, want the transport hop: %q\nstderr: %s", r.code, h, w.Reason, want, r.stderr)
 		}
+		testProbesAgree(t, l, kubeDNS, "node/172.15.0.5", overlay, true)
 	})
 
 	t.Run("tunnel down", func(t *testing.T) {
@@ -119,6 +120,7 @@ func TestLabOverlayE2E(t *testing.T) {
 		if pingDF(kubeDNS.Netns, "172.15.0.5", 56) {
 			t.Error("a ping crosses a tunnel whose underlay is down")
 		}
+		testProbesAgree(t, l, kubeDNS, "node/172.15.0.5", overlay, false)
 	})
 
 	t.Run("NetworkPolicy ACL drops heapster's egress to the nodes", func(t *testing.T) {

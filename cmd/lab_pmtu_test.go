@@ -67,3 +67,23 @@ func testPathMTU(t *testing.T, l *e2eLab, pod e2ePod) {
 		t.Errorf("check: exit %d, want 1 and the disagreement\n%s%s", c.code, c.stdout, c.stderr)
 	}
 }
+
+// testProbesAgree walks pod to `to` with --probe on a broken overlay and holds both probes against
+// the walk: with an underlay MTU too small (mtuHop), traceroute reaches the destination while the
+// full-size ping is lost, explained by the walk's transport hop; with a tunnel down, neither
+// reaches. No difference either way: the walk and the packets agree.
+func testProbesAgree(t *testing.T, l *e2eLab, pod e2ePod, to string, extra []string, mtuHop bool) {
+	t.Helper()
+	args := append(append([]string{}, extra...), "--probe", "--pod-exec", "ip netns exec "+l.facts.Name+"-{namespace}-{pod}")
+	w, r := l.walk(t, "agentless", pod, to, args...)
+	p := w.Probe
+	if r.code != 1 || p == nil || p.Error != "" || p.PMTU == nil || p.PMTU.Error != "" {
+		t.Fatalf("--probe: exit %d probe %+v\nstderr: %s", r.code, p, r.stderr)
+	}
+	if p.PMTU.Reached || len(p.Differences) > 0 || p.Reached != mtuHop {
+		t.Errorf("--probe: traceroute reached %v (want %v), full-size ping reached %v, differences %q", p.Reached, mtuHop, p.PMTU.Reached, p.Differences)
+	}
+	if mtuHop && (p.PMTU.ConsequenceOf != w.BrokenAt || p.PMTU.Expected) {
+		t.Errorf("--probe: the lost full-size ping is explained by hop %d (expected %v), want hop %d", p.PMTU.ConsequenceOf, p.PMTU.Expected, w.BrokenAt)
+	}
+}
