@@ -30,6 +30,7 @@ type overlayFacts struct {
 // whose underlay link is down (BFD down), an underlay MTU of 1500 (small pings pass, a 1472-byte
 // DF ping does not), and a NetworkPolicy's ACL dropping one pod's egress to the nodes.
 func TestLabOverlayE2E(t *testing.T) {
+	labtest.RequireRoot(t)
 	labtest.RequireBinaries(t, "ping")
 	l := startE2ELab(t)
 	b, err := os.ReadFile(filepath.Join(l.dir, "lab.json"))
