@@ -117,8 +117,10 @@ func TestCollectPublishedWalk(t *testing.T) {
 	if w := joined(snap); len(w) != 0 {
 		t.Errorf("warnings %q", w)
 	}
-	for _, s := range snap.Sources[1:] {
-		if !s.CollectedAt.Equal(at) {
+	// The fabric's read is stamped with the config's clock (a node's sources carry the time the
+	// node's own `collect node` printed).
+	for _, s := range snap.Sources {
+		if s.Name == "nsx" && !s.CollectedAt.Equal(at) {
 			t.Errorf("source %s collected at %s, want the config's clock", s.Name, s.CollectedAt)
 		}
 	}
