@@ -130,6 +130,10 @@ func (o *CollectClusterOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "wrote %s: %d nodes, %d pods, %d node states, fabric %s\n", o.Output,
 		len(snap.Cluster.Nodes), len(snap.Cluster.Pods), len(snap.Nodes), fabricName(snap.Fabric))
+	if len(o.Nodes) > len(snap.Nodes) || o.AllNodes && len(snap.Cluster.Nodes) > len(snap.Nodes) {
+		// A node asked for could not be read (its warning says why): the bundle lacks its facts.
+		return silent(ExitNoFacts)
+	}
 	return nil
 }
 

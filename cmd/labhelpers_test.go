@@ -63,15 +63,26 @@ type e2eLab struct {
 // skips elsewhere), brings a lab up and registers its teardown.
 func startE2ELab(t testing.TB) *e2eLab {
 	t.Helper()
+	return startE2ELabWith(t, "pwe")
+}
+
+// startE2ELabWith is startE2ELab for a lab named PREFIX<pid> with env added to lab.sh's (e.g.
+// PW_LAB_KUBELET=1). PW_E2E_LAB_NAME names an existing lab to use instead (up is idempotent; with
+// PW_KEEP_LAB=1 it stays up): for iterating on a test.
+func startE2ELabWith(t *testing.T, prefix string, env ...string) *e2eLab {
+	t.Helper()
 	labtest.RequireRoot(t)
 	labtest.RequireBinaries(t, "ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller", "ovn-nbctl",
 		"ovs-vsctl", "ovs-appctl", "ovsdb-client", "ip", "traceroute", "nsenter", "lsns", "curl", "openssl")
 	if _, _, err := kubetest.Binaries(); err != nil {
 		labtest.Unavailable(t, "kube-apiserver and etcd", "build them once with testdata/kube/build.sh (make kube-bins)")
 	}
-	name := fmt.Sprintf("pwe%d", os.Getpid())
+	name := fmt.Sprintf("%s%d", prefix, os.Getpid())
+	if n := os.Getenv("PW_E2E_LAB_NAME"); n != "" {
+		name = n
+	}
 	l := &e2eLab{t: t, dir: filepath.Join(os.TempDir(), name)}
-	l.env = append(os.Environ(), "PW_LAB_DIR="+l.dir, "PW_LAB_NAME="+name)
+	l.env = append(append(os.Environ(), "PW_LAB_DIR="+l.dir, "PW_LAB_NAME="+name), env...)
 
 	l.bin = cmd.PluginBinary(t)
 

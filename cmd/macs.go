@@ -92,17 +92,25 @@ func (o *MACsOptions) Validate() error {
 // Run joins and renders the MAC table.
 func (o *MACsOptions) Run(ctx context.Context) error {
 	var snap *trace.Snapshot
+	var warnings []string
 	var err error
 	if o.Local {
 		snap, err = o.localSnapshot(ctx)
 	} else {
-		snap, err = o.Gather(ctx, o.GlobalOptions, Need{Nodes: []string{o.Node}})
+		snap, warnings, err = o.GatherWarnings(ctx, o.GlobalOptions, Need{Nodes: []string{o.Node}})
+		for _, w := range warnings {
+			fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	t, err := trace.NewIndex(snap).MACs(o.Node)
 	if err != nil {
+		if o.Snapshot == "" && len(warnings) > 0 {
+			// Read live, the node could not be: the warning above says why (facts missing, not a usage error).
+			return silent(ExitNoFacts)
+		}
 		return requestErr(err)
 	}
 	return render.WriteMACs(o.Out, t, o.Output, render.Options{Color: o.color})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -83,6 +84,9 @@ func (a *Agent) Pod(ctx context.Context, node string) (*corev1.Pod, error) {
 		FieldSelector: fields.AndSelectors(fields.OneTermEqualSelector("spec.nodeName", node), fields.OneTermEqualSelector("status.phase", string(corev1.PodRunning))).String(),
 	})
 	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("find the agent pod (%s) on %s: forbidden: your user may not list pods cluster-wide (RBAC); bind the ClusterRole in deploy/rbac-plugin.yaml, or check with `kubectl auth can-i list pods -A`", a.selector, node)
+		}
 		return nil, fmt.Errorf("find the agent pod (%s) on %s: %w", a.selector, node, err)
 	}
 	if len(l.Items) == 0 {
@@ -119,7 +123,16 @@ func (a *Agent) Run(ctx context.Context, node Node, argv []string) ([]byte, erro
 	if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file") {
 		return nil, &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
 	}
-	return nil, fmt.Errorf("exec in %s/%s (%s) on %s: %w", p.Namespace, p.Name, container, node.Name, err)
+	return nil, execErr(p, container, node, err)
+}
+
+// execErr names the exec that failed; a refused one says which right is missing and where it is.
+func execErr(p *corev1.Pod, container string, node Node, err error) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("exec in %s/%s (%s) on %s: forbidden: your user may not create pods/exec in namespace %s (RBAC); bind the Role in deploy/rbac-node-agent.yaml there, or check with `kubectl auth can-i create pods/exec -n %s`",
+			p.Namespace, p.Name, container, node.Name, p.Namespace, p.Namespace)
+	}
+	return execErr(p, container, node, err)
 }
 
 // executor finds the agent pod on node and prepares the exec of argv in its container (the
@@ -175,6 +188,9 @@ func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(
 	switch {
 	case errors.As(err, &ce):
 		return &ExitError{Argv: argv, Code: ce.Code, Stderr: errb.b.String()}
+	case apierrors.IsForbidden(err):
+		// The refusal also reached read through the pipe: name it, not the read's failure.
+		return execErr(p, container, node, err)
 	case rerr != nil:
 		return rerr
 	case err == nil:
@@ -182,5 +198,5 @@ func (a *Agent) Stream(ctx context.Context, node Node, argv []string, read func(
 	case strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file"):
 		return &ExitError{Argv: argv, Code: 127, Stderr: err.Error()}
 	}
-	return fmt.Errorf("exec in %s/%s (%s) on %s: %w", p.Namespace, p.Name, container, node.Name, err)
+	return execErr(p, container, node, err)
 }

@@ -3,12 +3,15 @@ package runner
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -60,9 +63,9 @@ func (d *DebugPod) PodSpec(node Node, argv []string) *corev1.Pod {
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: "packetwalk-debug-",
-			Namespace:    d.namespace,
-			Labels:       map[string]string{DebugLabel: "true"},
+			Name:      debugPodName(),
+			Namespace: d.namespace,
+			Labels:    map[string]string{DebugLabel: "true"},
 		},
 		Spec: corev1.PodSpec{
 			NodeName:                      node.Name,
@@ -84,39 +87,53 @@ func (d *DebugPod) PodSpec(node Node, argv []string) *corev1.Pod {
 	}
 }
 
-// Run creates the pod, waits for it to finish, returns its log and deletes it.
-func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) ([]byte, error) {
+// Run creates the pod, waits for it to finish, returns its log and deletes it. A pod that could not
+// be deleted is an error naming it, even when its log was read: a privileged pod must not be left.
+func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) (out []byte, err error) {
 	pods := d.cs.CoreV1().Pods(d.namespace)
-	p, err := pods.Create(ctx, d.PodSpec(node, argv), metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("create debug pod on %s: %w", node.Name, err)
+	p := d.PodSpec(node, argv)
+	_, err = pods.Create(ctx, p, metav1.CreateOptions{})
+	if err != nil && ctx.Err() == nil {
+		return nil, d.explain(err, "create", "pods", "create debug pod on "+node.Name)
 	}
+	// Interrupted during the create, the pod may exist all the same: its name is ours, delete it.
 	defer func() {
 		// A fresh context: the pod is removed even when ctx was cancelled.
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		zero := int64(0)
-		_ = pods.Delete(cctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		derr := pods.Delete(cctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		if derr != nil && !apierrors.IsNotFound(derr) {
+			derr = d.explain(derr, "delete", "pods", fmt.Sprintf("debug pod %s/%s on %s not deleted (delete it with `kubectl delete pod -n %s %s`)", d.namespace, p.Name, node.Name, d.namespace, p.Name))
+			out, err = nil, errors.Join(err, derr)
+		}
 	}()
+	if err != nil {
+		return nil, fmt.Errorf("create debug pod on %s: %w", node.Name, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	for {
 		cur, err := pods.Get(ctx, p.Name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("debug pod %s/%s on %s: %w", d.namespace, p.Name, node.Name, err)
+			return nil, d.explain(err, "get", "pods", fmt.Sprintf("debug pod %s/%s on %s", d.namespace, p.Name, node.Name))
 		}
 		switch cur.Status.Phase {
 		case corev1.PodSucceeded, corev1.PodFailed:
 			limit := MaxOutput + 1
 			out, lerr := pods.GetLogs(p.Name, &corev1.PodLogOptions{Container: "packetwalk", LimitBytes: &limit}).DoRaw(ctx)
 			if lerr != nil {
-				return nil, fmt.Errorf("log of debug pod %s/%s: %w", d.namespace, p.Name, lerr)
+				return nil, d.explain(lerr, "get", "pods/log", fmt.Sprintf("log of debug pod %s/%s", d.namespace, p.Name))
 			}
 			if int64(len(out)) > MaxOutput {
 				return nil, fmt.Errorf("debug pod %s/%s on %s printed more than %d MiB: not read", d.namespace, p.Name, node.Name, MaxOutput>>20)
 			}
 			if cur.Status.Phase == corev1.PodFailed {
-				return nil, &ExitError{Argv: argv, Code: exitCode(cur), Stderr: lastLine(string(out))}
+				code, why := terminated(cur)
+				if l := lastLine(string(out)); l != "" {
+					why = l
+				}
+				return nil, &ExitError{Argv: argv, Code: code, Stderr: why}
 			}
 			return out, nil
 		}
@@ -131,13 +148,41 @@ func (d *DebugPod) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 	}
 }
 
-func exitCode(p *corev1.Pod) int {
+// debugPodName is packetwalk-debug- and 10 random characters, chosen here rather than by the API
+// server (generateName) so that a create cut short by Ctrl-C still knows what to delete.
+func debugPodName() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // the API server's generateName alphabet
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "packetwalk-debug-" + string(b)
+}
+
+// explain says what a refused request lacks: the verb, the resource and the namespace, and where
+// the Role granting them is.
+func (d *DebugPod) explain(err error, verb, resource, what string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%s: forbidden: your user may not %s %s in namespace %s (RBAC); bind the Role in deploy/rbac-debug-pod.yaml there, or check with `kubectl auth can-i %s %s -n %s`",
+			what, verb, resource, d.namespace, verb, resource, d.namespace)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// terminated is the container's exit code and the runtime's reason (a container that could not
+// start has no log, only this: "StartError: ... no such file or directory").
+func terminated(p *corev1.Pod) (int, string) {
 	for _, s := range p.Status.ContainerStatuses {
 		if t := s.State.Terminated; t != nil {
-			return int(t.ExitCode)
+			why := t.Reason
+			if t.Message != "" {
+				why += ": " + t.Message
+			}
+			return int(t.ExitCode), why
 		}
 	}
-	return 1
+	return 1, ""
 }
 
 // stuck names a waiting reason that will not resolve by itself (a bad image).

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
@@ -47,58 +49,15 @@ func TestDebugPod(t *testing.T) {
 	srv := kubetest.Get(t)
 	cs := srv.Client()
 	ctx := context.Background()
-	port, paths := fakeKubelet(t, `{"apiVersion":"packetwalk/v1"}`)
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "dbg-node"}, Status: corev1.NodeStatus{
-		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: port}},
-	}}
-	if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = kubetest.DeleteNode(ctx, cs, "dbg-node") })
-
+	paths := debugNode(t, cs, "dbg-node", `{"apiVersion":"packetwalk/v1"}`)
 	d := NewDebugPod(kubeclientFor(t, srv), "default", "registry.example/packetwalk:dev")
 	d.Poll = 50 * time.Millisecond
-	type result struct {
-		out []byte
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := d.Run(ctx, Node{Name: "dbg-node", IP: "127.0.0.1"}, []string{DebugBinary, "collect", "node", "--node-name", "dbg-node"})
-		done <- result{out, err}
-	}()
-
-	var pod *corev1.Pod
-	deadline := time.Now().Add(20 * time.Second)
-	for pod == nil {
-		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: DebugLabel + "=true", FieldSelector: "spec.nodeName=dbg-node"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(l.Items) == 1 {
-			pod = &l.Items[0]
-		} else if time.Now().After(deadline) {
-			t.Fatal("no debug pod created within 20s")
-		} else {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	r, pod := runDebugPod(t, d, cs, "dbg-node")
 	c := pod.Spec.Containers[0]
 	if !pod.Spec.HostNetwork || !pod.Spec.HostPID || c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged ||
 		pod.Spec.RestartPolicy != corev1.RestartPolicyNever || c.Image != "registry.example/packetwalk:dev" ||
 		strings.Join(c.Command, " ") != "/kubectl-packetwalk collect node --node-name dbg-node" || len(c.VolumeMounts) != 2 || !c.VolumeMounts[0].ReadOnly {
 		t.Errorf("debug pod spec: %+v", pod.Spec)
-	}
-	pod.Status.Phase = corev1.PodSucceeded
-	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return within 30s of the pod finishing")
 	}
 	if r.err != nil || string(r.out) != `{"apiVersion":"packetwalk/v1"}` {
 		t.Fatalf("Run = %q, %v", r.out, r.err)
@@ -110,6 +69,107 @@ func TestDebugPod(t *testing.T) {
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("debug pod still there after Run: %v", err)
 	}
+}
+
+// TestDebugPodNotDeleted: a user whose Role lacks delete pods gets the node's log read and still an
+// error naming the pod left behind and the missing verb, not a silent leftover privileged pod.
+func TestDebugPodNotDeleted(t *testing.T) {
+	srv := kubetest.Get(t)
+	admin := srv.Client()
+	ctx := context.Background()
+	debugNode(t, admin, "dbg-nodel", `{"apiVersion":"packetwalk/v1"}`)
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "dbg-no-delete", Namespace: "default"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create", "get"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	}}
+	if _, err := admin.RbacV1().Roles("default").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings("default").Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dbg-no-delete", Namespace: "default"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "dbg-no-delete"},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "dbg-no-delete"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.RbacV1().Roles("default").Delete(ctx, "dbg-no-delete", metav1.DeleteOptions{})
+		_ = admin.RbacV1().RoleBindings("default").Delete(ctx, "dbg-no-delete", metav1.DeleteOptions{})
+	})
+	cfg := rest.CopyConfig(srv.Config())
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "dbg-no-delete"}
+	user, err := kubeclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDebugPod(user, "default", "registry.example/packetwalk:dev")
+	d.Poll = 50 * time.Millisecond
+	r, pod := runDebugPod(t, d, admin, "dbg-nodel")
+	t.Cleanup(func() { _ = admin.CoreV1().Pods("default").Delete(ctx, pod.Name, metav1.DeleteOptions{}) })
+	want := "debug pod default/" + pod.Name + " on dbg-nodel not deleted (delete it with `kubectl delete pod -n default " + pod.Name + "`): forbidden: your user may not delete pods in namespace default"
+	if r.err == nil || r.out != nil || !strings.HasPrefix(r.err.Error(), want) || strings.Contains(r.err.Error(), "\n") {
+		t.Errorf("Run = %q, %v\nwant the error %s...", r.out, r.err, want)
+	}
+	if _, err := admin.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the pod the user could not delete: %v", err)
+	}
+}
+
+// debugNode registers node name whose kubelet (a test server) serves log as every container's log.
+func debugNode(t *testing.T, cs kubernetes.Interface, name, log string) (paths chan string) {
+	t.Helper()
+	port, paths := fakeKubelet(t, log)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: port}},
+	}}
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kubetest.DeleteNode(ctx, cs, name) })
+	return paths
+}
+
+type debugResult struct {
+	out []byte
+	err error
+}
+
+// runDebugPod runs d on node and plays its kubelet: waits for the debug pod (read with admin),
+// marks it Succeeded and returns what Run returned and the pod as created.
+func runDebugPod(t *testing.T, d *DebugPod, admin kubernetes.Interface, node string) (debugResult, *corev1.Pod) {
+	t.Helper()
+	ctx := context.Background()
+	done := make(chan debugResult, 1)
+	go func() {
+		out, err := d.Run(ctx, Node{Name: node, IP: "127.0.0.1"}, []string{DebugBinary, "collect", "node", "--node-name", node})
+		done <- debugResult{out, err}
+	}()
+	var pod *corev1.Pod
+	deadline := time.Now().Add(20 * time.Second)
+	for pod == nil {
+		l, err := admin.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: DebugLabel + "=true", FieldSelector: "spec.nodeName=" + node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) == 1 {
+			pod = &l.Items[0]
+		} else if time.Now().After(deadline) {
+			t.Fatal("no debug pod created within 20s")
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	pod.Status.Phase = corev1.PodSucceeded
+	if _, err := admin.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		return r, pod
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of the pod finishing")
+	}
+	return debugResult{}, nil
 }
 
 type recordingExecutor struct{ url *url.URL }
