@@ -69,7 +69,7 @@ func startE2ELab(t testing.TB) *e2eLab {
 // startE2ELabWith is startE2ELab for a lab named PREFIX<pid> with env added to lab.sh's (e.g.
 // PW_LAB_KUBELET=1). PW_E2E_LAB_NAME names an existing lab to use instead (up is idempotent; with
 // PW_KEEP_LAB=1 it stays up): for iterating on a test.
-func startE2ELabWith(t *testing.T, prefix string, env ...string) *e2eLab {
+func startE2ELabWith(t testing.TB, prefix string, env ...string) *e2eLab {
 	t.Helper()
 	labtest.RequireRoot(t)
 	labtest.RequireBinaries(t, "ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller", "ovn-nbctl",
