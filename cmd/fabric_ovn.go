@@ -39,8 +39,11 @@ func (o *ovnOptions) Validate() error {
 }
 
 func (o *ovnOptions) Provider(*GlobalOptions) (fabric.Provider, error) {
-	return ovn.New(ovn.Config{NB: o.NB, SB: o.SB, CACert: o.CA, Cert: o.Cert, Key: o.Key, Timeout: o.NBTimeout})
+	return ovn.New(ovn.Config{NB: o.NB, SB: o.SB, CACert: o.CA, Cert: o.Cert, Key: o.Key, Timeout: o.NBTimeout, Hints: ovnHints})
 }
+
+// ovnHints names the flags in the OVN provider's messages.
+var ovnHints = ovn.Hints{NB: "--ovn-nb", SB: "--ovn-sb", TLS: "--ovn-nb-ca-cert, --ovn-nb-cert and --ovn-nb-key", Chosen: "with --fabric ovn"}
 
 func (o *ovnOptions) Timeout() time.Duration {
 	if o.NBTimeout > 0 {

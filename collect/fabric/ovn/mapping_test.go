@@ -11,6 +11,9 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
+// cliHints are the flag names cmd gives, so the messages read as on the command line.
+var cliHints = Hints{NB: "--ovn-nb", SB: "--ovn-sb", TLS: "--ovn-nb-ca-cert, --ovn-nb-cert and --ovn-nb-key", Chosen: "with --fabric ovn"}
+
 func TestNewRejectsBadAddresses(t *testing.T) {
 	for _, tc := range []struct{ nb, want string }{
 		{"", "--ovn-nb is required"},
@@ -20,7 +23,7 @@ func TestNewRejectsBadAddresses(t *testing.T) {
 		{"ssl:10.0.0.1:6641", "needs --ovn-nb-ca-cert"},
 	} {
 		t.Run(tc.nb, func(t *testing.T) {
-			_, err := New(Config{NB: tc.nb})
+			_, err := New(Config{NB: tc.nb, Hints: cliHints})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("New(%q) error = %v, want one line containing %q", tc.nb, err, tc.want)
 			}

@@ -24,6 +24,7 @@
 package ovn
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -57,6 +58,35 @@ type Config struct {
 	// SB is the Southbound database (unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT, ssl with the NB
 	// certificates), for the chassis the walk's ports are bound to; "" reads no hosts.
 	SB string
+	// Hints names the caller's settings in messages.
+	Hints Hints
+}
+
+// Hints are how the caller names its settings in messages (cmd: its flags); empty fields keep
+// neutral words.
+type Hints struct {
+	// NB names Config.NB, as in "NB %q is not an OVSDB address".
+	NB string
+	// SB names Config.SB.
+	SB string
+	// TLS names Config.CACert, Cert and Key together, as in "NB ssl:... needs TLS (PEM files)".
+	TLS string
+	// Chosen follows "NB is required": how the caller chose this provider.
+	Chosen string
+}
+
+func (h Hints) nb() string { return cmp.Or(h.NB, "the OVN Northbound address") }
+func (h Hints) sb() string { return cmp.Or(h.SB, "the OVN Southbound address") }
+func (h Hints) tls() string {
+	return cmp.Or(h.TLS, "a CA certificate, a client certificate and its key")
+}
+
+// required says that NB is missing, with how the provider was chosen if the caller said.
+func (h Hints) required() string {
+	if h.Chosen == "" {
+		return h.nb() + " is required"
+	}
+	return h.nb() + " is required " + h.Chosen
 }
 
 type provider struct {
@@ -68,10 +98,10 @@ type provider struct {
 // New checks cfg and returns a provider reading that NB database; it does not connect yet.
 func New(cfg Config) (fabric.Provider, error) {
 	if cfg.NB == "" {
-		return nil, errors.New("--ovn-nb is required with --fabric ovn: give unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
+		return nil, errors.New(cfg.Hints.required() + ": give unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
 	}
 	for _, a := range strings.Split(cfg.NB, ",") {
-		if err := checkAddress(a); err != nil {
+		if err := checkAddress(a, cfg.Hints.nb()); err != nil {
 			return nil, err
 		}
 	}
@@ -92,8 +122,9 @@ func New(cfg Config) (fabric.Provider, error) {
 	return p, nil
 }
 
-func checkAddress(a string) error {
-	bad := fmt.Errorf("--ovn-nb %q is not an OVSDB address: use unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT", a)
+// checkAddress checks one OVSDB address; name is the setting it comes from.
+func checkAddress(a, name string) error {
+	bad := fmt.Errorf("%s %q is not an OVSDB address: use unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT", name, a)
 	scheme, rest, ok := strings.Cut(a, ":")
 	if !ok || rest == "" {
 		return bad
@@ -112,7 +143,7 @@ func checkAddress(a string) error {
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
 	if cfg.Cert == "" || cfg.Key == "" || cfg.CACert == "" {
-		return nil, fmt.Errorf("--ovn-nb %s needs --ovn-nb-ca-cert, --ovn-nb-cert and --ovn-nb-key (PEM files)", cfg.NB)
+		return nil, fmt.Errorf("%s %s needs %s (PEM files)", cfg.Hints.nb(), cfg.NB, cfg.Hints.tls())
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 	if err != nil {
@@ -166,7 +197,7 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 		if isCut(ctx, err) {
 			return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w while connecting", p.cfg.NB, errCut)
 		}
-		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w (check --ovn-nb and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err)
+		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w (check %s and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err, p.cfg.Hints.nb())
 	}
 	defer cli.Close()
 	// A connection that drops ends every read at once, named as cut (not a deadline later).

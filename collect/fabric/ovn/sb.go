@@ -126,7 +126,7 @@ func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string) 
 		return err
 	}
 	if err := cli.Connect(ctx); err != nil {
-		return fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check --ovn-sb and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err)
+		return fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check %s and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err, p.cfg.Hints.sb())
 	}
 	defer cli.Close()
 	return readBindings(ctx, cli, f, ports, p.cfg.SB)
@@ -209,21 +209,21 @@ func hostsFromSB(chs []*sbdb.Chassis, encaps []*sbdb.Encap) []trace.Host {
 	return hosts
 }
 
-// checkSB checks --ovn-sb's addresses and loads its TLS settings (the NB's certificates).
+// checkSB checks the SB addresses and loads its TLS settings (the NB's certificates).
 func checkSB(cfg Config) error {
 	if cfg.SB == "" {
 		return nil
 	}
 	for _, a := range strings.Split(cfg.SB, ",") {
-		if err := checkAddress(a); err != nil {
-			return fmt.Errorf("--ovn-sb %q is not an OVSDB address: use unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT", a)
+		if err := checkAddress(a, cfg.Hints.sb()); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // overlay adds what lies beside the logical path: the firewall (ACLs) at the walk's ports and,
-// with --ovn-sb, the hosts they are bound to. Either failing is a warning: the walk goes on
+// with an SB address, the hosts they are bound to. Either failing is a warning: the walk goes on
 // without it.
 func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f *trace.Fabric, q fabric.Query) []string {
 	var warnings []string
@@ -248,7 +248,7 @@ func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f
 	if strings.HasPrefix(p.cfg.SB, "ssl:") && p.sbTLS == nil {
 		t, err := tlsConfig(p.cfg)
 		if err != nil {
-			return append(warnings, fmt.Sprintf("ovn: --ovn-sb: %v", err))
+			return append(warnings, fmt.Sprintf("ovn: %s: %v", p.cfg.Hints.sb(), err))
 		}
 		p.sbTLS = t
 	}
