@@ -21,6 +21,17 @@ func hintWords(h trace.Hint) string {
 // the missing facts; it returns the reasons it rewrote (old to new).
 func wordHints(w *trace.Walk) map[string]string {
 	changed := map[string]string{}
+	if w.Service != nil {
+		// A Service walk's endpoint walks carry their own hops; its reason may quote one of them.
+		for i := range w.Service.Walks {
+			for was, now := range wordHints(&w.Service.Walks[i].Walk) {
+				changed[was] = now
+				if !strings.Contains(w.Reason, now) {
+					w.Reason = strings.Replace(w.Reason, was, now, 1)
+				}
+			}
+		}
+	}
 	for i := range w.Hops {
 		h := &w.Hops[i]
 		words := hintWords(h.Hint)
