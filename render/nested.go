@@ -133,133 +133,18 @@ func nest(w *trace.Walk, prefix string) *layout {
 			continue
 		}
 		p := prefix + string(dir[:1]) // f or r: box and TEP ids are unique across both paths
-		root := &box{id: p, kind: boxPath, label: string(dir) + " path"}
-		lay.paths = append(lay.paths, root)
-		byID := map[string]*box{}
-		child := func(parent *box, id, kind, label string) *box {
-			id = parent.id + "_" + id
-			if b := byID[id]; b != nil {
-				return b
-			}
-			b := &box{id: id, kind: kind, label: label}
-			byID[id] = b
-			parent.boxes = append(parent.boxes, b)
-			return b
+		pb := &pathBoxes{
+			root:     &box{id: p, kind: boxPath, label: string(dir) + " path"},
+			hops:     hops,
+			nodeHost: nodeHost, hostTEP: hostTEP, bridges: bridges,
+			byID: map[string]*box{}, hvIdx: map[string]int{}, nodeIdx: map[string]int{},
 		}
-		hvIdx := map[string]int{}
-		hypervisor := func(host string) *box {
-			if _, ok := hvIdx[host]; !ok {
-				hvIdx[host] = len(hvIdx) + 1
-			}
-			label := "hypervisor " + host
-			if t := hostTEP[host]; t != "" {
-				label += "\nTEP " + t
-			}
-			return child(root, fmt.Sprintf("hv%d", hvIdx[host]), boxHypervisor, label)
-		}
-		tepOf := func(host string) string {
-			hv := hypervisor(host)
-			id := hv.id + "_tep"
-			if len(hv.teps) == 0 {
-				hv.teps = append(hv.teps, tep{id: id, label: "TEP " + cmp.Or(hostTEP[host], "?")})
-			}
-			return id
-		}
-		fabric := func() *box { return child(root, "fabric", boxFabric, "fabric: logical switches and routers") }
-		nodeIdx := map[string]int{}
-		nodeBox := func(node string) *box {
-			parent := root
-			if host := nodeHost[node]; host != "" {
-				parent = hypervisor(host)
-			}
-			if _, ok := nodeIdx[node]; !ok {
-				nodeIdx[node] = len(nodeIdx) + 1
-			}
-			return child(parent, fmt.Sprintf("n%d", nodeIdx[node]), boxNode, "node VM "+node)
-		}
-		portBox := func(h trace.Hop) *box {
-			if host := nodeHost[h.Node]; h.Node != "" && host != "" {
-				return hypervisor(host)
-			}
-			return fabric()
-		}
-		where := func(i int) *box {
-			h := hops[i]
-			switch h.Kind {
-			case trace.HopPod:
-				if h.Node == "" {
-					return root
-				}
-				nb := nodeBox(h.Node)
-				if h.Netns != "" && h.Netns != "root" {
-					return child(nb, "ns", boxNetns, "pod netns "+h.Netns)
-				}
-				return nb
-			case trace.HopVeth, trace.HopNode, trace.HopRoute:
-				if h.Node == "" {
-					return root
-				}
-				return nodeBox(h.Node)
-			case trace.HopOVSPort, trace.HopMACTable, trace.HopUplink:
-				if h.Node == "" {
-					return root
-				}
-				return child(nodeBox(h.Node), "ovs", boxOVS, "OVS "+cmp.Or(bridges[h.Node], "bridge"))
-			case trace.HopFabricPort:
-				return portBox(h)
-			case trace.HopFirewall:
-				// The distributed firewall decides at the logical port next to it.
-				if i > 0 && hops[i-1].Kind == trace.HopFabricPort {
-					return portBox(hops[i-1])
-				}
-				if i+1 < len(hops) && hops[i+1].Kind == trace.HopFabricPort {
-					return portBox(hops[i+1])
-				}
-				return fabric()
-			case trace.HopHost:
-				return hypervisor(h.Name)
-			case trace.HopService, trace.HopNAT:
-				// Balanced or translated in the node's OVS (NCP), else on a fabric router.
-				if h.Router == "" && h.Node != "" {
-					return child(nodeBox(h.Node), "ovs", boxOVS, "OVS "+cmp.Or(bridges[h.Node], "bridge"))
-				}
-				return fabric()
-			case trace.HopSwitch, trace.HopRouter, trace.HopTransport:
-				return fabric()
-			}
-			return root
-		}
+		lay.paths = append(lay.paths, pb.root)
 		prev := ""
 		if dir == trace.Return && lastForward != "" {
 			prev = lastForward
 		}
-		for i, h := range hops {
-			if isTunnelEdge(h) {
-				a, b := tepOf(h.Transport.LocalHost), tepOf(h.Transport.RemoteHost)
-				if prev != "" {
-					lay.edges = append(lay.edges, edge{from: prev, to: a, kind: "hop", status: trace.StatusOK, dashed: dir == trace.Return})
-				}
-				lay.edges = append(lay.edges, edge{from: a, to: b, kind: "tunnel", status: h.Status, label: tunnelLabel(h), dashed: dir == trace.Return})
-				prev = b
-				continue
-			}
-			b := where(i)
-			b.hops = append(b.hops, h)
-			id := dotID(h)
-			if prev != "" {
-				// The packet does reach a consequence: only its answer is missing.
-				st := h.Status
-				if h.ConsequenceOf != 0 {
-					st = trace.StatusOK
-				}
-				e := edge{from: prev, to: id, kind: "hop", status: st, dashed: dir == trace.Return}
-				if i == 0 {
-					e.kind, e.label = "return", "return"
-				}
-				lay.edges = append(lay.edges, e)
-			}
-			prev = id
-		}
+		prev = pb.place(lay, dir, prev)
 		if dir == trace.Forward {
 			lastForward = prev
 		}
@@ -271,6 +156,154 @@ func nest(w *trace.Walk, prefix string) *layout {
 		}
 	}
 	return lay
+}
+
+// pathBoxes builds one direction's box tree, creating each box the first time a hop needs it.
+type pathBoxes struct {
+	root                       *box
+	hops                       []trace.Hop
+	nodeHost, hostTEP, bridges map[string]string
+	byID                       map[string]*box
+	hvIdx, nodeIdx             map[string]int
+}
+
+// place puts each hop in its box and appends the edges between them, starting from prev (the
+// forward path's last hop for the return path); it returns the last hop or TEP id.
+func (pb *pathBoxes) place(lay *layout, dir trace.Direction, prev string) string {
+	for i, h := range pb.hops {
+		if isTunnelEdge(h) {
+			a, b := pb.tepOf(h.Transport.LocalHost), pb.tepOf(h.Transport.RemoteHost)
+			if prev != "" {
+				lay.edges = append(lay.edges, edge{from: prev, to: a, kind: "hop", status: trace.StatusOK, dashed: dir == trace.Return})
+			}
+			lay.edges = append(lay.edges, edge{from: a, to: b, kind: "tunnel", status: h.Status, label: tunnelLabel(h), dashed: dir == trace.Return})
+			prev = b
+			continue
+		}
+		b := pb.where(i)
+		b.hops = append(b.hops, h)
+		id := dotID(h)
+		if prev != "" {
+			// The packet does reach a consequence: only its answer is missing.
+			st := h.Status
+			if h.ConsequenceOf != 0 {
+				st = trace.StatusOK
+			}
+			e := edge{from: prev, to: id, kind: "hop", status: st, dashed: dir == trace.Return}
+			if i == 0 {
+				e.kind, e.label = "return", "return"
+			}
+			lay.edges = append(lay.edges, e)
+		}
+		prev = id
+	}
+	return prev
+}
+
+func (pb *pathBoxes) child(parent *box, id, kind, label string) *box {
+	id = parent.id + "_" + id
+	if b := pb.byID[id]; b != nil {
+		return b
+	}
+	b := &box{id: id, kind: kind, label: label}
+	pb.byID[id] = b
+	parent.boxes = append(parent.boxes, b)
+	return b
+}
+
+func (pb *pathBoxes) hypervisor(host string) *box {
+	if _, ok := pb.hvIdx[host]; !ok {
+		pb.hvIdx[host] = len(pb.hvIdx) + 1
+	}
+	label := "hypervisor " + host
+	if t := pb.hostTEP[host]; t != "" {
+		label += "\nTEP " + t
+	}
+	return pb.child(pb.root, fmt.Sprintf("hv%d", pb.hvIdx[host]), boxHypervisor, label)
+}
+
+func (pb *pathBoxes) tepOf(host string) string {
+	hv := pb.hypervisor(host)
+	id := hv.id + "_tep"
+	if len(hv.teps) == 0 {
+		hv.teps = append(hv.teps, tep{id: id, label: "TEP " + cmp.Or(pb.hostTEP[host], "?")})
+	}
+	return id
+}
+
+func (pb *pathBoxes) fabric() *box {
+	return pb.child(pb.root, "fabric", boxFabric, "fabric: logical switches and routers")
+}
+
+func (pb *pathBoxes) nodeBox(node string) *box {
+	parent := pb.root
+	if host := pb.nodeHost[node]; host != "" {
+		parent = pb.hypervisor(host)
+	}
+	if _, ok := pb.nodeIdx[node]; !ok {
+		pb.nodeIdx[node] = len(pb.nodeIdx) + 1
+	}
+	return pb.child(parent, fmt.Sprintf("n%d", pb.nodeIdx[node]), boxNode, "node VM "+node)
+}
+
+func (pb *pathBoxes) ovsBox(node string) *box {
+	return pb.child(pb.nodeBox(node), "ovs", boxOVS, "OVS "+cmp.Or(pb.bridges[node], "bridge"))
+}
+
+func (pb *pathBoxes) portBox(h trace.Hop) *box {
+	if host := pb.nodeHost[h.Node]; h.Node != "" && host != "" {
+		return pb.hypervisor(host)
+	}
+	return pb.fabric()
+}
+
+// where gives the box hop i is drawn in.
+func (pb *pathBoxes) where(i int) *box {
+	hops := pb.hops
+	h := hops[i]
+	switch h.Kind {
+	case trace.HopPod:
+		if h.Node == "" {
+			return pb.root
+		}
+		nb := pb.nodeBox(h.Node)
+		if h.Netns != "" && h.Netns != "root" {
+			return pb.child(nb, "ns", boxNetns, "pod netns "+h.Netns)
+		}
+		return nb
+	case trace.HopVeth, trace.HopNode, trace.HopRoute:
+		if h.Node == "" {
+			return pb.root
+		}
+		return pb.nodeBox(h.Node)
+	case trace.HopOVSPort, trace.HopMACTable, trace.HopUplink:
+		if h.Node == "" {
+			return pb.root
+		}
+		return pb.ovsBox(h.Node)
+	case trace.HopFabricPort:
+		return pb.portBox(h)
+	case trace.HopFirewall:
+		// The distributed firewall decides at the logical port next to it.
+		if i > 0 && hops[i-1].Kind == trace.HopFabricPort {
+			return pb.portBox(hops[i-1])
+		}
+		if i+1 < len(hops) && hops[i+1].Kind == trace.HopFabricPort {
+			return pb.portBox(hops[i+1])
+		}
+		return pb.fabric()
+	case trace.HopHost:
+		return pb.hypervisor(h.Name)
+	case trace.HopService, trace.HopNAT:
+		// Balanced or translated in the node's OVS (NCP), else on a fabric router.
+		if h.Router == "" && h.Node != "" {
+			return pb.ovsBox(h.Node)
+		}
+		return pb.fabric()
+	case trace.HopSwitch, trace.HopRouter, trace.HopTransport:
+		return pb.fabric()
+	}
+	return pb.root
 }
 
 // tunnelLabel says what the tunnel edge carries: the hop, encapsulation, state and MTUs.

@@ -43,21 +43,7 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 	}
 	src := cmp.Or(fw.Source, fab.f.Provider)
 	h := Hop{Kind: HopFirewall, Name: fmt.Sprintf("%s %s", portName(sp), dir), Firewall: &FirewallDetail{Direction: dir}}
-	if wk.dir == Return && wk.connectionOpen() {
-		h.Firewall.Action, h.Firewall.Connection = FirewallAllow, true
-		h.Detail = "allowed by the connection (stateful): the reply to an allowed flow is not evaluated as new"
-		for _, d := range wk.fw {
-			if d.stateful {
-				h.Evidence = append(h.Evidence, ev(d.source, "forward flow allowed by stateful rule %s", d.rule))
-			}
-		}
-		wk.add(h)
-		return
-	}
-	if wk.dir == Return && wk.forwardUnknown() {
-		h.Status, h.Firewall.Action = StatusUnknown, FirewallUnknownAction
-		h.Detail = "the forward flow's firewall decision is not known, so neither is whether this reply belongs to its connection"
-		h.Evidence = append(h.Evidence, ev(SourceEngine, "a forward firewall hop is unknown"))
+	if wk.dir == Return && wk.replyByConnection(&h) {
 		wk.add(h)
 		return
 	}
@@ -87,23 +73,7 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 			h.Detail = fmt.Sprintf("%s %s at %s: %s", fl.src, dirWord(dir), portName(sp), h.Detail)
 		}
 	default:
-		h.Firewall.Default = true
-		act := cmp.Or(fw.DefaultAction, FirewallUnknownAction)
-		if !fw.Complete {
-			act = FirewallUnknownAction
-		}
-		h.Firewall.Action = act
-		switch act {
-		case FirewallAllow:
-			h.Detail = "no rule matches: the firewall's default allows"
-		case FirewallUnknownAction:
-			h.Status = StatusUnknown
-			h.Detail = "no rule read matches, and the firewall's default (or the rest of its rules) is not known"
-		default:
-			h.Status = StatusBroken
-			h.Detail = fmt.Sprintf("no rule matches: the firewall's default %s %s at %s", act, dirWord(dir), portName(sp))
-		}
-		h.Evidence = append(h.Evidence, ev(src, "%d rules read (%s), default %s", len(fw.Rules), fw.Kind, cmp.Or(fw.DefaultAction, "not given")))
+		defaultDecision(&h, fw, src, sp, dir)
 	}
 	if wk.dir == Forward {
 		d := fwDecision{action: h.Firewall.Action}
@@ -113,6 +83,51 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 		wk.fw = append(wk.fw, d)
 	}
 	wk.add(h)
+}
+
+// replyByConnection decides a return hop from the forward decisions when they settle it: allowed
+// by an open stateful connection, or unknown because a forward decision is. It reports whether
+// they did.
+func (wk *walker) replyByConnection(h *Hop) bool {
+	if wk.connectionOpen() {
+		h.Firewall.Action, h.Firewall.Connection = FirewallAllow, true
+		h.Detail = "allowed by the connection (stateful): the reply to an allowed flow is not evaluated as new"
+		for _, d := range wk.fw {
+			if d.stateful {
+				h.Evidence = append(h.Evidence, ev(d.source, "forward flow allowed by stateful rule %s", d.rule))
+			}
+		}
+		return true
+	}
+	if wk.forwardUnknown() {
+		h.Status, h.Firewall.Action = StatusUnknown, FirewallUnknownAction
+		h.Detail = "the forward flow's firewall decision is not known, so neither is whether this reply belongs to its connection"
+		h.Evidence = append(h.Evidence, ev(SourceEngine, "a forward firewall hop is unknown"))
+		return true
+	}
+	return false
+}
+
+// defaultDecision fills h when no rule matches: the firewall's default, unknown when its rules
+// were not all read.
+func defaultDecision(h *Hop, fw *Firewall, src string, sp *SwitchPort, dir string) {
+	h.Firewall.Default = true
+	act := cmp.Or(fw.DefaultAction, FirewallUnknownAction)
+	if !fw.Complete {
+		act = FirewallUnknownAction
+	}
+	h.Firewall.Action = act
+	switch act {
+	case FirewallAllow:
+		h.Detail = "no rule matches: the firewall's default allows"
+	case FirewallUnknownAction:
+		h.Status = StatusUnknown
+		h.Detail = "no rule read matches, and the firewall's default (or the rest of its rules) is not known"
+	default:
+		h.Status = StatusBroken
+		h.Detail = fmt.Sprintf("no rule matches: the firewall's default %s %s at %s", act, dirWord(dir), portName(sp))
+	}
+	h.Evidence = append(h.Evidence, ev(src, "%d rules read (%s), default %s", len(fw.Rules), fw.Kind, cmp.Or(fw.DefaultAction, "not given")))
 }
 
 // connectionOpen: every forward firewall decision allowed the flow and one of them was stateful,

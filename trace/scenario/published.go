@@ -175,37 +175,43 @@ func nodeState(node string) trace.NodeState {
 		if p.node != node {
 			continue
 		}
-		ofport := len(ovs.Interfaces)
-		mac := PodMAC(node, p.vlan)
-		veth := HostVeth(p.ns, p.name)
-		nsName := "cni-" + p.ns + "-" + p.name
-		gw := gatewayOf(p.ns)
-		root.Links = append(root.Links, trace.Link{Index: idx, Name: veth, Kind: trace.KindVeth, MAC: fmt.Sprintf("fe:%s", mac[3:]), MTU: 1500,
-			OperState: "up", AdminUp: true, PeerIndex: 3, PeerNetnsID: ptr(idx - 9), PeerNetns: nsName, Master: "ovs-system"})
-		pn := trace.Netns{Name: nsName, Source: nl, Pod: &trace.PodRef{Namespace: p.ns, Name: p.name}}
-		pn.Links = []trace.Link{
-			{Index: 1, Name: "lo", Kind: trace.KindLoopback, MTU: 65536, OperState: "unknown", AdminUp: true},
-			{Index: 3, Name: "eth0", Kind: trace.KindVeth, MAC: mac, MTU: 1500, OperState: "up", AdminUp: true, PeerIndex: idx, PeerNetnsID: ptr(0), PeerNetns: "root"},
-		}
-		pn.Addresses = []trace.Address{{Link: "lo", CIDR: "127.0.0.1/8"}, {Link: "eth0", CIDR: p.ip + "/24"}}
-		pn.Routes = []trace.Route{
-			{Dst: "default", Gateway: gw, Dev: "eth0"},
-			{Dst: subnetOf(p.ns), Dev: "eth0", Scope: "link", Src: p.ip},
-		}
-		pn.Neighbors = []trace.Neighbor{{IP: gw, MAC: RouterMAC, Dev: "eth0", State: "REACHABLE"}}
-		st.Netns = append(st.Netns, pn)
-		ovs.Bridges[0].Ports = append(ovs.Bridges[0].Ports, veth)
-		ovs.Ports = append(ovs.Ports, trace.Port{Name: veth, Bridge: "br-int", Tag: ptr(p.vlan), Interfaces: []string{veth}})
-		ovs.Interfaces = append(ovs.Interfaces, trace.Interface{Name: veth, OFPort: ofport, MACInUse: fmt.Sprintf("fe:%s", mac[3:]), AdminState: "up", LinkState: "up",
-			ExternalIDs: map[string]string{"attached-mac": mac, "iface-id": vifID(p.ns, p.name), "ip_address": p.ip + "/24"}})
-		ovs.MACTable = append(ovs.MACTable,
-			trace.MACEntry{Bridge: "br-int", Port: fmt.Sprint(ofport), VLAN: p.vlan, MAC: mac, Age: 1},
-			trace.MACEntry{Bridge: "br-int", Port: "1", VLAN: p.vlan, MAC: RouterMAC, Age: 1})
+		st.Netns = append(st.Netns, addPod(&root, ovs, p, idx, nl))
 		idx++
 	}
 	st.Netns = append([]trace.Netns{root}, st.Netns...)
 	st.OVS = ovs
 	return st
+}
+
+// addPod wires pod p into the node: its host veth (link index idx) in root, its own netns, and its
+// OVS port, interface and learned MACs; it returns the pod's netns.
+func addPod(root *trace.Netns, ovs *trace.OVS, p podSpec, idx int, nl string) trace.Netns {
+	ofport := len(ovs.Interfaces)
+	mac := PodMAC(p.node, p.vlan)
+	veth := HostVeth(p.ns, p.name)
+	nsName := "cni-" + p.ns + "-" + p.name
+	gw := gatewayOf(p.ns)
+	root.Links = append(root.Links, trace.Link{Index: idx, Name: veth, Kind: trace.KindVeth, MAC: fmt.Sprintf("fe:%s", mac[3:]), MTU: 1500,
+		OperState: "up", AdminUp: true, PeerIndex: 3, PeerNetnsID: ptr(idx - 9), PeerNetns: nsName, Master: "ovs-system"})
+	pn := trace.Netns{Name: nsName, Source: nl, Pod: &trace.PodRef{Namespace: p.ns, Name: p.name}}
+	pn.Links = []trace.Link{
+		{Index: 1, Name: "lo", Kind: trace.KindLoopback, MTU: 65536, OperState: "unknown", AdminUp: true},
+		{Index: 3, Name: "eth0", Kind: trace.KindVeth, MAC: mac, MTU: 1500, OperState: "up", AdminUp: true, PeerIndex: idx, PeerNetnsID: ptr(0), PeerNetns: "root"},
+	}
+	pn.Addresses = []trace.Address{{Link: "lo", CIDR: "127.0.0.1/8"}, {Link: "eth0", CIDR: p.ip + "/24"}}
+	pn.Routes = []trace.Route{
+		{Dst: "default", Gateway: gw, Dev: "eth0"},
+		{Dst: subnetOf(p.ns), Dev: "eth0", Scope: "link", Src: p.ip},
+	}
+	pn.Neighbors = []trace.Neighbor{{IP: gw, MAC: RouterMAC, Dev: "eth0", State: "REACHABLE"}}
+	ovs.Bridges[0].Ports = append(ovs.Bridges[0].Ports, veth)
+	ovs.Ports = append(ovs.Ports, trace.Port{Name: veth, Bridge: "br-int", Tag: ptr(p.vlan), Interfaces: []string{veth}})
+	ovs.Interfaces = append(ovs.Interfaces, trace.Interface{Name: veth, OFPort: ofport, MACInUse: fmt.Sprintf("fe:%s", mac[3:]), AdminState: "up", LinkState: "up",
+		ExternalIDs: map[string]string{"attached-mac": mac, "iface-id": vifID(p.ns, p.name), "ip_address": p.ip + "/24"}})
+	ovs.MACTable = append(ovs.MACTable,
+		trace.MACEntry{Bridge: "br-int", Port: fmt.Sprint(ofport), VLAN: p.vlan, MAC: mac, Age: 1},
+		trace.MACEntry{Bridge: "br-int", Port: "1", VLAN: p.vlan, MAC: RouterMAC, Age: 1})
+	return pn
 }
 
 func gatewayOf(ns string) string {
