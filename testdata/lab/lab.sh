@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lab.sh: the packetwalk lab, the published NSX-T packet walk rebuilt on real OVS and OVN.
 #
-#   lab.sh up | down | status | break SCENARIO | heal | ssh-up
+#   lab.sh up | down | status | break SCENARIO | heal | ssh-up | svc-up
 #
 # A hypervisor netns runs OVN (NB, SB, northd) and an OVN chassis (its own ovsdb-server,
 # ovs-vswitchd on the userspace datapath, ovn-controller). Three node "VMs" are netns with their own
@@ -39,6 +39,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/kubelet.sh"
 # shellcheck source=lib/ssh.sh
 . "$HERE/lib/ssh.sh"
+# shellcheck source=lib/svc.sh
+. "$HERE/lib/svc.sh"
 PW_LAB_KUBE=${PW_LAB_KUBE:-1}
 export PW_LAB_QUIET=1
 
@@ -164,6 +166,7 @@ lab_down() {
 	local l name host
 	kubelet_down
 	ssh_down
+	svc_down
 	for l in "${NODES[@]}"; do
 		read -r name host <<<"$l"
 		# node.sh reads a pid file the stopping daemon may just have removed: drop that noise.
@@ -446,7 +449,10 @@ lab_break() {
 		;;
 	underlay-mtu) underlay_mtu 1500 ;;
 	netpol-acl) acl_nb ;;
-	*) lab_die "unknown scenario $1: use one of $SCENARIOS" ;;
+	*)
+		svc_status && svc_break "$1" ||
+			lab_die "unknown scenario $1: use one of $SCENARIOS, or after svc-up no-ready-endpoint missing-snat"
+		;;
 	esac
 	nbctl --wait=hv sync
 	echo "$1" >"$PW_LAB_DIR/broken"
@@ -473,6 +479,7 @@ lab_heal() {
 		;;
 	underlay-mtu) underlay_mtu "$UL_MTU" ;;
 	netpol-acl) acl_nb_del ;;
+	*) svc_heal "$b" ;;
 	esac
 	nbctl --wait=hv sync
 	rm -f "$PW_LAB_DIR/broken"
@@ -494,5 +501,6 @@ status)
 break) [ $# -eq 2 ] || usage && lab_break "$2" ;;
 heal) lab_heal ;;
 ssh-up) lab_status || lab_die "the lab is not up: run $0 up" && ssh_up && lab_log "sshd up: --node-exec '$(ssh_template)'" ;;
+svc-up) lab_status || lab_die "the lab is not up: run $0 up" && svc_up && lab_log "service default/web ($SVC_VIP, NodePort $SVC_NODE:$SVC_NODEPORT) and the way out to $EXT_HOST up" ;;
 *) usage ;;
 esac
