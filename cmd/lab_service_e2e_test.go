@@ -20,9 +20,7 @@ import (
 // answered, from which source), and what tcpdump on the external host sees (the source after SNAT).
 // Then the broken scenarios: no ready endpoint, a missing SNAT rule.
 func TestLabServiceE2E(t *testing.T) {
-	if testing.Short() {
-		t.Skip("lab test: run without -short")
-	}
+	labtest.SkipShort(t, "root, OVS, OVN and a kube-apiserver (the lab)")
 	labtest.RequireBinaries(t, "curl", "tcpdump", "python3")
 	l := startE2ELab(t)
 	l.mustScript(t, "svc-up")
