@@ -21,7 +21,7 @@ import (
 // Then the broken scenarios: no ready endpoint, a missing SNAT rule.
 func TestLabServiceE2E(t *testing.T) {
 	labtest.SkipShort(t, "root, OVS, OVN and a kube-apiserver (the lab)")
-	labtest.RequireBinaries(t, "curl", "tcpdump", "python3")
+	labtest.RequireBinaries(t, "curl", "tcpdump", "python3", "ethtool")
 	l := startE2ELab(t)
 	l.mustScript(t, "svc-up")
 	var kubeDNS e2ePod

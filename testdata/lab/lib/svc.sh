@@ -123,12 +123,22 @@ svc_kube() {
 # svc_answers NETNS URL: an HTTP GET from NETNS answers.
 svc_answers() { ip netns exec "$1" curl -s --noproxy '*' --max-time 2 -o /dev/null "$2"; }
 
+# svc_no_tx_csum NETNS: the userspace datapath's conntrack checks TCP checksums, which a veth leaves
+# to offload (partial): the pods and the external host compute theirs in full, as a NIC would.
+svc_no_tx_csum() { ip netns exec "$1" ethtool -K eth0 tx off >/dev/null; }
+
 svc_up() {
 	svc_status && return 0
+	command -v ethtool >/dev/null || lab_die "ethtool not found: install ethtool (the lab turns off TX checksum offload for conntrack)"
 	mkdir -p "$SVC_DIR"
 	svc_ext
 	svc_nb
-	local l ns pod ip node
+	local l ns pod ip node vlan
+	for l in "${PODS[@]}"; do
+		read -r ns pod ip node vlan <<<"$l"
+		svc_no_tx_csum "$N-$ns-$pod"
+	done
+	svc_no_tx_csum "$N-ext"
 	for l in "${SVC_ENDPOINTS[@]}"; do
 		read -r ns pod ip node <<<"$l"
 		svc_server "$N-$ns-$pod" "$pod"
@@ -140,6 +150,7 @@ svc_up() {
 		wait_until 20 "$pod to serve on $ip:8080" svc_answers "$N-$ns-$pod" "http://$ip:8080/"
 	done
 	wait_until 20 "the Service VIP to answer kube-dns" svc_answers "$N-kube-system-kube-dns" "http://$SVC_VIP/"
+	wait_until 20 "the NodePort to answer kube-dns" svc_answers "$N-kube-system-kube-dns" "http://$SVC_NODE:$SVC_NODEPORT/"
 	wait_until 20 "the external host to answer kube-dns" answers "$N-kube-system-kube-dns" "$EXT_HOST"
 	: >"$SVC_DIR/up"
 }
