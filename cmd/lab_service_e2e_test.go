@@ -136,7 +136,7 @@ func serviceHop(w *trace.Walk) *trace.Hop {
 	return nil
 }
 
-func natHop(w *trace.Walk, dir string) *trace.Hop {
+func natHop(w *trace.Walk, dir trace.Direction) *trace.Hop {
 	for i := range w.Hops {
 		if w.Hops[i].Kind == trace.HopNAT && w.Hops[i].Direction == dir {
 			return &w.Hops[i]
