@@ -120,6 +120,10 @@ svc_kube() {
 	kapi POST /apis/discovery.k8s.io/v1/namespaces/default/endpointslices "$(svc_slice true)" "" 409
 }
 
+# svc_reaches NETNS IP: IP answers an ICMP echo from NETNS within 8 hops (traceroute -I, as ping
+# may be missing).
+svc_reaches() { ip netns exec "$1" traceroute -I -n -q 1 -w 1 -m 8 "$2" 2>/dev/null | grep -q "^ *[0-9]*  $2 "; }
+
 # svc_answers NETNS URL: an HTTP GET from NETNS answers.
 svc_answers() { ip netns exec "$1" curl -s --noproxy '*' --max-time 2 -o /dev/null "$2"; }
 
@@ -151,7 +155,7 @@ svc_up() {
 	done
 	wait_until 20 "the Service VIP to answer kube-dns" svc_answers "$N-kube-system-kube-dns" "http://$SVC_VIP/"
 	wait_until 20 "the NodePort to answer kube-dns" svc_answers "$N-kube-system-kube-dns" "http://$SVC_NODE:$SVC_NODEPORT/"
-	wait_until 20 "the external host to answer kube-dns" answers "$N-kube-system-kube-dns" "$EXT_HOST"
+	wait_until 20 "the external host to answer kube-dns" svc_reaches "$N-kube-system-kube-dns" "$EXT_HOST"
 	: >"$SVC_DIR/up"
 }
 
