@@ -63,11 +63,17 @@ func (o *nsxOptions) Provider(g *GlobalOptions) (fabric.Provider, error) {
 	return nsx.New(nsx.Config{Manager: o.Manager, User: o.User, CAFile: o.CAFile,
 		PasswordEnv: o.PasswordEnv, PasswordFile: o.PasswordFile, Insecure: o.Insecure,
 		API: o.API, AuthMode: o.Auth, RequestTimeout: o.ReqTimeout, Deadline: o.Deadline, Retries: nsxRetries(o.Retries),
+		Hints: nsxHints,
 		Logf: func(format string, args ...any) {
 			// One "warning: " whether or not the provider's message carries its own.
 			fmt.Fprintf(g.ErrOut, "warning: %s\n", oneLine(strings.TrimPrefix(fmt.Sprintf(format, args...), "warning: ")))
 		}})
 }
+
+// nsxHints names the flags in the NSX provider's messages.
+var nsxHints = nsx.Hints{Manager: "--nsx-manager", User: "--nsx-user", PasswordFile: "--nsx-password-file",
+	CAFile: "--nsx-ca-file", Insecure: "--nsx-insecure-skip-tls-verify", API: "--nsx-api", Auth: "--nsx-auth",
+	RequestTimeout: "--nsx-request-timeout", Deadline: "--nsx-timeout", Chosen: "with --fabric nsx"}
 
 func (o *nsxOptions) Timeout() time.Duration {
 	if o.Deadline > 0 {

@@ -146,7 +146,7 @@ func (c *client) count() int {
 
 func (c *client) passwordHint() string {
 	if c.cfg.PasswordFile != "" {
-		return "the password in --nsx-password-file " + c.cfg.PasswordFile
+		return "the password in " + c.cfg.Hints.pwFile() + " " + c.cfg.PasswordFile
 	}
 	env := c.cfg.PasswordEnv
 	if env == "" {
@@ -159,8 +159,8 @@ func (c *client) refused(status int, what, msg string) error {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &authError{fmt.Sprintf("NSX Manager %s refused user %q (%d %s: %s): check --nsx-user, %s, and that the user's role may read %s",
-		c.base.Host, c.user, status, http.StatusText(status), msg, c.passwordHint(), what)}
+	return &authError{fmt.Sprintf("NSX Manager %s refused user %q (%d %s: %s): check %s, %s, and that the user's role may read %s",
+		c.base.Host, c.user, status, http.StatusText(status), msg, c.cfg.Hints.user(), c.passwordHint(), what)}
 }
 
 func (c *client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
@@ -208,7 +208,7 @@ func (c *client) login(ctx context.Context) error {
 			}
 		}
 		if sid == "" {
-			return &authError{fmt.Sprintf("NSX Manager %s answered the session login without a JSESSIONID cookie: use --nsx-auth basic", c.base.Host)}
+			return &authError{fmt.Sprintf("NSX Manager %s answered the session login without a JSESSIONID cookie: use %s", c.base.Host, c.cfg.Hints.basicAuth())}
 		}
 		c.mu.Lock()
 		c.session, c.xsrf = sid, resp.Header.Get("X-XSRF-TOKEN")
@@ -413,7 +413,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 			return he
 		}
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
-			return &notJSONError{fmt.Sprintf("NSX Manager answered GET %s with %q, not JSON: check that --nsx-manager is the NSX Manager itself, not a proxy or login page", path, resp.Header.Get("Content-Type"))}
+			return &notJSONError{fmt.Sprintf("NSX Manager answered GET %s with %q, not JSON: check that %s is the NSX Manager itself, not a proxy or login page", path, resp.Header.Get("Content-Type"), c.cfg.Hints.manager())}
 		}
 		if readErr == nil {
 			dec := json.NewDecoder(bytes.NewReader(body))
@@ -482,9 +482,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 func (c *client) pause(ctx context.Context, d time.Duration, asked bool, request string) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		if asked {
-			return &transportError{fmt.Sprintf("NSX Manager asked to wait %s before retrying %s, past the --nsx-timeout deadline (%s)", d.Round(time.Millisecond), request, c.cfg.Deadline)}
+			return &transportError{fmt.Sprintf("NSX Manager asked to wait %s before retrying %s, past %s (%s)", d.Round(time.Millisecond), request, c.cfg.Hints.deadline(), c.cfg.Deadline)}
 		}
-		return &transportError{fmt.Sprintf("retrying %s in %s would pass the --nsx-timeout deadline (%s): check the manager's load or raise --nsx-timeout", request, d.Round(time.Millisecond), c.cfg.Deadline)}
+		return &transportError{fmt.Sprintf("retrying %s in %s would pass %s (%s): check the manager's load or %s", request, d.Round(time.Millisecond), c.cfg.Hints.deadline(), c.cfg.Deadline, c.cfg.Hints.raiseDeadline())}
 	}
 	c.cfg.Logf("retrying %s in %s", request, d.Round(time.Millisecond))
 	if err := c.cfg.Sleep(ctx, d); err != nil {
@@ -501,14 +501,14 @@ func (e *transportError) Error() string { return e.msg }
 // transportError describes a request ("GET /path", loginRequest) that got no answer.
 func (c *client) transportError(ctx context.Context, request string, err error) error {
 	if ctx.Err() != nil {
-		return &transportError{fmt.Sprintf("reading %s from NSX Manager %s: the --nsx-timeout deadline (%s) passed", request, c.base.Host, c.cfg.Deadline)}
+		return &transportError{fmt.Sprintf("reading %s from NSX Manager %s: %s (%s) passed", request, c.base.Host, c.cfg.Hints.deadline(), c.cfg.Deadline)}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &transportError{fmt.Sprintf("NSX Manager %s did not answer %s within --nsx-request-timeout %s: check the manager's load or raise the timeout", c.base.Host, request, c.cfg.RequestTimeout)}
+		return &transportError{fmt.Sprintf("NSX Manager %s did not answer %s within %s %s: check the manager's load or raise the timeout", c.base.Host, request, c.cfg.Hints.reqTimeout(), c.cfg.RequestTimeout)}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &transportError{fmt.Sprintf("cannot reach NSX Manager %s (%s): %v: check --nsx-manager and, for a private CA, --nsx-ca-file", c.base.Host, request, err)}
+	return &transportError{fmt.Sprintf("cannot reach NSX Manager %s (%s): %v: check %s and, for a private CA, %s", c.base.Host, request, err, c.cfg.Hints.manager(), c.cfg.Hints.caFile())}
 }

@@ -5,22 +5,12 @@
 // Management API (/api/v1) or the Policy API (/policy/api/v1), and only ever sends GET (plus the
 // POST of /api/session/create for session auth).
 //
-// Flags cmd exposes for it (the Config fields they fill):
-//
-//	--nsx-manager URL                   Manager (https://HOST)
-//	--nsx-user NAME                     User (default admin)
-//	--nsx-password-env NAME             PasswordEnv (default NSX_PASSWORD)
-//	--nsx-password-file PATH            PasswordFile (wins over the environment variable)
-//	--nsx-ca-file PATH                  CAFile: a private CA for the manager's certificate
-//	--nsx-insecure-skip-tls-verify      Insecure (prints a warning)
-//	--nsx-api management|policy         API (default management)
-//	--nsx-auth basic|session            AuthMode (default session)
-//	--nsx-request-timeout 30s           RequestTimeout
-//	--nsx-timeout 2m                    Deadline
-//	--nsx-retries 4                     Retries
+// cmd/fabric_nsx.go fills Config from its flags and names them in Config.Hints, so messages
+// name the flags a user gives.
 package nsx
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -84,6 +74,56 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PageSize asks list APIs for pages of this size (default 1000, NSX's maximum).
 	PageSize int
+	// Hints names the caller's settings in messages.
+	Hints Hints
+}
+
+// Hints are how the caller names Config's settings in messages (cmd: its flags); empty fields
+// keep neutral words.
+type Hints struct {
+	Manager, User, PasswordFile, CAFile, Insecure, API, Auth, RequestTimeout, Deadline string
+	// Chosen follows "Manager is required": how the caller chose this provider.
+	Chosen string
+}
+
+func (h Hints) manager() string  { return cmp.Or(h.Manager, "the NSX Manager address") }
+func (h Hints) user() string     { return cmp.Or(h.User, "the NSX user") }
+func (h Hints) pwFile() string   { return cmp.Or(h.PasswordFile, "the NSX password file") }
+func (h Hints) caFile() string   { return cmp.Or(h.CAFile, "the NSX CA file") }
+func (h Hints) insecure() string { return cmp.Or(h.Insecure, "as configured") }
+func (h Hints) api() string      { return cmp.Or(h.API, "the NSX API") }
+func (h Hints) auth() string     { return cmp.Or(h.Auth, "the NSX authentication") }
+func (h Hints) reqTimeout() string {
+	return cmp.Or(h.RequestTimeout, "the request timeout")
+}
+
+// required says that Manager is missing, with how the provider was chosen if the caller said.
+func (h Hints) required() string {
+	if h.Chosen == "" {
+		return h.manager() + " is required"
+	}
+	return h.manager() + " is required " + h.Chosen
+}
+
+// basicAuth says how to choose basic authentication.
+func (h Hints) basicAuth() string {
+	if h.Auth == "" {
+		return "basic authentication"
+	}
+	return h.Auth + " basic"
+}
+
+// deadline names the overall deadline, as in "past DEADLINE (2m0s)".
+func (h Hints) deadline() string {
+	if h.Deadline == "" {
+		return "the overall deadline"
+	}
+	return "the " + h.Deadline + " deadline"
+}
+
+// raiseDeadline says how to allow more time overall.
+func (h Hints) raiseDeadline() string {
+	return "raise " + cmp.Or(h.Deadline, "the overall deadline")
 }
 
 // New checks the configuration, reads the password and returns the NSX provider.
@@ -97,14 +137,14 @@ func New(cfg Config) (fabric.Provider, error) {
 
 func newProvider(cfg Config) (*provider, error) {
 	if cfg.Manager == "" {
-		return nil, errors.New("--nsx-manager is required with --fabric nsx: give the NSX Manager's address, e.g. https://nsx.example.com")
+		return nil, errors.New(cfg.Hints.required() + ": give the NSX Manager's address, e.g. https://nsx.example.com")
 	}
 	u, err := url.Parse(cfg.Manager)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("--nsx-manager %q is not a URL: use https://HOST", cfg.Manager)
+		return nil, fmt.Errorf("%s %q is not a URL: use https://HOST", cfg.Hints.manager(), cfg.Manager)
 	}
 	if u.Scheme == "http" && cfg.HTTPClient == nil {
-		return nil, fmt.Errorf("--nsx-manager %q uses http: the NSX Manager API is served over https", cfg.Manager)
+		return nil, fmt.Errorf("%s %q uses http: the NSX Manager API is served over https", cfg.Hints.manager(), cfg.Manager)
 	}
 	u.Path, u.RawQuery = strings.TrimSuffix(u.Path, "/"), ""
 	switch cfg.API {
@@ -112,14 +152,14 @@ func newProvider(cfg Config) (*provider, error) {
 		cfg.API = APIManagement
 	case APIManagement, APIPolicy:
 	default:
-		return nil, fmt.Errorf("--nsx-api must be management or policy, got %q", cfg.API)
+		return nil, fmt.Errorf("%s must be management or policy, got %q", cfg.Hints.api(), cfg.API)
 	}
 	switch cfg.AuthMode {
 	case "":
 		cfg.AuthMode = AuthSession
 	case AuthBasic, AuthSession:
 	default:
-		return nil, fmt.Errorf("--nsx-auth must be basic or session, got %q", cfg.AuthMode)
+		return nil, fmt.Errorf("%s must be basic or session, got %q", cfg.Hints.auth(), cfg.AuthMode)
 	}
 	if cfg.User == "" {
 		cfg.User = "admin"
@@ -164,11 +204,11 @@ func newProvider(cfg Config) (*provider, error) {
 		if cfg.CAFile != "" {
 			pem, err := os.ReadFile(cfg.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("--nsx-ca-file: %w", err)
+				return nil, fmt.Errorf("%s: %w", cfg.Hints.caFile(), err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--nsx-ca-file %s holds no PEM certificate", cfg.CAFile)
+				return nil, fmt.Errorf("%s %s holds no PEM certificate", cfg.Hints.caFile(), cfg.CAFile)
 			}
 			tc.RootCAs = pool
 		}
@@ -184,7 +224,7 @@ func newProvider(cfg Config) (*provider, error) {
 		hc = &http.Client{Transport: tr}
 	}
 	if cfg.Insecure {
-		cfg.Logf("TLS verification of the NSX Manager %s is off (--nsx-insecure-skip-tls-verify): anyone on the path can read the credentials", u.Host)
+		cfg.Logf("TLS verification of the NSX Manager %s is off (%s): anyone on the path can read the credentials", u.Host, cfg.Hints.insecure())
 	}
 	// Cookies are kept per provider by the client itself; redirects are not followed to another host.
 	c := &client{base: u, hc: hc, user: cfg.User, password: pw, cfg: cfg}
@@ -195,11 +235,11 @@ func readPassword(cfg Config) (string, error) {
 	if cfg.PasswordFile != "" {
 		b, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {
-			return "", fmt.Errorf("--nsx-password-file: %w", err)
+			return "", fmt.Errorf("%s: %w", cfg.Hints.pwFile(), err)
 		}
 		pw := strings.TrimRight(string(b), "\r\n")
 		if pw == "" {
-			return "", fmt.Errorf("--nsx-password-file %s is empty: put the NSX password in it", cfg.PasswordFile)
+			return "", fmt.Errorf("%s %s is empty: put the NSX password in it", cfg.Hints.pwFile(), cfg.PasswordFile)
 		}
 		return pw, nil
 	}
@@ -209,7 +249,7 @@ func readPassword(cfg Config) (string, error) {
 	}
 	pw := os.Getenv(env)
 	if pw == "" {
-		return "", fmt.Errorf("no NSX password: set $%s or give --nsx-password-file", env)
+		return "", fmt.Errorf("no NSX password: set $%s or give %s", env, cfg.Hints.pwFile())
 	}
 	return pw, nil
 }

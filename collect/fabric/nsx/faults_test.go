@@ -173,6 +173,7 @@ func TestBadConfigIsOneClearLine(t *testing.T) {
 		{Config{Manager: "https://nsx", PasswordFile: "/nonexistent/pw"}, "--nsx-password-file"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
+			tc.cfg.Hints = cliHints
 			_, err := New(tc.cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("%+v: err %v, want %q", tc.cfg, err, tc.want)

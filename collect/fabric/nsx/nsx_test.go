@@ -49,6 +49,11 @@ func (f *fakeSleep) sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
+// cliHints are the flag names cmd gives, so the messages read as on the command line.
+var cliHints = Hints{Manager: "--nsx-manager", User: "--nsx-user", PasswordFile: "--nsx-password-file",
+	CAFile: "--nsx-ca-file", Insecure: "--nsx-insecure-skip-tls-verify", API: "--nsx-api", Auth: "--nsx-auth",
+	RequestTimeout: "--nsx-request-timeout", Deadline: "--nsx-timeout", Chosen: "with --fabric nsx"}
+
 func newTestProvider(t *testing.T, s *nsxtest.Server, mod func(*Config)) (fabric.Provider, *[]string) {
 	t.Helper()
 	t.Setenv("NSX_PASSWORD", testPassword)
@@ -56,7 +61,7 @@ func newTestProvider(t *testing.T, s *nsxtest.Server, mod func(*Config)) (fabric
 	if tr, ok := s.Client().Transport.(*http.Transport); ok {
 		tr.MaxIdleConnsPerHost = maxConcurrent // as New's own transport
 	}
-	cfg := Config{Manager: s.URL, HTTPClient: s.Client(), Sleep: (&fakeSleep{}).sleep,
+	cfg := Config{Manager: s.URL, HTTPClient: s.Client(), Sleep: (&fakeSleep{}).sleep, Hints: cliHints,
 		Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }}
 	if mod != nil {
 		mod(&cfg)

@@ -20,7 +20,7 @@ const maxRouterHops = 32
 type provider struct {
 	cfg Config
 	c   *client
-	// deadline is --nsx-timeout from the first Collect: a command that collects twice (the early
+	// deadline is Config.Deadline from the first Collect: a command that collects twice (the early
 	// read by names, then by addresses) has one deadline for all its NSX reads, not one each.
 	deadline     time.Time
 	deadlineOnce sync.Once
