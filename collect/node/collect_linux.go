@@ -33,24 +33,13 @@ type nsRef struct {
 func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, error) {
 	opts.defaults()
 	src := trace.SourceNetlink + "@" + opts.Node
-	var rootFd netns.NsHandle
-	var err error
-	if opts.RootNetns != "" {
-		rootFd, err = netns.GetFromPath(opts.RootNetns)
-	} else {
-		rootFd, err = netns.Get()
-	}
+	rootRef, err := openRoot(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot open the root network namespace: %w", err)
+		return nil, nil, err
 	}
-	rootIno, err := inodeOf(rootFd)
-	if err != nil {
-		rootFd.Close()
-		return nil, nil, fmt.Errorf("cannot stat this process's network namespace: %w", err)
-	}
-	refs := []*nsRef{{name: "root", root: true, inode: rootIno, fd: rootFd}}
+	refs := []*nsRef{rootRef}
 	var warnings []string
-	others, ws := findNamespaces(opts, rootIno)
+	others, ws := findNamespaces(opts, rootRef.inode)
 	warnings = append(warnings, ws...)
 	refs = append(refs, others...)
 	defer func() {
@@ -59,6 +48,54 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 		}
 	}()
 
+	results, handles, errs := readAll(ctx, opts, refs, src)
+	defer func() {
+		for _, h := range handles {
+			if h != nil {
+				h.Close()
+			}
+		}
+	}()
+	if errs[0] != nil {
+		return nil, warnings, fmt.Errorf("netlink in the root network namespace: %w", errs[0])
+	}
+	// Name the namespace holding each veth peer: ask each namespace which nsid it gives the others.
+	resolvePeers(refs, results, handles)
+
+	st := &trace.NodeState{Name: opts.Node}
+	for i, r := range refs {
+		if errs[i] != nil {
+			warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", r.name, vanished(errs[i])))
+			continue
+		}
+		st.Netns = append(st.Netns, *results[i])
+	}
+	trace.SortNodeNetns(st.Netns)
+	return st, warnings, nil
+}
+
+// openRoot opens the root namespace: --root-netns's path, else this process's own.
+func openRoot(opts Options) (*nsRef, error) {
+	var rootFd netns.NsHandle
+	var err error
+	if opts.RootNetns != "" {
+		rootFd, err = netns.GetFromPath(opts.RootNetns)
+	} else {
+		rootFd, err = netns.Get()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the root network namespace: %w", err)
+	}
+	rootIno, err := inodeOf(rootFd)
+	if err != nil {
+		rootFd.Close()
+		return nil, fmt.Errorf("cannot stat this process's network namespace: %w", err)
+	}
+	return &nsRef{name: "root", root: true, inode: rootIno, fd: rootFd}, nil
+}
+
+// readAll reads every namespace in refs, opts.Workers at a time; the caller closes the handles.
+func readAll(ctx context.Context, opts Options, refs []*nsRef, src string) ([]*trace.Netns, []*netlink.Handle, []error) {
 	results := make([]*trace.Netns, len(refs))
 	handles := make([]*netlink.Handle, len(refs))
 	errs := make([]error, len(refs))
@@ -89,29 +126,7 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 		}()
 	}
 	wg.Wait()
-	defer func() {
-		for _, h := range handles {
-			if h != nil {
-				h.Close()
-			}
-		}
-	}()
-	if errs[0] != nil {
-		return nil, warnings, fmt.Errorf("netlink in the root network namespace: %w", errs[0])
-	}
-	// Name the namespace holding each veth peer: ask each namespace which nsid it gives the others.
-	resolvePeers(refs, results, handles)
-
-	st := &trace.NodeState{Name: opts.Node}
-	for i, r := range refs {
-		if errs[i] != nil {
-			warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", r.name, vanished(errs[i])))
-			continue
-		}
-		st.Netns = append(st.Netns, *results[i])
-	}
-	trace.SortNodeNetns(st.Netns)
-	return st, warnings, nil
+	return results, handles, errs
 }
 
 // vanished says so when a namespace disappeared while being read.
