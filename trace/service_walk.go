@@ -16,23 +16,67 @@ import (
 // names) and sums them up: reachable when any is, the first endpoint walk's hops up to its
 // service hop as the Service walk's own.
 func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error) {
-	srcIP, ok := pickIP(src.IPs, st.vip)
-	if !ok {
-		if len(src.IPs) == 0 {
-			return nil, &RequestError{fmt.Sprintf("pod %s has no IP yet (is it running?)", req.Source)}
-		}
-		return nil, &RequestError{fmt.Sprintf("pod %s has no IP of the same family as %s", req.Source, st.vip)}
+	srcIP, err := serviceSourceIP(req, src, st)
+	if err != nil {
+		return nil, err
 	}
 	eps := ix.endpoints(st)
+	sw := &ServiceWalk{Namespace: st.svc.Namespace, Name: st.svc.Name, Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
+		Protocol: st.protocol, PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: ix.loadBalancing(st),
+		Endpoints: len(eps), Ready: countReady(eps)}
+	walkTo, err := endpointsToWalk(req, st, eps)
+	if err != nil {
+		return nil, err
+	}
+	out := &Walk{
+		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
+		Destination: Endpoint{Kind: TargetService, Namespace: st.svc.Namespace, Name: st.svc.Name, IP: st.vip.String()},
+		Service:     sw,
+	}
+	if len(walkTo) == 0 {
+		ix.walkToVIP(out, req, src, srcIP, st, eps)
+		return out, nil
+	}
+	for _, e := range walkTo {
+		ew, err := ix.walkToEndpoint(req, src, srcIP, st, e, eps)
+		if err != nil {
+			return nil, err
+		}
+		if ew.Walk.Verdict == VerdictReachable {
+			sw.Reachable++
+		}
+		sw.Walks = append(sw.Walks, ew)
+	}
+	sumServiceWalk(out, sw)
+	return out, nil
+}
+
+// serviceSourceIP picks src's address of the VIP's family, or says why there is none.
+func serviceSourceIP(req Request, src *Pod, st *svcTarget) (netip.Addr, error) {
+	srcIP, ok := pickIP(src.IPs, st.vip)
+	if ok {
+		return srcIP, nil
+	}
+	if len(src.IPs) == 0 {
+		return netip.Addr{}, &RequestError{fmt.Sprintf("pod %s has no IP yet (is it running?)", req.Source)}
+	}
+	return netip.Addr{}, &RequestError{fmt.Sprintf("pod %s has no IP of the same family as %s", req.Source, st.vip)}
+}
+
+// countReady counts the ready endpoints.
+func countReady(eps []svcEndpoint) int {
 	ready := 0
 	for _, e := range eps {
 		if e.ready {
 			ready++
 		}
 	}
-	sw := &ServiceWalk{Namespace: st.svc.Namespace, Name: st.svc.Name, Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
-		Protocol: st.protocol, PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: ix.loadBalancing(st),
-		Endpoints: len(eps), Ready: ready}
+	return ready
+}
+
+// endpointsToWalk picks the endpoints to walk to: the one req.Endpoint names (an error when it
+// names none), else every ready one.
+func endpointsToWalk(req Request, st *svcTarget, eps []svcEndpoint) ([]svcEndpoint, error) {
 	var walkTo []svcEndpoint
 	for _, e := range eps {
 		if req.Endpoint != "" {
@@ -52,37 +96,37 @@ func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error
 		}
 		return nil, &RequestError{fmt.Sprintf("--endpoint %s is not an endpoint of service %s/%s (its endpoints: %s)", req.Endpoint, st.svc.Namespace, st.svc.Name, cmp.Or(strings.Join(names, ", "), "none"))}
 	}
-	out := &Walk{
-		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
-		Destination: Endpoint{Kind: TargetService, Namespace: st.svc.Namespace, Name: st.svc.Name, IP: st.vip.String()},
-		Service:     sw,
+	return walkTo, nil
+}
+
+// walkToVIP fills out with the walk towards the address itself, broken at the service hop:
+// there is no endpoint to walk to.
+func (ix *Index) walkToVIP(out *Walk, req Request, src *Pod, srcIP netip.Addr, st *svcTarget, eps []svcEndpoint) {
+	wk := ix.newServiceWalker(src, srcIP, st, nil, eps, req)
+	wk.w.Destination = out.Destination
+	wk.walk(src, srcIP, destination{ep: out.Destination, ip: st.vip}, Request{NoReturn: true})
+	wk.placeService()
+	wk.finish()
+	out.Hops, out.Verdict, out.BrokenAt, out.Reason, out.Warnings = wk.w.Hops, wk.w.Verdict, wk.w.BrokenAt, wk.w.Reason, wk.w.Warnings
+}
+
+// walkToEndpoint walks from src through the Service to endpoint e.
+func (ix *Index) walkToEndpoint(req Request, src *Pod, srcIP netip.Addr, st *svcTarget, e svcEndpoint, eps []svcEndpoint) (EndpointWalk, error) {
+	dst, err := ix.resolveTarget(Target{Kind: TargetIP, IP: e.ip.String()})
+	if err != nil {
+		return EndpointWalk{}, err
 	}
-	if len(walkTo) == 0 {
-		// No endpoint to walk to: the walk towards the address itself, broken at the service hop.
-		wk := ix.newServiceWalker(src, srcIP, st, nil, eps, req)
-		wk.w.Destination = out.Destination
-		wk.walk(src, srcIP, destination{ep: out.Destination, ip: st.vip}, Request{NoReturn: true})
-		wk.placeService()
-		wk.finish()
-		out.Hops, out.Verdict, out.BrokenAt, out.Reason, out.Warnings = wk.w.Hops, wk.w.Verdict, wk.w.BrokenAt, wk.w.Reason, wk.w.Warnings
-		return out, nil
-	}
-	for _, e := range walkTo {
-		dst, err := ix.resolveTarget(Target{Kind: TargetIP, IP: e.ip.String()})
-		if err != nil {
-			return nil, err
-		}
-		wk := ix.newServiceWalker(src, srcIP, st, &e, eps, req)
-		wk.w.Destination = dst.ep
-		wk.walk(src, srcIP, dst, req)
-		wk.placeService()
-		wk.finish()
-		ew := EndpointWalk{Endpoint: e.String(), Pod: e.pod, Node: e.node, Ready: e.ready, Walk: *wk.w}
-		if ew.Walk.Verdict == VerdictReachable {
-			sw.Reachable++
-		}
-		sw.Walks = append(sw.Walks, ew)
-	}
+	wk := ix.newServiceWalker(src, srcIP, st, &e, eps, req)
+	wk.w.Destination = dst.ep
+	wk.walk(src, srcIP, dst, req)
+	wk.placeService()
+	wk.finish()
+	return EndpointWalk{Endpoint: e.String(), Pod: e.pod, Node: e.node, Ready: e.ready, Walk: *wk.w}, nil
+}
+
+// sumServiceWalk gives out the first endpoint walk's hops up to its service hop, the verdict over
+// all endpoint walks and every endpoint walk's warnings once.
+func sumServiceWalk(out *Walk, sw *ServiceWalk) {
 	first := sw.Walks[0].Walk
 	for i, h := range first.Hops {
 		if h.Kind == HopService {
@@ -104,7 +148,6 @@ func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error
 			}
 		}
 	}
-	return out, nil
 }
 
 // serviceVerdict: reachable when any endpoint walk is; else broken when every one is; else unknown.
@@ -318,79 +361,16 @@ func endpointList(eps []svcEndpoint) string {
 // lbEvidence checks the load balancer that must send the VIP to e: the fabric's (its VIP, the
 // backend, the backend's health) or the node's OVS (ofproto/trace), and sets the hop's status.
 func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode string) {
-	d := h.Service
 	if ix.fab == nil {
 		h.Detail += "; load balancing not checked (no fabric facts)"
 		return
 	}
-	lb, vip := ix.fabricLB(st)
-	if lb != nil {
-		d.LoadBalancer = cmp.Or(lb.Name, lb.ID)
-		lsrc := cmp.Or(lb.Source, ix.fab.f.Provider)
-		where := ""
-		if len(lb.Switches) > 0 {
-			where = " on switch " + ix.fabSwitchNames(lb.Switches)
-		}
-		if len(lb.Routers) > 0 {
-			var rs []string
-			for _, r := range lb.Routers {
-				rs = append(rs, ix.fab.routerName(r))
-			}
-			where += " on router " + strings.Join(rs, ", ")
-		}
-		var backs []string
-		var mine *LBBackend
-		for i := range vip.Backends {
-			b := &vip.Backends[i]
-			s := hostPort(b.IP, b.Port)
-			if b.Status != "" {
-				s += " " + b.Status
-			}
-			backs = append(backs, s)
-			if a, ok := parseAddr(b.IP); ok && a == e.ip && (b.Port == 0 || b.Port == e.port) {
-				mine = b
-			}
-		}
-		name := lb.Kind
-		if vip.PoolName != "" || vip.Pool != "" {
-			name += " pool " + cmp.Or(vip.PoolName, vip.Pool)
-		}
-		h.Evidence = append(h.Evidence, ev(lsrc, "%s %s%s: %s -> %s", name, d.LoadBalancer, where, hostPort(vip.IP, vip.Port), cmp.Or(strings.Join(backs, ", "), "no backends")))
-		if lb.HealthCheck != nil {
-			h.Evidence = append(h.Evidence, ev(lsrc, "health check %s %s", cmp.Or(lb.HealthCheck.Kind, "monitor"), cmp.Or(lb.HealthCheck.ID, "")))
-		}
-		switch {
-		case lb.Enabled != nil && !*lb.Enabled:
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("load balancer %s for %s is disabled", d.LoadBalancer, st.vipString())
-		case mine == nil:
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("load balancer %s does not send %s to endpoint %s (its backends: %s)", d.LoadBalancer, st.vipString(), e, cmp.Or(strings.Join(backs, ", "), "none"))
-		case mine.Status == BackendDown || mine.Status == BackendDisabled:
-			h.Status, h.Detail = StatusBroken, fmt.Sprintf("pool member %s of %s is %s%s: the load balancer sends it nothing", hostPort(mine.IP, mine.Port), d.LoadBalancer, mine.Status, paren(mine.StatusDetail))
-		}
-		for _, w := range lb.Warnings {
-			h.Evidence = append(h.Evidence, ev(lsrc, "warning: %s", w))
-		}
+	if lb, vip := ix.fabricLB(st); lb != nil {
+		ix.fabricLBEvidence(h, st, e, lb, vip)
 		return
 	}
 	if ix.fab.f.ServiceLoadBalancing == LBNodeOVS {
-		if ni := ix.states[srcNode]; ni != nil {
-			for _, t := range ni.st.OFProtoTraces {
-				if t.Dst != st.vipString() || t.Error != "" {
-					continue
-				}
-				d.LoadBalancer = cmp.Or(strings.Join(t.Groups, ","), t.Bridge)
-				h.Evidence = append(h.Evidence, ev(cmp.Or(t.Source, "ofproto@"+srcNode), "ofproto/trace %s %s: datapath actions %s", t.Bridge, t.Flow, t.DatapathActions))
-				if t.NAT != "" {
-					h.Evidence = append(h.Evidence, ev(cmp.Or(t.Source, "ofproto@"+srcNode), "conntrack DNAT to %s", t.NAT))
-					if t.NAT == e.String() || t.NAT == e.ip.String() {
-						d.ChosenBy = "ofproto/trace"
-					}
-				}
-			}
-		}
-		if d.LoadBalancer == "" {
-			h.Detail += "; balanced by the source node's OVS (OpenFlow groups): run with --ofproto-trace to see the bucket it picks"
-		}
+		ix.ovsLBEvidence(h, st, e, srcNode)
 		return
 	}
 	if len(ix.fab.f.LoadBalancers) > 0 || ix.fab.f.ServiceLoadBalancing == LBFabric {
@@ -398,6 +378,93 @@ func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode strin
 		return
 	}
 	h.Detail += "; the fabric facts hold no load balancer: load balancing not checked"
+}
+
+// fabricLBEvidence shows the fabric load balancer lb with the VIP's backends and breaks the hop
+// when it is disabled, has no backend for e, or e's backend is down.
+func (ix *Index) fabricLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, lb *LoadBalancer, vip *LBVIP) {
+	d := h.Service
+	d.LoadBalancer = cmp.Or(lb.Name, lb.ID)
+	lsrc := cmp.Or(lb.Source, ix.fab.f.Provider)
+	backs, mine := lbBackends(vip, e)
+	name := lb.Kind
+	if vip.PoolName != "" || vip.Pool != "" {
+		name += " pool " + cmp.Or(vip.PoolName, vip.Pool)
+	}
+	h.Evidence = append(h.Evidence, ev(lsrc, "%s %s%s: %s -> %s", name, d.LoadBalancer, ix.lbPlace(lb), hostPort(vip.IP, vip.Port), cmp.Or(strings.Join(backs, ", "), "no backends")))
+	if lb.HealthCheck != nil {
+		h.Evidence = append(h.Evidence, ev(lsrc, "health check %s %s", cmp.Or(lb.HealthCheck.Kind, "monitor"), cmp.Or(lb.HealthCheck.ID, "")))
+	}
+	switch {
+	case lb.Enabled != nil && !*lb.Enabled:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("load balancer %s for %s is disabled", d.LoadBalancer, st.vipString())
+	case mine == nil:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("load balancer %s does not send %s to endpoint %s (its backends: %s)", d.LoadBalancer, st.vipString(), e, cmp.Or(strings.Join(backs, ", "), "none"))
+	case mine.Status == BackendDown || mine.Status == BackendDisabled:
+		h.Status, h.Detail = StatusBroken, fmt.Sprintf("pool member %s of %s is %s%s: the load balancer sends it nothing", hostPort(mine.IP, mine.Port), d.LoadBalancer, mine.Status, paren(mine.StatusDetail))
+	}
+	for _, w := range lb.Warnings {
+		h.Evidence = append(h.Evidence, ev(lsrc, "warning: %s", w))
+	}
+}
+
+// lbPlace says where lb sits: " on switch ... on router ...", or "" when the facts do not say.
+func (ix *Index) lbPlace(lb *LoadBalancer) string {
+	where := ""
+	if len(lb.Switches) > 0 {
+		where = " on switch " + ix.fabSwitchNames(lb.Switches)
+	}
+	if len(lb.Routers) > 0 {
+		var rs []string
+		for _, r := range lb.Routers {
+			rs = append(rs, ix.fab.routerName(r))
+		}
+		where += " on router " + strings.Join(rs, ", ")
+	}
+	return where
+}
+
+// lbBackends lists vip's backends with their status and returns the one that is endpoint e (nil
+// when none is).
+func lbBackends(vip *LBVIP, e *svcEndpoint) ([]string, *LBBackend) {
+	var backs []string
+	var mine *LBBackend
+	for i := range vip.Backends {
+		b := &vip.Backends[i]
+		s := hostPort(b.IP, b.Port)
+		if b.Status != "" {
+			s += " " + b.Status
+		}
+		backs = append(backs, s)
+		if a, ok := parseAddr(b.IP); ok && a == e.ip && (b.Port == 0 || b.Port == e.port) {
+			mine = b
+		}
+	}
+	return backs, mine
+}
+
+// ovsLBEvidence shows the source node's ofproto/trace of the VIP, when one was taken: the OVS
+// groups balancing it and the conntrack DNAT it picks.
+func (ix *Index) ovsLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode string) {
+	d := h.Service
+	if ni := ix.states[srcNode]; ni != nil {
+		for _, t := range ni.st.OFProtoTraces {
+			if t.Dst != st.vipString() || t.Error != "" {
+				continue
+			}
+			d.LoadBalancer = cmp.Or(strings.Join(t.Groups, ","), t.Bridge)
+			h.Evidence = append(h.Evidence, ev(cmp.Or(t.Source, "ofproto@"+srcNode), "ofproto/trace %s %s: datapath actions %s", t.Bridge, t.Flow, t.DatapathActions))
+			if t.NAT != "" {
+				h.Evidence = append(h.Evidence, ev(cmp.Or(t.Source, "ofproto@"+srcNode), "conntrack DNAT to %s", t.NAT))
+				if t.NAT == e.String() || t.NAT == e.ip.String() {
+					d.ChosenBy = "ofproto/trace"
+				}
+			}
+		}
+	}
+	if d.LoadBalancer == "" {
+		h.Detail += "; balanced by the source node's OVS (OpenFlow groups): run with --ofproto-trace to see the bucket it picks"
+	}
 }
 
 func paren(s string) string {
