@@ -109,7 +109,24 @@ func (wk *walker) leaveBy(rid string, out *RouterPort, dst netip.Addr) {
 		return
 	}
 	rules := fab.natRules(rid)
-	var chosen *NATRule
+	chosen, skipped := chooseSNAT(fab, rules, out, src, dst)
+	if out.Kind == RouterPortUplink && wk.exit == nil {
+		wk.exit = &exitState{router: rid, port: out}
+	}
+	h := Hop{Kind: HopNAT, Router: fab.routerName(rid), Interface: rpName(out)}
+	for _, s := range skipped {
+		h.Evidence = append(h.Evidence, ev(SourceEngine, "%s", s))
+	}
+	if chosen == nil {
+		wk.noSNAT(h, rules, out, src, dst)
+		return
+	}
+	wk.snat(h, rid, chosen, out, src, dst)
+}
+
+// chooseSNAT picks the first enabled source-NAT rule of rules on port out matching src to dst,
+// and says which rules it could not evaluate.
+func chooseSNAT(fab *fabIdx, rules []*NATRule, out *RouterPort, src, dst netip.Addr) (*NATRule, []string) {
 	var skipped []string
 	for _, r := range rules {
 		if r.Disabled || !fab.appliesOn(r, out) {
@@ -127,34 +144,34 @@ func (wk *walker) leaveBy(rid string, out *RouterPort, dst netip.Addr) {
 			skipped = append(skipped, fmt.Sprintf("rule %s has match %q, not evaluated", natName(r), r.Match.Expression))
 			continue
 		}
-		chosen = r
-		break
+		return r, skipped
 	}
-	if out.Kind == RouterPortUplink && wk.exit == nil {
-		wk.exit = &exitState{router: rid, port: out}
-	}
-	routerName := fab.routerName(rid)
-	h := Hop{Kind: HopNAT, Router: routerName, Interface: rpName(out)}
-	for _, s := range skipped {
-		h.Evidence = append(h.Evidence, ev(SourceEngine, "%s", s))
-	}
-	if chosen == nil {
-		if out.Kind != RouterPortUplink || !isPrivate(src) || !hasSNAT(rules) || wk.inFabric(dst) {
-			return
-		}
-		h.Name, h.IP, h.Status = "no SNAT", src.String(), StatusBroken
-		var list []string
-		for _, r := range rules {
-			if r.Type == NATSnat || r.Type == NATDnatAndSnat {
-				list = append(list, fmt.Sprintf("%s %s -> %s", natName(r), cmp.Or(r.Match.Source, "any"), r.TranslatedIP))
-			}
-		}
-		h.Evidence = append(h.Evidence, ev(cmp.Or(rules[0].Source, fab.f.Provider), "SNAT rules on %s: %s", routerName, strings.Join(list, "; ")))
-		h.Detail = fmt.Sprintf("no SNAT rule on router %s matches source %s: the packet leaves by %s with its private address and no reply can come back", routerName, src, rpName(out))
-		wk.add(h)
+	return nil, skipped
+}
+
+// noSNAT adds the broken nat hop h when no rule translates src although the packet leaves the
+// fabric by uplink out with a private source and the router translates others.
+func (wk *walker) noSNAT(h Hop, rules []*NATRule, out *RouterPort, src, dst netip.Addr) {
+	if out.Kind != RouterPortUplink || !isPrivate(src) || !hasSNAT(rules) || wk.inFabric(dst) {
 		return
 	}
-	h.Evidence = append(h.Evidence, ev(cmp.Or(chosen.Source, fab.f.Provider), "%s", describeNAT(chosen)))
+	h.Name, h.IP, h.Status = "no SNAT", src.String(), StatusBroken
+	var list []string
+	for _, r := range rules {
+		if r.Type == NATSnat || r.Type == NATDnatAndSnat {
+			list = append(list, fmt.Sprintf("%s %s -> %s", natName(r), cmp.Or(r.Match.Source, "any"), r.TranslatedIP))
+		}
+	}
+	h.Evidence = append(h.Evidence, ev(cmp.Or(rules[0].Source, wk.ix.fab.f.Provider), "SNAT rules on %s: %s", h.Router, strings.Join(list, "; ")))
+	h.Detail = fmt.Sprintf("no SNAT rule on router %s matches source %s: the packet leaves by %s with its private address and no reply can come back", h.Router, src, rpName(out))
+	wk.add(h)
+}
+
+// snat adds the nat hop h for rule chosen of router rid and remembers the translation for the
+// return walk (a no_snat rule keeps the source and translates nothing).
+func (wk *walker) snat(h Hop, rid string, chosen *NATRule, out *RouterPort, src, dst netip.Addr) {
+	routerName := h.Router
+	h.Evidence = append(h.Evidence, ev(cmp.Or(chosen.Source, wk.ix.fab.f.Provider), "%s", describeNAT(chosen)))
 	if chosen.Type == NATNoSnat {
 		h.Name, h.IP = natName(chosen), src.String()
 		h.Detail = fmt.Sprintf("no_snat rule %s on %s: source %s kept", natName(chosen), routerName, src)
