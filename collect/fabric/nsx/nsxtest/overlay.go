@@ -100,137 +100,173 @@ func (t *Topology) addHosts(f *trace.Fabric) {
 // OriginScope is the tag NCP names a firewall object's NetworkPolicy with (nsx_ujo TAG_NP).
 const OriginScope = "ncp/network_policy"
 
+// addFirewall serves the fabric's firewall rules, section by section, as MP sections and rules and
+// as Policy security policies and rules.
 func (t *Topology) addFirewall(f *trace.Fabric) {
-	fw := t.firewall()
-	segPath := map[string]string{}
+	b := &fwBuilder{fw: t.firewall(), segPath: map[string]string{}, nsgroups: map[string]string{}, ipsets: map[string]string{}, groups: map[string]string{}}
 	for _, p := range t.SegmentPorts {
-		segPath[p.ID] = p.Path
+		b.segPath[p.ID] = p.Path
 	}
-	type sect struct {
-		id    string
-		rules []trace.FirewallRule
+	for i, sc := range fwSections(f.Firewall.Rules) {
+		b.addSection(i, sc)
 	}
-	var sects []*sect
-	for _, r := range f.Firewall.Rules {
+}
+
+// fwSect is one firewall section's rules, in order.
+type fwSect struct {
+	id    string
+	rules []trace.FirewallRule
+}
+
+// fwSections groups consecutive rules of the same section.
+func fwSections(rules []trace.FirewallRule) []*fwSect {
+	var sects []*fwSect
+	for _, r := range rules {
 		if n := len(sects); n > 0 && sects[n-1].id == r.Section {
 			sects[n-1].rules = append(sects[n-1].rules, r)
 			continue
 		}
-		sects = append(sects, &sect{id: r.Section, rules: []trace.FirewallRule{r}})
+		sects = append(sects, &fwSect{id: r.Section, rules: []trace.FirewallRule{r}})
 	}
-	// An MP NSGroup / IPSet and a Policy group per distinct set of ports or addresses.
-	nsgroups, ipsets, groups := map[string]string{}, map[string]string{}, map[string]string{}
-	mpRefs := func(ports, cidrs []string, label string) []ResourceReference {
-		var out []ResourceReference
-		if len(ports) > 0 {
-			key := strings.Join(ports, ",")
-			id, ok := nsgroups[key]
-			if !ok {
-				id = fmt.Sprintf("nsg-%d", len(nsgroups)+1)
-				nsgroups[key] = id
-				g := NSGroup{ResourceType: "NSGroup", ID: id, DisplayName: label}
-				for _, p := range ports {
-					g.Members = append(g.Members, NSGroupExpression{ResourceType: "NSGroupSimpleExpression", TargetType: "LogicalPort", TargetProperty: "id", Op: "EQUALS", Value: p})
-				}
-				fw.NSGroups = append(fw.NSGroups, g)
-			}
-			out = append(out, ResourceReference{TargetID: id, TargetType: "NSGroup", TargetDisplayName: label, IsValid: true})
-		}
-		if len(cidrs) > 0 {
-			key := strings.Join(cidrs, ",")
-			id, ok := ipsets[key]
-			if !ok {
-				id = fmt.Sprintf("ipset-%d", len(ipsets)+1)
-				ipsets[key] = id
-				fw.IPSets = append(fw.IPSets, IPSet{ResourceType: "IPSet", ID: id, DisplayName: label, IPAddresses: slices.Clone(cidrs)})
-			}
-			out = append(out, ResourceReference{TargetID: id, TargetType: "IPSet", TargetDisplayName: label, IsValid: true})
-		}
-		return out
-	}
-	policyGroups := func(ports, cidrs []string, label string) []string {
-		var out []string
-		add := func(key string, e GroupExpression) {
-			id, ok := groups[key]
-			if !ok {
-				id = fmt.Sprintf("group-%d", len(groups)+1)
-				groups[key] = id
-				fw.Groups = append(fw.Groups, Group{ResourceType: "Group", ID: id, Path: Domain + "/groups/" + id, ParentPath: Domain, DisplayName: label, Expression: []GroupExpression{e}})
-			}
-			out = append(out, Domain+"/groups/"+id)
-		}
-		if len(ports) > 0 {
-			var paths []string
+	return sects
+}
+
+// fwBuilder renders firewall sections into fw, with an MP NSGroup / IPSet and a Policy group per
+// distinct set of ports or addresses.
+type fwBuilder struct {
+	fw                       *Firewall
+	segPath                  map[string]string // segment port ID -> its Policy path
+	nsgroups, ipsets, groups map[string]string // members key -> ID
+}
+
+var (
+	fwDirection = map[string]string{trace.FirewallEgress: "OUT", trace.FirewallIngress: "IN", trace.FirewallBoth: "IN_OUT"}
+	fwAction    = map[string]string{trace.FirewallAllow: "ALLOW", trace.FirewallDrop: "DROP", trace.FirewallReject: "REJECT", trace.FirewallPass: "JUMP_TO_APPLICATION"}
+)
+
+// mpRefs references the NSGroup of ports and the IPSet of cidrs, creating them on first use.
+func (b *fwBuilder) mpRefs(ports, cidrs []string, label string) []ResourceReference {
+	var out []ResourceReference
+	if len(ports) > 0 {
+		key := strings.Join(ports, ",")
+		id, ok := b.nsgroups[key]
+		if !ok {
+			id = fmt.Sprintf("nsg-%d", len(b.nsgroups)+1)
+			b.nsgroups[key] = id
+			g := NSGroup{ResourceType: "NSGroup", ID: id, DisplayName: label}
 			for _, p := range ports {
-				paths = append(paths, segPath[p])
+				g.Members = append(g.Members, NSGroupExpression{ResourceType: "NSGroupSimpleExpression", TargetType: "LogicalPort", TargetProperty: "id", Op: "EQUALS", Value: p})
 			}
-			add("ports:"+strings.Join(ports, ","), GroupExpression{ResourceType: "PathExpression", Paths: paths})
+			b.fw.NSGroups = append(b.fw.NSGroups, g)
 		}
-		if len(cidrs) > 0 {
-			add("cidrs:"+strings.Join(cidrs, ","), GroupExpression{ResourceType: "IPAddressExpression", IPAddresses: slices.Clone(cidrs)})
-		}
-		if len(out) == 0 {
-			out = []string{"ANY"}
-		}
-		return out
+		out = append(out, ResourceReference{TargetID: id, TargetType: "NSGroup", TargetDisplayName: label, IsValid: true})
 	}
-	label := func(groups []string, fallback string) string {
-		if len(groups) > 0 {
-			return groups[0]
+	if len(cidrs) > 0 {
+		key := strings.Join(cidrs, ",")
+		id, ok := b.ipsets[key]
+		if !ok {
+			id = fmt.Sprintf("ipset-%d", len(b.ipsets)+1)
+			b.ipsets[key] = id
+			b.fw.IPSets = append(b.fw.IPSets, IPSet{ResourceType: "IPSet", ID: id, DisplayName: label, IPAddresses: slices.Clone(cidrs)})
 		}
-		return fallback
+		out = append(out, ResourceReference{TargetID: id, TargetType: "IPSet", TargetDisplayName: label, IsValid: true})
 	}
-	dir := map[string]string{trace.FirewallEgress: "OUT", trace.FirewallIngress: "IN", trace.FirewallBoth: "IN_OUT"}
-	act := map[string]string{trace.FirewallAllow: "ALLOW", trace.FirewallDrop: "DROP", trace.FirewallReject: "REJECT", trace.FirewallPass: "JUMP_TO_APPLICATION"}
-	for i, sc := range sects {
-		r0 := sc.rules[0]
-		var tags []Tag
-		if o := r0.Origin; o != nil && o.Kind == trace.OriginNetworkPolicy {
-			tags = []Tag{{ScopeCluster, ClusterName}, {ScopeProject, o.Namespace}, {OriginScope, o.Name}}
+	return out
+}
+
+// policyGroups gives the Policy group paths of ports and of cidrs, creating them on first use;
+// ANY when both are empty.
+func (b *fwBuilder) policyGroups(ports, cidrs []string, label string) []string {
+	var out []string
+	add := func(key string, e GroupExpression) {
+		id, ok := b.groups[key]
+		if !ok {
+			id = fmt.Sprintf("group-%d", len(b.groups)+1)
+			b.groups[key] = id
+			b.fw.Groups = append(b.fw.Groups, Group{ResourceType: "Group", ID: id, Path: Domain + "/groups/" + id, ParentPath: Domain, DisplayName: label, Expression: []GroupExpression{e}})
 		}
-		sec := FirewallSection{ResourceType: "FirewallSection", ID: sc.id, DisplayName: r0.SectionName, SectionType: "LAYER3", Stateful: r0.Stateful,
-			IsDefault: r0.Default, RuleCount: len(sc.rules), Tags: tags}
-		sp := SecurityPolicy{ResourceType: "SecurityPolicy", ID: sc.id, Path: Domain + "/security-policies/" + sc.id, ParentPath: Domain, DisplayName: r0.SectionName,
-			Category: "Application", SequenceNumber: 10 * (i + 1), Stateful: r0.Stateful, IsDefault: r0.Default, RuleCount: len(sc.rules), Tags: tags}
-		// NCP applies a section to the pods it selects: the first rule's scope is the section's.
-		if !r0.AppliedTo.Any {
-			sec.AppliedTos = mpRefs(r0.AppliedTo.Ports, nil, label(r0.AppliedTo.Groups, sc.id+"-applied"))
-			sp.Scope = policyGroups(r0.AppliedTo.Ports, nil, label(r0.AppliedTo.Groups, sc.id+"-applied"))
-		}
-		fw.Sections = append(fw.Sections, sec)
-		fw.Policies = append(fw.Policies, sp)
-		for j, r := range sc.rules {
-			fr := FirewallRule{ResourceType: "FirewallRule", ID: r.ID, DisplayName: r.Name, Action: act[r.Action], Direction: dir[r.Direction], IPProtocol: "IPV4_IPV6",
-				Disabled: r.Disabled, IsDefault: r.Default, SectionID: sc.id, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
-			pr := PolicyRule{ResourceType: "Rule", ID: r.ID, Path: sp.Path + "/rules/" + r.ID, ParentPath: sp.Path, DisplayName: r.Name, Action: act[r.Action],
-				Direction: dir[r.Direction], IPProtocol: "IPV4_IPV6", Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: cmp.Or(r.Priority, j+1),
-				RuleID: 1000*(i+1) + j, Disabled: r.Disabled, IsDefault: r.Default, Tags: tags, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
-			for k, sv := range r.Services {
-				proto := strings.ToUpper(sv.Protocol)
-				fr.Services = append(fr.Services, FirewallServiceRef{Service: &L4Service{ResourceType: "L4PortSetNSService", L4Protocol: proto, DestinationPorts: sv.Ports}})
-				pr.ServiceEntries = append(pr.ServiceEntries, L4Service{ResourceType: "L4PortSetServiceEntry", ID: fmt.Sprintf("%s-%d", r.ID, k), L4Protocol: proto, DestinationPorts: sv.Ports})
-			}
-			if len(pr.ServiceEntries) > 0 {
-				pr.Services = nil
-			}
-			if !r.Sources.Any {
-				fr.Sources = mpRefs(r.Sources.Ports, r.Sources.CIDRs, label(r.Sources.Groups, r.ID+"-src"))
-				pr.SourceGroups = policyGroups(r.Sources.Ports, r.Sources.CIDRs, label(r.Sources.Groups, r.ID+"-src"))
-			} else {
-				pr.SourceGroups = []string{"ANY"}
-			}
-			if !r.Destinations.Any {
-				fr.Destinations = mpRefs(r.Destinations.Ports, r.Destinations.CIDRs, label(r.Destinations.Groups, r.ID+"-dst"))
-				pr.DestinationGroups = policyGroups(r.Destinations.Ports, r.Destinations.CIDRs, label(r.Destinations.Groups, r.ID+"-dst"))
-			} else {
-				pr.DestinationGroups = []string{"ANY"}
-			}
-			if j > 0 && !slices.Equal(r.AppliedTo.Ports, r0.AppliedTo.Ports) && !r.AppliedTo.Any {
-				fr.AppliedTos = mpRefs(r.AppliedTo.Ports, nil, label(r.AppliedTo.Groups, r.ID+"-applied"))
-				pr.Scope = policyGroups(r.AppliedTo.Ports, nil, label(r.AppliedTo.Groups, r.ID+"-applied"))
-			}
-			fw.Rules[sc.id] = append(fw.Rules[sc.id], fr)
-			fw.PolicyRules = append(fw.PolicyRules, pr)
-		}
+		out = append(out, Domain+"/groups/"+id)
 	}
+	if len(ports) > 0 {
+		var paths []string
+		for _, p := range ports {
+			paths = append(paths, b.segPath[p])
+		}
+		add("ports:"+strings.Join(ports, ","), GroupExpression{ResourceType: "PathExpression", Paths: paths})
+	}
+	if len(cidrs) > 0 {
+		add("cidrs:"+strings.Join(cidrs, ","), GroupExpression{ResourceType: "IPAddressExpression", IPAddresses: slices.Clone(cidrs)})
+	}
+	if len(out) == 0 {
+		out = []string{"ANY"}
+	}
+	return out
+}
+
+// fwLabel names a group by the model's first group name, else by fallback.
+func fwLabel(groups []string, fallback string) string {
+	if len(groups) > 0 {
+		return groups[0]
+	}
+	return fallback
+}
+
+// addSection renders section sc, the i-th, as an MP section and a Policy security policy with
+// their rules.
+func (b *fwBuilder) addSection(i int, sc *fwSect) {
+	r0 := sc.rules[0]
+	var tags []Tag
+	if o := r0.Origin; o != nil && o.Kind == trace.OriginNetworkPolicy {
+		tags = []Tag{{ScopeCluster, ClusterName}, {ScopeProject, o.Namespace}, {OriginScope, o.Name}}
+	}
+	sec := FirewallSection{ResourceType: "FirewallSection", ID: sc.id, DisplayName: r0.SectionName, SectionType: "LAYER3", Stateful: r0.Stateful,
+		IsDefault: r0.Default, RuleCount: len(sc.rules), Tags: tags}
+	sp := SecurityPolicy{ResourceType: "SecurityPolicy", ID: sc.id, Path: Domain + "/security-policies/" + sc.id, ParentPath: Domain, DisplayName: r0.SectionName,
+		Category: "Application", SequenceNumber: 10 * (i + 1), Stateful: r0.Stateful, IsDefault: r0.Default, RuleCount: len(sc.rules), Tags: tags}
+	// NCP applies a section to the pods it selects: the first rule's scope is the section's.
+	if !r0.AppliedTo.Any {
+		sec.AppliedTos = b.mpRefs(r0.AppliedTo.Ports, nil, fwLabel(r0.AppliedTo.Groups, sc.id+"-applied"))
+		sp.Scope = b.policyGroups(r0.AppliedTo.Ports, nil, fwLabel(r0.AppliedTo.Groups, sc.id+"-applied"))
+	}
+	b.fw.Sections = append(b.fw.Sections, sec)
+	b.fw.Policies = append(b.fw.Policies, sp)
+	for j, r := range sc.rules {
+		b.addRule(i, j, sc, &sp, tags, r)
+	}
+}
+
+// addRule renders rule r, the j-th of the i-th section sc, as an MP rule and a Policy rule of sp.
+func (b *fwBuilder) addRule(i, j int, sc *fwSect, sp *SecurityPolicy, tags []Tag, r trace.FirewallRule) {
+	r0 := sc.rules[0]
+	fr := FirewallRule{ResourceType: "FirewallRule", ID: r.ID, DisplayName: r.Name, Action: fwAction[r.Action], Direction: fwDirection[r.Direction], IPProtocol: "IPV4_IPV6",
+		Disabled: r.Disabled, IsDefault: r.Default, SectionID: sc.id, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
+	pr := PolicyRule{ResourceType: "Rule", ID: r.ID, Path: sp.Path + "/rules/" + r.ID, ParentPath: sp.Path, DisplayName: r.Name, Action: fwAction[r.Action],
+		Direction: fwDirection[r.Direction], IPProtocol: "IPV4_IPV6", Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: cmp.Or(r.Priority, j+1),
+		RuleID: 1000*(i+1) + j, Disabled: r.Disabled, IsDefault: r.Default, Tags: tags, SourcesExcluded: r.Sources.Negate, DestinationsExcluded: r.Destinations.Negate}
+	for k, sv := range r.Services {
+		proto := strings.ToUpper(sv.Protocol)
+		fr.Services = append(fr.Services, FirewallServiceRef{Service: &L4Service{ResourceType: "L4PortSetNSService", L4Protocol: proto, DestinationPorts: sv.Ports}})
+		pr.ServiceEntries = append(pr.ServiceEntries, L4Service{ResourceType: "L4PortSetServiceEntry", ID: fmt.Sprintf("%s-%d", r.ID, k), L4Protocol: proto, DestinationPorts: sv.Ports})
+	}
+	if len(pr.ServiceEntries) > 0 {
+		pr.Services = nil
+	}
+	if !r.Sources.Any {
+		fr.Sources = b.mpRefs(r.Sources.Ports, r.Sources.CIDRs, fwLabel(r.Sources.Groups, r.ID+"-src"))
+		pr.SourceGroups = b.policyGroups(r.Sources.Ports, r.Sources.CIDRs, fwLabel(r.Sources.Groups, r.ID+"-src"))
+	} else {
+		pr.SourceGroups = []string{"ANY"}
+	}
+	if !r.Destinations.Any {
+		fr.Destinations = b.mpRefs(r.Destinations.Ports, r.Destinations.CIDRs, fwLabel(r.Destinations.Groups, r.ID+"-dst"))
+		pr.DestinationGroups = b.policyGroups(r.Destinations.Ports, r.Destinations.CIDRs, fwLabel(r.Destinations.Groups, r.ID+"-dst"))
+	} else {
+		pr.DestinationGroups = []string{"ANY"}
+	}
+	if j > 0 && !slices.Equal(r.AppliedTo.Ports, r0.AppliedTo.Ports) && !r.AppliedTo.Any {
+		fr.AppliedTos = b.mpRefs(r.AppliedTo.Ports, nil, fwLabel(r.AppliedTo.Groups, r.ID+"-applied"))
+		pr.Scope = b.policyGroups(r.AppliedTo.Ports, nil, fwLabel(r.AppliedTo.Groups, r.ID+"-applied"))
+	}
+	b.fw.Rules[sc.id] = append(b.fw.Rules[sc.id], fr)
+	b.fw.PolicyRules = append(b.fw.PolicyRules, pr)
 }
