@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -365,88 +364,103 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 	q := r.URL.Query()
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	notFound := func(what string) (any, int, string) {
-		return nil, http.StatusNotFound, fmt.Sprintf("The requested object : %s could not be found. Object identifiers are case sensitive.", what)
+	for _, rt := range []func(string, []string, url.Values) (any, int, string, bool){s.routeServices, s.routeManager, s.routePolicy, s.routeTransport, s.routeFirewall} {
+		if body, code, msg, ok := rt(p, seg, q); ok {
+			return body, code, msg
+		}
 	}
-	if body, code, msg, ok := s.routeServices(p, seg, q); ok {
-		return body, code, msg
-	}
+	return s.notFound(p)
+}
+
+// handled marks a route's answer as given.
+func handled(body any, code int, msg string) (any, int, string, bool) { return body, code, msg, true }
+
+// routeManager answers search and the MP API's switching and routing GETs; ok false: not one of them.
+func (s *Server) routeManager(p string, seg []string, q url.Values) (body any, code int, msg string, ok bool) {
 	t := s.top
 	switch {
 	case p == "/api/v1/search/query" || p == "/policy/api/v1/search/query":
 		if s.opts.NoSearch {
-			return notFound(p)
+			return handled(s.notFound(p))
 		}
 		src := s.portDocs
 		if strings.HasPrefix(p, "/policy") {
 			src = s.segDocs
 		}
-		return s.search(src, q)
+		return handled(s.search(src, q))
 	case p == "/api/v1/logical-switches":
-		return page(s, q, t.LogicalSwitches, func(LogicalSwitch) bool { return true })
+		return handled(page(s, q, t.LogicalSwitches, func(LogicalSwitch) bool { return true }))
 	case len(seg) == 4 && seg[2] == "logical-switches":
-		return one(t.LogicalSwitches, func(x LogicalSwitch) bool { return x.ID == seg[3] }, notFound, seg[3])
+		return handled(one(t.LogicalSwitches, func(x LogicalSwitch) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	case p == "/api/v1/logical-ports":
-		return page(s, q, t.LogicalPorts, func(x LogicalPort) bool { return portMatches(x, q) })
+		return handled(page(s, q, t.LogicalPorts, func(x LogicalPort) bool { return portMatches(x, q) }))
 	case len(seg) == 4 && seg[2] == "logical-ports":
 		if i, ok := s.portByID[seg[3]]; ok {
-			return t.LogicalPorts[i], 0, ""
+			return handled(t.LogicalPorts[i], 0, "")
 		}
-		return notFound(seg[3])
+		return handled(s.notFound(seg[3]))
 	case len(seg) == 5 && seg[2] == "logical-ports" && seg[4] == "state":
 		i, ok := s.portByID[seg[3]]
 		if !ok {
-			return notFound(seg[3])
+			return handled(s.notFound(seg[3]))
 		}
-		return s.portState(t.LogicalPorts[i].ID, t.LogicalPorts[i].AddressBindings, nil), 0, ""
+		return handled(s.portState(t.LogicalPorts[i].ID, t.LogicalPorts[i].AddressBindings, nil), 0, "")
 	case p == "/api/v1/fabric/vifs":
-		return s.vifs(q)
+		return handled(s.vifs(q))
 	case p == "/api/v1/edge-clusters":
-		return page(s, q, t.EdgeClusters, func(EdgeCluster) bool { return true })
+		return handled(page(s, q, t.EdgeClusters, func(EdgeCluster) bool { return true }))
 	case len(seg) == 4 && seg[2] == "edge-clusters":
-		return one(t.EdgeClusters, func(x EdgeCluster) bool { return x.ID == seg[3] }, notFound, seg[3])
+		return handled(one(t.EdgeClusters, func(x EdgeCluster) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	case p == "/api/v1/logical-routers":
-		return page(s, q, t.LogicalRouters, func(x LogicalRouter) bool { return q.Get("router_type") == "" || x.RouterType == q.Get("router_type") })
+		return handled(page(s, q, t.LogicalRouters, func(x LogicalRouter) bool { return q.Get("router_type") == "" || x.RouterType == q.Get("router_type") }))
 	case len(seg) == 4 && seg[2] == "logical-routers":
-		return one(t.LogicalRouters, func(x LogicalRouter) bool { return x.ID == seg[3] }, notFound, seg[3])
+		return handled(one(t.LogicalRouters, func(x LogicalRouter) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	case p == "/api/v1/logical-router-ports":
-		return page(s, q, t.LogicalRouterPorts, func(x LogicalRouterPort) bool { return s.rportMatches(x, q) })
+		return handled(page(s, q, t.LogicalRouterPorts, func(x LogicalRouterPort) bool { return s.rportMatches(x, q) }))
 	case len(seg) == 4 && seg[2] == "logical-router-ports":
-		return one(t.LogicalRouterPorts, func(x LogicalRouterPort) bool { return x.ID == seg[3] }, notFound, seg[3])
+		return handled(one(t.LogicalRouterPorts, func(x LogicalRouterPort) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	case len(seg) == 6 && seg[2] == "logical-routers" && seg[4] == "routing":
 		if _, ok := find(t.LogicalRouters, func(x LogicalRouter) bool { return x.ID == seg[3] }); !ok {
-			return notFound(seg[3])
+			return handled(s.notFound(seg[3]))
 		}
 		switch seg[5] {
 		case "static-routes":
-			return page(s, q, t.StaticRoutes[seg[3]], func(StaticRoute) bool { return true })
+			return handled(page(s, q, t.StaticRoutes[seg[3]], func(StaticRoute) bool { return true }))
 		case "advertisement":
 			a, ok := t.Advertisement[seg[3]]
 			if !ok {
-				return notFound("advertisement of " + seg[3])
+				return handled(s.notFound("advertisement of " + seg[3]))
 			}
-			return a, 0, ""
+			return handled(a, 0, "")
 		case "route-table":
-			return s.routeTable(seg[3], q)
+			return handled(s.routeTable(seg[3], q))
 		}
+	}
+	return nil, 0, "", false
+}
+
+// routePolicy answers the Policy API's segment and tier-0/tier-1 GETs; ok false: not one of them.
+func (s *Server) routePolicy(p string, seg []string, q url.Values) (body any, code int, msg string, ok bool) {
+	t := s.top
+	switch {
 	case p == "/policy/api/v1/infra/segments":
-		return page(s, q, t.Segments, func(Segment) bool { return true })
+		return handled(page(s, q, t.Segments, func(Segment) bool { return true }))
 	case len(seg) == 6 && seg[4] == "segments":
-		return one(t.Segments, func(x Segment) bool { return x.ID == seg[5] }, notFound, seg[5])
+		return handled(one(t.Segments, func(x Segment) bool { return x.ID == seg[5] }, s.notFound, seg[5]))
 	case len(seg) == 7 && seg[4] == "segments" && seg[6] == "ports":
 		parent := "/infra/segments/" + seg[5]
-		return page(s, q, t.SegmentPorts, func(x SegmentPort) bool { return x.ParentPath == parent })
+		return handled(page(s, q, t.SegmentPorts, func(x SegmentPort) bool { return x.ParentPath == parent }))
 	case len(seg) == 8 && seg[4] == "segments" && seg[6] == "ports":
 		path := "/infra/segments/" + seg[5] + "/ports/" + seg[7]
 		if i, ok := s.segByPath[path]; ok {
-			return t.SegmentPorts[i], 0, ""
+			return handled(t.SegmentPorts[i], 0, "")
 		}
-		return notFound(path)
+		return handled(s.notFound(path))
 	case len(seg) == 9 && seg[4] == "segments" && seg[6] == "ports" && seg[8] == "state":
 		path := "/infra/segments/" + seg[5] + "/ports/" + seg[7]
 		i, ok := s.segByPath[path]
 		if !ok {
-			return notFound(path)
+			return handled(s.notFound(path))
 		}
 		var bs []PacketAddressClassifier
 		for _, b := range t.SegmentPorts[i].AddressBindings {
@@ -454,42 +468,37 @@ func (s *Server) route(r *http.Request) (any, int, string) {
 		}
 		st := s.portState(seg[7], nil, bs)
 		st.ID = "" // SegmentPortState has no id
-		return st, 0, ""
+		return handled(st, 0, "")
 	case p == "/policy/api/v1/infra/tier-0s":
-		return page(s, q, t.Tier0s, func(Tier0) bool { return true })
+		return handled(page(s, q, t.Tier0s, func(Tier0) bool { return true }))
 	case p == "/policy/api/v1/infra/tier-1s":
-		return page(s, q, t.Tier1s, func(Tier1) bool { return true })
+		return handled(page(s, q, t.Tier1s, func(Tier1) bool { return true }))
 	case len(seg) == 6 && seg[4] == "tier-0s":
-		return one(t.Tier0s, func(x Tier0) bool { return x.ID == seg[5] }, notFound, seg[5])
+		return handled(one(t.Tier0s, func(x Tier0) bool { return x.ID == seg[5] }, s.notFound, seg[5]))
 	case len(seg) == 6 && seg[4] == "tier-1s":
-		return one(t.Tier1s, func(x Tier1) bool { return x.ID == seg[5] }, notFound, seg[5])
+		return handled(one(t.Tier1s, func(x Tier1) bool { return x.ID == seg[5] }, s.notFound, seg[5]))
 	case len(seg) == 7 && (seg[4] == "tier-0s" || seg[4] == "tier-1s") && seg[6] == "static-routes":
 		parent := "/infra/" + seg[4] + "/" + seg[5]
-		return page(s, q, t.PolicyRoutes, func(x StaticRoutes) bool { return x.ParentPath == parent })
+		return handled(page(s, q, t.PolicyRoutes, func(x StaticRoutes) bool { return x.ParentPath == parent }))
 	case len(seg) == 7 && seg[4] == "tier-0s" && seg[6] == "locale-services":
 		parent := "/infra/tier-0s/" + seg[5]
-		return page(s, q, t.LocaleServices, func(x LocaleServices) bool { return x.ParentPath == parent })
+		return handled(page(s, q, t.LocaleServices, func(x LocaleServices) bool { return x.ParentPath == parent }))
 	case len(seg) == 8 && seg[4] == "tier-0s" && seg[6] == "locale-services":
 		path := "/infra/tier-0s/" + seg[5] + "/locale-services/" + seg[7]
-		return one(t.LocaleServices, func(x LocaleServices) bool { return x.Path == path }, notFound, path)
+		return handled(one(t.LocaleServices, func(x LocaleServices) bool { return x.Path == path }, s.notFound, path))
 	case len(seg) == 9 && seg[4] == "tier-0s" && seg[6] == "locale-services" && seg[8] == "interfaces":
 		parent := "/infra/tier-0s/" + seg[5] + "/locale-services/" + seg[7]
-		return page(s, q, t.Tier0Uplinks, func(x Tier0Interface) bool { return x.ParentPath == parent })
+		return handled(page(s, q, t.Tier0Uplinks, func(x Tier0Interface) bool { return x.ParentPath == parent }))
 	case p == "/policy/api/v1/infra/realized-state/realized-entities":
 		ip := q.Get("intent_path")
 		id, ok := t.RealizedRouter[ip]
 		if !ok {
-			return notFound(ip)
+			return handled(s.notFound(ip))
 		}
-		return page(s, q, []RealizedEntity{{ResourceType: "GenericPolicyRealizedResource", ID: "realized-" + id, EntityType: "RealizedLogicalRouter",
-			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}, func(RealizedEntity) bool { return true })
+		return handled(page(s, q, []RealizedEntity{{ResourceType: "GenericPolicyRealizedResource", ID: "realized-" + id, EntityType: "RealizedLogicalRouter",
+			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}, func(RealizedEntity) bool { return true }))
 	}
-	for _, r := range []func(string, []string, url.Values) (any, int, string, bool){s.routeTransport, s.routeFirewall} {
-		if body, code, msg, ok := r(p, seg, q); ok {
-			return body, code, msg
-		}
-	}
-	return notFound(p)
+	return nil, 0, "", false
 }
 
 // portState is a port's state: the learned bindings of a VM NIC (PortStates), else its configured
