@@ -208,33 +208,13 @@ func (s *Server) ResetCounters() {
 	s.rejected.Store(0)
 }
 
+// serve answers one request the way a manager does: after any latency and injected fault, a
+// login, a refusal of writes and of bad credentials, or the routed GET's JSON.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	s.mu.Lock()
-	s.byPath[r.URL.Path]++
-	lat := s.latency
-	var fault *Fault
-	for _, fr := range s.faults {
-		path, query, _ := strings.Cut(fr.prefix, "?")
-		if fr.left > 0 && strings.HasPrefix(r.URL.Path, path) && strings.Contains(r.URL.RawQuery, query) {
-			fr.left--
-			f := fr.f
-			fault = &f
-			break
-		}
-	}
-	s.mu.Unlock()
-	if fault != nil && fault.Delay > 0 {
-		lat += fault.Delay
-	}
-	if lat > 0 {
-		select {
-		case <-time.After(lat):
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		}
+	lat, fault := s.takeFault(r)
+	if !s.wait(r, lat) {
+		return
 	}
 	if r.Method == http.MethodPost && r.URL.Path == "/api/session/create" {
 		if fault != nil && fault.Status != 0 {
@@ -259,21 +239,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fault != nil && fault.Status != 0 {
-		if fault.RetryAfter != "" {
-			w.Header().Set("Retry-After", fault.RetryAfter)
-		}
-		code, msg := fault.ErrorCode, http.StatusText(fault.Status)
-		switch code {
-		case 0:
-			code = 100
-		case ErrIndexingInProgress:
-			msg = "Indexing is in progress. Please try again later."
-		case ErrSearchTimeout:
-			msg = "Search request timed out. Please try again."
-		case ErrIndexOutOfSync:
-			msg = "Search index is out of sync. Please try again later."
-		}
-		s.failWith(w, fault.Status, ErrorBody{ErrorCode: code, ErrorMessage: msg, ModuleName: "common-services", RelatedErrors: fault.Related})
+		s.failFault(w, fault)
 		return
 	}
 	body, code, msg := s.route(r)
@@ -285,6 +251,68 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, code, 202, msg)
 		return
 	}
+	s.write(w, body, fault)
+}
+
+// takeFault counts the request and takes the first armed fault matching it, if any; it returns
+// the latency to add before answering.
+func (s *Server) takeFault(r *http.Request) (time.Duration, *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byPath[r.URL.Path]++
+	lat := s.latency
+	var fault *Fault
+	for _, fr := range s.faults {
+		path, query, _ := strings.Cut(fr.prefix, "?")
+		if fr.left > 0 && strings.HasPrefix(r.URL.Path, path) && strings.Contains(r.URL.RawQuery, query) {
+			fr.left--
+			f := fr.f
+			fault = &f
+			break
+		}
+	}
+	if fault != nil && fault.Delay > 0 {
+		lat += fault.Delay
+	}
+	return lat, fault
+}
+
+// wait sleeps lat; false when the client gave up or the server closed meanwhile.
+func (s *Server) wait(r *http.Request, lat time.Duration) bool {
+	if lat <= 0 {
+		return true
+	}
+	select {
+	case <-time.After(lat):
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// failFault answers with the injected fault's status and the error body NSX gives for its code.
+func (s *Server) failFault(w http.ResponseWriter, fault *Fault) {
+	if fault.RetryAfter != "" {
+		w.Header().Set("Retry-After", fault.RetryAfter)
+	}
+	code, msg := fault.ErrorCode, http.StatusText(fault.Status)
+	switch code {
+	case 0:
+		code = 100
+	case ErrIndexingInProgress:
+		msg = "Indexing is in progress. Please try again later."
+	case ErrSearchTimeout:
+		msg = "Search request timed out. Please try again."
+	case ErrIndexOutOfSync:
+		msg = "Search index is out of sync. Please try again later."
+	}
+	s.failWith(w, fault.Status, ErrorBody{ErrorCode: code, ErrorMessage: msg, ModuleName: "common-services", RelatedErrors: fault.Related})
+}
+
+// write answers with body as JSON, or as the fault's wrong content type or truncated body.
+func (s *Server) write(w http.ResponseWriter, body any, fault *Fault) {
 	b, _ := json.Marshal(body)
 	ct := "application/json"
 	if fault != nil && fault.ContentType != "" {
