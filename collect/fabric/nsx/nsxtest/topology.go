@@ -99,12 +99,6 @@ func FromFabric(f *trace.Fabric) *Topology {
 			parents[p.ParentVIF] = true
 		}
 	}
-	swPortOfRP := map[string]string{}
-	for _, p := range f.SwitchPorts {
-		if p.RouterPort != "" {
-			swPortOfRP[p.RouterPort] = p.ID
-		}
-	}
 	for _, s := range f.Switches {
 		t.LogicalSwitches = append(t.LogicalSwitches, LogicalSwitch{ResourceType: "LogicalSwitch", ID: s.ID, DisplayName: s.Name,
 			AdminState: "UP", TransportZoneID: "tz-overlay", Tags: []Tag{{ScopeCluster, ClusterName}}})
@@ -114,6 +108,18 @@ func FromFabric(f *trace.Fabric) *Topology {
 		t.LogicalPorts = append(t.LogicalPorts, logicalPort(p, parents, tagged))
 		t.addVMNIC(p)
 	}
+	t.addRouters(f)
+	rpByAddr := t.addRouterPorts(f, tier)
+	t.addRoutes(f, rpByAddr)
+	t.addPolicy(f, parents, tier, tagged)
+	t.addServices(f)
+	t.addOverlay(f)
+	return t
+}
+
+// addRouters serves the edge cluster and a logical router per router (a tier-1 with an empty
+// advertisement config).
+func (t *Topology) addRouters(f *trace.Fabric) {
 	edges := EdgeCluster{ResourceType: "EdgeCluster", ID: EdgeClusterID, DisplayName: "edge-cluster", MemberNodeType: "EDGE_NODE"}
 	for i, tn := range EdgeNodes {
 		edges.Members = append(edges.Members, EdgeClusterMember{MemberIndex: i, TransportNodeID: tn, DisplayName: tn})
@@ -127,6 +133,17 @@ func FromFabric(f *trace.Fabric) *Topology {
 		t.LogicalRouters = append(t.LogicalRouters, lr)
 		if r.Tier == trace.Tier1 {
 			t.Advertisement[r.ID] = AdvertisementConfig{ResourceType: "AdvertisementConfig", LogicalRouterID: r.ID}
+		}
+	}
+}
+
+// addRouterPorts serves the router ports, linked to their switch ports and tier-0 peers; it
+// returns the router port owning each address.
+func (t *Topology) addRouterPorts(f *trace.Fabric, tier map[string]string) map[string]trace.RouterPort {
+	swPortOfRP := map[string]string{}
+	for _, p := range f.SwitchPorts {
+		if p.RouterPort != "" {
+			swPortOfRP[p.RouterPort] = p.ID
 		}
 	}
 	rpByAddr := map[string]trace.RouterPort{}
@@ -161,6 +178,12 @@ func FromFabric(f *trace.Fabric) *Topology {
 		}
 		t.LogicalRouterPorts = append(t.LogicalRouterPorts, lrp)
 	}
+	return rpByAddr
+}
+
+// addRoutes serves routes as what they come from: static routes, advertisement config (an
+// advertised route's owner router) and route tables (runtime routes).
+func (t *Topology) addRoutes(f *trace.Fabric, rpByAddr map[string]trace.RouterPort) {
 	for i, r := range f.Routes {
 		switch r.Origin {
 		case trace.OriginStatic, "":
@@ -181,10 +204,6 @@ func FromFabric(f *trace.Fabric) *Topology {
 			t.RouteTables[r.Router] = append(t.RouteTables[r.Router], RouteEntry{Network: r.Prefix, NextHop: r.NextHop, RouteType: "t0s", AdminDistance: 1})
 		}
 	}
-	t.addPolicy(f, parents, tier, tagged)
-	t.addServices(f)
-	t.addOverlay(f)
-	return t
 }
 
 // withAttachments gives every VIF an attachment id (a VM NIC always has one): the inventory
