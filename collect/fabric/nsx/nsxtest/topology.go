@@ -342,12 +342,16 @@ func portTags(p trace.SwitchPort, tagged map[string]bool) []Tag {
 // segment ports with CHILD attachments, tier-0s and tier-1s, static routes and T0 uplinks. Router
 // links are not Policy objects: their realized logical routers are mapped in RealizedRouter.
 func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[string]string, tagged map[string]bool) {
-	byAttach := map[string]trace.SwitchPort{}
-	for _, p := range f.SwitchPorts {
-		if p.AttachmentID != "" {
-			byAttach[p.AttachmentID] = p
-		}
-	}
+	t.addSegments(f, tier)
+	t.addSegmentPorts(f, parents, tagged)
+	t.addPolicyRouters(f, tier)
+	t.addPolicyRoutes(tier)
+	t.addTier0Uplinks(f, tier)
+}
+
+// addSegments serves a segment per switch, connected to the router its downlink is on, with the
+// downlink's networks as gateway subnets.
+func (t *Topology) addSegments(f *trace.Fabric, tier map[string]string) {
 	downOf := map[string]trace.RouterPort{}
 	for _, p := range f.SwitchPorts {
 		if p.RouterPort == "" {
@@ -370,6 +374,17 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 			}
 		}
 		t.Segments = append(t.Segments, seg)
+	}
+}
+
+// addSegmentPorts serves a segment port per switch port but router ports, with its attachment
+// (INDEPENDENT, PARENT or CHILD) and, unless a VM NIC's, its address bindings.
+func (t *Topology) addSegmentPorts(f *trace.Fabric, parents map[string]bool, tagged map[string]bool) {
+	byAttach := map[string]trace.SwitchPort{}
+	for _, p := range f.SwitchPorts {
+		if p.AttachmentID != "" {
+			byAttach[p.AttachmentID] = p
+		}
 	}
 	for _, p := range f.SwitchPorts {
 		if p.Type == trace.PortRouter {
@@ -398,6 +413,11 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 		}
 		t.SegmentPorts = append(t.SegmentPorts, sp)
 	}
+}
+
+// addPolicyRouters serves tier-0s (with their locale services) and tier-1s (with their tier-0
+// and advertisement) and maps each one's path to its realized logical router.
+func (t *Topology) addPolicyRouters(f *trace.Fabric, tier map[string]string) {
 	for _, r := range f.Routers {
 		path := routerPath(r.ID, tier)
 		t.RealizedRouter[path] = r.ID
@@ -424,6 +444,10 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 			t.Tier1s = append(t.Tier1s, t1)
 		}
 	}
+}
+
+// addPolicyRoutes serves the static routes as Policy static routes, in path order.
+func (t *Topology) addPolicyRoutes(tier map[string]string) {
 	for rid, srs := range t.StaticRoutes {
 		for _, sr := range srs {
 			pr := StaticRoutes{ResourceType: "StaticRoutes", ID: sr.ID, Path: routerPath(rid, tier) + "/static-routes/" + sr.ID, ParentPath: routerPath(rid, tier), Network: sr.Network}
@@ -436,6 +460,10 @@ func (t *Topology) addPolicy(f *trace.Fabric, parents map[string]bool, tier map[
 		}
 	}
 	sort.Slice(t.PolicyRoutes, func(i, j int) bool { return t.PolicyRoutes[i].Path < t.PolicyRoutes[j].Path })
+}
+
+// addTier0Uplinks serves each tier-0 uplink as an EXTERNAL interface of its locale services.
+func (t *Topology) addTier0Uplinks(f *trace.Fabric, tier map[string]string) {
 	for _, rp := range f.RouterPorts {
 		if rp.Kind != trace.RouterPortUplink || tier[rp.Router] != trace.Tier0 {
 			continue
