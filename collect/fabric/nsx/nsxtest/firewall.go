@@ -2,7 +2,6 @@ package nsxtest
 
 import (
 	"cmp"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -369,33 +368,36 @@ func (s *Server) routeFirewall(p string, seg []string, q url.Values) (body any, 
 	if fw == nil {
 		fw = &Firewall{}
 	}
-	nf := func(what string) (any, int, string, bool) {
-		return nil, 404, fmt.Sprintf("The requested object : %s could not be found. Object identifiers are case sensitive.", what), true
+	if body, code, msg, ok = s.routeMPFirewall(fw, p, seg, q); ok {
+		return body, code, msg, ok
 	}
-	done := func(b any, c int, m string) (any, int, string, bool) { return b, c, m, true }
-	dom := "/policy/api/v1" + Domain
+	return s.routePolicyFirewall(fw, p, q)
+}
+
+// routeMPFirewall answers the MP API's firewall sections, NSGroups and IPSets; ok false: not one of them.
+func (s *Server) routeMPFirewall(fw *Firewall, p string, seg []string, q url.Values) (body any, code int, msg string, ok bool) {
 	switch {
 	case p == "/api/v1/firewall/sections":
 		at, deep := q.Get("applied_tos"), q.Get("deep_search") == "true"
-		return done(page(s, q, fw.Sections, func(x FirewallSection) bool {
+		return handled(page(s, q, fw.Sections, func(x FirewallSection) bool {
 			return (q.Get("type") == "" || x.SectionType == q.Get("type")) && (at == "" || s.sectionApplies(x, at, deep))
 		}))
 	case len(seg) == 5 && seg[2] == "firewall" && seg[3] == "sections":
-		return done(one(fw.Sections, func(x FirewallSection) bool { return x.ID == seg[4] }, func(w string) (any, int, string) { b, c, m, _ := nf(w); return b, c, m }, seg[4]))
+		return handled(one(fw.Sections, func(x FirewallSection) bool { return x.ID == seg[4] }, s.notFound, seg[4]))
 	case len(seg) == 6 && seg[2] == "firewall" && seg[3] == "sections" && seg[5] == "rules":
 		if _, found := find(fw.Sections, func(x FirewallSection) bool { return x.ID == seg[4] }); !found {
-			return nf(seg[4])
+			return handled(s.notFound(seg[4]))
 		}
-		return done(page(s, q, fw.Rules[seg[4]], func(FirewallRule) bool { return true }))
+		return handled(page(s, q, fw.Rules[seg[4]], func(FirewallRule) bool { return true }))
 	case p == "/api/v1/ns-groups":
-		return done(page(s, q, fw.NSGroups, func(NSGroup) bool { return true }))
+		return handled(page(s, q, fw.NSGroups, func(NSGroup) bool { return true }))
 	case len(seg) >= 4 && len(seg) <= 5 && seg[2] == "ns-groups":
 		g, found := find(fw.NSGroups, func(x NSGroup) bool { return x.ID == seg[3] })
 		if !found {
-			return nf(seg[3])
+			return handled(s.notFound(seg[3]))
 		}
 		if len(seg) == 4 {
-			return done(g, 0, "")
+			return handled(g, 0, "")
 		}
 		switch seg[4] {
 		case "effective-logical-port-members":
@@ -403,59 +405,68 @@ func (s *Server) routeFirewall(p string, seg []string, q url.Values) (body any, 
 			for _, lp := range s.nsgroupPorts(g) {
 				refs = append(refs, ResourceReference{TargetID: lp.ID, TargetType: "LogicalPort", TargetDisplayName: cmp.Or(lp.DisplayName, lp.ID), IsValid: true})
 			}
-			return done(pageOf(s, q, refs))
+			return handled(pageOf(s, q, refs))
 		case "effective-ip-address-members":
-			return done(pageOf(s, q, s.nsgroupIPs(g)))
+			return handled(pageOf(s, q, s.nsgroupIPs(g)))
 		}
-		return nf(p)
+		return handled(s.notFound(p))
 	case p == "/api/v1/ip-sets":
-		return done(page(s, q, fw.IPSets, func(IPSet) bool { return true }))
+		return handled(page(s, q, fw.IPSets, func(IPSet) bool { return true }))
 	case len(seg) == 4 && seg[2] == "ip-sets":
-		return done(one(fw.IPSets, func(x IPSet) bool { return x.ID == seg[3] }, func(w string) (any, int, string) { b, c, m, _ := nf(w); return b, c, m }, seg[3]))
+		return handled(one(fw.IPSets, func(x IPSet) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
+	}
+	return nil, 0, "", false
+}
+
+// routePolicyFirewall answers the Policy API's security policies, groups and group associations;
+// ok false: not one of them.
+func (s *Server) routePolicyFirewall(fw *Firewall, p string, q url.Values) (body any, code int, msg string, ok bool) {
+	dom := "/policy/api/v1" + Domain
+	switch {
 	case p == dom+"/security-policies":
-		return done(pageOf(s, q, fw.Policies))
+		return handled(pageOf(s, q, fw.Policies))
 	case strings.HasPrefix(p, dom+"/security-policies/"):
 		rest := strings.Split(strings.TrimPrefix(p, dom+"/security-policies/"), "/")
 		sp, found := find(fw.Policies, func(x SecurityPolicy) bool { return x.ID == rest[0] })
 		if !found {
-			return nf(Domain + "/security-policies/" + rest[0])
+			return handled(s.notFound(Domain + "/security-policies/" + rest[0]))
 		}
 		switch {
 		case len(rest) == 1:
-			return done(sp, 0, "")
+			return handled(sp, 0, "")
 		case len(rest) == 2 && rest[1] == "rules":
-			return done(page(s, q, fw.PolicyRules, func(r PolicyRule) bool { return r.ParentPath == sp.Path }))
+			return handled(page(s, q, fw.PolicyRules, func(r PolicyRule) bool { return r.ParentPath == sp.Path }))
 		case len(rest) == 3 && rest[1] == "rules":
-			return done(one(fw.PolicyRules, func(r PolicyRule) bool { return r.Path == sp.Path+"/rules/"+rest[2] },
-				func(w string) (any, int, string) { b, c, m, _ := nf(w); return b, c, m }, sp.Path+"/rules/"+rest[2]))
+			return handled(one(fw.PolicyRules, func(r PolicyRule) bool { return r.Path == sp.Path+"/rules/"+rest[2] },
+				s.notFound, sp.Path+"/rules/"+rest[2]))
 		}
-		return nf(p)
+		return handled(s.notFound(p))
 	case p == dom+"/groups":
-		return done(pageOf(s, q, fw.Groups))
+		return handled(pageOf(s, q, fw.Groups))
 	case strings.HasPrefix(p, dom+"/groups/"):
 		rest := strings.Split(strings.TrimPrefix(p, dom+"/groups/"), "/")
 		g, found := find(fw.Groups, func(x Group) bool { return x.ID == rest[0] })
 		if !found {
-			return nf(Domain + "/groups/" + rest[0])
+			return handled(s.notFound(Domain + "/groups/" + rest[0]))
 		}
 		switch {
 		case len(rest) == 1:
-			return done(g, 0, "")
+			return handled(g, 0, "")
 		case len(rest) == 3 && rest[1] == "members" && rest[2] == "segment-ports":
 			var out []GroupMember
 			for _, sp := range s.groupPorts(g) {
 				out = append(out, GroupMember{ID: sp.ID, Path: sp.Path, DisplayName: cmp.Or(sp.DisplayName, sp.ID)})
 			}
-			return done(pageOf(s, q, out))
+			return handled(pageOf(s, q, out))
 		case len(rest) == 3 && rest[1] == "members" && rest[2] == "ip-addresses":
-			return done(pageOf(s, q, s.groupIPs(g)))
+			return handled(pageOf(s, q, s.groupIPs(g)))
 		}
-		return nf(p)
+		return handled(s.notFound(p))
 	case p == "/policy/api/v1/infra/group-associations":
 		ip := q.Get("intent_path")
 		if ip == "" {
 			// The wording is ours: no captured refusal was at hand.
-			return done(nil, 400, "Query parameter intent_path is required.")
+			return handled(nil, 400, "Query parameter intent_path is required.")
 		}
 		var out []GroupAssociation
 		for _, g := range fw.Groups {
@@ -463,7 +474,7 @@ func (s *Server) routeFirewall(p string, seg []string, q url.Values) (body any, 
 				out = append(out, GroupAssociation{TargetID: g.Path, TargetType: "Group", TargetDisplayName: g.DisplayName, Path: g.Path, IsValid: true})
 			}
 		}
-		return done(pageOf(s, q, out))
+		return handled(pageOf(s, q, out))
 	}
 	return nil, 0, "", false
 }
