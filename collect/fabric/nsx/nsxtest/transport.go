@@ -311,19 +311,7 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 			rest = seg[10]
 		}
 	case p == "/api/v1/host-switch-profiles" || p == "/policy/api/v1/infra/host-switch-profiles":
-		// hostswitch_profile_type: UplinkHostSwitchProfile (MP), PolicyUplinkHostSwitchProfile (Policy).
-		policy := strings.HasPrefix(p, "/policy/")
-		var out []UplinkProfile
-		for _, x := range tr.Profiles {
-			if policy {
-				x = policyProfile(x)
-			}
-			if t := q.Get("hostswitch_profile_type"); t == "" || t == x.ResourceType {
-				out = append(out, x)
-			}
-		}
-		b, c, m := pageOf(s, q, out)
-		return b, c, m, true
+		return handled(s.uplinkProfiles(tr, p, q))
 	case len(seg) == 4 && seg[2] == "host-switch-profiles":
 		if x, found := find(tr.Profiles, func(x UplinkProfile) bool { return x.ID == seg[3] }); found {
 			return x, 0, "", true
@@ -337,9 +325,30 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 	default:
 		return nil, 0, "", false
 	}
+	return s.transportNode(tr, p, id, rest, q)
+}
+
+// uplinkProfiles lists the uplink profiles in p's API, filtered by hostswitch_profile_type.
+func (s *Server) uplinkProfiles(tr *Transport, p string, q url.Values) (any, int, string) {
+	// hostswitch_profile_type: UplinkHostSwitchProfile (MP), PolicyUplinkHostSwitchProfile (Policy).
+	policy := strings.HasPrefix(p, "/policy/")
+	var out []UplinkProfile
+	for _, x := range tr.Profiles {
+		if policy {
+			x = policyProfile(x)
+		}
+		if t := q.Get("hostswitch_profile_type"); t == "" || t == x.ResourceType {
+			out = append(out, x)
+		}
+	}
+	return pageOf(s, q, out)
+}
+
+// transportNode answers transport node id in p's API, or its "state" or "tunnels" (rest).
+func (s *Server) transportNode(tr *Transport, p, id, rest string, q url.Values) (body any, code int, msg string, ok bool) {
 	n, found := find(tr.Nodes, func(x TransportNode) bool { return x.ID == id })
 	if !found {
-		return nf(id)
+		return handled(s.notFound(id))
 	}
 	policy := strings.HasPrefix(p, "/policy/")
 	switch rest {
@@ -351,14 +360,14 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 	case "state":
 		st, ok := tr.States[id]
 		if !ok {
-			return nf("state of " + id)
+			return handled(s.notFound("state of " + id))
 		}
 		return st, 0, "", true
 	case "tunnels":
 		b, c, m := s.tunnels(tr.Tunnels[id], q)
 		return b, c, m, true
 	}
-	return nf(p)
+	return handled(s.notFound(p))
 }
 
 // tunnels is a node's tunnel list with the documented filters (remote_node_id, status,
