@@ -29,11 +29,52 @@ type aclHolder struct {
 // size. Rules come out in OVN's order (priority, highest first).
 func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fabric, ports []string) (*trace.Firewall, error) {
 	fw := &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: trace.SourceOVN}
-	lspUUID := map[string]string{}
-	lspName := map[string]string{}
-	for u, p := range d.lsps {
-		lspUUID[p.Name], lspName[u] = u, p.Name
+	idx := newLSPIndex(d)
+	pgs, holderOf, err := readACLHolders(ctx, cli, d, f, ports, idx)
+	if err != nil {
+		return nil, err
 	}
+	acls, err := selectRows(ctx, cli, nbdb.ACLTable, uuidWheres(sortedKeys(holderOf)), func(o *nbdb.ACL) *string { return &o.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("ACLs: %w", err)
+	}
+	addrs, known, err := readMatchNames(ctx, cli, acls, pgs, idx)
+	if err != nil {
+		return nil, err
+	}
+	if fw.DefaultAction, err = readDefaultACLAction(ctx, cli, fw.DefaultAction); err != nil {
+		return nil, err
+	}
+	fw.Rules = aclRules(acls, holderOf, addrs, known)
+	return fw, nil
+}
+
+// lspIndex maps the LSPs read between name and UUID, both ways.
+type lspIndex struct{ uuid, name map[string]string }
+
+func newLSPIndex(d *nbData) lspIndex {
+	x := lspIndex{uuid: map[string]string{}, name: map[string]string{}}
+	for u, p := range d.lsps {
+		x.uuid[p.Name], x.name[u] = u, p.Name
+	}
+	return x
+}
+
+// members is pg's ports among the LSPs read, by name, sorted.
+func (x lspIndex) members(pg *nbdb.PortGroup) []string {
+	var out []string
+	for _, u := range pg.Ports {
+		if n := x.name[u]; n != "" {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// readACLHolders reads the port groups holding ports and returns them with what holds each ACL
+// (by ACL UUID): those port groups and the switches of ports.
+func readACLHolders(ctx context.Context, cli client.Client, d *nbData, f *trace.Fabric, ports []string, idx lspIndex) ([]*nbdb.PortGroup, map[string]aclHolder, error) {
 	var pgWheres [][]ovsdb.Condition
 	switches := map[string]bool{}
 	byID := map[string]trace.SwitchPort{}
@@ -41,7 +82,7 @@ func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fa
 		byID[sp.ID] = sp
 	}
 	for _, n := range ports {
-		if u := lspUUID[n]; u != "" {
+		if u := idx.uuid[n]; u != "" {
 			pgWheres = append(pgWheres, []ovsdb.Condition{ovsdb.NewCondition("ports", ovsdb.ConditionIncludes, ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: u}}})})
 		}
 		if sw := byID[n].Switch; sw != "" {
@@ -50,22 +91,12 @@ func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fa
 	}
 	pgs, err := selectRows(ctx, cli, nbdb.PortGroupTable, pgWheres, func(o *nbdb.PortGroup) *string { return &o.UUID })
 	if err != nil {
-		return nil, fmt.Errorf("port groups: %w", err)
+		return nil, nil, fmt.Errorf("port groups: %w", err)
 	}
-	holderOf := map[string]aclHolder{} // ACL UUID -> holder
-	members := func(pg *nbdb.PortGroup) []string {
-		var out []string
-		for _, u := range pg.Ports {
-			if n := lspName[u]; n != "" {
-				out = append(out, n)
-			}
-		}
-		sort.Strings(out)
-		return out
-	}
+	holderOf := map[string]aclHolder{}
 	for _, pg := range pgs {
 		for _, a := range pg.ACLs {
-			holderOf[a] = aclHolder{name: pg.Name, pg: true, ports: members(pg), source: pg}
+			holderOf[a] = aclHolder{name: pg.Name, pg: true, ports: idx.members(pg), source: pg}
 		}
 	}
 	for _, ls := range sortedSwitches(d) {
@@ -75,17 +106,49 @@ func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fa
 			}
 		}
 	}
-	aclUUIDs := make([]string, 0, len(holderOf))
-	for u := range holderOf {
-		aclUUIDs = append(aclUUIDs, u)
+	return pgs, holderOf, nil
+}
+
+// readMatchNames reads the address sets and the port groups (beyond pgs, already read) that the
+// ACLs' matches name, and returns each one's sorted addresses and member ports by name.
+func readMatchNames(ctx context.Context, cli client.Client, acls []*nbdb.ACL, pgs []*nbdb.PortGroup, idx lspIndex) (addrs, known map[string][]string, err error) {
+	asNames, pgNames := matchNames(acls)
+	var asWheres, pgNameWheres [][]ovsdb.Condition
+	for _, n := range sortedKeys(asNames) {
+		asWheres = append(asWheres, eq("name", n))
 	}
-	sort.Strings(aclUUIDs)
-	acls, err := selectRows(ctx, cli, nbdb.ACLTable, uuidWheres(aclUUIDs), func(o *nbdb.ACL) *string { return &o.UUID })
+	known = map[string][]string{}
+	for _, pg := range pgs {
+		known[pg.Name] = idx.members(pg)
+	}
+	for _, n := range sortedKeys(pgNames) {
+		if _, ok := known[n]; !ok {
+			pgNameWheres = append(pgNameWheres, eq("name", n))
+		}
+	}
+	sets, err := selectRows(ctx, cli, nbdb.AddressSetTable, asWheres, func(o *nbdb.AddressSet) *string { return &o.UUID })
 	if err != nil {
-		return nil, fmt.Errorf("ACLs: %w", err)
+		return nil, nil, fmt.Errorf("address sets: %w", err)
 	}
-	// The address sets and port groups the matches name.
-	asNames, pgNames := map[string]bool{}, map[string]bool{}
+	more, err := selectRows(ctx, cli, nbdb.PortGroupTable, pgNameWheres, func(o *nbdb.PortGroup) *string { return &o.UUID })
+	if err != nil {
+		return nil, nil, fmt.Errorf("port groups: %w", err)
+	}
+	for _, pg := range more {
+		known[pg.Name] = idx.members(pg)
+	}
+	addrs = map[string][]string{}
+	for _, s := range sets {
+		a := slices.Clone(s.Addresses)
+		sort.Strings(a)
+		addrs[s.Name] = a
+	}
+	return addrs, known, nil
+}
+
+// matchNames is the address sets ($name) and port groups (@name) the ACLs' matches name.
+func matchNames(acls []*nbdb.ACL) (asNames, pgNames map[string]bool) {
+	asNames, pgNames = map[string]bool{}, map[string]bool{}
 	for _, a := range acls {
 		terms, _ := parseMatch(a.Match)
 		for _, t := range terms {
@@ -99,63 +162,44 @@ func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fa
 			}
 		}
 	}
-	var asWheres, pgNameWheres [][]ovsdb.Condition
-	for _, n := range sortedKeys(asNames) {
-		asWheres = append(asWheres, eq("name", n))
-	}
-	known := map[string][]string{}
-	for _, pg := range pgs {
-		known[pg.Name] = members(pg)
-	}
-	for _, n := range sortedKeys(pgNames) {
-		if _, ok := known[n]; !ok {
-			pgNameWheres = append(pgNameWheres, eq("name", n))
-		}
-	}
-	sets, err := selectRows(ctx, cli, nbdb.AddressSetTable, asWheres, func(o *nbdb.AddressSet) *string { return &o.UUID })
-	if err != nil {
-		return nil, fmt.Errorf("address sets: %w", err)
-	}
-	more, err := selectRows(ctx, cli, nbdb.PortGroupTable, pgNameWheres, func(o *nbdb.PortGroup) *string { return &o.UUID })
-	if err != nil {
-		return nil, fmt.Errorf("port groups: %w", err)
-	}
-	for _, pg := range more {
-		known[pg.Name] = members(pg)
-	}
+	return asNames, pgNames
+}
+
+// readDefaultACLAction is def, or drop when NB_Global sets default_acl_drop.
+func readDefaultACLAction(ctx context.Context, cli client.Client, def string) (string, error) {
 	glob, err := selectRows(ctx, cli, nbdb.NBGlobalTable, [][]ovsdb.Condition{all}, func(o *nbdb.NBGlobal) *string { return &o.UUID })
 	if err != nil {
-		return nil, fmt.Errorf("NB_Global: %w", err)
+		return def, fmt.Errorf("NB_Global: %w", err)
 	}
 	for _, g := range glob {
 		if g.Options["default_acl_drop"] == "true" {
-			fw.DefaultAction = trace.FirewallDrop
+			def = trace.FirewallDrop
 		}
 	}
-	addrs := map[string][]string{}
-	for _, s := range sets {
-		a := slices.Clone(s.Addresses)
-		sort.Strings(a)
-		addrs[s.Name] = a
-	}
+	return def, nil
+}
+
+// aclRules maps the ACLs in OVN's order: priority, highest first (then by UUID, for a stable answer).
+func aclRules(acls []*nbdb.ACL, holderOf map[string]aclHolder, addrs, known map[string][]string) []trace.FirewallRule {
 	stateful := false
 	for _, a := range acls {
 		stateful = stateful || a.Action == nbdb.ACLActionAllowRelated
 	}
+	var rules []trace.FirewallRule
 	for _, a := range acls {
-		fw.Rules = append(fw.Rules, aclRule(a, holderOf[a.UUID], addrs, known, stateful))
+		rules = append(rules, aclRule(a, holderOf[a.UUID], addrs, known, stateful))
 	}
-	sort.SliceStable(fw.Rules, func(i, j int) bool {
-		a, b := fw.Rules[i], fw.Rules[j]
+	sort.SliceStable(rules, func(i, j int) bool {
+		a, b := rules[i], rules[j]
 		if a.Priority != b.Priority {
 			return a.Priority > b.Priority
 		}
 		return a.ID < b.ID
 	})
-	return fw, nil
+	return rules
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -225,7 +269,6 @@ func aclRule(a *nbdb.ACL, h aclHolder, addrs, pgs map[string][]string, stateful 
 // applyTerm narrows r by one conjunct; it returns the term as text when the tool cannot model it.
 func applyTerm(r *trace.FirewallRule, t term, addrs, pgs map[string][]string, family *string) string {
 	text := strings.TrimSpace(t.field + " " + t.op + " " + strings.Join(t.values, ","))
-	neg := t.op == "!="
 	switch t.field {
 	case "ip", "1":
 		return ""
@@ -246,65 +289,76 @@ func applyTerm(r *trace.FirewallRule, t term, addrs, pgs map[string][]string, fa
 			return ""
 		}
 	case "inport", "outport":
-		if neg || t.op != "==" {
-			return text
-		}
-		var ports, groups []string
-		for _, v := range t.values {
-			if strings.HasPrefix(v, "@") {
-				m, ok := pgs[v[1:]]
-				if !ok {
-					return text + " (port group " + v[1:] + " not found)"
-				}
-				ports = append(ports, m...)
-				groups = append(groups, "port group "+v[1:])
-			} else {
-				ports = append(ports, v)
-			}
-		}
-		// The port the ACL's pipeline runs for is where it is enforced; the other is a peer.
-		enforced := (t.field == "inport") == (r.Direction == trace.FirewallEgress)
-		if enforced {
-			r.AppliedTo = narrow(r.AppliedTo, ports, groups)
-			return ""
-		}
-		peer := &r.Sources
-		if t.field == "outport" {
-			peer = &r.Destinations
-		}
-		if !peer.Any {
-			return text
-		}
-		*peer = trace.FirewallPeer{Ports: ports, Groups: groups}
-		return ""
+		return applyPortTerm(r, t, text, pgs)
 	case "ip4.src", "ip4.dst", "ip6.src", "ip6.dst":
-		if t.op != "==" && !neg {
-			return text
-		}
-		peer := &r.Sources
-		if strings.HasSuffix(t.field, ".dst") {
-			peer = &r.Destinations
-		}
-		if !peer.Any {
-			return text
-		}
-		p := trace.FirewallPeer{Negate: neg}
-		for _, v := range t.values {
-			if strings.HasPrefix(v, "$") {
-				a, ok := addrs[v[1:]]
-				if !ok {
-					return text + " (address set " + v[1:] + " not found)"
-				}
-				p.CIDRs = append(p.CIDRs, a...)
-				p.Groups = append(p.Groups, "address set "+v[1:])
-			} else {
-				p.CIDRs = append(p.CIDRs, v)
-			}
-		}
-		*peer = p
-		return ""
+		return applyAddrTerm(r, t, text, addrs)
 	}
 	return text
+}
+
+// applyPortTerm narrows r by an inport or outport term (text is the term as written).
+func applyPortTerm(r *trace.FirewallRule, t term, text string, pgs map[string][]string) string {
+	if t.op != "==" {
+		return text
+	}
+	var ports, groups []string
+	for _, v := range t.values {
+		if strings.HasPrefix(v, "@") {
+			m, ok := pgs[v[1:]]
+			if !ok {
+				return text + " (port group " + v[1:] + " not found)"
+			}
+			ports = append(ports, m...)
+			groups = append(groups, "port group "+v[1:])
+		} else {
+			ports = append(ports, v)
+		}
+	}
+	// The port the ACL's pipeline runs for is where it is enforced; the other is a peer.
+	enforced := (t.field == "inport") == (r.Direction == trace.FirewallEgress)
+	if enforced {
+		r.AppliedTo = narrow(r.AppliedTo, ports, groups)
+		return ""
+	}
+	peer := &r.Sources
+	if t.field == "outport" {
+		peer = &r.Destinations
+	}
+	if !peer.Any {
+		return text
+	}
+	*peer = trace.FirewallPeer{Ports: ports, Groups: groups}
+	return ""
+}
+
+// applyAddrTerm narrows r by an ip4/ip6 source or destination term (text is the term as written).
+func applyAddrTerm(r *trace.FirewallRule, t term, text string, addrs map[string][]string) string {
+	neg := t.op == "!="
+	if t.op != "==" && !neg {
+		return text
+	}
+	peer := &r.Sources
+	if strings.HasSuffix(t.field, ".dst") {
+		peer = &r.Destinations
+	}
+	if !peer.Any {
+		return text
+	}
+	p := trace.FirewallPeer{Negate: neg}
+	for _, v := range t.values {
+		if strings.HasPrefix(v, "$") {
+			a, ok := addrs[v[1:]]
+			if !ok {
+				return text + " (address set " + v[1:] + " not found)"
+			}
+			p.CIDRs = append(p.CIDRs, a...)
+			p.Groups = append(p.Groups, "address set "+v[1:])
+		} else {
+			p.CIDRs = append(p.CIDRs, v)
+		}
+	}
+	*peer = p
+	return ""
 }
 
 func addService(r *trace.FirewallRule, proto string, ports []string) {
