@@ -336,102 +336,149 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 	}
 	relogged := false
 	for attempt := 0; ; attempt++ {
-		var sid, xsrf string
-		var gen int
-		verify := false
-		if c.cfg.AuthMode == AuthSession {
-			var err error
-			if sid, xsrf, gen, verify, err = c.sessionFor(ctx); err != nil {
-				return err
-			}
+		next, err := c.getOnce(ctx, u, path, attempt, &relogged, out)
+		switch next {
+		case getRetry:
+			continue
+		case getRelogin:
+			// A fresh login after a refused session does not count as an attempt.
+			attempt--
+			continue
 		}
-		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		req.Header.Set("Accept", "application/json")
-		if c.cfg.AuthMode == AuthBasic {
-			req.SetBasicAuth(c.user, c.password)
-		} else {
-			req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: sid})
-			req.Header.Set("X-XSRF-TOKEN", xsrf)
-		}
-		resp, err := c.send(rctx, req)
-		if verify {
-			refused := err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden)
-			if refused {
-				// Before the waiting requests wake: they must log in, not try the refused session.
-				c.dropSession(gen)
-			}
-			c.settle(err == nil && !refused)
-		}
-		if err != nil {
-			cancel()
-			if wait, asked, ok := c.retryable(ctx, attempt, err, nil); ok {
-				if err := c.pause(ctx, wait, asked, "GET "+path); err != nil {
-					return err
-				}
-				continue
-			}
-			return c.transportError(ctx, "GET "+path, err)
-		}
-		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-		cancel()
-		switch {
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-			if c.cfg.AuthMode == AuthSession && !relogged {
-				// The session expired or its XSRF token went stale: log in again once.
-				relogged = true
-				c.dropSession(gen)
-				attempt--
-				continue
-			}
-			return c.refused(resp.StatusCode, path, bodyMessage(body))
-		case resp.StatusCode/100 != 2:
-			he := &httpError{Status: resp.StatusCode, Path: path}
-			var eb errorBody
-			if json.Unmarshal(body, &eb) == nil {
-				he.Code, he.Msg, he.Related = eb.ErrorCode, eb.ErrorMessage, eb.related()
-			}
-			if wait, asked, ok := c.retryable(ctx, attempt, nil, resp); ok {
-				if err := c.pause(ctx, wait, asked, "GET "+path); err != nil {
-					return err
-				}
-				continue
-			}
-			transient := resp.StatusCode == http.StatusBadRequest && transientSearch[he.Code]
-			if transient && attempt < c.cfg.Retries && ctx.Err() == nil {
-				// The search index is not ready (indexing, timed out, out of sync): it will be.
-				c.cfg.Logf("NSX Manager's search is not ready (%s, error_code %d)", strings.TrimSuffix(he.Msg, "."), he.Code)
-				if err := c.pause(ctx, c.backoff(attempt), false, "GET "+path); err != nil {
-					return err
-				}
-				continue
-			}
-			if he.Status == http.StatusTooManyRequests || he.Status >= 500 || transient {
-				he.Msg = strings.TrimSpace(he.Msg + fmt.Sprintf(" (after %d attempts)", attempt+1))
-			}
-			return he
-		}
-		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
-			return &notJSONError{fmt.Sprintf("NSX Manager answered GET %s with %q, not JSON: check that %s is the NSX Manager itself, not a proxy or login page", path, resp.Header.Get("Content-Type"), c.cfg.Hints.manager())}
-		}
-		if readErr == nil {
-			dec := json.NewDecoder(bytes.NewReader(body))
-			readErr = dec.Decode(out)
-		}
-		if readErr != nil {
-			// A body cut short is a transport problem: read it again.
-			if attempt < c.cfg.Retries {
-				c.cfg.Logf("NSX Manager's answer to GET %s was unreadable (%v)", path, readErr)
-				if err := c.pause(ctx, c.backoff(attempt), false, "GET "+path); err != nil {
-					return err
-				}
-				continue
-			}
-			return fmt.Errorf("NSX Manager's answer to GET %s is not complete JSON after %d attempts: %w", path, attempt+1, readErr)
-		}
-		return nil
+		return err
 	}
+}
+
+// getNext is what get does after one attempt.
+type getNext int
+
+const (
+	getDone    getNext = iota // return the attempt's error (nil: out is filled)
+	getRetry                  // try again: the pause before it is over
+	getRelogin                // the session was refused and dropped: log in and try again
+)
+
+// answer is a response with its body read; readErr says reading the body failed (cut short).
+type answer struct {
+	resp    *http.Response
+	body    []byte
+	readErr error
+}
+
+// getOnce is one attempt at GET u (path names it in messages) into out. relogged says whether
+// this get has logged in again already: a refused session is worth one fresh login, no more.
+func (c *client) getOnce(ctx context.Context, u, path string, attempt int, relogged *bool, out any) (getNext, error) {
+	var sid, xsrf string
+	var gen int
+	verify := false
+	if c.cfg.AuthMode == AuthSession {
+		var err error
+		if sid, xsrf, gen, verify, err = c.sessionFor(ctx); err != nil {
+			return getDone, err
+		}
+	}
+	a, err := c.roundTrip(ctx, u, sid, xsrf, gen, verify)
+	if err != nil {
+		if wait, asked, ok := c.retryable(ctx, attempt, err, nil); ok {
+			return c.again(ctx, wait, asked, path)
+		}
+		return getDone, c.transportError(ctx, "GET "+path, err)
+	}
+	switch {
+	case a.resp.StatusCode == http.StatusUnauthorized || a.resp.StatusCode == http.StatusForbidden:
+		if c.cfg.AuthMode == AuthSession && !*relogged {
+			// The session expired or its XSRF token went stale: log in again once.
+			*relogged = true
+			c.dropSession(gen)
+			return getRelogin, nil
+		}
+		return getDone, c.refused(a.resp.StatusCode, path, bodyMessage(a.body))
+	case a.resp.StatusCode/100 != 2:
+		return c.failedStatus(ctx, attempt, path, a)
+	}
+	return c.decodeAnswer(ctx, attempt, path, a, out)
+}
+
+// roundTrip sends one GET of u, with the session (sid, xsrf) or basic auth, and reads the body.
+// verify says this request tests session gen: its answer settles it for the requests waiting.
+func (c *client) roundTrip(ctx context.Context, u, sid, xsrf string, gen int, verify bool) (answer, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.AuthMode == AuthBasic {
+		req.SetBasicAuth(c.user, c.password)
+	} else {
+		req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: sid})
+		req.Header.Set("X-XSRF-TOKEN", xsrf)
+	}
+	resp, err := c.send(rctx, req)
+	if verify {
+		refused := err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden)
+		if refused {
+			// Before the waiting requests wake: they must log in, not try the refused session.
+			c.dropSession(gen)
+		}
+		c.settle(err == nil && !refused)
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	return answer{resp: resp, body: body, readErr: readErr}, nil
+}
+
+// failedStatus handles an error status other than a refusal: another attempt where the manager
+// says one will do (429, 5xx, a search index not ready yet), else the manager's error.
+func (c *client) failedStatus(ctx context.Context, attempt int, path string, a answer) (getNext, error) {
+	he := &httpError{Status: a.resp.StatusCode, Path: path}
+	var eb errorBody
+	if json.Unmarshal(a.body, &eb) == nil {
+		he.Code, he.Msg, he.Related = eb.ErrorCode, eb.ErrorMessage, eb.related()
+	}
+	if wait, asked, ok := c.retryable(ctx, attempt, nil, a.resp); ok {
+		return c.again(ctx, wait, asked, path)
+	}
+	transient := a.resp.StatusCode == http.StatusBadRequest && transientSearch[he.Code]
+	if transient && attempt < c.cfg.Retries && ctx.Err() == nil {
+		// The search index is not ready (indexing, timed out, out of sync): it will be.
+		c.cfg.Logf("NSX Manager's search is not ready (%s, error_code %d)", strings.TrimSuffix(he.Msg, "."), he.Code)
+		return c.again(ctx, c.backoff(attempt), false, path)
+	}
+	if he.Status == http.StatusTooManyRequests || he.Status >= 500 || transient {
+		he.Msg = strings.TrimSpace(he.Msg + fmt.Sprintf(" (after %d attempts)", attempt+1))
+	}
+	return getDone, he
+}
+
+// decodeAnswer decodes a successful answer into out; a body cut short is read again.
+func (c *client) decodeAnswer(ctx context.Context, attempt int, path string, a answer, out any) (getNext, error) {
+	if mt, _, _ := mime.ParseMediaType(a.resp.Header.Get("Content-Type")); mt != "application/json" {
+		return getDone, &notJSONError{fmt.Sprintf("NSX Manager answered GET %s with %q, not JSON: check that %s is the NSX Manager itself, not a proxy or login page", path, a.resp.Header.Get("Content-Type"), c.cfg.Hints.manager())}
+	}
+	readErr := a.readErr
+	if readErr == nil {
+		dec := json.NewDecoder(bytes.NewReader(a.body))
+		readErr = dec.Decode(out)
+	}
+	if readErr != nil {
+		// A body cut short is a transport problem: read it again.
+		if attempt < c.cfg.Retries {
+			c.cfg.Logf("NSX Manager's answer to GET %s was unreadable (%v)", path, readErr)
+			return c.again(ctx, c.backoff(attempt), false, path)
+		}
+		return getDone, fmt.Errorf("NSX Manager's answer to GET %s is not complete JSON after %d attempts: %w", path, attempt+1, readErr)
+	}
+	return getDone, nil
+}
+
+// again pauses before another attempt at GET path; asked says the manager asked for the wait.
+func (c *client) again(ctx context.Context, wait time.Duration, asked bool, path string) (getNext, error) {
+	if err := c.pause(ctx, wait, asked, "GET "+path); err != nil {
+		return getDone, err
+	}
+	return getRetry, nil
 }
 
 // retryable says whether a failed attempt is worth another, how long to wait first, and whether
