@@ -138,79 +138,103 @@ func (st *state) readFirewall(ctx context.Context, ports []*trace.SwitchPort, al
 	// Which scoped sections apply to each port: asked only when some section is scoped (a
 	// firewall of applied-everywhere sections needs no more reads, nor another round trip).
 	at := map[string][]string{} // section -> endpoint ports it applies to
-	scoped := slices.ContainsFunc(sections, func(x fwSection) bool { return len(x.AppliedTos) > 0 })
-	waiting := false
-	for _, sp := range ports {
-		if !scoped || all {
-			break
+	if slices.ContainsFunc(sections, func(x fwSection) bool { return len(x.AppliedTos) > 0 }) && !all {
+		waiting := false
+		if at, waiting, err = st.mpSectionsAt(ctx, fw, ports); err != nil || waiting {
+			return err // waiting: the rules to read depend on them
 		}
-		hits, err := list[fwSection](ctx, st.f, "/api/v1/firewall/sections", url.Values{"applied_tos": {sp.ID}, "deep_search": {"true"}})
-		waiting = waiting || pending(err)
-		if err := st.incomplete(fw, err); err != nil {
-			return err
-		}
-		for _, h := range hits {
-			at[h.ID] = append(at[h.ID], sp.ID)
-		}
-	}
-	if waiting {
-		return nil // the rules to read depend on them
 	}
 	for _, sec := range sections {
 		if len(sec.AppliedTos) > 0 && len(at[sec.ID]) == 0 && !all {
 			continue // applies to none of the walk's ports
 		}
-		rules, err := list[fwRule](ctx, st.f, "/api/v1/firewall/sections/"+url.PathEscape(sec.ID)+"/rules", nil)
-		if err := st.incomplete(fw, err); err != nil {
+		if err := st.readMPSection(ctx, fw, sec, at[sec.ID], all); err != nil {
 			return err
-		}
-		org := origin(sec.Tags)
-		scope := trace.FirewallScope{Any: len(sec.AppliedTos) == 0, Ports: at[sec.ID]}
-		for _, r := range sec.AppliedTos {
-			scope.Groups = append(scope.Groups, cmp.Or(r.TargetDisplayName, r.TargetID))
-		}
-		if all && len(sec.AppliedTos) > 0 {
-			scope, err = st.mpPeerScope(ctx, sec.AppliedTos)
-			if err := st.incomplete(fw, err); err != nil {
-				return err
-			}
-		}
-		for i, r := range rules {
-			fr := trace.FirewallRule{ID: r.ID, Name: r.DisplayName, Section: sec.ID, SectionName: sec.DisplayName, Priority: i + 1,
-				Direction: fwDirection[r.Direction], Action: cmp.Or(fwAction[r.Action], trace.FirewallUnknownAction), RawAction: r.Action,
-				Stateful: sec.Stateful, AppliedTo: scope, Disabled: r.Disabled, Default: r.IsDefault || sec.IsDefault && i == len(rules)-1, Origin: org, Source: trace.SourceNSX}
-			if len(r.AppliedTos) > 0 {
-				fr.AppliedTo, err = st.mpPeerScope(ctx, r.AppliedTos)
-				if err := st.incomplete(fw, err); err != nil {
-					return err
-				}
-			}
-			var unknown []string
-			fr.Sources, unknown, err = st.mpPeer(ctx, r.Sources, r.SourcesExcluded, unknown)
-			if err := st.incomplete(fw, err); err != nil {
-				return err
-			}
-			fr.Destinations, unknown, err = st.mpPeer(ctx, r.Destinations, r.DestinationsExcluded, unknown)
-			if err := st.incomplete(fw, err); err != nil {
-				return err
-			}
-			var inline []l4Service
-			for _, sv := range r.Services {
-				if sv.Service != nil {
-					inline = append(inline, *sv.Service)
-				} else {
-					unknown = append(unknown, "service "+cmp.Or(sv.TargetDisplayName, sv.TargetID)+" (a referenced NSService is not read)")
-				}
-			}
-			fr.Services, unknown = services(inline, unknown)
-			fr.Unknown = strings.Join(unknown, "; ")
-			if fr.Default {
-				fw.DefaultAction = fr.Action
-			}
-			fw.Rules = append(fw.Rules, fr)
 		}
 	}
 	st.ov.fw = fw
+	return nil
+}
+
+// mpSectionsAt is, for each scoped section, the ports it applies to; waiting says an answer is
+// still pending.
+func (st *state) mpSectionsAt(ctx context.Context, fw *trace.Firewall, ports []*trace.SwitchPort) (map[string][]string, bool, error) {
+	at := map[string][]string{}
+	waiting := false
+	for _, sp := range ports {
+		hits, err := list[fwSection](ctx, st.f, "/api/v1/firewall/sections", url.Values{"applied_tos": {sp.ID}, "deep_search": {"true"}})
+		waiting = waiting || pending(err)
+		if err := st.incomplete(fw, err); err != nil {
+			return nil, false, err
+		}
+		for _, h := range hits {
+			at[h.ID] = append(at[h.ID], sp.ID)
+		}
+	}
+	return at, waiting, nil
+}
+
+// readMPSection appends section sec's rules to fw; at is the walk's ports it applies to, all
+// (a bundle) reads where its NSGroups' members are instead.
+func (st *state) readMPSection(ctx context.Context, fw *trace.Firewall, sec fwSection, at []string, all bool) error {
+	rules, err := list[fwRule](ctx, st.f, "/api/v1/firewall/sections/"+url.PathEscape(sec.ID)+"/rules", nil)
+	if err := st.incomplete(fw, err); err != nil {
+		return err
+	}
+	scope := trace.FirewallScope{Any: len(sec.AppliedTos) == 0, Ports: at}
+	for _, r := range sec.AppliedTos {
+		scope.Groups = append(scope.Groups, cmp.Or(r.TargetDisplayName, r.TargetID))
+	}
+	if all && len(sec.AppliedTos) > 0 {
+		scope, err = st.mpPeerScope(ctx, sec.AppliedTos)
+		if err := st.incomplete(fw, err); err != nil {
+			return err
+		}
+	}
+	org := origin(sec.Tags)
+	for i, r := range rules {
+		fr := trace.FirewallRule{ID: r.ID, Name: r.DisplayName, Section: sec.ID, SectionName: sec.DisplayName, Priority: i + 1,
+			Direction: fwDirection[r.Direction], Action: cmp.Or(fwAction[r.Action], trace.FirewallUnknownAction), RawAction: r.Action,
+			Stateful: sec.Stateful, AppliedTo: scope, Disabled: r.Disabled, Default: r.IsDefault || sec.IsDefault && i == len(rules)-1, Origin: org, Source: trace.SourceNSX}
+		if err := st.mpRuleDetail(ctx, fw, r, &fr); err != nil {
+			return err
+		}
+		if fr.Default {
+			fw.DefaultAction = fr.Action
+		}
+		fw.Rules = append(fw.Rules, fr)
+	}
+	return nil
+}
+
+// mpRuleDetail fills fr from MP rule r's own applied_tos, sources, destinations and services.
+func (st *state) mpRuleDetail(ctx context.Context, fw *trace.Firewall, r fwRule, fr *trace.FirewallRule) error {
+	var err error
+	if len(r.AppliedTos) > 0 {
+		fr.AppliedTo, err = st.mpPeerScope(ctx, r.AppliedTos)
+		if err := st.incomplete(fw, err); err != nil {
+			return err
+		}
+	}
+	var unknown []string
+	fr.Sources, unknown, err = st.mpPeer(ctx, r.Sources, r.SourcesExcluded, unknown)
+	if err := st.incomplete(fw, err); err != nil {
+		return err
+	}
+	fr.Destinations, unknown, err = st.mpPeer(ctx, r.Destinations, r.DestinationsExcluded, unknown)
+	if err := st.incomplete(fw, err); err != nil {
+		return err
+	}
+	var inline []l4Service
+	for _, sv := range r.Services {
+		if sv.Service != nil {
+			inline = append(inline, *sv.Service)
+		} else {
+			unknown = append(unknown, "service "+cmp.Or(sv.TargetDisplayName, sv.TargetID)+" (a referenced NSService is not read)")
+		}
+	}
+	fr.Services, unknown = services(inline, unknown)
+	fr.Unknown = strings.Join(unknown, "; ")
 	return nil
 }
 
@@ -292,91 +316,118 @@ func (st *state) readPolicyFirewall(ctx context.Context, ports []*trace.SwitchPo
 		return nil // no security policy at all: nothing decides, nothing to show
 	}
 	scoped := slices.ContainsFunc(policies, func(x secPolicy) bool { return len(x.Scope) > 0 && !slices.Contains(x.Scope, "ANY") })
-	waiting := false
 	slices.SortStableFunc(policies, func(a, b secPolicy) int {
 		return cmp.Or(cmp.Compare(catRank(a.Category), catRank(b.Category)), cmp.Compare(a.SequenceNumber, b.SequenceNumber))
 	})
-	inGroup := map[string][]string{} // group path -> endpoint ports in it
-	for _, sp := range ports {
-		if !scoped || all {
-			break
+	ps := policyScopes{st: st, fw: fw, all: all, inGroup: map[string][]string{}}
+	if scoped && !all {
+		waiting := false
+		if ps.inGroup, waiting, err = st.policyGroupsOf(ctx, fw, ports); err != nil || waiting {
+			return err // waiting: the rules to read depend on both
 		}
+	}
+	for _, sp := range policies {
+		scope, applies := ps.of(ctx, sp.Scope)
+		if !applies {
+			continue
+		}
+		if err := st.readPolicyRules(ctx, fw, sp, scope, ps); err != nil {
+			return err
+		}
+	}
+	st.ov.fw = fw
+	return nil
+}
+
+// policyGroupsOf is, for each group path, the ports among ports in it; waiting says an answer is
+// still pending.
+func (st *state) policyGroupsOf(ctx context.Context, fw *trace.Firewall, ports []*trace.SwitchPort) (map[string][]string, bool, error) {
+	inGroup := map[string][]string{}
+	waiting := false
+	for _, sp := range ports {
 		path := "/infra/segments/" + sp.Switch + "/ports/" + sp.ID
 		gs, err := list[groupAssoc](ctx, st.f, "/policy/api/v1/infra/group-associations", url.Values{"intent_path": {path}})
 		waiting = waiting || pending(err)
 		if err := st.incomplete(fw, err); err != nil {
-			return err
+			return nil, false, err
 		}
 		for _, g := range gs {
 			inGroup[cmp.Or(g.Path, g.TargetID)] = append(inGroup[cmp.Or(g.Path, g.TargetID)], sp.ID)
 		}
 	}
-	if waiting {
-		return nil // the rules to read depend on both
+	return inGroup, waiting, nil
+}
+
+// policyScopes resolves Policy scopes (group paths) to ports: with all (a bundle) each group's
+// members, read; otherwise the walk's ports in it (inGroup, from their group associations).
+type policyScopes struct {
+	st      *state
+	fw      *trace.Firewall
+	all     bool
+	inGroup map[string][]string // group path -> endpoint ports in it
+}
+
+// of is the scope paths name and whether it holds any port of the walk (always, for a bundle).
+func (ps policyScopes) of(ctx context.Context, paths []string) (trace.FirewallScope, bool) {
+	var s trace.FirewallScope
+	if len(paths) == 0 || slices.Contains(paths, "ANY") {
+		return trace.FirewallScope{Any: true}, true
 	}
-	scopeOf := func(paths []string) (trace.FirewallScope, bool) {
-		var s trace.FirewallScope
-		if len(paths) == 0 || slices.Contains(paths, "ANY") {
-			return trace.FirewallScope{Any: true}, true
-		}
-		for _, p := range paths {
-			s.Groups = append(s.Groups, p)
-			if all {
-				sps, err := list[groupMember](ctx, st.f, "/policy/api/v1"+p+"/members/segment-ports", nil)
-				if err := st.incomplete(fw, err); err != nil {
-					return s, false
-				}
-				for _, m := range sps {
-					s.Ports = append(s.Ports, m.ID)
-				}
-				continue
+	for _, p := range paths {
+		s.Groups = append(s.Groups, p)
+		if ps.all {
+			sps, err := list[groupMember](ctx, ps.st.f, "/policy/api/v1"+p+"/members/segment-ports", nil)
+			if err := ps.st.incomplete(ps.fw, err); err != nil {
+				return s, false
 			}
-			s.Ports = append(s.Ports, inGroup[p]...)
-		}
-		return s, all || len(s.Ports) > 0
-	}
-	for _, sp := range policies {
-		scope, applies := scopeOf(sp.Scope)
-		if !applies {
+			for _, m := range sps {
+				s.Ports = append(s.Ports, m.ID)
+			}
 			continue
 		}
-		rules, err := list[polRule](ctx, st.f, "/policy/api/v1"+sp.Path+"/rules", nil)
-		if err := st.incomplete(fw, err); err != nil {
-			return err
-		}
-		slices.SortStableFunc(rules, func(a, b polRule) int { return cmp.Compare(a.SequenceNumber, b.SequenceNumber) })
-		for i, r := range rules {
-			fr := trace.FirewallRule{ID: r.ID, Name: r.DisplayName, Section: sp.Path, SectionName: sp.DisplayName, Category: sp.Category, Priority: r.SequenceNumber,
-				Direction: fwDirection[r.Direction], Action: cmp.Or(fwAction[r.Action], trace.FirewallUnknownAction), RawAction: r.Action, Stateful: sp.Stateful,
-				AppliedTo: scope, Disabled: r.Disabled, Default: r.IsDefault || sp.IsDefault && i == len(rules)-1, Origin: cmp.Or(origin(r.Tags), origin(sp.Tags)), Source: trace.SourceNSX}
-			if rs, _ := scopeOf(r.Scope); !rs.Any {
-				fr.AppliedTo = rs
-			}
-			if fr.Sources, err = st.policyPeer(ctx, r.SourceGroups, r.SourcesExcluded); err != nil {
-				if err := st.incomplete(fw, err); err != nil {
-					return err
-				}
-			}
-			if fr.Destinations, err = st.policyPeer(ctx, r.DestinationGroups, r.DestinationsExcluded); err != nil {
-				if err := st.incomplete(fw, err); err != nil {
-					return err
-				}
-			}
-			var unknown []string
-			for _, sv := range r.Services {
-				if sv != "ANY" {
-					unknown = append(unknown, "service "+sv+" (a referenced service is not read)")
-				}
-			}
-			fr.Services, unknown = services(r.ServiceEntries, unknown)
-			fr.Unknown = strings.Join(unknown, "; ")
-			if fr.Default {
-				fw.DefaultAction = fr.Action
-			}
-			fw.Rules = append(fw.Rules, fr)
-		}
+		s.Ports = append(s.Ports, ps.inGroup[p]...)
 	}
-	st.ov.fw = fw
+	return s, ps.all || len(s.Ports) > 0
+}
+
+// readPolicyRules appends security policy sp's rules, in sequence order, to fw; scope is where
+// sp applies.
+func (st *state) readPolicyRules(ctx context.Context, fw *trace.Firewall, sp secPolicy, scope trace.FirewallScope, ps policyScopes) error {
+	rules, err := list[polRule](ctx, st.f, "/policy/api/v1"+sp.Path+"/rules", nil)
+	if err := st.incomplete(fw, err); err != nil {
+		return err
+	}
+	slices.SortStableFunc(rules, func(a, b polRule) int { return cmp.Compare(a.SequenceNumber, b.SequenceNumber) })
+	for i, r := range rules {
+		fr := trace.FirewallRule{ID: r.ID, Name: r.DisplayName, Section: sp.Path, SectionName: sp.DisplayName, Category: sp.Category, Priority: r.SequenceNumber,
+			Direction: fwDirection[r.Direction], Action: cmp.Or(fwAction[r.Action], trace.FirewallUnknownAction), RawAction: r.Action, Stateful: sp.Stateful,
+			AppliedTo: scope, Disabled: r.Disabled, Default: r.IsDefault || sp.IsDefault && i == len(rules)-1, Origin: cmp.Or(origin(r.Tags), origin(sp.Tags)), Source: trace.SourceNSX}
+		if rs, _ := ps.of(ctx, r.Scope); !rs.Any {
+			fr.AppliedTo = rs
+		}
+		if fr.Sources, err = st.policyPeer(ctx, r.SourceGroups, r.SourcesExcluded); err != nil {
+			if err := st.incomplete(fw, err); err != nil {
+				return err
+			}
+		}
+		if fr.Destinations, err = st.policyPeer(ctx, r.DestinationGroups, r.DestinationsExcluded); err != nil {
+			if err := st.incomplete(fw, err); err != nil {
+				return err
+			}
+		}
+		var unknown []string
+		for _, sv := range r.Services {
+			if sv != "ANY" {
+				unknown = append(unknown, "service "+sv+" (a referenced service is not read)")
+			}
+		}
+		fr.Services, unknown = services(r.ServiceEntries, unknown)
+		fr.Unknown = strings.Join(unknown, "; ")
+		if fr.Default {
+			fw.DefaultAction = fr.Action
+		}
+		fw.Rules = append(fw.Rules, fr)
+	}
 	return nil
 }
 
