@@ -135,7 +135,35 @@ func New(cfg Config) (fabric.Provider, error) {
 	return p, nil
 }
 
+// newProvider checks cfg, fills its defaults, reads the password and builds the client.
 func newProvider(cfg Config) (*provider, error) {
+	u, err := managerURL(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg, err = withDefaults(cfg); err != nil {
+		return nil, err
+	}
+	pw, err := readPassword(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		if hc, err = httpClient(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Insecure {
+		cfg.Logf("TLS verification of the NSX Manager %s is off (%s): anyone on the path can read the credentials", u.Host, cfg.Hints.insecure())
+	}
+	// Cookies are kept per provider by the client itself; redirects are not followed to another host.
+	c := &client{base: u, hc: hc, user: cfg.User, password: pw, cfg: cfg}
+	return &provider{cfg: cfg, c: c}, nil
+}
+
+// managerURL checks cfg.Manager and returns it without a trailing slash or query.
+func managerURL(cfg Config) (*url.URL, error) {
 	if cfg.Manager == "" {
 		return nil, errors.New(cfg.Hints.required() + ": give the NSX Manager's address, e.g. https://nsx.example.com")
 	}
@@ -147,19 +175,24 @@ func newProvider(cfg Config) (*provider, error) {
 		return nil, fmt.Errorf("%s %q uses http: the NSX Manager API is served over https", cfg.Hints.manager(), cfg.Manager)
 	}
 	u.Path, u.RawQuery = strings.TrimSuffix(u.Path, "/"), ""
+	return u, nil
+}
+
+// withDefaults checks cfg's API and authentication mode and fills in what is left unset.
+func withDefaults(cfg Config) (Config, error) {
 	switch cfg.API {
 	case "":
 		cfg.API = APIManagement
 	case APIManagement, APIPolicy:
 	default:
-		return nil, fmt.Errorf("%s must be management or policy, got %q", cfg.Hints.api(), cfg.API)
+		return cfg, fmt.Errorf("%s must be management or policy, got %q", cfg.Hints.api(), cfg.API)
 	}
 	switch cfg.AuthMode {
 	case "":
 		cfg.AuthMode = AuthSession
 	case AuthBasic, AuthSession:
 	default:
-		return nil, fmt.Errorf("%s must be basic or session, got %q", cfg.Hints.auth(), cfg.AuthMode)
+		return cfg, fmt.Errorf("%s must be basic or session, got %q", cfg.Hints.auth(), cfg.AuthMode)
 	}
 	if cfg.User == "" {
 		cfg.User = "admin"
@@ -194,41 +227,34 @@ func newProvider(cfg Config) (*provider, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
-	pw, err := readPassword(cfg)
-	if err != nil {
-		return nil, err
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", cfg.Hints.caFile(), err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s %s holds no PEM certificate", cfg.Hints.caFile(), cfg.CAFile)
-			}
-			tc.RootCAs = pool
+	return cfg, nil
+}
+
+// httpClient is the HTTPS client for the manager: TLS 1.2 or later, verified against cfg.CAFile
+// (or the system's roots) unless cfg.Insecure, no proxy.
+func httpClient(cfg Config) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Hints.caFile(), err)
 		}
-		if cfg.Insecure {
-			tc.InsecureSkipVerify = true
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s %s holds no PEM certificate", cfg.Hints.caFile(), cfg.CAFile)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = tc
-		tr.Proxy = nil
-		// Keep a connection per request in flight: the default 2 idle connections per host make
-		// every other request of a wide level a new TLS handshake.
-		tr.MaxIdleConnsPerHost = maxConcurrent
-		hc = &http.Client{Transport: tr}
+		tc.RootCAs = pool
 	}
 	if cfg.Insecure {
-		cfg.Logf("TLS verification of the NSX Manager %s is off (%s): anyone on the path can read the credentials", u.Host, cfg.Hints.insecure())
+		tc.InsecureSkipVerify = true
 	}
-	// Cookies are kept per provider by the client itself; redirects are not followed to another host.
-	c := &client{base: u, hc: hc, user: cfg.User, password: pw, cfg: cfg}
-	return &provider{cfg: cfg, c: c}, nil
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.Proxy = nil
+	// Keep a connection per request in flight: the default 2 idle connections per host make
+	// every other request of a wide level a new TLS handshake.
+	tr.MaxIdleConnsPerHost = maxConcurrent
+	return &http.Client{Transport: tr}, nil
 }
 
 func readPassword(cfg Config) (string, error) {
