@@ -174,6 +174,8 @@ func allocs(c *Config) ([]alloc, error) {
 	return out, nil
 }
 
+// add gives container id a port: an address and VLAN of its namespace's subnet (kept in the
+// state dir), a veth pair into its netns, the host end on the OVS bridge, and the OVN child port.
 func add(c *Config, id string) (map[string]any, error) {
 	args := cniArgs()
 	ns, pod := args["K8S_POD_NAMESPACE"], args["K8S_POD_NAME"]
@@ -185,13 +187,38 @@ func add(c *Config, id string) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("namespace %s has no logical switch in this lab (have %v)", ns, keys(c.Namespaces))
 	}
+	a, err := allocate(c, id, nsc, ns, pod, netns)
+	if err != nil {
+		return nil, err
+	}
+	if err := plumb(a, ifname); err != nil {
+		return nil, err
+	}
+	if err := attach(c, a, nsc); err != nil {
+		return nil, err
+	}
+	ipEntry := map[string]any{"address": a.IP, "gateway": a.Gateway, "interface": 1}
+	if c.CNIVersion != "1.0.0" {
+		ipEntry["version"] = "4"
+	}
+	return map[string]any{
+		"cniVersion": c.CNIVersion,
+		"interfaces": []map[string]any{{"name": a.HostIf, "mac": "fe" + a.MAC[2:]}, {"name": ifname, "mac": a.MAC, "sandbox": netns}},
+		"ips":        []map[string]any{ipEntry},
+		"routes":     []map[string]any{{"dst": "0.0.0.0/0", "gw": a.Gateway}},
+	}, nil
+}
+
+// allocate picks the pod's VLAN tag, address, MAC and host interface name (free among the
+// allocations in the state dir) and records them there.
+func allocate(c *Config, id string, nsc Namespace, ns, pod, netns string) (alloc, error) {
 	prefix, err := netip.ParsePrefix(nsc.Subnet)
 	if err != nil {
-		return nil, fmt.Errorf("namespace %s subnet: %w", ns, err)
+		return alloc{}, fmt.Errorf("namespace %s subnet: %w", ns, err)
 	}
 	taken, err := allocs(c)
 	if err != nil {
-		return nil, err
+		return alloc{}, err
 	}
 	a := alloc{Namespace: ns, Pod: pod, Gateway: nsc.Gateway, LSP: ns + "_" + pod, Netns: netns}
 	a.VLAN = c.FirstVLAN
@@ -199,7 +226,7 @@ func add(c *Config, id string) (map[string]any, error) {
 		a.VLAN++
 	}
 	if a.VLAN > 4094 {
-		return nil, errors.New("no free VLAN tag on this node")
+		return alloc{}, errors.New("no free VLAN tag on this node")
 	}
 	ip := prefix.Addr()
 	for range c.FirstHost {
@@ -213,25 +240,29 @@ func add(c *Config, id string) (map[string]any, error) {
 		}
 	}
 	if a.IP == "" {
-		return nil, fmt.Errorf("no free address in %s", nsc.Subnet)
+		return alloc{}, fmt.Errorf("no free address in %s", nsc.Subnet)
 	}
 	a.MAC = fmt.Sprintf("02:50:56:00:%02x:%02x", c.NodeOctet, a.VLAN-100)
 	sum := sha256.Sum256([]byte(id))
 	a.HostIf = fmt.Sprintf("veth%x", sum[:4])
 	b, _ := json.Marshal(a)
 	if err := os.WriteFile(statePath(c, id), b, 0o644); err != nil {
-		return nil, err
+		return alloc{}, err
 	}
+	return a, nil
+}
 
+// plumb makes a's veth pair: the pod end, named ifname, configured in a.Netns; the host end up.
+func plumb(a alloc, ifname string) error {
 	// The pair is made in the node's netns (ours), then its pod end moves into the pod's netns.
-	tmp := fmt.Sprintf("pw%x", sum[:4])
+	tmp := "pw" + strings.TrimPrefix(a.HostIf, "veth")
 	if err := run("ip", "link", "add", a.HostIf, "type", "veth", "peer", "name", tmp); err != nil {
-		return nil, err
+		return err
 	}
-	if err := run("ip", "link", "set", tmp, "netns", netns); err != nil {
-		return nil, err
+	if err := run("ip", "link", "set", tmp, "netns", a.Netns); err != nil {
+		return err
 	}
-	in := func(argv ...string) error { return run("nsenter", append([]string{"--net=" + netns}, argv...)...) }
+	in := func(argv ...string) error { return run("nsenter", append([]string{"--net=" + a.Netns}, argv...)...) }
 	for _, argv := range [][]string{
 		{"sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"},
 		{"ip", "link", "set", tmp, "name", ifname, "address", a.MAC},
@@ -241,35 +272,25 @@ func add(c *Config, id string) (map[string]any, error) {
 		{"ip", "route", "add", "default", "via", a.Gateway, "dev", ifname},
 	} {
 		if err := in(argv...); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// The host side gets fe: + the pod MAC's last five bytes, as in the published walk.
-	if err := run("ip", "link", "set", a.HostIf, "address", "fe"+a.MAC[2:], "up"); err != nil {
-		return nil, err
-	}
+	return run("ip", "link", "set", a.HostIf, "address", "fe"+a.MAC[2:], "up")
+}
+
+// attach puts a's host end on the OVS bridge with its VLAN tag and adds its OVN child port.
+func attach(c *Config, a alloc, nsc Namespace) error {
 	if err := run("ovs-vsctl", "--db="+c.OVSDB, "--timeout=20", "--may-exist", "add-port", c.Bridge, a.HostIf, fmt.Sprintf("tag=%d", a.VLAN),
 		"--", "set", "interface", a.HostIf,
 		"external_ids:attached-mac="+a.MAC, "external_ids:iface-id="+a.LSP, "external_ids:ip_address="+a.IP,
-		"external_ids:pod-name="+pod, "external_ids:pod-namespace="+ns); err != nil {
-		return nil, err
+		"external_ids:pod-name="+a.Pod, "external_ids:pod-namespace="+a.Namespace); err != nil {
+		return err
 	}
 	addr, _, _ := strings.Cut(a.IP, "/")
-	if err := run("ovn-nbctl", "--db="+c.NB, "--timeout=20", "--wait=hv",
+	return run("ovn-nbctl", "--db="+c.NB, "--timeout=20", "--wait=hv",
 		"--may-exist", "lsp-add", nsc.Switch, a.LSP, c.Parent, fmt.Sprint(a.VLAN),
-		"--", "lsp-set-addresses", a.LSP, a.MAC+" "+addr); err != nil {
-		return nil, err
-	}
-	ipEntry := map[string]any{"address": a.IP, "gateway": a.Gateway, "interface": 1}
-	if c.CNIVersion != "1.0.0" {
-		ipEntry["version"] = "4"
-	}
-	return map[string]any{
-		"cniVersion": c.CNIVersion,
-		"interfaces": []map[string]any{{"name": a.HostIf, "mac": "fe" + a.MAC[2:]}, {"name": ifname, "mac": a.MAC, "sandbox": netns}},
-		"ips":        []map[string]any{ipEntry},
-		"routes":     []map[string]any{{"dst": "0.0.0.0/0", "gw": a.Gateway}},
-	}, nil
+		"--", "lsp-set-addresses", a.LSP, a.MAC+" "+addr)
 }
 
 // del undoes add as far as it got; a container it never saw is no error (CNI DEL is idempotent).
