@@ -43,7 +43,8 @@ func (d *nbData) loadBalancers() []trace.LoadBalancer {
 	}
 	var out []trace.LoadBalancer
 	for _, lb := range d.lbs {
-		out = append(out, mapLB(lb, switches[lb.UUID], routers[lb.UUID]))
+		m, _ := mapLB(lb, d.hcs, switches[lb.UUID], routers[lb.UUID])
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -58,9 +59,21 @@ func appendOnce(xs []string, x string) []string {
 	return append(xs, x)
 }
 
+// lbMonitor is a backend OVN health-checks: the Service_Monitor row ovn-northd keeps for it is
+// keyed by ip, port, protocol and logical_port (the port ip_port_mappings names).
+type lbMonitor struct {
+	lb          string // trace.LoadBalancer.ID
+	vip, back   int    // indexes into VIPs and their Backends
+	ip, proto   string
+	port        int
+	logicalPort string
+}
+
 // mapLB maps one Load_Balancer row: its VIPs ("IP[:PORT]" -> "IP[:PORT],..."), protocol (tcp when
-// unset), health checks, and the Service OVN-Kubernetes made it for.
-func mapLB(lb *nbdb.LoadBalancer, switches, routers []string) trace.LoadBalancer {
+// unset), health checks, and the Service OVN-Kubernetes made it for. It also returns the backends
+// a Service_Monitor row should report on: those of a VIP a health check names that have an
+// ip_port_mappings entry (ovn-northd monitors no other).
+func mapLB(lb *nbdb.LoadBalancer, hcs map[string]*nbdb.LoadBalancerHealthCheck, switches, routers []string) (trace.LoadBalancer, []lbMonitor) {
 	out := trace.LoadBalancer{ID: cmp.Or(lb.Name, lb.UUID), Name: lb.Name, Kind: trace.LBKindOVN, Protocol: trace.ProtocolTCP,
 		Switches: switches, Routers: routers, Source: trace.SourceOVN}
 	if lb.Protocol != nil && *lb.Protocol != "" {
@@ -69,12 +82,21 @@ func mapLB(lb *nbdb.LoadBalancer, switches, routers []string) trace.LoadBalancer
 	if ns, name, ok := strings.Cut(lb.ExternalIDs[keyOVNKOwner], "/"); ok && lb.ExternalIDs[keyOVNKKind] == "Service" {
 		out.Service = &trace.PodRef{Namespace: ns, Name: name}
 	}
-	status := ""
+	checked := map[string]bool{} // VIP keys a health check row names
+	read := false                // some health check row was read: which VIPs are checked is known
 	if len(lb.HealthCheck) > 0 {
-		// Service_Monitor status lives in the Southbound: a health-checked backend's state is not read.
-		status = trace.BackendUnknown
 		out.HealthCheck = &trace.LBHealthCheck{ID: lb.HealthCheck[0], Kind: "ovn-service-monitor"}
+		for _, u := range lb.HealthCheck {
+			if hc := hcs[u]; hc != nil {
+				read = true
+				checked[hc.Vip] = true
+				if out.HealthCheck.Options == nil {
+					out.HealthCheck.Options = hc.Options
+				}
+			}
+		}
 	}
+	var mons []lbMonitor
 	keys := make([]string, 0, len(lb.Vips))
 	for k := range lb.Vips {
 		keys = append(keys, k)
@@ -96,10 +118,39 @@ func mapLB(lb *nbdb.LoadBalancer, switches, routers []string) trace.LoadBalancer
 				out.Warnings = append(out.Warnings, "backend "+b+" of VIP "+k+" is not IP[:PORT]")
 				continue
 			}
-			v.Backends = append(v.Backends, trace.LBBackend{IP: bip, Port: bport, Status: status})
+			be := trace.LBBackend{IP: bip, Port: bport}
+			switch mapping, mapped := lb.IPPortMappings[bip]; {
+			case out.HealthCheck == nil: // nothing checks it: no status, as the source gives none
+			case !read: // the health check rows were not read: which VIP they check is not known
+				be.Status = trace.BackendUnknown
+			case !checked[k]:
+				be.Status, be.StatusDetail = trace.BackendUnknown, "not monitored: no health check names VIP "+k
+			case !mapped:
+				be.Status, be.StatusDetail = trace.BackendUnknown, "not monitored: ip_port_mappings has no entry for "+bip
+			default:
+				lport, _, _ := strings.Cut(mapping, ":")
+				be.Status, be.StatusDetail = trace.BackendUnknown, "Service_Monitor not read"
+				mons = append(mons, lbMonitor{lb: out.ID, vip: len(out.VIPs), back: len(v.Backends), ip: bip, port: bport,
+					proto: strings.ToLower(out.Protocol), logicalPort: lport})
+			}
+			v.Backends = append(v.Backends, be)
 		}
 		out.VIPs = append(out.VIPs, v)
 	}
+	return out, mons
+}
+
+// monitors are the health-checked backends of the load balancers read.
+func (d *nbData) monitors() []lbMonitor {
+	var out []lbMonitor
+	for _, lb := range d.lbs {
+		_, m := mapLB(lb, d.hcs, nil, nil)
+		out = append(out, m...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return cmp.Or(cmp.Compare(a.lb, b.lb), cmp.Compare(a.vip, b.vip), cmp.Compare(a.back, b.back)) < 0
+	})
 	return out
 }
 

@@ -24,6 +24,7 @@ type nbData struct {
 	nats     map[string]*nbdb.NAT
 	lbs      map[string]*nbdb.LoadBalancer
 	lbGroups map[string]*nbdb.LoadBalancerGroup
+	hcs      map[string]*nbdb.LoadBalancerHealthCheck
 	// searched names, per endpoint IP, the switches whose ports were read to find its port.
 	searched map[netip.Addr][]string
 	// gen counts the rows decoded: what is derived from the data holds while it does not change.
@@ -131,6 +132,8 @@ func (d *nbData) decode(m mapper.Mapper, ts *ovsdb.TableSchema, table string, ro
 		return decodeInto(m, ts, table, row, d.lbs, func(o *nbdb.LoadBalancer) *string { return &o.UUID })
 	case nbdb.LoadBalancerGroupTable:
 		return decodeInto(m, ts, table, row, d.lbGroups, func(o *nbdb.LoadBalancerGroup) *string { return &o.UUID })
+	case nbdb.LoadBalancerHealthCheckTable:
+		return decodeInto(m, ts, table, row, d.hcs, func(o *nbdb.LoadBalancerHealthCheck) *string { return &o.UUID })
 	}
 	return fmt.Errorf("unexpected table %s", table)
 }
@@ -140,7 +143,7 @@ func newNBData() *nbData {
 		switches: map[string]*nbdb.LogicalSwitch{}, lsps: map[string]*nbdb.LogicalSwitchPort{},
 		routers: map[string]*nbdb.LogicalRouter{}, lrps: map[string]*nbdb.LogicalRouterPort{},
 		routes: map[string]*nbdb.LogicalRouterStaticRoute{}, nats: map[string]*nbdb.NAT{}, lbs: map[string]*nbdb.LoadBalancer{},
-		lbGroups: map[string]*nbdb.LoadBalancerGroup{},
+		lbGroups: map[string]*nbdb.LoadBalancerGroup{}, hcs: map[string]*nbdb.LoadBalancerHealthCheck{},
 		searched: map[netip.Addr][]string{},
 	}
 }
@@ -255,7 +258,16 @@ func (r *reader) readLBs(ctx context.Context, d *nbData, q fabric.Query) error {
 		}
 	}
 	slices.Sort(want)
-	return r.run(ctx, d, byUUID(nbdb.LoadBalancerTable, slices.Compact(want)))
+	if err := r.run(ctx, d, byUUID(nbdb.LoadBalancerTable, slices.Compact(want))); err != nil {
+		return err
+	}
+	// Their health checks (which VIP each checks): one more transaction, only when there are any.
+	var hcs []string
+	for _, lb := range d.lbs {
+		hcs = append(hcs, lb.HealthCheck...)
+	}
+	slices.Sort(hcs)
+	return r.run(ctx, d, byUUID(nbdb.LoadBalancerHealthCheckTable, slices.Compact(hcs)))
 }
 
 func nodeSels(n string) []sel {

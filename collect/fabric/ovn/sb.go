@@ -108,7 +108,9 @@ func endpointPorts(f *trace.Fabric, q fabric.Query) []string {
 // (Port_Binding.chassis) and those chassis with their encapsulations (Chassis.encaps -> Encap
 // type and ip): three select-only transactions whatever the size of the cluster. It fills f.Hosts
 // and each port's Host.
-func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string) error {
+//
+// It then reads the Service_Monitor rows of mons: failing that is a warning.
+func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string, mons []lbMonitor) ([]string, error) {
 	discard := logr.Discard()
 	opts := []client.Option{client.WithLogger(&discard)}
 	for _, a := range strings.Split(p.cfg.SB, ",") {
@@ -119,17 +121,24 @@ func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string) 
 	}
 	dbModel, err := sbdb.FullDatabaseModel()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cli, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cli.Connect(ctx); err != nil {
-		return fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check %s and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err, p.cfg.Hints.sb())
+		return nil, fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check %s and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err, p.cfg.Hints.sb())
 	}
 	defer cli.Close()
-	return readBindings(ctx, cli, f, ports, p.cfg.SB)
+	if err := readBindings(ctx, cli, f, ports, p.cfg.SB); err != nil {
+		return nil, err
+	}
+	w, err := readMonitors(ctx, cli, f, mons, p.cfg.SB)
+	if err != nil {
+		w = append(w, fmt.Sprintf("ovn: %v; the load balancers' backend health is not known", err))
+	}
+	return w, nil
 }
 
 // readBindings is readSB's reads on a connected client.
@@ -242,7 +251,9 @@ func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f
 	} else {
 		f.Firewall = fw
 	}
+	mons := walkMonitors(f, nb.monitors(), q)
 	if p.cfg.SB == "" {
+		noSBMonitors(f, mons, p.cfg.Hints.sb())
 		return warnings
 	}
 	if strings.HasPrefix(p.cfg.SB, "ssl:") && p.sbTLS == nil {
@@ -252,8 +263,9 @@ func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f
 		}
 		p.sbTLS = t
 	}
-	if err := p.readSB(ctx, f, ports); err != nil {
+	w, err := p.readSB(ctx, f, ports, mons)
+	if err != nil {
 		warnings = append(warnings, fmt.Sprintf("ovn: %v; the hosts and tunnels are not walked", err))
 	}
-	return warnings
+	return append(warnings, w...)
 }
