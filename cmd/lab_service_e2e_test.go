@@ -18,7 +18,7 @@ import (
 // endpoints on two nodes, NodePort) and the way out (t0 uplink, SNAT, an external host) and holds
 // each walk against real packets: what curl from kube-dns gets back from the VIP (which endpoint
 // answered, from which source), and what tcpdump on the external host sees (the source after SNAT).
-// Then the broken scenarios: no ready endpoint, a missing SNAT rule.
+// Then the broken scenarios: no ready endpoint, a missing SNAT rule, a pool member down.
 func TestLabServiceE2E(t *testing.T) {
 	labtest.SkipShort(t, "root, OVS, OVN and a kube-apiserver (the lab)")
 	labtest.RequireBinaries(t, "curl", "tcpdump", "python3", "ethtool")
@@ -123,6 +123,38 @@ func TestLabServiceE2E(t *testing.T) {
 		}
 		if exec.Command("ip", "netns", "exec", netns, "curl", "-s", "--max-time", "2", "http://"+ext+"/").Run() == nil {
 			t.Error("the external host answered a pod with no SNAT")
+		}
+	})
+
+	t.Run("broken: a load balancer whose pool member is down", func(t *testing.T) {
+		// lab.sh polls the Southbound until OVN's health check says redis-slave is offline.
+		l.mustScript(t, "break", "lb-member-down")
+		defer l.mustScript(t, "heal")
+		for range 8 {
+			if pod, _ := curlFrom(t, netns, "http://"+vip+"/"); pod != "nginx-3" {
+				t.Fatalf("curl to the VIP got an answer from %s with redis-slave's member down", pod)
+			}
+		}
+		w, r := l.walk(t, "native", kubeDNS, "svc/default/web", "--ovn-sb", l.facts.Hypervisor.SB)
+		if r.code != 0 || w.Verdict != trace.VerdictReachable || w.Service == nil || len(w.Service.Walks) != 2 {
+			t.Fatalf("exit %d verdict %s (%s)\nstderr: %s", r.code, w.Verdict, w.Reason, r.stderr)
+		}
+		for _, ew := range w.Service.Walks {
+			svc := serviceHop(&ew.Walk)
+			if ew.Pod == nil || svc == nil {
+				t.Fatalf("endpoint %s: pod %v service hop %v", ew.Endpoint, ew.Pod, svc)
+			}
+			switch ew.Pod.Name {
+			case "nginx-3":
+				if ew.Walk.Verdict != trace.VerdictReachable || svc.Status != trace.StatusOK {
+					t.Errorf("the healthy endpoint: verdict %s, service hop %s (%s)", ew.Walk.Verdict, svc.Status, svc.Detail)
+				}
+			case "redis-slave":
+				if ew.Walk.Verdict != trace.VerdictBroken || svc.Status != trace.StatusBroken ||
+					!strings.HasPrefix(svc.Detail, "pool member 172.16.0.7:8080 of Service_default/web_TCP_cluster is down (Service_Monitor offline") {
+					t.Errorf("the endpoint whose member is down: verdict %s, service hop %s (%s)", ew.Walk.Verdict, svc.Status, svc.Detail)
+				}
+			}
 		}
 	})
 }

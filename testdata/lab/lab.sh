@@ -451,7 +451,7 @@ lab_break() {
 	netpol-acl) acl_nb ;;
 	*)
 		svc_status && svc_break "$1" ||
-			lab_die "unknown scenario $1: use one of $SCENARIOS, or after svc-up no-ready-endpoint missing-snat"
+			lab_die "unknown scenario $1: use one of $SCENARIOS, or after svc-up no-ready-endpoint missing-snat lb-member-down"
 		;;
 	esac
 	nbctl --wait=hv sync

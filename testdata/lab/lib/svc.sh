@@ -15,13 +15,18 @@
 # (kube-system to 198.51.100.10, default to 198.51.100.11), with external_ids namespace=NS.
 #
 # Scenarios for `break`: no-ready-endpoint (the slice's endpoints not ready; the load balancer
-# loses its backends, as the CNI's controller does), missing-snat (kube-system's SNAT rule deleted).
+# loses its backends, as the CNI's controller does), missing-snat (kube-system's SNAT rule deleted),
+# lb-member-down (a health check on the ClusterIP VIP with ip_port_mappings for both endpoints, then
+# redis-slave's server stopped: ovn-controller's probes get a reset and the Southbound's
+# Service_Monitor says offline; ovn-northd leaves the backend out of the VIP).
 
 SVC_VIP=10.96.0.80
 SVC_NODEPORT=30080
 SVC_NODE=172.15.0.4
 SVC_LB="Service_default/web_TCP_cluster"
 SVC_BACKENDS="172.16.0.6:8080,172.16.0.7:8080"
+# SVC_MON_SRC: the address ovn-controller's health probes come from (free in default's subnet).
+SVC_MON_SRC=172.16.0.254
 EXT_HOST=192.0.2.7
 EXT_GW=198.51.100.254
 SVC_DIR=$PW_LAB_DIR/svc
@@ -165,8 +170,38 @@ svc_down() {
 	rm -rf "$SVC_DIR"
 }
 
+# svc_monitor IP: the Southbound's Service_Monitor status for IP:8080.
+svc_monitor() {
+	ovn-sbctl --db="unix:$PW_LAB_DIR/hv/sb.sock" --timeout=20 --bare --columns=status find service_monitor ip="$1" port=8080
+}
+
+svc_monitor_is() { [ "$(svc_monitor "$1")" = "$2" ]; }
+
+# svc_health_check: a TCP health check on the ClusterIP VIP, probing both endpoints on their ports.
+# ovn-controller probes only a port whose addresses name the backend's IP (Port_Binding.mac; the
+# lab's default pods say "unknown", kuryr-style): they get their port_security, as OVN-Kubernetes'
+# ports have, until heal.
+svc_health_check() {
+	local c=(-- --id=@hc create load_balancer_health_check vip="\"$SVC_VIP:80\""
+		options:interval=1 options:timeout=1 options:success_count=1 options:failure_count=1
+		-- add load_balancer "$SVC_LB" health_check @hc) l ns pod ip lsp
+	for l in "${SVC_ENDPOINTS[@]}"; do
+		read -r ns pod ip _ <<<"$l"
+		lsp=$(pod_lsp "$ns" "$pod")
+		c+=(-- set load_balancer "$SVC_LB" "ip_port_mappings:\"$ip\"=\"$lsp:$SVC_MON_SRC\""
+			-- lsp-set-addresses "$lsp" "$(nbctl --bare --columns=port_security find logical_switch_port name="$lsp")")
+	done
+	nbctl "${c[@]}" >/dev/null
+}
+
 svc_break() {
 	case $1 in
+	lb-member-down)
+		svc_health_check
+		wait_until 30 "OVN's Service_Monitor to see redis-slave online" svc_monitor_is 172.16.0.7 online
+		stop_pidfiles "$SVC_DIR/redis-slave.pid"
+		wait_until 30 "OVN's Service_Monitor to see redis-slave offline" svc_monitor_is 172.16.0.7 offline
+		;;
 	no-ready-endpoint)
 		kapi PUT /apis/discovery.k8s.io/v1/namespaces/default/endpointslices/web-lab "$(svc_slice false)"
 		nbctl set load_balancer "$SVC_LB" vips:"\"$SVC_VIP:80\""='""' vips:"\"$SVC_NODE:$SVC_NODEPORT\""='""' >/dev/null
@@ -178,6 +213,16 @@ svc_break() {
 
 svc_heal() {
 	case $1 in
+	lb-member-down)
+		nbctl clear load_balancer "$SVC_LB" health_check -- clear load_balancer "$SVC_LB" ip_port_mappings
+		local l ns pod
+		for l in "${SVC_ENDPOINTS[@]}"; do
+			read -r ns pod _ <<<"$l"
+			nbctl lsp-set-addresses "$(pod_lsp "$ns" "$pod")" unknown
+		done
+		svc_server "$N-default-redis-slave" redis-slave
+		wait_until 20 "redis-slave to serve on 172.16.0.7:8080" svc_answers "$N-default-redis-slave" "http://172.16.0.7:8080/"
+		;;
 	no-ready-endpoint)
 		kapi PUT /apis/discovery.k8s.io/v1/namespaces/default/endpointslices/web-lab "$(svc_slice true)"
 		nbctl set load_balancer "$SVC_LB" vips:"\"$SVC_VIP:80\""="\"$SVC_BACKENDS\"" vips:"\"$SVC_NODE:$SVC_NODEPORT\""="\"$SVC_BACKENDS\"" >/dev/null
