@@ -28,11 +28,14 @@ kube_bins() {
 
 kube_pid_files() { echo "$KUBE_DIR/kube-apiserver.pid" "$KUBE_DIR/etcd.pid"; }
 
-# free_port: an unused TCP port on this netns (random, so several labs rarely race for one).
+# free_port: an unused TCP port on this netns (random, so several labs rarely race for one), below the
+# kernel's ephemeral range, where the tests' own listeners on port 0 and outgoing connections take theirs.
 free_port() {
-	local p
+	local p low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	((low > 21000)) || low=32768
 	while :; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		[[ " ${KUBE_PORTS[*]:-} " == *" $p "* ]] && continue
 		ss -Htln "sport = :$p" | grep -q . || break
 	done
@@ -103,10 +106,21 @@ kube_start() {
 
 # kube_finish: wait until the API server is ready, then load the lab's objects and write the kubeconfig.
 kube_finish() {
-	local deadline=$((SECONDS + 90))
+	local deadline=$((SECONDS + 90)) tries=1 d
 	until kube_ready 2>/dev/null; do
-		pid_alive "$KUBE_DIR/etcd.pid" || lab_die "etcd exited: see $KUBE_DIR/etcd.log"
-		pid_alive "$KUBE_DIR/kube-apiserver.pid" || lab_die "kube-apiserver exited: see $KUBE_DIR/kube-apiserver.log"
+		for d in etcd kube-apiserver; do
+			pid_alive "$KUBE_DIR/$d.pid" && continue
+			# Another process may take a port between free_port's look and the bind: start again on new ones.
+			if ((tries < 3)) && grep -q 'address already in use' "$KUBE_DIR/$d.log"; then
+				lab_log "$d: a port was taken meanwhile ($(grep -m1 -o '[^ ]*address already in use' "$KUBE_DIR/$d.log")); starting again"
+				tries=$((tries + 1))
+				stop_pidfiles $(kube_pid_files)
+				kube_start
+				continue 2
+			fi
+			# The test removes the lab's directory: say what the log said, not only where it was.
+			lab_die "$d exited: see $KUBE_DIR/$d.log; its last lines: $(tail -n 5 "$KUBE_DIR/$d.log" | tr '\n' ' ')"
+		done
 		((SECONDS < deadline)) || lab_die "kube-apiserver not ready after 90 s: see $KUBE_DIR/kube-apiserver.log"
 		sleep 0.1
 	done
