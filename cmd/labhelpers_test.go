@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,12 +201,13 @@ func (l *e2eLab) walk(t *testing.T, backend string, pod e2ePod, to string, extra
 }
 
 // traceroute runs `traceroute -I -n` from a netns and returns the addresses of the hops, "*" for
-// no answer, with the unanswered tail dropped.
+// no answer, with the unanswered tail dropped. Two probes a hop: a router that has to resolve the
+// next MAC first (the tables were just flushed) may drop one, as a real traceroute's user sees.
 func traceroute(t *testing.T, netns, dst string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", netns, "traceroute", "-I", "-n", "-q", "1", "-w", "1", "-m", "6", dst).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", netns, "traceroute", "-I", "-n", "-q", "2", "-w", "1", "-m", "6", dst).CombinedOutput()
 	if err != nil {
 		t.Fatalf("traceroute from %s to %s: %v\n%s", netns, dst, err, out)
 	}
@@ -216,12 +218,23 @@ func traceroute(t *testing.T, netns, dst string) []string {
 		if len(f) < 2 || f[0] == "traceroute" {
 			continue
 		}
-		hops = append(hops, f[1])
+		hops = append(hops, firstAnswer(f[1:]))
 	}
 	for len(hops) > 0 && hops[len(hops)-1] == "*" {
 		hops = hops[:len(hops)-1]
 	}
 	return hops
+}
+
+// firstAnswer is the address that answered a hop's probes ("*" when none did): the first field of
+// a traceroute line, after the hop number, that is an address.
+func firstAnswer(fields []string) string {
+	for _, f := range fields {
+		if _, err := netip.ParseAddr(f); err == nil {
+			return f
+		}
+	}
+	return "*"
 }
 
 // routerHops is what traceroute should print for a walk: the address each forward router hop is
