@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/node/nodelab"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -149,6 +150,14 @@ func TestCollectNodeWalksLikePublished(t *testing.T) {
 
 	// A veth set down: collected as such, and the walk breaks there.
 	lab.Sh(t, "ip -n "+lab.Name+" link set veth1a2b down")
+	// The kernel marks the peer's eth0 lowerlayerdown a moment later (linkwatch): wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(lab.Sh(t, "ip -n "+lab.Netns(lab.Pods[0])+" -o link show eth0"), "state UP") {
+		if time.Now().After(deadline) {
+			t.Fatal("the pod's eth0 still up 10 s after its host veth was set down")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	snap, _, _ = collectLab(t, lab)
 	code, out, _ := runCLI("trace", "-n", "kube-system", "kube-dns", "--to", "node/172.15.0.4", "--snapshot", withNode(t, snap.Nodes[0]), "-o", "json")
 	var w trace.Walk
