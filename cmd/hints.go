@@ -17,8 +17,18 @@ func hintWords(h trace.Hint) string {
 	return ""
 }
 
+// choiceWords is how the command says a Service hop's endpoint choice: the flag that names the
+// endpoint for a choice the request made, the engine's own word otherwise.
+func choiceWords(c trace.Choice) trace.Choice {
+	if c == trace.ChosenByRequest {
+		return "--endpoint"
+	}
+	return c
+}
+
 // wordHints adds to each hinted hop, and to the reason that quotes it, the flags that collect
-// the missing facts; it returns the reasons it rewrote (old to new).
+// the missing facts, and words each service hop's endpoint choice; it returns the reasons it
+// rewrote (old to new).
 func wordHints(w *trace.Walk) map[string]string {
 	changed := map[string]string{}
 	if w.Service != nil {
@@ -34,6 +44,9 @@ func wordHints(w *trace.Walk) map[string]string {
 	}
 	for i := range w.Hops {
 		h := &w.Hops[i]
+		if h.Service != nil {
+			h.Service.ChosenBy = choiceWords(h.Service.ChosenBy)
+		}
 		words := hintWords(h.Hint)
 		if words == "" || h.Detail == "" {
 			continue

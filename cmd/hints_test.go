@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,5 +35,26 @@ func TestWordHintsNamesTheFlags(t *testing.T) {
 	}
 	if sw.Reason != "endpoint 10.0.0.1:53: "+want {
 		t.Errorf("service walk reason %q", sw.Reason)
+	}
+}
+
+// An endpoint the request named is said with the flag that names it, in the Service walk's hops
+// and in its endpoint walk's; the engine's own choices keep its words.
+func TestWordHintsNamesTheEndpointFlag(t *testing.T) {
+	hop := func(c trace.Choice) trace.Hop {
+		return trace.Hop{Kind: trace.HopService, Service: &trace.ServiceDetail{ChosenBy: c}}
+	}
+	w := &trace.Walk{Hops: []trace.Hop{hop(trace.ChosenByRequest)},
+		Service: &trace.ServiceWalk{Walks: []trace.EndpointWalk{{Walk: trace.Walk{Hops: []trace.Hop{hop(trace.ChosenByRequest), hop(trace.ChosenByOFProto), hop(trace.ChosenEach)}}}}}}
+	wordHints(w)
+	if got := w.Hops[0].Service.ChosenBy; got != "--endpoint" {
+		t.Errorf("service walk's hop chosen by %q", got)
+	}
+	var got []trace.Choice
+	for _, h := range w.Service.Walks[0].Walk.Hops {
+		got = append(got, h.Service.ChosenBy)
+	}
+	if want := []trace.Choice{"--endpoint", "ofproto/trace", "each"}; !slices.Equal(got, want) {
+		t.Errorf("endpoint walk's hops chosen by %q, want %q", got, want)
 	}
 }

@@ -73,17 +73,30 @@ func TestServiceWalksEveryReadyEndpoint(t *testing.T) {
 					t.Errorf("the reply reaches kube-dns from %+v, want the VIP", end.Packet)
 				}
 			}
-			if got := sw.Walks[0].Walk.Hops[3].Service.ChosenBy; got != "ofproto/trace" && sw.VIP == scenario.ServiceVIP+":80" {
+			if got := sw.Walks[0].Walk.Hops[3].Service.ChosenBy; got != trace.ChosenByOFProto && sw.VIP == scenario.ServiceVIP+":80" {
 				t.Errorf("nginx-3 is the bucket ofproto/trace chose: chosenBy %q", got)
 			}
 		})
 	}
 }
 
+// serviceHop is w's service hop, nil when it has none.
+func serviceHop(w trace.Walk) *trace.Hop {
+	for i := range w.Hops {
+		if w.Hops[i].Kind == trace.HopService {
+			return &w.Hops[i]
+		}
+	}
+	return nil
+}
+
 func TestServiceEndpointFlag(t *testing.T) {
 	w := walkReq(t, scenario.Service(), "svc/default/web", "default/redis-slave")
 	if len(w.Service.Walks) != 1 || w.Service.Walks[0].Endpoint != "172.16.0.7:8080" || w.Verdict != trace.VerdictReachable {
 		t.Fatalf("walks %+v", w.Service.Walks)
+	}
+	if h := serviceHop(w.Service.Walks[0].Walk); h == nil || h.Service.ChosenBy != trace.ChosenByRequest {
+		t.Errorf("service hop %+v, want one chosen by %q", h, trace.ChosenByRequest)
 	}
 	tg, _ := trace.ParseTarget("svc/default/web", "")
 	_, err := trace.WalkSnapshot(scenario.Service(), trace.Request{Source: kubeDNS, To: tg, Endpoint: "10.9.9.9"})

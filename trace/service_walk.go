@@ -320,9 +320,9 @@ func (ix *Index) serviceHop(st *svcTarget, e *svcEndpoint, eps []svcEndpoint, re
 	if e.pod != nil {
 		d.EndpointPod = e.pod.String()
 	}
-	d.ChosenBy = "each"
+	d.ChosenBy = ChosenEach
 	if req.Endpoint != "" {
-		d.ChosenBy = "--endpoint"
+		d.ChosenBy = ChosenByRequest
 	}
 	h.NAT = &NATDetail{Type: NATDnat, Original: Packet{Src: srcIP.String(), Dst: st.vipString(), Protocol: st.protocol},
 		Translated: Packet{Src: srcIP.String(), Dst: e.String(), Protocol: st.protocol}}
@@ -457,7 +457,7 @@ func (ix *Index) ovsLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode st
 			if t.NAT != "" {
 				h.Evidence = append(h.Evidence, ev(cmp.Or(t.Source, "ofproto@"+srcNode), "conntrack DNAT to %s", t.NAT))
 				if t.NAT == e.String() || t.NAT == e.ip.String() {
-					d.ChosenBy = "ofproto/trace"
+					d.ChosenBy = ChosenByOFProto
 				}
 			}
 		}

@@ -381,10 +381,23 @@ type ServiceDetail struct {
 	// Ready is how many endpoints are ready; Endpoints how many the slices list.
 	Ready     int `json:"ready"`
 	Endpoints int `json:"endpoints"`
-	// ChosenBy says how the endpoint was chosen: "each" (every ready endpoint walked), "--endpoint",
-	// or "ofproto/trace" (the bucket the node's OVS picked).
-	ChosenBy string `json:"chosenBy,omitempty"`
+	// ChosenBy says how the endpoint was chosen.
+	ChosenBy Choice `json:"chosenBy,omitempty"`
 }
+
+// Choice is how a Service walk's endpoint was chosen (ServiceDetail.ChosenBy).
+type Choice string
+
+// Endpoint choices. ChosenByRequest is worded by the command (the flag that names the endpoint):
+// nothing in trace/ names a flag.
+const (
+	// ChosenEach: every ready endpoint is walked.
+	ChosenEach Choice = "each"
+	// ChosenByRequest: the request named the endpoint (Request.Endpoint).
+	ChosenByRequest Choice = "request"
+	// ChosenByOFProto: the bucket the source node's OVS picked (ofproto/trace).
+	ChosenByOFProto Choice = "ofproto/trace"
+)
 
 // NATDetail is the nat hop's own facts (Hop.NAT).
 type NATDetail struct {
