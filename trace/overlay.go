@@ -321,6 +321,9 @@ type TransportDetail struct {
 	Tunnel string `json:"tunnel,omitempty"`
 	// State is the tunnel's state (up, down, degraded, unknown).
 	State string `json:"state"`
+	// TunnelMissing is true when the local host reports tunnels but none towards the remote host
+	// (the hop's Detail says so; this is its typed form for the engine).
+	TunnelMissing bool `json:"-"`
 	// BFDDiagnostic is the BFD diagnostic when BFD says why the tunnel is down.
 	BFDDiagnostic string `json:"bfdDiagnostic,omitempty"`
 	// InnerMTU is the largest packet the sender may send (the pod's MTU, else the node's).

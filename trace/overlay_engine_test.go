@@ -91,15 +91,21 @@ func TestTransportBroken(t *testing.T) {
 		name   string
 		mod    func(*trace.Snapshot)
 		reason string
+		// mtuOnly: small packets still pass (the MTU is the hop's only problem).
+		mtuOnly bool
 	}{
 		{"tunnel down", func(s *trace.Snapshot) {
 			tn := &s.Fabric.Hosts[0].Tunnels[0]
 			tn.State, tn.BFD.State, tn.BFD.Diagnostic = trace.TunnelDown, "down", "Control Detection Time Expired"
-		}, "tunnel ovn-hv1-0 from hv1.lab (192.168.100.1) to hv2.lab (192.168.100.2) is down: BFD Control Detection Time Expired"},
+		}, "tunnel ovn-hv1-0 from hv1.lab (192.168.100.1) to hv2.lab (192.168.100.2) is down: BFD Control Detection Time Expired", false},
 		{"underlay MTU 1500", func(s *trace.Snapshot) { s.Fabric.Hosts[1].Underlay.MTU = 1500 },
-			"MTU 1500 of the underlay ul0 on hv2.lab cannot carry a full 1500-byte packet in geneve (needs 1558)"},
+			"MTU 1500 of the underlay ul0 on hv2.lab cannot carry a full 1500-byte packet in geneve (needs 1558)", true},
 		{"no tunnel", func(s *trace.Snapshot) { s.Fabric.Hosts[0].Tunnels[0].RemoteIP = "192.168.100.9" },
-			"host hv1.lab has no tunnel to hv2.lab (192.168.100.2)"},
+			"host hv1.lab has no tunnel to hv2.lab (192.168.100.2)", false},
+		{"no tunnel and underlay MTU 1500", func(s *trace.Snapshot) {
+			s.Fabric.Hosts[0].Tunnels[0].RemoteIP = "192.168.100.9"
+			s.Fabric.Hosts[1].Underlay.MTU = 1500
+		}, "host hv1.lab has no tunnel to hv2.lab (192.168.100.2)", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := overlaid(t)
@@ -107,6 +113,9 @@ func TestTransportBroken(t *testing.T) {
 			w := walk(t, s, kubeDNS, "node/172.15.0.4")
 			if w.Verdict != trace.VerdictBroken || w.Hops[w.BrokenAt-1].Kind != trace.HopTransport || w.Reason != c.reason {
 				t.Fatalf("verdict %s at %d: %q, want broken at the transport hop: %q:%s", w.Verdict, w.BrokenAt, w.Reason, c.reason, dump(w))
+			}
+			if got := w.BrokenOnlyByMTU(); got != c.mtuOnly {
+				t.Errorf("BrokenOnlyByMTU = %v, want %v", got, c.mtuOnly)
 			}
 		})
 	}

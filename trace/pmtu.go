@@ -3,7 +3,6 @@ package trace
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 )
 
 // The path-MTU probe (trace --probe): one full-size don't-fragment packet from the source pod, as
@@ -64,8 +63,7 @@ func (w *Walk) BrokenOnlyByMTU() bool {
 	}
 	h := w.Hops[w.BrokenAt-1]
 	m := w.MTUHop()
-	// The transport hop's detail is its first problem: a tunnel down or missing comes before the MTU.
-	return m != nil && m.Index == h.Index && h.Transport.State != TunnelDown && strings.HasPrefix(h.Detail, "MTU ")
+	return m != nil && m.Index == h.Index && h.Transport.State != TunnelDown && !h.Transport.TunnelMissing
 }
 
 // ExpectFullSize says whether the walk expects a full-size don't-fragment packet to get through,

@@ -54,6 +54,12 @@ func TestMTUOnlyBreak(t *testing.T) {
 		t.Error("a full-size packet through an MTU the walk says is too small: no disagreement")
 	}
 
+	w.Hops[len(w.Hops)-1].Transport.TunnelMissing = true
+	w.Hops[len(w.Hops)-1].Detail = "host hv-1 has no tunnel to hv-2 (192.168.100.2)"
+	if w.BrokenOnlyByMTU() {
+		t.Error("a missing tunnel (with a small MTU too) counted as MTU-only")
+	}
+	w.Hops[len(w.Hops)-1].Transport.TunnelMissing = false
 	w.Hops[len(w.Hops)-1].Transport.State = trace.TunnelDown
 	w.Hops[len(w.Hops)-1].Detail = "tunnel ovn-hv2-0 from hv-1 to hv-2 is down: BFD Control Detection Time Expired"
 	if w.BrokenOnlyByMTU() {

@@ -93,6 +93,7 @@ func (wk *walker) transportHop(a, b *Host, senderMTU int) Hop {
 	var problems, notes []string
 	switch {
 	case t == nil && len(a.Tunnels) > 0:
+		d.TunnelMissing = true
 		problems = append(problems, fmt.Sprintf("host %s has no tunnel to %s (%s)", d.LocalHost, d.RemoteHost, cmp.Or(d.RemoteTEP, "no TEP known")))
 	case t == nil:
 		notes = append(notes, fmt.Sprintf("tunnel state not read from host %s", d.LocalHost))
