@@ -132,7 +132,7 @@ func execErr(p *corev1.Pod, container string, node Node, err error) error {
 		return fmt.Errorf("exec in %s/%s (%s) on %s: forbidden: your user may not create pods/exec in namespace %s (RBAC); bind the Role in deploy/rbac-node-agent.yaml there, or check with `kubectl auth can-i create pods/exec -n %s`",
 			p.Namespace, p.Name, container, node.Name, p.Namespace, p.Namespace)
 	}
-	return execErr(p, container, node, err)
+	return fmt.Errorf("exec in %s/%s (%s) on %s: %w", p.Namespace, p.Name, container, node.Name, err)
 }
 
 // executor finds the agent pod on node and prepares the exec of argv in its container (the
