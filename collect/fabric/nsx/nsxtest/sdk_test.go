@@ -288,9 +288,26 @@ func (c *schemaChecker) checkStruct(at string, v any, st vb.StructType) {
 			continue
 		}
 		c.check(at+"."+k, m[k], ft)
-		if s, isString := m[k].(string); isString {
-			if allowed := c.enums.of(goName, k); len(allowed) > 0 && k != "resource_type" && !contains(allowed, s) {
-				c.fail(at+"."+k, "%q is not one of %s.%s's values %v", s, goName, k, allowed)
+		if k == "resource_type" {
+			continue
+		}
+		allowed := c.enums.of(goName, k)
+		if len(allowed) == 0 {
+			continue
+		}
+		// A list of enum values (Tier1.route_advertisement_types, say) has its constants named
+		// like a single value's: each element is checked.
+		vals, isList := m[k].([]any)
+		if !isList {
+			vals = []any{m[k]}
+		}
+		for i, x := range vals {
+			if s, isString := x.(string); isString && !contains(allowed, s) {
+				where := at + "." + k
+				if isList {
+					where = fmt.Sprintf("%s[%d]", where, i)
+				}
+				c.fail(where, "%q is not one of %s.%s's values %v", s, goName, k, allowed)
 			}
 		}
 	}
@@ -503,16 +520,19 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 	t.Logf("%d responses checked against the SDK bindings", checked)
 }
 
-// The checker fails on what the converter lets through: an unknown field, a bad enum, a wrong type.
+// The checker fails on what the converter lets through: an unknown field, a bad enum (a single
+// value or a list's element), a wrong type.
 func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 	en := enums(t)
 	for _, tc := range []struct {
 		name, body string
+		bt         vb.BindingType
 	}{
-		{"unknown field", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"UP","address_bindingz":[]}`},
-		{"bad enum", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"ENABLED"}`},
-		{"nested bad enum", `{"resource_type":"LogicalPort","id":"p","attachment":{"attachment_type":"VIF","id":"a","context":{"resource_type":"VifAttachmentContext","vif_type":"KID"}}}`},
-		{"wrong type", `{"resource_type":"LogicalPort","id":"p","address_bindings":[{"ip_address":"10.0.0.1","vlan":"101"}]}`},
+		{"unknown field", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"UP","address_bindingz":[]}`, mp.LogicalPortBindingType()},
+		{"bad enum", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"ENABLED"}`, mp.LogicalPortBindingType()},
+		{"nested bad enum", `{"resource_type":"LogicalPort","id":"p","attachment":{"attachment_type":"VIF","id":"a","context":{"resource_type":"VifAttachmentContext","vif_type":"KID"}}}`, mp.LogicalPortBindingType()},
+		{"bad enum in a list", `{"resource_type":"Tier1","id":"t1","route_advertisement_types":["TIER1_CONNECTED","CONNECTED"]}`, pm.Tier1BindingType()},
+		{"wrong type", `{"resource_type":"LogicalPort","id":"p","address_bindings":[{"ip_address":"10.0.0.1","vlan":"101"}]}`, mp.LogicalPortBindingType()},
 	} {
 		var v any
 		dec := json.NewDecoder(strings.NewReader(tc.body))
@@ -521,12 +541,12 @@ func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := &schemaChecker{enums: en}
-		c.check("body", v, mp.LogicalPortBindingType())
+		c.check("body", v, tc.bt)
 		if len(c.errs) == 0 {
 			t.Errorf("%s: not caught", tc.name)
 		}
 		if tc.name != "wrong type" {
-			if err := sdkDecode([]byte(tc.body), mp.LogicalPortBindingType()); err != nil {
+			if err := sdkDecode([]byte(tc.body), tc.bt); err != nil {
 				t.Errorf("%s: the converter refused it (%v): this case no longer shows what the walk adds", tc.name, err)
 			}
 		}
