@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -144,15 +145,25 @@ type sdkEnums struct {
 	cache         map[string][]string
 }
 
-// of is the values the SDK declares for a field: the constants named "<GoStruct>_<FIELD>_...".
-func (e *sdkEnums) of(goStruct, field string) []string {
+// of is the values the SDK declares for a field: the constants named "<GoStruct>_<FIELD>_...",
+// but those of a longer field of the struct that begins the same (NSGroupTagExpression's
+// SCOPE_OP_EQUALS is scope_op's, not a value of scope).
+func (e *sdkEnums) of(goStruct, field string, fields []string) []string {
 	prefix := goStruct + "_" + strings.ToUpper(field) + "_"
 	if v, ok := e.cache[prefix]; ok {
 		return v
 	}
+	var longer []string
+	for _, f := range fields {
+		if p := goStruct + "_" + strings.ToUpper(f) + "_"; len(p) > len(prefix) && strings.HasPrefix(p, prefix) {
+			longer = append(longer, p)
+		}
+	}
 	var out []string
 	for i := sort.SearchStrings(e.names, prefix); i < len(e.names) && strings.HasPrefix(e.names[i], prefix); i++ {
-		out = append(out, e.values[i])
+		if !slices.ContainsFunc(longer, func(p string) bool { return strings.HasPrefix(e.names[i], p) }) {
+			out = append(out, e.values[i])
+		}
 	}
 	e.cache[prefix] = out
 	return out
@@ -291,7 +302,7 @@ func (c *schemaChecker) checkStruct(at string, v any, st vb.StructType) {
 		if k == "resource_type" {
 			continue
 		}
-		allowed := c.enums.of(goName, k)
+		allowed := c.enums.of(goName, k, st.FieldNames())
 		if len(allowed) == 0 {
 			continue
 		}
@@ -531,6 +542,7 @@ func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 		{"unknown field", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"UP","address_bindingz":[]}`, mp.LogicalPortBindingType()},
 		{"bad enum", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"ENABLED"}`, mp.LogicalPortBindingType()},
 		{"nested bad enum", `{"resource_type":"LogicalPort","id":"p","attachment":{"attachment_type":"VIF","id":"a","context":{"resource_type":"VifAttachmentContext","vif_type":"KID"}}}`, mp.LogicalPortBindingType()},
+		{"bad enum of a field another field's name begins", `{"resource_type":"NSGroupTagExpression","target_type":"LogicalPort","scope":"ncp/pod","scope_op":"SAME"}`, mp.NSGroupTagExpressionBindingType()},
 		{"bad enum in a list", `{"resource_type":"Tier1","id":"t1","route_advertisement_types":["TIER1_CONNECTED","CONNECTED"]}`, pm.Tier1BindingType()},
 		{"wrong type", `{"resource_type":"LogicalPort","id":"p","address_bindings":[{"ip_address":"10.0.0.1","vlan":"101"}]}`, mp.LogicalPortBindingType()},
 	} {
@@ -542,8 +554,8 @@ func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 		}
 		c := &schemaChecker{enums: en}
 		c.check("body", v, tc.bt)
-		if len(c.errs) == 0 {
-			t.Errorf("%s: not caught", tc.name)
+		if len(c.errs) != 1 {
+			t.Errorf("%s: want the one error, got %q", tc.name, c.errs)
 		}
 		if tc.name != "wrong type" {
 			if err := sdkDecode([]byte(tc.body), tc.bt); err != nil {
