@@ -68,6 +68,8 @@ func overlayBinding(path string) (vb.BindingType, bool) {
 		return pm.RuleListResultBindingType(), true
 	case strings.HasPrefix(path, dom+"/security-policies/") && len(seg) == 8:
 		return pm.SecurityPolicyBindingType(), true
+	case strings.HasPrefix(path, dom+"/security-policies/") && len(seg) == 10 && seg[8] == "rules":
+		return pm.RuleBindingType(), true
 	case path == dom+"/groups":
 		return pm.GroupListResultBindingType(), true
 	case strings.HasPrefix(path, dom+"/groups/") && len(seg) == 8:
@@ -122,10 +124,15 @@ func overlayServed(top *Topology) []string {
 				add(base + "/state")
 				add(base + "/tunnels?page_size=1")
 				add(base + "/tunnels?status=DOWN")
+				add(base + "/tunnels?encap=GENEVE")
+				add(base + "/tunnels?bfd_diagnostic_code=1")
 				for _, x := range tr.Tunnels[n.ID] {
 					add(base + "/tunnels?remote_node_id=" + url.QueryEscape(x.RemoteNodeID))
 				}
 			}
+		}
+		for _, n := range tr.Nodes {
+			add("/api/v1/transport-nodes?node_id=" + url.QueryEscape(n.NodeID))
 		}
 		add("/api/v1/host-switch-profiles?hostswitch_profile_type=UplinkHostSwitchProfile&page_size=1")
 		add("/policy/api/v1/infra/host-switch-profiles?hostswitch_profile_type=PolicyUplinkHostSwitchProfile&page_size=1")
@@ -139,6 +146,7 @@ func overlayServed(top *Topology) []string {
 			add("/api/v1/firewall/sections/" + s.ID)
 			add("/api/v1/firewall/sections/" + s.ID + "/rules")
 		}
+		add("/api/v1/firewall/sections?type=LAYER3&page_size=2")
 		for _, p := range top.LogicalPorts {
 			add("/api/v1/firewall/sections?deep_search=true&applied_tos=" + url.QueryEscape(p.ID))
 		}
@@ -153,6 +161,9 @@ func overlayServed(top *Topology) []string {
 		for _, p := range fw.Policies {
 			add("/policy/api/v1" + p.Path)
 			add("/policy/api/v1" + p.Path + "/rules")
+		}
+		for _, r := range fw.PolicyRules {
+			add("/policy/api/v1" + r.Path)
 		}
 		for _, g := range fw.Groups {
 			for _, m := range []string{"", "/members/segment-ports", "/members/ip-addresses"} {
@@ -202,4 +213,37 @@ func withOverlay(f *trace.Fabric) *trace.Fabric {
 			Stateful: true, Default: true, AppliedTo: trace.FirewallScope{Any: true}, Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}},
 	}}
 	return f
+}
+
+// withCriteria adds what the fabric's rendering never makes but the server evaluates: an NSGroup
+// by tag criterion holding an IPSet, a Policy group by tag Condition (both on the first tagged
+// port's last tag), and a disabled and a detached copy of the first load balancer service in both
+// APIs, so every membership branch and every status the server computes is served and checked.
+func withCriteria(t *Topology) {
+	var tag Tag
+	for _, p := range t.LogicalPorts {
+		if n := len(p.Tags); n > 0 {
+			tag = p.Tags[n-1]
+		}
+	}
+	if fw := t.Firewall; fw != nil && tag.Scope != "" {
+		g := NSGroup{ResourceType: "NSGroup", ID: "nsg-by-tag", DisplayName: "by-tag",
+			MembershipCriteria: []NSGroupExpression{{ResourceType: "NSGroupTagExpression", TargetType: "LogicalPort", Scope: tag.Scope, Tag: tag.Tag}}}
+		if len(fw.IPSets) > 0 {
+			g.Members = []NSGroupExpression{{ResourceType: "NSGroupSimpleExpression", TargetType: "IPSet", TargetProperty: "id", Op: "EQUALS", Value: fw.IPSets[0].ID}}
+		}
+		fw.NSGroups = append(fw.NSGroups, g)
+		fw.Groups = append(fw.Groups, Group{ResourceType: "Group", ID: "group-by-tag", Path: Domain + "/groups/group-by-tag", ParentPath: Domain, DisplayName: "by-tag",
+			Expression: []GroupExpression{{ResourceType: "Condition", MemberType: "SegmentPort", Key: "Tag", Operator: "EQUALS", Value: tag.Scope + "|" + tag.Tag}}})
+	}
+	if len(t.LbServices) > 0 && len(t.PolicyLBServices) > 0 {
+		disabled, detached := t.LbServices[0], t.LbServices[0]
+		disabled.ID, disabled.Enabled = "lbs-disabled", false
+		detached.ID, detached.Attachment = "lbs-detached", nil
+		pdis, pdet := t.PolicyLBServices[0], t.PolicyLBServices[0]
+		pdis.ID, pdis.Path, pdis.Enabled = disabled.ID, "/infra/lb-services/"+disabled.ID, false
+		pdet.ID, pdet.Path, pdet.ConnectivityPath = detached.ID, "/infra/lb-services/"+detached.ID, ""
+		t.LbServices = append(t.LbServices, disabled, detached)
+		t.PolicyLBServices = append(t.PolicyLBServices, pdis, pdet)
+	}
 }

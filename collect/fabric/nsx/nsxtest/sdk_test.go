@@ -462,6 +462,8 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 	syn.AddScale(30, 3)
 	addTestServices(pub)
 	addTestServices(syn)
+	withCriteria(pub)
+	withCriteria(syn)
 	// A runtime table as a manager serves it on an edge node (route_type as the reference's example).
 	pub.RouteTables["lr-t0"] = []RouteEntry{{Network: "0.0.0.0/0", NextHop: "203.0.113.1", RouteType: "t0s", AdminDistance: 1, LRComponentType: "SERVICE_ROUTER_TIER0"},
 		{Network: "172.15.0.0/24", NextHop: "100.64.96.5", RouteType: "t1c", LogicalRouterPortID: "lrp-t0-to-nodes"}}
