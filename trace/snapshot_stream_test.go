@@ -25,6 +25,71 @@ func sameAsUnmarshal(t *testing.T, data []byte) {
 	}
 }
 
+// roundTrip: want survives WriteSnapshot + ReadSnapshot, and the streamed decoder reads what
+// encoding/json reads. It checks only the fields want sets, so every field of the given types
+// must be set in one of their values in want (a field added later is added to the test too).
+func roundTrip(t *testing.T, want *Snapshot, types ...any) {
+	t.Helper()
+	everyFieldSet(t, want, types...)
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, want); err != nil {
+		t.Fatal(err)
+	}
+	sameAsUnmarshal(t, buf.Bytes())
+	got, err := ReadSnapshot(&buf, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		a, _ := json.Marshal(got)
+		t.Fatalf("round trip differs:\n%s", a)
+	}
+}
+
+// everyFieldSet fails for each field of one of types that no value of its type reached from v sets
+// (a type not reached at all has none set).
+func everyFieldSet(t *testing.T, v any, types ...any) {
+	t.Helper()
+	set := map[reflect.Type]map[string]bool{}
+	for _, x := range types {
+		set[reflect.TypeOf(x)] = map[string]bool{}
+	}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice, reflect.Array:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case reflect.Map:
+			for it := v.MapRange(); it.Next(); {
+				walk(it.Value())
+			}
+		case reflect.Struct:
+			fields := set[v.Type()]
+			for i := 0; i < v.NumField(); i++ {
+				if fields != nil && !v.Field(i).IsZero() {
+					fields[v.Type().Field(i).Name] = true
+				}
+				walk(v.Field(i))
+			}
+		}
+	}
+	walk(reflect.ValueOf(v))
+	for _, x := range types {
+		ty := reflect.TypeOf(x)
+		for i := 0; i < ty.NumField(); i++ {
+			if !set[ty][ty.Field(i).Name] {
+				t.Errorf("%s.%s is set nowhere: the round trip does not check it", ty.Name(), ty.Field(i).Name)
+			}
+		}
+	}
+}
+
 func TestStreamedDecodeMatchesJSON(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/scenarios/*/*.json")
 	more, _ := filepath.Glob("../testdata/scenarios/*/*/*.json")
