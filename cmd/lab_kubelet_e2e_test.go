@@ -44,10 +44,7 @@ const (
 // the API (exec). Then the debug pod's life: gone after a run, after two kinds of failure and after
 // Ctrl-C; then each verb of deploy/ taken away alone: exit 3 and one line naming it.
 func TestLabKubeletE2E(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the real-kubelet lab in -short mode")
-	}
-	labtest.RequireRoot(t)
+	labtest.RequireRoot(t) // skips under -short
 	labtest.RequireBinaries(t, "containerd", "runc", "ctr", "buildah")
 	if _, err := os.Stat("/usr/lib/cni/loopback"); err != nil {
 		labtest.Unavailable(t, "the CNI loopback plugin", realNodeHint)

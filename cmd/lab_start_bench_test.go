@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 )
 
 var writeStart = flag.Bool("write-start", false, "BenchmarkLabStart: write its numbers into testdata/bench/results.md (make bench)")
@@ -47,9 +49,7 @@ func run1(b *testing.B, env []string, rusage string, argv ...string) (time.Durat
 // at most 48 MB.
 func BenchmarkLabStart(b *testing.B) {
 	l := startE2ELab(b)
-	if _, err := exec.LookPath("ovn-trace"); err != nil {
-		b.Skip("ovn-trace not installed (Debian package ovn-central)")
-	}
+	labtest.RequireBinaries(b, "ovn-trace")
 	rusage := filepath.Join(b.TempDir(), "rusage")
 	if out, err := exec.Command("go", "build", "-o", rusage, "../testdata/bench/rusage").CombinedOutput(); err != nil {
 		b.Fatalf("go build rusage: %v\n%s", err, out)
