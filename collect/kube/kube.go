@@ -87,6 +87,8 @@ type session struct {
 	// services and slices are the walks' Services and their EndpointSlices, by NS/NAME (service.go).
 	services map[string]*corev1.Service
 	slices   map[string][]discoveryv1.EndpointSlice
+	// serviceLists are the Service LISTs made, by field selector.
+	serviceLists map[string][]corev1.Service
 	// inflight joins GETs of the same pod or node that run at once (a pod's node that is also a
 	// target, two pods on one node): one request, one answer for both.
 	inflight singleflight.Group
@@ -96,7 +98,7 @@ type session struct {
 // names), forbidden (with verb and resource), unreachable.
 func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{},
-		services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}}
+		services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}, serviceLists: map[string][]corev1.Service{}}
 	res := &Result{CollectedAt: time.Now().UTC()}
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
 	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of

@@ -91,21 +91,37 @@ func svcHasAddress(svc *corev1.Service, ip netip.Addr) bool {
 	return false
 }
 
-// listServices lists Services cluster-wide by field selector, page by page.
+// listServices lists Services cluster-wide by field selector, page by page, once per session: an
+// address that is no ClusterIP and then turns out a node's lists the LoadBalancer Services twice.
 func (s *session) listServices(ctx context.Context, sel string) ([]corev1.Service, error) {
-	var out []corev1.Service
-	opts := metav1.ListOptions{FieldSelector: sel, Limit: pageSize}
-	for {
-		l, err := s.c.api.ListServices(ctx, "", opts)
-		if err != nil {
-			return nil, s.c.explain(err, "list", "services", "")
-		}
-		out = append(out, l.Items...)
-		if l.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = l.Continue
+	s.mu.Lock()
+	out, ok := s.serviceLists[sel]
+	s.mu.Unlock()
+	if ok {
+		return out, nil
 	}
+	v, err, _ := s.inflight.Do("services?"+sel, func() (any, error) {
+		var out []corev1.Service
+		opts := metav1.ListOptions{FieldSelector: sel, Limit: pageSize}
+		for {
+			l, err := s.c.api.ListServices(ctx, "", opts)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l.Items...)
+			if l.Continue == "" {
+				s.mu.Lock()
+				s.serviceLists[sel] = out
+				s.mu.Unlock()
+				return out, nil
+			}
+			opts.Continue = l.Continue
+		}
+	})
+	if err != nil {
+		return nil, s.c.explain(err, "list", "services", "")
+	}
+	return v.([]corev1.Service), nil
 }
 
 // addService keeps the Service and reads its EndpointSlices and each endpoint's pod and node.

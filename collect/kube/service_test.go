@@ -93,6 +93,28 @@ func TestServiceTargets(t *testing.T) {
 			}
 		})
 	}
+	// An address no pod has is first looked up as a ClusterIP or load balancer address, then found
+	// a node's and looked up as a NodePort: the LoadBalancer LIST both make is made once.
+	t.Run("node address, port no Service has", func(t *testing.T) {
+		c, cnt := counted(t, srv, kubetest.AdminToken)
+		to, err := trace.ParseTarget("10.99.0.3:1", "svct")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Collect(ctx, kube.Query{Targets: []trace.Target{to}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs := cnt.Requests()
+		for i := 1; i < len(reqs); i++ {
+			if reqs[i] == reqs[i-1] {
+				t.Errorf("%s made twice:\n%s", reqs[i], strings.Join(reqs, "\n"))
+			}
+		}
+		if len(res.Cluster.Services) != 0 || strings.Join(res.WalkNodes, ",") != "svct-down" {
+			t.Errorf("services %+v walk nodes %v", res.Cluster.Services, res.WalkNodes)
+		}
+	})
 	t.Run("unknown service", func(t *testing.T) {
 		c, _ := counted(t, srv, kubetest.AdminToken)
 		_, err := c.Collect(ctx, kube.Query{Pods: []trace.PodRef{{Namespace: "svct", Name: "web-1"}}, Targets: []trace.Target{{Kind: trace.TargetService, Namespace: "svct", Name: "nope"}}})
