@@ -300,6 +300,10 @@ func (c *schemaChecker) checkStruct(at string, v any, st vb.StructType) {
 		}
 		c.check(at+"."+k, m[k], ft)
 		if k == "resource_type" {
+			// A static binding's resource_type names its own type (or, for a base type, one the SDK lists).
+			if rt, _ := m[k].(string); rt != goName && !contains(c.enums.of(goName, k, st.FieldNames()), rt) {
+				c.fail(at+"."+k, "%q is not %s's resource_type", rt, goName)
+			}
 			continue
 		}
 		allowed := c.enums.of(goName, k, st.FieldNames())
@@ -534,7 +538,7 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 }
 
 // The checker fails on what the converter lets through: an unknown field, a bad enum (a single
-// value or a list's element), a wrong type.
+// value or a list's element), another type's resource_type, a wrong type.
 func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 	en := enums(t)
 	for _, tc := range []struct {
@@ -545,6 +549,7 @@ func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 		{"bad enum", `{"resource_type":"LogicalPort","id":"p","logical_switch_id":"s","admin_state":"ENABLED"}`, mp.LogicalPortBindingType()},
 		{"nested bad enum", `{"resource_type":"LogicalPort","id":"p","attachment":{"attachment_type":"VIF","id":"a","context":{"resource_type":"VifAttachmentContext","vif_type":"KID"}}}`, mp.LogicalPortBindingType()},
 		{"bad enum of a field another field's name begins", `{"resource_type":"NSGroupTagExpression","target_type":"LogicalPort","scope":"ncp/pod","scope_op":"SAME"}`, mp.NSGroupTagExpressionBindingType()},
+		{"another type's resource_type", `{"resource_type":"LogicalSwitch","id":"p","logical_switch_id":"s"}`, mp.LogicalPortBindingType()},
 		{"bad enum in a list", `{"resource_type":"Tier1","id":"t1","route_advertisement_types":["TIER1_CONNECTED","CONNECTED"]}`, pm.Tier1BindingType()},
 		{"wrong type", `{"resource_type":"LogicalPort","id":"p","address_bindings":[{"ip_address":"10.0.0.1","vlan":"101"}]}`, mp.LogicalPortBindingType()},
 	} {
