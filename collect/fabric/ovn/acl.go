@@ -3,8 +3,10 @@ package ovn
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ovn-org/libovsdb/client"
@@ -252,26 +254,42 @@ func aclRule(a *nbdb.ACL, h aclHolder, addrs, pgs map[string][]string, stateful 
 			unknown = append(unknown, u)
 		}
 	}
-	switch family {
-	case "ip6":
-		if r.Sources.Any {
-			r.Sources = trace.FirewallPeer{CIDRs: []string{"::/0"}}
-		}
-	case "ip4":
-		if r.Sources.Any {
-			r.Sources = trace.FirewallPeer{CIDRs: []string{"0.0.0.0/0"}}
-		}
+	if u := applyFamily(&r, family); u != "" {
+		unknown = append(unknown, u)
 	}
 	r.Unknown = strings.Join(unknown, " && ")
 	return r
 }
+
+// applyFamily narrows r to the address family a bare ip4 or ip6 term names: on a side that is
+// any address, else it must follow from a side's addresses; when neither side can carry it (both
+// are ports or negations) it returns the term, which the tool cannot model.
+func applyFamily(r *trace.FirewallRule, family string) string {
+	all := map[string]string{"ip4": "0.0.0.0/0", "ip6": "::/0"}[family]
+	switch {
+	case all == "":
+		return ""
+	case r.Sources.Any:
+		r.Sources = trace.FirewallPeer{CIDRs: []string{all}}
+	case r.Destinations.Any:
+		r.Destinations = trace.FirewallPeer{CIDRs: []string{all}}
+	case !hasAddrs(r.Sources) && !hasAddrs(r.Destinations):
+		return family
+	}
+	return ""
+}
+
+// hasAddrs: the peer is some addresses (a packet of another family is none of them).
+func hasAddrs(p trace.FirewallPeer) bool { return !p.Negate && len(p.CIDRs) > 0 }
 
 // applyTerm narrows r by one conjunct; it returns the term as text when the tool cannot model it.
 func applyTerm(r *trace.FirewallRule, t term, addrs, pgs map[string][]string, family *string) string {
 	text := strings.TrimSpace(t.field + " " + t.op + " " + strings.Join(t.values, ","))
 	switch t.field {
 	case "ip", "1":
-		return ""
+		if t.op == "" {
+			return ""
+		}
 	case "ip4", "ip6":
 		if t.op == "" {
 			*family = t.field
@@ -280,12 +298,12 @@ func applyTerm(r *trace.FirewallRule, t term, addrs, pgs map[string][]string, fa
 	case "tcp", "udp", "sctp", "icmp", "icmp4", "icmp6", "arp", "nd", "rarp", "igmp", "mldv1", "mldv2":
 		if t.op == "" {
 			p := strings.Replace(t.field, "icmp4", "icmp", 1)
-			addService(r, p, nil)
-			return ""
+			if addService(r, p, nil) {
+				return ""
+			}
 		}
 	case "tcp.dst", "udp.dst", "sctp.dst":
-		if t.op == "==" {
-			addService(r, strings.TrimSuffix(t.field, ".dst"), t.values)
+		if t.op == "==" && allPorts(t.values) && addService(r, strings.TrimSuffix(t.field, ".dst"), t.values) {
 			return ""
 		}
 	case "inport", "outport":
@@ -351,9 +369,15 @@ func applyAddrTerm(r *trace.FirewallRule, t term, text string, addrs map[string]
 			if !ok {
 				return text + " (address set " + v[1:] + " not found)"
 			}
+			if bad := slices.IndexFunc(a, notAddr); bad >= 0 {
+				return text + " (address set " + v[1:] + " holds " + a[bad] + ", not an address or prefix)"
+			}
 			p.CIDRs = append(p.CIDRs, a...)
 			p.Groups = append(p.Groups, "address set "+v[1:])
 		} else {
+			if notAddr(v) { // a masked address (10.0.0.0/255.0.0.0), a field: not modelled
+				return text
+			}
 			p.CIDRs = append(p.CIDRs, v)
 		}
 	}
@@ -361,14 +385,45 @@ func applyAddrTerm(r *trace.FirewallRule, t term, text string, addrs map[string]
 	return ""
 }
 
-func addService(r *trace.FirewallRule, proto string, ports []string) {
-	for i := range r.Services {
-		if r.Services[i].Protocol == proto {
-			r.Services[i].Ports = append(r.Services[i].Ports, ports...)
-			return
+// notAddr: v is neither an address nor a prefix (what the engine's peers hold).
+func notAddr(v string) bool {
+	if _, err := netip.ParseAddr(v); err == nil {
+		return false
+	}
+	_, err := netip.ParsePrefix(v)
+	return err != nil
+}
+
+// allPorts: every value is a port number as the engine compares them (decimal, 0-65535); OVN's
+// hexadecimal and masked values (0x50/0xfff0) are not modelled.
+func allPorts(vs []string) bool {
+	for _, v := range vs {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 65535 || strconv.Itoa(n) != v {
+			return false
 		}
 	}
+	return true
+}
+
+// addService narrows r to proto (and ports): false when that is not a narrowing the engine's
+// services can hold (a second protocol, or a second set of ports of one: both must match, the
+// services would take either).
+func addService(r *trace.FirewallRule, proto string, ports []string) bool {
+	for i := range r.Services {
+		s := &r.Services[i]
+		switch {
+		case s.Protocol != proto:
+			return false
+		case len(ports) == 0:
+		case len(s.Ports) > 0:
+			return false
+		default:
+			s.Ports = ports
+		}
+		return true
+	}
 	r.Services = append(r.Services, trace.FirewallService{Protocol: proto, Ports: ports})
+	return true
 }
 
 // narrow restricts a scope to ports (an inport/outport term on the enforced side).

@@ -35,7 +35,7 @@ func TestACLRule(t *testing.T) {
 	name := "kube-system_deny-node-egress_0"
 	ids := map[string]string{"k8s.ovn.org/name": "kube-system:deny-node-egress", "k8s.ovn.org/owner-type": "NetworkPolicy", "k8s.ovn.org/owner-controller": "default-network-controller"}
 	pg := aclHolder{name: "a104", pg: true, ports: []string{"kube-system_heapster"}}
-	addrs := map[string][]string{"a137": {"172.15.0.3", "172.15.0.4"}}
+	addrs := map[string][]string{"a137": {"172.15.0.3", "172.15.0.4"}, "masked": {"10.0.0.0/255.0.0.0"}}
 	pgs := map[string][]string{"a104": {"kube-system_heapster"}}
 	a := &nbdb.ACL{UUID: "u1", Name: &name, Direction: nbdb.ACLDirectionFromLport, Priority: 1001, Action: nbdb.ACLActionDrop,
 		Match: "inport == @a104 && ip4.dst == $a137", ExternalIDs: ids}
@@ -53,11 +53,27 @@ func TestACLRule(t *testing.T) {
 		{"ip4.dst == $missing", "ip4.dst == $missing (address set missing not found)"},
 		{"ct.new && ip4", "ct.new"},
 		{"outport == @gone", "outport == @gone (port group gone not found)"},
+		// A comparison is not the constant 1, and values the engine would compare wrongly
+		// (hexadecimal or masked, a second port set or protocol that must hold too) are unknown.
+		{"1<=tcp.dst<=100 && tcp", "1 <= tcp.dst<=100"},
+		{"tcp.dst == 0x50", "tcp.dst == 0x50"},
+		{"ip4.src == 10.0.0.0/255.0.0.0", "ip4.src == 10.0.0.0/255.0.0.0"},
+		{"ip4.dst == $masked", "ip4.dst == $masked (address set masked holds 10.0.0.0/255.0.0.0, not an address or prefix)"},
+		{"tcp.dst == 80 && tcp.dst == 443", "tcp.dst == 443"},
+		{"tcp && udp", "udp"},
+		// ip6 with both sides taken by ports or a negation: the family has nowhere to go.
+		{"ip6 && inport == @a104 && ip6.dst != fe80::1", "ip6"},
 	} {
 		a := &nbdb.ACL{UUID: "u2", Direction: nbdb.ACLDirectionToLport, Priority: 1000, Action: nbdb.ACLActionAllowRelated, Match: c.match}
 		if r := aclRule(a, pg, addrs, pgs, false); r.Unknown != c.unknown || !r.Stateful {
 			t.Errorf("%s: unknown %q stateful %v, want %q", c.match, r.Unknown, r.Stateful, c.unknown)
 		}
+	}
+	// ip6 with the source taken by a port group narrows the destination to IPv6.
+	a = &nbdb.ACL{UUID: "u3", Direction: nbdb.ACLDirectionToLport, Priority: 1000, Action: nbdb.ACLActionDrop, Match: "ip6 && inport == @a104"}
+	if r := aclRule(a, pg, addrs, pgs, false); r.Unknown != "" || !reflect.DeepEqual(r.Destinations, trace.FirewallPeer{CIDRs: []string{"::/0"}}) ||
+		!reflect.DeepEqual(r.Sources, trace.FirewallPeer{Ports: []string{"kube-system_heapster"}, Groups: []string{"port group a104"}}) {
+		t.Errorf("ip6 && inport: unknown %q sources %+v destinations %+v", r.Unknown, r.Sources, r.Destinations)
 	}
 }
 
