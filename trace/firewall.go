@@ -54,12 +54,12 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 	if wk.dir == Return {
 		fl.port = 0 // a reply goes to the client's ephemeral port: only a rule for any port matches it surely
 	}
-	r, unknown := evaluate(fw, sp, dir, fl)
+	r, unknown, why := evaluate(fw, sp, dir, fl)
 	switch {
 	case unknown != nil:
 		fillRule(h.Firewall, unknown)
 		h.Status, h.Firewall.Action = StatusUnknown, FirewallUnknownAction
-		h.Detail = fmt.Sprintf("rule %s cannot be evaluated (%s): the firewall's decision is not known", ruleName(unknown), unknown.Unknown)
+		h.Detail = fmt.Sprintf("rule %s cannot be evaluated (%s): the firewall's decision is not known", ruleName(unknown), why)
 		h.Evidence = append(h.Evidence, ev(cmp.Or(unknown.Source, src), "%s", describeRule(unknown)))
 	case r != nil:
 		fillRule(h.Firewall, r)
@@ -150,25 +150,35 @@ func (wk *walker) forwardUnknown() bool {
 
 // evaluate walks the rules in the firewall's order: the first rule that matches decides (a pass
 // rule hands on to the next); a rule whose match cannot be evaluated while all else holds stops the
-// walk through the rules with unknown.
-func evaluate(fw *Firewall, sp *SwitchPort, dir string, fl flow) (decided, unknown *FirewallRule) {
+// walk through the rules with unknown, why saying what could not be evaluated (the rule's Unknown
+// part, an address or port the tool cannot read, the reply's port).
+func evaluate(fw *Firewall, sp *SwitchPort, dir string, fl flow) (decided, unknown *FirewallRule, why string) {
 	for i := range fw.Rules {
 		r := &fw.Rules[i]
 		if r.Disabled || !ruleAt(r, sp, dir) {
 			continue
 		}
-		if !peerHas(r.Sources, fl.src, fl.srcPort) || !peerHas(r.Destinations, fl.dst, fl.dstPort) || !servicesMatch(r.Services, fl) {
-			continue
+		src, whySrc := peerHas(r.Sources, fl.src, fl.srcPort)
+		dst, whyDst := peerHas(r.Destinations, fl.dst, fl.dstPort)
+		svc, whySvc := servicesMatch(r.Services, fl)
+		if !src || !dst || !svc {
+			continue // a condition surely fails
 		}
-		if r.Unknown != "" {
-			return nil, r
+		var whys []string
+		for _, w := range []string{r.Unknown, whySrc, whyDst, whySvc} {
+			if w != "" {
+				whys = append(whys, w)
+			}
+		}
+		if len(whys) > 0 {
+			return nil, r, strings.Join(whys, "; ")
 		}
 		if r.Action == FirewallPass {
 			continue
 		}
-		return r, nil
+		return r, nil, ""
 	}
-	return nil, nil
+	return nil, nil, ""
 }
 
 // ruleAt: the rule is enforced at port sp in direction dir.
@@ -180,40 +190,55 @@ func ruleAt(r *FirewallRule, sp *SwitchPort, dir string) bool {
 	return a.Any || slices.Contains(a.Switches, sp.Switch) || slices.Contains(a.Ports, sp.ID)
 }
 
-// peerHas: the side matches the address or the port.
-func peerHas(p FirewallPeer, ip netip.Addr, sp *SwitchPort) bool {
+// peerHas: the side can match the address or the port (false: it surely does not); why is
+// non-empty when it is not sure (an entry that is no address, network or range).
+func peerHas(p FirewallPeer, ip netip.Addr, sp *SwitchPort) (bool, string) {
 	if p.Any {
-		return !p.Negate
+		return !p.Negate, ""
 	}
 	in := sp != nil && slices.Contains(p.Ports, sp.ID)
+	var bad []string
 	for _, c := range p.CIDRs {
-		if !in && cidrHas(c, ip) {
-			in = true
+		if in {
+			break
+		}
+		has, ok := cidrHas(c, ip)
+		in = has
+		if !ok {
+			bad = append(bad, c)
 		}
 	}
-	return in != p.Negate
+	if !in && len(bad) > 0 {
+		return true, fmt.Sprintf("address %q cannot be read", strings.Join(bad, ", "))
+	}
+	return in != p.Negate, ""
 }
 
-// cidrHas: ip is the address, in the network or in the range ("a-b") c.
-func cidrHas(c string, ip netip.Addr) bool {
+// cidrHas: ip is the address, in the network or in the range ("a-b") c; ok is false when c is
+// none of them.
+func cidrHas(c string, ip netip.Addr) (has, ok bool) {
 	if lo, hi, ok := strings.Cut(c, "-"); ok {
 		l, err1 := netip.ParseAddr(strings.TrimSpace(lo))
 		h, err2 := netip.ParseAddr(strings.TrimSpace(hi))
-		return err1 == nil && err2 == nil && l.Compare(ip) <= 0 && ip.Compare(h) <= 0
+		if err1 != nil || err2 != nil {
+			return false, false
+		}
+		return l.Compare(ip) <= 0 && ip.Compare(h) <= 0, true
 	}
 	if p, err := netip.ParsePrefix(c); err == nil {
-		return p.Contains(ip)
+		return p.Contains(ip), true
 	}
 	a, err := netip.ParseAddr(c)
-	return err == nil && a == ip
+	return err == nil && a == ip, err == nil
 }
 
-// servicesMatch: the rule's services include the flow's protocol and port (no services, ip, or the
-// protocol with no ports or the port among them); without a protocol the flow is ICMP echo of
-// the address family.
-func servicesMatch(ss []FirewallService, fl flow) bool {
+// servicesMatch: the rule's services can include the flow's protocol and port (no services, ip, or
+// the protocol with no ports or the port among them); without a protocol the flow is ICMP echo of
+// the address family. why is non-empty when it is not sure: the flow's port is not known (a reply
+// goes to the client's ephemeral port) or a rule's port cannot be read.
+func servicesMatch(ss []FirewallService, fl flow) (bool, string) {
 	if len(ss) == 0 {
-		return true
+		return true, ""
 	}
 	proto := fl.proto
 	if proto == "" {
@@ -222,26 +247,41 @@ func servicesMatch(ss []FirewallService, fl flow) bool {
 			proto = "icmp6"
 		}
 	}
+	why := ""
 	for _, s := range ss {
-		if s.Protocol == "ip" || s.Protocol == "" {
-			return true
+		if s.Protocol == "ip" || s.Protocol == "" || s.Protocol == proto && len(s.Ports) == 0 {
+			return true, ""
 		}
-		if s.Protocol == proto && (len(s.Ports) == 0 || fl.port != 0 && slices.ContainsFunc(s.Ports, func(p string) bool { return portIn(p, fl.port) })) {
-			return true
+		if s.Protocol != proto {
+			continue
+		}
+		for _, p := range s.Ports {
+			in, ok := portIn(p, fl.port)
+			switch {
+			case !ok:
+				why = fmt.Sprintf("%s port %q cannot be read", proto, p)
+			case fl.port == 0:
+				why = fmt.Sprintf("the packet's %s port is not known (rule ports %s)", proto, strings.Join(s.Ports, ","))
+			case in:
+				return true, ""
+			}
 		}
 	}
-	return false
+	return why != "", why
 }
 
-// portIn: port is p ("80") or in its range ("8000-8080").
-func portIn(p string, port int) bool {
+// portIn: port is p ("80") or in its range ("8000-8080"); ok is false when p is neither.
+func portIn(p string, port int) (in, ok bool) {
 	lo, hi, ok := strings.Cut(p, "-")
 	if !ok {
 		hi = lo
 	}
 	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
 	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
-	return err1 == nil && err2 == nil && a <= port && port <= b
+	if err1 != nil || err2 != nil {
+		return false, false
+	}
+	return a <= port && port <= b, true
 }
 
 func fillRule(d *FirewallDetail, r *FirewallRule) {

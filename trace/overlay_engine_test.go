@@ -196,3 +196,46 @@ func TestFirewallServices(t *testing.T) {
 		t.Errorf("an any-protocol drop rule did not: %s", w.Verdict)
 	}
 }
+
+// A rule whose match the tool cannot evaluate decides unknown, never a guess: an address entry it
+// cannot read, and on the return path a port rule for the reply (sent to the client's ephemeral
+// port, which the walk does not know).
+func TestFirewallUnreadableMatchIsUnknown(t *testing.T) {
+	s := overlaid(t)
+	r := denyNodes()
+	r.Destinations.CIDRs = []string{"nodes.example"}
+	s.Fabric.Firewall.Rules = append(s.Fabric.Firewall.Rules, r)
+	w := walk(t, s, kubeDNS, "node/172.15.0.4")
+	if w.Verdict != trace.VerdictUnknown || !strings.Contains(w.Reason, `address "nodes.example" cannot be read`) {
+		t.Errorf("an unreadable address in a drop rule: %s %q:%s", w.Verdict, w.Reason, dump(w))
+	}
+	// Negated, the same entry is no more known.
+	s.Fabric.Firewall.Rules[len(s.Fabric.Firewall.Rules)-1].Destinations.Negate = true
+	if w := walk(t, s, kubeDNS, "node/172.15.0.4"); w.Verdict != trace.VerdictUnknown {
+		t.Errorf("a negated unreadable address: %s %q", w.Verdict, w.Reason)
+	}
+
+	s = overlaid(t)
+	back := trace.FirewallRule{ID: "high-ports", Priority: 900, Direction: trace.FirewallIngress, Action: trace.FirewallDrop,
+		AppliedTo: trace.FirewallScope{Ports: []string{"lp-kube-system-kube-dns"}}, Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true},
+		Services: []trace.FirewallService{{Protocol: "tcp", Ports: []string{"1024-65535"}}}}
+	s.Fabric.Firewall.Rules = append(s.Fabric.Firewall.Rules, back)
+	tcp53 := func(s *trace.Snapshot) *trace.Walk {
+		w, err := trace.WalkSnapshot(s, trace.Request{Source: kubeDNS, To: trace.Target{Kind: trace.TargetIP, IP: "172.15.0.4", Port: "53", Protocol: "TCP"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	w = tcp53(s)
+	ret := hopsOf(w, trace.HopFirewall, trace.Return)
+	if w.Verdict != trace.VerdictUnknown || len(ret) != 2 || ret[1].Status != trace.StatusUnknown || ret[1].Firewall.RuleID != "high-ports" ||
+		!strings.Contains(ret[1].Detail, "the packet's tcp port is not known") {
+		t.Errorf("a reply against a port rule: %s %q:%s", w.Verdict, w.Reason, dump(w))
+	}
+	// A rule for another protocol surely does not match the reply.
+	s.Fabric.Firewall.Rules[len(s.Fabric.Firewall.Rules)-1].Services[0].Protocol = "udp"
+	if w := tcp53(s); w.Verdict != trace.VerdictReachable {
+		t.Errorf("a udp rule decided a tcp reply: %s %q", w.Verdict, w.Reason)
+	}
+}
