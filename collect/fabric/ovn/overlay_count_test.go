@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/ovn-org/libovsdb/server"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/sbdb"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -152,5 +153,54 @@ func TestOverlayReadsAreConstant(t *testing.T) {
 	t.Logf("transactions: Southbound %d and %d, Northbound ACLs %d and %d", sbSmall, sbBig, nbSmall, nbBig)
 	if sbSmall != sbBig || nbSmall != nbBig || sbSmall > 3 || nbSmall > 5 {
 		t.Errorf("Southbound %d -> %d, Northbound %d -> %d transactions from 10 to 2,000 chassis: want the same, at most 3 and 5", sbSmall, sbBig, nbSmall, nbBig)
+	}
+}
+
+// selects counts the select operations a reader sends, by table.
+type selects struct {
+	client.Client
+	n map[string]int
+}
+
+func (c *selects) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	for _, op := range ops {
+		c.n[op.Table]++
+	}
+	return c.Client.Transact(ctx, ops...)
+}
+
+// TestSharedLBsReadOnce: a Load_Balancer_Group and a load balancer attached to two switches and a
+// router (as OVN-Kubernetes attaches its cluster-wide group and a node's load balancers) are each
+// selected once, and a group's load balancer already read directly is not selected again.
+func TestSharedLBsReadOnce(t *testing.T) {
+	nbm, _ := nbdb.FullDatabaseModel()
+	nb := serve(t, nbdb.Schema(), nbm)
+	set := func(names ...string) ovsdb.OvsSet {
+		var s []any
+		for _, n := range names {
+			s = append(s, ref(n))
+		}
+		return ovsdb.OvsSet{GoSet: s}
+	}
+	mustTransact(t, nb, []ovsdb.Operation{
+		insert(nbdb.LoadBalancerHealthCheckTable, "hc", ovsdb.Row{"vip": "10.96.0.10:53"}),
+		insert(nbdb.LoadBalancerTable, "node", ovsdb.Row{"name": "node-lb", "vips": ovsdb.OvsMap{GoMap: map[any]any{"10.96.0.10:53": "10.244.0.5:53"}}, "health_check": set("hc")}),
+		insert(nbdb.LoadBalancerTable, "svc", ovsdb.Row{"name": "svc-lb", "vips": ovsdb.OvsMap{GoMap: map[any]any{"10.96.0.1:443": "172.18.0.2:6443"}}}),
+		insert(nbdb.LoadBalancerGroupTable, "grp", ovsdb.Row{"name": "clusterLBGroup", "load_balancer": set("svc", "node")}),
+		insert(nbdb.LogicalSwitchTable, "", ovsdb.Row{"name": "node-a", "load_balancer": set("node"), "load_balancer_group": set("grp")}),
+		insert(nbdb.LogicalSwitchTable, "", ovsdb.Row{"name": "node-b", "load_balancer": set("node"), "load_balancer_group": set("grp")}),
+		insert(nbdb.LogicalRouterTable, "", ovsdb.Row{"name": "GR_node-a", "load_balancer": set("node"), "load_balancer_group": set("grp")}),
+	})
+	c := &selects{Client: nb, n: map[string]int{}}
+	r := &reader{cli: c, schema: nb.Schema()}
+	d, err := r.read(context.Background(), fabric.Query{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.lbs) != 2 || len(d.lbGroups) != 1 || len(d.hcs) != 1 {
+		t.Fatalf("read %d load balancers, %d groups, %d health checks: want 2, 1, 1", len(d.lbs), len(d.lbGroups), len(d.hcs))
+	}
+	if c.n[nbdb.LoadBalancerGroupTable] != 1 || c.n[nbdb.LoadBalancerTable] != 2 || c.n[nbdb.LoadBalancerHealthCheckTable] != 1 {
+		t.Errorf("selects by table %v: want Load_Balancer_Group 1, Load_Balancer 2, Load_Balancer_Health_Check 1", c.n)
 	}
 }

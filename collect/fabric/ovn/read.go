@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/mapper"
@@ -249,25 +248,23 @@ func (r *reader) readLBs(ctx context.Context, d *nbData, q fabric.Query) error {
 	if err := r.run(ctx, d, r.third(d, q)); err != nil {
 		return err
 	}
-	var want []string
+	lbs := map[string]bool{}
 	for _, lg := range d.lbGroups {
 		for _, u := range lg.LoadBalancer {
-			if d.lbs[u] == nil {
-				want = append(want, u)
-			}
+			lbs[u] = true
 		}
 	}
-	slices.Sort(want)
-	if err := r.run(ctx, d, byUUID(nbdb.LoadBalancerTable, slices.Compact(want))); err != nil {
+	if err := r.run(ctx, d, byUUID(nbdb.LoadBalancerTable, unread(lbs, d.lbs))); err != nil {
 		return err
 	}
 	// Their health checks (which VIP each checks): one more transaction, only when there are any.
-	var hcs []string
+	hcs := map[string]bool{}
 	for _, lb := range d.lbs {
-		hcs = append(hcs, lb.HealthCheck...)
+		for _, u := range lb.HealthCheck {
+			hcs[u] = true
+		}
 	}
-	slices.Sort(hcs)
-	return r.run(ctx, d, byUUID(nbdb.LoadBalancerHealthCheckTable, slices.Compact(hcs)))
+	return r.run(ctx, d, byUUID(nbdb.LoadBalancerHealthCheckTable, unread(hcs, d.hcs)))
 }
 
 func nodeSels(n string) []sel {
@@ -319,28 +316,48 @@ func switchHolding(lspUUID string) sel {
 		ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: lspUUID}}})}}
 }
 
-// third reads the NAT rules and load balancers of the routers and switches on the paths.
+// third reads the NAT rules and load balancers of the routers and switches on the paths, each row
+// once (OVN-Kubernetes attaches one Load_Balancer_Group, and a node's load balancers, to many of
+// them) and only those not read yet.
 func (r *reader) third(d *nbData, q fabric.Query) []sel {
 	var routers, switches map[string]bool
 	if !q.All { // every router and switch else: no path to follow
 		f, _ := d.fabric(q)
 		routers, switches = pathObjects(f, q)
 	}
-	var sels []sel
+	nats, lbs, groups := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	add := func(into map[string]bool, uuids []string) {
+		for _, u := range uuids {
+			into[u] = true
+		}
+	}
 	for _, lr := range sortedRouters(d) {
 		if routers[lr.Name] || q.All {
-			sels = append(sels, byUUID(nbdb.NATTable, lr.Nat)...)
-			sels = append(sels, byUUID(nbdb.LoadBalancerTable, lr.LoadBalancer)...)
-			sels = append(sels, byUUID(nbdb.LoadBalancerGroupTable, lr.LoadBalancerGroup)...)
+			add(nats, lr.Nat)
+			add(lbs, lr.LoadBalancer)
+			add(groups, lr.LoadBalancerGroup)
 		}
 	}
 	for _, ls := range sortedSwitches(d) {
 		if switches[ls.Name] || q.All {
-			sels = append(sels, byUUID(nbdb.LoadBalancerTable, ls.LoadBalancer)...)
-			sels = append(sels, byUUID(nbdb.LoadBalancerGroupTable, ls.LoadBalancerGroup)...)
+			add(lbs, ls.LoadBalancer)
+			add(groups, ls.LoadBalancerGroup)
 		}
 	}
-	return sels
+	sels := byUUID(nbdb.NATTable, unread(nats, d.nats))
+	sels = append(sels, byUUID(nbdb.LoadBalancerTable, unread(lbs, d.lbs))...)
+	return append(sels, byUUID(nbdb.LoadBalancerGroupTable, unread(groups, d.lbGroups))...)
+}
+
+// unread is the UUIDs in want that have no row in have, sorted.
+func unread[T any](want map[string]bool, have map[string]*T) []string {
+	var out []string
+	for _, u := range sortedKeys(want) {
+		if have[u] == nil {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // pathObjects follows the engine's routing from each source's switch towards each destination and
