@@ -322,15 +322,7 @@ func statInodes(ctx context.Context, run Run, paths ...string) (map[string]uint6
 
 // readOVS reads the OVS database and MAC tables; a node without OVS gives a warning.
 func readOVS(ctx context.Context, run Run, node string) (*trace.OVS, []string) {
-	var tables [3][]byte
-	for i, t := range []string{"Bridge", "Port", "Interface"} {
-		b, err := run(ctx, []string{"ovs-vsctl", "--timeout=10", "--format=json", "--data=json", "list", t})
-		if err != nil {
-			return nil, []string{fmt.Sprintf("no OVS facts from node %s: %v", node, err)}
-		}
-		tables[i] = b
-	}
-	o, err := ParseOVS(tables[0], tables[1], tables[2])
+	o, _, err := listOVS(ctx, run)
 	if err != nil {
 		return nil, []string{fmt.Sprintf("no OVS facts from node %s: %v", node, err)}
 	}
@@ -354,6 +346,21 @@ func readOVS(ctx context.Context, run Run, node string) (*trace.OVS, []string) {
 	}
 	o.FDBSource = trace.SourceFDB + "@" + node
 	return o, warns
+}
+
+// listOVS reads OVS's Bridge, Port and Interface tables (`ovs-vsctl list`) and parses them; it
+// also returns the Interface table as printed, for the columns ParseOVS does not keep.
+func listOVS(ctx context.Context, run Run) (*trace.OVS, []byte, error) {
+	var tables [3][]byte
+	for i, t := range []string{"Bridge", "Port", "Interface"} {
+		b, err := run(ctx, []string{"ovs-vsctl", "--timeout=10", "--format=json", "--data=json", "list", t})
+		if err != nil {
+			return nil, nil, err
+		}
+		tables[i] = b
+	}
+	o, err := ParseOVS(tables[0], tables[1], tables[2])
+	return o, tables[2], err
 }
 
 // PrintsJSON says argv is one of the commands Collect runs whose output is JSON (ip -j, lsns -J,

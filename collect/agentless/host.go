@@ -23,20 +23,12 @@ var tunnelTypes = map[string]bool{trace.EncapGeneve: true, trace.EncapVXLAN: tru
 // It fills h.Tunnels and h.Underlay and returns warnings; an unreachable host is an error.
 func CollectHost(ctx context.Context, run Run, h *trace.Host, peers []string) ([]string, error) {
 	src := trace.SourceOVSDB + "@" + h.Name
-	var tables [3][]byte
-	for i, t := range []string{"Bridge", "Port", "Interface"} {
-		b, err := run(ctx, []string{"ovs-vsctl", "--timeout=10", "--format=json", "--data=json", "list", t})
-		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", h.Name, err)
-		}
-		tables[i] = b
-	}
-	o, err := ParseOVS(tables[0], tables[1], tables[2])
+	o, ifaces, err := listOVS(ctx, run)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: %w", h.Name, err)
 	}
 	var ifs vsctlTable
-	if err := json.Unmarshal(tables[2], &ifs); err != nil {
+	if err := json.Unmarshal(ifaces, &ifs); err != nil {
 		return nil, fmt.Errorf("host %s: ovs-vsctl list Interface: %w", h.Name, err)
 	}
 	mtu := map[string]int{}
