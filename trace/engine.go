@@ -54,15 +54,12 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcIP, ok := pickIP(src.IPs, dst.ip)
-	if !ok {
-		if len(src.IPs) == 0 {
-			return nil, &RequestError{fmt.Sprintf("pod %s has no IP yet (is it running?)", req.Source)}
-		}
-		return nil, &RequestError{fmt.Sprintf("pod %s has no IP of the same family as %s", req.Source, dst.ip)}
+	srcIP, err := sourceIP(req, src, dst.ip)
+	if err != nil {
+		return nil, err
 	}
 	wk := &walker{ix: ix, dir: Forward, w: &Walk{
-		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
+		Source:      podEndpoint(src, srcIP),
 		Destination: dst.ep,
 	}, proto: req.To.Protocol, dstPort: targetPort(req.To)}
 	if m := ix.vipWarning(dst.ip); m != "" {
@@ -75,6 +72,22 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 	wk.walk(src, srcIP, dst, req)
 	wk.finish()
 	return wk.w, nil
+}
+
+// sourceIP picks src's address of dst's family, or says why there is none.
+func sourceIP(req Request, src *Pod, dst netip.Addr) (netip.Addr, error) {
+	if ip, ok := pickIP(src.IPs, dst); ok {
+		return ip, nil
+	}
+	if len(src.IPs) == 0 {
+		return netip.Addr{}, &RequestError{fmt.Sprintf("pod %s has no IP yet (is it running?)", req.Source)}
+	}
+	return netip.Addr{}, &RequestError{fmt.Sprintf("pod %s has no IP of the same family as %s", req.Source, dst)}
+}
+
+// podEndpoint is pod p at its address ip as one end of a walk.
+func podEndpoint(p *Pod, ip netip.Addr) Endpoint {
+	return Endpoint{Kind: TargetPod, Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: ip.String()}
 }
 
 // destination is the resolved target of a walk.

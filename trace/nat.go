@@ -319,7 +319,7 @@ func (wk *walker) externalReturn(src *Pod, srcIP netip.Addr, srcPort *SwitchPort
 	if at != nil || final == nil {
 		return
 	}
-	back := destination{ep: Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()}, ip: srcIP, pod: src}
+	back := destination{ep: podEndpoint(src, srcIP), ip: srcIP, pod: src}
 	if final.ID != srcPort.Switch {
 		wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
 			Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})

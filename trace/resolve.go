@@ -34,14 +34,14 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 			return destination{}, &RequestError{fmt.Sprintf("destination pod %s has no IP yet (is it running?)", ref)}
 		}
 		a, _ := parseAddr(p.IPs[0])
-		return destination{ep: Endpoint{Kind: TargetPod, Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: a.String()}, ip: a, pod: p}, nil
+		return destination{ep: podEndpoint(p, a), ip: a, pod: p}, nil
 	case TargetIP:
 		a, ok := parseAddr(t.IP)
 		if !ok {
 			return destination{}, &RequestError{fmt.Sprintf("%q is not an IP address", t.IP)}
 		}
 		if p := ix.podsByIP[a]; p != nil {
-			return destination{ep: Endpoint{Kind: TargetPod, Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: a.String()}, ip: a, pod: p}, nil
+			return destination{ep: podEndpoint(p, a), ip: a, pod: p}, nil
 		}
 		if n := ix.nodesByIP[a]; n != nil {
 			return destination{ep: Endpoint{Kind: TargetNode, Name: n.Name, Node: n.Name, IP: a.String()}, ip: a}, nil

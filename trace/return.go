@@ -16,7 +16,7 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 	if fab == nil || srcPort == nil {
 		return
 	}
-	back := destination{ep: Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()}, ip: srcIP, pod: src}
+	back := destination{ep: podEndpoint(src, srcIP), ip: srcIP, pod: src}
 	if d.pod != nil && !d.pod.HostNetwork {
 		wk.podToDestination(d.pod, d.ip, back)
 		return

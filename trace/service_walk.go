@@ -16,7 +16,7 @@ import (
 // names) and sums them up: reachable when any is, the first endpoint walk's hops up to its
 // service hop as the Service walk's own.
 func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error) {
-	srcIP, err := serviceSourceIP(req, src, st)
+	srcIP, err := sourceIP(req, src, st.vip)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error
 		return nil, err
 	}
 	out := &Walk{
-		Source:      Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
+		Source:      podEndpoint(src, srcIP),
 		Destination: Endpoint{Kind: TargetService, Namespace: st.svc.Namespace, Name: st.svc.Name, IP: st.vip.String()},
 		Service:     sw,
 	}
@@ -49,18 +49,6 @@ func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error
 	}
 	sumServiceWalk(out, sw)
 	return out, nil
-}
-
-// serviceSourceIP picks src's address of the VIP's family, or says why there is none.
-func serviceSourceIP(req Request, src *Pod, st *svcTarget) (netip.Addr, error) {
-	srcIP, ok := pickIP(src.IPs, st.vip)
-	if ok {
-		return srcIP, nil
-	}
-	if len(src.IPs) == 0 {
-		return netip.Addr{}, &RequestError{fmt.Sprintf("pod %s has no IP yet (is it running?)", req.Source)}
-	}
-	return netip.Addr{}, &RequestError{fmt.Sprintf("pod %s has no IP of the same family as %s", req.Source, st.vip)}
 }
 
 // countReady counts the ready endpoints.
@@ -233,7 +221,7 @@ type svcState struct {
 // newServiceWalker prepares a walker to endpoint e (nil: no endpoint) with its service hop.
 func (ix *Index) newServiceWalker(src *Pod, srcIP netip.Addr, st *svcTarget, e *svcEndpoint, eps []svcEndpoint, req Request) *walker {
 	wk := &walker{ix: ix, dir: Forward, w: &Walk{
-		Source: Endpoint{Kind: TargetPod, Namespace: src.Namespace, Name: src.Name, Node: src.Node, IP: srcIP.String()},
+		Source: podEndpoint(src, srcIP),
 	}}
 	ss := &svcState{st: st, ep: e, srcNode: src.Node}
 	ss.hop = ix.serviceHop(st, e, eps, req, srcIP, src.Node)
