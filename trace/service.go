@@ -43,9 +43,23 @@ type svcTarget struct {
 	vipPort  int
 	protocol string
 	nodePort bool
+	// lb and lbVIP are the fabric load balancer with the VIP and its VIP (nil when none);
+	// balancing is where the cluster balances (node-ovs, fabric, "" without fabric facts). Set by
+	// findLB once a Service walk.
+	lb        *LoadBalancer
+	lbVIP     *LBVIP
+	balancing string
 }
 
 func (st *svcTarget) vipString() string { return hostPort(st.vip.String(), st.vipPort) }
+
+// detail is what a Service walk and each of its service hops say of the Service, its endpoints
+// eps and where it is balanced.
+func (st *svcTarget) detail(eps []svcEndpoint) ServiceDetail {
+	return ServiceDetail{Service: st.svc.Namespace + "/" + st.svc.Name, Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
+		Protocol: st.protocol, PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: st.balancing,
+		Ready: countReady(eps), Endpoints: len(eps)}
+}
 
 // hostPort writes IP:PORT ([IPv6]:PORT), or the IP alone for port 0.
 func hostPort(ip string, port int) string {

@@ -20,10 +20,11 @@ func (ix *Index) walkService(req Request, src *Pod, st *svcTarget) (*Walk, error
 	if err != nil {
 		return nil, err
 	}
+	ix.findLB(st)
 	eps := ix.endpoints(st)
-	sw := &ServiceWalk{Namespace: st.svc.Namespace, Name: st.svc.Name, Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
-		Protocol: st.protocol, PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: ix.loadBalancing(st),
-		Endpoints: len(eps), Ready: countReady(eps)}
+	d := st.detail(eps)
+	sw := &ServiceWalk{Namespace: st.svc.Namespace, Name: st.svc.Name, Type: d.Type, VIP: d.VIP, Protocol: d.Protocol,
+		PortName: d.PortName, TargetPort: d.TargetPort, LoadBalancing: d.LoadBalancing, Endpoints: d.Endpoints, Ready: d.Ready}
 	walkTo, err := endpointsToWalk(req, st, eps)
 	if err != nil {
 		return nil, err
@@ -164,24 +165,22 @@ func serviceVerdict(sw *ServiceWalk) (Verdict, string) {
 	return VerdictUnknown, summary
 }
 
-// loadBalancing says where the cluster balances this Service's traffic.
-func (ix *Index) loadBalancing(st *svcTarget) string {
+// findLB sets st's fabric load balancer with the Service's VIP:port and protocol (st.lb, st.lbVIP),
+// and where the cluster balances its traffic (st.balancing): once a Service walk, for all its
+// endpoint walks.
+func (ix *Index) findLB(st *svcTarget) {
 	if ix.fab == nil {
-		return ""
+		return
 	}
-	if lb, _ := ix.fabricLB(st); lb != nil && lb.Kind == LBKindNSXVirtualServer {
-		return LBFabric
+	st.lb, st.lbVIP = ix.fabricLB(st)
+	st.balancing = ix.fab.f.ServiceLoadBalancing
+	if st.lb != nil && st.lb.Kind == LBKindNSXVirtualServer {
+		st.balancing = LBFabric
 	}
-	return ix.fab.f.ServiceLoadBalancing
 }
 
 // fabricLB finds the fabric load balancer with the Service's VIP:port and protocol, and its VIP.
-func (ix *Index) fabricLB(st *svcTarget) (*LoadBalancer, *LBVIP) {
-	if ix.fab == nil {
-		return nil, nil
-	}
-	var best *LoadBalancer
-	var bestVIP *LBVIP
+func (ix *Index) fabricLB(st *svcTarget) (best *LoadBalancer, bestVIP *LBVIP) {
 	for i := range ix.fab.f.LoadBalancers {
 		lb := &ix.fab.f.LoadBalancers[i]
 		for j := range lb.VIPs {
@@ -233,7 +232,7 @@ func (ix *Index) newServiceWalker(src *Pod, srcIP netip.Addr, st *svcTarget, e *
 			}
 		}
 	}
-	lb, _ := ix.fabricLB(st)
+	lb := st.lb
 	switch {
 	case lb != nil && len(lb.Switches) > 0:
 		ss.afterSwitch = srcSwitch
@@ -278,15 +277,9 @@ func (ix *Index) fabSwitchNames(ids []string) string {
 
 // serviceHop builds the load-balancing hop for a walk to endpoint e (nil when none is ready).
 func (ix *Index) serviceHop(st *svcTarget, e *svcEndpoint, eps []svcEndpoint, req Request, srcIP netip.Addr, srcNode string) Hop {
-	svcRef := st.svc.Namespace + "/" + st.svc.Name
-	ready := 0
-	for _, x := range eps {
-		if x.ready {
-			ready++
-		}
-	}
-	d := &ServiceDetail{Service: svcRef, Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(), Protocol: st.protocol,
-		PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: ix.loadBalancing(st), Ready: ready, Endpoints: len(eps)}
+	d := new(ServiceDetail)
+	*d = st.detail(eps)
+	svcRef, ready := d.Service, d.Ready
 	h := Hop{Kind: HopService, Name: "svc/" + svcRef, IP: st.vip.String(), Service: d}
 	src := cmp.Or(st.svc.Source, SourceKube)
 	h.Evidence = append(h.Evidence, ev(src, "service %s type %s %s port %s -> targetPort %s", svcRef, d.Type, st.vipString(), portList(&Service{Ports: []ServicePort{*st.port}}), cmp.Or(st.port.TargetPort, strconv.Itoa(st.port.Port))))
@@ -353,8 +346,8 @@ func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode strin
 		h.Detail += "; load balancing not checked (no fabric facts)"
 		return
 	}
-	if lb, vip := ix.fabricLB(st); lb != nil {
-		ix.fabricLBEvidence(h, st, e, lb, vip)
+	if st.lb != nil {
+		ix.fabricLBEvidence(h, st, e, st.lb, st.lbVIP)
 		return
 	}
 	if ix.fab.f.ServiceLoadBalancing == LBNodeOVS {
