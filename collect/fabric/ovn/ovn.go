@@ -38,6 +38,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/model"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
@@ -170,6 +171,20 @@ func isCut(ctx context.Context, err error) bool {
 		err != nil && strings.HasSuffix(err.Error(), "unexpected EOF")
 }
 
+// newClient is an OVSDB client of dbModel for addrs (comma-separated, tried in turn), over TLS
+// when t is set; it does not connect yet.
+func newClient(dbModel model.ClientDBModel, addrs string, t *tls.Config) (client.Client, error) {
+	discard := logr.Discard()
+	opts := []client.Option{client.WithLogger(&discard)}
+	for _, a := range strings.Split(addrs, ",") {
+		opts = append(opts, client.WithEndpoint(a))
+	}
+	if t != nil {
+		opts = append(opts, client.WithTLSConfig(t))
+	}
+	return client.NewOVSDBClient(dbModel, opts...)
+}
+
 // Name returns "ovn".
 func (p *provider) Name() string { return trace.SourceOVN }
 
@@ -177,19 +192,11 @@ func (p *provider) Name() string { return trace.SourceOVN }
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	discard := logr.Discard()
-	opts := []client.Option{client.WithLogger(&discard)}
-	for _, a := range strings.Split(p.cfg.NB, ",") {
-		opts = append(opts, client.WithEndpoint(a))
-	}
-	if p.tls != nil {
-		opts = append(opts, client.WithTLSConfig(p.tls))
-	}
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		return nil, nil, fmt.Errorf("ovn: %w", err)
 	}
-	cli, err := client.NewOVSDBClient(dbModel, opts...)
+	cli, err := newClient(dbModel, p.cfg.NB, p.tls)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ovn: %w", err)
 	}

@@ -67,15 +67,8 @@ func (r *reader) run(ctx context.Context, d *nbData, sels []sel) error {
 	if len(sels) == 0 {
 		return nil
 	}
-	ops := make([]ovsdb.Operation, len(sels))
-	for i, s := range sels {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}
-	}
-	res, err := r.cli.Transact(ctx, ops...)
+	res, err := transactSelects(ctx, r.cli, sels)
 	if err != nil {
-		return err
-	}
-	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
 		return err
 	}
 	m := mapper.NewMapper(r.schema)
@@ -87,6 +80,22 @@ func (r *reader) run(ctx context.Context, d *nbData, sels []sel) error {
 		}
 	}
 	return nil
+}
+
+// transactSelects runs the selects in one read-only transaction and checks every result.
+func transactSelects(ctx context.Context, cli client.Client, sels []sel) ([]ovsdb.OperationResult, error) {
+	ops := make([]ovsdb.Operation, len(sels))
+	for i, s := range sels {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}
+	}
+	res, err := cli.Transact(ctx, ops...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // decodeInto decodes row into a new T and files it under its _uuid (which the mapper leaves unset:

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/mapper"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -33,15 +32,12 @@ func selectRows[T any](ctx context.Context, cli client.Client, table string, whe
 	if ts == nil {
 		return nil, fmt.Errorf("the database has no table %s", table)
 	}
-	ops := make([]ovsdb.Operation, len(wheres))
+	sels := make([]sel, len(wheres))
 	for i, w := range wheres {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table, Where: w}
+		sels[i] = sel{table: table, where: w}
 	}
-	res, err := cli.Transact(ctx, ops...)
+	res, err := transactSelects(ctx, cli, sels)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
 		return nil, err
 	}
 	m := mapper.NewMapper(schema)
@@ -111,19 +107,11 @@ func endpointPorts(f *trace.Fabric, q fabric.Query) []string {
 //
 // It then reads the Service_Monitor rows of mons: failing that is a warning.
 func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string, mons []lbMonitor) ([]string, error) {
-	discard := logr.Discard()
-	opts := []client.Option{client.WithLogger(&discard)}
-	for _, a := range strings.Split(p.cfg.SB, ",") {
-		opts = append(opts, client.WithEndpoint(a))
-	}
-	if p.sbTLS != nil {
-		opts = append(opts, client.WithTLSConfig(p.sbTLS))
-	}
 	dbModel, err := sbdb.FullDatabaseModel()
 	if err != nil {
 		return nil, err
 	}
-	cli, err := client.NewOVSDBClient(dbModel, opts...)
+	cli, err := newClient(dbModel, p.cfg.SB, p.sbTLS)
 	if err != nil {
 		return nil, err
 	}
