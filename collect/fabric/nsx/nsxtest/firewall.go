@@ -210,10 +210,7 @@ const Domain = "/infra/domains/default"
 
 func (t *Topology) firewall() *Firewall {
 	if t.Firewall == nil {
-		t.Firewall = &Firewall{}
-	}
-	if t.Firewall.Rules == nil {
-		t.Firewall.Rules = map[string][]FirewallRule{}
+		t.Firewall = &Firewall{Rules: map[string][]FirewallRule{}}
 	}
 	return t.Firewall
 }
@@ -388,9 +385,9 @@ func (s *Server) routeMPFirewall(fw *Firewall, p string, seg []string, q url.Val
 		if _, found := find(fw.Sections, func(x FirewallSection) bool { return x.ID == seg[4] }); !found {
 			return handled(s.notFound(seg[4]))
 		}
-		return handled(page(s, q, fw.Rules[seg[4]], func(FirewallRule) bool { return true }))
+		return handled(pageOf(s, q, fw.Rules[seg[4]]))
 	case p == "/api/v1/ns-groups":
-		return handled(page(s, q, fw.NSGroups, func(NSGroup) bool { return true }))
+		return handled(pageOf(s, q, fw.NSGroups))
 	case len(seg) >= 4 && len(seg) <= 5 && seg[2] == "ns-groups":
 		g, found := find(fw.NSGroups, func(x NSGroup) bool { return x.ID == seg[3] })
 		if !found {
@@ -411,7 +408,7 @@ func (s *Server) routeMPFirewall(fw *Firewall, p string, seg []string, q url.Val
 		}
 		return handled(s.notFound(p))
 	case p == "/api/v1/ip-sets":
-		return handled(page(s, q, fw.IPSets, func(IPSet) bool { return true }))
+		return handled(pageOf(s, q, fw.IPSets))
 	case len(seg) == 4 && seg[2] == "ip-sets":
 		return handled(one(fw.IPSets, func(x IPSet) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	}

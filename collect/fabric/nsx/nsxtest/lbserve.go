@@ -8,75 +8,71 @@ import (
 
 // routeServices answers the load balancer and NAT reads of both APIs; handled is false for any
 // other path. Lists page like every list; objects missing are the manager's 404.
-func (s *Server) routeServices(p string, seg []string, q url.Values) (body any, code int, msg string, handled bool) {
+func (s *Server) routeServices(p string, seg []string, q url.Values) (body any, code int, msg string, ok bool) {
 	t := s.top
-	nf := func(what string) (any, int, string, bool) {
-		return nil, http.StatusNotFound, "The requested object : " + what + " could not be found. Object identifiers are case sensitive.", true
-	}
-	done := func(b any, c int, m string) (any, int, string, bool) { return b, c, m, true }
 	mpLB := len(seg) >= 4 && seg[0] == "api" && seg[2] == "loadbalancer"
 	polInfra := len(seg) >= 5 && seg[0] == "policy" && seg[3] == "infra"
 	switch {
 	case mpLB && len(seg) == 4 && seg[3] == "services":
-		return done(page(s, q, t.LbServices, func(x LbService) bool {
+		return handled(page(s, q, t.LbServices, func(x LbService) bool {
 			v := q.Get("logical_router_id")
 			return v == "" || (x.Attachment != nil && x.Attachment.TargetID == v)
 		}))
 	case mpLB && len(seg) >= 5 && seg[3] == "services":
 		svc, ok := find(t.LbServices, func(x LbService) bool { return x.ID == seg[4] })
 		if !ok {
-			return nf(seg[4])
+			return handled(s.notFound(seg[4]))
 		}
 		return s.mpServiceRead(svc, seg[5:], q)
 	case mpLB && len(seg) == 4 && seg[3] == "virtual-servers":
-		return done(page(s, q, t.LbVirtualServers, func(LbVirtualServer) bool { return true }))
+		return handled(pageOf(s, q, t.LbVirtualServers))
 	case mpLB && len(seg) == 5 && seg[3] == "virtual-servers":
-		return done(one(t.LbVirtualServers, func(x LbVirtualServer) bool { return x.ID == seg[4] }, s.notFound, seg[4]))
+		return handled(one(t.LbVirtualServers, func(x LbVirtualServer) bool { return x.ID == seg[4] }, s.notFound, seg[4]))
 	case mpLB && len(seg) == 4 && seg[3] == "pools":
-		return done(page(s, q, t.LbPools, func(LbPool) bool { return true }))
+		return handled(pageOf(s, q, t.LbPools))
 	case mpLB && len(seg) == 5 && seg[3] == "pools":
-		return done(one(t.LbPools, func(x LbPool) bool { return x.ID == seg[4] }, s.notFound, seg[4]))
+		return handled(one(t.LbPools, func(x LbPool) bool { return x.ID == seg[4] }, s.notFound, seg[4]))
 	case len(seg) >= 6 && seg[0] == "api" && seg[2] == "logical-routers" && seg[4] == "nat" && seg[5] == "rules":
 		if _, ok := find(t.LogicalRouters, func(x LogicalRouter) bool { return x.ID == seg[3] }); !ok {
-			return nf(seg[3])
+			return handled(s.notFound(seg[3]))
 		}
 		rules := t.NatRules[seg[3]]
 		if len(seg) == 7 {
-			return done(one(rules, func(x NatRule) bool { return x.ID == seg[6] }, s.notFound, seg[6]))
+			return handled(one(rules, func(x NatRule) bool { return x.ID == seg[6] }, s.notFound, seg[6]))
 		}
 		if len(seg) == 6 {
-			return done(page(s, q, rules, func(NatRule) bool { return true }))
+			return handled(pageOf(s, q, rules))
 		}
 	case polInfra && seg[4] == "lb-services" && len(seg) == 5:
-		return done(page(s, q, t.PolicyLBServices, func(LBService) bool { return true }))
+		return handled(pageOf(s, q, t.PolicyLBServices))
 	case polInfra && seg[4] == "lb-services":
 		svc, ok := find(t.PolicyLBServices, func(x LBService) bool { return x.ID == seg[5] })
 		if !ok {
-			return nf("/infra/lb-services/" + seg[5])
+			return handled(s.notFound("/infra/lb-services/" + seg[5]))
 		}
 		return s.policyServiceRead(svc, seg[6:])
 	case polInfra && seg[4] == "lb-virtual-servers" && len(seg) == 5:
-		return done(page(s, q, t.PolicyLBVirtualServers, func(LBVirtualServer) bool { return true }))
+		return handled(pageOf(s, q, t.PolicyLBVirtualServers))
 	case polInfra && seg[4] == "lb-virtual-servers" && len(seg) == 6:
-		return done(one(t.PolicyLBVirtualServers, func(x LBVirtualServer) bool { return x.ID == seg[5] }, s.notFound, "/infra/lb-virtual-servers/"+seg[5]))
+		return handled(one(t.PolicyLBVirtualServers, func(x LBVirtualServer) bool { return x.ID == seg[5] }, s.notFound, "/infra/lb-virtual-servers/"+seg[5]))
 	case polInfra && seg[4] == "lb-pools" && len(seg) == 5:
-		return done(page(s, q, t.PolicyLBPools, func(LBPool) bool { return true }))
+		return handled(pageOf(s, q, t.PolicyLBPools))
 	case polInfra && seg[4] == "lb-pools" && len(seg) == 6:
-		return done(one(t.PolicyLBPools, func(x LBPool) bool { return x.ID == seg[5] }, s.notFound, "/infra/lb-pools/"+seg[5]))
+		return handled(one(t.PolicyLBPools, func(x LBPool) bool { return x.ID == seg[5] }, s.notFound, "/infra/lb-pools/"+seg[5]))
 	case polInfra && (seg[4] == "tier-0s" || seg[4] == "tier-1s") && len(seg) >= 9 && seg[6] == "nat" && seg[8] == "nat-rules":
 		gw := "/infra/" + seg[4] + "/" + seg[5]
 		if !s.policyGatewayExists(seg[4], seg[5]) {
-			return nf(gw)
+			return handled(s.notFound(gw))
 		}
 		if !slices.Contains(NATSections, seg[7]) {
-			return nf(gw + "/nat/" + seg[7])
+			return handled(s.notFound(gw + "/nat/" + seg[7]))
 		}
 		parent := gw + "/nat/" + seg[7]
 		if len(seg) == 10 {
-			return done(one(t.PolicyNatRules, func(x PolicyNatRule) bool { return x.ParentPath == parent && x.ID == seg[9] }, s.notFound, parent+"/nat-rules/"+seg[9]))
+			return handled(one(t.PolicyNatRules, func(x PolicyNatRule) bool { return x.ParentPath == parent && x.ID == seg[9] }, s.notFound, parent+"/nat-rules/"+seg[9]))
 		}
 		if len(seg) == 9 {
-			return done(page(s, q, t.PolicyNatRules, func(x PolicyNatRule) bool { return x.ParentPath == parent }))
+			return handled(page(s, q, t.PolicyNatRules, func(x PolicyNatRule) bool { return x.ParentPath == parent }))
 		}
 	}
 	return nil, 0, "", false
@@ -98,33 +94,30 @@ func (s *Server) policyGatewayExists(kind, id string) bool {
 // mpServiceRead answers GET /api/v1/loadbalancer/services/<id>[/status|/pools/status|
 // /pools/<p>/status|/virtual-servers/status|/virtual-servers/<vs>/status].
 func (s *Server) mpServiceRead(svc LbService, rest []string, q url.Values) (any, int, string, bool) {
-	done := func(b any, c int, m string) (any, int, string, bool) { return b, c, m, true }
 	switch {
 	case len(rest) == 0:
-		return done(svc, 0, "")
+		return handled(svc, 0, "")
 	case len(rest) == 1 && rest[0] == "status":
 		st := LbServiceStatus{ServiceID: svc.ID, ServiceStatus: serviceStatus(svc.Enabled, svc.Attachment != nil), LastUpdateTimestamp: statusTime}
 		st.Pools = s.mpPoolStatuses(svc)
 		st.VirtualServers = s.mpVSStatuses(svc)
-		return done(st, 0, "")
+		return handled(st, 0, "")
 	case len(rest) == 2 && rest[0] == "pools" && rest[1] == "status":
-		return done(pageOf(s, q, s.mpPoolStatuses(svc)))
+		return handled(pageOf(s, q, s.mpPoolStatuses(svc)))
 	case len(rest) == 3 && rest[0] == "pools" && rest[2] == "status":
 		if _, ok := find(s.top.LbPools, func(x LbPool) bool { return x.ID == rest[1] }); !ok {
-			b, c, m := s.notFound(rest[1])
-			return done(b, c, m)
+			return handled(s.notFound(rest[1]))
 		}
-		return done(s.mpPoolStatus(svc, rest[1]), 0, "")
+		return handled(s.mpPoolStatus(svc, rest[1]), 0, "")
 	case len(rest) == 2 && rest[0] == "virtual-servers" && rest[1] == "status":
-		return done(pageOf(s, q, s.mpVSStatuses(svc)))
+		return handled(pageOf(s, q, s.mpVSStatuses(svc)))
 	case len(rest) == 3 && rest[0] == "virtual-servers" && rest[2] == "status":
 		for _, v := range s.mpVSStatuses(svc) {
 			if v.VirtualServerID == rest[1] {
-				return done(v, 0, "")
+				return handled(v, 0, "")
 			}
 		}
-		b, c, m := s.notFound(rest[1])
-		return done(b, c, m)
+		return handled(s.notFound(rest[1]))
 	}
 	return nil, 0, "", false
 }
@@ -187,7 +180,6 @@ func (s *Server) mpVSStatuses(svc LbService) []LbVirtualServerStatus {
 // policyServiceRead answers GET /policy/api/v1/infra/lb-services/<id>[/detailed-status|
 // /lb-pools/<p>/detailed-status|/lb-virtual-servers/<vs>/detailed-status].
 func (s *Server) policyServiceRead(svc LBService, rest []string) (any, int, string, bool) {
-	done := func(b any, c int, m string) (any, int, string, bool) { return b, c, m, true }
 	mp, _ := find(s.top.LbServices, func(x LbService) bool { return x.ID == svc.ID })
 	mp.Enabled, mp.Attachment = svc.Enabled, nil
 	if svc.ConnectivityPath != "" {
@@ -206,7 +198,7 @@ func (s *Server) policyServiceRead(svc LBService, rest []string) (any, int, stri
 	}
 	switch {
 	case len(rest) == 0:
-		return done(svc, 0, "")
+		return handled(svc, 0, "")
 	case len(rest) == 1 && rest[0] == "detailed-status":
 		st := LBServiceStatus{ResourceType: "LBServiceStatus", EnforcementPointPath: EnforcementPoint, ServicePath: svc.Path,
 			ServiceStatus: serviceStatus(svc.Enabled, svc.ConnectivityPath != ""), LastUpdateTimestamp: statusTime}
@@ -217,13 +209,12 @@ func (s *Server) policyServiceRead(svc LBService, rest []string) (any, int, stri
 			st.VirtualServers = append(st.VirtualServers, LBVirtualServerStatus{ResourceType: "LBVirtualServerStatus", EnforcementPointPath: EnforcementPoint,
 				VirtualServerPath: "/infra/lb-virtual-servers/" + v.VirtualServerID, Status: v.Status, LastUpdateTimestamp: statusTime})
 		}
-		return done(AggregateLBServiceStatus{IntentPath: svc.Path, Results: []LBServiceStatus{st}}, 0, "")
+		return handled(AggregateLBServiceStatus{IntentPath: svc.Path, Results: []LBServiceStatus{st}}, 0, "")
 	case len(rest) == 3 && rest[0] == "lb-pools" && rest[2] == "detailed-status":
 		if _, ok := find(s.top.PolicyLBPools, func(x LBPool) bool { return x.ID == rest[1] }); !ok {
-			b, c, m := s.notFound("/infra/lb-pools/" + rest[1])
-			return done(b, c, m)
+			return handled(s.notFound("/infra/lb-pools/" + rest[1]))
 		}
-		return done(AggregateLBPoolStatus{IntentPath: "/infra/lb-pools/" + rest[1], Results: []LBPoolStatus{poolStatus(rest[1])}}, 0, "")
+		return handled(AggregateLBPoolStatus{IntentPath: "/infra/lb-pools/" + rest[1], Results: []LBPoolStatus{poolStatus(rest[1])}}, 0, "")
 	}
 	return nil, 0, "", false
 }

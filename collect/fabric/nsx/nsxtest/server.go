@@ -417,7 +417,7 @@ func (s *Server) routeManager(p string, seg []string, q url.Values) (body any, c
 		}
 		return handled(s.search(src, q))
 	case p == "/api/v1/logical-switches":
-		return handled(page(s, q, t.LogicalSwitches, func(LogicalSwitch) bool { return true }))
+		return handled(pageOf(s, q, t.LogicalSwitches))
 	case len(seg) == 4 && seg[2] == "logical-switches":
 		return handled(one(t.LogicalSwitches, func(x LogicalSwitch) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	case p == "/api/v1/logical-ports":
@@ -436,7 +436,7 @@ func (s *Server) routeManager(p string, seg []string, q url.Values) (body any, c
 	case p == "/api/v1/fabric/vifs":
 		return handled(s.vifs(q))
 	case p == "/api/v1/edge-clusters":
-		return handled(page(s, q, t.EdgeClusters, func(EdgeCluster) bool { return true }))
+		return handled(pageOf(s, q, t.EdgeClusters))
 	case len(seg) == 4 && seg[2] == "edge-clusters":
 		return handled(one(t.EdgeClusters, func(x EdgeCluster) bool { return x.ID == seg[3] }, s.notFound, seg[3]))
 	case p == "/api/v1/logical-routers":
@@ -453,7 +453,7 @@ func (s *Server) routeManager(p string, seg []string, q url.Values) (body any, c
 		}
 		switch seg[5] {
 		case "static-routes":
-			return handled(page(s, q, t.StaticRoutes[seg[3]], func(StaticRoute) bool { return true }))
+			return handled(pageOf(s, q, t.StaticRoutes[seg[3]]))
 		case "advertisement":
 			a, ok := t.Advertisement[seg[3]]
 			if !ok {
@@ -472,7 +472,7 @@ func (s *Server) routePolicy(p string, seg []string, q url.Values) (body any, co
 	t := s.top
 	switch {
 	case p == "/policy/api/v1/infra/segments":
-		return handled(page(s, q, t.Segments, func(Segment) bool { return true }))
+		return handled(pageOf(s, q, t.Segments))
 	case len(seg) == 6 && seg[4] == "segments":
 		return handled(one(t.Segments, func(x Segment) bool { return x.ID == seg[5] }, s.notFound, seg[5]))
 	case len(seg) == 7 && seg[4] == "segments" && seg[6] == "ports":
@@ -498,9 +498,9 @@ func (s *Server) routePolicy(p string, seg []string, q url.Values) (body any, co
 		st.ID = "" // SegmentPortState has no id
 		return handled(st, 0, "")
 	case p == "/policy/api/v1/infra/tier-0s":
-		return handled(page(s, q, t.Tier0s, func(Tier0) bool { return true }))
+		return handled(pageOf(s, q, t.Tier0s))
 	case p == "/policy/api/v1/infra/tier-1s":
-		return handled(page(s, q, t.Tier1s, func(Tier1) bool { return true }))
+		return handled(pageOf(s, q, t.Tier1s))
 	case len(seg) == 6 && seg[4] == "tier-0s":
 		return handled(one(t.Tier0s, func(x Tier0) bool { return x.ID == seg[5] }, s.notFound, seg[5]))
 	case len(seg) == 6 && seg[4] == "tier-1s":
@@ -523,8 +523,8 @@ func (s *Server) routePolicy(p string, seg []string, q url.Values) (body any, co
 		if !ok {
 			return handled(s.notFound(ip))
 		}
-		return handled(page(s, q, []RealizedEntity{{ResourceType: "GenericPolicyRealizedResource", ID: "realized-" + id, EntityType: "RealizedLogicalRouter",
-			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}, func(RealizedEntity) bool { return true }))
+		return handled(pageOf(s, q, []RealizedEntity{{ResourceType: "GenericPolicyRealizedResource", ID: "realized-" + id, EntityType: "RealizedLogicalRouter",
+			IntentPaths: []string{ip}, RealizationSpecificIdentifier: id, State: "REALIZED"}}))
 	}
 	return nil, 0, "", false
 }

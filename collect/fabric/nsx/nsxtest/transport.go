@@ -1,7 +1,6 @@
 package nsxtest
 
 import (
-	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -215,12 +214,6 @@ func (t *Topology) transport() *Transport {
 	if t.Transport == nil {
 		t.Transport = &Transport{States: map[string]TransportNodeState{}, Tunnels: map[string][]Tunnel{}}
 	}
-	if t.Transport.States == nil {
-		t.Transport.States = map[string]TransportNodeState{}
-	}
-	if t.Transport.Tunnels == nil {
-		t.Transport.Tunnels = map[string][]Tunnel{}
-	}
 	return t.Transport
 }
 
@@ -279,27 +272,22 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 	if tr == nil {
 		tr = &Transport{}
 	}
-	nf := func(what string) (any, int, string, bool) {
-		return nil, 404, fmt.Sprintf("The requested object : %s could not be found. Object identifiers are case sensitive.", what), true
-	}
 	policyBase := "/policy/api/v1" + hostTNs
 	var id, rest string
 	switch {
 	case p == "/policy/api/v1/infra/global-config":
 		if s.top.GlobalConfig == nil {
-			return nf("/infra/global-config")
+			return handled(s.notFound("/infra/global-config"))
 		}
-		return *s.top.GlobalConfig, 0, "", true
+		return handled(*s.top.GlobalConfig, 0, "")
 	case p == "/api/v1/transport-nodes":
-		b, c, m := page(s, q, tr.Nodes, func(x TransportNode) bool { return q.Get("node_id") == "" || x.NodeID == q.Get("node_id") })
-		return b, c, m, true
+		return handled(page(s, q, tr.Nodes, func(x TransportNode) bool { return q.Get("node_id") == "" || x.NodeID == q.Get("node_id") }))
 	case p == policyBase:
 		var out []HostTransportNode
 		for _, n := range tr.Nodes {
 			out = append(out, policyTN(n))
 		}
-		b, c, m := pageOf(s, q, out)
-		return b, c, m, true
+		return handled(pageOf(s, q, out))
 	case strings.HasPrefix(p, "/api/v1/transport-nodes/") && len(seg) <= 5:
 		id = seg[3]
 		if len(seg) == 5 {
@@ -314,14 +302,14 @@ func (s *Server) routeTransport(p string, seg []string, q url.Values) (body any,
 		return handled(s.uplinkProfiles(tr, p, q))
 	case len(seg) == 4 && seg[2] == "host-switch-profiles":
 		if x, found := find(tr.Profiles, func(x UplinkProfile) bool { return x.ID == seg[3] }); found {
-			return x, 0, "", true
+			return handled(x, 0, "")
 		}
-		return nf(seg[3])
+		return handled(s.notFound(seg[3]))
 	case len(seg) == 6 && seg[3] == "infra" && seg[4] == "host-switch-profiles":
 		if x, found := find(tr.Profiles, func(x UplinkProfile) bool { return x.ID == seg[5] }); found {
-			return policyProfile(x), 0, "", true
+			return handled(policyProfile(x), 0, "")
 		}
-		return nf("/infra/host-switch-profiles/" + seg[5])
+		return handled(s.notFound("/infra/host-switch-profiles/" + seg[5]))
 	default:
 		return nil, 0, "", false
 	}
@@ -354,18 +342,17 @@ func (s *Server) transportNode(tr *Transport, p, id, rest string, q url.Values) 
 	switch rest {
 	case "":
 		if policy {
-			return policyTN(n), 0, "", true
+			return handled(policyTN(n), 0, "")
 		}
-		return n, 0, "", true
+		return handled(n, 0, "")
 	case "state":
 		st, ok := tr.States[id]
 		if !ok {
 			return handled(s.notFound("state of " + id))
 		}
-		return st, 0, "", true
+		return handled(st, 0, "")
 	case "tunnels":
-		b, c, m := s.tunnels(tr.Tunnels[id], q)
-		return b, c, m, true
+		return handled(s.tunnels(tr.Tunnels[id], q))
 	}
 	return handled(s.notFound(p))
 }
