@@ -171,7 +171,7 @@ func testScenarioFlushed(t *testing.T, l *e2eLab, plan, name, kind, reason strin
 		if r.code != 1 || h == nil || string(h.Kind) != kind || !strings.Contains(w.Reason, reason) {
 			t.Errorf("flushed %s (%s): exit %d verdict %s brokenAt %d (%+v) reason %q; want broken at a %s hop, %q\n%s", name, be, r.code, w.Verdict, w.BrokenAt, h, w.Reason, kind, reason, r.stderr)
 		}
-		if up := hopOfKind(w, "ovs-uplink"); name == "vlan-mismatch" && (up == nil || up.ConsequenceOf != w.BrokenAt) {
+		if up := hopOf(w, "ovs-uplink", ""); name == "vlan-mismatch" && (up == nil || up.ConsequenceOf != w.BrokenAt) {
 			t.Errorf("flushed %s (%s): uplink hop %+v, want the router MAC missing as a consequence of hop %d", name, be, up, w.BrokenAt)
 		}
 	}
@@ -182,7 +182,7 @@ func testScenarioFlushed(t *testing.T, l *e2eLab, plan, name, kind, reason strin
 			t.Errorf("flushed %s --refresh: exit %d brokenAt %d (%+v) reason %q; want the %s hop, %q", name, r.code, w.BrokenAt, h, w.Reason, kind, reason)
 		}
 		// Root cause first: the router MAC missing on the uplink is the mismatch's consequence.
-		if up := hopOfKind(w, "ovs-uplink"); up == nil || up.Status != trace.StatusBroken || up.ConsequenceOf != w.BrokenAt {
+		if up := hopOf(w, "ovs-uplink", ""); up == nil || up.Status != trace.StatusBroken || up.ConsequenceOf != w.BrokenAt {
 			t.Errorf("flushed %s --refresh: uplink hop %+v, want broken as a consequence of hop %d", name, up, w.BrokenAt)
 		}
 		l.flushMACs(t)
@@ -238,14 +238,4 @@ func writeFile(t *testing.T, path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// hopOfKind is the walk's first hop of that kind, or nil.
-func hopOfKind(w *trace.Walk, kind trace.HopKind) *trace.Hop {
-	for i := range w.Hops {
-		if w.Hops[i].Kind == kind {
-			return &w.Hops[i]
-		}
-	}
-	return nil
 }

@@ -51,7 +51,7 @@ func TestLabServiceE2E(t *testing.T) {
 					if ew.Walk.Verdict == trace.VerdictReachable && ew.Pod != nil {
 						walked = append(walked, ew.Pod.Name)
 					}
-					svc := serviceHop(&ew.Walk)
+					svc := hopOf(&ew.Walk, trace.HopService, "")
 					if svc == nil || svc.Service.LoadBalancer != "Service_default/web_TCP_cluster" || !strings.HasSuffix(svc.Service.Endpoint, ":8080") {
 						t.Errorf("%s %s: endpoint %s service hop %+v", be, to, ew.Endpoint, svc)
 					}
@@ -80,7 +80,7 @@ func TestLabServiceE2E(t *testing.T) {
 		if r.code != 0 || w.Verdict != trace.VerdictReachable || w.Destination.Kind != trace.TargetExternal {
 			t.Fatalf("exit %d verdict %s (%s) destination %+v\nstderr: %s", r.code, w.Verdict, w.Reason, w.Destination, r.stderr)
 		}
-		nat := natHop(w, trace.Forward)
+		nat := hopOf(w, trace.HopNAT, trace.Forward)
 		if nat == nil || nat.NAT == nil || nat.Router != "t0" {
 			t.Fatalf("no SNAT hop on t0:\n%s", hopsWithoutEvidence(w))
 		}
@@ -90,7 +90,7 @@ func TestLabServiceE2E(t *testing.T) {
 		if seen != nat.NAT.Translated.Src {
 			t.Errorf("tcpdump on the external host saw source %q, the walk says %s", seen, nat.NAT.Translated.Src)
 		}
-		back := natHop(w, trace.Return)
+		back := hopOf(w, trace.HopNAT, trace.Return)
 		if back == nil || back.NAT.Translated.Dst != kubeDNS.IP {
 			t.Errorf("no un-SNAT back to kube-dns:\n%s", hopsWithoutEvidence(w))
 		}
@@ -140,7 +140,7 @@ func TestLabServiceE2E(t *testing.T) {
 			t.Fatalf("exit %d verdict %s (%s)\nstderr: %s", r.code, w.Verdict, w.Reason, r.stderr)
 		}
 		for _, ew := range w.Service.Walks {
-			svc := serviceHop(&ew.Walk)
+			svc := hopOf(&ew.Walk, trace.HopService, "")
 			if ew.Pod == nil || svc == nil {
 				t.Fatalf("endpoint %s: pod %v service hop %v", ew.Endpoint, ew.Pod, svc)
 			}
@@ -157,24 +157,6 @@ func TestLabServiceE2E(t *testing.T) {
 			}
 		}
 	})
-}
-
-func serviceHop(w *trace.Walk) *trace.Hop {
-	for i := range w.Hops {
-		if w.Hops[i].Kind == trace.HopService {
-			return &w.Hops[i]
-		}
-	}
-	return nil
-}
-
-func natHop(w *trace.Walk, dir trace.Direction) *trace.Hop {
-	for i := range w.Hops {
-		if w.Hops[i].Kind == trace.HopNAT && w.Hops[i].Direction == dir {
-			return &w.Hops[i]
-		}
-	}
-	return nil
 }
 
 // curlFrom GETs url from a netns; the lab's servers answer "POD CLIENT_IP".

@@ -249,6 +249,16 @@ func routerHops(w *trace.Walk) []string {
 	return append(out, w.Destination.IP)
 }
 
+// hopOf is the walk's first hop of that kind in direction dir (any when ""), or nil.
+func hopOf(w *trace.Walk, kind trace.HopKind, dir trace.Direction) *trace.Hop {
+	for i := range w.Hops {
+		if w.Hops[i].Kind == kind && (dir == "" || w.Hops[i].Direction == dir) {
+			return &w.Hops[i]
+		}
+	}
+	return nil
+}
+
 // hopAt returns the hop with index i.
 func hopAt(w *trace.Walk, i int) *trace.Hop {
 	for k := range w.Hops {
