@@ -22,14 +22,14 @@ var boxStyle = map[string]string{
 // writeNestedDot writes the walk as a Graphviz digraph of nested clusters.
 func writeNestedDot(w io.Writer, walk *trace.Walk) error { return writeNestedDotIDs(w, walk, "") }
 
-// writeNestedDotIDs is writeNestedDot with box and TEP ids prefixed.
+// writeNestedDotIDs is writeNestedDot with hop, box and TEP ids prefixed.
 func writeNestedDotIDs(w io.Writer, walk *trace.Walk, prefix string) error {
 	lay := nest(walk, prefix)
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph packetwalk {\n  label=\"%s → %s: %s\";\n  labelloc=t;\n  rankdir=TB;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10, shape=box];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
 		dotEscape(walk.Source.String()), dotEscape(walk.Destination.String()), walk.Verdict)
 	for _, p := range lay.paths {
-		writeDotBox(&b, p, "  ")
+		lay.writeDotBox(&b, p, "  ")
 	}
 	for _, e := range lay.edges {
 		attrs := []string{"color=" + dotColor[e.status]}
@@ -52,7 +52,7 @@ func writeNestedDotIDs(w io.Writer, walk *trace.Walk, prefix string) error {
 	return err
 }
 
-func writeDotBox(b *strings.Builder, x *box, indent string) {
+func (lay *layout) writeDotBox(b *strings.Builder, x *box, indent string) {
 	fmt.Fprintf(b, "%ssubgraph cluster_%s {\n%s  label=\"%s\";\n%s  %s;\n", indent, x.id, indent, dotEscape(x.label), indent, boxStyle[x.kind])
 	for _, t := range x.teps {
 		fmt.Fprintf(b, "%s  %s [label=\"%s\", shape=box, style=\"rounded,filled\", fillcolor=navy, fontcolor=white];\n", indent, t.id, dotEscape(t.label))
@@ -66,10 +66,10 @@ func writeDotBox(b *strings.Builder, x *box, indent string) {
 		if h.Direction == trace.Return {
 			style = ", style=dashed"
 		}
-		fmt.Fprintf(b, "%s  %s [label=\"%s\", shape=%s, color=%s%s];\n", indent, dotID(h), dotEscape(hopLabel(h)), shape, dotColor[h.Status], style)
+		fmt.Fprintf(b, "%s  %s [label=\"%s\", shape=%s, color=%s%s];\n", indent, lay.hopID(h), dotEscape(hopLabel(h)), shape, dotColor[h.Status], style)
 	}
 	for _, c := range x.boxes {
-		writeDotBox(b, c, indent+"  ")
+		lay.writeDotBox(b, c, indent+"  ")
 	}
 	fmt.Fprintf(b, "%s}\n", indent)
 }

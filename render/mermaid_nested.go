@@ -14,13 +14,13 @@ func writeNestedMermaid(w io.Writer, walk *trace.Walk) error {
 	return writeNestedMermaidIDs(w, walk, "")
 }
 
-// writeNestedMermaidIDs is writeNestedMermaid with box and TEP ids prefixed.
+// writeNestedMermaidIDs is writeNestedMermaid with hop, box and TEP ids prefixed.
 func writeNestedMermaidIDs(w io.Writer, walk *trace.Walk, prefix string) error {
 	lay := nest(walk, prefix)
 	var b strings.Builder
 	b.WriteString("flowchart TB\n")
 	for _, p := range lay.paths {
-		writeMermaidBox(&b, p, "  ")
+		lay.writeMermaidBox(&b, p, "  ")
 	}
 	var red []int
 	n := 0
@@ -53,7 +53,7 @@ func writeNestedMermaidIDs(w io.Writer, walk *trace.Walk, prefix string) error {
 	b.WriteString("  classDef broken stroke:#d00,stroke-width:3px;\n  classDef unknown stroke:#e90,stroke-dasharray:4;\n  classDef tep fill:#003,color:#fff;\n")
 	for _, h := range walk.Hops {
 		if h.Status != trace.StatusOK && !isTunnelEdge(h) {
-			fmt.Fprintf(&b, "  class %s %s;\n", dotID(h), h.Status)
+			fmt.Fprintf(&b, "  class %s %s;\n", lay.hopID(h), h.Status)
 		}
 	}
 	for _, i := range red {
@@ -63,7 +63,7 @@ func writeNestedMermaidIDs(w io.Writer, walk *trace.Walk, prefix string) error {
 	return err
 }
 
-func writeMermaidBox(b *strings.Builder, x *box, indent string) {
+func (lay *layout) writeMermaidBox(b *strings.Builder, x *box, indent string) {
 	fmt.Fprintf(b, "%ssubgraph %s[\"%s\"]\n", indent, x.id, mermaidEscape(x.label))
 	for _, t := range x.teps {
 		fmt.Fprintf(b, "%s  %s((\"%s\")):::tep\n", indent, t.id, mermaidEscape(t.label))
@@ -78,10 +78,10 @@ func writeMermaidBox(b *strings.Builder, x *box, indent string) {
 		case trace.HopPod, trace.HopNode:
 			open, close = "([", "])"
 		}
-		fmt.Fprintf(b, "%s  %s%s\"%s\"%s\n", indent, dotID(h), open, mermaidEscape(hopLabel(h)), close)
+		fmt.Fprintf(b, "%s  %s%s\"%s\"%s\n", indent, lay.hopID(h), open, mermaidEscape(hopLabel(h)), close)
 	}
 	for _, c := range x.boxes {
-		writeMermaidBox(b, c, indent+"  ")
+		lay.writeMermaidBox(b, c, indent+"  ")
 	}
 	fmt.Fprintf(b, "%send\n", indent)
 }

@@ -50,7 +50,12 @@ type edge struct {
 type layout struct {
 	paths []*box
 	edges []edge
+	// prefix is the ids' prefix (nest's).
+	prefix string
 }
+
+// hopID is the identifier of hop h in this layout.
+func (lay *layout) hopID(h trace.Hop) string { return hopID(lay.prefix, h.Index) }
 
 // hostInfo is what the walk says about a hypervisor.
 type hostInfo struct{ name, tep string }
@@ -125,7 +130,7 @@ func nest(w *trace.Walk, prefix string) *layout {
 			bridges[h.Node] = cmp.Or(bridges[h.Node], h.Name)
 		}
 	}
-	lay := &layout{}
+	lay := &layout{prefix: prefix}
 	var lastForward string
 	for _, dir := range []trace.Direction{trace.Forward, trace.Return} {
 		hops := hopsOf(w, dir)
@@ -152,7 +157,7 @@ func nest(w *trace.Walk, prefix string) *layout {
 	for _, h := range w.Hops {
 		if h.ConsequenceOf != 0 {
 			// From the consequence to its cause: nothing leaves the root cause, where the packet stops.
-			lay.edges = append(lay.edges, edge{from: dotID(h), to: fmt.Sprintf("h%d", h.ConsequenceOf), kind: "cause", label: "caused by", status: trace.StatusBroken})
+			lay.edges = append(lay.edges, edge{from: lay.hopID(h), to: hopID(prefix, h.ConsequenceOf), kind: "cause", label: "caused by", status: trace.StatusBroken})
 		}
 	}
 	return lay
@@ -182,7 +187,7 @@ func (pb *pathBoxes) place(lay *layout, dir trace.Direction, prev string) string
 		}
 		b := pb.where(i)
 		b.hops = append(b.hops, h)
-		id := dotID(h)
+		id := lay.hopID(h)
 		if prev != "" {
 			// The packet does reach a consequence: only its answer is missing.
 			st := h.Status

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -69,11 +68,9 @@ func writeServiceWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) erro
 	return nil
 }
 
-// hopIDs are the node identifiers the pictures give hops (dotID).
-var hopIDs = regexp.MustCompile(`\bh([0-9]+)\b`)
-
 // writeServiceGraph draws each endpoint walk with the single-walk writer and nests the drawings in
-// one graph, one cluster (subgraph) per endpoint, its hop identifiers prefixed so they stay apart.
+// one graph, one cluster (subgraph) per endpoint, its identifiers prefixed (e1, e2, ...) so they
+// stay apart.
 func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace.Walk, string) error, open, close string) error {
 	sw := walk.Service
 	walks := sw.Walks
@@ -91,7 +88,6 @@ func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace
 			return err
 		}
 		lines := strings.Split(strings.TrimRight(one1.String(), "\n"), "\n")
-		prefix := "e" + strconv.Itoa(i+1) + "_h"
 		title := "endpoint " + ew.Endpoint + ": " + string(ew.Walk.Verdict)
 		if close != "" {
 			fmt.Fprintf(&b, "  subgraph cluster_e%d {\n    label=\"%s\";\n", i+1, dotEscape(title))
@@ -106,7 +102,7 @@ func writeServiceGraph(w io.Writer, walk *trace.Walk, one func(io.Writer, *trace
 			if close == "" && (strings.HasPrefix(l, "  classDef ") || strings.HasPrefix(l, "  linkStyle ")) {
 				continue
 			}
-			b.WriteString("  " + hopIDs.ReplaceAllString(l, prefix+"$1") + "\n")
+			b.WriteString("  " + l + "\n")
 		}
 		if close != "" {
 			b.WriteString("  }\n")

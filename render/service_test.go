@@ -80,4 +80,15 @@ func TestServiceGraphsKeepEndpointsApart(t *testing.T) {
 			}
 		}
 	}
+	// Only identifiers are prefixed: a name that reads like one ("h1") stays as it is in its label.
+	w.Service.Walks[0].Walk.Hops[0].Name = "pod h1"
+	for _, f := range []render.Format{render.Dot, render.Mermaid} {
+		var b bytes.Buffer
+		if err := render.WriteWalk(&b, w, f, render.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "pod h1") {
+			t.Errorf("%s: the label \"pod h1\" was rewritten:\n%s", f, b.String())
+		}
+	}
 }

@@ -166,8 +166,14 @@ func writeProbe(w io.Writer, walk *trace.Walk, p painter) error {
 	return writePMTU(w, walk, pmtu, p)
 }
 
-// dotID makes a Graphviz identifier for a hop.
-func dotID(h trace.Hop) string { return fmt.Sprintf("h%d", h.Index) }
+// hopID is the identifier of hop index in a picture; prefix (a Service endpoint's "e1") keeps the
+// hops of several walks in one graph apart.
+func hopID(prefix string, index int) string {
+	if prefix == "" {
+		return fmt.Sprintf("h%d", index)
+	}
+	return fmt.Sprintf("%s_h%d", prefix, index)
+}
 
 var dotEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
