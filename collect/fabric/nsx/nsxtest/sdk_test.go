@@ -471,18 +471,17 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 	// A runtime table as a manager serves it on an edge node (route_type as the reference's example).
 	pub.RouteTables["lr-t0"] = []RouteEntry{{Network: "0.0.0.0/0", NextHop: "203.0.113.1", RouteType: "t0s", AdminDistance: 1, LRComponentType: "SERVICE_ROUTER_TIER0"},
 		{Network: "172.15.0.0/24", NextHop: "100.64.96.5", RouteType: "t1c", LogicalRouterPortID: "lrp-t0-to-nodes"}}
-	checked, faults := 0, 0
+	checked, faulted := 0, 0
+	faults := []Fault{{Status: 503, RetryAfter: "1"}, {Status: 429}, {Status: 400, ErrorCode: ErrIndexingInProgress},
+		{Status: 400, ErrorCode: ErrSearchTimeout}, {Status: 400, ErrorCode: ErrIndexOutOfSync, Related: []RelatedAPIError{{ErrorCode: 1, ErrorMessage: "x", ModuleName: "search"}}}}
 	for name, top := range map[string]*Topology{"published": pub, "synthetic+scale": syn} {
 		s := New(top, Options{Password: "pw"})
-		// Every fault the tests inject answers with an error body too.
-		for _, f := range []Fault{{Status: 503, RetryAfter: "1"}, {Status: 429}, {Status: 400, ErrorCode: ErrIndexingInProgress},
-			{Status: 400, ErrorCode: ErrSearchTimeout}, {Status: 400, ErrorCode: ErrIndexOutOfSync, Related: []RelatedAPIError{{ErrorCode: 1, ErrorMessage: "x", ModuleName: "search"}}}} {
-			s.Inject("/api/v1/search/query?fault", 1, f)
-			faults++
-		}
+		// Every fault the tests inject answers with an error body too: one request each (distinct
+		// URLs, or the walk below would ask once).
 		queue := served(top)
-		for i := 0; i < faults; i++ {
-			queue = append(queue, "/api/v1/search/query?fault=1&query=resource_type:LogicalPort")
+		for i, f := range faults {
+			s.Inject("/api/v1/search/query?fault", 1, f)
+			queue = append(queue, fmt.Sprintf("/api/v1/search/query?fault=%d&query=resource_type:LogicalPort", i))
 		}
 		seen := map[string]bool{}
 		for len(queue) > 0 {
@@ -501,6 +500,12 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			pu, _ := url.Parse(u)
+			if pu.Query().Has("fault") {
+				if resp.StatusCode < 400 {
+					t.Errorf("%s GET %s: %d, want the injected fault", name, u, resp.StatusCode)
+				}
+				faulted++
+			}
 			bt, err := bindingFor(pu.Path, resp.StatusCode)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
@@ -533,6 +538,9 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 			}
 		}
 		s.Close()
+	}
+	if faulted != 2*len(faults) {
+		t.Errorf("%d injected faults answered, want %d", faulted, 2*len(faults))
 	}
 	t.Logf("%d responses checked against the SDK bindings", checked)
 }
