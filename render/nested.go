@@ -70,7 +70,7 @@ func hostsOfNodes(w *trace.Walk) (map[string]string, map[string]string) {
 		var sides []int // index in hops of each transport hop with both hosts
 		for i, h := range hops {
 			switch {
-			case h.Kind == trace.HopTransport && h.Transport != nil && h.Transport.LocalHost != "" && h.Transport.RemoteHost != "":
+			case isTunnelEdge(h):
 				sides = append(sides, i)
 				if h.Transport.LocalTEP != "" {
 					hostTEP[h.Transport.LocalHost] = cmp.Or(hostTEP[h.Transport.LocalHost], h.Transport.LocalTEP)
