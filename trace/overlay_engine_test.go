@@ -9,20 +9,16 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
 
-// overlaid is the published scenario with node 172.15.0.3 on host hv1 and 172.15.0.4 on hv2, a
-// Geneve tunnel between them (BFD up) over a 1600-byte underlay, and an empty firewall (default allow).
+// overlaid is the published scenario on OVN hypervisors (scenario.OVNOverlay: node 172.15.0.3 on
+// host hv1 and 172.15.0.4 on hv2, a Geneve tunnel between them with BFD up over a 1600-byte
+// underlay), the hosts named hv1.lab and hv2.lab, and an empty firewall (default allow).
 func overlaid(t *testing.T) *trace.Snapshot {
 	t.Helper()
 	s := scenario.OVNOverlay("")
 	f := s.Fabric
-	host := func(id, tep, peer string) trace.Host {
-		fwd := true
-		return trace.Host{ID: id, Name: id + ".lab", TEPs: []trace.TEP{{IP: tep, Encap: trace.EncapGeneve}}, Source: "ovn-sb",
-			Underlay: &trace.Underlay{Interface: "ul0", MTU: 1600, Source: "ovsdb@" + id},
-			Tunnels: []trace.Tunnel{{Name: "ovn-" + id + "-0", Encap: trace.EncapGeneve, LocalIP: tep, RemoteIP: peer, State: trace.TunnelUp,
-				BFD: &trace.BFD{State: "up", RemoteState: "up", Diagnostic: "No Diagnostic", Forwarding: &fwd}, Source: "ovsdb@" + id}}}
+	for i := range f.Hosts {
+		f.Hosts[i].Name = f.Hosts[i].ID + ".lab"
 	}
-	f.Hosts = []trace.Host{host("hv1", "192.168.100.1", "192.168.100.2"), host("hv2", "192.168.100.2", "192.168.100.1")}
 	// One rule elsewhere, so the firewall exists and its default decides at these ports.
 	f.Firewall = &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: "ovn",
 		Rules: []trace.FirewallRule{{ID: "other", Priority: 1000, Direction: trace.FirewallEgress, Action: trace.FirewallDrop,
