@@ -2,6 +2,7 @@ package runner
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ func TestHostTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.t.Argv(Node{Name: "hv-1", IP: "192.168.100.1"}, []string{"ovs-vsctl", "list", "Interface"})
+	got, err := h.Argv(Node{Name: "hv-1", IP: "192.168.100.1"}, []string{"ovs-vsctl", "list", "Interface"})
 	if want := []string{"ssh", "-l", "root", "192.168.100.1", "sudo", "ovs-vsctl", "list", "Interface"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("argv %q (%v), want %q", got, err, want)
 	}
@@ -22,8 +23,19 @@ func TestHostTemplate(t *testing.T) {
 	}
 	// A chassis hostname that is not a DNS name is never put on a command line.
 	h, _ = NewHostTemplate("/lab/host-exec {host}")
-	if _, err := h.t.Argv(Node{Name: "hv;reboot"}, []string{"ip"}); err == nil {
-		t.Error("a hostile host name was substituted")
+	if _, err := h.Argv(Node{Name: "hv;reboot"}, []string{"ip"}); err == nil || !strings.HasPrefix(err.Error(), `host name "hv;reboot" has ';'`) {
+		t.Errorf("a hostile host name was substituted, or not named a host's: %v", err)
+	}
+	// Messages name what the user wrote: {hostIP} and the host template, not a node's.
+	h, _ = NewHostTemplate("ssh {hostIP}")
+	h.Label = "--host-exec"
+	if _, err := h.Argv(Node{Name: "hv-1"}, []string{"ip"}); err == nil || err.Error() != "host hv-1 has no address for {hostIP} in --host-exec 'ssh {hostIP}'" {
+		t.Errorf("no TEP: %v", err)
+	}
+	// {host} and {hostIP} are a host template's words only: a node template leaves them as written.
+	n, _ := NewTemplate("ssh {hostIP} {node}")
+	if got, err := n.Argv(Node{Name: "n1"}, []string{"ip"}); err != nil || !slices.Equal(got, []string{"ssh", "{hostIP}", "n1", "ip"}) {
+		t.Errorf("node template argv %q (%v)", got, err)
 	}
 	for tmpl, want := range map[string]string{
 		"'ssh":         `"'ssh": unterminated single quote`,

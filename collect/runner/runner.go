@@ -73,8 +73,20 @@ type Template struct {
 	// Shells is how many shells the command line goes through after the template's program: by
 	// default one per word that runs ssh (`ssh bastion ssh {nodeIP}` is two).
 	Shells int
-	// Label names the template in messages (the caller's setting, e.g. a flag); "template" if empty.
+	// Label names the template in messages (the caller's setting, e.g. a flag); "template" (or
+	// "host template") if empty.
 	Label string
+	// host: the template reaches hypervisors, {host} and {hostIP} (NewHostTemplate).
+	host bool
+}
+
+// placeholders are the words the template replaces with the target's name and address, and what
+// the target is called in messages.
+func (t *Template) placeholders() (name, addr, kind string) {
+	if t.host {
+		return "{host}", "{hostIP}", KindHost
+	}
+	return "{node}", "{nodeIP}", KindNode
 }
 
 // NewTemplate parses a node command template. Its error says what is wrong with the template and
@@ -92,25 +104,26 @@ func NewTemplate(tmpl string) (*Template, error) {
 
 // Argv returns the template's words for node followed by argv, quoted for the template's remote
 // shells. The node's name must be a DNS name and its address an IP without a zone (both come from
-// the API server, which checks neither strictly enough for a command line).
+// the API server or the fabric, which check neither strictly enough for a command line).
 func (t *Template) Argv(node Node, argv []string) ([]string, error) {
+	name, addr, kind := t.placeholders()
 	var pairs []string
 	for _, w := range t.words {
-		if strings.Contains(w, "{node}") && !contains(pairs, "{node}") {
-			if err := CheckName(KindNode, node.Name); err != nil {
+		if strings.Contains(w, name) && !contains(pairs, name) {
+			if err := CheckName(kind, node.Name); err != nil {
 				return nil, err
 			}
-			pairs = append(pairs, "{node}", Quote(node.Name))
+			pairs = append(pairs, name, Quote(node.Name))
 		}
-		if strings.Contains(w, "{nodeIP}") && !contains(pairs, "{nodeIP}") {
+		if strings.Contains(w, addr) && !contains(pairs, addr) {
 			if node.IP == "" {
-				return nil, fmt.Errorf("node %s has no address for {nodeIP} in %s", node.Name, t)
+				return nil, fmt.Errorf("%s %s has no address for %s in %s", kind, node.Name, addr, t)
 			}
 			a, err := ParseNodeIP(node.IP)
 			if err != nil {
 				return nil, err
 			}
-			pairs = append(pairs, "{nodeIP}", Quote(a.String()))
+			pairs = append(pairs, addr, Quote(a.String()))
 		}
 	}
 	r := strings.NewReplacer(pairs...) // one pass: a value is never expanded again
@@ -146,7 +159,13 @@ func (t *Template) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 }
 
 // String names the runner in messages: its Label (the setting it came from) and the template.
-func (t *Template) String() string { return cmp.Or(t.Label, "template") + " " + quote(t.raw) }
+func (t *Template) String() string {
+	label := "template"
+	if t.host {
+		label = "host template"
+	}
+	return cmp.Or(t.Label, label) + " " + quote(t.raw)
+}
 
 // Local runs argv on this machine (the tool runs on the node, or the template already reaches it).
 type Local struct{}

@@ -43,6 +43,7 @@ const (
 	KindNetns  = "netns"
 	KindBridge = "bridge"
 	KindNode   = "node"
+	KindHost   = "host"
 	KindIface  = "interface"
 )
 
