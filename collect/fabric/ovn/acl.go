@@ -451,7 +451,7 @@ func narrow(s trace.FirewallScope, ports, groups []string) trace.FirewallScope {
 // aclOrigin reads what created an ACL from OVN-Kubernetes' external_ids: k8s.ovn.org/owner-type
 // and k8s.ovn.org/name ("NS:NAME" for a NetworkPolicy).
 func aclOrigin(ids map[string]string) *trace.RuleOrigin {
-	kind, name := ids["k8s.ovn.org/owner-type"], ids["k8s.ovn.org/name"]
+	kind, name := ids[keyOVNKOwnerType], ids[keyOVNKName]
 	if kind == "" && name == "" {
 		return nil
 	}
