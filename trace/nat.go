@@ -299,7 +299,6 @@ func (wk *walker) externalReturn(src *Pod, srcIP netip.Addr, srcPort *SwitchPort
 	if fab == nil || ex == nil || srcPort == nil {
 		return
 	}
-	entry := ex.port
 	if ex.snat != nil {
 		proto := wk.protocol()
 		wk.add(Hop{Kind: HopNAT, Name: natName(ex.snat), Router: fab.routerName(ex.router), Interface: rpName(ex.port), IP: srcIP.String(),
@@ -308,14 +307,10 @@ func (wk *walker) externalReturn(src *Pod, srcIP netip.Addr, srcPort *SwitchPort
 				Original:   Packet{Src: wk.dstString(d.ip), Dst: ex.to, Protocol: proto},
 				Translated: Packet{Src: wk.dstString(d.ip), Dst: srcIP.String(), Protocol: proto}},
 			Evidence: []Evidence{ev(cmp.Or(ex.snat.Source, fab.f.Provider), "%s", describeNAT(ex.snat))}})
-		if ex.port.Kind != RouterPortUplink {
-			// A tier-1 SNAT: the reply reached the tier-1 by its link; route from there.
-			if peer := fab.rports[ex.port.PeerRouterPort]; peer != nil {
-				entry = ex.port
-			}
-		}
 	}
-	final, at := wk.route(entry, srcIP)
+	// The reply is routed from the port the packet left by: the uplink, or a tier-1's link to its
+	// tier-0 for a tier-1 SNAT (translated back where it was translated).
+	final, at := wk.route(ex.port, srcIP)
 	if at != nil || final == nil {
 		return
 	}
