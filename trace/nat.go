@@ -311,17 +311,11 @@ func (wk *walker) externalReturn(src *Pod, srcIP netip.Addr, srcPort *SwitchPort
 	// The reply is routed from the port the packet left by: the uplink, or a tier-1's link to its
 	// tier-0 for a tier-1 SNAT (translated back where it was translated).
 	final, at := wk.route(ex.port, srcIP)
-	if at != nil || final == nil {
+	if at != nil || final == nil || wk.otherReturnSwitch(final, srcPort, srcIP) {
 		return
 	}
 	back := destination{ep: podEndpoint(src, srcIP), ip: srcIP, pod: src}
-	if final.ID != srcPort.Switch {
-		wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
-			Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})
-		return
-	}
-	sp := wk.deliver(final, back)
-	wk.destinationHop(back, sp)
+	wk.destinationHop(back, wk.deliver(final, back))
 }
 
 // fillPackets sets each hop's packet from the first NAT on: the translated addresses forward, the

@@ -32,17 +32,24 @@ func (wk *walker) returnPath(src *Pod, srcIP netip.Addr, srcPort *SwitchPort, d 
 		wk.firewallHop(dstPort, FirewallEgress, flow{src: d.ip, dst: srcIP, srcPort: dstPort, dstPort: srcPort})
 		final = wk.nodeReturn(d, srcIP, dstPort)
 	}
-	if final == nil {
-		return
-	}
-	if final.ID != srcPort.Switch {
-		wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
-			Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})
+	if final == nil || wk.otherReturnSwitch(final, srcPort, srcIP) {
 		return
 	}
 	sp := wk.deliver(final, back)
 	wk.overlayAtDelivery(dstPort, sp, flow{src: d.ip, dst: srcIP, srcPort: dstPort, dstPort: sp}, ix.mtuAt(d.ep.Node, d.ip))
 	wk.destinationHop(back, sp)
+}
+
+// otherReturnSwitch adds a broken switch hop when the reply to srcIP is delivered on switch final
+// and the source pod's port srcPort is on another, and reports whether it did.
+func (wk *walker) otherReturnSwitch(final *Switch, srcPort *SwitchPort, srcIP netip.Addr) bool {
+	if final.ID == srcPort.Switch {
+		return false
+	}
+	fab := wk.ix.fab
+	wk.add(Hop{Kind: HopSwitch, Name: fab.switchName(final.ID), Status: StatusBroken,
+		Detail: fmt.Sprintf("return traffic to %s is delivered on switch %s, but the pod's port is on %s", srcIP, fab.switchName(final.ID), fab.switchName(srcPort.Switch))})
+	return true
 }
 
 // nodeReturn walks a node's way back to srcIP: its routing table, its gateway and the routers; it
