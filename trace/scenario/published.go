@@ -334,8 +334,13 @@ func publishedOverlay(f *trace.Fabric) {
 		{ID: "1011", Name: "default-redis-master-ingress-isolation", Section: "fws-default-redis-master-isolation", SectionName: "default-redis-master-isolation", Priority: 1,
 			Direction: trace.FirewallIngress, Action: trace.FirewallDrop, RawAction: "DROP", Stateful: true, AppliedTo: at,
 			Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Ports: []string{redis}, Groups: []string{"default-redis-master-pods"}}, Origin: np, Source: src},
-		{ID: "2", Name: "Default Layer3 Rule", Section: "default-l3-section", SectionName: "Default Layer3 Section", Priority: 1, Direction: trace.FirewallBoth,
-			Action: trace.FirewallAllow, RawAction: "ALLOW", Stateful: true, Default: true, AppliedTo: trace.FirewallScope{Any: true},
-			Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}, Source: src},
+		defaultL3Rule(src),
 	}}
+}
+
+// defaultL3Rule is the NSX default section's allow-all rule, as src reads it.
+func defaultL3Rule(src string) trace.FirewallRule {
+	return trace.FirewallRule{ID: "2", Name: "Default Layer3 Rule", Section: "default-l3-section", SectionName: "Default Layer3 Section", Priority: 1, Direction: trace.FirewallBoth,
+		Action: trace.FirewallAllow, RawAction: "ALLOW", Stateful: true, Default: true, AppliedTo: trace.FirewallScope{Any: true},
+		Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}, Source: src}
 }

@@ -54,9 +54,7 @@ func (o SyntheticOptions) overlay(f *trace.Fabric) {
 		{ID: "1001", Name: "isolate-first-pod", Section: "np-isolation", SectionName: "np-isolation", Priority: 1, Direction: trace.FirewallIngress,
 			Action: trace.FirewallDrop, RawAction: "DROP", Stateful: true, AppliedTo: at, Sources: trace.FirewallPeer{Any: true},
 			Destinations: trace.FirewallPeer{Ports: at.Ports}, Origin: &trace.RuleOrigin{Kind: trace.OriginNetworkPolicy, Namespace: NamespaceName(0), Name: "isolate-first-pod"}},
-		{ID: "2", Name: "Default Layer3 Rule", Section: "default-l3-section", SectionName: "Default Layer3 Section", Priority: 1, Direction: trace.FirewallBoth,
-			Action: trace.FirewallAllow, RawAction: "ALLOW", Stateful: true, Default: true, AppliedTo: trace.FirewallScope{Any: true},
-			Sources: trace.FirewallPeer{Any: true}, Destinations: trace.FirewallPeer{Any: true}},
+		defaultL3Rule(""),
 	}}
 }
 
