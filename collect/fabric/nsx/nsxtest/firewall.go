@@ -249,7 +249,17 @@ func (s *Server) nsgroupPorts(g NSGroup) []LogicalPort {
 	return out
 }
 
-// portIPs are the addresses the manager knows for a port: its bindings, else its state's.
+// realizedIPs are the addresses a port's state holds (a VM NIC's learned bindings), after out.
+func (s *Server) realizedIPs(id string, out []string) []string {
+	for _, b := range s.top.PortStates[id].RealizedBindings {
+		if b.Binding.IPAddress != "" {
+			out = append(out, b.Binding.IPAddress)
+		}
+	}
+	return out
+}
+
+// portIPs are the addresses the manager knows for a port: its bindings and its state's.
 func (s *Server) portIPs(p LogicalPort) []string {
 	var out []string
 	for _, b := range p.AddressBindings {
@@ -257,14 +267,7 @@ func (s *Server) portIPs(p LogicalPort) []string {
 			out = append(out, b.IPAddress)
 		}
 	}
-	if st, ok := s.top.PortStates[p.ID]; ok {
-		for _, b := range st.RealizedBindings {
-			if b.Binding.IPAddress != "" && !slices.Contains(out, b.Binding.IPAddress) {
-				out = append(out, b.Binding.IPAddress)
-			}
-		}
-	}
-	return out
+	return s.realizedIPs(p.ID, out)
 }
 
 // nsgroupIPs are an NSGroup's effective IP members: its ports' addresses and its IPSets'.
@@ -321,13 +324,7 @@ func (s *Server) groupIPs(g Group) []string {
 				out = append(out, b.IPAddress)
 			}
 		}
-		if st, ok := s.top.PortStates[p.ID]; ok {
-			for _, b := range st.RealizedBindings {
-				if b.Binding.IPAddress != "" {
-					out = append(out, b.Binding.IPAddress)
-				}
-			}
-		}
+		out = s.realizedIPs(p.ID, out)
 	}
 	for _, e := range g.Expression {
 		if e.ResourceType == "IPAddressExpression" {

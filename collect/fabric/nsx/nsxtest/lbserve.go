@@ -178,7 +178,7 @@ func (s *Server) mpVSStatuses(svc LbService) []LbVirtualServerStatus {
 }
 
 // policyServiceRead answers GET /policy/api/v1/infra/lb-services/<id>[/detailed-status|
-// /lb-pools/<p>/detailed-status|/lb-virtual-servers/<vs>/detailed-status].
+// /lb-pools/<p>/detailed-status] (a virtual server's own detailed-status is not served).
 func (s *Server) policyServiceRead(svc LBService, rest []string) (any, int, string, bool) {
 	mp, _ := find(s.top.LbServices, func(x LbService) bool { return x.ID == svc.ID })
 	mp.Enabled, mp.Attachment = svc.Enabled, nil
