@@ -27,11 +27,9 @@ func (o *TraceOptions) serviceTarget(to trace.Target) (trace.Target, error) {
 		}
 		to.Protocol = p
 	}
-	if o.Endpoint != "" && to.Kind != trace.TargetService && (to.Kind != trace.TargetIP || to.Port == "") {
-		// An IP without a port may still be a ClusterIP; the walk says when it is not a Service.
-		if to.Kind != trace.TargetIP {
-			return to, usageErr("--endpoint needs a Service: --to svc/NS/NAME[:PORT], its ClusterIP, or a load balancer IP")
-		}
+	// An IP, with a port or without, may be a ClusterIP; the walk says when it is not a Service.
+	if o.Endpoint != "" && to.Kind != trace.TargetService && to.Kind != trace.TargetIP {
+		return to, usageErr("--endpoint needs a Service: --to svc/NS/NAME[:PORT], its ClusterIP, or a load balancer IP")
 	}
 	return to, nil
 }
