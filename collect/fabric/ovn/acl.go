@@ -19,10 +19,9 @@ import (
 // aclHolder is what an ACL hangs on: a port group (Ports: member LSP names among those read) or a
 // logical switch.
 type aclHolder struct {
-	name   string
-	pg     bool
-	ports  []string
-	source *nbdb.PortGroup
+	name  string
+	pg    bool
+	ports []string
 }
 
 // readFirewall reads the ACLs that can decide a flow at ports (LSP names): those of the port groups
@@ -98,7 +97,7 @@ func readACLHolders(ctx context.Context, cli client.Client, d *nbData, f *trace.
 	holderOf := map[string]aclHolder{}
 	for _, pg := range pgs {
 		for _, a := range pg.ACLs {
-			holderOf[a] = aclHolder{name: pg.Name, pg: true, ports: idx.members(pg), source: pg}
+			holderOf[a] = aclHolder{name: pg.Name, pg: true, ports: idx.members(pg)}
 		}
 	}
 	for _, ls := range sortedSwitches(d) {
