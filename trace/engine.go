@@ -314,11 +314,4 @@ func (wk *walker) destinationHop(d destination, sp *SwitchPort) {
 }
 
 // inFabric reports whether dst is bound to a logical port: leaving by an uplink cannot reach it.
-func (wk *walker) inFabric(dst netip.Addr) bool {
-	for _, sp := range wk.ix.fab.portsByIP[dst] {
-		if sp.Type != PortRouter {
-			return true
-		}
-	}
-	return false
-}
+func (wk *walker) inFabric(dst netip.Addr) bool { return wk.portOfIP(dst) != nil }

@@ -70,7 +70,7 @@ func (wk *walker) firewallHop(sp *SwitchPort, dir string, fl flow) {
 		}
 		if r.Action != FirewallAllow {
 			h.Status = StatusBroken
-			h.Detail = fmt.Sprintf("%s %s at %s: %s", fl.src, dirWord(dir), portName(sp), h.Detail)
+			h.Detail = fmt.Sprintf("%s %s at %s: %s", fl.src, dir, portName(sp), h.Detail)
 		}
 	default:
 		defaultDecision(&h, fw, src, sp, dir)
@@ -125,7 +125,7 @@ func defaultDecision(h *Hop, fw *Firewall, src string, sp *SwitchPort, dir strin
 		h.Detail = "no rule read matches, and the firewall's default (or the rest of its rules) is not known"
 	default:
 		h.Status = StatusBroken
-		h.Detail = fmt.Sprintf("no rule matches: the firewall's default %s %s at %s", act, dirWord(dir), portName(sp))
+		h.Detail = fmt.Sprintf("no rule matches: the firewall's default %s %s at %s", act, dir, portName(sp))
 	}
 	h.Evidence = append(h.Evidence, ev(src, "%d rules read (%s), default %s", len(fw.Rules), fw.Kind, cmp.Or(fw.DefaultAction, "not given")))
 }
@@ -333,13 +333,6 @@ func actionPast(a string) string {
 		return "rejected"
 	}
 	return a
-}
-
-func dirWord(dir string) string {
-	if dir == FirewallIngress {
-		return "ingress"
-	}
-	return "egress"
 }
 
 // overlayAtDelivery adds, where a packet sent from port from is delivered to port to, the hosts it

@@ -103,7 +103,7 @@ func (wk *walker) transportHop(a, b *Host, senderMTU int) Hop {
 			p += ": BFD " + d.BFDDiagnostic
 		}
 		problems = append(problems, p)
-	case d.State == TunnelUnknown || d.State == "":
+	case d.State == TunnelUnknown:
 		notes = append(notes, "tunnel without BFD: its state is not known")
 	}
 	problems, notes = mtuCheck(d, a, b, senderMTU, problems, notes, &h)
