@@ -34,6 +34,12 @@ func parseServiceTarget(rest, defaultNS string) (Target, bool) {
 	return t, true
 }
 
+// addresses are the Service's virtual addresses as written: ClusterIPs, load balancer IPs, then
+// external IPs.
+func (svc *Service) addresses() []string {
+	return slices.Concat(svc.ClusterIPs, svc.LoadBalancerIPs, svc.ExternalIPs)
+}
+
 // svcTarget is a resolved walk to a Service: the Service, its chosen port and the address and
 // port the packet is sent to.
 type svcTarget struct {
@@ -56,7 +62,7 @@ func (st *svcTarget) vipString() string { return hostPort(st.vip.String(), st.vi
 // detail is what a Service walk and each of its service hops say of the Service, its endpoints
 // eps and where it is balanced.
 func (st *svcTarget) detail(eps []svcEndpoint) ServiceDetail {
-	return ServiceDetail{Service: st.svc.Namespace + "/" + st.svc.Name, Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
+	return ServiceDetail{Service: st.svc.Ref().String(), Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
 		Protocol: st.protocol, PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: st.balancing,
 		Ready: countReady(eps), Endpoints: len(eps)}
 }
@@ -87,7 +93,7 @@ func (ix *Index) serviceTarget(t Target) (*svcTarget, error) {
 			return nil, err
 		}
 		st := &svcTarget{svc: svc, port: sp, vipPort: sp.Port, protocol: cmp.Or(sp.Protocol, ProtocolTCP)}
-		for _, ip := range append(append(append([]string{}, svc.ClusterIPs...), svc.LoadBalancerIPs...), svc.ExternalIPs...) {
+		for _, ip := range svc.addresses() {
 			if a, ok := parseAddr(ip); ok {
 				st.vip = a
 				break
@@ -120,7 +126,7 @@ func (ix *Index) serviceByAddr(a netip.Addr, port int, proto string) (*svcTarget
 	node := ix.nodesByIP[a] != nil
 	for i := range ix.snap.Cluster.Services {
 		svc := &ix.snap.Cluster.Services[i]
-		vip := slices.ContainsFunc(append(append(append([]string{}, svc.ClusterIPs...), svc.LoadBalancerIPs...), svc.ExternalIPs...), func(s string) bool {
+		vip := slices.ContainsFunc(svc.addresses(), func(s string) bool {
 			b, ok := parseAddr(s)
 			return ok && b == a
 		})

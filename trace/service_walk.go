@@ -214,7 +214,6 @@ type svcState struct {
 	// before the source's OVS port on the way back).
 	returnAfterSwitch string
 	returnPlaced      bool
-	srcNode           string
 }
 
 // newServiceWalker prepares a walker to endpoint e (nil: no endpoint) with its service hop.
@@ -222,7 +221,7 @@ func (ix *Index) newServiceWalker(src *Pod, srcIP netip.Addr, st *svcTarget, e *
 	wk := &walker{ix: ix, dir: Forward, w: &Walk{
 		Source: podEndpoint(src, srcIP),
 	}}
-	ss := &svcState{st: st, ep: e, srcNode: src.Node}
+	ss := &svcState{st: st, ep: e}
 	ss.hop = ix.serviceHop(st, e, eps, req, srcIP, src.Node)
 	srcSwitch := ""
 	if ix.fab != nil {
@@ -470,18 +469,18 @@ func (ss *svcState) placeAfter(wk *walker, h Hop) {
 	switch {
 	case wk.dir == Forward && !ss.placed:
 		if (ss.afterSwitch != "" && h.Kind == HopSwitch && h.Name == ss.afterSwitch) ||
-			(ss.afterOVSPort && h.Kind == HopOVSPort && h.Node == ss.srcNode) {
+			(ss.afterOVSPort && h.Kind == HopOVSPort && h.Node == wk.w.Source.Node) {
 			ss.placed = true
 			wk.add(ss.hop)
 		}
 	case wk.dir == Return && ss.placed && !ss.returnPlaced && ss.hop.NAT != nil:
 		if (ss.returnAfterSwitch != "" && h.Kind == HopSwitch && h.Name == ss.returnAfterSwitch) ||
-			(ss.returnAfterSwitch == "" && h.Kind == HopMACTable && h.Node == ss.srcNode) {
+			(ss.returnAfterSwitch == "" && h.Kind == HopMACTable && h.Node == wk.w.Source.Node) {
 			ss.returnPlaced = true
 			n := ss.hop.NAT
 			node := ""
 			if ss.returnAfterSwitch == "" {
-				node = ss.srcNode
+				node = wk.w.Source.Node
 			}
 			wk.add(Hop{Kind: HopNAT, Name: "un-DNAT " + ss.st.vipString(), IP: ss.st.vip.String(), Node: node,
 				Detail: fmt.Sprintf("reply from %s leaves as from %s (connection tracking)", n.Translated.Dst, n.Original.Dst),
