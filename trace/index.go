@@ -53,7 +53,8 @@ type fabIdx struct {
 	routes        map[string][]FabricRoute
 	swPortByRP    map[string]*SwitchPort
 	rpBySwitch    map[string][]*RouterPort
-	notFound      map[netip.Addr]bool // endpoint IPs the provider looked for in vain
+	notFound      map[netip.Addr]bool   // endpoint IPs the provider looked for in vain
+	natByRouter   map[string][]*NATRule // each router's NAT rules in the order they are tried (nat.go)
 }
 
 // NewIndex builds the lookups for a snapshot.
@@ -210,6 +211,7 @@ func newFabIdx(f *Fabric) *fabIdx {
 	}
 	x.indexSwitchPorts()
 	x.indexRouters()
+	x.indexNATRules()
 	return x
 }
 

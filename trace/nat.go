@@ -23,22 +23,26 @@ type exitState struct {
 	to     string
 }
 
-// natRules are the rules configured on router rid, in the order they are tried: NSX rule priority
-// (lowest first), then the longest source match first (OVN's rule for overlapping logical_ip).
-func (fab *fabIdx) natRules(rid string) []*NATRule {
-	var out []*NATRule
+// natRules are the rules configured on router rid, in the order they are tried (indexNATRules).
+func (fab *fabIdx) natRules(rid string) []*NATRule { return fab.natByRouter[rid] }
+
+// indexNATRules indexes the NAT rules by router, each router's in the order they are tried: NSX
+// rule priority (lowest first), then the longest source match first (OVN's rule for overlapping
+// logical_ip).
+func (fab *fabIdx) indexNATRules() {
+	fab.natByRouter = map[string][]*NATRule{}
 	for i := range fab.f.NATRules {
-		if r := &fab.f.NATRules[i]; r.Router == rid {
-			out = append(out, r)
-		}
+		r := &fab.f.NATRules[i]
+		fab.natByRouter[r.Router] = append(fab.natByRouter[r.Router], r)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Priority != out[j].Priority {
-			return out[i].Priority < out[j].Priority
-		}
-		return prefixBits(out[i].Match.Source) > prefixBits(out[j].Match.Source)
-	})
-	return out
+	for _, rules := range fab.natByRouter {
+		sort.SliceStable(rules, func(i, j int) bool {
+			if rules[i].Priority != rules[j].Priority {
+				return rules[i].Priority < rules[j].Priority
+			}
+			return prefixBits(rules[i].Match.Source) > prefixBits(rules[j].Match.Source)
+		})
+	}
 }
 
 func prefixBits(s string) int {
