@@ -53,8 +53,9 @@ type fabIdx struct {
 	routes        map[string][]FabricRoute
 	swPortByRP    map[string]*SwitchPort
 	rpBySwitch    map[string][]*RouterPort
-	notFound      map[netip.Addr]bool   // endpoint IPs the provider looked for in vain
-	natByRouter   map[string][]*NATRule // each router's NAT rules in the order they are tried (nat.go)
+	notFound      map[netip.Addr]bool    // endpoint IPs the provider looked for in vain
+	natByRouter   map[string][]*NATRule  // each router's NAT rules in the order they are tried (nat.go)
+	vips          map[netip.Addr][]lbVIP // load balancer VIPs by address (service_walk.go)
 }
 
 // NewIndex builds the lookups for a snapshot.
@@ -212,6 +213,7 @@ func newFabIdx(f *Fabric) *fabIdx {
 	x.indexSwitchPorts()
 	x.indexRouters()
 	x.indexNATRules()
+	x.indexVIPs()
 	return x
 }
 

@@ -271,12 +271,9 @@ func (ix *Index) vipWarning(a netip.Addr) string {
 	if ix.fab == nil {
 		return ""
 	}
-	for _, lb := range ix.fab.f.LoadBalancers {
-		for _, v := range lb.VIPs {
-			if b, ok := parseAddr(v.IP); ok && b == a {
-				return fmt.Sprintf("%s is a VIP of load balancer %s, and no Service in the facts has it: the packet is sent on to a backend, the walk goes to the VIP (trace to svc/NS/NAME)", a, cmp.Or(lb.Name, lb.ID))
-			}
-		}
+	if vips := ix.fab.vips[a]; len(vips) > 0 {
+		lb := vips[0].lb
+		return fmt.Sprintf("%s is a VIP of load balancer %s, and no Service in the facts has it: the packet is sent on to a backend, the walk goes to the VIP (trace to svc/NS/NAME)", a, cmp.Or(lb.Name, lb.ID))
 	}
 	return ""
 }

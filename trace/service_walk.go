@@ -181,23 +181,38 @@ func (ix *Index) findLB(st *svcTarget) {
 
 // fabricLB finds the fabric load balancer with the Service's VIP:port and protocol, and its VIP.
 func (ix *Index) fabricLB(st *svcTarget) (best *LoadBalancer, bestVIP *LBVIP) {
-	for i := range ix.fab.f.LoadBalancers {
-		lb := &ix.fab.f.LoadBalancers[i]
-		for j := range lb.VIPs {
-			v := &lb.VIPs[j]
-			a, ok := parseAddr(v.IP)
-			if !ok || a != st.vip || (v.Port != 0 && v.Port != st.vipPort) {
-				continue
-			}
-			if !strings.EqualFold(cmp.Or(v.Protocol, lb.Protocol, ProtocolTCP), st.protocol) {
-				continue
-			}
-			if best == nil || lb.ID < best.ID {
-				best, bestVIP = lb, v
-			}
+	for _, x := range ix.fab.vips[st.vip] {
+		lb, v := x.lb, x.vip
+		if v.Port != 0 && v.Port != st.vipPort {
+			continue
+		}
+		if !strings.EqualFold(cmp.Or(v.Protocol, lb.Protocol, ProtocolTCP), st.protocol) {
+			continue
+		}
+		if best == nil || lb.ID < best.ID {
+			best, bestVIP = lb, v
 		}
 	}
 	return best, bestVIP
+}
+
+// lbVIP is one VIP of a fabric load balancer (fabIdx.vips).
+type lbVIP struct {
+	lb  *LoadBalancer
+	vip *LBVIP
+}
+
+// indexVIPs indexes the fabric load balancers' VIPs by address, in the order the facts list them.
+func (fab *fabIdx) indexVIPs() {
+	fab.vips = map[netip.Addr][]lbVIP{}
+	for i := range fab.f.LoadBalancers {
+		lb := &fab.f.LoadBalancers[i]
+		for j := range lb.VIPs {
+			if a, ok := parseAddr(lb.VIPs[j].IP); ok {
+				fab.vips[a] = append(fab.vips[a], lbVIP{lb, &lb.VIPs[j]})
+			}
+		}
+	}
 }
 
 // svcState is what a walker to a Service endpoint carries: the service hop to place where the
