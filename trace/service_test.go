@@ -333,3 +333,24 @@ func FuzzServiceWalk(f *testing.F) {
 		_, _ = ix.OFProtoProbes(trace.Request{Source: kubeDNS, To: tg, Endpoint: endpoint})
 	})
 }
+
+// An address walked to as such that is a load balancer's VIP and no Service's is warned about,
+// naming the first load balancer the facts list with it.
+func TestVIPWithoutServiceWarns(t *testing.T) {
+	s := scenario.Published()
+	s.Fabric.LoadBalancers = []trace.LoadBalancer{
+		{ID: "lb-other", Kind: trace.LBKindOVN, VIPs: []trace.LBVIP{{IP: "10.96.9.8", Port: 80}}},
+		{ID: "lb-b", Name: "first", Kind: trace.LBKindOVN, VIPs: []trace.LBVIP{{IP: "10.96.9.9", Port: 80}}},
+		{ID: "lb-a", Name: "second", Kind: trace.LBKindOVN, VIPs: []trace.LBVIP{{IP: "10.96.9.9", Port: 443}}},
+	}
+	w := walkReq(t, s, "10.96.9.9", "")
+	want := "10.96.9.9 is a VIP of load balancer first, and no Service in the facts has it"
+	if len(w.Warnings) == 0 || !strings.HasPrefix(w.Warnings[0], want) {
+		t.Errorf("warnings %q, want one starting %q", w.Warnings, want)
+	}
+	for _, m := range walkReq(t, s, "node/172.15.0.4", "").Warnings {
+		if strings.Contains(m, "VIP") {
+			t.Errorf("a walk to a node is warned: %q", m)
+		}
+	}
+}
