@@ -57,7 +57,7 @@ func noKubeconfig(g *GlobalOptions) bool {
 	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		return false
 	}
-	if g.ConfigFlags.APIServer != nil && *g.ConfigFlags.APIServer != "" {
+	if g.ConfigFlags.Overrides.ClusterInfo.Server != "" {
 		return false
 	}
 	raw, err := g.ConfigFlags.ToRawKubeConfigLoader().RawConfig()

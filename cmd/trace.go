@@ -185,8 +185,8 @@ func requestErr(err error) error {
 
 // namespace is -n, else the kubeconfig's namespace, else "default".
 func (g *GlobalOptions) namespace() string {
-	if g.ConfigFlags != nil && g.ConfigFlags.Namespace != nil && *g.ConfigFlags.Namespace != "" {
-		return *g.ConfigFlags.Namespace
+	if g.ConfigFlags != nil && g.ConfigFlags.Overrides.Context.Namespace != "" {
+		return g.ConfigFlags.Overrides.Context.Namespace
 	}
 	if g.ConfigFlags != nil {
 		if ns, _, err := g.ConfigFlags.ToRawKubeConfigLoader().Namespace(); err == nil && ns != "" {
