@@ -149,13 +149,13 @@ type sdkEnums struct {
 // but those of a longer field of the struct that begins the same (NSGroupTagExpression's
 // SCOPE_OP_EQUALS is scope_op's, not a value of scope).
 func (e *sdkEnums) of(goStruct, field string, fields []string) []string {
-	prefix := goStruct + "_" + strings.ToUpper(field) + "_"
+	prefix := enumPrefix(goStruct, field)
 	if v, ok := e.cache[prefix]; ok {
 		return v
 	}
 	var longer []string
 	for _, f := range fields {
-		if p := goStruct + "_" + strings.ToUpper(f) + "_"; len(p) > len(prefix) && strings.HasPrefix(p, prefix) {
+		if p := enumPrefix(goStruct, f); len(p) > len(prefix) && strings.HasPrefix(p, prefix) {
 			longer = append(longer, p)
 		}
 	}
@@ -167,6 +167,15 @@ func (e *sdkEnums) of(goStruct, field string, fields []string) []string {
 	}
 	e.cache[prefix] = out
 	return out
+}
+
+// digitUnderscore is an underscore after a digit, which the SDK's constant names drop.
+var digitUnderscore = regexp.MustCompile(`([0-9])_`)
+
+// enumPrefix is how the SDK names a field's constants: "<GoStruct>_<FIELD>_", the field upper-cased
+// but with no underscore after a digit (l4_protocol: L4PortSetServiceEntry_L4PROTOCOL_TCP).
+func enumPrefix(goStruct, field string) string {
+	return goStruct + "_" + digitUnderscore.ReplaceAllString(strings.ToUpper(field), "$1") + "_"
 }
 
 // enums reads the SDK's string constants from its sources (the bindings keep enums as plain strings).
@@ -585,6 +594,7 @@ func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 		{"nested bad enum", `{"resource_type":"LogicalPort","id":"p","attachment":{"attachment_type":"VIF","id":"a","context":{"resource_type":"VifAttachmentContext","vif_type":"KID"}}}`, mp.LogicalPortBindingType()},
 		{"bad enum of a field another field's name begins", `{"resource_type":"NSGroupTagExpression","target_type":"LogicalPort","scope":"ncp/pod","scope_op":"SAME"}`, mp.NSGroupTagExpressionBindingType()},
 		{"another type's resource_type", `{"resource_type":"LogicalSwitch","id":"p","logical_switch_id":"s"}`, mp.LogicalPortBindingType()},
+		{"bad enum of a field with a digit", `{"resource_type":"L4PortSetServiceEntry","id":"s","l4_protocol":"SCTP","destination_ports":["53"]}`, pm.L4PortSetServiceEntryBindingType()},
 		{"bad enum in a list", `{"resource_type":"Tier1","id":"t1","route_advertisement_types":["TIER1_CONNECTED","CONNECTED"]}`, pm.Tier1BindingType()},
 		{"wrong type", `{"resource_type":"LogicalPort","id":"p","address_bindings":[{"ip_address":"10.0.0.1","vlan":"101"}]}`, mp.LogicalPortBindingType()},
 	} {
