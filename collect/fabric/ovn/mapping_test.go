@@ -1,6 +1,7 @@
 package ovn
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -165,5 +166,23 @@ func TestNATAndLoadBalancerMapping(t *testing.T) {
 	}
 	if fip.Type != trace.NATDnatAndSnat || fip.Match.Destination != "203.0.113.20" || fip.TranslatedIP != "203.0.113.20" || !slices.Equal(fip.AppliedTo, []string{"t0-uplink"}) {
 		t.Errorf("dnat_and_snat %+v", fip)
+	}
+}
+
+// TestPathObjectsFirstRouter: on a switch with two routers, the path starts at the one whose port
+// holds the source's address (as pathReader.walk reads it), so its NAT and load balancers are read.
+func TestPathObjectsFirstRouter(t *testing.T) {
+	f := &trace.Fabric{
+		Routers: []trace.Router{{ID: "ra"}, {ID: "rb"}},
+		RouterPorts: []trace.RouterPort{{ID: "ra-ls", Router: "ra", Networks: []string{"10.1.0.1/24"}},
+			{ID: "rb-ls", Router: "rb", Networks: []string{"10.2.0.1/24"}}, {ID: "rb-ls2", Router: "rb", Networks: []string{"10.9.0.1/24"}}},
+		SwitchPorts: []trace.SwitchPort{{ID: "pod", Switch: "ls", IPs: []string{"10.2.0.5"}},
+			{ID: "ls-ra", Switch: "ls", Type: trace.PortRouter, RouterPort: "ra-ls"}, {ID: "ls-rb", Switch: "ls", Type: trace.PortRouter, RouterPort: "rb-ls"},
+			{ID: "ls2-rb", Switch: "ls2", Type: trace.PortRouter, RouterPort: "rb-ls2"}},
+	}
+	q := fabric.Query{Sources: []fabric.Endpoint{{IP: netip.MustParseAddr("10.2.0.5")}}, Destinations: []fabric.Endpoint{{IP: netip.MustParseAddr("10.9.0.7")}}}
+	routers, switches := pathObjects(f, q)
+	if !maps.Equal(routers, map[string]bool{"rb": true}) || !maps.Equal(switches, map[string]bool{"ls": true, "ls2": true}) {
+		t.Errorf("routers %v switches %v, want rb and ls, ls2", routers, switches)
 	}
 }

@@ -1,6 +1,7 @@
 package ovn
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -209,7 +210,10 @@ func (w *pathReader) claimEndpoints(ctx context.Context, endpoints []fabric.Endp
 	return w.r.run(ctx, w.d, sels)
 }
 
-// returns the routers and switches crossed (by ID), so only their NAT and load balancers are read.
+// pathObjects follows the engine's routing from each source's switch towards each destination and
+// back, and returns the routers and switches crossed (by ID), so only their NAT and load balancers
+// are read. The first router is the one pathReader.walk reads first: the one whose port on the
+// switch holds the address, else the switch's first.
 func pathObjects(f *trace.Fabric, q fabric.Query) (routers, switches map[string]bool) {
 	routers, switches = map[string]bool{}, map[string]bool{}
 	steps := trace.NewFabricRoutes(f)
@@ -227,12 +231,17 @@ func pathObjects(f *trace.Fabric, q fabric.Query) (routers, switches map[string]
 		for _, sp := range f.SwitchPorts {
 			for _, s := range sp.IPs {
 				if a, err := netip.ParseAddr(s); err == nil && a == ip {
+					first := ""
 					for _, rp := range f.RouterPorts {
-						if swOfRP[rp.ID] == sp.Switch {
+						if swOfRP[rp.ID] != sp.Switch {
+							continue
+						}
+						if networksHold(rp.Networks, ip) {
 							return sp.Switch, rp.Router
 						}
+						first = cmp.Or(first, rp.Router)
 					}
-					return sp.Switch, ""
+					return sp.Switch, first
 				}
 			}
 		}

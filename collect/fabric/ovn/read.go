@@ -368,5 +368,3 @@ func unread[T any](want map[string]bool, have map[string]*T) []string {
 	}
 	return out
 }
-
-// pathObjects follows the engine's routing from each source's switch towards each destination and
