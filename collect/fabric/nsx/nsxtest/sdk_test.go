@@ -346,16 +346,22 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// sdkDecode runs the bindings' own decoder and converter on a body: what the SDK's client would do.
-func sdkDecode(body []byte, bt vb.BindingType) error {
-	if _, ok := bt.(vb.DynamicStructType); ok {
-		return nil // no static Go type to convert to
-	}
+// sdkDecode runs the bindings' own decoder and converter on a body: what the SDK's client would do
+// (a polymorphic body, a router port or host switch profile by id, converted to its resource_type's
+// binding, as the client's caller does).
+func sdkDecode(body []byte, bt vb.BindingType, policy bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return err
+	}
+	if _, ok := bt.(vb.DynamicStructType); ok {
+		m, _ := v.(map[string]any)
+		rt, _ := m["resource_type"].(string)
+		if bt, ok = byResourceType(policy)[rt]; !ok {
+			return fmt.Errorf("no binding known for resource_type %q", rt)
+		}
 	}
 	dv, err := cleanjson.NewJsonToDataValueDecoder().Decode(v)
 	if err != nil {
@@ -531,7 +537,7 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 			c := &schemaChecker{enums: en, policy: strings.HasPrefix(pu.Path, "/policy/"),
 				extra: map[string]map[string]bool{"com.vmware.nsx.model.api_error": {"httpStatus": true}}}
 			c.check("body", v, bt)
-			if err := sdkDecode(body, bt); err != nil {
+			if err := sdkDecode(body, bt, c.policy); err != nil {
 				c.fail("body", "the SDK's converter refuses it: %v", err)
 			}
 			if len(c.errs) > 0 {
@@ -610,7 +616,7 @@ func TestSchemaCheckerCatchesWhatTheConverterAccepts(t *testing.T) {
 			t.Errorf("%s: want the one error, got %q", tc.name, c.errs)
 		}
 		if tc.name != "wrong type" {
-			if err := sdkDecode([]byte(tc.body), tc.bt); err != nil {
+			if err := sdkDecode([]byte(tc.body), tc.bt, false); err != nil {
 				t.Errorf("%s: the converter refused it (%v): this case no longer shows what the walk adds", tc.name, err)
 			}
 		}
