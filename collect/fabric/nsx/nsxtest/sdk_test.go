@@ -219,6 +219,46 @@ func enums(t *testing.T) *sdkEnums {
 	return e
 }
 
+// sdkPaths matches the URL paths of the SDK's operations (the templates its *Types.go files hold,
+// "/api/v1/logical-routers/{logicalRouterId}/nat/rules"): a body served at any other path follows
+// no SDK operation, whatever binding it is checked against.
+func sdkPaths(t *testing.T) *regexp.Regexp {
+	t.Helper()
+	tmpl := regexp.MustCompile(`"(/(?:policy/)?api/v1/[^"]*)",`)
+	param := regexp.MustCompile(`\\\{[^}]*\\\}`) // a QuoteMeta'd {name}
+	seen := map[string]bool{}
+	var alts []string
+	for _, mod := range sdkModules {
+		b, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
+		if err != nil {
+			t.Fatalf("go list -m %s: %v (run go mod download)", mod, err)
+		}
+		err = filepath.WalkDir(strings.TrimSpace(string(b)), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, "Types.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			for _, m := range tmpl.FindAllSubmatch(src, -1) {
+				// nsxt-mp v0.6.0's generator put its module name after every ".../services" path
+				// ("/api/v1/loadbalancer/services/nsxt-mp/{serviceId}"); the API reference has none.
+				op := strings.Replace(string(m[1]), "/services/nsxt-mp", "/services", 1)
+				if re := param.ReplaceAllString(regexp.QuoteMeta(op), "[^/]+"); !seen[re] {
+					seen[re] = true
+					alts = append(alts, re)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(alts) < 1000 {
+		t.Fatalf("read %d operation paths from the SDK sources: the layout changed", len(alts))
+	}
+	return regexp.MustCompile("^(?:" + strings.Join(alts, "|") + ")$")
+}
+
 // schemaChecker walks a decoded JSON body against a binding.
 type schemaChecker struct {
 	enums  *sdkEnums
@@ -473,6 +513,7 @@ func pathsOf[T Tier0 | Tier1](xs []T) []string {
 // body, error bodies and injected faults included, against the SDK vb.
 func TestEveryResponseMatchesTheSDK(t *testing.T) {
 	en := enums(t)
+	ops := sdkPaths(t)
 	pub, err := LoadDir(fixtures)
 	if err != nil {
 		t.Fatal(err)
@@ -515,6 +556,9 @@ func TestEveryResponseMatchesTheSDK(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			pu, _ := url.Parse(u)
+			if resp.StatusCode < 400 && !ops.MatchString(strings.TrimSuffix(pu.Path, "/")) {
+				t.Errorf("%s GET %s: served, but no SDK operation has the path", name, u)
+			}
 			if resp.StatusCode >= 400 && !mayFail(s, pu) {
 				t.Errorf("%s GET %s: %d, want an answer: served() asks it to check a body", name, u, resp.StatusCode)
 			}
