@@ -14,8 +14,9 @@ import (
 
 // The overlay and the firewall at a walk's endpoints.
 //
-// Hosts: each endpoint port's state names the transport node it is realized on
-// (transport_node_ids); for each such node, the node (its host switch and uplink profile), its
+// Hosts: each endpoint port's NIC's inventory VIF names the transport node it is realized on
+// (host_id; a CHILD port's NIC is its parent VIF, so a node's pods share one read), else the
+// port's state does (transport_node_ids); for each such node, the node (its host switch and uplink profile), its
 // state (TEPs), its uplink profile (MTU) and its tunnels to the other endpoints' nodes only
 // (remote_node_id filter). A pod-to-node walk reads two nodes, whatever the size of the fabric.
 //
@@ -175,9 +176,15 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 	var nodes []string
 	waiting := false
 	for _, sp := range ports {
-		if h := st.inventoryHost(sp); h != "" {
-			// The inventory that found a node's NIC (or, for a check, listed every NIC) names its
-			// host already: a CHILD port runs where its parent VIF does.
+		h, wait := st.inventoryHost(ctx, sp)
+		if wait {
+			waiting = true
+			continue
+		}
+		if h != "" {
+			// The NIC's inventory VIF names its host: the read that finds a node's NIC (or, for a
+			// check, the inventory listed once); a CHILD port runs where its parent VIF does, so a
+			// node's pods share one read, not one port state each.
 			st.ov.portHost[sp.ID] = h
 			if !slices.Contains(nodes, h) {
 				nodes = append(nodes, h)
@@ -248,25 +255,20 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 }
 
 // inventoryHost is the host the fabric inventory names for a port's NIC (a CHILD port: its parent
-// VIF's), from what was read already; "" when nothing read says.
-func (st *state) inventoryHost(sp *trace.SwitchPort) string {
+// VIF's), read with vifOfPort (the same read nodePort makes for a node's NIC); "" when the
+// inventory names none, true while the read waits for the next level.
+func (st *state) inventoryHost(ctx context.Context, sp *trace.SwitchPort) (string, bool) {
 	att := sp.AttachmentID
 	if sp.Type == trace.PortChild || sp.ParentVIF != "" {
 		att = sp.ParentVIF
 	} else if sp.Type != trace.PortVIF {
-		return ""
+		return "", false
 	}
-	if v := st.vifOf[att]; v != nil && v.HostID != "" {
-		return v.HostID
+	v, waiting := st.vifOfPort(ctx, att)
+	if v == nil || waiting {
+		return "", waiting
 	}
-	if st.inv != nil {
-		for _, v := range st.inv.byAttach[att] {
-			if v.HostID != "" {
-				return v.HostID
-			}
-		}
-	}
-	return ""
+	return v.HostID, false
 }
 
 // readHost reads one transport node, its TEPs, its uplink MTU and its tunnels to the others.
