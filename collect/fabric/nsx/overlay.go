@@ -345,6 +345,9 @@ func (st *state) uplinkMTU(ctx context.Context, id string) (int, error) {
 		q = url.Values{"hostswitch_profile_type": {"PolicyUplinkHostSwitchProfile"}}
 	}
 	profs, err := list[uplinkProfile](ctx, st.f, lp, q)
+	if pending(err) {
+		return 0, err // the list, which holds every uplink profile, answers next level: no read of its own beside it
+	}
 	if err == nil {
 		for _, p := range profs {
 			if p.ID == id || p.Path == id {

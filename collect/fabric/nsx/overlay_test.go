@@ -290,6 +290,15 @@ func TestTunnelsPaged(t *testing.T) {
 		if len(h.Tunnels) != 2 {
 			t.Errorf("host %s: %d tunnels over pages of one, want 2", h.ID, len(h.Tunnels))
 		}
+		if h.HostSwitchMTU == 0 {
+			t.Errorf("host %s: no uplink MTU", h.ID)
+		}
+	}
+	// The uplink MTU comes from the profiles' list: no profile is read alone beside it.
+	for path, n := range s.RequestsByPath() {
+		if strings.HasPrefix(path, "/api/v1/host-switch-profiles/") {
+			t.Errorf("%d reads of %s beside the profiles' list", n, path)
+		}
 	}
 }
 
