@@ -32,10 +32,9 @@ type client struct {
 	password string
 	cfg      Config
 
-	mu       sync.Mutex
-	session  string // JSESSIONID
-	xsrf     string
-	requests int
+	mu      sync.Mutex
+	session string // JSESSIONID
+	xsrf    string
 	// gen counts sessions: a request refused with session gen clears it only if it is still the
 	// current one, so concurrent refusals cause one login, not one each.
 	gen int
@@ -138,12 +137,6 @@ func (eb errorBody) related() []string {
 	return out
 }
 
-func (c *client) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.requests
-}
-
 func (c *client) passwordHint() string {
 	if c.cfg.PasswordFile != "" {
 		return "the password in " + c.cfg.Hints.pwFile() + " " + c.cfg.PasswordFile
@@ -164,9 +157,6 @@ func (c *client) refused(status int, what, msg string) error {
 }
 
 func (c *client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
-	c.mu.Lock()
-	c.requests++
-	c.mu.Unlock()
 	return c.hc.Do(req.WithContext(ctx))
 }
 

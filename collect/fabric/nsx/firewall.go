@@ -22,7 +22,6 @@ type (
 	fwSection struct {
 		ID          string   `json:"id"`
 		DisplayName string   `json:"display_name"`
-		SectionType string   `json:"section_type"`
 		Stateful    bool     `json:"stateful"`
 		IsDefault   bool     `json:"is_default"`
 		AppliedTos  []resRef `json:"applied_tos"`

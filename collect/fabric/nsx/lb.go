@@ -37,10 +37,9 @@ type lbPoolMember struct {
 }
 
 type lbPool struct {
-	ID               string         `json:"id"`
-	DisplayName      string         `json:"display_name"`
-	MinActiveMembers int            `json:"min_active_members"`
-	Members          []lbPoolMember `json:"members"`
+	ID          string         `json:"id"`
+	DisplayName string         `json:"display_name"`
+	Members     []lbPoolMember `json:"members"`
 }
 
 type lbService struct {
