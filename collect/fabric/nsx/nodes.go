@@ -234,11 +234,7 @@ func (st *state) learnState(ctx context.Context, sp *trace.SwitchPort) bool {
 	if st.learned[sp.ID] {
 		return false
 	}
-	p := "/api/v1/logical-ports/" + url.PathEscape(sp.ID) + "/state"
-	if st.policy != nil {
-		p = "/policy/api/v1/infra/segments/" + url.PathEscape(sp.Switch) + "/ports/" + url.PathEscape(sp.ID) + "/state"
-	}
-	ps, err := fetch[portState](ctx, st.f, p, nil)
+	ps, err := fetch[portState](ctx, st.f, st.portStatePath(sp), nil)
 	if pending(err) {
 		return true
 	}
@@ -260,6 +256,15 @@ func (st *state) learnState(ctx context.Context, sp *trace.SwitchPort) bool {
 		st.ver++
 	}
 	return false
+}
+
+// portStatePath is the path of a port's state (MP logical port, Policy segment port): learnState
+// and readHosts read the same object, once.
+func (st *state) portStatePath(sp *trace.SwitchPort) string {
+	if st.policy != nil {
+		return "/policy/api/v1/infra/segments/" + url.PathEscape(sp.Switch) + "/ports/" + url.PathEscape(sp.ID) + "/state"
+	}
+	return "/api/v1/logical-ports/" + url.PathEscape(sp.ID) + "/state"
 }
 
 // vifOfPort is the inventory VIF of the NIC whose port has attachment att (nil: none); true while

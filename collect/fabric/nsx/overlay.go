@@ -76,11 +76,7 @@ func (st *state) readOverlay(ctx context.Context, eps []*trace.SwitchPort) error
 // port's from its parent's.
 func (st *state) allOverlay(ctx context.Context) error {
 	st.ov = &overlayState{hosts: map[string]*trace.Host{}, portHost: map[string]string{}}
-	lp := "/api/v1/transport-nodes"
-	if st.policy != nil {
-		lp = "/policy/api/v1/infra/sites/default/enforcement-points/default/host-transport-nodes"
-	}
-	tns, err := list[transportNode](ctx, st.f, lp, nil)
+	tns, err := list[transportNode](ctx, st.f, st.tnList(), nil)
 	if err := st.soft(err); err != nil {
 		return err
 	}
@@ -164,13 +160,15 @@ type (
 	}
 )
 
-// tnBase is the path of a transport node in the API collected through.
-func (st *state) tnBase(id string) string {
+// tnList is the list of (host) transport nodes in the API collected through; tnBase one of them.
+func (st *state) tnList() string {
 	if st.policy != nil {
-		return "/policy/api/v1/infra/sites/default/enforcement-points/default/host-transport-nodes/" + url.PathEscape(id)
+		return "/policy/api/v1/infra/sites/default/enforcement-points/default/host-transport-nodes"
 	}
-	return "/api/v1/transport-nodes/" + url.PathEscape(id)
+	return "/api/v1/transport-nodes"
 }
+
+func (st *state) tnBase(id string) string { return st.tnList() + "/" + url.PathEscape(id) }
 
 func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error {
 	var nodes []string
@@ -191,11 +189,7 @@ func (st *state) readHosts(ctx context.Context, ports []*trace.SwitchPort) error
 			}
 			continue
 		}
-		p := "/api/v1/logical-ports/" + url.PathEscape(sp.ID) + "/state"
-		if st.policy != nil {
-			p = "/policy/api/v1/infra/segments/" + url.PathEscape(sp.Switch) + "/ports/" + url.PathEscape(sp.ID) + "/state"
-		}
-		s, err := fetch[portState](ctx, st.f, p, nil) // the same read as learnState's
+		s, err := fetch[portState](ctx, st.f, st.portStatePath(sp), nil) // the same read as learnState's
 		if pending(err) {
 			waiting = true
 			continue
