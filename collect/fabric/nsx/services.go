@@ -85,6 +85,9 @@ func (st *state) readServices(ctx context.Context, q fabric.Query, policy bool) 
 		}
 	}
 	sf.vips = len(vips) > 0
+	if q.All {
+		vips = nil // allVirtualServers lists every virtual server: none is searched by address
+	}
 	slices.SortFunc(vips, netip.Addr.Compare)
 	vips = slices.Compact(vips)
 	served := map[string]bool{}

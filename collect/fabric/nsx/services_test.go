@@ -272,10 +272,18 @@ func TestAllReadsEveryLoadBalancerAndNATRule(t *testing.T) {
 	for _, api := range []string{APIManagement, APIPolicy} {
 		s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword, PageSize: 1})
 		p, _ := newTestProvider(t, s, func(c *Config) { c.API, c.PageSize = api, 1 })
-		f, warns, err := p.Collect(context.Background(), fabric.Query{All: true})
+		// The Services' addresses (collect cluster --all-nodes names them): the lists hold every
+		// virtual server already, none is searched by address.
+		vip := netip.MustParseAddr(second.VIPs[0].IP)
+		f, warns, err := p.Collect(context.Background(), fabric.Query{All: true, VIPs: []netip.Addr{vip}, Destinations: []fabric.Endpoint{{IP: vip}}})
 		s.Close()
 		if err != nil || len(warns) != 0 {
 			t.Fatalf("%s: err %v, warnings %q", api, err, warns)
+		}
+		for path, n := range s.RequestsByPath() {
+			if strings.HasSuffix(path, "/search/query") {
+				t.Errorf("%s: %d searches (%s) beside the lists of every virtual server", api, n, path)
+			}
 		}
 		if a, b := asJSON(f.LoadBalancers), asJSON(lbs); a != b {
 			t.Errorf("%s: load balancers\n%s\nwant\n%s", api, a, b)
