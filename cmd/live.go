@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -77,13 +76,11 @@ func gatherLive(ctx context.Context, g *GlobalOptions, f *FactOptions, need Need
 	if err != nil {
 		return nil, nil, usageErr("%v", err)
 	}
-	// One kubeconfig load for the API reads and the node runners that go through the API server.
-	restCfg := sync.OnceValues(func() (*rest.Config, error) { return restConfig(g) })
-	nodes, err := f.nodes(g, restCfg)
+	nodes, err := f.nodes(g)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := restCfg()
+	cfg, err := g.kubeConfig()
 	if err != nil {
 		return nil, nil, err
 	}

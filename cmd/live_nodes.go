@@ -1,16 +1,13 @@
 package cmd
 
 import (
-	"k8s.io/client-go/rest"
-
 	"github.com/packetwalk/kubectl-packetwalk/collect/kube/kubeclient"
 	"github.com/packetwalk/kubectl-packetwalk/collect/live"
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 )
 
-// nodes turns the runner flags into how the nodes are read; restCfg is the client config of the
-// runners that reach the nodes through the API server.
-func (f *FactOptions) nodes(g *GlobalOptions, restCfg func() (*rest.Config, error)) (live.Nodes, error) {
+// nodes turns the runner flags into how the nodes are read.
+func (f *FactOptions) nodes(g *GlobalOptions) (live.Nodes, error) {
 	c := live.Nodes{Backend: f.NodeBackend, Binary: f.NodeBinary, Timeout: f.NodeTimeout}
 	switch {
 	case f.NodeExec != "":
@@ -21,7 +18,7 @@ func (f *FactOptions) nodes(g *GlobalOptions, restCfg func() (*rest.Config, erro
 		t.Label = "--node-exec"
 		c.Runner = t
 	case f.NodeAgent != "", f.NodeDebugImage != "":
-		cfg, err := restCfg()
+		cfg, err := g.kubeConfig()
 		if err != nil {
 			return c, err
 		}

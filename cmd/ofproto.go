@@ -2,9 +2,6 @@ package cmd
 
 import (
 	"context"
-	"sync"
-
-	"k8s.io/client-go/rest"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/live"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -20,7 +17,7 @@ func (o *TraceOptions) addOFProtoTraces(ctx context.Context, snap *trace.Snapsho
 	if err != nil || len(probes) == 0 {
 		return nil
 	}
-	nodes, err := o.nodes(o.GlobalOptions, sync.OnceValues(func() (*rest.Config, error) { return restConfig(o.GlobalOptions) }))
+	nodes, err := o.nodes(o.GlobalOptions)
 	if err != nil {
 		return []string{"--ofproto-trace: " + err.Error()}
 	}

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 )
 
 // Exit codes, the CLI contract.
@@ -61,6 +63,17 @@ type GlobalOptions struct {
 	Streams
 	ConfigFlags *KubeFlags
 	Color       string
+	// restCfg is restConfig loaded once per command (NewRootCmd): the API reads, the node runners
+	// through the API server and --ofproto-trace's share it.
+	restCfg func() (*rest.Config, error)
+}
+
+// kubeConfig is the client config of the flags, loaded once per command.
+func (g *GlobalOptions) kubeConfig() (*rest.Config, error) {
+	if g.restCfg == nil {
+		return restConfig(g)
+	}
+	return g.restCfg()
 }
 
 // Main runs the CLI with args and returns the process exit code.
@@ -106,6 +119,7 @@ func commandPath(root *cobra.Command, args []string) string {
 // NewRootCmd builds the command tree.
 func NewRootCmd(s Streams) *cobra.Command {
 	g := &GlobalOptions{Streams: s, ConfigFlags: NewKubeFlags(), Color: "auto"}
+	g.restCfg = sync.OnceValues(func() (*rest.Config, error) { return restConfig(g) })
 	root := &cobra.Command{
 		Use:   "kubectl-packetwalk",
 		Short: "Show the path a packet takes from a pod, hop by hop, across every layer",
