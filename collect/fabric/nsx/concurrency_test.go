@@ -2,13 +2,17 @@ package nsx
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
@@ -17,59 +21,113 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace/scenario"
 )
 
-// timeline records when each request went out and when its answer came back.
+// timeline serves a test manager's handler in process, each answer after latency, and records
+// when each request went out and when its answer came back. It runs inside a synctest bubble
+// (timed): the clock is the bubble's, which moves only once every goroutine of the Collect is
+// blocked, so a request that starts after another was answered waited for that answer (or for a
+// free slot of maxConcurrent), never merely for a busy CPU. The chains it measures are then the
+// walk's dependency structure, the same on a loaded CI machine as on an idle laptop.
 type timeline struct {
-	rt    http.RoundTripper
+	h       http.Handler
+	latency time.Duration
+
 	mu    sync.Mutex
-	spans [][2]time.Time
+	spans []span
+}
+
+// span is one request: "METHOD /path?query", when it went out and when its answer came back.
+type span struct {
+	request    string
+	start, end time.Time
 }
 
 func (l *timeline) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		defer r.Body.Close()
+	}
 	start := time.Now()
-	resp, err := l.rt.RoundTrip(r)
+	select {
+	case <-time.After(l.latency):
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	rec := httptest.NewRecorder()
+	l.h.ServeHTTP(rec, r)
 	l.mu.Lock()
-	l.spans = append(l.spans, [2]time.Time{start, time.Now()})
+	l.spans = append(l.spans, span{r.Method + " " + r.URL.RequestURI(), start, time.Now()})
 	l.mu.Unlock()
-	return resp, err
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+// levels are the requests in the order they went out, each with its round trip: the longest
+// chain of requests each sent after the previous one was answered that ends with it (1 for a
+// request that waited for no answer).
+func (l *timeline) levels() ([]span, []int) {
+	l.mu.Lock()
+	spans := append([]span(nil), l.spans...)
+	l.mu.Unlock()
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].start.Before(spans[j].start) })
+	level := make([]int, len(spans))
+	for i, s := range spans {
+		level[i] = 1
+		for j := 0; j < i; j++ {
+			if !spans[j].end.After(s.start) && level[j]+1 > level[i] {
+				level[i] = level[j] + 1
+			}
+		}
+	}
+	return spans, level
 }
 
 // sequential is the longest chain of requests each sent after the previous one was answered:
 // the round trips a Collect waited for one after the other.
 func (l *timeline) sequential() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	spans := append([][2]time.Time(nil), l.spans...)
-	sort.Slice(spans, func(i, j int) bool { return spans[i][0].Before(spans[j][0]) })
-	chain := make([]int, len(spans))
-	best := 0
-	for i, s := range spans {
-		chain[i] = 1
-		for j := 0; j < i; j++ {
-			if !spans[j][1].After(s[0]) && chain[j]+1 > chain[i] {
-				chain[i] = chain[j] + 1
-			}
-		}
-		best = max(best, chain[i])
-	}
-	return best
+	_, level := l.levels()
+	return slices.Max(append(level, 0))
 }
 
-// timedProvider is a provider whose requests are recorded on a timeline, against a manager that
-// answers every request after latency.
-func timedProvider(t *testing.T, top *nsxtest.Topology, latency time.Duration, mod func(*Config)) (fabric.Provider, *nsxtest.Server, *timeline) {
-	t.Helper()
-	s := nsxtest.New(top, nsxtest.Options{Password: testPassword, Latency: latency})
-	t.Cleanup(s.Close)
-	hc := s.Client()
-	tl := &timeline{rt: hc.Transport}
-	hc.Transport = tl
-	p, _ := newTestProvider(t, s, func(c *Config) {
-		c.HTTPClient = hc
-		if mod != nil {
-			mod(c)
+// roundTrips are the first and last round trips of the requests containing every part (0 for none).
+func (l *timeline) roundTrips(parts ...string) (first, last int) {
+	spans, level := l.levels()
+	for i, s := range spans {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(s.request, p) }) {
+			if first == 0 || level[i] < first {
+				first = level[i]
+			}
+			last = max(last, level[i])
 		}
+	}
+	return first, last
+}
+
+// String lists the requests by round trip, for a failure's message.
+func (l *timeline) String() string {
+	spans, level := l.levels()
+	var b strings.Builder
+	for i, s := range spans {
+		fmt.Fprintf(&b, "\n%3d %s", level[i], s.request)
+	}
+	return b.String()
+}
+
+// timed runs f in a synctest bubble with a provider reading s's topology through a timeline with
+// latency. s must be started outside the bubble (its listener waits on real I/O, which would hold
+// the bubble's clock still) and without latency of its own (its wait also selects on a channel
+// made outside the bubble); the timeline adds the latency instead.
+func timed(t *testing.T, s *nsxtest.Server, latency time.Duration, mod func(*Config), f func(t *testing.T, p fabric.Provider, tl *timeline)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		tl := &timeline{h: s.Config.Handler, latency: latency}
+		p, _ := newTestProvider(t, s, func(c *Config) {
+			c.HTTPClient = &http.Client{Transport: tl}
+			if mod != nil {
+				mod(c)
+			}
+		})
+		f(t, p, tl)
 	})
-	return p, s, tl
 }
 
 // A pod-to-node walk reads level by level: the endpoints' ports (the pod's by its bound address,
@@ -84,21 +142,27 @@ func TestWalkReadsLevelByLevel(t *testing.T) {
 		auth   string
 		levels int
 	}{{AuthBasic, 5}, {AuthSession, 6}} {
-		p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, func(c *Config) { c.AuthMode = tc.auth })
-		start := time.Now()
-		f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
-		took := time.Since(start)
-		if err != nil || len(warns) != 0 {
-			t.Fatalf("%s: err %v, warnings %q", tc.auth, err, warns)
-		}
-		assertPublishedWalk(t, walkWith(t, f))
-		if n := tl.sequential(); n > tc.levels {
-			t.Fatalf("%s auth: %d round trips one after another, want at most %d", tc.auth, n, tc.levels)
-		}
+		s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
+		defer s.Close()
+		var f *trace.Fabric
+		timed(t, s, 20*time.Millisecond, func(c *Config) { c.AuthMode = tc.auth }, func(t *testing.T, p fabric.Provider, tl *timeline) {
+			start := time.Now()
+			var warns []string
+			var err error
+			f, warns, err = p.Collect(context.Background(), kubeDNSToNode())
+			took := time.Since(start)
+			if err != nil || len(warns) != 0 {
+				t.Fatalf("%s: err %v, warnings %q", tc.auth, err, warns)
+			}
+			assertPublishedWalk(t, walkWith(t, f))
+			if n := tl.sequential(); n > tc.levels {
+				t.Fatalf("%s auth: %d round trips one after another, want at most %d", tc.auth, n, tc.levels)
+			}
+			t.Logf("pod-to-node walk, %s auth: %d requests, %d sequential, %s at 20ms a round trip", tc.auth, s.Requests(), tl.sequential(), took)
+		})
 		if want := map[string]int{AuthBasic: 0, AuthSession: 1}[tc.auth]; s.Logins() != want {
 			t.Fatalf("%d logins for one Collect with %s auth, want %d", s.Logins(), tc.auth, want)
 		}
-		t.Logf("pod-to-node walk, %s auth: %d requests, %d sequential, %s", tc.auth, s.Requests(), tl.sequential(), took.Round(time.Millisecond))
 		// The fabric is the one the walk reads without concurrency (every read in a live round).
 		if seq := sequentialCollect(t, kubeDNSToNode()); !reflect.DeepEqual(f, seq) {
 			t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
@@ -131,33 +195,48 @@ func TestTier0LinkPeersFromTheirFirstPage(t *testing.T) {
 		{name: "the link-port page fails", fault: true, wantGETs: true, maxLevel: 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, Latency: 5 * time.Millisecond, PageSize: tc.pageSize})
+			s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword, PageSize: tc.pageSize})
 			defer s.Close()
 			if tc.fault {
 				s.Inject("/api/v1/logical-router-ports?resource_type=LogicalRouterLinkPortOnTIER0", 10, nsxtest.Fault{Status: 400})
 			}
-			hc := s.Client()
-			tl := &timeline{rt: hc.Transport}
-			hc.Transport = tl
-			p, _ := newTestProvider(t, s, func(c *Config) {
-				c.HTTPClient = hc
+			var f *trace.Fabric
+			pageSize := func(c *Config) {
 				if tc.pageSize > 0 {
 					c.PageSize = tc.pageSize
 				}
+			}
+			timed(t, s, 5*time.Millisecond, pageSize, func(t *testing.T, p fabric.Provider, tl *timeline) {
+				var warns []string
+				var err error
+				f, warns, err = p.Collect(context.Background(), kubeDNSToNode())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(warns) != 0 {
+					t.Fatalf("warnings %q (the link-port page is a hint: its failure is no problem of the walk)", warns)
+				}
+				assertPublishedWalk(t, walkWith(t, f))
+				if n := tl.sequential(); n > tc.maxLevel {
+					t.Fatalf("%d round trips one after another, want at most %d:%s", n, tc.maxLevel, tl)
+				}
+				// The first page of the tier-0's link ports goes out beside the switches' GETs.
+				links, _ := tl.roundTrips("resource_type=LogicalRouterLinkPortOnTIER0")
+				switches, _ := tl.roundTrips("GET /api/v1/logical-switches/")
+				if links == 0 || links != switches {
+					t.Fatalf("the tier-0's link-port page went out at round trip %d (0: never), the switches at %d: want it beside them:%s", links, switches, tl)
+				}
+				// A peer not on it is read by id the round trip after the tier-1's ports name it.
+				if peers, _ := tl.roundTrips("GET /api/v1/logical-router-ports/"); tc.wantGETs {
+					_, t1 := tl.roundTrips("GET /api/v1/logical-router-ports?", "logical_router_id=lr-t1-")
+					if peers != t1+1 {
+						t.Fatalf("a link peer was read by id at round trip %d, the tier-1s' ports at %d: want it the round trip after:%s", peers, t1, tl)
+					}
+				}
+				t.Logf("%d requests, %d sequential", s.Requests(), tl.sequential())
 			})
-			f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(warns) != 0 {
-				t.Fatalf("warnings %q (the link-port page is a hint: its failure is no problem of the walk)", warns)
-			}
-			assertPublishedWalk(t, walkWith(t, f))
 			if got := peerGETs(s); (got > 0) != tc.wantGETs {
 				t.Fatalf("%d link peers read by id, want some: %v (requests %v)", got, tc.wantGETs, s.RequestsByPath())
-			}
-			if n := tl.sequential(); n > tc.maxLevel {
-				t.Fatalf("%d round trips one after another, want at most %d", n, tc.maxLevel)
 			}
 			if seq := sequentialCollect(t, kubeDNSToNode()); !reflect.DeepEqual(f, seq) {
 				t.Fatalf("the fabric differs from the one read without the link-port page:\n%+v\n%+v", f, seq)
@@ -185,19 +264,25 @@ func sequentialCollect(t *testing.T, q fabric.Query) *trace.Fabric {
 // switches, then the routers their router ports name (for the routers' names): five round trips,
 // not one per port.
 func TestNodePortsReadConcurrently(t *testing.T) {
-	p, s, tl := timedProvider(t, published(t), 20*time.Millisecond, nil)
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
+	defer s.Close()
 	q := fabric.Query{Nodes: []string{"172.15.0.3", "172.15.0.4"}}
-	f, warns, err := p.Collect(context.Background(), q)
-	if err != nil || len(warns) != 0 {
-		t.Fatalf("err %v, warnings %q", err, warns)
-	}
-	if n := tl.sequential(); n > 5 {
-		t.Fatalf("%d round trips one after another for two nodes' ports, want at most 5", n)
-	}
+	var f *trace.Fabric
+	timed(t, s, 20*time.Millisecond, nil, func(t *testing.T, p fabric.Provider, tl *timeline) {
+		var warns []string
+		var err error
+		f, warns, err = p.Collect(context.Background(), q)
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("err %v, warnings %q", err, warns)
+		}
+		if n := tl.sequential(); n > 5 {
+			t.Fatalf("%d round trips one after another for two nodes' ports, want at most 5", n)
+		}
+		t.Logf("two nodes' ports: %d requests, %d sequential", s.Requests(), tl.sequential())
+	})
 	if seq := sequentialCollect(t, q); !reflect.DeepEqual(f, seq) {
 		t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
 	}
-	t.Logf("two nodes' ports: %d requests, %d sequential", s.Requests(), tl.sequential())
 }
 
 // Endpoints known by name only (the fabric read started before the Kubernetes API answered): the
@@ -212,33 +297,38 @@ func TestEndpointsByName(t *testing.T) {
 			}
 		}
 	}
-	p, s, tl := timedProvider(t, top, 20*time.Millisecond, nil)
-	if nr, ok := p.(fabric.NameResolver); !ok || !nr.ResolvesNames() {
-		t.Fatal("the management API provider does not resolve names")
-	}
+	s := nsxtest.New(top, nsxtest.Options{Password: testPassword})
+	defer s.Close()
 	q := fabric.Query{
 		Sources:      []fabric.Endpoint{{Node: "172.15.0.3", Pod: &trace.PodRef{Namespace: "kube-system", Name: "kube-dns"}}},
 		Destinations: []fabric.Endpoint{{Node: "worker-4"}},
 	}
-	f, warns, err := p.Collect(context.Background(), q)
-	if err != nil || len(warns) != 0 {
-		t.Fatalf("err %v, warnings %q", err, warns)
+	timed(t, s, 20*time.Millisecond, nil, func(t *testing.T, p fabric.Provider, tl *timeline) {
+		f, warns, err := p.Collect(context.Background(), q)
+		if err != nil || len(warns) != 0 {
+			t.Fatalf("err %v, warnings %q", err, warns)
+		}
+		assertPublishedWalk(t, walkWith(t, f))
+		if n := tl.sequential(); n > 6 {
+			t.Fatalf("%d round trips one after another, want at most 6 (login, ports and tier-0s, switches, link ports and the node port's state and VIF, tier-1s and the node VM's VIFs, the node's address port, the sections applied to it)", n)
+		}
+		t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
+	})
+	p, _ := newTestProvider(t, s, nil)
+	if nr, ok := p.(fabric.NameResolver); !ok || !nr.ResolvesNames() {
+		t.Fatal("the management API provider does not resolve names")
 	}
-	assertPublishedWalk(t, walkWith(t, f))
-	if n := tl.sequential(); n > 6 {
-		t.Fatalf("%d round trips one after another, want at most 6 (login, ports and tier-0s, switches, link ports and the node port's state and VIF, tier-1s and the node VM's VIFs, the node's address port, the sections applied to it)", n)
-	}
-	t.Logf("by name: %d requests, %d sequential", s.Requests(), tl.sequential())
 
 	// A node is found by the name NCP tagged it with, never by an address nobody bound: node/IP
 	// is not found by name (the caller then reads with the name the API gives it).
 	q.Destinations = []fabric.Endpoint{{Node: "172.15.0.4"}}
 	q.Sources[0].Node = ""
-	if _, warns, err = p.Collect(context.Background(), q); err != nil || len(warns) != 1 || !strings.Contains(warns[0], "no NSX logical port is tagged ncp/node_name=172.15.0.4") {
+	if _, warns, err := p.Collect(context.Background(), q); err != nil || len(warns) != 1 || !strings.Contains(warns[0], "no NSX logical port is tagged ncp/node_name=172.15.0.4") {
 		t.Fatalf("err %v, warnings %q", err, warns)
 	}
 	q.Destinations = []fabric.Endpoint{{Node: "worker-4", IP: netip.MustParseAddr("172.15.0.4")}}
-	if f, _, err = p.Collect(context.Background(), q); err != nil {
+	f, _, err := p.Collect(context.Background(), q)
+	if err != nil {
 		t.Fatal(err)
 	}
 	assertPublishedWalk(t, walkWith(t, f))
@@ -248,7 +338,7 @@ func TestEndpointsByName(t *testing.T) {
 		Sources:      []fabric.Endpoint{{Pod: &trace.PodRef{Namespace: "default", Name: "kube-dns"}}},
 		Destinations: []fabric.Endpoint{{Node: "no-such-node"}},
 	}
-	f, warns, err = p.Collect(context.Background(), q)
+	f, warns, err := p.Collect(context.Background(), q)
 	want := []string{"no NSX logical port is tagged ncp/project=default, ncp/pod=kube-dns", "no NSX logical port is tagged ncp/node_name=no-such-node: tag the node VM's port with ncp/node_name and ncp/cluster as NCP's setup says"}
 	if err != nil || !reflect.DeepEqual(warns, want) {
 		t.Fatalf("err %v, warnings %q, want %q", err, warns, want)
