@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
 )
 
@@ -24,19 +25,24 @@ func TestRetryMessagesSayWhatWasRetried(t *testing.T) {
 		t.Fatalf("logs %q", logs)
 	}
 
+	// The deadlines below are weighed on the synctest bubble's clock (timed), which moves only by
+	// the manager's 10ms a round trip: 30ms of 50ms are left when the search's first retry (a
+	// backoff of 125-250ms) is weighed, however long the machine takes to run the requests.
 	s.Inject("/api/v1/search/query", 100, nsxtest.Fault{Status: http.StatusServiceUnavailable})
-	p, _ := newTestProvider(t, s, func(c *Config) { c.Deadline, c.Sleep = 50*time.Millisecond, sleepCtx })
-	_, _, err = p.Collect(context.Background(), kubeDNSToNode())
-	if err == nil || !strings.Contains(err.Error(), "would pass the --nsx-timeout deadline (50ms)") || strings.Contains(err.Error(), "asked to wait") {
-		t.Fatalf("own backoff past the deadline: %v", err)
-	}
+	timed(t, s, 10*time.Millisecond, func(c *Config) { c.Deadline, c.Sleep = 50*time.Millisecond, sleepCtx }, func(t *testing.T, p fabric.Provider, _ *timeline) {
+		_, _, err := p.Collect(context.Background(), kubeDNSToNode())
+		if err == nil || !strings.Contains(err.Error(), "retrying GET /api/v1/search/query in") || !strings.Contains(err.Error(), "would pass the --nsx-timeout deadline (50ms)") || strings.Contains(err.Error(), "asked to wait") {
+			t.Fatalf("own backoff past the deadline: %v", err)
+		}
+	})
 	s3 := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
 	defer s3.Close()
 	s3.Inject("/api/v1/search/query", 100, nsxtest.Fault{Status: http.StatusServiceUnavailable, RetryAfter: "30"})
-	p, _ = newTestProvider(t, s3, func(c *Config) { c.Deadline = time.Second })
-	if _, _, err = p.Collect(context.Background(), kubeDNSToNode()); err == nil || !strings.Contains(err.Error(), "NSX Manager asked to wait 30s before retrying GET /api/v1/search/query") {
-		t.Fatalf("Retry-After past the deadline: %v", err)
-	}
+	timed(t, s3, 10*time.Millisecond, func(c *Config) { c.Deadline = time.Second }, func(t *testing.T, p fabric.Provider, _ *timeline) {
+		if _, _, err := p.Collect(context.Background(), kubeDNSToNode()); err == nil || !strings.Contains(err.Error(), "NSX Manager asked to wait 30s before retrying GET /api/v1/search/query") {
+			t.Fatalf("Retry-After past the deadline: %v", err)
+		}
+	})
 }
 
 // An HTML page where JSON was expected is the error, alone: no "no port is bound" before it.
