@@ -111,6 +111,18 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	snap := &trace.Snapshot{APIVersion: trace.APIVersion}
 	src := func(s string) string { return s + "@" + name }
 
+	// Netlink and OVS are read at once: they share nothing, and each waits on its own sockets.
+	type ovsRead struct {
+		ov   *trace.OVS
+		ows  []string
+		oerr error
+	}
+	ovsDone := make(chan ovsRead, 1)
+	go func() {
+		ov, ows, oerr := ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl,
+			CtlHint: "pass --ovs-vswitchd-ctl PATH"})
+		ovsDone <- ovsRead{ov, ows, oerr}
+	}()
 	st, nws, nerr := node.Collect(ctx, node.Options{Node: name, Match: o.Netns, NoProcs: o.NoProcNetns, RootNetns: o.RootNetns})
 	nlInfo := trace.SourceInfo{Name: src(trace.SourceNetlink), CollectedAt: o.now(), Warnings: nws}
 	if nerr != nil {
@@ -119,8 +131,8 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	}
 	snap.Sources = append(snap.Sources, nlInfo)
 
-	ov, ows, oerr := ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl,
-		CtlHint: "pass --ovs-vswitchd-ctl PATH"})
+	r := <-ovsDone
+	ov, ows, oerr := r.ov, r.ows, r.oerr
 	dbInfo := trace.SourceInfo{Name: src(trace.SourceOVSDB), CollectedAt: o.now()}
 	fdbInfo := trace.SourceInfo{Name: src(trace.SourceFDB), CollectedAt: o.now()}
 	if oerr != nil {
