@@ -60,6 +60,13 @@ type NameResolver interface {
 	ResolvesNames() bool
 }
 
+// Preparer is implemented by providers that can start connecting before Collect is called (OVN:
+// the database connections, made while the API and the nodes are read). Prepare returns at once;
+// release closes whatever the next Collect did not take.
+type Preparer interface {
+	Prepare(ctx context.Context) (release func())
+}
+
 // NodeBinder is implemented by providers that find an endpoint's port best from what its node
 // says (the OVS interface's iface-id, the pod's MAC): the caller then reads the nodes first and
 // fills Endpoint.IfaceID and MAC before Collect.

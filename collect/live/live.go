@@ -124,6 +124,9 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	defer fcancel()
 	c.early = startEarlyFabric(fctx, cfg.Fabric, need)
 	defer c.early.stop()
+	if pr, ok := cfg.Fabric.(fabric.Preparer); ok {
+		defer pr.Prepare(fctx)()
+	}
 	c.res, err = kube.New(api, cfg.REST.Host).WithHints(cfg.Hints.Kube).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -33,6 +33,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -94,6 +95,10 @@ type provider struct {
 	cfg   Config
 	tls   *tls.Config
 	sbTLS *tls.Config
+
+	mu sync.Mutex
+	// early holds the connections Prepare started (early.go).
+	early *early
 }
 
 // New checks cfg and returns a provider reading that NB database; it does not connect yet.
@@ -192,19 +197,12 @@ func (p *provider) Name() string { return trace.SourceOVN }
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	dbModel, err := nbdb.FullDatabaseModel()
-	if err != nil {
-		return nil, nil, fmt.Errorf("ovn: %w", err)
+	cli, early, err := p.takeEarly(ctx, func(e *early) **pending { return &e.nb })
+	if !early {
+		cli, err = p.connectNB(ctx)
 	}
-	cli, err := newClient(dbModel, p.cfg.NB, p.tls)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ovn: %w", err)
-	}
-	if err := cli.Connect(ctx); err != nil {
-		if isCut(ctx, err) {
-			return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w while connecting", p.cfg.NB, errCut)
-		}
-		return nil, nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w (check %s and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err, p.cfg.Hints.nb())
+		return nil, nil, err
 	}
 	defer cli.Close()
 	// A connection that drops ends every read at once, named as cut (not a deadline later).
@@ -212,7 +210,7 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 	defer cut(nil)
 	go func() {
 		select {
-		case <-cli.DisconnectNotify():
+		case <-cli.gone:
 			cut(errCut)
 		case <-ctx.Done():
 		}
@@ -228,6 +226,25 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 	f, warnings := nb.fabric(q)
 	warnings = append(append(r.warnings, warnings...), nb.unfound(q, f)...)
 	return f, append(warnings, p.overlay(ctx, cli, nb, f, q)...), nil
+}
+
+// connectNB makes a connected client of the Northbound database, or says why it cannot.
+func (p *provider) connectNB(ctx context.Context) (*conn, error) {
+	dbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		return nil, fmt.Errorf("ovn: %w", err)
+	}
+	cli, err := newClient(dbModel, p.cfg.NB, p.tls)
+	if err != nil {
+		return nil, fmt.Errorf("ovn: %w", err)
+	}
+	if err := cli.Connect(ctx); err != nil {
+		if isCut(ctx, err) {
+			return nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w while connecting", p.cfg.NB, errCut)
+		}
+		return nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w (check %s and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err, p.cfg.Hints.nb())
+	}
+	return watch(cli), nil
 }
 
 // BindsByNode says yes: a pod's port is found first by the iface-id its node's OVS reports.

@@ -107,16 +107,12 @@ func endpointPorts(f *trace.Fabric, q fabric.Query) []string {
 //
 // It then reads the Service_Monitor rows of mons: failing that is a warning.
 func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string, mons []lbMonitor) ([]string, error) {
-	dbModel, err := sbdb.FullDatabaseModel()
+	cli, early, err := p.takeEarly(ctx, func(e *early) **pending { return &e.sb })
+	if !early {
+		cli, err = p.connectSB(ctx)
+	}
 	if err != nil {
 		return nil, err
-	}
-	cli, err := newClient(dbModel, p.cfg.SB, p.sbTLS)
-	if err != nil {
-		return nil, err
-	}
-	if err := cli.Connect(ctx); err != nil {
-		return nil, fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check %s and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err, p.cfg.Hints.sb())
 	}
 	defer cli.Close()
 	if err := readBindings(ctx, cli, f, ports, p.cfg.SB); err != nil {
@@ -244,16 +240,43 @@ func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f
 		noSBMonitors(f, mons, p.cfg.Hints.sb())
 		return warnings
 	}
-	if strings.HasPrefix(p.cfg.SB, "ssl:") && p.sbTLS == nil {
-		t, err := tlsConfig(p.cfg)
-		if err != nil {
-			return append(warnings, fmt.Sprintf("ovn: %s: %v", p.cfg.Hints.sb(), err))
-		}
-		p.sbTLS = t
+	if err := p.sbReady(); err != nil {
+		return append(warnings, fmt.Sprintf("ovn: %s: %v", p.cfg.Hints.sb(), err))
 	}
 	w, err := p.readSB(ctx, f, ports, mons)
 	if err != nil {
 		warnings = append(warnings, fmt.Sprintf("ovn: %v; the hosts and tunnels are not walked", err))
 	}
 	return append(warnings, w...)
+}
+
+// connectSB makes a connected client of the Southbound database, or says why it cannot.
+func (p *provider) connectSB(ctx context.Context) (*conn, error) {
+	dbModel, err := sbdb.FullDatabaseModel()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := newClient(dbModel, p.cfg.SB, p.sbTLS)
+	if err != nil {
+		return nil, err
+	}
+	if err := cli.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check %s and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err, p.cfg.Hints.sb())
+	}
+	return watch(cli), nil
+}
+
+// sbReady loads the Southbound TLS files when SB is ssl: and they are not loaded yet.
+func (p *provider) sbReady() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !strings.HasPrefix(p.cfg.SB, "ssl:") || p.sbTLS != nil {
+		return nil
+	}
+	t, err := tlsConfig(p.cfg)
+	if err != nil {
+		return err
+	}
+	p.sbTLS = t
+	return nil
 }

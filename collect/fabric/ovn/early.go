@@ -1,0 +1,155 @@
+package ovn
+
+import (
+	"context"
+	"sync"
+
+	"github.com/ovn-org/libovsdb/client"
+)
+
+// conn is a connected client that knows when its connection dropped (libovsdb's Connected stays
+// true when the server side closes it; its DisconnectNotify tells one listener, this one).
+type conn struct {
+	client.Client
+	gone chan struct{} // closed when the connection dropped
+	stop chan struct{}
+	once sync.Once
+}
+
+func watch(cli client.Client) *conn {
+	c := &conn{Client: cli, gone: make(chan struct{}), stop: make(chan struct{})}
+	go func() {
+		select {
+		case <-cli.DisconnectNotify():
+			close(c.gone)
+		case <-c.stop:
+		}
+	}()
+	return c
+}
+
+// dropped says whether the connection is gone.
+func (c *conn) dropped() bool {
+	select {
+	case <-c.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close closes the client and ends the watch.
+func (c *conn) Close() {
+	c.once.Do(func() {
+		close(c.stop)
+		c.Client.Close()
+	})
+}
+
+// pending is a connection started ahead of the read that takes it (Prepare): while the caller
+// reads the API and the nodes, the dial, TLS and the schema exchange are already done.
+type pending struct {
+	done chan struct{}
+	cli  *conn
+	err  error
+}
+
+// dial starts connect in the background.
+func dial(connect func() (*conn, error)) *pending {
+	pc := &pending{done: make(chan struct{})}
+	go func() {
+		pc.cli, pc.err = connect()
+		close(pc.done)
+	}()
+	return pc
+}
+
+// early holds the connections Prepare started, each taken at most once.
+type early struct {
+	mu     sync.Mutex
+	nb, sb *pending
+}
+
+// take returns *slot's connection once it is made and clears the slot; ok is false when no
+// connection was started there (or it was taken): the caller connects itself.
+func (e *early) take(ctx context.Context, slot **pending) (cli *conn, ok bool, err error) {
+	e.mu.Lock()
+	pc := *slot
+	*slot = nil
+	e.mu.Unlock()
+	if pc == nil {
+		return nil, false, nil
+	}
+	select {
+	case <-pc.done:
+		if pc.cli != nil && pc.cli.dropped() {
+			// Dropped while it waited (a leader change, a restart): the caller connects anew.
+			pc.cli.Close()
+			return nil, false, nil
+		}
+		return pc.cli, true, pc.err
+	case <-ctx.Done():
+		go closeWhenMade(pc)
+		return nil, true, ctx.Err()
+	}
+}
+
+// release closes the connections nobody took.
+func (e *early) release() {
+	e.mu.Lock()
+	nb, sb := e.nb, e.sb
+	e.nb, e.sb = nil, nil
+	e.mu.Unlock()
+	for _, pc := range []*pending{nb, sb} {
+		if pc != nil {
+			closeWhenMade(pc)
+		}
+	}
+}
+
+func closeWhenMade(pc *pending) {
+	<-pc.done
+	if pc.cli != nil {
+		pc.cli.Close()
+	}
+}
+
+// Prepare connects to the Northbound database (and the Southbound one when set) in the
+// background, for the next Collect to use: a walk reads its nodes before the fabric (BindsByNode),
+// and the connection need not wait for them. The returned func closes what Collect did not take.
+func (p *provider) Prepare(ctx context.Context) (release func()) {
+	// Each connection is bounded as Collect bounds its own; it outlives the dial's context.
+	bounded := func(connect func(context.Context) (*conn, error)) func() (*conn, error) {
+		return func() (*conn, error) {
+			cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+			defer cancel()
+			return connect(cctx)
+		}
+	}
+	e := &early{nb: dial(bounded(p.connectNB))}
+	if p.cfg.SB != "" && p.sbReady() == nil {
+		e.sb = dial(bounded(p.connectSB))
+	}
+	p.mu.Lock()
+	p.early = e
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		if p.early == e {
+			p.early = nil
+		}
+		p.mu.Unlock()
+		e.release()
+	}
+}
+
+// takeEarly is the connection Prepare started in the slot sel picks, if any.
+func (p *provider) takeEarly(ctx context.Context, sel func(*early) **pending) (*conn, bool, error) {
+	p.mu.Lock()
+	e := p.early
+	p.mu.Unlock()
+	if e == nil {
+		return nil, false, nil
+	}
+	return e.take(ctx, sel(e))
+}

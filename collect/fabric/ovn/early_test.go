@@ -1,0 +1,161 @@
+package ovn_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn"
+)
+
+// countingProxy forwards a unix socket to target and counts the connections it accepted; each
+// accepted connection's client side is sent on conns (so a test can close it), and closed is
+// told when the client closed one.
+type countingProxy struct {
+	path   string
+	ln     net.Listener
+	conns  chan net.Conn
+	closed chan struct{}
+	mu     sync.Mutex
+	n      int
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	p := &countingProxy{path: filepath.Join(t.TempDir(), "proxy.sock"), conns: make(chan net.Conn, 8), closed: make(chan struct{}, 8)}
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = ln
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			p.mu.Lock()
+			p.n++
+			p.mu.Unlock()
+			p.conns <- c
+			go func() { _, _ = io.Copy(s, c); s.Close(); p.closed <- struct{}{} }()
+			go func() { _, _ = io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *countingProxy) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+func waitFor(t *testing.T, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s within 10 s", what)
+	}
+}
+
+// TestPrepareConnectsAheadOfCollect: Prepare connects to the Northbound database at once, and the
+// Collect that follows reads over that connection: with the database no longer accepting new
+// connections once Prepare's is made, Collect still reads it.
+func TestPrepareConnectsAheadOfCollect(t *testing.T) {
+	px := newCountingProxy(t, startNB(t))
+	prov, err := ovn.New(ovn.Config{NB: "unix:" + px.path, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := prov.(fabric.Preparer).Prepare(context.Background())
+	defer release()
+	select {
+	case <-px.conns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Prepare did not connect within 10 s")
+	}
+	px.ln.Close() // no second connection can be made from here on
+	f, _, err := prov.Collect(context.Background(), fabric.Query{All: true})
+	if err != nil {
+		t.Fatalf("Collect after Prepare: %v", err)
+	}
+	if len(f.Switches) < 200 {
+		t.Errorf("Collect read %d switches over the prepared connection, want the 200 made", len(f.Switches))
+	}
+	if n := px.accepted(); n != 1 {
+		t.Errorf("%d connections to NB, want Prepare's one", n)
+	}
+	waitFor(t, "Collect did not close the prepared connection", px.closed)
+}
+
+// TestPrepareReleaseClosesAnUnusedConnection: a walk that ends before its fabric read (a pod that
+// does not exist) leaves no connection open.
+func TestPrepareReleaseClosesAnUnusedConnection(t *testing.T) {
+	px := newCountingProxy(t, startNB(t))
+	prov, err := ovn.New(ovn.Config{NB: "unix:" + px.path, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := prov.(fabric.Preparer).Prepare(context.Background())
+	release()
+	waitFor(t, "release did not close the prepared connection", px.closed)
+	if n := px.accepted(); n != 1 {
+		t.Errorf("%d connections to NB, want Prepare's one", n)
+	}
+}
+
+// TestPreparedConnectionDroppedIsMadeAnew: a prepared connection that dropped while the nodes
+// were read (an NB leader change, a restart) is not used: Collect connects again and reads.
+func TestPreparedConnectionDroppedIsMadeAnew(t *testing.T) {
+	px := newCountingProxy(t, startNB(t))
+	prov, err := ovn.New(ovn.Config{NB: "unix:" + px.path, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := prov.(fabric.Preparer).Prepare(context.Background())
+	defer release()
+	var first net.Conn
+	select {
+	case first = <-px.conns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Prepare did not connect within 10 s")
+	}
+	// Wait until the client is connected (its schema read), then drop it.
+	deadline := time.Now().Add(10 * time.Second)
+	for !ovn.PreparedConnected(prov) {
+		if time.Now().After(deadline) {
+			t.Fatal("the prepared client did not connect within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	first.Close()
+	for ovn.PreparedConnected(prov) {
+		if time.Now().After(deadline) {
+			t.Fatal("the prepared client did not see its connection drop within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f, _, err := prov.Collect(context.Background(), fabric.Query{All: true})
+	if err != nil {
+		t.Fatalf("Collect after the prepared connection dropped: %v", err)
+	}
+	if len(f.Switches) < 200 {
+		t.Errorf("Collect read %d switches, want the 200 made", len(f.Switches))
+	}
+	if n := px.accepted(); n != 2 {
+		t.Errorf("%d connections to NB, want 2 (Prepare's, dropped, and a new one)", n)
+	}
+}
