@@ -1,5 +1,5 @@
 // Package ovs collects a node's Open vSwitch facts: bridges, ports and interfaces from the
-// Open_vSwitch database (libovsdb, one monitor of three tables, then closed) and the MAC table of
+// Open_vSwitch database (one select-only transaction of three tables, then closed) and the MAC table of
 // each bridge from ovs-vswitchd's unixctl socket (`fdb/show`), so no OVS binary is needed.
 package ovs
 
@@ -13,10 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/mapper"
+	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/ovs/vswitchd"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -85,42 +86,75 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	opts.defaults()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	dbModel, err := vswitchd.FullDatabaseModel()
+	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{opts.DB}, nil)
 	if err != nil {
-		return nil, err
-	}
-	discard := logr.Discard()
-	c, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(opts.DB), client.WithLogger(&discard))
-	if err != nil {
-		return nil, fmt.Errorf("ovsdb %s: %w", opts.DB, err)
-	}
-	if err := c.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
 	}
 	defer c.Close()
-	// Name the columns: without them libovsdb asks for every column of the server's schema, and an
-	// update of one the models lack (Interface statistics, rewritten every few seconds) fails the read.
-	br, pt, it := &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
-	mon := c.NewMonitor(
-		client.WithTable(br, &br.DatapathType, &br.Name, &br.OtherConfig, &br.Ports),
-		client.WithTable(pt, &pt.Interfaces, &pt.Name, &pt.Tag, &pt.Trunks, &pt.VLANMode),
-		client.WithTable(it, &it.AdminState, &it.ExternalIDs, &it.LinkState, &it.MACInUse, &it.Name, &it.Ofport, &it.Type),
-	)
-	if _, err := c.Monitor(ctx, mon); err != nil {
-		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %w", opts.DB, err)
-	}
+	// Name the columns: the rest (Interface statistics, rewritten every few seconds) is not needed.
 	var bridges []vswitchd.Bridge
 	var ports []vswitchd.Port
 	var ifaces []vswitchd.Interface
-	for _, l := range []struct {
-		m   any
-		tbl string
-	}{{&bridges, "Bridge"}, {&ports, "Port"}, {&ifaces, "Interface"}} {
-		if err := c.List(ctx, l.m); err != nil && !errors.Is(err, client.ErrNotFound) {
-			return nil, fmt.Errorf("ovsdb %s: listing %s: %w", opts.DB, l.tbl, err)
+	sels := []struct {
+		table string
+		cols  []string
+		add   func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error
+	}{
+		{vswitchd.BridgeTable, []string{"_uuid", "datapath_type", "name", "other_config", "ports"}, func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error {
+			return decode(m, ts, vswitchd.BridgeTable, row, &bridges, func(b *vswitchd.Bridge) *string { return &b.UUID })
+		}},
+		{vswitchd.PortTable, []string{"_uuid", "interfaces", "name", "tag", "trunks", "vlan_mode"}, func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error {
+			return decode(m, ts, vswitchd.PortTable, row, &ports, func(p *vswitchd.Port) *string { return &p.UUID })
+		}},
+		{vswitchd.InterfaceTable, []string{"_uuid", "admin_state", "external_ids", "link_state", "mac_in_use", "name", "ofport", "type"}, func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error {
+			return decode(m, ts, vswitchd.InterfaceTable, row, &ifaces, func(i *vswitchd.Interface) *string { return &i.UUID })
+		}},
+	}
+	ops := make([]ovsdb.Operation, len(sels))
+	for i, sl := range sels {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: sl.table, Columns: sl.cols}
+	}
+	res, err := c.Transact(ctx, ops...)
+	if err == nil {
+		_, err = ovsdb.CheckOperationResults(res, ops)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %w", opts.DB, err)
+	}
+	schema := c.Schema()
+	m := mapper.NewMapper(schema)
+	for i, sl := range sels {
+		ts := schema.Table(sl.table)
+		if ts == nil {
+			return nil, fmt.Errorf("ovsdb %s: the database has no table %s (is it Open_vSwitch?)", opts.DB, sl.table)
+		}
+		for _, row := range res[i].Rows {
+			if err := sl.add(m, ts, row); err != nil {
+				return nil, fmt.Errorf("ovsdb %s: reading %s: %w", opts.DB, sl.table, err)
+			}
 		}
 	}
 	return Convert(bridges, ports, ifaces), nil
+}
+
+// decode decodes row into a new T appended to into, its _uuid filed through uuid (the mapper
+// leaves it unset: the column is not in the table schema).
+func decode[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row, into *[]T, uuid func(*T) *string) error {
+	var obj T
+	info, err := mapper.NewInfo(table, ts, &obj)
+	if err != nil {
+		return err
+	}
+	if err := m.GetRowData(&row, info); err != nil {
+		return err
+	}
+	u, ok := row["_uuid"].(ovsdb.UUID)
+	if !ok {
+		return fmt.Errorf("a row without _uuid")
+	}
+	*uuid(&obj) = u.GoUUID
+	*into = append(*into, obj)
+	return nil
 }
 
 // connectHint says why the OVSDB handshake failed: no answer in time, a connection that closed
@@ -138,7 +172,7 @@ func connectHint(ctx context.Context, err error, timeout time.Duration) string {
 	return dialHint(inner)
 }
 
-// closedText: libovsdb flattens some errors to text, so the closed connection is found by its words.
+// closedText finds a closed connection by its words too (an error a layer flattened to text).
 func closedText(s string) bool {
 	for _, w := range []string{"EOF", "broken pipe", "connection reset by peer"} {
 		if strings.Contains(s, w) {

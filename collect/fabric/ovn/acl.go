@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
@@ -28,7 +27,7 @@ type aclHolder struct {
 // holding them and of their switches, with the address sets and port groups their matches name,
 // and NB_Global's default_acl_drop. A handful of select-only transactions whatever the cluster's
 // size. Rules come out in OVN's order (priority, highest first).
-func readFirewall(ctx context.Context, cli client.Client, d *nbData, f *trace.Fabric, ports []string) (*trace.Firewall, error) {
+func readFirewall(ctx context.Context, cli db, d *nbData, f *trace.Fabric, ports []string) (*trace.Firewall, error) {
 	fw := &trace.Firewall{Kind: "ovn-acl", DefaultAction: trace.FirewallAllow, Complete: true, Source: trace.SourceOVN}
 	idx := newLSPIndex(d)
 	pgs, holderOf, err := readACLHolders(ctx, cli, d, f, ports, idx)
@@ -75,7 +74,7 @@ func (x lspIndex) members(pg *nbdb.PortGroup) []string {
 
 // readACLHolders reads the port groups holding ports and returns them with what holds each ACL
 // (by ACL UUID): those port groups and the switches of ports.
-func readACLHolders(ctx context.Context, cli client.Client, d *nbData, f *trace.Fabric, ports []string, idx lspIndex) ([]*nbdb.PortGroup, map[string]aclHolder, error) {
+func readACLHolders(ctx context.Context, cli db, d *nbData, f *trace.Fabric, ports []string, idx lspIndex) ([]*nbdb.PortGroup, map[string]aclHolder, error) {
 	var pgWheres [][]ovsdb.Condition
 	switches := map[string]bool{}
 	byID := map[string]trace.SwitchPort{}
@@ -112,7 +111,7 @@ func readACLHolders(ctx context.Context, cli client.Client, d *nbData, f *trace.
 
 // readMatchNames reads the address sets and the port groups (beyond pgs, already read) that the
 // ACLs' matches name, and returns each one's sorted addresses and member ports by name.
-func readMatchNames(ctx context.Context, cli client.Client, acls []*nbdb.ACL, pgs []*nbdb.PortGroup, idx lspIndex) (addrs, known map[string][]string, err error) {
+func readMatchNames(ctx context.Context, cli db, acls []*nbdb.ACL, pgs []*nbdb.PortGroup, idx lspIndex) (addrs, known map[string][]string, err error) {
 	asNames, pgNames := matchNames(acls)
 	var asWheres, pgNameWheres [][]ovsdb.Condition
 	for _, n := range sortedKeys(asNames) {
@@ -167,7 +166,7 @@ func matchNames(acls []*nbdb.ACL) (asNames, pgNames map[string]bool) {
 }
 
 // readDefaultACLAction is def, or drop when NB_Global sets default_acl_drop.
-func readDefaultACLAction(ctx context.Context, cli client.Client, def string) (string, error) {
+func readDefaultACLAction(ctx context.Context, cli db, def string) (string, error) {
 	glob, err := selectRows(ctx, cli, nbdb.NBGlobalTable, [][]ovsdb.Condition{all}, func(o *nbdb.NBGlobal) *string { return &o.UUID })
 	if err != nil {
 		return def, fmt.Errorf("NB_Global: %w", err)

@@ -4,58 +4,19 @@ import (
 	"context"
 	"sync"
 
-	"github.com/ovn-org/libovsdb/client"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
 )
-
-// conn is a connected client that knows when its connection dropped (libovsdb's Connected stays
-// true when the server side closes it; its DisconnectNotify tells one listener, this one).
-type conn struct {
-	client.Client
-	gone chan struct{} // closed when the connection dropped
-	stop chan struct{}
-	once sync.Once
-}
-
-func watch(cli client.Client) *conn {
-	c := &conn{Client: cli, gone: make(chan struct{}), stop: make(chan struct{})}
-	go func() {
-		select {
-		case <-cli.DisconnectNotify():
-			close(c.gone)
-		case <-c.stop:
-		}
-	}()
-	return c
-}
-
-// dropped says whether the connection is gone.
-func (c *conn) dropped() bool {
-	select {
-	case <-c.gone:
-		return true
-	default:
-		return false
-	}
-}
-
-// Close closes the client and ends the watch.
-func (c *conn) Close() {
-	c.once.Do(func() {
-		close(c.stop)
-		c.Client.Close()
-	})
-}
 
 // pending is a connection started ahead of the read that takes it (Prepare): while the caller
 // reads the API and the nodes, the dial, TLS and the schema exchange are already done.
 type pending struct {
 	done chan struct{}
-	cli  *conn
+	cli  *ovsdbrpc.Client
 	err  error
 }
 
 // dial starts connect in the background.
-func dial(connect func() (*conn, error)) *pending {
+func dial(connect func() (*ovsdbrpc.Client, error)) *pending {
 	pc := &pending{done: make(chan struct{})}
 	go func() {
 		pc.cli, pc.err = connect()
@@ -72,7 +33,7 @@ type early struct {
 
 // take returns *slot's connection once it is made and clears the slot; ok is false when no
 // connection was started there (or it was taken): the caller connects itself.
-func (e *early) take(ctx context.Context, slot **pending) (cli *conn, ok bool, err error) {
+func (e *early) take(ctx context.Context, slot **pending) (cli *ovsdbrpc.Client, ok bool, err error) {
 	e.mu.Lock()
 	pc := *slot
 	*slot = nil
@@ -82,7 +43,7 @@ func (e *early) take(ctx context.Context, slot **pending) (cli *conn, ok bool, e
 	}
 	select {
 	case <-pc.done:
-		if pc.cli != nil && pc.cli.dropped() {
+		if pc.cli != nil && gone(pc.cli) {
 			// Dropped while it waited (a leader change, a restart): the caller connects anew.
 			pc.cli.Close()
 			return nil, false, nil
@@ -119,8 +80,8 @@ func closeWhenMade(pc *pending) {
 // and the connection need not wait for them. The returned func closes what Collect did not take.
 func (p *provider) Prepare(ctx context.Context) (release func()) {
 	// Each connection is bounded as Collect bounds its own; it outlives the dial's context.
-	bounded := func(connect func(context.Context) (*conn, error)) func() (*conn, error) {
-		return func() (*conn, error) {
+	bounded := func(connect func(context.Context) (*ovsdbrpc.Client, error)) func() (*ovsdbrpc.Client, error) {
+		return func() (*ovsdbrpc.Client, error) {
 			cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 			defer cancel()
 			return connect(cctx)
@@ -144,7 +105,7 @@ func (p *provider) Prepare(ctx context.Context) (release func()) {
 }
 
 // takeEarly is the connection Prepare started in the slot sel picks, if any.
-func (p *provider) takeEarly(ctx context.Context, sel func(*early) **pending) (*conn, bool, error) {
+func (p *provider) takeEarly(ctx context.Context, sel func(*early) **pending) (*ovsdbrpc.Client, bool, error) {
 	p.mu.Lock()
 	e := p.early
 	p.mu.Unlock()
@@ -152,4 +113,14 @@ func (p *provider) takeEarly(ctx context.Context, sel func(*early) **pending) (*
 		return nil, false, nil
 	}
 	return e.take(ctx, sel(e))
+}
+
+// gone says whether the client's connection ended.
+func gone(c *ovsdbrpc.Client) bool {
+	select {
+	case <-c.Gone():
+		return true
+	default:
+		return false
+	}
 }

@@ -20,7 +20,7 @@ func PreparedConnected(f fabric.Provider) bool {
 	}
 	select {
 	case <-pc.done:
-		return pc.cli != nil && !pc.cli.dropped()
+		return pc.cli != nil && !gone(pc.cli)
 	default:
 		return false
 	}

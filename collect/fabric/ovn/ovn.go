@@ -1,4 +1,4 @@
-// Package ovn reads an OVN Northbound database (libovsdb, select-only transactions) into the
+// Package ovn reads an OVN Northbound database (collect/ovsdbrpc, select-only transactions) into the
 // fabric part of a trace.Snapshot: logical switches and their ports (CHILD ports with parent_name
 // and tag), logical routers, router ports and static routes.
 //
@@ -37,12 +37,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/client"
-	"github.com/ovn-org/libovsdb/model"
-
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
-	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -172,22 +168,8 @@ var errCut = errors.New("the connection was cut (the server or something on the 
 // isCut says err is the connection closing under a call, not the deadline or an answer.
 func isCut(ctx context.Context, err error) bool {
 	return errors.Is(context.Cause(ctx), errCut) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, client.ErrNotConnected) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, ovsdbrpc.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		err != nil && strings.HasSuffix(err.Error(), "unexpected EOF")
-}
-
-// newClient is an OVSDB client of dbModel for addrs (comma-separated, tried in turn), over TLS
-// when t is set; it does not connect yet.
-func newClient(dbModel model.ClientDBModel, addrs string, t *tls.Config) (client.Client, error) {
-	discard := logr.Discard()
-	opts := []client.Option{client.WithLogger(&discard)}
-	for _, a := range strings.Split(addrs, ",") {
-		opts = append(opts, client.WithEndpoint(a))
-	}
-	if t != nil {
-		opts = append(opts, client.WithTLSConfig(t))
-	}
-	return client.NewOVSDBClient(dbModel, opts...)
 }
 
 // Name returns "ovn".
@@ -210,7 +192,7 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 	defer cut(nil)
 	go func() {
 		select {
-		case <-cli.gone:
+		case <-cli.Gone():
 			cut(errCut)
 		case <-ctx.Done():
 		}
@@ -229,22 +211,15 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 }
 
 // connectNB makes a connected client of the Northbound database, or says why it cannot.
-func (p *provider) connectNB(ctx context.Context) (*conn, error) {
-	dbModel, err := nbdb.FullDatabaseModel()
+func (p *provider) connectNB(ctx context.Context) (*ovsdbrpc.Client, error) {
+	cli, err := ovsdbrpc.Connect(ctx, "OVN_Northbound", strings.Split(p.cfg.NB, ","), p.tls)
 	if err != nil {
-		return nil, fmt.Errorf("ovn: %w", err)
-	}
-	cli, err := newClient(dbModel, p.cfg.NB, p.tls)
-	if err != nil {
-		return nil, fmt.Errorf("ovn: %w", err)
-	}
-	if err := cli.Connect(ctx); err != nil {
 		if isCut(ctx, err) {
 			return nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w while connecting", p.cfg.NB, errCut)
 		}
 		return nil, fmt.Errorf("cannot reach the OVN Northbound database at %s: %w (check %s and that ovsdb-server serves OVN_Northbound there)", p.cfg.NB, err, p.cfg.Hints.nb())
 	}
-	return watch(cli), nil
+	return cli, nil
 }
 
 // BindsByNode says yes: a pod's port is found first by the iface-id its node's OVS reports.

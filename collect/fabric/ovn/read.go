@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/mapper"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
@@ -31,7 +30,7 @@ type nbData struct {
 }
 
 type reader struct {
-	cli      client.Client
+	cli      db
 	schema   ovsdb.DatabaseSchema
 	warnings []string
 }
@@ -82,8 +81,14 @@ func (r *reader) run(ctx context.Context, d *nbData, sels []sel) error {
 	return nil
 }
 
+// db is what the reads need of a database connection: an ovsdbrpc.Client (tests wrap one).
+type db interface {
+	Schema() ovsdb.DatabaseSchema
+	Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error)
+}
+
 // transactSelects runs the selects in one read-only transaction and checks every result.
-func transactSelects(ctx context.Context, cli client.Client, sels []sel) ([]ovsdb.OperationResult, error) {
+func transactSelects(ctx context.Context, cli db, sels []sel) ([]ovsdb.OperationResult, error) {
 	ops := make([]ovsdb.Operation, len(sels))
 	for i, s := range sels {
 		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}

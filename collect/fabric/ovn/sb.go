@@ -9,12 +9,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/mapper"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/sbdb"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -23,7 +23,7 @@ const SourceSB = "ovn-sb"
 
 // selectRows runs one read-only transaction of one select per where clause on table and decodes
 // the rows into T (uuid files the row's _uuid, which the mapper leaves unset).
-func selectRows[T any](ctx context.Context, cli client.Client, table string, wheres [][]ovsdb.Condition, uuid func(*T) *string) ([]*T, error) {
+func selectRows[T any](ctx context.Context, cli db, table string, wheres [][]ovsdb.Condition, uuid func(*T) *string) ([]*T, error) {
 	if len(wheres) == 0 {
 		return nil, nil
 	}
@@ -126,7 +126,7 @@ func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string, 
 }
 
 // readBindings is readSB's reads on a connected client.
-func readBindings(ctx context.Context, cli client.Client, f *trace.Fabric, ports []string, addr string) error {
+func readBindings(ctx context.Context, cli db, f *trace.Fabric, ports []string, addr string) error {
 	var wheres [][]ovsdb.Condition
 	for _, n := range ports {
 		wheres = append(wheres, eq("logical_port", n))
@@ -218,7 +218,7 @@ func checkSB(cfg Config) error {
 // overlay adds what lies beside the logical path: the firewall (ACLs) at the walk's ports and,
 // with an SB address, the hosts they are bound to. Either failing is a warning: the walk goes on
 // without it.
-func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f *trace.Fabric, q fabric.Query) []string {
+func (p *provider) overlay(ctx context.Context, cli db, nb *nbData, f *trace.Fabric, q fabric.Query) []string {
 	var warnings []string
 	ports := endpointPorts(f, q)
 	if q.All { // a bundle: every port's host and firewall
@@ -251,19 +251,12 @@ func (p *provider) overlay(ctx context.Context, cli client.Client, nb *nbData, f
 }
 
 // connectSB makes a connected client of the Southbound database, or says why it cannot.
-func (p *provider) connectSB(ctx context.Context) (*conn, error) {
-	dbModel, err := sbdb.FullDatabaseModel()
+func (p *provider) connectSB(ctx context.Context) (*ovsdbrpc.Client, error) {
+	cli, err := ovsdbrpc.Connect(ctx, "OVN_Southbound", strings.Split(p.cfg.SB, ","), p.sbTLS)
 	if err != nil {
-		return nil, err
-	}
-	cli, err := newClient(dbModel, p.cfg.SB, p.sbTLS)
-	if err != nil {
-		return nil, err
-	}
-	if err := cli.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("cannot reach the OVN Southbound database at %s: %w (check %s and that ovsdb-server serves OVN_Southbound there)", p.cfg.SB, err, p.cfg.Hints.sb())
 	}
-	return watch(cli), nil
+	return cli, nil
 }
 
 // sbReady loads the Southbound TLS files when SB is ssl: and they are not loaded yet.

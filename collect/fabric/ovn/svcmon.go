@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sort"
 
-	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
@@ -63,7 +62,7 @@ func noSBMonitors(f *trace.Fabric, mons []lbMonitor, hint string) {
 // per backend by ip and port) and sets each backend's health from the row with its protocol and
 // logical port. A backend with no such row stays unknown; a row at a backend's ip and port that
 // matches no backend is not used. Both are warnings.
-func readMonitors(ctx context.Context, cli client.Client, f *trace.Fabric, mons []lbMonitor, addr string) ([]string, error) {
+func readMonitors(ctx context.Context, cli db, f *trace.Fabric, mons []lbMonitor, addr string) ([]string, error) {
 	var wheres [][]ovsdb.Condition
 	seen := map[string]bool{}
 	for _, m := range mons {

@@ -1,0 +1,292 @@
+// Package ovsdbrpc is a read-only OVSDB client: RFC 7047 JSON-RPC over unix, tcp or ssl, with
+// list_dbs, get_schema and transact, and the answer to the server's echo; nothing else (no
+// monitors, no cache, no reconnection). The tool only ever runs select-only transactions.
+//
+// libovsdb's client did this for us, but it links Prometheus (and through it protobuf), whose
+// package initialisation every run of the tool paid before doing anything: the plugin and every
+// `collect node` it starts on a node. libovsdb's ovsdb, mapper and model packages are still used
+// for the wire types and for decoding rows.
+package ovsdbrpc
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+)
+
+// ErrClosed is returned by calls on a client whose connection is closed (by Close or by the
+// server); the error that closed it is wrapped beside it.
+var ErrClosed = errors.New("the OVSDB connection is closed")
+
+// Client is one connection to one database of an ovsdb-server.
+type Client struct {
+	conn   net.Conn
+	db     string
+	schema ovsdb.DatabaseSchema
+
+	wmu sync.Mutex // one request written at a time
+	enc *json.Encoder
+
+	mu     sync.Mutex
+	nextID uint64
+	calls  map[uint64]chan reply
+	cause  error // why the connection ended, once it has
+
+	gone      chan struct{}
+	closeOnce sync.Once
+}
+
+type reply struct {
+	result json.RawMessage
+	err    error
+}
+
+// message is anything the server sends: an answer (id, result, error) or a request or
+// notification of its own (method, params, id).
+type message struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method,omitempty"`
+	Params json.RawMessage `json:"params,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  json.RawMessage `json:"error,omitempty"`
+}
+
+// Connect connects to db at the first of endpoints that answers ("unix:PATH", "tcp:HOST:PORT",
+// "ssl:HOST:PORT"; ssl uses t) and reads its schema. Errors name each endpoint tried and keep the
+// dial or read error underneath (errors.Is finds io.EOF, os.ErrNotExist, a timeout...).
+func Connect(ctx context.Context, db string, endpoints []string, t *tls.Config) (*Client, error) {
+	var errs []error
+	for _, ep := range endpoints {
+		c, err := connect(ctx, db, ep, t)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, fmt.Errorf("failed to connect to %s: %w", ep, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, fmt.Errorf("unable to connect to any endpoints: %w", errors.Join(errs...))
+}
+
+func connect(ctx context.Context, db, ep string, t *tls.Config) (*Client, error) {
+	conn, err := dial(ctx, ep, t)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open connection: %w", err)
+	}
+	c := &Client{conn: conn, db: db, enc: json.NewEncoder(conn), calls: map[uint64]chan reply{}, gone: make(chan struct{})}
+	go c.read()
+	var dbs []string
+	if err := c.call(ctx, "list_dbs", []any{}, &dbs); err != nil {
+		c.Close()
+		return nil, err
+	}
+	found := false
+	for _, name := range dbs {
+		found = found || name == db
+	}
+	if !found {
+		c.Close()
+		return nil, fmt.Errorf("target database %s not found (the server has %s)", db, strings.Join(dbs, ", "))
+	}
+	if err := c.call(ctx, "get_schema", []any{db}, &c.schema); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func dial(ctx context.Context, ep string, t *tls.Config) (net.Conn, error) {
+	scheme, addr, ok := strings.Cut(ep, ":")
+	if !ok {
+		return nil, fmt.Errorf("%q is not an OVSDB address (unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT)", ep)
+	}
+	var d net.Dialer
+	switch scheme {
+	case "unix":
+		return d.DialContext(ctx, "unix", addr)
+	case "tcp":
+		return d.DialContext(ctx, "tcp", addr)
+	case "ssl":
+		td := tls.Dialer{NetDialer: &d, Config: t}
+		return td.DialContext(ctx, "tcp", addr)
+	}
+	return nil, fmt.Errorf("unknown network protocol %s", scheme)
+}
+
+// Schema is the database's schema as the server gave it.
+func (c *Client) Schema() ovsdb.DatabaseSchema { return c.schema }
+
+// Transact runs ops in one transaction on the database and returns its results (an operation's
+// own error is in its result: see ovsdb.CheckOperationResults).
+func (c *Client) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	params := make([]any, 0, len(ops)+1)
+	params = append(params, c.db)
+	for _, op := range ops {
+		params = append(params, op)
+	}
+	var res []ovsdb.OperationResult
+	if err := c.call(ctx, "transact", params, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Gone is closed when the connection ended (closed by the server, cut, or Close).
+func (c *Client) Gone() <-chan struct{} { return c.gone }
+
+// Close closes the connection; calls waiting on it fail at once.
+func (c *Client) Close() { c.end(ErrClosed) }
+
+func (c *Client) end(cause error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.cause = cause
+		calls := c.calls
+		c.calls = nil
+		c.mu.Unlock()
+		c.conn.Close()
+		for _, ch := range calls {
+			ch <- reply{err: cause}
+		}
+		close(c.gone)
+	})
+}
+
+// call sends one request and waits for its answer, the context, or the end of the connection.
+func (c *Client) call(ctx context.Context, method string, params []any, result any) error {
+	ch := make(chan reply, 1)
+	c.mu.Lock()
+	if c.calls == nil {
+		cause := c.cause
+		c.mu.Unlock()
+		return cause
+	}
+	c.nextID++
+	id := c.nextID
+	c.calls[id] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		if c.calls != nil {
+			delete(c.calls, id)
+		}
+		c.mu.Unlock()
+	}
+
+	c.wmu.Lock()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.conn.SetWriteDeadline(dl)
+	} else {
+		_ = c.conn.SetWriteDeadline(time.Time{})
+	}
+	err := c.enc.Encode(struct {
+		Method string `json:"method"`
+		Params []any  `json:"params"`
+		ID     uint64 `json:"id"`
+	}{method, params, id})
+	c.wmu.Unlock()
+	if err != nil {
+		forget()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.end(fmt.Errorf("%w: %w", ErrClosed, err))
+		return fmt.Errorf("sending %s: %w", method, err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return r.err
+		}
+		if err := json.Unmarshal(r.result, result); err != nil {
+			return fmt.Errorf("the answer to %s: %w", method, err)
+		}
+		return nil
+	case <-ctx.Done():
+		forget()
+		return ctx.Err()
+	}
+}
+
+// read dispatches what the server sends until the connection ends.
+func (c *Client) read() {
+	dec := json.NewDecoder(c.conn)
+	for {
+		var m message
+		if err := dec.Decode(&m); err != nil {
+			c.end(fmt.Errorf("%w: %w", ErrClosed, err))
+			return
+		}
+		if m.Method != "" {
+			c.serve(m)
+			continue
+		}
+		var id uint64
+		if json.Unmarshal(m.ID, &id) != nil {
+			continue // not an answer to us
+		}
+		c.mu.Lock()
+		ch := c.calls[id]
+		delete(c.calls, id)
+		c.mu.Unlock()
+		if ch == nil {
+			continue // its caller gave up
+		}
+		if len(m.Error) > 0 && string(m.Error) != "null" {
+			ch <- reply{err: rpcError(m.Error)}
+			continue
+		}
+		ch <- reply{result: m.Result}
+	}
+}
+
+// serve answers the server's echo (its inactivity probe); notifications (updates) are ignored:
+// this client sets no monitor.
+func (c *Client) serve(m message) {
+	if m.Method != "echo" || len(m.ID) == 0 || string(m.ID) == "null" {
+		return
+	}
+	params := m.Params
+	if len(params) == 0 {
+		params = json.RawMessage("[]")
+	}
+	c.wmu.Lock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = c.enc.Encode(struct {
+		ID     json.RawMessage `json:"id"`
+		Result json.RawMessage `json:"result"`
+		Error  any             `json:"error"`
+	}{m.ID, params, nil})
+	c.wmu.Unlock()
+}
+
+// rpcError is the server's error for a request: a string, or an object with error and details.
+func rpcError(raw json.RawMessage) error {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return errors.New(s)
+	}
+	var e struct {
+		Error   string `json:"error"`
+		Details string `json:"details"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		if e.Details != "" {
+			return fmt.Errorf("%s: %s", e.Error, e.Details)
+		}
+		return errors.New(e.Error)
+	}
+	return errors.New(string(raw))
+}

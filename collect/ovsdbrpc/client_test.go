@@ -1,0 +1,214 @@
+package ovsdbrpc_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
+)
+
+// startServer runs a real ovsdb-server with an Open_vSwitch database holding one bridge (no root).
+func startServer(t *testing.T) string {
+	t.Helper()
+	labtest.RequireBinaries(t, "ovsdb-server", "ovsdb-tool", "ovsdb-client")
+	dir := t.TempDir()
+	db, sock := filepath.Join(dir, "conf.db"), filepath.Join(dir, "db.sock")
+	if out, err := exec.Command("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema").CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool create: %v\n%s", err, out)
+	}
+	srv := exec.Command("ovsdb-server", "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir", db)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ovsdb-server did not listen within 10 s")
+		}
+	}
+	// Bridge is not a root table: a bridge no Open_vSwitch row names is collected at once.
+	ins := `["Open_vSwitch",{"op":"insert","table":"Bridge","uuid-name":"b","row":{"name":"br-int","datapath_type":"netdev"}},` +
+		`{"op":"insert","table":"Open_vSwitch","row":{"bridges":["named-uuid","b"]}}]`
+	if out, err := exec.Command("ovsdb-client", "transact", "unix:"+sock, ins).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-client transact: %v\n%s", err, out)
+	}
+	return "unix:" + sock
+}
+
+func TestSelectFromARealServer(t *testing.T) {
+	ep := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The first endpoint does not exist: the second is used.
+	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{"unix:" + filepath.Join(t.TempDir(), "none.sock"), ep}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer c.Close()
+	if s := c.Schema(); s.Name != "Open_vSwitch" || s.Table("Bridge") == nil {
+		t.Fatalf("schema %q without Bridge", s.Name)
+	}
+	ops := []ovsdb.Operation{{Op: ovsdb.OperationSelect, Table: "Bridge", Columns: []string{"_uuid", "name", "datapath_type"}}}
+	res, err := c.Transact(ctx, ops...)
+	if err != nil {
+		t.Fatalf("Transact: %v", err)
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 || res[0].Rows[0]["name"] != "br-int" || res[0].Rows[0]["datapath_type"] != "netdev" {
+		t.Fatalf("select Bridge = %+v, want br-int (netdev)", res)
+	}
+	if _, ok := res[0].Rows[0]["_uuid"].(ovsdb.UUID); !ok {
+		t.Errorf("_uuid = %#v, want an ovsdb.UUID", res[0].Rows[0]["_uuid"])
+	}
+	// An operation the server refuses is its result's error, not the call's.
+	bad := []ovsdb.Operation{{Op: ovsdb.OperationSelect, Table: "NoSuchTable"}}
+	res, err = c.Transact(ctx, bad...)
+	if err != nil {
+		t.Fatalf("Transact of a refused select: %v, want its result to say", err)
+	}
+	if _, err := ovsdb.CheckOperationResults(res, bad); err == nil || len(res) != 1 || !strings.Contains(res[0].Details, "NoSuchTable") {
+		t.Errorf("select of a missing table: %v %+v, want the server's error naming it", err, res)
+	}
+	c.Close()
+	select {
+	case <-c.Gone():
+	default:
+		t.Error("Gone is open after Close")
+	}
+	if _, err := c.Transact(ctx, ops...); !errors.Is(err, ovsdbrpc.ErrClosed) {
+		t.Errorf("Transact after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	ep := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ovsdbrpc.Connect(ctx, "OVN_Northbound", []string{ep}, nil); err == nil || !strings.Contains(err.Error(), "target database OVN_Northbound not found (the server has Open_vSwitch") {
+		t.Errorf("wrong database: %v", err)
+	}
+	none := "unix:" + filepath.Join(t.TempDir(), "none.sock")
+	_, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{none}, nil)
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "failed to connect to "+none) {
+		t.Errorf("missing socket: %v, want ErrNotExist naming the endpoint", err)
+	}
+	_, err = ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{none, "unix:" + filepath.Join(t.TempDir(), "b.sock")}, nil)
+	if err == nil || strings.Count(err.Error(), "failed to connect to") != 2 {
+		t.Errorf("two missing sockets: %v, want both named", err)
+	}
+}
+
+// fakeServer accepts one connection on a unix socket and runs script on it.
+func fakeServer(t *testing.T, script func(r *bufio.Reader, w io.Writer, c net.Conn)) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "fake.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		script(bufio.NewReader(c), c, c)
+	}()
+	return "unix:" + sock
+}
+
+type request struct {
+	Method string            `json:"method"`
+	Params []json.RawMessage `json:"params"`
+	ID     json.RawMessage   `json:"id"`
+	Result json.RawMessage   `json:"result"`
+	Error  json.RawMessage   `json:"error"`
+}
+
+// TestEchoIsAnswered: the server's echo (its inactivity probe, RFC 7047 4.1.11) gets its params
+// back under its id, even while a call of ours waits.
+func TestEchoIsAnswered(t *testing.T) {
+	echoed := make(chan request, 1)
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+		dec := json.NewDecoder(r)
+		var req request
+		if dec.Decode(&req) != nil || req.Method != "list_dbs" {
+			return
+		}
+		io.WriteString(w, `{"method":"echo","params":["probe",1],"id":"echo-7"}`)
+		var rep request
+		if dec.Decode(&rep) != nil {
+			return
+		}
+		echoed <- rep
+		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":["Open_vSwitch"],"error":null}`)
+		if dec.Decode(&req) != nil || req.Method != "get_schema" {
+			return
+		}
+		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		_ = dec.Decode(&req) // until the client closes
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer c.Close()
+	rep := <-echoed
+	if string(rep.ID) != `"echo-7"` || string(rep.Result) != `["probe",1]` || string(rep.Error) != "null" {
+		t.Errorf("echo reply id %s result %s error %s, want \"echo-7\", [\"probe\",1], null", rep.ID, rep.Result, rep.Error)
+	}
+}
+
+// TestServerClosingEndsTheCall: a server that closes mid-call ends the call at once with the
+// closing named (io.EOF underneath), and Gone closes.
+func TestServerClosingEndsTheCall(t *testing.T) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, c net.Conn) {
+		var req request
+		_ = json.NewDecoder(r).Decode(&req)
+		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":["Open_`) // half an answer
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ovsdbrpc.ErrClosed) {
+		t.Errorf("Connect to a server closing mid-answer: %v, want ErrClosed and io.ErrUnexpectedEOF", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v: the close was not noticed", d)
+	}
+}
+
+// TestHungServerEndsWithTheContext: a server that never answers ends the call at the context's
+// deadline, with that error.
+func TestHungServerEndsWithTheContext(t *testing.T) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, c net.Conn) { _, _ = io.Copy(io.Discard, r) })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Connect to a hung server: %v, want the deadline", err)
+	}
+}
