@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/packetwalk/kubectl-packetwalk/cmd"
 )
 
 var updateDocs = flag.Bool("update", false, "rewrite docs/ from the command tree")
@@ -17,11 +15,11 @@ func TestDocsAreCurrent(t *testing.T) {
 	dir := filepath.Join("..", "docs")
 	if *updateDocs {
 		removeGeneratedDocs(t, dir)
-		if err := cmd.GenerateDocs(dir); err != nil {
+		if err := generateDocs(dir); err != nil {
 			t.Fatal(err)
 		}
 	}
-	files, err := cmd.DocFiles()
+	files, err := docFiles()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cmd
+package cmd_test
 
 import (
 	"bytes"
@@ -11,12 +11,17 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/packetwalk/kubectl-packetwalk/cmd"
 )
 
-// GenerateDocs writes one Markdown page per command and one man page per command under dir
+// The generator lives in a test file so that cobra/doc (and blackfriday, its Markdown library) is
+// not linked into the plugin: their package initialisation was paid by every run.
+
+// generateDocs writes one Markdown page per command and one man page per command under dir
 // (dir/*.md and dir/man/*.1), the way `make docs` keeps docs/ current.
-func GenerateDocs(dir string) error {
-	files, err := DocFiles()
+func generateDocs(dir string) error {
+	files, err := docFiles()
 	if err != nil {
 		return err
 	}
@@ -32,9 +37,9 @@ func GenerateDocs(dir string) error {
 	return nil
 }
 
-// DocFiles renders the documentation of the command tree, by path relative to docs/.
-func DocFiles() (map[string][]byte, error) {
-	root := NewRootCmd(Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+// docFiles renders the documentation of the command tree, by path relative to docs/.
+func docFiles() (map[string][]byte, error) {
+	root := cmd.NewRootCmd(cmd.Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
 	root.DisableAutoGenTag = true
 	root.InitDefaultCompletionCmd()
 	out := map[string][]byte{}
