@@ -202,6 +202,12 @@ func (c *Client) call(ctx context.Context, method string, params []any, result a
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		c.mu.Lock()
+		cause := c.cause
+		c.mu.Unlock()
+		if cause != nil {
+			return cause // the reader saw the end first (EOF): that says more than the write's error
+		}
 		c.end(fmt.Errorf("%w: %w", ErrClosed, err))
 		return fmt.Errorf("sending %s: %w", method, err)
 	}
