@@ -3,16 +3,14 @@
 package render
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/mattn/go-runewidth"
 	"sigs.k8s.io/yaml"
 )
 
@@ -115,39 +113,98 @@ func writeYAML(w io.Writer, v any) error {
 	return err
 }
 
-// table renders rows kubectl-style: no borders, left-aligned, two spaces between columns.
+// table renders rows kubectl-style: no borders, left-aligned, two spaces between columns, no
+// trailing spaces. A column is as wide as its widest cell on screen: runes by their display width
+// (go-runewidth, East Asian width from the locale as before), ANSI colour codes as nothing.
+// (tablewriter did this before; its package initialisation alone allocated 660 KB on every run.)
 func table(w io.Writer, header []string, rows [][]string) error {
-	var buf bytes.Buffer
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Symbols: tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
-			},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  ", Overwrite: true}),
-		tablewriter.WithTrimSpace(tw.Off),
-	)
-	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
-		return err
+	// A cell of several lines (wide output's evidence) takes as many lines, the other cells of its
+	// row blank beside them.
+	var widths []int
+	split := func(r []string) [][]string {
+		cells := make([][]string, len(r))
+		for i, c := range r {
+			cells[i] = strings.Split(c, "\n")
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			for _, l := range cells[i] {
+				widths[i] = max(widths[i], displayWidth(l))
+			}
+		}
+		return cells
 	}
-	if err := t.Render(); err != nil {
-		return err
+	all := [][][]string{split(header)}
+	for _, r := range rows {
+		all = append(all, split(r))
 	}
-	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
-		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " ")); err != nil {
-			return err
+	var line strings.Builder
+	for _, r := range all {
+		height := 0
+		for _, c := range r {
+			height = max(height, len(c))
+		}
+		for k := range height {
+			line.Reset()
+			for i, c := range r {
+				l := ""
+				if k < len(c) {
+					l = c[k]
+				}
+				line.WriteString(l)
+				if i < len(r)-1 {
+					line.WriteString(strings.Repeat(" ", widths[i]-displayWidth(l)+2))
+					if strings.Contains(l, "\x1b[") {
+						line.WriteString("\x1b[0m") // as tablewriter closed a coloured cell: colour output stays byte for byte
+					}
+				}
+			}
+			if _, err := fmt.Fprintln(w, strings.TrimRight(line.String(), " ")); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// displayWidth is how many terminal columns s takes: ANSI escape sequences (CSI, OSC) take none.
+func displayWidth(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] == 0x1b && i+1 < len(s) {
+			i = skipEscape(s, i)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		n += runewidth.RuneWidth(r)
+		i += size
+	}
+	return n
+}
+
+// skipEscape returns the index after the escape sequence at s[i] (ESC): CSI ends at its final
+// byte (0x40-0x7e), OSC at BEL or ESC \; any other ESC X is two bytes.
+func skipEscape(s string, i int) int {
+	switch s[i+1] {
+	case '[':
+		for j := i + 2; j < len(s); j++ {
+			if s[j] >= 0x40 && s[j] <= 0x7e {
+				return j + 1
+			}
+		}
+		return len(s)
+	case ']':
+		for j := i + 2; j < len(s); j++ {
+			if s[j] == 0x07 {
+				return j + 1
+			}
+			if s[j] == 0x1b && j+1 < len(s) && s[j+1] == '\\' {
+				return j + 2
+			}
+		}
+		return len(s)
+	}
+	return i + 2
 }
 
 func dash(s string) string {
