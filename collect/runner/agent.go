@@ -147,7 +147,7 @@ func (a *Agent) executor(ctx context.Context, node Node, argv []string) (*corev1
 		container = p.Spec.Containers[0].Name
 	}
 	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, kubeclient.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, kubeclient.ParameterCodec())
 	ex, err := a.exec(a.cfg, "POST", req)
 	if err != nil {
 		return nil, "", nil, err

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -20,20 +21,26 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 )
 
-var (
-	scheme = runtime.NewScheme()
-	codecs = serializer.NewCodecFactory(scheme)
-	// ParameterCodec encodes the options of a request (list, get, exec, log) as query parameters.
-	ParameterCodec = runtime.NewParameterCodec(scheme)
-)
-
-func init() {
+// registry is the two groups' scheme and codecs, made at the first client: a run that reads no
+// API (collect node on a node, --snapshot) does not pay for it.
+var registry = sync.OnceValue(func() *schemes {
+	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme} {
-		if err := add(scheme); err != nil {
+		if err := add(s); err != nil {
 			panic(err) // the generated registrations cannot fail
 		}
 	}
+	return &schemes{scheme: s, codecs: serializer.NewCodecFactory(s), params: runtime.NewParameterCodec(s)}
+})
+
+type schemes struct {
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+	params runtime.ParameterCodec
 }
+
+// ParameterCodec encodes the options of a request (list, get, exec, log) as query parameters.
+func ParameterCodec() runtime.ParameterCodec { return registry().params }
 
 // Client reaches core/v1 and discovery/v1 through one HTTP client and one rate limiter.
 type Client struct {
@@ -70,7 +77,8 @@ func NewForConfig(c *rest.Config) (*Client, error) {
 func restFor(cfg rest.Config, hc *http.Client, gv schema.GroupVersion, path string) (*rest.RESTClient, error) {
 	cfg.GroupVersion = &gv
 	cfg.APIPath = path
-	cfg.NegotiatedSerializer = rest.CodecFactoryForGeneratedClient(scheme, codecs).WithoutConversion()
+	r := registry()
+	cfg.NegotiatedSerializer = rest.CodecFactoryForGeneratedClient(r.scheme, r.codecs).WithoutConversion()
 	return rest.RESTClientForConfigAndClient(&cfg, hc)
 }
 
@@ -118,14 +126,14 @@ type resource struct {
 func get[T any, PT object[T]](ctx context.Context, r resource, name string, o metav1.GetOptions) (*T, error) {
 	out := PT(new(T))
 	err := r.rc.Get().UseProtobufAsDefault().NamespaceIfScoped(r.ns, r.ns != "").Resource(r.name).Name(name).
-		VersionedParams(&o, ParameterCodec).Do(ctx).Into(out)
+		VersionedParams(&o, ParameterCodec()).Do(ctx).Into(out)
 	return (*T)(out), err
 }
 
 func list[L any, PL object[L]](ctx context.Context, r resource, o metav1.ListOptions) (*L, error) {
 	out := PL(new(L))
 	err := r.rc.Get().UseProtobufAsDefault().NamespaceIfScoped(r.ns, r.ns != "").Resource(r.name).
-		VersionedParams(&o, ParameterCodec).Do(ctx).Into(out)
+		VersionedParams(&o, ParameterCodec()).Do(ctx).Into(out)
 	return (*L)(out), err
 }
 
@@ -180,7 +188,7 @@ func (p Pods) List(ctx context.Context, o metav1.ListOptions) (*corev1.PodList, 
 func (p Pods) Create(ctx context.Context, pod *corev1.Pod, o metav1.CreateOptions) (*corev1.Pod, error) {
 	out := &corev1.Pod{}
 	err := p.rc.Post().UseProtobufAsDefault().Namespace(p.ns).Resource("pods").
-		VersionedParams(&o, ParameterCodec).Body(pod).Do(ctx).Into(out)
+		VersionedParams(&o, ParameterCodec()).Body(pod).Do(ctx).Into(out)
 	return out, err
 }
 
@@ -191,7 +199,7 @@ func (p Pods) Delete(ctx context.Context, name string, o metav1.DeleteOptions) e
 
 // GetLogs is the request for a pod's log.
 func (p Pods) GetLogs(name string, o *corev1.PodLogOptions) *rest.Request {
-	return p.rc.Get().Namespace(p.ns).Name(name).Resource("pods").SubResource("log").VersionedParams(o, ParameterCodec)
+	return p.rc.Get().Namespace(p.ns).Name(name).Resource("pods").SubResource("log").VersionedParams(o, ParameterCodec())
 }
 
 // GetPod reads one pod.
