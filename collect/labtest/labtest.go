@@ -5,10 +5,12 @@ package labtest
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run in CI, where nothing may skip silently.
@@ -66,4 +68,31 @@ func ProcsWith(marker string) []string {
 		}
 	}
 	return pids
+}
+
+// OVSDBServer runs a real ovsdb-server (no root) serving a new database of schema (a .ovsschema
+// path) on a unix socket under a temporary directory, stopped when the test ends; it returns the
+// socket's path once the server listens.
+func OVSDBServer(t testing.TB, schema string) string {
+	t.Helper()
+	RequireBinaries(t, "ovsdb-server", "ovsdb-tool")
+	dir := t.TempDir()
+	db, sock := filepath.Join(dir, "db"), filepath.Join(dir, "db.sock")
+	if out, err := exec.Command("ovsdb-tool", "create", db, schema).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool create %s: %v\n%s", schema, err, out)
+	}
+	srv := exec.Command("ovsdb-server", "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir", db)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return sock
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ovsdb-server did not listen within 10 s")
+		}
+	}
 }

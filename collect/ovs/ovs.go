@@ -137,23 +137,13 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	return Convert(bridges, ports, ifaces), nil
 }
 
-// decode decodes row into a new T appended to into, its _uuid filed through uuid (the mapper
-// leaves it unset: the column is not in the table schema).
+// decode decodes row into a new T appended to into.
 func decode[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row, into *[]T, uuid func(*T) *string) error {
-	var obj T
-	info, err := mapper.NewInfo(table, ts, &obj)
+	obj, err := ovsdbrpc.DecodeRow(m, ts, table, row, uuid)
 	if err != nil {
 		return err
 	}
-	if err := m.GetRowData(&row, info); err != nil {
-		return err
-	}
-	u, ok := row["_uuid"].(ovsdb.UUID)
-	if !ok {
-		return fmt.Errorf("a row without _uuid")
-	}
-	*uuid(&obj) = u.GoUUID
-	*into = append(*into, obj)
+	*into = append(*into, *obj)
 	return nil
 }
 

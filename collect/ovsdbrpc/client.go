@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ovn-org/libovsdb/mapper"
 	"github.com/ovn-org/libovsdb/ovsdb"
 )
 
@@ -295,4 +296,24 @@ func rpcError(raw json.RawMessage) error {
 		return errors.New(e.Error)
 	}
 	return errors.New(string(raw))
+}
+
+// DecodeRow decodes a row of table (as a select returns it) into a new T through libovsdb's
+// mapper and sets its _uuid through uuid: the mapper leaves that column unset, it is not in the
+// table's schema.
+func DecodeRow[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row, uuid func(*T) *string) (*T, error) {
+	obj := new(T)
+	info, err := mapper.NewInfo(table, ts, obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.GetRowData(&row, info); err != nil {
+		return nil, err
+	}
+	u, ok := row["_uuid"].(ovsdb.UUID)
+	if !ok {
+		return nil, fmt.Errorf("table %s: a row without _uuid", table)
+	}
+	*uuid(obj) = u.GoUUID
+	return obj, nil
 }

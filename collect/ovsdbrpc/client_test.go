@@ -23,26 +23,8 @@ import (
 // startServer runs a real ovsdb-server with an Open_vSwitch database holding one bridge (no root).
 func startServer(t *testing.T) string {
 	t.Helper()
-	labtest.RequireBinaries(t, "ovsdb-server", "ovsdb-tool", "ovsdb-client")
-	dir := t.TempDir()
-	db, sock := filepath.Join(dir, "conf.db"), filepath.Join(dir, "db.sock")
-	if out, err := exec.Command("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema").CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool create: %v\n%s", err, out)
-	}
-	srv := exec.Command("ovsdb-server", "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir", db)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ovsdb-server did not listen within 10 s")
-		}
-	}
+	labtest.RequireBinaries(t, "ovsdb-client")
+	sock := labtest.OVSDBServer(t, "/usr/share/openvswitch/vswitch.ovsschema")
 	// Bridge is not a root table: a bridge no Open_vSwitch row names is collected at once.
 	ins := `["Open_vSwitch",{"op":"insert","table":"Bridge","uuid-name":"b","row":{"name":"br-int","datapath_type":"netdev"}},` +
 		`{"op":"insert","table":"Open_vSwitch","row":{"bridges":["named-uuid","b"]}}]`

@@ -19,26 +19,8 @@ import (
 // startNB runs a real ovsdb-server serving an OVN_Northbound database on a unix socket (no root).
 func startNB(t *testing.T) string {
 	t.Helper()
-	labtest.RequireBinaries(t, "ovsdb-server", "ovsdb-tool", "ovn-nbctl")
-	dir := t.TempDir()
-	db, sock := filepath.Join(dir, "nb.db"), filepath.Join(dir, "nb.sock")
-	if out, err := exec.Command("ovsdb-tool", "create", db, "/usr/share/ovn/ovn-nb.ovsschema").CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool create: %v\n%s", err, out)
-	}
-	srv := exec.Command("ovsdb-server", "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir", db)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ovsdb-server did not listen within 10 s")
-		}
-	}
+	labtest.RequireBinaries(t, "ovn-nbctl")
+	sock := labtest.OVSDBServer(t, "/usr/share/ovn/ovn-nb.ovsschema")
 	// Enough rows that one answer spans several reads.
 	args := []string{"--db=unix:" + sock, "--timeout=20"}
 	for i := range 200 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/ovn/nbdb"
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
 )
 
 // nbData is the decoded NB rows one Collect read, keyed by UUID.
@@ -103,23 +104,13 @@ func transactSelects(ctx context.Context, cli db, sels []sel) ([]ovsdb.Operation
 	return res, nil
 }
 
-// decodeInto decodes row into a new T and files it under its _uuid (which the mapper leaves unset:
-// the column is not in the table schema).
+// decodeInto decodes row into a new T and files it under its _uuid.
 func decodeInto[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row, into map[string]*T, uuid func(*T) *string) error {
-	obj := new(T)
-	info, err := mapper.NewInfo(table, ts, obj)
+	obj, err := ovsdbrpc.DecodeRow(m, ts, table, row, uuid)
 	if err != nil {
 		return err
 	}
-	if err := m.GetRowData(&row, info); err != nil {
-		return err
-	}
-	u, ok := row["_uuid"].(ovsdb.UUID)
-	if !ok {
-		return fmt.Errorf("table %s: a row without _uuid", table)
-	}
-	*uuid(obj) = u.GoUUID
-	into[u.GoUUID] = obj
+	into[*uuid(obj)] = obj
 	return nil
 }
 
