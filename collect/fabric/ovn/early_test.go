@@ -71,22 +71,32 @@ func waitFor(t *testing.T, what string, ch <-chan struct{}) {
 	}
 }
 
-// TestPrepareConnectsAheadOfCollect: Prepare connects to the Northbound database at once, and the
-// Collect that follows reads over that connection: with the database no longer accepting new
-// connections once Prepare's is made, Collect still reads it.
-func TestPrepareConnectsAheadOfCollect(t *testing.T) {
+// prepared is a provider on NB through a counting proxy, Prepare called: its release, and the
+// proxy's end of the connection Prepare made.
+func prepared(t *testing.T) (*countingProxy, fabric.Provider, func(), net.Conn) {
+	t.Helper()
 	px := newCountingProxy(t, startNB(t))
 	prov, err := ovn.New(ovn.Config{NB: "unix:" + px.path, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	release := prov.(fabric.Preparer).Prepare(context.Background())
-	defer release()
 	select {
-	case <-px.conns:
+	case c := <-px.conns:
+		return px, prov, release, c
 	case <-time.After(10 * time.Second):
+		release()
 		t.Fatal("Prepare did not connect within 10 s")
 	}
+	return nil, nil, nil, nil
+}
+
+// TestPrepareConnectsAheadOfCollect: Prepare connects to the Northbound database at once, and the
+// Collect that follows reads over that connection: with the database no longer accepting new
+// connections once Prepare's is made, Collect still reads it.
+func TestPrepareConnectsAheadOfCollect(t *testing.T) {
+	px, prov, release, _ := prepared(t)
+	defer release()
 	px.ln.Close() // no second connection can be made from here on
 	f, _, err := prov.Collect(context.Background(), fabric.Query{All: true})
 	if err != nil {
@@ -104,12 +114,7 @@ func TestPrepareConnectsAheadOfCollect(t *testing.T) {
 // TestPrepareReleaseClosesAnUnusedConnection: a walk that ends before its fabric read (a pod that
 // does not exist) leaves no connection open.
 func TestPrepareReleaseClosesAnUnusedConnection(t *testing.T) {
-	px := newCountingProxy(t, startNB(t))
-	prov, err := ovn.New(ovn.Config{NB: "unix:" + px.path, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := prov.(fabric.Preparer).Prepare(context.Background())
+	px, _, release, _ := prepared(t)
 	release()
 	waitFor(t, "release did not close the prepared connection", px.closed)
 	if n := px.accepted(); n != 1 {
@@ -120,19 +125,8 @@ func TestPrepareReleaseClosesAnUnusedConnection(t *testing.T) {
 // TestPreparedConnectionDroppedIsMadeAnew: a prepared connection that dropped while the nodes
 // were read (an NB leader change, a restart) is not used: Collect connects again and reads.
 func TestPreparedConnectionDroppedIsMadeAnew(t *testing.T) {
-	px := newCountingProxy(t, startNB(t))
-	prov, err := ovn.New(ovn.Config{NB: "unix:" + px.path, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := prov.(fabric.Preparer).Prepare(context.Background())
+	px, prov, release, first := prepared(t)
 	defer release()
-	var first net.Conn
-	select {
-	case first = <-px.conns:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Prepare did not connect within 10 s")
-	}
 	// Wait until the client is connected (its schema read), then drop it.
 	deadline := time.Now().Add(10 * time.Second)
 	for !ovn.PreparedConnected(prov) {
