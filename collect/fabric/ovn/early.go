@@ -63,7 +63,7 @@ func (e *early) release() {
 	e.mu.Unlock()
 	for _, pc := range []*pending{nb, sb} {
 		if pc != nil {
-			closeWhenMade(pc)
+			go closeWhenMade(pc) // a dial still under way ends with its cancelled context
 		}
 	}
 }
@@ -79,7 +79,10 @@ func closeWhenMade(pc *pending) {
 // background, for the next Collect to use: a walk reads its nodes before the fabric (BindsByNode),
 // and the connection need not wait for them. The returned func closes what Collect did not take.
 func (p *provider) Prepare(ctx context.Context) (release func()) {
-	// Each connection is bounded as Collect bounds its own; it outlives the dial's context.
+	// release cancels a dial still under way (an NB that does not answer must not hold up the end
+	// of a walk that failed before its fabric read); a connection made outlives this context.
+	ctx, cancel := context.WithCancel(ctx)
+	// Each connection is bounded as Collect bounds its own.
 	bounded := func(connect func(context.Context) (*ovsdbrpc.Client, error)) func() (*ovsdbrpc.Client, error) {
 		return func() (*ovsdbrpc.Client, error) {
 			cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
@@ -100,6 +103,7 @@ func (p *provider) Prepare(ctx context.Context) (release func()) {
 			p.early = nil
 		}
 		p.mu.Unlock()
+		cancel()
 		e.release()
 	}
 }

@@ -153,3 +153,35 @@ func TestPreparedConnectionDroppedIsMadeAnew(t *testing.T) {
 		t.Errorf("%d connections to NB, want 2 (Prepare's, dropped, and a new one)", n)
 	}
 }
+
+// TestReleaseDoesNotWaitForAHungDial: a walk that fails before its fabric read (a pod that does
+// not exist) ends at once even when the NB connection Prepare started hangs (the server accepts
+// and never answers); the hung connection is closed.
+func TestReleaseDoesNotWaitForAHungDial(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "hung.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted, closed := make(chan struct{}), make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		close(accepted)
+		_, _ = io.Copy(io.Discard, c) // never answers; returns when the client closes
+		close(closed)
+	}()
+	prov, err := ovn.New(ovn.Config{NB: "unix:" + sock, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := prov.(fabric.Preparer).Prepare(context.Background())
+	waitFor(t, "Prepare did not connect", accepted)
+	done := make(chan struct{})
+	go func() { release(); close(done) }()
+	waitFor(t, "release still waits for the hung dial", done)
+	waitFor(t, "the hung connection was not closed", closed)
+}
