@@ -94,6 +94,11 @@ func TestDebugPodNotDeleted(t *testing.T) {
 		_ = admin.RbacV1().Roles("default").Delete(ctx, "dbg-no-delete", metav1.DeleteOptions{})
 		_ = admin.RbacV1().RoleBindings("default").Delete(ctx, "dbg-no-delete", metav1.DeleteOptions{})
 	})
+	for _, v := range []string{"create", "get"} {
+		if err := kubetest.WaitAllowed(ctx, admin, "dbg-no-delete", "default", v, "pods"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg := rest.CopyConfig(srv.Config())
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: "dbg-no-delete"}
 	user, err := kubeclient.NewForConfig(cfg)
@@ -153,11 +158,17 @@ func runDebugPod(t *testing.T, d *DebugPod, admin kubernetes.Interface, node str
 		}
 		if len(l.Items) == 1 {
 			pod = &l.Items[0]
-		} else if time.Now().After(deadline) {
-			t.Fatal("no debug pod created within 20s")
-		} else {
-			time.Sleep(50 * time.Millisecond)
+			continue
 		}
+		select {
+		case r := <-done:
+			t.Fatalf("Run returned before its pod was seen: %q, %v", r.out, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no debug pod created within 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	pod.Status.Phase = corev1.PodSucceeded
 	if _, err := admin.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {

@@ -6,7 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -203,4 +205,26 @@ func Load(ctx context.Context, c kubernetes.Interface, workers int, nodes []Node
 		return err
 	}
 	return run(len(pods), func(i int) error { return CreatePod(ctx, c, pods[i]) })
+}
+
+// WaitAllowed waits until the API server lets user do verb on resource (core group) in namespace
+// ns, asked by SubjectAccessReview: RBAC objects just created take a moment to reach the
+// authorizer's cache, and a request made before that is refused.
+func WaitAllowed(ctx context.Context, c kubernetes.Interface, user, ns, verb, resource string) error {
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource}}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := c.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		if r.Status.Allowed {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("user %s may still not %s %s in %s after 20 s: %s", user, verb, resource, ns, r.Status.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
