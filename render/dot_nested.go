@@ -19,11 +19,9 @@ var boxStyle = map[string]string{
 	boxFabric:     `style="rounded,filled"; color=gray60; fillcolor=lightyellow`,
 }
 
-// writeNestedDot writes the walk as a Graphviz digraph of nested clusters.
-func writeNestedDot(w io.Writer, walk *trace.Walk) error { return writeNestedDotIDs(w, walk, "") }
-
-// writeNestedDotIDs is writeNestedDot with hop, box and TEP ids prefixed.
-func writeNestedDotIDs(w io.Writer, walk *trace.Walk, prefix string) error {
+// writeNestedDot writes the walk as a Graphviz digraph of nested clusters, its hop, box and TEP
+// ids prefixed with prefix ("" for a walk drawn alone).
+func writeNestedDot(w io.Writer, walk *trace.Walk, prefix string) error {
 	lay := nest(walk, prefix)
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph packetwalk {\n  label=\"%s → %s: %s\";\n  labelloc=t;\n  rankdir=TB;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10, shape=box];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",

@@ -9,13 +9,9 @@ import (
 )
 
 // writeNestedMermaid writes the walk as a Mermaid flowchart of nested subgraphs. The forward and
-// return paths are two subgraphs with no link between them, so Mermaid lays them side by side.
-func writeNestedMermaid(w io.Writer, walk *trace.Walk) error {
-	return writeNestedMermaidIDs(w, walk, "")
-}
-
-// writeNestedMermaidIDs is writeNestedMermaid with hop, box and TEP ids prefixed.
-func writeNestedMermaidIDs(w io.Writer, walk *trace.Walk, prefix string) error {
+// return paths are two subgraphs with no link between them, so Mermaid lays them side by side. Its
+// hop, box and TEP ids are prefixed with prefix ("" for a walk drawn alone).
+func writeNestedMermaid(w io.Writer, walk *trace.Walk, prefix string) error {
 	lay := nest(walk, prefix)
 	var b strings.Builder
 	b.WriteString("flowchart TB\n")

@@ -57,9 +57,6 @@ type layout struct {
 // hopID is the identifier of hop h in this layout.
 func (lay *layout) hopID(h trace.Hop) string { return hopID(lay.prefix, h.Index) }
 
-// hostInfo is what the walk says about a hypervisor.
-type hostInfo struct{ name, tep string }
-
 // hostsOfNodes maps each node (VM) to its hypervisor from the walk's transport and host hops: hops
 // before a tunnel are on its local host, hops after it on its remote host; a host hop puts the
 // whole direction on one host. TEPs come from the transport hops.

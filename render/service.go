@@ -18,9 +18,9 @@ import (
 func writeServiceWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) error {
 	switch f {
 	case Dot:
-		return writeServiceGraph(w, walk, writeNestedDotIDs, "digraph packetwalk {", "}")
+		return writeServiceGraph(w, walk, writeNestedDot, "digraph packetwalk {", "}")
 	case Mermaid:
-		return writeServiceGraph(w, walk, writeNestedMermaidIDs, "flowchart TB", "")
+		return writeServiceGraph(w, walk, writeNestedMermaid, "flowchart TB", "")
 	}
 	p := painter{opt.Color}
 	sw := walk.Service

@@ -22,9 +22,9 @@ func WriteWalk(w io.Writer, walk *trace.Walk, f Format, opt Options) error {
 	case YAML:
 		return writeYAML(w, walk)
 	case Dot:
-		return writeNestedDot(w, walk)
+		return writeNestedDot(w, walk, "")
 	case Mermaid:
-		return writeNestedMermaid(w, walk)
+		return writeNestedMermaid(w, walk, "")
 	case Table, Wide, "":
 		return writeWalkTable(w, walk, f == Wide, painter{opt.Color})
 	}
