@@ -81,7 +81,7 @@ func (ix *Index) MACs(node string) (*MACTable, error) {
 	for _, e := range o.MACTable {
 		out.Rows = append(out.Rows, j.row(e))
 	}
-	out.Idle = idleMACs(ni, out.Rows, j.podByMAC, j.podIface, j.childByTag, ix.fab)
+	out.Idle = j.idle(out.Rows)
 	for _, b := range o.Bridges {
 		if out.AgingTimes == nil {
 			out.AgingTimes = map[string]int{}
@@ -417,33 +417,33 @@ func joinMax(xs []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(xs[:n], ", "), len(xs)-n)
 }
 
-// idleMACs lists the pods of the node whose MAC no row holds, each with its OVS port, VLAN and
+// idle lists the pods of the node whose MAC no row holds, each with its OVS port, VLAN and
 // fabric port: the MAC table forgets a pod that sent nothing for the bridge's aging time.
-func idleMACs(ni *nodeIdx, rows []MACRow, podByMAC, podIface map[string]string, childByTag map[int]*SwitchPort, fab *fabIdx) []IdleMAC {
+func (j *macJoin) idle(rows []MACRow) []IdleMAC {
 	seen := map[string]bool{}
 	for _, r := range rows {
 		seen[r.MAC] = true
 	}
 	ifaceOf := map[string]string{}
-	for itf, ref := range podIface {
+	for itf, ref := range j.podIface {
 		if cur, ok := ifaceOf[ref]; !ok || itf < cur {
 			ifaceOf[ref] = itf
 		}
 	}
 	var out []IdleMAC
-	for mac, ref := range podByMAC {
+	for mac, ref := range j.podByMAC {
 		if seen[mac] {
 			continue
 		}
 		im := IdleMAC{Pod: ref, MAC: mac}
-		if p := ni.portByIface[ifaceOf[ref]]; p != nil {
+		if p := j.ni.portByIface[ifaceOf[ref]]; p != nil {
 			im.Bridge, im.Port, im.VLAN = p.Bridge, p.Name, p.Tag
-			if p.Tag != nil && childByTag[*p.Tag] != nil && containsMAC(childByTag[*p.Tag].MACs, mac) {
-				im.FabricPort = portName(childByTag[*p.Tag])
+			if p.Tag != nil && j.childByTag[*p.Tag] != nil && containsMAC(j.childByTag[*p.Tag].MACs, mac) {
+				im.FabricPort = portName(j.childByTag[*p.Tag])
 			}
 		}
-		if im.FabricPort == "" && fab != nil {
-			for _, sp := range fab.portsByMAC[mac] {
+		if im.FabricPort == "" && j.ix.fab != nil {
+			for _, sp := range j.ix.fab.portsByMAC[mac] {
 				im.FabricPort = portName(sp)
 			}
 		}
