@@ -92,59 +92,47 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	}
 	defer c.Close()
 	// Name the columns: the rest (Interface statistics, rewritten every few seconds) is not needed.
-	var bridges []vswitchd.Bridge
-	var ports []vswitchd.Port
-	var ifaces []vswitchd.Interface
-	sels := []struct {
-		table string
-		cols  []string
-		add   func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error
-	}{
-		{vswitchd.BridgeTable, []string{"_uuid", "datapath_type", "name", "other_config", "ports"}, func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error {
-			return decode(m, ts, vswitchd.BridgeTable, row, &bridges, func(b *vswitchd.Bridge) *string { return &b.UUID })
-		}},
-		{vswitchd.PortTable, []string{"_uuid", "interfaces", "name", "tag", "trunks", "vlan_mode"}, func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error {
-			return decode(m, ts, vswitchd.PortTable, row, &ports, func(p *vswitchd.Port) *string { return &p.UUID })
-		}},
-		{vswitchd.InterfaceTable, []string{"_uuid", "admin_state", "external_ids", "link_state", "mac_in_use", "name", "ofport", "type"}, func(m mapper.Mapper, ts *ovsdb.TableSchema, row ovsdb.Row) error {
-			return decode(m, ts, vswitchd.InterfaceTable, row, &ifaces, func(i *vswitchd.Interface) *string { return &i.UUID })
-		}},
+	sel := func(table string, cols ...string) ovsdb.Operation {
+		return ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table, Columns: append([]string{"_uuid"}, cols...)}
 	}
-	ops := make([]ovsdb.Operation, len(sels))
-	for i, sl := range sels {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: sl.table, Columns: sl.cols}
-	}
-	res, err := c.Transact(ctx, ops...)
-	if err == nil {
-		_, err = ovsdb.CheckOperationResults(res, ops)
-	}
+	res, err := ovsdbrpc.Checked(ctx, c,
+		sel(vswitchd.BridgeTable, "datapath_type", "name", "other_config", "ports"),
+		sel(vswitchd.PortTable, "interfaces", "name", "tag", "trunks", "vlan_mode"),
+		sel(vswitchd.InterfaceTable, "admin_state", "external_ids", "link_state", "mac_in_use", "name", "ofport", "type"))
 	if err != nil {
 		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %w", opts.DB, err)
 	}
-	schema := c.Schema()
-	m := mapper.NewMapper(schema)
-	for i, sl := range sels {
-		ts := schema.Table(sl.table)
-		if ts == nil {
-			return nil, fmt.Errorf("ovsdb %s: the database has no table %s (is it Open_vSwitch?)", opts.DB, sl.table)
-		}
-		for _, row := range res[i].Rows {
-			if err := sl.add(m, ts, row); err != nil {
-				return nil, fmt.Errorf("ovsdb %s: reading %s: %w", opts.DB, sl.table, err)
-			}
-		}
+	m := mapper.NewMapper(c.Schema())
+	bridges, err := rows(m, c.Schema(), vswitchd.BridgeTable, res[0], func(b *vswitchd.Bridge) *string { return &b.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb %s: %w", opts.DB, err)
+	}
+	ports, err := rows(m, c.Schema(), vswitchd.PortTable, res[1], func(p *vswitchd.Port) *string { return &p.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb %s: %w", opts.DB, err)
+	}
+	ifaces, err := rows(m, c.Schema(), vswitchd.InterfaceTable, res[2], func(i *vswitchd.Interface) *string { return &i.UUID })
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb %s: %w", opts.DB, err)
 	}
 	return Convert(bridges, ports, ifaces), nil
 }
 
-// decode decodes row into a new T appended to into.
-func decode[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row, into *[]T, uuid func(*T) *string) error {
-	obj, err := ovsdbrpc.DecodeRow(m, ts, table, row, uuid)
-	if err != nil {
-		return err
+// rows decodes the rows a select of table returned.
+func rows[T any](m mapper.Mapper, schema ovsdb.DatabaseSchema, table string, r ovsdb.OperationResult, uuid func(*T) *string) ([]T, error) {
+	ts := schema.Table(table)
+	if ts == nil {
+		return nil, fmt.Errorf("the database has no table %s (is it Open_vSwitch?)", table)
 	}
-	*into = append(*into, *obj)
-	return nil
+	out := make([]T, 0, len(r.Rows))
+	for _, row := range r.Rows {
+		obj, err := ovsdbrpc.DecodeRow(m, ts, table, row, uuid)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", table, err)
+		}
+		out = append(out, *obj)
+	}
+	return out, nil
 }
 
 // connectHint says why the OVSDB handshake failed: no answer in time, a connection that closed

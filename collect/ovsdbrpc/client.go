@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -93,11 +94,7 @@ func connect(ctx context.Context, db, ep string, t *tls.Config) (*Client, error)
 		c.Close()
 		return nil, err
 	}
-	found := false
-	for _, name := range dbs {
-		found = found || name == db
-	}
-	if !found {
+	if !slices.Contains(dbs, db) {
 		c.Close()
 		return nil, fmt.Errorf("target database %s not found (the server has %s)", db, strings.Join(dbs, ", "))
 	}
@@ -115,10 +112,8 @@ func dial(ctx context.Context, ep string, t *tls.Config) (net.Conn, error) {
 	}
 	var d net.Dialer
 	switch scheme {
-	case "unix":
-		return d.DialContext(ctx, "unix", addr)
-	case "tcp":
-		return d.DialContext(ctx, "tcp", addr)
+	case "unix", "tcp":
+		return d.DialContext(ctx, scheme, addr)
 	case "ssl":
 		td := tls.Dialer{NetDialer: &d, Config: t}
 		return td.DialContext(ctx, "tcp", addr)
@@ -132,13 +127,8 @@ func (c *Client) Schema() ovsdb.DatabaseSchema { return c.schema }
 // Transact runs ops in one transaction on the database and returns its results (an operation's
 // own error is in its result: see ovsdb.CheckOperationResults).
 func (c *Client) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
-	params := make([]any, 0, len(ops)+1)
-	params = append(params, c.db)
-	for _, op := range ops {
-		params = append(params, op)
-	}
 	var res []ovsdb.OperationResult
-	if err := c.call(ctx, "transact", params, &res); err != nil {
+	if err := c.call(ctx, "transact", ovsdb.NewTransactArgs(c.db, ops...), &res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -316,4 +306,22 @@ func DecodeRow[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row 
 	}
 	*uuid(obj) = u.GoUUID
 	return obj, nil
+}
+
+// Transactor runs transactions: a Client, or a test's stand-in for one.
+type Transactor interface {
+	Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error)
+}
+
+// Checked runs ops in one transaction on t and returns the results once every operation
+// succeeded; the first operation's error otherwise.
+func Checked(ctx context.Context, t Transactor, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	res, err := t.Transact(ctx, ops...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

@@ -84,8 +84,8 @@ func (r *reader) run(ctx context.Context, d *nbData, sels []sel) error {
 
 // db is what the reads need of a database connection: an ovsdbrpc.Client (tests wrap one).
 type db interface {
+	ovsdbrpc.Transactor
 	Schema() ovsdb.DatabaseSchema
-	Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error)
 }
 
 // transactSelects runs the selects in one read-only transaction and checks every result.
@@ -94,14 +94,7 @@ func transactSelects(ctx context.Context, cli db, sels []sel) ([]ovsdb.Operation
 	for i, s := range sels {
 		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}
 	}
-	res, err := cli.Transact(ctx, ops...)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return ovsdbrpc.Checked(ctx, cli, ops...)
 }
 
 // decodeInto decodes row into a new T and files it under its _uuid.
