@@ -80,22 +80,12 @@ func TestServiceWalksEveryReadyEndpoint(t *testing.T) {
 	}
 }
 
-// serviceHop is w's service hop, nil when it has none.
-func serviceHop(w trace.Walk) *trace.Hop {
-	for i := range w.Hops {
-		if w.Hops[i].Kind == trace.HopService {
-			return &w.Hops[i]
-		}
-	}
-	return nil
-}
-
 func TestServiceEndpointFlag(t *testing.T) {
 	w := walkReq(t, scenario.Service(), "svc/default/web", "default/redis-slave")
 	if len(w.Service.Walks) != 1 || w.Service.Walks[0].Endpoint != "172.16.0.7:8080" || w.Verdict != trace.VerdictReachable {
 		t.Fatalf("walks %+v", w.Service.Walks)
 	}
-	if h := serviceHop(w.Service.Walks[0].Walk); h == nil || h.Service.ChosenBy != trace.ChosenByRequest {
+	if h := hopOf(&w.Service.Walks[0].Walk, trace.HopService); h == nil || h.Service.ChosenBy != trace.ChosenByRequest {
 		t.Errorf("service hop %+v, want one chosen by %q", h, trace.ChosenByRequest)
 	}
 	tg, _ := trace.ParseTarget("svc/default/web", "")
@@ -267,16 +257,9 @@ func TestCheckPlanWithServiceAndExternalTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := trace.NewIndex(scenario.Service())
-	var specs []trace.CheckSpec
-	for _, c := range plan.Checks {
-		src, _ := c.Source("default")
-		tgs, err := ix.ExpandTargets(src, c.To, "default")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tg := range tgs {
-			specs = append(specs, trace.CheckSpec{Source: src, To: tg, Expect: trace.VerdictReachable})
-		}
+	specs, err := ix.ExpandPlan(plan, "default")
+	if err != nil {
+		t.Fatal(err)
 	}
 	rep := trace.RunChecks(context.Background(), ix, specs, trace.CheckOptions{Parallel: 1})
 	if rep.Total != 2 || rep.Passed != 2 {
