@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 	"github.com/packetwalk/kubectl-packetwalk/collect/fabric/nsx/nsxtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
@@ -113,6 +114,23 @@ func TestWrongContentTypeSaysWhatToCheck(t *testing.T) {
 	_, _, err, _ := collectPublished(t, s, nil)
 	if err == nil || !strings.Contains(err.Error(), `"text/html", not JSON`) || !strings.Contains(err.Error(), "--nsx-manager") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// A fatal answer while reading a security policy's scope group stops the collection as it does
+// anywhere else in the firewall (the fabric read so far kept, the error a warning, no firewall):
+// it is not taken for a scope that holds no port, the policy skipped and the reads going on.
+func TestFatalReadOfPolicyScopeStops(t *testing.T) {
+	s := nsxtest.New(published(t), nsxtest.Options{Password: testPassword})
+	defer s.Close()
+	s.Inject("/policy/api/v1/infra/domains/default/groups/group-1/members/segment-ports", 100, nsxtest.Fault{ContentType: "text/html"})
+	p, _ := newTestProvider(t, s, func(c *Config) { c.API = APIPolicy })
+	f, warns, err := p.Collect(context.Background(), fabric.Query{All: true})
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0], `"text/html", not JSON`) {
+		t.Fatalf("err %v, warnings %q: want the one warning of the manager's non-JSON answer", err, warns)
+	}
+	if f.Firewall != nil {
+		t.Fatalf("firewall of %d rules (complete %v), want none: the collection stops at a fatal answer", len(f.Firewall.Rules), f.Firewall.Complete)
 	}
 }
 

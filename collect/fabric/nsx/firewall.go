@@ -326,7 +326,10 @@ func (st *state) readPolicyFirewall(ctx context.Context, ports []*trace.SwitchPo
 		}
 	}
 	for _, sp := range policies {
-		scope, applies := ps.of(ctx, sp.Scope)
+		scope, applies, err := ps.of(ctx, sp.Scope)
+		if err != nil {
+			return err
+		}
 		if !applies {
 			continue
 		}
@@ -366,18 +369,19 @@ type policyScopes struct {
 	inGroup map[string][]string // group path -> endpoint ports in it
 }
 
-// of is the scope paths name and whether it holds any port of the walk (always, for a bundle).
-func (ps policyScopes) of(ctx context.Context, paths []string) (trace.FirewallScope, bool) {
+// of is the scope paths name and whether it holds any port of the walk (always, for a bundle);
+// the error is a fatal one reading a group's members (another failure marks the firewall incomplete).
+func (ps policyScopes) of(ctx context.Context, paths []string) (trace.FirewallScope, bool, error) {
 	var s trace.FirewallScope
 	if len(paths) == 0 || slices.Contains(paths, "ANY") {
-		return trace.FirewallScope{Any: true}, true
+		return trace.FirewallScope{Any: true}, true, nil
 	}
 	for _, p := range paths {
 		s.Groups = append(s.Groups, p)
 		if ps.all {
 			sps, err := list[groupMember](ctx, ps.st.f, "/policy/api/v1"+p+"/members/segment-ports", nil)
 			if err := ps.st.incomplete(ps.fw, err); err != nil {
-				return s, false
+				return s, false, err
 			}
 			for _, m := range sps {
 				s.Ports = append(s.Ports, m.ID)
@@ -386,7 +390,7 @@ func (ps policyScopes) of(ctx context.Context, paths []string) (trace.FirewallSc
 		}
 		s.Ports = append(s.Ports, ps.inGroup[p]...)
 	}
-	return s, ps.all || len(s.Ports) > 0
+	return s, ps.all || len(s.Ports) > 0, nil
 }
 
 // readPolicyRules appends security policy sp's rules, in sequence order, to fw; scope is where
@@ -401,7 +405,11 @@ func (st *state) readPolicyRules(ctx context.Context, fw *trace.Firewall, sp sec
 		fr := trace.FirewallRule{ID: r.ID, Name: r.DisplayName, Section: sp.Path, SectionName: sp.DisplayName, Category: sp.Category, Priority: r.SequenceNumber,
 			Direction: fwDirection[r.Direction], Action: cmp.Or(fwAction[r.Action], trace.FirewallUnknownAction), RawAction: r.Action, Stateful: sp.Stateful,
 			AppliedTo: scope, Disabled: r.Disabled, Default: r.IsDefault || sp.IsDefault && i == len(rules)-1, Origin: cmp.Or(origin(r.Tags), origin(sp.Tags)), Source: trace.SourceNSX}
-		if rs, _ := ps.of(ctx, r.Scope); !rs.Any {
+		rs, _, err := ps.of(ctx, r.Scope)
+		if err != nil {
+			return err
+		}
+		if !rs.Any {
 			fr.AppliedTo = rs
 		}
 		if fr.Sources, err = st.policyPeer(ctx, r.SourceGroups, r.SourcesExcluded); err != nil {
