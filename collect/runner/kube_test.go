@@ -183,7 +183,7 @@ func runDebugPod(t *testing.T, d *DebugPod, admin kubernetes.Interface, node str
 	return debugResult{}, nil
 }
 
-type recordingExecutor struct{ url *url.URL }
+type recordingExecutor struct{}
 
 func (recordingExecutor) Stream(remotecommand.StreamOptions) error { return nil }
 func (e recordingExecutor) StreamWithContext(_ context.Context, o remotecommand.StreamOptions) error {
