@@ -132,14 +132,7 @@ func switchSubnets(d *nbData) map[string][]netip.Prefix {
 	}
 	out := map[string][]netip.Prefix{}
 	for u, s := range d.switches {
-		var ps []netip.Prefix
-		for _, k := range []string{"subnet", "ipv6_prefix"} {
-			for _, x := range strings.FieldsFunc(s.OtherConfig[k], func(r rune) bool { return r == ' ' || r == ',' }) {
-				if p, err := netip.ParsePrefix(x); err == nil {
-					ps = append(ps, p.Masked())
-				}
-			}
-		}
+		ps := otherConfigSubnets(s)
 		if len(ps) == 0 {
 			for _, pu := range s.Ports {
 				lsp := d.lsps[pu]
