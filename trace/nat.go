@@ -101,22 +101,23 @@ func (fab *fabIdx) appliesOn(r *NATRule, out *RouterPort) bool {
 // a nat hop with the rule when one matches; a broken nat hop when the packet leaves the fabric
 // with a private source although the router translates others; nothing when it does no NAT.
 func (wk *walker) leaveBy(rid string, out *RouterPort, dst netip.Addr) {
+	if wk.dir != Forward {
+		return
+	}
+	// The first uplink is where the packet leaves the fabric, SNAT or none.
+	if out.Kind == RouterPortUplink && wk.exit == nil {
+		wk.exit = &exitState{router: rid, port: out}
+	}
 	fab := wk.ix.fab
-	if wk.dir != Forward || fab == nil || len(fab.f.NATRules) == 0 {
-		if wk.dir == Forward && out.Kind == RouterPortUplink && wk.exit == nil {
-			wk.exit = &exitState{router: rid, port: out}
-		}
+	if fab == nil || len(fab.f.NATRules) == 0 {
 		return
 	}
 	src, ok := parseAddr(wk.w.Source.IP)
-	if !ok || (wk.exit != nil && wk.exit.snat != nil) {
+	if !ok || wk.exit != nil && wk.exit.snat != nil {
 		return
 	}
 	rules := fab.natRules(rid)
 	chosen, skipped := chooseSNAT(fab, rules, out, src, dst)
-	if out.Kind == RouterPortUplink && wk.exit == nil {
-		wk.exit = &exitState{router: rid, port: out}
-	}
 	h := Hop{Kind: HopNAT, Router: fab.routerName(rid), Interface: rpName(out)}
 	for _, s := range skipped {
 		h.Evidence = append(h.Evidence, ev(SourceEngine, "%s", s))
