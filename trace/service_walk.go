@@ -361,7 +361,7 @@ func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode strin
 		return
 	}
 	if st.lb != nil {
-		ix.fabricLBEvidence(h, st, e, st.lb, st.lbVIP)
+		ix.fabricLBEvidence(h, st, e)
 		return
 	}
 	if ix.fab.f.ServiceLoadBalancing == LBNodeOVS {
@@ -375,10 +375,10 @@ func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode strin
 	h.Detail += "; the fabric facts hold no load balancer: load balancing not checked"
 }
 
-// fabricLBEvidence shows the fabric load balancer lb with the VIP's backends and breaks the hop
-// when it is disabled, has no backend for e, or e's backend is down.
-func (ix *Index) fabricLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, lb *LoadBalancer, vip *LBVIP) {
-	d := h.Service
+// fabricLBEvidence shows the Service's fabric load balancer (st.lb) with its VIP's backends and
+// breaks the hop when it is disabled, has no backend for e, or e's backend is down.
+func (ix *Index) fabricLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint) {
+	d, lb, vip := h.Service, st.lb, st.lbVIP
 	d.LoadBalancer = cmp.Or(lb.Name, lb.ID)
 	lsrc := cmp.Or(lb.Source, ix.fab.f.Provider)
 	backs, mine := lbBackends(vip, e)
