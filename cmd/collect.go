@@ -112,16 +112,14 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	src := func(s string) string { return s + "@" + name }
 
 	// Netlink and OVS are read at once: they share nothing, and each waits on its own sockets.
-	type ovsRead struct {
-		ov   *trace.OVS
-		ows  []string
-		oerr error
-	}
-	ovsDone := make(chan ovsRead, 1)
+	var ov *trace.OVS
+	var ows []string
+	var oerr error
+	ovsDone := make(chan struct{})
 	go func() {
-		ov, ows, oerr := ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl,
+		defer close(ovsDone)
+		ov, ows, oerr = ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl,
 			CtlHint: "pass --ovs-vswitchd-ctl PATH"})
-		ovsDone <- ovsRead{ov, ows, oerr}
 	}()
 	st, nws, nerr := node.Collect(ctx, node.Options{Node: name, Match: o.Netns, NoProcs: o.NoProcNetns, RootNetns: o.RootNetns})
 	nlInfo := trace.SourceInfo{Name: src(trace.SourceNetlink), CollectedAt: o.now(), Warnings: nws}
@@ -131,8 +129,7 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 	}
 	snap.Sources = append(snap.Sources, nlInfo)
 
-	r := <-ovsDone
-	ov, ows, oerr := r.ov, r.ows, r.oerr
+	<-ovsDone
 	dbInfo := trace.SourceInfo{Name: src(trace.SourceOVSDB), CollectedAt: o.now()}
 	fdbInfo := trace.SourceInfo{Name: src(trace.SourceFDB), CollectedAt: o.now()}
 	if oerr != nil {

@@ -137,6 +137,16 @@ func (c *Client) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.
 // Gone is closed when the connection ended (closed by the server, cut, or Close).
 func (c *Client) Gone() <-chan struct{} { return c.gone }
 
+// Ended says whether the connection ended (Gone is closed).
+func (c *Client) Ended() bool {
+	select {
+	case <-c.gone:
+		return true
+	default:
+		return false
+	}
+}
+
 // Close closes the connection; calls waiting on it fail at once.
 func (c *Client) Close() { c.end(ErrClosed) }
 

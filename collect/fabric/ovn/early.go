@@ -2,7 +2,6 @@ package ovn
 
 import (
 	"context"
-	"sync"
 
 	"github.com/packetwalk/kubectl-packetwalk/collect/ovsdbrpc"
 )
@@ -23,49 +22,6 @@ func dial(connect func() (*ovsdbrpc.Client, error)) *pending {
 		close(pc.done)
 	}()
 	return pc
-}
-
-// early holds the connections Prepare started, each taken at most once.
-type early struct {
-	mu     sync.Mutex
-	nb, sb *pending
-}
-
-// take returns *slot's connection once it is made and clears the slot; ok is false when no
-// connection was started there (or it was taken): the caller connects itself.
-func (e *early) take(ctx context.Context, slot **pending) (cli *ovsdbrpc.Client, ok bool, err error) {
-	e.mu.Lock()
-	pc := *slot
-	*slot = nil
-	e.mu.Unlock()
-	if pc == nil {
-		return nil, false, nil
-	}
-	select {
-	case <-pc.done:
-		if pc.cli != nil && gone(pc.cli) {
-			// Dropped while it waited (a leader change, a restart): the caller connects anew.
-			pc.cli.Close()
-			return nil, false, nil
-		}
-		return pc.cli, true, pc.err
-	case <-ctx.Done():
-		go closeWhenMade(pc)
-		return nil, true, ctx.Err()
-	}
-}
-
-// release closes the connections nobody took.
-func (e *early) release() {
-	e.mu.Lock()
-	nb, sb := e.nb, e.sb
-	e.nb, e.sb = nil, nil
-	e.mu.Unlock()
-	for _, pc := range []*pending{nb, sb} {
-		if pc != nil {
-			go closeWhenMade(pc) // a dial still under way ends with its cancelled context
-		}
-	}
 }
 
 func closeWhenMade(pc *pending) {
@@ -90,41 +46,47 @@ func (p *provider) Prepare(ctx context.Context) (release func()) {
 			return connect(cctx)
 		}
 	}
-	e := &early{nb: dial(bounded(p.connectNB))}
+	nb := dial(bounded(p.connectNB))
+	var sb *pending
 	if p.cfg.SB != "" && p.sbReady() == nil {
-		e.sb = dial(bounded(p.connectSB))
+		sb = dial(bounded(p.connectSB))
 	}
 	p.mu.Lock()
-	p.early = e
+	p.earlyNB, p.earlySB = nb, sb
 	p.mu.Unlock()
 	return func() {
-		p.mu.Lock()
-		if p.early == e {
-			p.early = nil
-		}
-		p.mu.Unlock()
 		cancel()
-		e.release()
+		for _, slot := range []**pending{&p.earlyNB, &p.earlySB} {
+			if pc := p.take(slot); pc != nil {
+				go closeWhenMade(pc) // a dial still under way ends with its cancelled context
+			}
+		}
 	}
 }
 
-// takeEarly is the connection Prepare started in the slot sel picks, if any.
-func (p *provider) takeEarly(ctx context.Context, sel func(*early) **pending) (*ovsdbrpc.Client, bool, error) {
+// take empties a slot of Prepare's and returns what it held.
+func (p *provider) take(slot **pending) *pending {
 	p.mu.Lock()
-	e := p.early
-	p.mu.Unlock()
-	if e == nil {
-		return nil, false, nil
-	}
-	return e.take(ctx, sel(e))
+	defer p.mu.Unlock()
+	pc := *slot
+	*slot = nil
+	return pc
 }
 
-// gone says whether the client's connection ended.
-func gone(c *ovsdbrpc.Client) bool {
-	select {
-	case <-c.Gone():
-		return true
-	default:
-		return false
+// connection is the connection Prepare made in slot, once made; without one (or when it dropped
+// while it waited: a leader change, a restart) it is a new one from connect.
+func (p *provider) connection(ctx context.Context, slot **pending, connect func(context.Context) (*ovsdbrpc.Client, error)) (*ovsdbrpc.Client, error) {
+	if pc := p.take(slot); pc != nil {
+		select {
+		case <-pc.done:
+			if pc.cli == nil || !pc.cli.Ended() {
+				return pc.cli, pc.err
+			}
+			pc.cli.Close()
+		case <-ctx.Done():
+			go closeWhenMade(pc)
+			return nil, ctx.Err()
+		}
 	}
+	return connect(ctx)
 }

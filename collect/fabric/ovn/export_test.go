@@ -7,20 +7,14 @@ import "github.com/packetwalk/kubectl-packetwalk/collect/fabric"
 func PreparedConnected(f fabric.Provider) bool {
 	p := f.(*provider)
 	p.mu.Lock()
-	e := p.early
+	pc := p.earlyNB
 	p.mu.Unlock()
-	if e == nil {
-		return false
-	}
-	e.mu.Lock()
-	pc := e.nb
-	e.mu.Unlock()
 	if pc == nil {
 		return false
 	}
 	select {
 	case <-pc.done:
-		return pc.cli != nil && !gone(pc.cli)
+		return pc.cli != nil && !pc.cli.Ended()
 	default:
 		return false
 	}

@@ -92,9 +92,9 @@ type provider struct {
 	tls   *tls.Config
 	sbTLS *tls.Config
 
-	mu sync.Mutex
-	// early holds the connections Prepare started (early.go).
-	early *early
+	mu sync.Mutex // guards sbTLS and the slots below
+	// earlyNB and earlySB are the connections Prepare started (early.go), each taken once.
+	earlyNB, earlySB *pending
 }
 
 // New checks cfg and returns a provider reading that NB database; it does not connect yet.
@@ -179,10 +179,7 @@ func (p *provider) Name() string { return trace.SourceOVN }
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	cli, early, err := p.takeEarly(ctx, func(e *early) **pending { return &e.nb })
-	if !early {
-		cli, err = p.connectNB(ctx)
-	}
+	cli, err := p.connection(ctx, &p.earlyNB, p.connectNB)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -107,10 +107,7 @@ func endpointPorts(f *trace.Fabric, q fabric.Query) []string {
 //
 // It then reads the Service_Monitor rows of mons: failing that is a warning.
 func (p *provider) readSB(ctx context.Context, f *trace.Fabric, ports []string, mons []lbMonitor) ([]string, error) {
-	cli, early, err := p.takeEarly(ctx, func(e *early) **pending { return &e.sb })
-	if !early {
-		cli, err = p.connectSB(ctx)
-	}
+	cli, err := p.connection(ctx, &p.earlySB, p.connectSB)
 	if err != nil {
 		return nil, err
 	}
