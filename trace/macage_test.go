@@ -19,14 +19,8 @@ func idle(s *trace.Snapshot, node string) *trace.NodeState {
 	panic("no node " + node)
 }
 
-func hopOf(w *trace.Walk, kind trace.HopKind) *trace.Hop {
-	for i := range w.Hops {
-		if w.Hops[i].Kind == kind && w.Hops[i].Direction == trace.Forward {
-			return &w.Hops[i]
-		}
-	}
-	return nil
-}
+// hopOf is w's first forward hop of kind, nil when it has none.
+func hopOf(w *trace.Walk, kind trace.HopKind) *trace.Hop { return dirHop(w, kind, trace.Forward) }
 
 // An idle pod is not a broken pod: with the MAC tables of both nodes empty the walk holds on its
 // configuration (tags, trunk, CHILD port, routes), and the MAC-table hops say why they are empty.

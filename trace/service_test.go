@@ -24,6 +24,7 @@ func walkReq(t *testing.T, s *trace.Snapshot, to, endpoint string) *trace.Walk {
 	return w
 }
 
+// dirHop is w's first hop of kind in direction dir, nil when it has none.
 func dirHop(w *trace.Walk, kind trace.HopKind, dir trace.Direction) *trace.Hop {
 	for i := range w.Hops {
 		if w.Hops[i].Kind == kind && w.Hops[i].Direction == dir {
