@@ -37,65 +37,48 @@ func startNB(t *testing.T) string {
 // connection cut mid-stream.
 func cuttingProxy(t *testing.T, target, method string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "proxy.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("unix", target)
-			if err != nil {
-				c.Close()
-				return
-			}
-			var mu sync.Mutex
-			transacted := false
-			go func() { // client -> server, watching for the transact
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						mu.Lock()
-						transacted = transacted || bytes.Contains(buf[:n], []byte(`"`+method+`"`))
-						mu.Unlock()
-						_, _ = s.Write(buf[:n])
-					}
-					if err != nil {
-						s.Close()
-						return
-					}
-				}
-			}()
-			go func() { // server -> client, cut half-way through the transact's answer
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := s.Read(buf)
+	path, _ := proxy(t, target, func(c, s net.Conn) {
+		var mu sync.Mutex
+		transacted := false
+		go func() { // client -> server, watching for the transact
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
 					mu.Lock()
-					cut := transacted
+					transacted = transacted || bytes.Contains(buf[:n], []byte(`"`+method+`"`))
 					mu.Unlock()
-					if cut && n > 0 {
-						_, _ = c.Write(buf[:n/2])
-						c.Close()
-						s.Close()
-						return
-					}
-					if n > 0 {
-						_, _ = c.Write(buf[:n])
-					}
-					if err != nil {
-						c.Close()
-						return
-					}
+					_, _ = s.Write(buf[:n])
 				}
-			}()
-		}
-	}()
+				if err != nil {
+					s.Close()
+					return
+				}
+			}
+		}()
+		go func() { // server -> client, cut half-way through the transact's answer
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := s.Read(buf)
+				mu.Lock()
+				cut := transacted
+				mu.Unlock()
+				if cut && n > 0 {
+					_, _ = c.Write(buf[:n/2])
+					c.Close()
+					s.Close()
+					return
+				}
+				if n > 0 {
+					_, _ = c.Write(buf[:n])
+				}
+				if err != nil {
+					c.Close()
+					return
+				}
+			}
+		}()
+	})
 	return path
 }
 
@@ -127,4 +110,31 @@ func testCut(t *testing.T, sock string) {
 	case <-time.After(10 * time.Second): // half the timeout: a hang would wait it all
 		t.Fatal("Collect still waits 10 s after the connection was cut")
 	}
+}
+
+// proxy forwards a new unix socket to the one at target: each connection it accepts is handed,
+// with its own connection to target, to serve. It returns the socket's path and its listener.
+func proxy(t *testing.T, target string, serve func(client, server net.Conn)) (string, net.Listener) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "proxy.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			serve(c, s)
+		}
+	}()
+	return path, ln
 }

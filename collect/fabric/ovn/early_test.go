@@ -27,32 +27,15 @@ type countingProxy struct {
 
 func newCountingProxy(t *testing.T, target string) *countingProxy {
 	t.Helper()
-	p := &countingProxy{path: filepath.Join(t.TempDir(), "proxy.sock"), conns: make(chan net.Conn, 8), closed: make(chan struct{}, 8)}
-	ln, err := net.Listen("unix", p.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ln = ln
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("unix", target)
-			if err != nil {
-				c.Close()
-				return
-			}
-			p.mu.Lock()
-			p.n++
-			p.mu.Unlock()
-			p.conns <- c
-			go func() { _, _ = io.Copy(s, c); s.Close(); p.closed <- struct{}{} }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
-		}
-	}()
+	p := &countingProxy{conns: make(chan net.Conn, 8), closed: make(chan struct{}, 8)}
+	p.path, p.ln = proxy(t, target, func(c, s net.Conn) {
+		p.mu.Lock()
+		p.n++
+		p.mu.Unlock()
+		p.conns <- c
+		go func() { _, _ = io.Copy(s, c); s.Close(); p.closed <- struct{}{} }()
+		go func() { _, _ = io.Copy(c, s); c.Close() }()
+	})
 	return p
 }
 
