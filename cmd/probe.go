@@ -92,11 +92,18 @@ func (p *ProbeOptions) Prober(snap *trace.Snapshot) trace.Prober {
 func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) trace.ProbeResult {
 	dst := w.Destination.IP
 	res := trace.ProbeResult{Kind: kind}
+	if _, ok := strings.CutPrefix(kind, "tcp:"); !ok {
+		res.Kind = "icmp"
+	}
+	// The address goes on the --pod-exec command line, which may reach a remote shell (ssh).
+	if _, err := netip.ParseAddr(dst); err != nil {
+		res.Error = fmt.Sprintf("destination %q is not an address", dst)
+		return res
+	}
 	var args []string
 	if port, ok := strings.CutPrefix(kind, "tcp:"); ok {
 		args = append(append([]string{}, prefix...), "nc", "-z", "-w", "2", dst, port)
 	} else {
-		res.Kind = "icmp"
 		args = append(append([]string{}, prefix...), "traceroute", "-I", "-n", "-q", "1", "-w", "1", "-m", "16", dst)
 	}
 	// The node runner's local exec: its own process group killed on timeout, output capped.

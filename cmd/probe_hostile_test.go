@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
 // TestPodExecRefusesHostileValues: --pod-exec values come from the API server and may reach a
@@ -21,6 +24,19 @@ func TestPodExecRefusesHostileValues(t *testing.T) {
 		vars[key] = bad
 		if _, err := expandTemplate(tmpl, vars); err == nil || !strings.HasPrefix(err.Error(), "--pod-exec") {
 			t.Errorf("%s=%q: %v, want it refused", key, bad, err)
+		}
+	}
+}
+
+// TestProbeRefusesHostileDestination: the walk's destination also goes on the --pod-exec command
+// line (traceroute DST, nc DST PORT): one that is not an address is never run.
+func TestProbeRefusesHostileDestination(t *testing.T) {
+	for _, kind := range []string{"icmp", "tcp:80"} {
+		// The prefix would run the probe if it got that far: "true" exits 0 whatever follows.
+		w := &trace.Walk{Destination: trace.Endpoint{IP: "10.0.0.2;touch pwned"}}
+		res := runProbe(context.Background(), kind, []string{"true"}, w)
+		if res.Error != `destination "10.0.0.2;touch pwned" is not an address` || res.Reached || res.Output != "" {
+			t.Errorf("%s: %+v, want it refused before running", kind, res)
 		}
 	}
 }

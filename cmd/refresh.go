@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"sync"
 
@@ -70,6 +71,10 @@ func (p *ProbeOptions) refresh(ctx context.Context, c *trace.Cluster, pods []tra
 	var warns []string
 	if dst == "" {
 		return out, []string{"--refresh: no destination address known: the pods sent nothing, their MAC-table entries may have aged out"}
+	}
+	// The address goes on the --pod-exec command line, which may reach a remote shell (ssh).
+	if _, err := netip.ParseAddr(dst); err != nil {
+		return out, []string{fmt.Sprintf("--refresh: destination %q is not an address: the pods sent nothing, their MAC-table entries may have aged out", dst)}
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
