@@ -306,6 +306,15 @@ func (x *fabIdx) routerName(id string) string {
 	return id
 }
 
+// switchOf is logical switch id, or a switch known only by that id when the facts do not
+// describe it.
+func (x *fabIdx) switchOf(id string) *Switch {
+	if s := x.switches[id]; s != nil {
+		return s
+	}
+	return &Switch{ID: id}
+}
+
 func (x *fabIdx) switchName(id string) string {
 	if s := x.switches[id]; s != nil && s.Name != "" {
 		return s.Name

@@ -74,10 +74,7 @@ func (wk *walker) nodeReturn(d destination, srcIP netip.Addr, dstPort *SwitchPor
 		}
 	}
 	if rd.direct {
-		if sw := fab.switches[dstPort.Switch]; sw != nil {
-			return sw
-		}
-		return &Switch{ID: dstPort.Switch}
+		return fab.switchOf(dstPort.Switch)
 	}
 	entry := wk.gatewayEntry(dstPort.Switch, rd.gateway, d.ip)
 	if entry == nil {

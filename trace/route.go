@@ -219,11 +219,7 @@ func (wk *walker) forwardConnected(h Hop, rc routeChoice, dst netip.Addr) (final
 	}
 	h.Detail = fmt.Sprintf("%s connected on %s %s", rc.prefix, rpName(out), strings.Join(out.Networks, ","))
 	wk.add(h)
-	sw := fab.switches[sp.Switch]
-	if sw == nil {
-		sw = &Switch{ID: sp.Switch}
-	}
-	return sw, nil
+	return fab.switchOf(sp.Switch), nil
 }
 
 // forwardVia adds the router hop h for a route with a next hop: the egress port is the one whose
