@@ -3,6 +3,7 @@ package nsx
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -282,6 +283,42 @@ func TestNodePortsReadConcurrently(t *testing.T) {
 	})
 	if seq := sequentialCollect(t, q); !reflect.DeepEqual(f, seq) {
 		t.Fatalf("concurrent and sequential reads differ:\n%+v\n%+v", f, seq)
+	}
+}
+
+// The groups a firewall rule names are read together: every member list of every group of a
+// rule's sources and destinations goes out in one round trip, not one list per round trip after
+// the list before it answered (the policy-drop variant's rules name an NSGroup and an IPSet, or
+// two Policy groups).
+func TestFirewallPeersReadTogether(t *testing.T) {
+	for api, members := range map[string][]string{APIManagement: {"/api/v1/ns-groups/", "/api/v1/ip-sets/"}, APIPolicy: {"/policy/api/v1/infra/domains/default/groups/"}} {
+		t.Run(api, func(t *testing.T) {
+			snap := scenario.Published()
+			for _, v := range scenario.OverlayVariants {
+				if v.Name == "policy-drop" {
+					v.Break(snap)
+				}
+			}
+			s := nsxtest.New(nsxtest.FromFabric(snap.Fabric), nsxtest.Options{Password: testPassword})
+			defer s.Close()
+			timed(t, s, 20*time.Millisecond, func(c *Config) { c.API, c.AuthMode = api, AuthBasic }, func(t *testing.T, p fabric.Provider, tl *timeline) {
+				f, warns, err := p.Collect(context.Background(), kubeDNSToNode())
+				if err != nil || len(warns) != 0 || f.Firewall == nil || !f.Firewall.Complete {
+					t.Fatalf("err %v, warnings %q, firewall %+v", err, warns, f.Firewall)
+				}
+				at := map[int]bool{}
+				for _, m := range members {
+					first, last := tl.roundTrips("GET " + m)
+					if first == 0 {
+						t.Fatalf("no GET of %s:%s", m, tl)
+					}
+					at[first], at[last] = true, true
+				}
+				if len(at) != 1 {
+					t.Fatalf("the rules' groups were read over round trips %v, want one:%s", slices.Sorted(maps.Keys(at)), tl)
+				}
+			})
+		})
 	}
 }
 

@@ -239,20 +239,19 @@ func (st *state) mpRuleDetail(ctx context.Context, fw *trace.Firewall, r fwRule,
 
 // mpPeer resolves a rule's sources or destinations: empty is any; an NSGroup its effective IPs
 // and logical ports, an IPSet its addresses, a logical port itself. What it cannot resolve is
-// named in unknown (never guessed).
+// named in unknown (never guessed). A read still pending does not stop the others: a dry round
+// notes them all at once (errPending is returned at the end).
 func (st *state) mpPeer(ctx context.Context, refs []resRef, negate bool, unknown []string) (trace.FirewallPeer, []string, error) {
 	p := trace.FirewallPeer{Any: len(refs) == 0, Negate: negate && len(refs) > 0}
+	var w waitAll
 	for _, r := range refs {
 		p.Groups = append(p.Groups, cmp.Or(r.TargetDisplayName, r.TargetID))
 		switch r.TargetType {
 		case "NSGroup":
 			base := "/api/v1/ns-groups/" + url.PathEscape(r.TargetID)
 			ips, err := list[string](ctx, st.f, base+"/effective-ip-address-members", nil)
-			if err != nil {
-				return p, unknown, err
-			}
-			lps, err := list[resRef](ctx, st.f, base+"/effective-logical-port-members", nil)
-			if err != nil {
+			lps, err2 := list[resRef](ctx, st.f, base+"/effective-logical-port-members", nil)
+			if err := w.add(err, err2); err != nil {
 				return p, unknown, err
 			}
 			p.CIDRs = append(p.CIDRs, ips...)
@@ -261,7 +260,7 @@ func (st *state) mpPeer(ctx context.Context, refs []resRef, negate bool, unknown
 			}
 		case "IPSet":
 			set, err := fetch[ipSet](ctx, st.f, "/api/v1/ip-sets/"+url.PathEscape(r.TargetID), nil)
-			if err != nil {
+			if err := w.add(err); err != nil {
 				return p, unknown, err
 			}
 			p.CIDRs = append(p.CIDRs, set.IPAddresses...)
@@ -271,7 +270,31 @@ func (st *state) mpPeer(ctx context.Context, refs []resRef, negate bool, unknown
 			unknown = append(unknown, fmt.Sprintf("members of %s %s", r.TargetType, cmp.Or(r.TargetDisplayName, r.TargetID)))
 		}
 	}
-	return p, unknown, nil
+	return p, unknown, w.err()
+}
+
+// waitAll gathers reads that may be pending, so the reads after a pending one are still noted.
+type waitAll struct{ waiting bool }
+
+// add is the first of errs that is an error other than errPending (nil: none); a pending one is
+// remembered for err.
+func (w *waitAll) add(errs ...error) error {
+	for _, err := range errs {
+		if pending(err) {
+			w.waiting = true
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// err is errPending if a read added was pending.
+func (w *waitAll) err() error {
+	if w.waiting {
+		return errPending
+	}
+	return nil
 }
 
 // mpPeerScope is a rule's own applied_tos as a scope: logical ports, switches, NSGroups' ports.
@@ -460,12 +483,13 @@ func catRank(c string) int {
 }
 
 // policyPeer resolves a rule's source or destination groups: "ANY", else each group's effective
-// IPs and segment ports.
+// IPs and segment ports (a pending read does not stop the others, as in mpPeer).
 func (st *state) policyPeer(ctx context.Context, groups []string, negate bool) (trace.FirewallPeer, error) {
 	if len(groups) == 0 || slices.Contains(groups, "ANY") {
 		return trace.FirewallPeer{Any: true}, nil
 	}
 	p := trace.FirewallPeer{Negate: negate}
+	var w waitAll
 	for _, g := range groups {
 		p.Groups = append(p.Groups, g)
 		if !strings.HasPrefix(g, "/") {
@@ -473,11 +497,8 @@ func (st *state) policyPeer(ctx context.Context, groups []string, negate bool) (
 			continue
 		}
 		ips, err := list[string](ctx, st.f, "/policy/api/v1"+g+"/members/ip-addresses", nil)
-		if err != nil {
-			return p, err
-		}
-		sps, err := list[groupMember](ctx, st.f, "/policy/api/v1"+g+"/members/segment-ports", nil)
-		if err != nil {
+		sps, err2 := list[groupMember](ctx, st.f, "/policy/api/v1"+g+"/members/segment-ports", nil)
+		if err := w.add(err, err2); err != nil {
 			return p, err
 		}
 		p.CIDRs = append(p.CIDRs, ips...)
@@ -485,5 +506,5 @@ func (st *state) policyPeer(ctx context.Context, groups []string, negate bool) (
 			p.Ports = append(p.Ports, m.ID)
 		}
 	}
-	return p, nil
+	return p, w.err()
 }
