@@ -131,3 +131,45 @@ func ofprotoFlow(inPort int, macs [2]string, p OFProtoProbe) string {
 	}
 	return f
 }
+
+// ofprotoEvidence adds, to each OVS port hop, what ofproto/trace on that node says of the walk's
+// packet (trace --ofproto-trace): the flow it was given and the datapath actions OVS takes.
+func (wk *walker) ofprotoEvidence() {
+	vip := ""
+	if wk.svc != nil {
+		vip = wk.svc.st.vip.String()
+	}
+	for i := range wk.w.Hops {
+		h := &wk.w.Hops[i]
+		if h.Kind != HopOVSPort || h.Node == "" {
+			continue
+		}
+		ni := wk.ix.states[h.Node]
+		if ni == nil {
+			continue
+		}
+		src, dst := wk.w.Source.IP, wk.w.Destination.IP
+		if h.Direction == Return {
+			src, dst = dst, src
+		}
+		for _, t := range ni.st.OFProtoTraces {
+			ts, td := hostOf(t.Src), hostOf(t.Dst)
+			if ts != src || (td != dst && (td != vip || h.Direction != Forward)) {
+				continue
+			}
+			s := cmp.Or(t.Source, "ofproto@"+h.Node)
+			if t.Error != "" {
+				h.Evidence = append(h.Evidence, ev(s, "ofproto/trace %s %s: %s", t.Bridge, t.Flow, t.Error))
+				continue
+			}
+			h.Evidence = append(h.Evidence, ev(s, "ofproto/trace %s %s: datapath actions %s", t.Bridge, t.Flow, t.DatapathActions))
+		}
+	}
+}
+
+func hostOf(s string) string {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String()
+	}
+	return s
+}
