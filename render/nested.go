@@ -128,7 +128,7 @@ func nest(w *trace.Walk, prefix string) *layout {
 		}
 	}
 	lay := &layout{prefix: prefix}
-	var lastForward string
+	prev := "" // the last hop or TEP placed: the return path starts from the forward path's
 	for _, dir := range []trace.Direction{trace.Forward, trace.Return} {
 		hops := hopsOf(w, dir)
 		if len(hops) == 0 {
@@ -142,14 +142,7 @@ func nest(w *trace.Walk, prefix string) *layout {
 			byID: map[string]*box{}, hvIdx: map[string]int{}, nodeIdx: map[string]int{},
 		}
 		lay.paths = append(lay.paths, pb.root)
-		prev := ""
-		if dir == trace.Return && lastForward != "" {
-			prev = lastForward
-		}
 		prev = pb.place(lay, dir, prev)
-		if dir == trace.Forward {
-			lastForward = prev
-		}
 	}
 	for _, h := range w.Hops {
 		if h.ConsequenceOf != 0 {
