@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -88,6 +89,16 @@ func (p *ProbeOptions) Prober(snap *trace.Snapshot) trace.Prober {
 	}
 }
 
+// probeAddr parses a probe's destination, which goes on the --pod-exec command line (and a template
+// may hand it to a remote shell): an address with no IPv6 zone, a zone being free text.
+func probeAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("destination %s is not an address", runner.Clip(strconv.Quote(s), 64))
+	}
+	return a, nil
+}
+
 // runProbe runs traceroute (or a TCP connect) through the exec prefix and compares with the walk.
 func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) trace.ProbeResult {
 	dst := w.Destination.IP
@@ -95,9 +106,8 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 	if _, ok := strings.CutPrefix(kind, "tcp:"); !ok {
 		res.Kind = "icmp"
 	}
-	// The address goes on the --pod-exec command line, which may reach a remote shell (ssh).
-	if _, err := netip.ParseAddr(dst); err != nil {
-		res.Error = fmt.Sprintf("destination %q is not an address", dst)
+	if _, err := probeAddr(dst); err != nil {
+		res.Error = err.Error()
 		return res
 	}
 	var args []string

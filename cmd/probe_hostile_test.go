@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,14 +30,20 @@ func TestPodExecRefusesHostileValues(t *testing.T) {
 }
 
 // TestProbeRefusesHostileDestination: the walk's destination also goes on the --pod-exec command
-// line (traceroute DST, nc DST PORT): one that is not an address is never run.
+// line (traceroute DST, nc DST PORT, ping DST): one that is not an address, or carries an IPv6
+// zone (free text), is never run.
 func TestProbeRefusesHostileDestination(t *testing.T) {
-	for _, kind := range []string{"icmp", "tcp:80"} {
+	for _, dst := range []string{"10.0.0.2;touch pwned", "fe80::1%x;touch pwned"} {
+		want := "destination " + strconv.Quote(dst) + " is not an address"
 		// The prefix would run the probe if it got that far: "true" exits 0 whatever follows.
-		w := &trace.Walk{Destination: trace.Endpoint{IP: "10.0.0.2;touch pwned"}}
-		res := runProbe(context.Background(), kind, []string{"true"}, w)
-		if res.Error != `destination "10.0.0.2;touch pwned" is not an address` || res.Reached || res.Output != "" {
-			t.Errorf("%s: %+v, want it refused before running", kind, res)
+		w := &trace.Walk{Destination: trace.Endpoint{IP: dst}}
+		for _, kind := range []string{"icmp", "tcp:80"} {
+			if res := runProbe(context.Background(), kind, []string{"true"}, w); res.Error != want || res.Reached || res.Output != "" {
+				t.Errorf("%s to %s: %+v, want it refused before running", kind, dst, res)
+			}
+		}
+		if res := runPMTUProbe(context.Background(), []string{"true"}, w, 1500); res.Error != want || res.Reached || res.Output != "" {
+			t.Errorf("PMTU probe to %s: %+v, want it refused before running", dst, res)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -22,9 +21,9 @@ func runPMTUProbe(ctx context.Context, prefix []string, w *trace.Walk, mtu int) 
 		res.Error = "the source pod's MTU is not in the facts: no full-size probe"
 		return res
 	}
-	dst, err := netip.ParseAddr(w.Destination.IP)
+	dst, err := probeAddr(w.Destination.IP)
 	if err != nil {
-		res.Error = fmt.Sprintf("destination %q is not an address", w.Destination.IP)
+		res.Error = err.Error()
 		return res
 	}
 	// ICMP echo payload: the MTU less the IP header (20, IPv6 40) and the ICMP header (8).

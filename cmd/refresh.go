@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sort"
 	"sync"
 
@@ -72,9 +71,8 @@ func (p *ProbeOptions) refresh(ctx context.Context, c *trace.Cluster, pods []tra
 	if dst == "" {
 		return out, []string{"--refresh: no destination address known: the pods sent nothing, their MAC-table entries may have aged out"}
 	}
-	// The address goes on the --pod-exec command line, which may reach a remote shell (ssh).
-	if _, err := netip.ParseAddr(dst); err != nil {
-		return out, []string{fmt.Sprintf("--refresh: destination %q is not an address: the pods sent nothing, their MAC-table entries may have aged out", dst)}
+	if _, err := probeAddr(dst); err != nil {
+		return out, []string{fmt.Sprintf("--refresh: %v: the pods sent nothing, their MAC-table entries may have aged out", err)}
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
