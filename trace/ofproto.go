@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // OFProtoProbe is one packet of a walk for `ovs-appctl ofproto/trace BRIDGE FLOW` on a node: the
@@ -59,7 +60,7 @@ func (ix *Index) OFProtoProbes(req Request) ([]OFProtoProbe, error) {
 			}
 			p := OFProtoProbe{Node: h.Node, Bridge: ni.bridgeOf[h.Interface], Src: src, Dst: dst, Protocol: proto}
 			s, d := macsAround(wk.Hops, i)
-			p.Flow = ofprotoFlow(ni.ifaces[h.Interface].OFPort, [2]string{s, d}, p)
+			p.Flow = ofprotoFlow(ni.ifaces[h.Interface].OFPort, s, d, p)
 			if p.Bridge == "" || seen[p.Node+" "+p.Flow] {
 				continue
 			}
@@ -90,13 +91,13 @@ func macsAround(hops []Hop, i int) (src, dst string) {
 
 // ofprotoFlow writes the flow ofproto/trace takes: in_port=N[,dl_src=..][,dl_dst=..],PROTO,
 // nw_src=..,nw_dst=..[,tp_dst=..] (icmp echo when the walk has no protocol).
-func ofprotoFlow(inPort int, macs [2]string, p OFProtoProbe) string {
+func ofprotoFlow(inPort int, srcMAC, dstMAC string, p OFProtoProbe) string {
 	f := "in_port=" + strconv.Itoa(inPort)
-	if macs[0] != "" {
-		f += ",dl_src=" + macs[0]
+	if srcMAC != "" {
+		f += ",dl_src=" + srcMAC
 	}
-	if macs[1] != "" {
-		f += ",dl_dst=" + macs[1]
+	if dstMAC != "" {
+		f += ",dl_dst=" + dstMAC
 	}
 	dst, port := p.Dst, 0
 	if ap, err := netip.ParseAddrPort(p.Dst); err == nil {
@@ -108,7 +109,7 @@ func ofprotoFlow(inPort int, macs [2]string, p OFProtoProbe) string {
 	}
 	switch p.Protocol {
 	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
-		proto := map[string]string{ProtocolTCP: "tcp", ProtocolUDP: "udp", ProtocolSCTP: "sctp"}[p.Protocol]
+		proto := strings.ToLower(p.Protocol) // tcp, udp, sctp
 		if v6 {
 			proto += "6"
 		}
