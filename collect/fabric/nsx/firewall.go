@@ -55,7 +55,6 @@ type (
 		IPAddresses []string `json:"ip_addresses"`
 	}
 	secPolicy struct {
-		ID             string   `json:"id"`
 		Path           string   `json:"path"`
 		DisplayName    string   `json:"display_name"`
 		Category       string   `json:"category"`
@@ -67,7 +66,6 @@ type (
 	}
 	polRule struct {
 		ID                   string      `json:"id"`
-		Path                 string      `json:"path"`
 		DisplayName          string      `json:"display_name"`
 		Action               string      `json:"action"`
 		Direction            string      `json:"direction"`
@@ -88,8 +86,7 @@ type (
 		TargetID string `json:"target_id"`
 	}
 	groupMember struct {
-		ID   string `json:"id"`
-		Path string `json:"path"`
+		ID string `json:"id"`
 	}
 )
 
