@@ -432,15 +432,13 @@ func (st *state) readPolicyRules(ctx context.Context, fw *trace.Firewall, sp sec
 		if !rs.Any {
 			fr.AppliedTo = rs
 		}
-		if fr.Sources, err = st.policyPeer(ctx, r.SourceGroups, r.SourcesExcluded); err != nil {
-			if err := st.incomplete(fw, err); err != nil {
-				return err
-			}
+		fr.Sources, err = st.policyPeer(ctx, r.SourceGroups, r.SourcesExcluded)
+		if err := st.incomplete(fw, err); err != nil {
+			return err
 		}
-		if fr.Destinations, err = st.policyPeer(ctx, r.DestinationGroups, r.DestinationsExcluded); err != nil {
-			if err := st.incomplete(fw, err); err != nil {
-				return err
-			}
+		fr.Destinations, err = st.policyPeer(ctx, r.DestinationGroups, r.DestinationsExcluded)
+		if err := st.incomplete(fw, err); err != nil {
+			return err
 		}
 		var unknown []string
 		for _, sv := range r.Services {
