@@ -26,7 +26,7 @@ func fabricQuery(res *kube.Result, need Need, nodes []trace.NodeState) fabric.Qu
 	for _, t := range need.Targets {
 		q.Destinations = append(q.Destinations, e.target(t)...)
 	}
-	q.Destinations = append(q.Destinations, serviceEndpoints(res.Cluster, e.pod)...)
+	q.Destinations = append(q.Destinations, e.services()...)
 	q.Nodes = append(q.Nodes, need.Nodes...)
 	// The nodes of need.Nodes (macs, collect cluster) and their pods: their ports are wanted.
 	for _, name := range need.Nodes {

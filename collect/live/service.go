@@ -7,20 +7,17 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
-// serviceEndpoints are the fabric destinations of the walks to the Services the API read: each
+// services are the fabric destinations of the walks to the Services the API read: each
 // endpoint's pod (the walk goes on to it) and each Service address (a walk with no ready endpoint
 // goes towards it; the load balancers and NAT on that way are read too).
-func serviceEndpoints(c trace.Cluster, podEP func(trace.Pod) []fabric.Endpoint) []fabric.Endpoint {
-	pods := map[string]trace.Pod{}
-	for _, p := range c.Pods {
-		pods[p.Namespace+"/"+p.Name] = p
-	}
+func (ep endpoints) services() []fabric.Endpoint {
+	c := ep.cluster
 	var out []fabric.Endpoint
 	for _, sl := range c.EndpointSlices {
 		for _, e := range sl.Endpoints {
 			if e.Pod != nil {
-				if p, ok := pods[e.Pod.String()]; ok {
-					out = append(out, podEP(p)...)
+				if p, ok := ep.pods[e.Pod.String()]; ok {
+					out = append(out, ep.pod(p)...)
 					continue
 				}
 			}
