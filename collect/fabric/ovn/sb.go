@@ -199,7 +199,7 @@ func hostsFromSB(chs []*sbdb.Chassis, encaps []*sbdb.Encap) []trace.Host {
 	return hosts
 }
 
-// checkSB checks the SB addresses and loads its TLS settings (the NB's certificates).
+// checkSB checks the SB addresses (their TLS settings, the NB's certificates, load in sbReady).
 func checkSB(cfg Config) error {
 	if cfg.SB == "" {
 		return nil
