@@ -28,6 +28,12 @@ func OFProtoTraces(ctx context.Context, nodes Nodes, hints Hints, snap *trace.Sn
 	}
 	var warns []string
 	for _, p := range probes {
+		// The bridge is a name the node reported: held to what OVS users name bridges before it
+		// goes on a command line (one starting with - would read as an option), as agentless does.
+		if err := runner.CheckName(runner.KindBridge, p.Bridge); err != nil {
+			warns = append(warns, fmt.Sprintf("ofproto/trace on node %s not run: %v", p.Node, err))
+			continue
+		}
 		r := nodes.Runner
 		if r == nil {
 			if hostname() != p.Node {
