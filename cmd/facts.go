@@ -42,6 +42,8 @@ type FactOptions struct {
 	NodeTimeout time.Duration
 	// HostExec reaches the hypervisors the walk's ports are bound to, as NodeExec the nodes.
 	HostExec string
+	// liveNodes is what nodes made of the runner flags, kept for the command's later reads.
+	liveNodes *live.Nodes
 }
 
 // DefaultNodeTimeout bounds one node's collection when --node-timeout is not given.

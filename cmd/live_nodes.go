@@ -6,8 +6,22 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/collect/runner"
 )
 
-// nodes turns the runner flags into how the nodes are read.
+// nodes is how the nodes are read, made from the runner flags once per command: the collection
+// and --ofproto-trace share one runner (one API client, and the agent runner finds each node's
+// agent pod once, not again for the traces).
 func (f *FactOptions) nodes(g *GlobalOptions) (live.Nodes, error) {
+	if f.liveNodes != nil {
+		return *f.liveNodes, nil
+	}
+	c, err := f.newNodes(g)
+	if err == nil {
+		f.liveNodes = &c
+	}
+	return c, err
+}
+
+// newNodes turns the runner flags into how the nodes are read.
+func (f *FactOptions) newNodes(g *GlobalOptions) (live.Nodes, error) {
 	c := live.Nodes{Backend: f.NodeBackend, Binary: f.NodeBinary, Timeout: f.NodeTimeout}
 	switch {
 	case f.NodeExec != "":
