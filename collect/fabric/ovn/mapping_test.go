@@ -186,3 +186,19 @@ func TestPathObjectsFirstRouter(t *testing.T) {
 		t.Errorf("routers %v switches %v, want rb and ls, ls2", routers, switches)
 	}
 }
+
+// TestLBAppliedOnceEach: a load balancer a switch lists both directly and through a group, and
+// through two groups, is applied to that switch once; every switch and router holding it is named.
+func TestLBAppliedOnceEach(t *testing.T) {
+	d := newNBData()
+	d.lbs["lb"] = &nbdb.LoadBalancer{UUID: "lb", Name: "web", Vips: map[string]string{"10.96.0.80:80": "172.16.0.6:8080"}}
+	d.lbGroups["g1"] = &nbdb.LoadBalancerGroup{UUID: "g1", Name: "clusterLBGroup", LoadBalancer: []string{"lb"}}
+	d.lbGroups["g2"] = &nbdb.LoadBalancerGroup{UUID: "g2", Name: "clusterSwitchLBGroup", LoadBalancer: []string{"lb"}}
+	d.switches["s1"] = &nbdb.LogicalSwitch{UUID: "s1", Name: "node-a", LoadBalancer: []string{"lb"}, LoadBalancerGroup: []string{"g1", "g2"}}
+	d.switches["s2"] = &nbdb.LogicalSwitch{UUID: "s2", Name: "node-b", LoadBalancerGroup: []string{"g1"}}
+	d.routers["r1"] = &nbdb.LogicalRouter{UUID: "r1", Name: "GR_node-a", LoadBalancer: []string{"lb"}, LoadBalancerGroup: []string{"g1"}}
+	lbs := d.loadBalancers()
+	if len(lbs) != 1 || !slices.Equal(lbs[0].Switches, []string{"node-a", "node-b"}) || !slices.Equal(lbs[0].Routers, []string{"GR_node-a"}) {
+		t.Errorf("load balancers %+v", lbs)
+	}
+}
