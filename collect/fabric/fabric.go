@@ -74,3 +74,12 @@ type NodeBinder interface {
 	// BindsByNode says whether Collect wants the node facts first.
 	BindsByNode() bool
 }
+
+// ReadAheader is implemented by NodeBinders that can read, while the nodes are read, what the
+// query without the node facts names (no IfaceID, no MAC): the next Collect then asks its source
+// only for what that read did not already answer (OVN: the selects it did not make, such as the
+// port named by an iface-id no known naming gives). Collect's result is the same as without it.
+// stop ends the read and waits for it; the caller calls it once Collect returned (or never ran).
+type ReadAheader interface {
+	ReadAhead(ctx context.Context, q Query) (stop func())
+}

@@ -145,10 +145,14 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	eg, ectx := errgroup.WithContext(ctx)
 	c.readNodes(ectx, eg)
 	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
-	// interface) reads after the nodes; any other beside them.
+	// interface) reads after the nodes, but may read ahead beside them what the API alone names;
+	// any other reads beside them.
 	prov := cfg.Fabric
 	nb, binds := prov.(fabric.NodeBinder)
 	binds = binds && nb.BindsByNode()
+	if ra, ok := prov.(fabric.ReadAheader); ok && binds && c.early == nil {
+		defer ra.ReadAhead(fctx, fabricQuery(c.res, need, nil))()
+	}
 	if prov != nil && !binds {
 		eg.Go(func() error { c.readFabric(ectx, nil); return nil })
 	}

@@ -19,3 +19,14 @@ func PreparedConnected(f fabric.Provider) bool {
 		return false
 	}
 }
+
+// ReadAheadDone is closed when the read ReadAhead started has ended (nil without one).
+func ReadAheadDone(f fabric.Provider) <-chan struct{} {
+	p := f.(*provider)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ahead == nil {
+		return nil
+	}
+	return p.ahead.done
+}

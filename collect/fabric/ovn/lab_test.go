@@ -320,6 +320,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("ports found however they are named", func(t *testing.T) { testPortNaming(t, l) })
+	t.Run("read ahead", func(t *testing.T) { testReadAhead(t, l) })
 
 	// A destination named only by its IP: the provider finds its port on the switch of its subnet.
 	t.Run("walk to a bare IP matches traceroute", func(t *testing.T) {

@@ -95,6 +95,8 @@ type provider struct {
 	mu sync.Mutex // guards sbTLS and the slots below
 	// earlyNB and earlySB are the connections Prepare started (early.go), each taken once.
 	earlyNB, earlySB *pending
+	// ahead is the read ReadAhead started (ahead.go), taken once by the next Collect.
+	ahead *readAhead
 }
 
 // New checks cfg and returns a provider reading that NB database; it does not connect yet.
@@ -179,6 +181,8 @@ func (p *provider) Name() string { return trace.SourceOVN }
 func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
+	// A read-ahead is over Prepare's connection: it ends before Collect takes that connection.
+	ahead := p.takeAhead(ctx)
 	cli, err := p.connection(ctx, &p.earlyNB, p.connectNB)
 	if err != nil {
 		return nil, nil, err
@@ -194,7 +198,8 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 		case <-ctx.Done():
 		}
 	}()
-	r := &reader{cli: cli, schema: cli.Schema()}
+	rdb := ahead.over(cli)
+	r := &reader{cli: rdb, schema: cli.Schema()}
 	nb, err := r.read(ctx, q)
 	if err != nil {
 		if isCut(ctx, err) {
@@ -204,7 +209,7 @@ func (p *provider) Collect(ctx context.Context, q fabric.Query) (*trace.Fabric, 
 	}
 	f, warnings := nb.fabric(q)
 	warnings = append(append(r.warnings, warnings...), nb.unfound(q, f)...)
-	return f, append(warnings, p.overlay(ctx, cli, nb, f, q)...), nil
+	return f, append(warnings, p.overlay(ctx, rdb, nb, f, q)...), nil
 }
 
 // connectNB makes a connected client of the Northbound database, or says why it cannot.

@@ -56,6 +56,21 @@ func selectRows[T any](ctx context.Context, cli db, table string, wheres [][]ovs
 	return out, nil
 }
 
+// firewallPorts are the ports whose host and firewall are read: the endpoints' ports, and for a
+// bundle (q.All) every port but the router ones.
+func firewallPorts(f *trace.Fabric, q fabric.Query) []string {
+	if !q.All {
+		return endpointPorts(f, q)
+	}
+	var ports []string
+	for _, sp := range f.SwitchPorts {
+		if sp.Type != trace.PortRouter {
+			ports = append(ports, sp.ID)
+		}
+	}
+	return ports
+}
+
 // endpointPorts are the names of the logical ports bound to the query's endpoints (by IP or the
 // iface-id their node reports) and their parents: the ports whose host and firewall a walk shows.
 func endpointPorts(f *trace.Fabric, q fabric.Query) []string {
@@ -217,15 +232,7 @@ func checkSB(cfg Config) error {
 // without it.
 func (p *provider) overlay(ctx context.Context, cli db, nb *nbData, f *trace.Fabric, q fabric.Query) []string {
 	var warnings []string
-	ports := endpointPorts(f, q)
-	if q.All { // a bundle: every port's host and firewall
-		ports = ports[:0]
-		for _, sp := range f.SwitchPorts {
-			if sp.Type != trace.PortRouter {
-				ports = append(ports, sp.ID)
-			}
-		}
-	}
+	ports := firewallPorts(f, q)
 	fw, err := readFirewall(ctx, cli, nb, f, ports)
 	if err != nil {
 		warnings = append(warnings, fmt.Sprintf("ovn: cannot read the ACLs at the walk's ports: %v; the firewall is not walked", err))
