@@ -86,19 +86,20 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	opts.defaults()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{opts.DB}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
-	}
-	defer c.Close()
 	// Name the columns: the rest (Interface statistics, rewritten every few seconds) is not needed.
 	sel := func(table string, cols ...string) ovsdb.Operation {
 		return ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table, Columns: append([]string{"_uuid"}, cols...)}
 	}
-	res, err := ovsdbrpc.Checked(ctx, c,
+	// Sent with the handshake: one round trip, and only these columns' schema decoded.
+	c, tx, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{opts.DB}, nil,
 		sel(vswitchd.BridgeTable, "datapath_type", "name", "other_config", "ports"),
 		sel(vswitchd.PortTable, "interfaces", "name", "tag", "trunks", "vlan_mode"),
 		sel(vswitchd.InterfaceTable, "admin_state", "external_ids", "link_state", "mac_in_use", "name", "ofport", "type"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
+	}
+	defer c.Close()
+	res, err := tx.Results(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ovsdb %s: reading Bridge, Port, Interface: %w", opts.DB, err)
 	}

@@ -9,6 +9,7 @@
 package ovsdbrpc
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -34,8 +35,9 @@ type Client struct {
 	db     string
 	schema ovsdb.DatabaseSchema
 
-	wmu sync.Mutex // one request written at a time
-	enc *json.Encoder
+	wmu  sync.Mutex // one write at a time
+	wbuf bytes.Buffer
+	enc  *json.Encoder // onto wbuf: the requests sent together leave in one write
 
 	mu     sync.Mutex
 	nextID uint64
@@ -65,11 +67,21 @@ type message struct {
 // "ssl:HOST:PORT"; ssl uses t) and reads its schema. Errors name each endpoint tried and keep the
 // dial or read error underneath (errors.Is finds io.EOF, os.ErrNotExist, a timeout...).
 func Connect(ctx context.Context, db string, endpoints []string, t *tls.Config) (*Client, error) {
+	c, _, err := ConnectTransact(ctx, db, endpoints, t)
+	return c, err
+}
+
+// ConnectTransact is Connect that also sends ops as one transaction, in the same write as the
+// handshake (list_dbs and get_schema): the server answers the three in order, so one round trip
+// instead of three. With ops, the client's Schema holds only the tables and columns the ops name
+// (a select without columns keeps its whole table): the rest of the server's schema, most of it,
+// is not decoded. The error is the connection's, as Connect's; the transaction's is Pending's.
+func ConnectTransact(ctx context.Context, db string, endpoints []string, t *tls.Config, ops ...ovsdb.Operation) (*Client, *Pending, error) {
 	var errs []error
 	for _, ep := range endpoints {
-		c, err := connect(ctx, db, ep, t)
+		c, p, err := connect(ctx, db, ep, t, ops)
 		if err == nil {
-			return c, nil
+			return c, p, nil
 		}
 		errs = append(errs, fmt.Errorf("failed to connect to %s: %w", ep, err))
 		if ctx.Err() != nil {
@@ -77,32 +89,124 @@ func Connect(ctx context.Context, db string, endpoints []string, t *tls.Config) 
 		}
 	}
 	if len(errs) == 1 {
-		return nil, errs[0]
+		return nil, nil, errs[0]
 	}
-	return nil, fmt.Errorf("unable to connect to any endpoints: %w", errors.Join(errs...))
+	return nil, nil, fmt.Errorf("unable to connect to any endpoints: %w", errors.Join(errs...))
 }
 
-func connect(ctx context.Context, db, ep string, t *tls.Config) (*Client, error) {
+// Pending is a transaction sent and not yet answered.
+type Pending struct{ call *pending }
+
+// Results waits for the transaction's results and returns them once every operation succeeded;
+// the call's error or the first operation's otherwise (as Checked).
+func (p *Pending) Results(ctx context.Context) ([]ovsdb.OperationResult, error) {
+	if p == nil {
+		return nil, errors.New("no transaction was sent")
+	}
+	var res []ovsdb.OperationResult
+	if err := p.call.wait(ctx, &res); err != nil {
+		return nil, err
+	}
+	if _, err := ovsdb.CheckOperationResults(res, p.call.ops); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func connect(ctx context.Context, db, ep string, t *tls.Config, ops []ovsdb.Operation) (*Client, *Pending, error) {
 	conn, err := dial(ctx, ep, t)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open connection: %w", err)
+		return nil, nil, fmt.Errorf("failed to open connection: %w", err)
 	}
-	c := &Client{conn: conn, db: db, enc: json.NewEncoder(conn), calls: map[uint64]chan reply{}, gone: make(chan struct{})}
+	c := &Client{conn: conn, db: db, calls: map[uint64]chan reply{}, gone: make(chan struct{})}
+	c.enc = json.NewEncoder(&c.wbuf)
 	go c.read()
-	var dbs []string
-	if err := c.call(ctx, "list_dbs", []any{}, &dbs); err != nil {
+	reqs := []request{{method: "list_dbs", params: []any{}}, {method: "get_schema", params: []any{db}}}
+	if len(ops) > 0 {
+		reqs = append(reqs, request{method: "transact", params: ovsdb.NewTransactArgs(db, ops...), ops: ops})
+	}
+	calls, err := c.send(ctx, reqs...)
+	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
+	}
+	var dbs []string
+	if err := calls[0].wait(ctx, &dbs); err != nil {
+		c.Close()
+		return nil, nil, err
 	}
 	if !slices.Contains(dbs, db) {
 		c.Close()
-		return nil, fmt.Errorf("target database %s not found (the server has %s)", db, strings.Join(dbs, ", "))
+		return nil, nil, fmt.Errorf("target database %s not found (the server has %s)", db, strings.Join(dbs, ", "))
 	}
-	if err := c.call(ctx, "get_schema", []any{db}, &c.schema); err != nil {
+	var raw json.RawMessage
+	if err := calls[1].wait(ctx, &raw); err == nil {
+		err = decodeSchema(raw, ops, &c.schema)
+		if err != nil {
+			err = fmt.Errorf("the answer to get_schema: %w", err)
+		}
+	}
+	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	if len(ops) == 0 {
+		return c, nil, nil
+	}
+	return c, &Pending{call: calls[2]}, nil
+}
+
+// decodeSchema decodes a get_schema answer: whole without ops, else only the tables and columns
+// the ops name (decoding a column's type is most of the cost: ~6,000 allocations for OVS's).
+func decodeSchema(raw json.RawMessage, ops []ovsdb.Operation, s *ovsdb.DatabaseSchema) error {
+	if len(ops) == 0 {
+		return json.Unmarshal(raw, s)
+	}
+	var all struct {
+		Name    string                     `json:"name"`
+		Version string                     `json:"version"`
+		Tables  map[string]json.RawMessage `json:"tables"`
+	}
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return err
+	}
+	*s = ovsdb.DatabaseSchema{Name: all.Name, Version: all.Version, Tables: map[string]ovsdb.TableSchema{}}
+	for _, op := range ops {
+		traw, ok := all.Tables[op.Table]
+		if !ok {
+			continue // the transaction's answer says so
+		}
+		if len(op.Columns) == 0 {
+			var ts ovsdb.TableSchema
+			if err := json.Unmarshal(traw, &ts); err != nil {
+				return err
+			}
+			s.Tables[op.Table] = ts
+			continue
+		}
+		var t struct {
+			Columns map[string]json.RawMessage `json:"columns"`
+			Indexes [][]string                 `json:"indexes,omitempty"`
+			IsRoot  bool                       `json:"isRoot,omitempty"`
+		}
+		if err := json.Unmarshal(traw, &t); err != nil {
+			return err
+		}
+		ts := ovsdb.TableSchema{Columns: map[string]*ovsdb.ColumnSchema{}, Indexes: t.Indexes, IsRoot: t.IsRoot}
+		for _, col := range op.Columns {
+			craw, ok := t.Columns[col]
+			if !ok {
+				continue // _uuid, or a column the transaction's answer says is unknown
+			}
+			cs := new(ovsdb.ColumnSchema)
+			if err := json.Unmarshal(craw, cs); err != nil {
+				return err
+			}
+			ts.Columns[col] = cs
+		}
+		s.Tables[op.Table] = ts
+	}
+	return nil
 }
 
 func dial(ctx context.Context, ep string, t *tls.Config) (net.Conn, error) {
@@ -165,26 +269,46 @@ func (c *Client) end(cause error) {
 	})
 }
 
+// request is one call to send: its method and params (ops: a transaction's, to check its results).
+type request struct {
+	method string
+	params []any
+	ops    []ovsdb.Operation
+}
+
+// pending is a request sent, waiting for its answer.
+type pending struct {
+	c      *Client
+	id     uint64
+	method string
+	ops    []ovsdb.Operation
+	ch     chan reply
+}
+
 // call sends one request and waits for its answer, the context, or the end of the connection.
 func (c *Client) call(ctx context.Context, method string, params []any, result any) error {
-	ch := make(chan reply, 1)
+	calls, err := c.send(ctx, request{method: method, params: params})
+	if err != nil {
+		return err
+	}
+	return calls[0].wait(ctx, result)
+}
+
+// send writes reqs in one write, each with its own id; their answers are awaited with wait.
+func (c *Client) send(ctx context.Context, reqs ...request) ([]*pending, error) {
+	calls := make([]*pending, len(reqs))
 	c.mu.Lock()
 	if c.calls == nil {
 		cause := c.cause
 		c.mu.Unlock()
-		return cause
+		return nil, cause
 	}
-	c.nextID++
-	id := c.nextID
-	c.calls[id] = ch
+	for i, r := range reqs {
+		c.nextID++
+		calls[i] = &pending{c: c, id: c.nextID, method: r.method, ops: r.ops, ch: make(chan reply, 1)}
+		c.calls[c.nextID] = calls[i].ch
+	}
 	c.mu.Unlock()
-	forget := func() {
-		c.mu.Lock()
-		if c.calls != nil {
-			delete(c.calls, id)
-		}
-		c.mu.Unlock()
-	}
 
 	c.wmu.Lock()
 	if dl, ok := ctx.Deadline(); ok {
@@ -192,37 +316,62 @@ func (c *Client) call(ctx context.Context, method string, params []any, result a
 	} else {
 		_ = c.conn.SetWriteDeadline(time.Time{})
 	}
-	err := c.enc.Encode(struct {
-		Method string `json:"method"`
-		Params []any  `json:"params"`
-		ID     uint64 `json:"id"`
-	}{method, params, id})
+	var err error
+	for i, r := range reqs {
+		if err = c.enc.Encode(struct {
+			Method string `json:"method"`
+			Params []any  `json:"params"`
+			ID     uint64 `json:"id"`
+		}{r.method, r.params, calls[i].id}); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		_, err = c.conn.Write(c.wbuf.Bytes())
+	}
+	c.wbuf.Reset()
 	c.wmu.Unlock()
 	if err != nil {
-		forget()
+		for _, p := range calls {
+			p.forget()
+		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		c.mu.Lock()
 		cause := c.cause
 		c.mu.Unlock()
 		if cause != nil {
-			return cause // the reader saw the end first (EOF): that says more than the write's error
+			return nil, cause // the reader saw the end first (EOF): that says more than the write's error
 		}
 		c.end(fmt.Errorf("%w: %w", ErrClosed, err))
-		return fmt.Errorf("sending %s: %w", method, err)
+		return nil, fmt.Errorf("sending %s: %w", reqs[0].method, err)
 	}
+	return calls, nil
+}
+
+// forget stops waiting for p's answer.
+func (p *pending) forget() {
+	p.c.mu.Lock()
+	if p.c.calls != nil {
+		delete(p.c.calls, p.id)
+	}
+	p.c.mu.Unlock()
+}
+
+// wait decodes p's answer into result, or returns the context's or the connection's end.
+func (p *pending) wait(ctx context.Context, result any) error {
 	select {
-	case r := <-ch:
+	case r := <-p.ch:
 		if r.err != nil {
 			return r.err
 		}
 		if err := json.Unmarshal(r.result, result); err != nil {
-			return fmt.Errorf("the answer to %s: %w", method, err)
+			return fmt.Errorf("the answer to %s: %w", p.method, err)
 		}
 		return nil
 	case <-ctx.Done():
-		forget()
+		p.forget()
 		return ctx.Err()
 	}
 }
@@ -271,11 +420,14 @@ func (c *Client) serve(m message) {
 	}
 	c.wmu.Lock()
 	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_ = c.enc.Encode(struct {
+	if c.enc.Encode(struct {
 		ID     json.RawMessage `json:"id"`
 		Result json.RawMessage `json:"result"`
 		Error  any             `json:"error"`
-	}{m.ID, params, nil})
+	}{m.ID, params, nil}) == nil {
+		_, _ = c.conn.Write(c.wbuf.Bytes())
+	}
+	c.wbuf.Reset()
 	c.wmu.Unlock()
 }
 

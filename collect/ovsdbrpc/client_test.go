@@ -138,16 +138,18 @@ func TestEchoIsAnswered(t *testing.T) {
 			return
 		}
 		io.WriteString(w, `{"method":"echo","params":["probe",1],"id":"echo-7"}`)
+		// get_schema came with list_dbs (one write), before the echo's reply.
+		var schema request
+		if dec.Decode(&schema) != nil || schema.Method != "get_schema" {
+			return
+		}
 		var rep request
 		if dec.Decode(&rep) != nil {
 			return
 		}
 		echoed <- rep
 		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":["Open_vSwitch"],"error":null}`)
-		if dec.Decode(&req) != nil || req.Method != "get_schema" {
-			return
-		}
-		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
 		_ = dec.Decode(&req) // until the client closes
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -192,5 +194,100 @@ func TestHungServerEndsWithTheContext(t *testing.T) {
 	_, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Connect to a hung server: %v, want the deadline", err)
+	}
+}
+
+// TestHandshakeIsOneRoundTrip: list_dbs, get_schema and the transaction ConnectTransact carries
+// all reach the server before it answers anything (they leave in one write), and the answers,
+// given in order, are each matched to their call.
+func TestHandshakeIsOneRoundTrip(t *testing.T) {
+	got := make(chan []string, 1)
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+		dec := json.NewDecoder(r)
+		var reqs []request
+		var methods []string
+		for range 3 {
+			var req request
+			if dec.Decode(&req) != nil {
+				got <- methods
+				return
+			}
+			reqs = append(reqs, req)
+			methods = append(methods, req.Method)
+		}
+		got <- methods
+		io.WriteString(w, `{"id":`+string(reqs[0].ID)+`,"result":["Open_vSwitch"],"error":null}`)
+		io.WriteString(w, `{"id":`+string(reqs[1].ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{"Bridge":`+
+			`{"columns":{"name":{"type":"string"},"ports":{"type":{"key":"uuid","min":0,"max":"unlimited"}}}},"Port":{"columns":{"name":{"type":"string"}}}}},"error":null}`)
+		io.WriteString(w, `{"id":`+string(reqs[2].ID)+`,"result":[{"rows":[{"_uuid":["uuid","2f3c3a7e-5b36-4c5e-9d4c-2b1f0e0c7a11"],"name":"br-int"}]}],"error":null}`)
+		_ = dec.Decode(new(request)) // until the client closes
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ops := []ovsdb.Operation{{Op: ovsdb.OperationSelect, Table: "Bridge", Columns: []string{"_uuid", "name"}}}
+	c, tx, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{ep}, nil, ops...)
+	if err != nil {
+		t.Fatalf("ConnectTransact: %v", err)
+	}
+	defer c.Close()
+	if m := <-got; strings.Join(m, ",") != "list_dbs,get_schema,transact" {
+		t.Fatalf("the server read %q before answering, want list_dbs,get_schema,transact", m)
+	}
+	res, err := tx.Results(ctx)
+	if err != nil || len(res) != 1 || len(res[0].Rows) != 1 || res[0].Rows[0]["name"] != "br-int" {
+		t.Fatalf("Results = %+v, %v; want the one bridge", res, err)
+	}
+	// Only what the transaction selects is in the schema: Bridge's name, not its ports, not Port.
+	s := c.Schema()
+	if s.Name != "Open_vSwitch" || s.Table("Bridge") == nil || s.Table("Bridge").Column("name") == nil {
+		t.Fatalf("schema %+v lacks Bridge.name", s)
+	}
+	if s.Table("Bridge").Column("ports") != nil || s.Table("Port") != nil {
+		t.Errorf("schema %+v holds what the transaction does not select", s)
+	}
+}
+
+// TestConnectTransactReadsARealServer: against ovsdb-server, the transaction sent with the
+// handshake gives the rows, its schema decodes them as the whole schema would, and a missing
+// database is still the handshake's error.
+func TestConnectTransactReadsARealServer(t *testing.T) {
+	ep := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ops := []ovsdb.Operation{{Op: ovsdb.OperationSelect, Table: "Bridge", Columns: []string{"_uuid", "name", "datapath_type", "ports"}}}
+	c, tx, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{ep}, nil, ops...)
+	if err != nil {
+		t.Fatalf("ConnectTransact: %v", err)
+	}
+	defer c.Close()
+	res, err := tx.Results(ctx)
+	if err != nil || len(res) != 1 || len(res[0].Rows) != 1 || res[0].Rows[0]["name"] != "br-int" {
+		t.Fatalf("Results = %+v, %v; want br-int", res, err)
+	}
+	full, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer full.Close()
+	for _, col := range []string{"name", "datapath_type", "ports"} {
+		got, want := c.Schema().Table("Bridge").Column(col), full.Schema().Table("Bridge").Column(col)
+		if got == nil || got.String() != want.String() || got.Mutable() != want.Mutable() {
+			t.Errorf("Bridge.%s = %v, want the server's %v", col, got, want)
+		}
+	}
+	// An operation the server refuses is Results' error, as Checked says it.
+	bad := ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "NoSuchTable"}
+	c2, tx2, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{ep}, nil, bad)
+	if err != nil {
+		t.Fatalf("ConnectTransact of a refused select: %v, want the connection made", err)
+	}
+	defer c2.Close()
+	_, want := ovsdbrpc.Checked(ctx, c2, bad)
+	if _, err := tx2.Results(ctx); err == nil || want == nil || err.Error() != want.Error() {
+		t.Errorf("Results of a missing table: %v, want Checked's %v", err, want)
+	}
+	_, _, err = ovsdbrpc.ConnectTransact(ctx, "OVN_Northbound", []string{ep}, nil, ops...)
+	if err == nil || !strings.Contains(err.Error(), "target database OVN_Northbound not found (the server has Open_vSwitch") {
+		t.Errorf("wrong database: %v, want the handshake's error (not the transaction's)", err)
 	}
 }
