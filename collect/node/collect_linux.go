@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -94,39 +95,52 @@ func openRoot(opts Options) (*nsRef, error) {
 	return &nsRef{name: "root", root: true, inode: rootIno, fd: rootFd}, nil
 }
 
-// readAll reads every namespace in refs, opts.Workers at a time; the caller closes the handles.
+// readAll reads every namespace in refs with opts.Workers goroutines, each taking the next one in
+// turn: netlink's receive buffer (64 KiB on the stack) grows a goroutine's stack once, not once per
+// namespace. The caller closes the handles.
 func readAll(ctx context.Context, opts Options, refs []*nsRef, src string) ([]*trace.Netns, []*netlink.Handle, []error) {
 	results := make([]*trace.Netns, len(refs))
 	handles := make([]*netlink.Handle, len(refs))
 	errs := make([]error, len(refs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, opts.Workers)
-	for i, r := range refs {
-		if ctx.Err() != nil {
-			errs[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var h *netlink.Handle
-			var err error
-			if r.root && opts.RootNetns == "" {
-				h, err = netlink.NewHandle() // our own namespace: no setns, so no privilege needed
-			} else {
-				h, err = netlink.NewHandleAt(r.fd)
-			}
-			if err != nil {
-				errs[i] = err
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(refs) {
 				return
 			}
-			handles[i] = h
-			results[i], errs[i] = readNetns(h, r, src)
-		}()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				continue
+			}
+			handles[i], results[i], errs[i] = readOne(opts, refs[i], src)
+		}
 	}
+	var wg sync.WaitGroup
+	for range min(opts.Workers, len(refs)) - 1 {
+		wg.Go(work)
+	}
+	work() // this goroutine is one of the workers
 	wg.Wait()
 	return results, handles, errs
+}
+
+// readOne opens a netlink handle in r and reads it.
+func readOne(opts Options, r *nsRef, src string) (*netlink.Handle, *trace.Netns, error) {
+	var h *netlink.Handle
+	var err error
+	// Route sockets only: every read here is rtnetlink, and each other family (xfrm, netfilter)
+	// would cost a socket and two setns per namespace.
+	if r.root && opts.RootNetns == "" {
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE) // our own namespace: no setns, so no privilege needed
+	} else {
+		h, err = netlink.NewHandleAt(r.fd, unix.NETLINK_ROUTE)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ns, err := readNetns(h, r, src)
+	return h, ns, err
 }
 
 // vanished says so when a namespace disappeared while being read.
