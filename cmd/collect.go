@@ -2,9 +2,11 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -207,7 +209,7 @@ func (o *CollectNodeOptions) Run(ctx context.Context) error {
 		defer f.Close()
 		w = f
 	}
-	if err := trace.WriteSnapshot(w, snap); err != nil {
+	if err := writeNodeSnapshot(w, snap); err != nil {
 		return fmt.Errorf("writing the snapshot: %w", err)
 	}
 	for _, s := range snap.Sources {
@@ -216,4 +218,24 @@ func (o *CollectNodeOptions) Run(ctx context.Context) error {
 		}
 	}
 	return cerr
+}
+
+// nodeSnapshot is trace.Snapshot as `collect node` fills it: no cluster facts, no fabric.
+type nodeSnapshot struct {
+	APIVersion string             `json:"apiVersion"`
+	Sources    []trace.SourceInfo `json:"sources,omitempty"`
+	Cluster    struct{}           `json:"cluster"`
+	Nodes      []trace.NodeState  `json:"nodes,omitempty"`
+}
+
+// writeNodeSnapshot writes snap byte for byte as trace.WriteSnapshot does, through nodeSnapshot
+// when it holds no cluster or fabric facts: encoding/json builds an encoder for every type a
+// struct can hold, and the cluster and fabric models are most of trace's.
+func writeNodeSnapshot(w io.Writer, snap *trace.Snapshot) error {
+	if snap.Fabric != nil || !reflect.ValueOf(snap.Cluster).IsZero() || snap.APIVersion == "" {
+		return trace.WriteSnapshot(w, snap)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(nodeSnapshot{APIVersion: snap.APIVersion, Sources: snap.Sources, Nodes: snap.Nodes})
 }
