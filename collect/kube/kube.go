@@ -43,6 +43,10 @@ type Query struct {
 	Nodes []string
 	// All reads every node and pod (check, support bundles): paginated lists, the one cluster-wide read.
 	All bool
+	// WalkNode, when set, is called once per walk node (see Result.WalkNodes) as soon as the API
+	// names it, from any of Collect's goroutines and before Collect returns: its reading may start
+	// before the other reads end.
+	WalkNode func(name string)
 }
 
 // Result is what Collect found.
@@ -92,13 +96,16 @@ type session struct {
 	// inflight joins GETs of the same pod or node that run at once (a pod's node that is also a
 	// target, two pods on one node): one request, one answer for both.
 	inflight singleflight.Group
+	// walkNode is Query.WalkNode.
+	walkNode func(name string)
 }
 
 // Collect reads the facts q needs. Errors are one line and say what to do: not found (with similar
 // names), forbidden (with verb and resource), unreachable.
 func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{},
-		services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}, serviceLists: map[string][]corev1.Service{}}
+		services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}, serviceLists: map[string][]corev1.Service{},
+		walkNode: q.WalkNode}
 	res := &Result{CollectedAt: time.Now().UTC()}
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
 	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of
@@ -178,8 +185,12 @@ const manyNodes = 2 * pageSize / 10
 
 func (s *session) markWalk(node string) {
 	s.mu.Lock()
+	first := !s.walk[node]
 	s.walk[node] = true
 	s.mu.Unlock()
+	if first && s.walkNode != nil {
+		s.walkNode(node)
+	}
 }
 
 func (s *session) warn(format string, args ...any) {

@@ -46,8 +46,8 @@ type Config struct {
 	Hints Hints
 	// Now is the clock of the sources' collection times (default: time.Now in UTC).
 	Now func() time.Time
-	// AfterKube, when set, runs between the API reads and the node and fabric reads (tests: a pod
-	// deleted mid-walk).
+	// AfterKube, when set, runs after the API reads, before the fabric reads and the node reads not
+	// started early (tests: a pod deleted mid-walk).
 	AfterKube func()
 }
 
@@ -107,7 +107,7 @@ func (c *Config) now() time.Time {
 
 // Collect reads what need requires from the live cluster: the API facts first (they name the
 // nodes and endpoints), then the node state of the walk's nodes concurrently with the fabric
-// reads. A node or fabric that cannot be read is a warning on its source, not an error; a pod,
+// reads (each node from the moment the API names it, when the runner reaches nodes by name). A node or fabric that cannot be read is a warning on its source, not an error; a pod,
 // namespace or node that does not exist is a *kube.NotFoundError.
 func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error) {
 	api, err := apiClient(cfg)
@@ -127,8 +127,21 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	if pr, ok := cfg.Fabric.(fabric.Preparer); ok {
 		defer pr.Prepare(fctx)()
 	}
-	c.res, err = kube.New(api, cfg.REST.Host).WithHints(cfg.Hints.Kube).Collect(ctx, kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All})
+	eg, ectx := errgroup.WithContext(ctx)
+	nctx, ncancel := context.WithCancel(ectx)
+	defer ncancel()
+	nodes := c.newNodeReads(nctx, eg)
+	kq := kube.Query{Pods: need.Pods, Targets: need.Targets, Nodes: need.Nodes, All: need.All}
+	if nodes.early() {
+		kq.WalkNode = func(name string) { nodes.read(trace.Node{Name: name}) }
+	}
+	c.res, err = kube.New(api, cfg.REST.Host).WithHints(cfg.Hints.Kube).Collect(ctx, kq)
 	if err != nil {
+		// A node read started early is of no use now: end it.
+		c.res = nil
+		ncancel()
+		close(nodes.api)
+		_ = eg.Wait()
 		if ctx.Err() != nil {
 			// Ctrl-C, not the API server: say so rather than "cannot reach".
 			return nil, fmt.Errorf("collection interrupted: %w", ctx.Err())
@@ -141,9 +154,9 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	c.snap = &trace.Snapshot{APIVersion: trace.APIVersion, Cluster: c.res.Cluster}
 	c.snap.Sources = append(c.snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: c.res.CollectedAt, Warnings: c.res.Warnings})
 	c.refresh(ctx)
-
-	eg, ectx := errgroup.WithContext(ctx)
-	c.readNodes(ectx, eg)
+	nodes.podNodes = nodesWithPods(c.res, need)
+	close(nodes.api)
+	nodes.readAll()
 	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
 	// interface) reads after the nodes, but may read ahead beside them what the API alone names;
 	// any other reads beside them.
@@ -212,47 +225,97 @@ func (c *collection) refresh(ctx context.Context) {
 	c.snap.Sources = append(c.snap.Sources, trace.SourceInfo{Name: "refresh", CollectedAt: c.cfg.now(), Warnings: warns})
 }
 
-// readNodes starts reading the walk's nodes in eg, a bounded number at once (check reads every node).
-func (c *collection) readNodes(ctx context.Context, eg *errgroup.Group) {
-	nodes := &nodeCollector{Nodes: c.cfg.Nodes, hints: c.cfg.Hints, now: c.cfg.now}
+// nodeReads reads the walk's nodes in eg, each once and a bounded number at once (check reads
+// every node): when the runner reaches a node by its name, each from the moment the API names it
+// (a walk's source node as soon as its pod is read), else all once the API answered.
+type nodeReads struct {
+	c      *collection
+	ctx    context.Context
+	eg     *errgroup.Group
+	nodes  *nodeCollector
+	sem    chan struct{}
+	atOnce int
+	start  time.Time
+	// api is closed once the API answered (c.res, c.snap, c.refreshed and podNodes are set) or
+	// failed (c.res is nil: what was read is dropped).
+	api      chan struct{}
+	podNodes map[string]bool
+
+	mu      sync.Mutex
+	started map[string]bool
+	done    int
+	bytes   int64
+}
+
+func (c *collection) newNodeReads(ctx context.Context, eg *errgroup.Group) *nodeReads {
 	atOnce := cmp.Or(c.need.NodesAtOnce, MaxNodesAtOnce)
-	sem := make(chan struct{}, atOnce)
-	nodesStart, done, bytes := time.Now(), 0, int64(0)
-	nodeByName := make(map[string]trace.Node, len(c.res.Cluster.Nodes))
-	for _, n := range c.res.Cluster.Nodes {
+	return &nodeReads{c: c, ctx: ctx, eg: eg, nodes: &nodeCollector{Nodes: c.cfg.Nodes, hints: c.cfg.Hints, now: c.cfg.now},
+		sem: make(chan struct{}, atOnce), atOnce: atOnce, start: time.Now(), api: make(chan struct{}), started: map[string]bool{}}
+}
+
+// early says whether a node may be read before the API answered: its runner reaches it by name,
+// no refresh must run first, and no progress counts against a total not known yet.
+func (r *nodeReads) early() bool {
+	return r.c.need.Refresh == nil && r.c.need.Progress == nil && runner.ReachesByName(r.c.cfg.Nodes.Runner)
+}
+
+// read starts reading n unless it was started.
+func (r *nodeReads) read(n trace.Node) {
+	r.mu.Lock()
+	if r.started[n.Name] {
+		r.mu.Unlock()
+		return
+	}
+	r.started[n.Name] = true
+	r.mu.Unlock()
+	r.eg.Go(func() error {
+		r.sem <- struct{}{}
+		st, srcs := r.nodes.collect(r.ctx, n)
+		<-r.sem
+		<-r.api
+		if r.c.res != nil {
+			r.add(n.Name, st, srcs)
+		}
+		return nil
+	})
+}
+
+// readAll starts reading every walk node not started yet, once the API answered.
+func (r *nodeReads) readAll() {
+	nodeByName := make(map[string]trace.Node, len(r.c.res.Cluster.Nodes))
+	for _, n := range r.c.res.Cluster.Nodes {
 		nodeByName[n.Name] = n
 	}
-	podNodes := nodesWithPods(c.res, c.need)
-	for _, name := range c.res.WalkNodes {
+	for _, name := range r.c.res.WalkNodes {
 		n, ok := nodeByName[name]
 		if !ok {
 			n = trace.Node{Name: name}
 		}
-		eg.Go(func() error {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			st, srcs := nodes.collect(ctx, n)
-			if !podNodes[n.Name] {
-				srcs = dropOVSWarnings(srcs)
+		r.read(n)
+	}
+}
+
+// add files a node's state and sources into the snapshot.
+func (r *nodeReads) add(name string, st *trace.NodeState, srcs []trace.SourceInfo) {
+	c := r.c
+	if !r.podNodes[name] {
+		srcs = dropOVSWarnings(srcs)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st != nil {
+		st.Refreshed = c.refreshed[st.Name]
+		c.snap.Nodes = append(c.snap.Nodes, *st)
+	}
+	c.snap.Sources = append(c.snap.Sources, srcs...)
+	if c.need.Progress != nil {
+		r.done++
+		if st != nil {
+			if b, err := json.Marshal(st); err == nil {
+				r.bytes += int64(len(b))
 			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if st != nil {
-				st.Refreshed = c.refreshed[st.Name]
-				c.snap.Nodes = append(c.snap.Nodes, *st)
-			}
-			c.snap.Sources = append(c.snap.Sources, srcs...)
-			if c.need.Progress != nil {
-				done++
-				if st != nil {
-					if b, err := json.Marshal(st); err == nil {
-						bytes += int64(len(b))
-					}
-				}
-				c.need.Progress(NodeProgress{Done: done, Total: len(c.res.WalkNodes), Node: name, Bytes: bytes, Elapsed: time.Since(nodesStart), AtOnce: atOnce})
-			}
-			return nil
-		})
+		}
+		c.need.Progress(NodeProgress{Done: r.done, Total: len(c.res.WalkNodes), Node: name, Bytes: r.bytes, Elapsed: time.Since(r.start), AtOnce: r.atOnce})
 	}
 }
 

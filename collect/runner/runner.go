@@ -17,6 +17,24 @@ import (
 )
 
 // Node is the node to run on.
+// ByName is implemented by runners that can reach a node by its name alone, before its object
+// (its address) is read, and cheaply enough to do so for a walk the API may still refuse: a walk
+// then starts reading a node as soon as the API names it. (A debug pod is neither cheap nor
+// without a trace in the cluster: DebugPod waits for the API's answer.)
+type ByName interface {
+	ReachesByName() bool
+}
+
+// ReachesByName says whether r reaches a node by its name alone; nil (no runner: this machine is
+// the node, recognised by its name) does.
+func ReachesByName(r Runner) bool {
+	if r == nil {
+		return true
+	}
+	b, ok := r.(ByName)
+	return ok && b.ReachesByName()
+}
+
 type Node struct {
 	Name string
 	// IP is the node's InternalIP, for templates that reach the node by address.
@@ -159,6 +177,18 @@ func (t *Template) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 }
 
 // String names the runner in messages: its Label (the setting it came from) and the template.
+// ReachesByName says whether the template reaches a node by its name alone (it names no
+// {nodeIP}, or for a host template no {hostIP}).
+func (t *Template) ReachesByName() bool {
+	_, addr, _ := t.placeholders()
+	for _, w := range t.words {
+		if strings.Contains(w, addr) {
+			return false
+		}
+	}
+	return true
+}
+
 func (t *Template) String() string {
 	label := "template"
 	if t.host {
@@ -243,6 +273,9 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 func (Local) String() string { return "local" }
+
+// ReachesByName says yes: this machine is the node.
+func (Local) ReachesByName() bool { return true }
 
 // Split splits s into words the way a POSIX shell would (single and double quotes, backslash
 // escapes), without expansions, pipes or redirections: those characters are kept literally.

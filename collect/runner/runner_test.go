@@ -135,3 +135,26 @@ func TestChildrenGetOnlyTheEnvironmentTheyNeed(t *testing.T) {
 		}
 	}
 }
+
+// A template reaches a node by its name unless it names the node's address; nil (this machine)
+// and the agent do; a runner that does not say does not.
+func TestReachesByName(t *testing.T) {
+	for tmpl, want := range map[string]bool{
+		"ssh {node}": true, "ip netns exec {node}": true, "ssh {nodeIP}": false,
+		"ssh -J bastion core@{nodeIP}": false, "ssh bastion ssh {node}": true,
+	} {
+		tp, err := runner.NewTemplate(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := runner.ReachesByName(tp); got != want {
+			t.Errorf("runner.ReachesByName(%q) = %v, want %v", tmpl, got, want)
+		}
+	}
+	if !runner.ReachesByName(nil) || !runner.ReachesByName(runner.Local{}) || !runner.ReachesByName(&runner.Agent{}) {
+		t.Error("nil, Local and Agent reach a node by its name")
+	}
+	if runner.ReachesByName(&runner.DebugPod{}) {
+		t.Error("a debug pod waits for the API's answer")
+	}
+}
