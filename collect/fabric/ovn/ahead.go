@@ -12,17 +12,17 @@ import (
 )
 
 // readAhead is a read of the Northbound database made while the nodes are read (ReadAhead): the
-// answer to each select it made, for the Collect that follows over the same connection.
+// rows each select it made returned, decoded, for the Collect that follows over the same connection.
 type readAhead struct {
 	done    chan struct{}
 	cli     *ovsdbrpc.Client // the connection it read over: its answers hold for that one
 	answers answers
 }
 
-// answers are select results by the select (its JSON: table, where, columns).
+// answers are the decoded rows of selects, by the select (its JSON: table, where, columns).
 type answers struct {
 	mu   sync.Mutex
-	rows map[string][]ovsdb.Row
+	objs map[string][]any
 }
 
 // ReadAhead reads, over the connection Prepare made, what q names without the node facts: the
@@ -39,7 +39,7 @@ func (p *provider) ReadAhead(ctx context.Context, q fabric.Query) (stop func()) 
 		return func() {}
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	a := &readAhead{done: make(chan struct{}), answers: answers{rows: map[string][]ovsdb.Row{}}}
+	a := &readAhead{done: make(chan struct{}), answers: answers{objs: map[string][]any{}}}
 	p.mu.Lock()
 	p.ahead = a
 	p.mu.Unlock()
@@ -96,51 +96,60 @@ func (a *readAhead) over(cli *ovsdbrpc.Client) db {
 	return &recall{db: cli, answers: &a.answers}
 }
 
-// recall is a database that answers each select asked before (recorded in answers) without
-// asking again, and sends the others in one transaction; with keep it records their answers.
+// recall is a database whose selects made before (recorded in answers) are answered, decoded,
+// without asking again (selectDecoded); with keep it records the answers to the others.
 type recall struct {
 	db
 	answers *answers
 	keep    bool
 }
 
-func (c *recall) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
-	res := make([]ovsdb.OperationResult, len(ops))
+// selectDecoded runs the selects of ops in one read-only transaction on cli, checks every result
+// and decodes each row with decode (i: the select's index). Through a recall, a select answered
+// before is not sent again: its decoded rows are reused (the same objects: readers only read them).
+func selectDecoded(ctx context.Context, cli db, ops []ovsdb.Operation, decode func(i int, row ovsdb.Row) (any, error)) ([][]any, error) {
+	out := make([][]any, len(ops))
+	rc, _ := cli.(*recall)
 	keys := make([]string, len(ops))
 	var ask []ovsdb.Operation
 	var at []int
-	c.answers.mu.Lock()
 	for i, op := range ops {
-		if op.Op == ovsdb.OperationSelect {
+		if rc != nil {
 			if b, err := json.Marshal(op); err == nil {
 				keys[i] = string(b)
-				if rows, ok := c.answers.rows[keys[i]]; ok {
-					res[i] = ovsdb.OperationResult{Rows: rows}
+				rc.answers.mu.Lock()
+				objs, ok := rc.answers.objs[keys[i]]
+				rc.answers.mu.Unlock()
+				if ok {
+					out[i] = objs
 					continue
 				}
 			}
 		}
 		ask, at = append(ask, op), append(at, i)
 	}
-	c.answers.mu.Unlock()
 	if len(ask) == 0 {
-		return res, nil
+		return out, nil
 	}
-	got, err := c.db.Transact(ctx, ask...)
+	res, err := ovsdbrpc.Checked(ctx, cli, ask...)
 	if err != nil {
 		return nil, err
 	}
-	c.answers.mu.Lock()
-	defer c.answers.mu.Unlock()
 	for j, i := range at {
-		if j >= len(got) {
-			break
+		objs := make([]any, 0, len(res[j].Rows))
+		for _, row := range res[j].Rows {
+			o, err := decode(i, row)
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, o)
 		}
-		res[i] = got[j]
-		if c.keep && keys[i] != "" && got[j].Error == "" {
-			c.answers.rows[keys[i]] = got[j].Rows
+		out[i] = objs
+		if rc != nil && rc.keep && keys[i] != "" {
+			rc.answers.mu.Lock()
+			rc.answers.objs[keys[i]] = objs
+			rc.answers.mu.Unlock()
 		}
 	}
-	// An error of the transaction as a whole follows the operations' results: keep it.
-	return append(res, got[min(len(ask), len(got)):]...), nil
+	return out, nil
 }

@@ -67,16 +67,20 @@ func (r *reader) run(ctx context.Context, d *nbData, sels []sel) error {
 	if len(sels) == 0 {
 		return nil
 	}
-	res, err := transactSelects(ctx, r.cli, sels)
+	ops := make([]ovsdb.Operation, len(sels))
+	for i, s := range sels {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}
+	}
+	m := mapper.NewMapper(r.schema)
+	objs, err := selectDecoded(ctx, r.cli, ops, func(i int, row ovsdb.Row) (any, error) {
+		return decodeNB(m, r.schema.Table(sels[i].table), sels[i].table, row)
+	})
 	if err != nil {
 		return err
 	}
-	m := mapper.NewMapper(r.schema)
-	for i, s := range sels {
-		for _, row := range res[i].Rows {
-			if err := d.decode(m, r.schema.Table(s.table), s.table, row); err != nil {
-				return err
-			}
+	for _, os := range objs {
+		for _, o := range os {
+			d.put(o)
 		}
 	}
 	return nil
@@ -88,51 +92,57 @@ type db interface {
 	Schema() ovsdb.DatabaseSchema
 }
 
-// transactSelects runs the selects in one read-only transaction and checks every result.
-func transactSelects(ctx context.Context, cli db, sels []sel) ([]ovsdb.OperationResult, error) {
-	ops := make([]ovsdb.Operation, len(sels))
-	for i, s := range sels {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.cols}
-	}
-	return ovsdbrpc.Checked(ctx, cli, ops...)
-}
-
-// decodeInto decodes row into a new T and files it under its _uuid.
-func decodeInto[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row, into map[string]*T, uuid func(*T) *string) error {
-	obj, err := ovsdbrpc.DecodeRow(m, ts, table, row, uuid)
-	if err != nil {
-		return err
-	}
-	into[*uuid(obj)] = obj
-	return nil
-}
-
-func (d *nbData) decode(m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row) error {
+// decodeNB decodes one row of an NB table the reads know into its model object.
+func decodeNB(m mapper.Mapper, ts *ovsdb.TableSchema, table string, row ovsdb.Row) (any, error) {
 	if ts == nil {
-		return fmt.Errorf("the database has no table %s (is it OVN_Northbound?)", table)
+		return nil, fmt.Errorf("the database has no table %s (is it OVN_Northbound?)", table)
 	}
-	d.gen++
 	switch table {
 	case nbdb.LogicalSwitchTable:
-		return decodeInto(m, ts, table, row, d.switches, func(o *nbdb.LogicalSwitch) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LogicalSwitch) *string { return &o.UUID })
 	case nbdb.LogicalSwitchPortTable:
-		return decodeInto(m, ts, table, row, d.lsps, func(o *nbdb.LogicalSwitchPort) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LogicalSwitchPort) *string { return &o.UUID })
 	case nbdb.LogicalRouterTable:
-		return decodeInto(m, ts, table, row, d.routers, func(o *nbdb.LogicalRouter) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LogicalRouter) *string { return &o.UUID })
 	case nbdb.LogicalRouterPortTable:
-		return decodeInto(m, ts, table, row, d.lrps, func(o *nbdb.LogicalRouterPort) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LogicalRouterPort) *string { return &o.UUID })
 	case nbdb.LogicalRouterStaticRouteTable:
-		return decodeInto(m, ts, table, row, d.routes, func(o *nbdb.LogicalRouterStaticRoute) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LogicalRouterStaticRoute) *string { return &o.UUID })
 	case nbdb.NATTable:
-		return decodeInto(m, ts, table, row, d.nats, func(o *nbdb.NAT) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.NAT) *string { return &o.UUID })
 	case nbdb.LoadBalancerTable:
-		return decodeInto(m, ts, table, row, d.lbs, func(o *nbdb.LoadBalancer) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LoadBalancer) *string { return &o.UUID })
 	case nbdb.LoadBalancerGroupTable:
-		return decodeInto(m, ts, table, row, d.lbGroups, func(o *nbdb.LoadBalancerGroup) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LoadBalancerGroup) *string { return &o.UUID })
 	case nbdb.LoadBalancerHealthCheckTable:
-		return decodeInto(m, ts, table, row, d.hcs, func(o *nbdb.LoadBalancerHealthCheck) *string { return &o.UUID })
+		return ovsdbrpc.DecodeRow(m, ts, table, row, func(o *nbdb.LoadBalancerHealthCheck) *string { return &o.UUID })
 	}
-	return fmt.Errorf("unexpected table %s", table)
+	return nil, fmt.Errorf("unexpected table %s", table)
+}
+
+// put files a decoded row under its _uuid.
+func (d *nbData) put(o any) {
+	d.gen++
+	switch o := o.(type) {
+	case *nbdb.LogicalSwitch:
+		d.switches[o.UUID] = o
+	case *nbdb.LogicalSwitchPort:
+		d.lsps[o.UUID] = o
+	case *nbdb.LogicalRouter:
+		d.routers[o.UUID] = o
+	case *nbdb.LogicalRouterPort:
+		d.lrps[o.UUID] = o
+	case *nbdb.LogicalRouterStaticRoute:
+		d.routes[o.UUID] = o
+	case *nbdb.NAT:
+		d.nats[o.UUID] = o
+	case *nbdb.LoadBalancer:
+		d.lbs[o.UUID] = o
+	case *nbdb.LoadBalancerGroup:
+		d.lbGroups[o.UUID] = o
+	case *nbdb.LoadBalancerHealthCheck:
+		d.hcs[o.UUID] = o
+	}
 }
 
 func newNBData() *nbData {

@@ -32,22 +32,23 @@ func selectRows[T any](ctx context.Context, cli db, table string, wheres [][]ovs
 	if ts == nil {
 		return nil, fmt.Errorf("the database has no table %s", table)
 	}
-	sels := make([]sel, len(wheres))
+	ops := make([]ovsdb.Operation, len(wheres))
 	for i, w := range wheres {
-		sels[i] = sel{table: table, where: w}
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table, Where: w}
 	}
-	res, err := transactSelects(ctx, cli, sels)
+	m := mapper.NewMapper(schema)
+	objs, err := selectDecoded(ctx, cli, ops, func(_ int, row ovsdb.Row) (any, error) {
+		return ovsdbrpc.DecodeRow(m, ts, table, row, uuid)
+	})
 	if err != nil {
 		return nil, err
 	}
-	m := mapper.NewMapper(schema)
 	seen := map[string]*T{}
 	var out []*T
-	for i := range res {
-		for _, row := range res[i].Rows {
-			if err := decodeInto(m, ts, table, row, seen, uuid); err != nil {
-				return nil, err
-			}
+	for _, os := range objs {
+		for _, o := range os {
+			v := o.(*T)
+			seen[*uuid(v)] = v
 		}
 	}
 	for _, v := range seen {
