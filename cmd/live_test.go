@@ -36,7 +36,8 @@ var plugin struct {
 }
 
 // PluginBinary builds the plugin once for the whole test binary, in a directory anyone may read
-// (one test runs it as nobody), removed by TestMain.
+// (one test runs it as nobody), removed by TestMain. It is built as `make dist` builds a release
+// (static, stripped): the lab tests and BenchmarkLabStart run the binary users install.
 func PluginBinary(t testing.TB) string {
 	t.Helper()
 	plugin.once.Do(func() {
@@ -45,7 +46,9 @@ func PluginBinary(t testing.TB) string {
 		}
 		_ = os.Chmod(plugin.dir, 0o755)
 		plugin.bin = filepath.Join(plugin.dir, "kubectl-packetwalk")
-		if out, err := exec.Command("go", "build", "-o", plugin.bin, "./kubectl-packetwalk").CombinedOutput(); err != nil {
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", plugin.bin, "./kubectl-packetwalk")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
 			plugin.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
