@@ -417,8 +417,24 @@ func convertRoute(rt netlink.Route, names map[int]string) []trace.Route {
 }
 
 // resolvePeers fills PeerNetns of every veth whose link_netnsid is known: namespace i gives
-// namespace j the nsid GetNetNsIdByFd(j) (RTM_GETNSID, which reads and never assigns one).
+// namespace j the nsid GetNetNsIdByFd(j) (RTM_GETNSID, which reads and never assigns one). Only
+// the namespaces holding a veth that points back (its index and peer index swapped) are asked:
+// a veth's peer is one, so a peer in no namespace read costs no question to each of the others.
 func resolvePeers(refs []*nsRef, results []*trace.Netns, handles []*netlink.Handle) {
+	back := make([]map[[2]int]bool, len(results))
+	for j, ns := range results {
+		if ns == nil {
+			continue
+		}
+		for _, l := range ns.Links {
+			if l.PeerIndex > 0 {
+				if back[j] == nil {
+					back[j] = map[[2]int]bool{}
+				}
+				back[j][[2]int{l.Index, l.PeerIndex}] = true
+			}
+		}
+	}
 	for i, ns := range results {
 		if ns == nil || handles[i] == nil {
 			continue
@@ -435,7 +451,7 @@ func resolvePeers(refs []*nsRef, results []*trace.Netns, handles []*netlink.Hand
 		byID := map[int]string{}
 		// The root namespace first: it is where pods' peers live.
 		for j := 0; j < len(refs) && len(byID) < len(want); j++ {
-			if j == i || results[j] == nil {
+			if j == i || results[j] == nil || !pointsBack(back[j], ns.Links) {
 				continue
 			}
 			id, err := handles[i].GetNetNsIdByFd(int(refs[j].fd))
@@ -449,4 +465,15 @@ func resolvePeers(refs []*nsRef, results []*trace.Netns, handles []*netlink.Hand
 			}
 		}
 	}
+}
+
+// pointsBack says whether back (a namespace's veths) holds the peer of one of links' veths in
+// another namespace.
+func pointsBack(back map[[2]int]bool, links []trace.Link) bool {
+	for _, l := range links {
+		if l.PeerNetnsID != nil && back[[2]int{l.PeerIndex, l.Index}] {
+			return true
+		}
+	}
+	return false
 }
