@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -20,12 +19,17 @@ import (
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
-// nsRef is one namespace to read: its name, an open handle and its inode.
+// nsRef is one namespace to read (its name, an open handle and its inode) and, once read, its
+// netlink handle and what was read or why not.
 type nsRef struct {
 	name  string
 	root  bool
 	inode uint64
 	fd    netns.NsHandle
+
+	h   *netlink.Handle
+	ns  *trace.Netns
+	err error
 }
 
 // Collect reads the root namespace (required: its failure is the error) and every other namespace
@@ -38,38 +42,38 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 	if err != nil {
 		return nil, nil, err
 	}
-	refs := []*nsRef{rootRef}
+	// The namespaces are read as they are found: the /proc scan takes as long as reading several.
+	found := make(chan *nsRef, 64)
+	found <- rootRef
+	var others []*nsRef
 	var warnings []string
-	others, ws := findNamespaces(opts, rootRef.inode)
-	warnings = append(warnings, ws...)
-	refs = append(refs, others...)
+	go func() {
+		defer close(found)
+		others, warnings = findNamespaces(opts, rootRef.inode, func(r *nsRef) { found <- r })
+	}()
+	readAll(ctx, opts, found, src)
+	refs := append([]*nsRef{rootRef}, others...)
 	defer func() {
 		for _, r := range refs {
+			if r.h != nil {
+				r.h.Close()
+			}
 			r.fd.Close()
 		}
 	}()
-
-	results, handles, errs := readAll(ctx, opts, refs, src)
-	defer func() {
-		for _, h := range handles {
-			if h != nil {
-				h.Close()
-			}
-		}
-	}()
-	if errs[0] != nil {
-		return nil, warnings, fmt.Errorf("netlink in the root network namespace: %w", errs[0])
+	if rootRef.err != nil {
+		return nil, warnings, fmt.Errorf("netlink in the root network namespace: %w", rootRef.err)
 	}
 	// Name the namespace holding each veth peer: ask each namespace which nsid it gives the others.
-	resolvePeers(refs, results, handles)
+	resolvePeers(refs)
 
 	st := &trace.NodeState{Name: opts.Node}
-	for i, r := range refs {
-		if errs[i] != nil {
-			warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", r.name, vanished(errs[i])))
+	for _, r := range refs {
+		if r.err != nil {
+			warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", r.name, vanished(r.err)))
 			continue
 		}
-		st.Netns = append(st.Netns, *results[i])
+		st.Netns = append(st.Netns, *r.ns)
 	}
 	trace.SortNodeNetns(st.Netns)
 	return st, warnings, nil
@@ -95,34 +99,21 @@ func openRoot(opts Options) (*nsRef, error) {
 	return &nsRef{name: "root", root: true, inode: rootIno, fd: rootFd}, nil
 }
 
-// readAll reads every namespace in refs with opts.Workers goroutines, each taking the next one in
-// turn: netlink's receive buffer (64 KiB on the stack) grows a goroutine's stack once, not once per
-// namespace. The caller closes the handles.
-func readAll(ctx context.Context, opts Options, refs []*nsRef, src string) ([]*trace.Netns, []*netlink.Handle, []error) {
-	results := make([]*trace.Netns, len(refs))
-	handles := make([]*netlink.Handle, len(refs))
-	errs := make([]error, len(refs))
-	var next atomic.Int64
-	work := func() {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= len(refs) {
-				return
-			}
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				continue
-			}
-			handles[i], results[i], errs[i] = readOne(opts, refs[i], src)
-		}
-	}
+// readAll reads every namespace sent on in until it closes, with opts.Workers goroutines each
+// taking the next one in turn: netlink's receive buffer (64 KiB on the stack) grows a goroutine's
+// stack once, not once per namespace. The caller closes the handles.
+func readAll(ctx context.Context, opts Options, in <-chan *nsRef, src string) {
 	var wg sync.WaitGroup
-	for range min(opts.Workers, len(refs)) - 1 {
-		wg.Go(work)
+	for range opts.Workers {
+		wg.Go(func() {
+			for r := range in {
+				if r.err = ctx.Err(); r.err == nil {
+					r.h, r.ns, r.err = readOne(opts, r, src)
+				}
+			}
+		})
 	}
-	work() // this goroutine is one of the workers
 	wg.Wait()
-	return results, handles, errs
 }
 
 // readOne opens a netlink handle in r and reads it.
@@ -160,9 +151,9 @@ func inodeOf(h netns.NsHandle) (uint64, error) {
 }
 
 // findNamespaces opens the named namespaces, then those of processes, skipping the root one and
-// any inode already seen. A named namespace wins over a process's; among processes the lowest
-// PID names it.
-func findNamespaces(opts Options, rootIno uint64) ([]*nsRef, []string) {
+// any inode already seen, and hands each to found as soon as it is open. A named namespace wins
+// over a process's; among processes the lowest PID names it.
+func findNamespaces(opts Options, rootIno uint64, found func(*nsRef)) ([]*nsRef, []string) {
 	var refs []*nsRef
 	var warnings []string
 	seen := map[uint64]bool{rootIno: true}
@@ -187,6 +178,7 @@ func findNamespaces(opts Options, rootIno uint64) ([]*nsRef, []string) {
 			}
 			seen[ino] = true
 			refs = append(refs, &nsRef{name: name, inode: ino, fd: h})
+			found(refs[len(refs)-1])
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		warnings = append(warnings, fmt.Sprintf("cannot list named network namespaces in %s: %v", opts.NetnsDir, err))
@@ -230,6 +222,7 @@ func findNamespaces(opts Options, rootIno uint64) ([]*nsRef, []string) {
 		}
 		seen[ino] = true
 		refs = append(refs, &nsRef{name: name, inode: ino, fd: h})
+		found(refs[len(refs)-1])
 	}
 	return refs, warnings
 }
@@ -420,13 +413,13 @@ func convertRoute(rt netlink.Route, names map[int]string) []trace.Route {
 // namespace j the nsid GetNetNsIdByFd(j) (RTM_GETNSID, which reads and never assigns one). Only
 // the namespaces holding a veth that points back (its index and peer index swapped) are asked:
 // a veth's peer is one, so a peer in no namespace read costs no question to each of the others.
-func resolvePeers(refs []*nsRef, results []*trace.Netns, handles []*netlink.Handle) {
-	back := make([]map[[2]int]bool, len(results))
-	for j, ns := range results {
-		if ns == nil {
+func resolvePeers(refs []*nsRef) {
+	back := make([]map[[2]int]bool, len(refs))
+	for j, r := range refs {
+		if r.ns == nil {
 			continue
 		}
-		for _, l := range ns.Links {
+		for _, l := range r.ns.Links {
 			if l.PeerIndex > 0 {
 				if back[j] == nil {
 					back[j] = map[[2]int]bool{}
@@ -435,8 +428,9 @@ func resolvePeers(refs []*nsRef, results []*trace.Netns, handles []*netlink.Hand
 			}
 		}
 	}
-	for i, ns := range results {
-		if ns == nil || handles[i] == nil {
+	for i, r := range refs {
+		ns := r.ns
+		if ns == nil || r.h == nil {
 			continue
 		}
 		want := map[int]bool{}
@@ -451,10 +445,10 @@ func resolvePeers(refs []*nsRef, results []*trace.Netns, handles []*netlink.Hand
 		byID := map[int]string{}
 		// The root namespace first: it is where pods' peers live.
 		for j := 0; j < len(refs) && len(byID) < len(want); j++ {
-			if j == i || results[j] == nil || !pointsBack(back[j], ns.Links) {
+			if j == i || refs[j].ns == nil || !pointsBack(back[j], ns.Links) {
 				continue
 			}
-			id, err := handles[i].GetNetNsIdByFd(int(refs[j].fd))
+			id, err := r.h.GetNetNsIdByFd(int(refs[j].fd))
 			if err == nil && id >= 0 && want[id] {
 				byID[id] = refs[j].name
 			}
