@@ -14,6 +14,9 @@ import (
 
 const published = "../testdata/scenarios/nsx-published/snapshot.json"
 
+// serviceSnapshot is the Service scenario (svc/default/web) as a snapshot file.
+const serviceSnapshot = "../testdata/scenarios/nsx-service/snapshot.json"
+
 type result struct {
 	code     int
 	out, err string
@@ -93,6 +96,11 @@ func TestErrorsAreOneClearLine(t *testing.T) {
 		{[]string{"macs", "--snapshot", published}, 2, "error: --node NAME is required"},
 		{[]string{"trace", "kube-system/kube-dns", "--to", "node/172.15.0.4", "--bogus"}, 2, "error: unknown flag: --bogus"},
 		{[]string{"nosuchcommand"}, 2, `error: unknown command "nosuchcommand"`},
+		// The engine's messages name trace's own flags.
+		{[]string{"trace", "kube-system/kube-dns", "--to", "svc/default/web", "--endpoint", "10.9.9.9", "--snapshot", serviceSnapshot}, 2,
+			"error: --endpoint 10.9.9.9 is not an endpoint of service default/web (its endpoints: "},
+		{[]string{"trace", "kube-system/kube-dns", "--to", "172.15.0.4", "--endpoint", "10.9.9.9", "--snapshot", published}, 2,
+			"error: --endpoint is for a walk to a Service, and 172.15.0.4 is none in the facts: drop --endpoint or name the Service with svc/NS/NAME"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

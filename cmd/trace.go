@@ -114,7 +114,7 @@ func (o *TraceOptions) Complete(args []string) error {
 	if to, err = o.serviceTarget(to); err != nil {
 		return err
 	}
-	o.request = trace.Request{Source: ref, To: to, NoReturn: o.NoReturn, Endpoint: o.Endpoint}
+	o.request = trace.Request{Source: ref, To: to, NoReturn: o.NoReturn, Endpoint: o.Endpoint, Words: traceWords}
 	o.color, err = useColor(o.Color, o.Out)
 	return err
 }
@@ -174,6 +174,9 @@ func verdictErr(v trace.Verdict) error {
 	}
 	return nil
 }
+
+// traceWords name trace's flags in the engine's messages.
+var traceWords = trace.Words{Endpoint: "--endpoint", To: "--to", Protocol: "--protocol", OFProtoTrace: "--ofproto-trace"}
 
 func requestErr(err error) error {
 	var re *trace.RequestError

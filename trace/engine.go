@@ -41,14 +41,14 @@ func (ix *Index) Walk(req Request) (*Walk, error) {
 	if src.HostNetwork {
 		return nil, &RequestError{fmt.Sprintf("pod %s uses the host network: trace from a pod with its own network namespace, or trace its node", req.Source)}
 	}
-	if st, err := ix.serviceTarget(req.To); err != nil || st != nil {
+	if st, err := ix.serviceTarget(req.To, req.Words); err != nil || st != nil {
 		if err != nil {
 			return nil, err
 		}
 		return ix.walkService(req, src, st)
 	}
 	if req.Endpoint != "" {
-		return nil, &RequestError{fmt.Sprintf("--endpoint is for a walk to a Service, and %s is none in the facts: drop --endpoint or name the Service with svc/NS/NAME", req.To)}
+		return nil, &RequestError{fmt.Sprintf("%s is for a walk to a Service, and %s is none in the facts: drop %s or name the Service with svc/NS/NAME", req.Words.endpoint(), req.To, req.Words.endpoint())}
 	}
 	dst, err := ix.resolveTarget(req.To)
 	if err != nil {

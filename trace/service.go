@@ -81,14 +81,14 @@ func hostPort(ip string, port int) string {
 
 // serviceTarget resolves t to a Service when it names one (svc/NS/NAME) or its address is one of a
 // Service's ClusterIPs, external or load balancer IPs, or a node IP with a NodePort; nil otherwise.
-func (ix *Index) serviceTarget(t Target) (*svcTarget, error) {
+func (ix *Index) serviceTarget(t Target, words Words) (*svcTarget, error) {
 	switch t.Kind {
 	case TargetService:
 		svc := ix.service(t.Namespace, t.Name)
 		if svc == nil {
 			return nil, &RequestError{fmt.Sprintf("service %s/%s not found in the snapshot%s", t.Namespace, t.Name, ix.suggestServices(t.Namespace, t.Name))}
 		}
-		sp, err := pickServicePort(svc, t.Port, t.Protocol)
+		sp, err := pickServicePort(svc, t.Port, t.Protocol, words)
 		if err != nil {
 			return nil, err
 		}
@@ -112,17 +112,17 @@ func (ix *Index) serviceTarget(t Target) (*svcTarget, error) {
 		if t.Port != "" {
 			n, err := strconv.Atoi(t.Port)
 			if err != nil || n < 1 || n > 65535 {
-				return nil, &RequestError{fmt.Sprintf("--to %s: port %q is not a number from 1 to 65535", t.IP, t.Port)}
+				return nil, &RequestError{fmt.Sprintf("%s %s: port %q is not a number from 1 to 65535", words.to(), t.IP, t.Port)}
 			}
 			port = n
 		}
-		return ix.serviceByAddr(a, port, t.Protocol)
+		return ix.serviceByAddr(a, port, t.Protocol, words)
 	}
 	return nil, nil
 }
 
 // serviceByAddr finds the Service answering on a:port (port 0: any of its ports when it has one).
-func (ix *Index) serviceByAddr(a netip.Addr, port int, proto string) (*svcTarget, error) {
+func (ix *Index) serviceByAddr(a netip.Addr, port int, proto string, words Words) (*svcTarget, error) {
 	node := ix.nodesByIP[a] != nil
 	for i := range ix.snap.Cluster.Services {
 		svc := &ix.snap.Cluster.Services[i]
@@ -143,7 +143,7 @@ func (ix *Index) serviceByAddr(a netip.Addr, port int, proto string) (*svcTarget
 			}
 		}
 		if vip && port == 0 {
-			return nil, &RequestError{fmt.Sprintf("%s is service %s/%s, which has ports %s: name one with --to svc/%s/%s:PORT or %s:PORT", a, svc.Namespace, svc.Name, portList(svc), svc.Namespace, svc.Name, a)}
+			return nil, &RequestError{fmt.Sprintf("%s is service %s/%s, which has ports %s: name one with %s svc/%s/%s:PORT or %s:PORT", a, svc.Namespace, svc.Name, portList(svc), words.to(), svc.Namespace, svc.Name, a)}
 		}
 		if vip {
 			return nil, &RequestError{fmt.Sprintf("%s is service %s/%s, which has no port %d%s (its ports: %s)", a, svc.Namespace, svc.Name, port, protoSuffix(proto), portList(svc))}
@@ -172,7 +172,7 @@ func portList(svc *Service) string {
 }
 
 // pickServicePort chooses the Service port a target names (by name or number), or its only port.
-func pickServicePort(svc *Service, want, proto string) (*ServicePort, error) {
+func pickServicePort(svc *Service, want, proto string, words Words) (*ServicePort, error) {
 	var found []*ServicePort
 	for i := range svc.Ports {
 		sp := &svc.Ports[i]
@@ -192,7 +192,7 @@ func pickServicePort(svc *Service, want, proto string) (*ServicePort, error) {
 	case len(found) == 0:
 		return nil, &RequestError{fmt.Sprintf("service %s has no %s port: its ports are %s", ref, strings.ToUpper(proto), portList(svc))}
 	case len(found) > 1:
-		return nil, &RequestError{fmt.Sprintf("service %s has ports %s: name one with svc/%s:PORT (and --protocol when a number is both TCP and UDP)", ref, portList(svc), ref)}
+		return nil, &RequestError{fmt.Sprintf("service %s has ports %s: name one with svc/%s:PORT (and %s when a number is both TCP and UDP)", ref, portList(svc), ref, words.protocol())}
 	}
 	return found[0], nil
 }

@@ -90,10 +90,16 @@ func TestServiceEndpointFlag(t *testing.T) {
 		t.Errorf("service hop %+v, want one chosen by %q", h, trace.ChosenByRequest)
 	}
 	tg, _ := trace.ParseTarget("svc/default/web", "")
-	_, err := trace.WalkSnapshot(scenario.Service(), trace.Request{Source: kubeDNS, To: tg, Endpoint: "10.9.9.9"})
-	var re *trace.RequestError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "--endpoint 10.9.9.9 is not an endpoint of service default/web (its endpoints: 172.16.0.6:8080, 172.16.0.7:8080)") {
-		t.Errorf("error %v", err)
+	// The engine's own words, and the caller's name for the setting when it gives one.
+	for words, want := range map[trace.Words]string{
+		{}:                       "the requested endpoint 10.9.9.9 is not an endpoint of service default/web (its endpoints: 172.16.0.6:8080, 172.16.0.7:8080)",
+		{Endpoint: "--endpoint"}: "--endpoint 10.9.9.9 is not an endpoint of service default/web (its endpoints: 172.16.0.6:8080, 172.16.0.7:8080)",
+	} {
+		_, err := trace.WalkSnapshot(scenario.Service(), trace.Request{Source: kubeDNS, To: tg, Endpoint: "10.9.9.9", Words: words})
+		var re *trace.RequestError
+		if !errors.As(err, &re) || err.Error() != want {
+			t.Errorf("words %+v: error %v, want %q", words, err, want)
+		}
 	}
 }
 

@@ -83,7 +83,7 @@ func endpointsToWalk(req Request, st *svcTarget, eps []svcEndpoint) ([]svcEndpoi
 		for _, e := range eps {
 			names = append(names, e.String())
 		}
-		return nil, &RequestError{fmt.Sprintf("--endpoint %s is not an endpoint of service %s/%s (its endpoints: %s)", req.Endpoint, st.svc.Namespace, st.svc.Name, cmp.Or(strings.Join(names, ", "), "none"))}
+		return nil, &RequestError{fmt.Sprintf("%s %s is not an endpoint of service %s/%s (its endpoints: %s)", req.Words.endpoint(), req.Endpoint, st.svc.Namespace, st.svc.Name, cmp.Or(strings.Join(names, ", "), "none"))}
 	}
 	return walkTo, nil
 }
@@ -334,7 +334,7 @@ func (ix *Index) serviceHop(st *svcTarget, e *svcEndpoint, eps []svcEndpoint, re
 		h.Detail = fmt.Sprintf("endpoint %s of service %s is not ready: it takes no new connections", e, svcRef)
 		return h
 	}
-	ix.lbEvidence(&h, st, e, srcNode)
+	ix.lbEvidence(&h, st, e, srcNode, req.Words)
 	return h
 }
 
@@ -355,7 +355,7 @@ func endpointList(eps []svcEndpoint) string {
 
 // lbEvidence checks the load balancer that must send the VIP to e: the fabric's (its VIP, the
 // backend, the backend's health) or the node's OVS (ofproto/trace), and sets the hop's status.
-func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode string) {
+func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode string, words Words) {
 	if ix.fab == nil {
 		h.Detail += "; load balancing not checked (no fabric facts)"
 		return
@@ -365,7 +365,7 @@ func (ix *Index) lbEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode strin
 		return
 	}
 	if ix.fab.f.ServiceLoadBalancing == LBNodeOVS {
-		ix.ovsLBEvidence(h, st, e, srcNode)
+		ix.ovsLBEvidence(h, st, e, srcNode, words)
 		return
 	}
 	if len(ix.fab.f.LoadBalancers) > 0 || ix.fab.f.ServiceLoadBalancing == LBFabric {
@@ -440,7 +440,7 @@ func lbBackends(vip *LBVIP, e *svcEndpoint) ([]string, *LBBackend) {
 
 // ovsLBEvidence shows the source node's ofproto/trace of the VIP, when one was taken: the OVS
 // groups balancing it and the conntrack DNAT it picks.
-func (ix *Index) ovsLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode string) {
+func (ix *Index) ovsLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode string, words Words) {
 	d := h.Service
 	if ni := ix.states[srcNode]; ni != nil {
 		for _, t := range ni.st.OFProtoTraces {
@@ -458,7 +458,12 @@ func (ix *Index) ovsLBEvidence(h *Hop, st *svcTarget, e *svcEndpoint, srcNode st
 		}
 	}
 	if d.LoadBalancer == "" {
-		h.Detail += "; balanced by the source node's OVS (OpenFlow groups): run with --ofproto-trace to see the bucket it picks"
+		h.Detail += "; balanced by the source node's OVS (OpenFlow groups): "
+		if words.OFProtoTrace == "" {
+			h.Detail += "its ofproto/trace shows the bucket it picks"
+		} else {
+			h.Detail += "run with " + words.OFProtoTrace + " to see the bucket it picks"
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"cmp"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -93,9 +94,29 @@ type Request struct {
 	To     Target `json:"to"`
 	// NoReturn skips the return path.
 	NoReturn bool `json:"noReturn,omitempty"`
-	// Endpoint limits a walk to a Service to the endpoint with this address (--endpoint).
+	// Endpoint limits a walk to a Service to the endpoint with this address.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Words name the caller's settings in the engine's messages; they are not part of the request.
+	Words Words `json:"-"`
 }
+
+// Words are how the caller (cmd: its flags) names its settings in the engine's messages; an empty
+// field keeps the engine's neutral words.
+type Words struct {
+	// Endpoint names Request.Endpoint ("the requested endpoint").
+	Endpoint string
+	// To names the destination ("the destination").
+	To string
+	// Protocol names the protocol setting of a destination ("a protocol").
+	Protocol string
+	// OFProtoTrace names how to get the source node's ofproto/trace for the walk (when empty the
+	// hop says what the trace would show, without an instruction).
+	OFProtoTrace string
+}
+
+func (w Words) endpoint() string { return cmp.Or(w.Endpoint, "the requested endpoint") }
+func (w Words) to() string       { return cmp.Or(w.To, "the destination") }
+func (w Words) protocol() string { return cmp.Or(w.Protocol, "a protocol") }
 
 // Verdict is a walk's (or a check's) conclusion.
 type Verdict string
