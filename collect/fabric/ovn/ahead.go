@@ -3,7 +3,6 @@ package ovn
 import (
 	"context"
 	"encoding/json"
-	"sync"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 
@@ -14,15 +13,11 @@ import (
 // readAhead is a read of the Northbound database made while the nodes are read (ReadAhead): the
 // rows each select it made returned, decoded, for the Collect that follows over the same connection.
 type readAhead struct {
-	done    chan struct{}
-	cli     *ovsdbrpc.Client // the connection it read over: its answers hold for that one
-	answers answers
-}
-
-// answers are the decoded rows of selects, by the select (its JSON: table, where, columns).
-type answers struct {
-	mu   sync.Mutex
-	objs map[string][]any
+	done chan struct{}
+	cli  *ovsdbrpc.Client // the connection it read over: its answers hold for that one
+	// answers are the decoded rows by select (its JSON: table, where, columns). One goroutine at a
+	// time has them: the read-ahead's until done, then Collect's.
+	answers map[string][]any
 }
 
 // ReadAhead reads, over the connection Prepare made, what q names without the node facts: the
@@ -32,17 +27,17 @@ type answers struct {
 // others, so a walk's NB round trips overlap the nodes instead of following them. Without a
 // prepared connection it does nothing: there is no connection of Collect's to share.
 func (p *provider) ReadAhead(ctx context.Context, q fabric.Query) (stop func()) {
+	a := &readAhead{done: make(chan struct{}), answers: map[string][]any{}}
 	p.mu.Lock()
 	pc := p.earlyNB
+	if pc != nil {
+		p.ahead = a
+	}
 	p.mu.Unlock()
 	if pc == nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	a := &readAhead{done: make(chan struct{}), answers: answers{objs: map[string][]any{}}}
-	p.mu.Lock()
-	p.ahead = a
-	p.mu.Unlock()
 	go func() {
 		defer close(a.done)
 		select {
@@ -55,7 +50,7 @@ func (p *provider) ReadAhead(ctx context.Context, q fabric.Query) (stop func()) 
 		}
 		a.cli = pc.cli
 		// Its errors are Collect's to report, from its own read: what was answered still holds.
-		cli := &recall{db: pc.cli, answers: &a.answers, keep: true}
+		cli := &recall{db: pc.cli, answers: a.answers, keep: true}
 		nb, err := (&reader{cli: cli, schema: pc.cli.Schema()}).read(ctx, q)
 		if err != nil {
 			return
@@ -93,14 +88,14 @@ func (a *readAhead) over(cli *ovsdbrpc.Client) db {
 	if a == nil || a.cli != cli {
 		return cli
 	}
-	return &recall{db: cli, answers: &a.answers}
+	return &recall{db: cli, answers: a.answers}
 }
 
 // recall is a database whose selects made before (recorded in answers) are answered, decoded,
 // without asking again (selectDecoded); with keep it records the answers to the others.
 type recall struct {
 	db
-	answers *answers
+	answers map[string][]any
 	keep    bool
 }
 
@@ -117,10 +112,7 @@ func selectDecoded(ctx context.Context, cli db, ops []ovsdb.Operation, decode fu
 		if rc != nil {
 			if b, err := json.Marshal(op); err == nil {
 				keys[i] = string(b)
-				rc.answers.mu.Lock()
-				objs, ok := rc.answers.objs[keys[i]]
-				rc.answers.mu.Unlock()
-				if ok {
+				if objs, ok := rc.answers[keys[i]]; ok {
 					out[i] = objs
 					continue
 				}
@@ -146,9 +138,7 @@ func selectDecoded(ctx context.Context, cli db, ops []ovsdb.Operation, decode fu
 		}
 		out[i] = objs
 		if rc != nil && rc.keep && keys[i] != "" {
-			rc.answers.mu.Lock()
-			rc.answers.objs[keys[i]] = objs
-			rc.answers.mu.Unlock()
+			rc.answers[keys[i]] = objs
 		}
 	}
 	return out, nil
