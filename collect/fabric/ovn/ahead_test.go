@@ -131,17 +131,9 @@ func testReadAhead(t *testing.T, l *lab) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("Prepare did not connect within 10 s")
 			}
-			for deadline := time.Now().Add(10 * time.Second); !ovn.PreparedConnected(prov); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("Prepare's connection was not made within 10 s")
-				}
-			}
+			waitPrepared(t, prov, true, "Prepare's connection was not made")
 			c.Close() // Prepare's connection, made, then cut under it
-			for deadline := time.Now().Add(10 * time.Second); ovn.PreparedConnected(prov); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the client did not see its connection cut within 10 s")
-				}
-			}
+			waitPrepared(t, prov, false, "the client did not see its connection cut")
 			stop := prov.(fabric.ReadAheader).ReadAhead(context.Background(), q)
 			waitFor(t, "the read-ahead ends", ovn.ReadAheadDone(prov))
 			return stop

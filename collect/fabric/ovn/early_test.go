@@ -45,6 +45,17 @@ func (p *countingProxy) accepted() int {
 	return p.n
 }
 
+// waitPrepared polls until Prepare's connection is made and up (up) or is no longer up, and
+// fails with what after 10 s.
+func waitPrepared(t *testing.T, prov fabric.Provider, up bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ovn.PreparedConnected(prov) != up; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s within 10 s", what)
+		}
+	}
+}
+
 func waitFor(t *testing.T, what string, ch <-chan struct{}) {
 	t.Helper()
 	select {
@@ -111,20 +122,9 @@ func TestPreparedConnectionDroppedIsMadeAnew(t *testing.T) {
 	px, prov, release, first := prepared(t)
 	defer release()
 	// Wait until the client is connected (its schema read), then drop it.
-	deadline := time.Now().Add(10 * time.Second)
-	for !ovn.PreparedConnected(prov) {
-		if time.Now().After(deadline) {
-			t.Fatal("the prepared client did not connect within 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitPrepared(t, prov, true, "the prepared client did not connect")
 	first.Close()
-	for ovn.PreparedConnected(prov) {
-		if time.Now().After(deadline) {
-			t.Fatal("the prepared client did not see its connection drop within 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitPrepared(t, prov, false, "the prepared client did not see its connection drop")
 	f, _, err := prov.Collect(context.Background(), fabric.Query{All: true})
 	if err != nil {
 		t.Fatalf("Collect after the prepared connection dropped: %v", err)
