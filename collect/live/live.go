@@ -107,8 +107,9 @@ func (c *Config) now() time.Time {
 
 // Collect reads what need requires from the live cluster: the API facts first (they name the
 // nodes and endpoints), then the node state of the walk's nodes concurrently with the fabric
-// reads (each node from the moment the API names it, when the runner reaches nodes by name). A node or fabric that cannot be read is a warning on its source, not an error; a pod,
-// namespace or node that does not exist is a *kube.NotFoundError.
+// reads (each node from the moment the API names it, when the runner reaches nodes by name). A
+// node or fabric that cannot be read is a warning on its source, not an error; a pod, namespace
+// or node that does not exist is a *kube.NotFoundError.
 func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error) {
 	api, err := apiClient(cfg)
 	if err != nil {
