@@ -103,7 +103,8 @@ func probeAddr(s string) (netip.Addr, error) {
 func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) trace.ProbeResult {
 	dst := w.Destination.IP
 	res := trace.ProbeResult{Kind: kind}
-	if _, ok := strings.CutPrefix(kind, "tcp:"); !ok {
+	port, tcp := strings.CutPrefix(kind, "tcp:")
+	if !tcp {
 		res.Kind = "icmp"
 	}
 	if _, err := probeAddr(dst); err != nil {
@@ -111,7 +112,7 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 		return res
 	}
 	var args []string
-	if port, ok := strings.CutPrefix(kind, "tcp:"); ok {
+	if tcp {
 		args = append(append([]string{}, prefix...), "nc", "-z", "-w", "2", dst, port)
 	} else {
 		args = append(append([]string{}, prefix...), "traceroute", "-I", "-n", "-q", "1", "-w", "1", "-m", "16", dst)
@@ -119,7 +120,7 @@ func runProbe(ctx context.Context, kind string, prefix []string, w *trace.Walk) 
 	// The node runner's local exec: its own process group killed on timeout, output capped.
 	out, err := runner.Local{}.Run(ctx, runner.Node{}, args)
 	res.Output = string(out)
-	if strings.HasPrefix(kind, "tcp:") {
+	if tcp {
 		res.Reached = err == nil
 		if err != nil && ctx.Err() != nil {
 			res.Error = fmt.Sprintf("%s: %v", strings.Join(args, " "), ctx.Err())
