@@ -21,7 +21,7 @@ func hintWords(h trace.Hint) string {
 // endpoint for a choice the request made, the engine's own word otherwise.
 func choiceWords(c trace.Choice) trace.Choice {
 	if c == trace.ChosenByRequest {
-		return "--endpoint"
+		return trace.Choice(traceWords.Endpoint)
 	}
 	return c
 }
