@@ -62,10 +62,10 @@ func newExecutor(cfg *rest.Config, method string, r *rest.Request) (remotecomman
 	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
 }
 
-// String names the runner in messages: its Label (the caller's setting) and the agent pods' selector.
 // ReachesByName says yes: a node's agent pod is found by the node's name.
 func (a *Agent) ReachesByName() bool { return true }
 
+// String names the runner in messages: its Label (the caller's setting) and the agent pods' selector.
 func (a *Agent) String() string {
 	s := cmp.Or(a.Label, "agent pods") + " " + a.selector
 	if a.container != "" {

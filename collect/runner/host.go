@@ -13,12 +13,5 @@ func NewHostTemplate(tmpl string) (*Template, error) {
 	if strings.Contains(tmpl, "{node}") || strings.Contains(tmpl, "{nodeIP}") {
 		return nil, fmt.Errorf("%q names {node}: a hypervisor is {host} or {hostIP}", tmpl)
 	}
-	words, err := Split(tmpl)
-	if err != nil {
-		return nil, fmt.Errorf("%q: %w", tmpl, err)
-	}
-	if len(words) == 0 {
-		return nil, fmt.Errorf("is empty: give a command such as 'ssh {hostIP}'")
-	}
-	return &Template{words: words, raw: tmpl, Shells: remoteShells(words), host: true}, nil
+	return newTemplate(tmpl, true)
 }

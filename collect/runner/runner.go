@@ -16,7 +16,6 @@ import (
 	"time"
 )
 
-// Node is the node to run on.
 // ByName is implemented by runners that can reach a node by its name alone, before its object
 // (its address) is read, and cheaply enough to do so for a walk the API may still refuse: a walk
 // then starts reading a node as soon as the API names it. (A debug pod is neither cheap nor
@@ -35,6 +34,7 @@ func ReachesByName(r Runner) bool {
 	return ok && b.ReachesByName()
 }
 
+// Node is the node to run on.
 type Node struct {
 	Name string
 	// IP is the node's InternalIP, for templates that reach the node by address.
@@ -109,15 +109,21 @@ func (t *Template) placeholders() (name, addr, kind string) {
 
 // NewTemplate parses a node command template. Its error says what is wrong with the template and
 // is meant to follow the name of the setting it came from ("--node-exec " + err).
-func NewTemplate(tmpl string) (*Template, error) {
+func NewTemplate(tmpl string) (*Template, error) { return newTemplate(tmpl, false) }
+
+// newTemplate parses a node template, or with host a hypervisor's (NewHostTemplate).
+func newTemplate(tmpl string, host bool) (*Template, error) {
 	words, err := Split(tmpl)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", tmpl, err)
 	}
 	if len(words) == 0 {
+		if host {
+			return nil, fmt.Errorf("is empty: give a command such as 'ssh {hostIP}'")
+		}
 		return nil, fmt.Errorf("is empty: give a command such as 'ssh {nodeIP}' or 'ip netns exec {node}'")
 	}
-	return &Template{words: words, raw: tmpl, Shells: remoteShells(words)}, nil
+	return &Template{words: words, raw: tmpl, Shells: remoteShells(words), host: host}, nil
 }
 
 // Argv returns the template's words for node followed by argv, quoted for the template's remote
@@ -176,7 +182,6 @@ func (t *Template) Run(ctx context.Context, node Node, argv []string) ([]byte, e
 	return Local{}.Run(ctx, node, full)
 }
 
-// String names the runner in messages: its Label (the setting it came from) and the template.
 // ReachesByName says whether the template reaches a node by its name alone (it names no
 // {nodeIP}, or for a host template no {hostIP}).
 func (t *Template) ReachesByName() bool {
@@ -189,6 +194,7 @@ func (t *Template) ReachesByName() bool {
 	return true
 }
 
+// String names the runner in messages: its Label (the setting it came from) and the template.
 func (t *Template) String() string {
 	label := "template"
 	if t.host {
