@@ -98,7 +98,7 @@ func ConnectTransact(ctx context.Context, db string, endpoints []string, t *tls.
 type Pending struct{ call *pending }
 
 // Results waits for the transaction's results and returns them once every operation succeeded;
-// the call's error or the first operation's otherwise (as Checked).
+// the call's error or the first failed operation's otherwise (as Checked). It is called once.
 func (p *Pending) Results(ctx context.Context) ([]ovsdb.OperationResult, error) {
 	if p == nil {
 		return nil, errors.New("no transaction was sent")
@@ -107,10 +107,23 @@ func (p *Pending) Results(ctx context.Context) ([]ovsdb.OperationResult, error) 
 	if err := p.call.wait(ctx, &res); err != nil {
 		return nil, err
 	}
-	if _, err := ovsdb.CheckOperationResults(res, p.call.ops); err != nil {
+	if err := check(res, p.call.ops); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// check returns the first failed operation's error, naming its operation and table, or the
+// transaction's own (too few results, a failed commit); nil when every operation succeeded.
+func check(res []ovsdb.OperationResult, ops []ovsdb.Operation) error {
+	opErrs, err := ovsdb.CheckOperationResults(res, ops)
+	if len(opErrs) == 0 {
+		return err
+	}
+	if op := opErrs[0].Operation(); op != nil {
+		return fmt.Errorf("%s %s: %w", op.Op, op.Table, opErrs[0])
+	}
+	return opErrs[0]
 }
 
 func connect(ctx context.Context, db, ep string, t *tls.Config, ops []ovsdb.Operation) (*Client, *Pending, error) {
@@ -476,13 +489,13 @@ type Transactor interface {
 }
 
 // Checked runs ops in one transaction on t and returns the results once every operation
-// succeeded; the first operation's error otherwise.
+// succeeded; the first failed operation's error otherwise.
 func Checked(ctx context.Context, t Transactor, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
 	res, err := t.Transact(ctx, ops...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+	if err := check(res, ops); err != nil {
 		return nil, err
 	}
 	return res, nil

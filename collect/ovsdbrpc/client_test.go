@@ -283,8 +283,8 @@ func TestConnectTransactReadsARealServer(t *testing.T) {
 	}
 	defer c2.Close()
 	_, want := ovsdbrpc.Checked(ctx, c2, bad)
-	if _, err := tx2.Results(ctx); err == nil || want == nil || err.Error() != want.Error() {
-		t.Errorf("Results of a missing table: %v, want Checked's %v", err, want)
+	if _, err := tx2.Results(ctx); err == nil || want == nil || err.Error() != want.Error() || !strings.HasPrefix(err.Error(), "select NoSuchTable: ") {
+		t.Errorf("Results of a missing table: %v, want Checked's %v, naming the select and its table", err, want)
 	}
 	_, _, err = ovsdbrpc.ConnectTransact(ctx, "OVN_Northbound", []string{ep}, nil, ops...)
 	if err == nil || !strings.Contains(err.Error(), "target database OVN_Northbound not found (the server has Open_vSwitch") {
