@@ -184,17 +184,18 @@ func decodeSchema(raw json.RawMessage, ops []ovsdb.Operation, s *ovsdb.DatabaseS
 		return err
 	}
 	*s = ovsdb.DatabaseSchema{Name: all.Name, Version: all.Version, Tables: map[string]ovsdb.TableSchema{}}
+	whole := map[string]bool{} // tables a select without columns decoded whole
 	for _, op := range ops {
 		traw, ok := all.Tables[op.Table]
-		if !ok {
-			continue // the transaction's answer says so
+		if !ok || whole[op.Table] {
+			continue // not the server's: the transaction's answer says so
 		}
 		if len(op.Columns) == 0 {
 			var ts ovsdb.TableSchema
 			if err := json.Unmarshal(traw, &ts); err != nil {
 				return err
 			}
-			s.Tables[op.Table] = ts
+			s.Tables[op.Table], whole[op.Table] = ts, true
 			continue
 		}
 		var t struct {
@@ -205,11 +206,15 @@ func decodeSchema(raw json.RawMessage, ops []ovsdb.Operation, s *ovsdb.DatabaseS
 		if err := json.Unmarshal(traw, &t); err != nil {
 			return err
 		}
-		ts := ovsdb.TableSchema{Columns: map[string]*ovsdb.ColumnSchema{}, Indexes: t.Indexes, IsRoot: t.IsRoot}
+		// A table two selects name holds the columns of both.
+		ts, ok := s.Tables[op.Table]
+		if !ok {
+			ts = ovsdb.TableSchema{Columns: map[string]*ovsdb.ColumnSchema{}, Indexes: t.Indexes, IsRoot: t.IsRoot}
+		}
 		for _, col := range op.Columns {
 			craw, ok := t.Columns[col]
-			if !ok {
-				continue // _uuid, or a column the transaction's answer says is unknown
+			if !ok || ts.Columns[col] != nil {
+				continue // _uuid, a column the transaction's answer says is unknown, or one decoded
 			}
 			cs := new(ovsdb.ColumnSchema)
 			if err := json.Unmarshal(craw, cs); err != nil {

@@ -53,3 +53,35 @@ func BenchmarkDecodeSchema(b *testing.B) {
 		})
 	}
 }
+
+// TestDecodeSchemaMergesATableSelectedTwice: two selects of one table give it the columns of
+// both; a select without columns gives it whole, whatever another select names.
+func TestDecodeSchemaMergesATableSelectedTwice(t *testing.T) {
+	raw, err := os.ReadFile("../ovs/vswitchd/vswitch.ovsschema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full ovsdb.DatabaseSchema
+	if err := decodeSchema(raw, nil, &full); err != nil {
+		t.Fatal(err)
+	}
+	sel := func(table string, cols ...string) ovsdb.Operation {
+		return ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table, Columns: cols}
+	}
+	var s ovsdb.DatabaseSchema
+	if err := decodeSchema(raw, []ovsdb.Operation{sel("Bridge", "_uuid", "name"), sel("Bridge", "ports"), sel("Port")}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if b := s.Table("Bridge"); b == nil || len(b.Columns) != 2 || b.Column("name") == nil || b.Column("ports") == nil {
+		t.Errorf("Bridge selected for name, then ports: %+v, want both columns and only those", b)
+	}
+	for _, ops := range [][]ovsdb.Operation{{sel("Port", "name"), sel("Port")}, {sel("Port"), sel("Port", "name")}} {
+		var s ovsdb.DatabaseSchema
+		if err := decodeSchema(raw, ops, &s); err != nil {
+			t.Fatal(err)
+		}
+		if p := s.Table("Port"); p == nil || len(p.Columns) != len(full.Table("Port").Columns) {
+			t.Errorf("Port selected whole beside a select of its name: %+v, want all %d columns", p, len(full.Table("Port").Columns))
+		}
+	}
+}
