@@ -61,8 +61,8 @@ func (st *svcTarget) vipString() string { return hostPort(st.vip.String(), st.vi
 
 // detail is what a Service walk and each of its service hops say of the Service, its endpoints
 // eps and where it is balanced.
-func (st *svcTarget) detail(eps []svcEndpoint) ServiceDetail {
-	return ServiceDetail{Service: st.svc.Ref().String(), Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
+func (st *svcTarget) detail(eps []svcEndpoint) *ServiceDetail {
+	return &ServiceDetail{Service: st.svc.Ref().String(), Type: cmp.Or(st.svc.Type, ServiceClusterIP), VIP: st.vipString(),
 		Protocol: st.protocol, PortName: st.port.Name, TargetPort: st.port.TargetPort, LoadBalancing: st.balancing,
 		Ready: countReady(eps), Endpoints: len(eps)}
 }

@@ -291,16 +291,15 @@ func (ix *Index) fabSwitchNames(ids []string) string {
 
 // serviceHop builds the load-balancing hop for a walk to endpoint e (nil when none is ready).
 func (ix *Index) serviceHop(st *svcTarget, e *svcEndpoint, eps []svcEndpoint, req Request, srcIP netip.Addr, srcNode string) Hop {
-	d := new(ServiceDetail)
-	*d = st.detail(eps)
-	svcRef, ready := d.Service, d.Ready
+	d := st.detail(eps)
+	svcRef := d.Service
 	h := Hop{Kind: HopService, Name: "svc/" + svcRef, IP: st.vip.String(), Service: d}
 	src := cmp.Or(st.svc.Source, SourceKube)
 	h.Evidence = append(h.Evidence, ev(src, "service %s type %s %s port %s -> targetPort %s", svcRef, d.Type, st.vipString(), portList(&Service{Ports: []ServicePort{*st.port}}), cmp.Or(st.port.TargetPort, strconv.Itoa(st.port.Port))))
 	if st.nodePort {
 		h.Evidence = append(h.Evidence, ev(src, "nodePort %d on every node: %s is node %s", st.vipPort, st.vip, ix.nodesByIP[st.vip].Name))
 	}
-	h.Evidence = append(h.Evidence, ev(src, "endpointslices: %d endpoints, %d ready%s", len(eps), ready, endpointList(eps)))
+	h.Evidence = append(h.Evidence, ev(src, "endpointslices: %d endpoints, %d ready%s", len(eps), d.Ready, endpointList(eps)))
 	if e == nil {
 		h.Status = StatusBroken
 		if len(eps) == 0 {
