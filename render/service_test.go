@@ -55,12 +55,16 @@ func TestServiceWalkGoldens(t *testing.T) {
 // Each endpoint's walk is drawn in its own cluster, its hop identifiers kept apart from the others'.
 func TestServiceGraphsKeepEndpointsApart(t *testing.T) {
 	w := serviceWalkOf(t, "", "svc/default/web")
-	for _, f := range []render.Format{render.Dot, render.Mermaid} {
+	draw := func(f render.Format) string {
+		t.Helper()
 		var b bytes.Buffer
 		if err := render.WriteWalk(&b, w, f, render.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		out := b.String()
+		return b.String()
+	}
+	for _, f := range []render.Format{render.Dot, render.Mermaid} {
+		out := draw(f)
 		// One box per endpoint, each holding its walk's own nested boxes under ids of its own.
 		endpoints := regexp.MustCompile(`subgraph (cluster_)?e[0-9]+ `).FindAllString(out, -1)
 		boxes := regexp.MustCompile(`subgraph (cluster_)?(e[0-9]+[fr][a-z0-9_]*)`).FindAllStringSubmatch(out, -1)
@@ -83,12 +87,8 @@ func TestServiceGraphsKeepEndpointsApart(t *testing.T) {
 	// Only identifiers are prefixed: a name that reads like one ("h1") stays as it is in its label.
 	w.Service.Walks[0].Walk.Hops[0].Name = "pod h1"
 	for _, f := range []render.Format{render.Dot, render.Mermaid} {
-		var b bytes.Buffer
-		if err := render.WriteWalk(&b, w, f, render.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(b.String(), "pod h1") {
-			t.Errorf("%s: the label \"pod h1\" was rewritten:\n%s", f, b.String())
+		if out := draw(f); !strings.Contains(out, "pod h1") {
+			t.Errorf("%s: the label \"pod h1\" was rewritten:\n%s", f, out)
 		}
 	}
 }
