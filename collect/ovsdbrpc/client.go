@@ -350,19 +350,18 @@ func (c *Client) send(ctx context.Context, reqs ...request) ([]*pending, error) 
 	c.wbuf.Reset()
 	c.wmu.Unlock()
 	if err != nil {
-		for _, p := range calls {
-			p.forget()
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		c.mu.Lock()
 		cause := c.cause
 		c.mu.Unlock()
+		// Even a write that timed out may have sent part of a request: the stream is no longer
+		// one the server can parse, so the connection ends (and with it the calls just made).
+		c.end(fmt.Errorf("%w: %w", ErrClosed, err))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if cause != nil {
 			return nil, cause // the reader saw the end first (EOF): that says more than the write's error
 		}
-		c.end(fmt.Errorf("%w: %w", ErrClosed, err))
 		return nil, fmt.Errorf("sending %s: %w", reqs[0].method, err)
 	}
 	return calls, nil

@@ -291,3 +291,76 @@ func TestConnectTransactReadsARealServer(t *testing.T) {
 		t.Errorf("wrong database: %v, want the handshake's error (not the transaction's)", err)
 	}
 }
+
+// TestTimedOutWriteEndsTheConnection: a request the server does not read in time ends the call
+// with the deadline and the connection with it (part of it may have left: the stream is broken),
+// so the next call says the connection is closed instead of sending after half a request.
+func TestTimedOutWriteEndsTheConnection(t *testing.T) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+		dec := json.NewDecoder(r)
+		var dbs, schema request
+		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil {
+			return
+		}
+		io.WriteString(w, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
+		io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		<-stop // and read nothing more
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer c.Close()
+	// More than a unix socket's buffers hold.
+	big := ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Bridge", Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: strings.Repeat("x", 16<<20)}}}
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.Transact(short, big); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Transact the server does not read: %v, want the deadline", err)
+	}
+	if !c.Ended() {
+		t.Error("the connection is open after a write that timed out")
+	}
+	if _, err := c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Bridge"}); !errors.Is(err, ovsdbrpc.ErrClosed) || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the next Transact: %v, want ErrClosed naming the write's timeout", err)
+	}
+}
+
+// TestServerClosingMidTransactionEndsResults: the handshake answered, a server that closes in the
+// middle of the pipelined transaction's answer ends Results at once with the closing named, and
+// Gone closes.
+func TestServerClosingMidTransactionEndsResults(t *testing.T) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+		dec := json.NewDecoder(r)
+		var dbs, schema, tx request
+		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil || dec.Decode(&tx) != nil {
+			return
+		}
+		io.WriteString(w, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
+		io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		io.WriteString(w, `{"id":`+string(tx.ID)+`,"result":[{"rows":[{"name":"br-`) // half an answer
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, tx, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{ep}, nil, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Bridge"})
+	if err != nil {
+		t.Fatalf("ConnectTransact: %v", err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if _, err := tx.Results(ctx); !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ovsdbrpc.ErrClosed) {
+		t.Errorf("Results from a server closing mid-answer: %v, want ErrClosed and io.ErrUnexpectedEOF", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v: the close was not noticed", d)
+	}
+	select {
+	case <-c.Gone():
+	case <-time.After(5 * time.Second):
+		t.Error("Gone is open after the server closed")
+	}
+}
