@@ -3,6 +3,7 @@ package cmd
 import (
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -20,6 +21,12 @@ type KubeFlags struct {
 	// Overrides are the flags' values over the kubeconfig's (-s is Overrides.ClusterInfo.Server,
 	// -n Overrides.Context.Namespace).
 	Overrides clientcmd.ConfigOverrides
+
+	// loader is made at the first ToRawKubeConfigLoader, after the flags are parsed, and kept (as
+	// cli-runtime's ConfigFlags keeps it): it reads the kubeconfig once for -n's default, the
+	// no-kubeconfig check and the client config, not once each.
+	mu     sync.Mutex
+	loader clientcmd.ClientConfig
 }
 
 // NewKubeFlags returns the flags with kubectl's defaults.
@@ -54,11 +61,17 @@ func (f *KubeFlags) ToRESTConfig() (*rest.Config, error) {
 }
 
 // ToRawKubeConfigLoader loads the kubeconfig (KUBECONFIG, --kubeconfig, ~/.kube/config, in a pod
-// the service account) with the flags as overrides, as kubectl does.
+// the service account) with the flags as overrides, as kubectl does; the same loader each call.
 func (f *KubeFlags) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loader != nil {
+		return f.loader
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.DefaultClientConfig = &clientcmd.DefaultClientConfig
 	rules.ExplicitPath = f.KubeConfig
 	o := f.Overrides
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &o)
+	f.loader = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &o)
+	return f.loader
 }
