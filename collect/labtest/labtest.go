@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -95,4 +96,49 @@ func OVSDBServer(t testing.TB, schema string) string {
 			t.Fatal("ovsdb-server did not listen within 10 s")
 		}
 	}
+}
+
+// ServeUnix listens on a new unix socket (under a short temporary directory: a socket's path is
+// limited to 108 bytes) and hands each connection it accepts to serve, each on its own
+// goroutine. When the test ends the listener closes, then every connection it accepted. It
+// returns the socket's path and the listener, for a test that stops accepting early.
+func ServeUnix(t testing.TB, serve func(net.Conn)) (string, net.Listener) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pwsock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		os.RemoveAll(dir)
+	})
+	return sock, ln
 }

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/labtest"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
 )
 
@@ -18,37 +18,7 @@ import (
 // its connections with it, when the test ends.
 func fakeDaemon(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pwovs") // short: unix socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "d.ctl")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	conns := make(chan net.Conn, 16)
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-			go serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		close(conns)
-		for c := range conns {
-			c.Close()
-		}
-		os.RemoveAll(dir)
-	})
+	sock, _ := labtest.ServeUnix(t, serve)
 	return sock
 }
 

@@ -99,23 +99,13 @@ func TestConnectErrors(t *testing.T) {
 	}
 }
 
-// fakeServer accepts one connection on a unix socket and runs script on it.
+// fakeServer runs script on each connection to a new unix socket (the client makes one).
 func fakeServer(t *testing.T, script func(r *bufio.Reader, w io.Writer, c net.Conn)) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "fake.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	sock, _ := labtest.ServeUnix(t, func(c net.Conn) {
 		defer c.Close()
 		script(bufio.NewReader(c), c, c)
-	}()
+	})
 	return "unix:" + sock
 }
 
