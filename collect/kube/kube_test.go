@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +33,29 @@ func counted(t *testing.T, srv *kubetest.Server, token string) (*kube.Collector,
 		t.Fatal(err)
 	}
 	return kube.New(cs, cfg.Host), cnt
+}
+
+// toldNodes records the nodes a Collect's Query.WalkNode is told.
+type toldNodes struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (n *toldNodes) walkNode(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.names = append(n.names, name)
+}
+
+// check: WalkNode was told each walk node once, before Collect returned.
+func (n *toldNodes) check(t *testing.T, res *kube.Result) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	told := slices.Sorted(slices.Values(n.names))
+	if !slices.Equal(told, res.WalkNodes) {
+		t.Errorf("WalkNode told %v, want each of the walk nodes %v once", told, res.WalkNodes)
+	}
 }
 
 // smallCluster: node names are not IPs; kube-proxy runs in the host network on each node.
@@ -81,10 +106,12 @@ func TestPodToNode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := c.Collect(ctx, kube.Query{Pods: []trace.PodRef{{Namespace: "ptn", Name: "web-1"}}, Targets: []trace.Target{to}})
+			var told toldNodes
+			res, err := c.Collect(ctx, kube.Query{Pods: []trace.PodRef{{Namespace: "ptn", Name: "web-1"}}, Targets: []trace.Target{to}, WalkNode: told.walkNode})
 			if err != nil {
 				t.Fatal(err)
 			}
+			told.check(t, res)
 			if got := cnt.Count(); got > tc.maxRequests {
 				t.Errorf("%d requests, want at most %d:\n%s", got, tc.maxRequests, strings.Join(cnt.Requests(), "\n"))
 			}

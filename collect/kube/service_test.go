@@ -70,10 +70,12 @@ func TestServiceTargets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := c.Collect(ctx, kube.Query{Pods: []trace.PodRef{{Namespace: "svct", Name: "web-1"}}, Targets: []trace.Target{to}})
+			var told toldNodes
+			res, err := c.Collect(ctx, kube.Query{Pods: []trace.PodRef{{Namespace: "svct", Name: "web-1"}}, Targets: []trace.Target{to}, WalkNode: told.walkNode})
 			if err != nil {
 				t.Fatal(err)
 			}
+			told.check(t, res)
 			if got := cnt.Count(); got > tc.maxRequests {
 				t.Errorf("%d requests, want at most %d:\n%s", got, tc.maxRequests, strings.Join(cnt.Requests(), "\n"))
 			}
