@@ -86,15 +86,8 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 	opts.defaults()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	// Name the columns: the rest (Interface statistics, rewritten every few seconds) is not needed.
-	sel := func(table string, cols ...string) ovsdb.Operation {
-		return ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table, Columns: append([]string{"_uuid"}, cols...)}
-	}
 	// Sent with the handshake: one round trip, and only these columns' schema decoded.
-	c, tx, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{opts.DB}, nil,
-		sel(vswitchd.BridgeTable, "datapath_type", "name", "other_config", "ports"),
-		sel(vswitchd.PortTable, "interfaces", "name", "tag", "trunks", "vlan_mode"),
-		sel(vswitchd.InterfaceTable, "admin_state", "external_ids", "link_state", "mac_in_use", "name", "ofport", "type"))
+	c, tx, err := ovsdbrpc.ConnectTransact(ctx, "Open_vSwitch", []string{opts.DB}, nil, readDBOps...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach ovsdb-server at %s: %s", opts.DB, connectHint(ctx, err, opts.Timeout))
 	}
@@ -117,6 +110,14 @@ func ReadDB(ctx context.Context, opts Options) (*trace.OVS, error) {
 		return nil, fmt.Errorf("ovsdb %s: %w", opts.DB, err)
 	}
 	return Convert(bridges, ports, ifaces), nil
+}
+
+// readDBOps are ReadDB's selects: the columns its models hold (the rest, such as Interface
+// statistics rewritten every few seconds, is not needed).
+var readDBOps = []ovsdb.Operation{
+	{Op: ovsdb.OperationSelect, Table: vswitchd.BridgeTable, Columns: ovsdbrpc.Columns(vswitchd.Bridge{})},
+	{Op: ovsdb.OperationSelect, Table: vswitchd.PortTable, Columns: ovsdbrpc.Columns(vswitchd.Port{})},
+	{Op: ovsdb.OperationSelect, Table: vswitchd.InterfaceTable, Columns: ovsdbrpc.Columns(vswitchd.Interface{})},
 }
 
 // rows decodes the rows a select of table returned.

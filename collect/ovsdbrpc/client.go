@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -485,6 +486,24 @@ func DecodeRow[T any](m mapper.Mapper, ts *ovsdb.TableSchema, table string, row 
 	}
 	*uuid(obj) = u.GoUUID
 	return obj, nil
+}
+
+// Columns are the columns model (a struct, or a pointer to one, whose fields carry libovsdb's
+// `ovsdb` tags) holds, in its fields' order: what a select names for DecodeRow to fill it. With
+// ConnectTransact the schema holds only the columns selected, and DecodeRow refuses a model with
+// a column the schema lacks.
+func Columns(model any) []string {
+	t := reflect.TypeOf(model)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var cols []string
+	for i := range t.NumField() {
+		if c := t.Field(i).Tag.Get("ovsdb"); c != "" {
+			cols = append(cols, c)
+		}
+	}
+	return cols
 }
 
 // Transactor runs transactions: a Client, or a test's stand-in for one.

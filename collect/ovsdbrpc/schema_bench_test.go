@@ -3,16 +3,40 @@ package ovsdbrpc
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/packetwalk/kubectl-packetwalk/collect/ovs/vswitchd"
 )
 
 // readDBOps are collect/ovs ReadDB's selects (the columns its vswitchd models hold).
 var readDBOps = []ovsdb.Operation{
-	{Op: ovsdb.OperationSelect, Table: "Bridge", Columns: []string{"_uuid", "datapath_type", "name", "other_config", "ports"}},
-	{Op: ovsdb.OperationSelect, Table: "Port", Columns: []string{"_uuid", "interfaces", "name", "tag", "trunks", "vlan_mode"}},
-	{Op: ovsdb.OperationSelect, Table: "Interface", Columns: []string{"_uuid", "admin_state", "external_ids", "link_state", "mac_in_use", "name", "ofport", "type"}},
+	{Op: ovsdb.OperationSelect, Table: vswitchd.BridgeTable, Columns: Columns(vswitchd.Bridge{})},
+	{Op: ovsdb.OperationSelect, Table: vswitchd.PortTable, Columns: Columns(&vswitchd.Port{})},
+	{Op: ovsdb.OperationSelect, Table: vswitchd.InterfaceTable, Columns: Columns(vswitchd.Interface{})},
+}
+
+// TestColumns: a model's columns are its fields' ovsdb tags, in order, _uuid with them; untagged
+// fields are not columns; a pointer to the model gives the same.
+func TestColumns(t *testing.T) {
+	want := []string{"_uuid", "datapath_type", "name", "other_config", "ports"}
+	if got := Columns(vswitchd.Bridge{}); !slices.Equal(got, want) {
+		t.Errorf("Columns(Bridge) = %q, want %q", got, want)
+	}
+	if got := Columns(&vswitchd.Bridge{}); !slices.Equal(got, want) {
+		t.Errorf("Columns(*Bridge) = %q, want %q", got, want)
+	}
+	type row struct {
+		UUID  string `ovsdb:"_uuid"`
+		Note  string
+		Name  string `ovsdb:"name"`
+		extra int
+	}
+	if got := Columns(row{}); !slices.Equal(got, []string{"_uuid", "name"}) {
+		t.Errorf("Columns(row) = %q, want the two tagged fields", got)
+	}
 }
 
 // BenchmarkDecodeSchema decodes OVS 3.1's Open_vSwitch schema (27 KB) as get_schema answers it:
