@@ -100,11 +100,11 @@ func TestConnectErrors(t *testing.T) {
 }
 
 // fakeServer runs script on each connection to a new unix socket (the client makes one).
-func fakeServer(t *testing.T, script func(r *bufio.Reader, w io.Writer, c net.Conn)) string {
+func fakeServer(t *testing.T, script func(r *bufio.Reader, w io.Writer)) string {
 	t.Helper()
 	sock, _ := labtest.ServeUnix(t, func(c net.Conn) {
 		defer c.Close()
-		script(bufio.NewReader(c), c, c)
+		script(bufio.NewReader(c), c)
 	})
 	return "unix:" + sock
 }
@@ -121,7 +121,7 @@ type request struct {
 // back under its id, even while a call of ours waits.
 func TestEchoIsAnswered(t *testing.T) {
 	echoed := make(chan request, 1)
-	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer) {
 		dec := json.NewDecoder(r)
 		var req request
 		if dec.Decode(&req) != nil || req.Method != "list_dbs" {
@@ -158,7 +158,7 @@ func TestEchoIsAnswered(t *testing.T) {
 // TestServerClosingEndsTheCall: a server that closes mid-call ends the call at once with the
 // closing named (io.EOF underneath), and Gone closes.
 func TestServerClosingEndsTheCall(t *testing.T) {
-	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, c net.Conn) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer) {
 		var req request
 		_ = json.NewDecoder(r).Decode(&req)
 		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":["Open_`) // half an answer
@@ -178,7 +178,7 @@ func TestServerClosingEndsTheCall(t *testing.T) {
 // TestHungServerEndsWithTheContext: a server that never answers ends the call at the context's
 // deadline, with that error.
 func TestHungServerEndsWithTheContext(t *testing.T) {
-	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, c net.Conn) { _, _ = io.Copy(io.Discard, r) })
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer) { _, _ = io.Copy(io.Discard, r) })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
@@ -192,7 +192,7 @@ func TestHungServerEndsWithTheContext(t *testing.T) {
 // given in order, are each matched to their call.
 func TestHandshakeIsOneRoundTrip(t *testing.T) {
 	got := make(chan []string, 1)
-	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer) {
 		dec := json.NewDecoder(r)
 		var reqs []request
 		var methods []string
@@ -288,7 +288,7 @@ func TestConnectTransactReadsARealServer(t *testing.T) {
 func TestTimedOutWriteEndsTheConnection(t *testing.T) {
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
-	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer) {
 		dec := json.NewDecoder(r)
 		var dbs, schema request
 		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil {
@@ -324,7 +324,7 @@ func TestTimedOutWriteEndsTheConnection(t *testing.T) {
 // middle of the pipelined transaction's answer ends Results at once with the closing named, and
 // Gone closes.
 func TestServerClosingMidTransactionEndsResults(t *testing.T) {
-	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer, _ net.Conn) {
+	ep := fakeServer(t, func(r *bufio.Reader, w io.Writer) {
 		dec := json.NewDecoder(r)
 		var dbs, schema, tx request
 		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil || dec.Decode(&tx) != nil {
