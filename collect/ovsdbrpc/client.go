@@ -438,15 +438,20 @@ func (c *Client) serve(m message) {
 	}
 	c.wmu.Lock()
 	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	var err error
 	if c.enc.Encode(struct {
 		ID     json.RawMessage `json:"id"`
 		Result json.RawMessage `json:"result"`
 		Error  any             `json:"error"`
 	}{m.ID, params, nil}) == nil {
-		_, _ = c.conn.Write(c.wbuf.Bytes())
+		_, err = c.conn.Write(c.wbuf.Bytes())
 	}
 	c.wbuf.Reset()
 	c.wmu.Unlock()
+	if err != nil {
+		// As in send: part of the answer may have left, and what follows it could not be parsed.
+		c.end(fmt.Errorf("%w: answering the server's echo: %w", ErrClosed, err))
+	}
 }
 
 // rpcError is the server's error for a request: a string, or an object with error and details.

@@ -354,3 +354,37 @@ func TestServerClosingMidTransactionEndsResults(t *testing.T) {
 		t.Error("Gone is open after the server closed")
 	}
 }
+
+// TestFailedEchoAnswerEndsTheConnection: an echo whose answer cannot be written (the server shut
+// its reading side) ends the connection, as a failed request does: part of it may have left.
+func TestFailedEchoAnswerEndsTheConnection(t *testing.T) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	sock, _ := labtest.ServeUnix(t, func(c net.Conn) {
+		dec := json.NewDecoder(c)
+		var dbs, schema request
+		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil {
+			return
+		}
+		io.WriteString(c, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
+		io.WriteString(c, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		_ = c.(*net.UnixConn).CloseRead()
+		io.WriteString(c, `{"method":"echo","params":[],"id":"echo-1"}`)
+		<-stop
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{"unix:" + sock}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer c.Close()
+	select {
+	case <-c.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection is open after its echo answer failed")
+	}
+	if _, err := c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Bridge"}); !errors.Is(err, ovsdbrpc.ErrClosed) || !strings.Contains(err.Error(), "answering the server's echo") {
+		t.Errorf("Transact after the failed echo answer: %v, want ErrClosed naming the echo", err)
+	}
+}
