@@ -32,6 +32,9 @@ func TestHostTemplate(t *testing.T) {
 	if _, err := h.Argv(Node{Name: "hv-1"}, []string{"ip"}); err == nil || err.Error() != "host hv-1 has no address for {hostIP} in --host-exec 'ssh {hostIP}'" {
 		t.Errorf("no TEP: %v", err)
 	}
+	if _, err := h.Argv(Node{Name: "hv-1", IP: "fe80::1%eth0"}, []string{"ip"}); err == nil || err.Error() != `host address "fe80::1%eth0" has an IPv6 zone: not used` {
+		t.Errorf("a TEP with a zone: %v, want it refused as a host's address", err)
+	}
 	// {host} and {hostIP} are a host template's words only: a node template leaves them as written.
 	n, _ := NewTemplate("ssh {hostIP} {node}")
 	if got, err := n.Argv(Node{Name: "n1"}, []string{"ip"}); err != nil || !slices.Equal(got, []string{"ssh", "{hostIP}", "n1", "ip"}) {

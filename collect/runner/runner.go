@@ -143,7 +143,7 @@ func (t *Template) Argv(node Node, argv []string) ([]string, error) {
 			if node.IP == "" {
 				return nil, fmt.Errorf("%s %s has no address for %s in %s", kind, node.Name, addr, t)
 			}
-			a, err := ParseNodeIP(node.IP)
+			a, err := parseAddr(kind, node.IP)
 			if err != nil {
 				return nil, err
 			}

@@ -101,13 +101,16 @@ func CheckName(kind, s string) error {
 
 // ParseNodeIP parses a node address strictly: an IPv4 or IPv6 address with no zone (the API
 // server does not check addresses, and a zone is free text).
-func ParseNodeIP(s string) (netip.Addr, error) {
+func ParseNodeIP(s string) (netip.Addr, error) { return parseAddr(KindNode, s) }
+
+// parseAddr is ParseNodeIP for the address of a kind of target (a node, a host).
+func parseAddr(kind, s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("node address %s is not an IP address", Clip(fmt.Sprintf("%q", s), maxNameEcho))
+		return netip.Addr{}, fmt.Errorf("%s address %s is not an IP address", kind, Clip(fmt.Sprintf("%q", s), maxNameEcho))
 	}
 	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("node address %s has an IPv6 zone: not used", Clip(fmt.Sprintf("%q", s), maxNameEcho))
+		return netip.Addr{}, fmt.Errorf("%s address %s has an IPv6 zone: not used", kind, Clip(fmt.Sprintf("%q", s), maxNameEcho))
 	}
 	return a.Unmap(), nil
 }
