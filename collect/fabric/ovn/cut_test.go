@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -116,25 +115,12 @@ func testCut(t *testing.T, sock string) {
 // with its own connection to target, to serve. It returns the socket's path and its listener.
 func proxy(t *testing.T, target string, serve func(client, server net.Conn)) (string, net.Listener) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "proxy.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("unix", target)
-			if err != nil {
-				c.Close()
-				return
-			}
-			serve(c, s)
+	return labtest.ServeUnix(t, func(c net.Conn) {
+		s, err := net.Dial("unix", target)
+		if err != nil {
+			c.Close()
+			return
 		}
-	}()
-	return path, ln
+		serve(c, s)
+	})
 }
