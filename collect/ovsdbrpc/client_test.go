@@ -138,8 +138,7 @@ func TestEchoIsAnswered(t *testing.T) {
 			return
 		}
 		echoed <- rep
-		io.WriteString(w, `{"id":`+string(req.ID)+`,"result":["Open_vSwitch"],"error":null}`)
-		io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		answerHandshake(w, req, schema)
 		_ = dec.Decode(&req) // until the client closes
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -294,8 +293,7 @@ func TestTimedOutWriteEndsTheConnection(t *testing.T) {
 		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil {
 			return
 		}
-		io.WriteString(w, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
-		io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		answerHandshake(w, dbs, schema)
 		<-stop // and read nothing more
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -330,8 +328,7 @@ func TestServerClosingMidTransactionEndsResults(t *testing.T) {
 		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil || dec.Decode(&tx) != nil {
 			return
 		}
-		io.WriteString(w, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
-		io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		answerHandshake(w, dbs, schema)
 		io.WriteString(w, `{"id":`+string(tx.ID)+`,"result":[{"rows":[{"name":"br-`) // half an answer
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -366,8 +363,7 @@ func TestFailedEchoAnswerEndsTheConnection(t *testing.T) {
 		if dec.Decode(&dbs) != nil || dec.Decode(&schema) != nil {
 			return
 		}
-		io.WriteString(c, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
-		io.WriteString(c, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
+		answerHandshake(c, dbs, schema)
 		_ = c.(*net.UnixConn).CloseRead()
 		io.WriteString(c, `{"method":"echo","params":[],"id":"echo-1"}`)
 		<-stop
@@ -387,4 +383,11 @@ func TestFailedEchoAnswerEndsTheConnection(t *testing.T) {
 	if _, err := c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Bridge"}); !errors.Is(err, ovsdbrpc.ErrClosed) || !strings.Contains(err.Error(), "answering the server's echo") {
 		t.Errorf("Transact after the failed echo answer: %v, want ErrClosed naming the echo", err)
 	}
+}
+
+// answerHandshake answers a client's list_dbs (dbs) and get_schema (schema) as a server of an empty
+// Open_vSwitch database would.
+func answerHandshake(w io.Writer, dbs, schema request) {
+	io.WriteString(w, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
+	io.WriteString(w, `{"id":`+string(schema.ID)+`,"result":{"name":"Open_vSwitch","version":"1.0.0","tables":{}},"error":null}`)
 }
