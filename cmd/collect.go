@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"time"
@@ -58,6 +59,9 @@ type LocalNodeOptions struct {
 	Netns       []string
 	NoProcNetns bool
 	RootNetns   string
+	// Holding is --netns-holding (collect node only; nil when not given).
+	Holding []string
+	holding []netip.Addr
 
 	// now is the clock of the snapshot's collectedAt (tests pin it).
 	now func() time.Time
@@ -87,8 +91,25 @@ func (o *LocalNodeOptions) Validate() error {
 	if err := node.ValidateMatch(o.Netns); err != nil {
 		return usageErr("--netns: %v", err)
 	}
+	o.holding = nil
+	if o.Holding != nil && len(o.Holding) == 0 {
+		return usageErr("--netns-holding needs the addresses of the pods to read, or %s for the root namespace alone", NetnsHoldingNone)
+	}
+	for _, s := range o.Holding {
+		if s == NetnsHoldingNone && len(o.Holding) == 1 {
+			break
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return usageErr("--netns-holding: %q is not an IP address (give the addresses of the pods to read, or %s for the root namespace alone)", s, NetnsHoldingNone)
+		}
+		o.holding = append(o.holding, a)
+	}
 	return nil
 }
+
+// NetnsHoldingNone is --netns-holding's value that reads the root namespace alone.
+const NetnsHoldingNone = "none"
 
 // Complete fills the node name from the hostname.
 func (o *LocalNodeOptions) Complete() error {
@@ -123,7 +144,8 @@ func (o *LocalNodeOptions) Collect(ctx context.Context) (*trace.Snapshot, error)
 		ov, ows, oerr = ovs.Collect(ctx, ovs.Options{Node: name, DB: o.OVSDB, VswitchdCtl: o.VswitchdCtl, RunDir: o.OVSRunDir, UseAppctl: o.Appctl,
 			CtlHint: "pass --ovs-vswitchd-ctl PATH"})
 	}()
-	st, nws, nerr := node.Collect(ctx, node.Options{Node: name, Match: o.Netns, NoProcs: o.NoProcNetns, RootNetns: o.RootNetns})
+	st, nws, nerr := node.Collect(ctx, node.Options{Node: name, Match: o.Netns, NoProcs: o.NoProcNetns, RootNetns: o.RootNetns,
+		OnlyHolding: o.Holding != nil, Holding: o.holding})
 	nlInfo := trace.SourceInfo{Name: src(trace.SourceNetlink), CollectedAt: o.now(), Warnings: nws}
 	if nerr != nil {
 		nlInfo.Warnings = append(nlInfo.Warnings, nerr.Error())
@@ -178,6 +200,9 @@ root network namespace could not be read (the snapshot is still written with wha
 		Example: `  # This node, to a file
   sudo kubectl packetwalk collect node --output node.json
 
+  # Only the namespaces a walk needs: the root one and the pod holding 10.244.1.7
+  sudo kubectl packetwalk collect node --netns-holding 10.244.1.7
+
   # A node whose OVS keeps its sockets elsewhere
   kubectl packetwalk collect node --node-name worker-1 --ovsdb unix:/run/ovs/db.sock \
     --ovs-vswitchd-ctl /run/ovs/ovs-vswitchd.ctl`,
@@ -194,6 +219,7 @@ root network namespace could not be read (the snapshot is still written with wha
 	}
 	o.LocalNodeOptions.AddFlags(c.Flags())
 	c.Flags().StringVarP(&o.Output, "output", "o", o.Output, "write the snapshot to this file (- for stdout)")
+	c.Flags().StringSliceVar(&o.Holding, "netns-holding", nil, "read only the root network namespace and those holding one of these addresses (a walk's pods: each other namespace costs one address dump); "+NetnsHoldingNone+" for the root namespace alone (default: all)")
 	return c
 }
 

@@ -31,6 +31,9 @@ func TestCollectNodeUsage(t *testing.T) {
 		{[]string{"collect"}, "collect needs a subcommand: cluster, node"},
 		{[]string{"collect", "node", "--ovsdb", "/var/run/openvswitch/db.sock"}, "--ovsdb must be unix:PATH"},
 		{[]string{"collect", "node", "--netns", "[x"}, "bad netns pattern"},
+		{[]string{"collect", "node", "--netns-holding", "10.0.0.1,pod-a"}, `--netns-holding: "pod-a" is not an IP address`},
+		{[]string{"collect", "node", "--netns-holding", "fe80::1%eth0"}, `--netns-holding: "fe80::1%eth0" is not an IP address`},
+		{[]string{"collect", "node", "--netns-holding="}, "--netns-holding needs the addresses of the pods to read, or none"},
 		{[]string{"macs", "--local", "--snapshot", "x.json"}, "--local reads this node live: drop --snapshot"},
 		{[]string{"macs"}, "--node NAME is required (or --local on the node itself)"},
 	} {

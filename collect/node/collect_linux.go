@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,6 +31,8 @@ type nsRef struct {
 	h   *netlink.Handle
 	ns  *trace.Netns
 	err error
+	// skipped: it holds none of Options.Holding's addresses (ns and err are nil).
+	skipped bool
 }
 
 // Collect reads the root namespace (required: its failure is the error) and every other namespace
@@ -69,6 +72,9 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 
 	st := &trace.NodeState{Name: opts.Node}
 	for _, r := range refs {
+		if r.skipped {
+			continue
+		}
 		if r.err != nil {
 			warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", r.name, vanished(r.err)))
 			continue
@@ -130,8 +136,27 @@ func readOne(opts Options, r *nsRef, src string) (*netlink.Handle, *trace.Netns,
 	if err != nil {
 		return nil, nil, err
 	}
-	ns, err := readNetns(h, r, src)
+	ns, err := readNetns(h, r, src, opts)
+	if ns == nil && err == nil {
+		r.skipped = true
+	}
 	return h, ns, err
+}
+
+// holds says whether addrs (a namespace's, as netlink gives them) hold one of Holding's addresses.
+func (o *Options) holds(addrs []netlink.Addr) bool {
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		for _, h := range o.Holding {
+			if ip.Unmap() == h.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // vanished says so when a namespace disappeared while being read.
@@ -258,7 +283,16 @@ func dump[T any](f func() ([]T, error)) ([]T, error) {
 	return out, err
 }
 
-func readNetns(h *netlink.Handle, r *nsRef, src string) (*trace.Netns, error) {
+// readNetns reads r through h; with opts.OnlyHolding, a namespace other than the root one that
+// holds none of opts.Holding's addresses is left after its address dump (nil, nil).
+func readNetns(h *netlink.Handle, r *nsRef, src string, opts Options) (*trace.Netns, error) {
+	addrs, err := dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
+	if opts.OnlyHolding && !r.root && !opts.holds(addrs) {
+		return nil, nil
+	}
 	ns := &trace.Netns{Name: r.name, Root: r.root, Inode: r.inode, Source: src}
 	links, err := dump(h.LinkList)
 	if err != nil {
@@ -270,10 +304,6 @@ func readNetns(h *netlink.Handle, r *nsRef, src string) (*trace.Netns, error) {
 	}
 	for _, l := range links {
 		ns.Links = append(ns.Links, convertLink(l, names))
-	}
-	addrs, err := dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
-	if err != nil {
-		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
 	for _, a := range addrs {
 		if a.Flags&unix.IFA_F_TENTATIVE != 0 || a.IPNet == nil {

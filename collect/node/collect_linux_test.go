@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -275,5 +277,59 @@ func TestCollectProcessNetns(t *testing.T) {
 	}
 	if found == nil || found.Name != name || found.Inode == 0 || len(found.Links) != 1 || found.Links[0].Kind != trace.KindLoopback {
 		t.Fatalf("process netns = %+v, want %s with only lo", found, name)
+	}
+}
+
+// OnlyHolding reads the root namespace and those holding one of Holding's addresses, each exactly
+// as a read of every namespace gives it (the root's veth peers in unread namespaces aside: no
+// nsid question names them); with no address, the root namespace alone.
+func TestCollectOnlyHolding(t *testing.T) {
+	lab := nodelab.Up(t, "nh", nodelab.Published[:3])
+	base := Options{Node: "n1", RootNetns: lab.NetnsPath(), Match: []string{lab.Name + "-pod-*"}, NoProcs: true}
+	all, _, err := Collect(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]trace.Netns{}
+	for _, ns := range all.Netns {
+		byName[ns.Name] = ns
+	}
+	second := lab.Pods[1]
+	ip := netip.MustParsePrefix(second.CIDR).Addr()
+	for _, tc := range []struct {
+		name    string
+		holding []netip.Addr
+		want    []string
+	}{
+		{"one pod", []netip.Addr{ip}, []string{"root", lab.Netns(second)}},
+		{"an address no pod holds", []netip.Addr{netip.MustParseAddr("192.0.2.99")}, []string{"root"}},
+		{"none", nil, []string{"root"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := base
+			opts.OnlyHolding, opts.Holding = true, tc.holding
+			st, warnings, err := Collect(context.Background(), opts)
+			if err != nil || len(warnings) != 0 {
+				t.Fatalf("err %v, warnings %v", err, warnings)
+			}
+			var names []string
+			for _, ns := range st.Netns {
+				names = append(names, ns.Name)
+				want := byName[ns.Name]
+				if ns.Root {
+					for i := range want.Links {
+						if !slices.Contains(tc.want, want.Links[i].PeerNetns) {
+							want.Links[i].PeerNetns = ""
+						}
+					}
+				}
+				if !reflect.DeepEqual(ns, want) {
+					t.Errorf("netns %s read alone:\n%+v\nwant as in a read of all:\n%+v", ns.Name, ns, want)
+				}
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("netns %v, want %v", names, tc.want)
+			}
+		})
 	}
 }

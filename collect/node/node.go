@@ -6,6 +6,7 @@ package node
 
 import (
 	"errors"
+	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -33,6 +34,11 @@ type Options struct {
 	// Match keeps only the non-root namespaces whose name ("NAME" or "pid:PID") matches one of
 	// these path.Match globs; empty keeps all.
 	Match []string
+	// OnlyHolding keeps only the non-root namespaces holding one of Holding's addresses (the pods
+	// a walk crosses), after Match: with none, the root namespace alone. Each other namespace costs
+	// one address dump instead of a full read.
+	OnlyHolding bool
+	Holding     []netip.Addr
 	// RootNetns, when set, is the path of the namespace to read as the node's root (a node VM's
 	// netns seen from its hypervisor, /proc/PID/ns/net); default: this process's namespace.
 	RootNetns string
