@@ -244,9 +244,11 @@ func TestFaultNodeExecHangs(t *testing.T) {
 	if r.code != ExitNoFacts {
 		t.Errorf("exit %d, want %d", r.code, ExitNoFacts)
 	}
+	// Each node is asked for the namespaces of the walk's pods on it only (kube-dns's on 172.15.0.3).
+	holding := map[string]string{"172.15.0.3": "172.16.1.2", "172.15.0.4": "none"}
 	for _, node := range []string{"172.15.0.3", "172.15.0.4"} {
 		want := "warning: netlink@" + node + ": node state of " + node + " not collected through --node-exec '" + strings.ReplaceAll(hangingNodeExec(marker), "'", `'\''`) +
-			"': no answer within --node-timeout 700ms (sh -c sleep " + marker + " & sleep " + marker + "; wait kubectl-packetwalk collect node --node-name " + node + ": context deadline exceeded)\n"
+			"': no answer within --node-timeout 700ms (sh -c sleep " + marker + " & sleep " + marker + "; wait kubectl-packetwalk collect node --node-name " + node + " --netns-holding " + holding[node] + ": context deadline exceeded)\n"
 		if !strings.Contains(r.err, want) {
 			t.Errorf("stderr lacks\n%s\ngot\n%s", want, r.err)
 		}

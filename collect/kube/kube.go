@@ -47,6 +47,10 @@ type Query struct {
 	// names it, from any of Collect's goroutines and before Collect returns: its reading may start
 	// before the other reads end.
 	WalkNode func(name string)
+	// WalkPod, when set, is told of each walk pod (a source, a destination, a Service's endpoint)
+	// as soon as the API names it, before WalkNode is told of its node: the node and the pod's
+	// addresses, whose network namespace the walk needs on that node.
+	WalkPod func(node string, ips []string)
 }
 
 // Result is what Collect found.
@@ -96,8 +100,9 @@ type session struct {
 	// inflight joins GETs of the same pod or node that run at once (a pod's node that is also a
 	// target, two pods on one node): one request, one answer for both.
 	inflight singleflight.Group
-	// walkNode is Query.WalkNode.
+	// walkNode and walkPod are Query's.
 	walkNode func(name string)
+	walkPod  func(node string, ips []string)
 }
 
 // Collect reads the facts q needs. Errors are one line and say what to do: not found (with similar
@@ -105,7 +110,7 @@ type session struct {
 func (c *Collector) Collect(ctx context.Context, q Query) (*Result, error) {
 	s := &session{c: c, nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}, walk: map[string]bool{}, warned: map[string]bool{},
 		services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}, serviceLists: map[string][]corev1.Service{},
-		walkNode: q.WalkNode}
+		walkNode: q.WalkNode, walkPod: q.WalkPod}
 	res := &Result{CollectedAt: time.Now().UTC()}
 	// Every source, target and node is read at once: a walk's API time is its slowest chain
 	// (GET pod, then GET its node), not the sum of its reads. Errors are reported in the order of
@@ -262,6 +267,9 @@ func (s *session) getPod(ctx context.Context, ref trace.PodRef, role string) (*c
 func (s *session) podNode(ctx context.Context, p *corev1.Pod) error {
 	if p.Spec.NodeName == "" {
 		return nil
+	}
+	if s.walkPod != nil {
+		s.walkPod(p.Spec.NodeName, podIPs(p))
 	}
 	s.markWalk(p.Spec.NodeName)
 	_, err := s.getNode(ctx, p.Spec.NodeName)

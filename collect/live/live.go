@@ -136,6 +136,9 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	if nodes.early() {
 		kq.WalkNode = func(name string) { nodes.read(trace.Node{Name: name}) }
 	}
+	if nodes.filter {
+		kq.WalkPod = nodes.walkPod
+	}
 	c.res, err = kube.New(api, cfg.REST.Host).WithHints(cfg.Hints.Kube).Collect(ctx, kq)
 	if err != nil {
 		// A node read started early is of no use now: end it.
@@ -156,8 +159,8 @@ func Collect(ctx context.Context, cfg Config, need Need) (*trace.Snapshot, error
 	c.snap.Sources = append(c.snap.Sources, trace.SourceInfo{Name: trace.SourceKube, CollectedAt: c.res.CollectedAt, Warnings: c.res.Warnings})
 	c.refresh(ctx)
 	nodes.podNodes = nodesWithPods(c.res, need)
-	close(nodes.api)
 	nodes.readAll()
+	close(nodes.api)
 	// A provider that finds ports by what the nodes say (OVN: the iface-id of the pod's OVS
 	// interface) reads after the nodes, but may read ahead beside them what the API alone names;
 	// any other reads beside them.
@@ -242,16 +245,19 @@ type nodeReads struct {
 	api      chan struct{}
 	podNodes map[string]bool
 
-	mu      sync.Mutex
-	started map[string]bool
-	done    int
-	bytes   int64
+	mu    sync.Mutex
+	runs  map[string]*nodeRun
+	done  int
+	bytes int64
+	// holding (holding.go) says which pod namespaces each node's read needs.
+	holding
 }
 
 func (c *collection) newNodeReads(ctx context.Context, eg *errgroup.Group) *nodeReads {
 	atOnce := cmp.Or(c.need.NodesAtOnce, MaxNodesAtOnce)
 	return &nodeReads{c: c, ctx: ctx, eg: eg, nodes: &nodeCollector{Nodes: c.cfg.Nodes, hints: c.cfg.Hints, now: c.cfg.now},
-		sem: make(chan struct{}, atOnce), atOnce: atOnce, start: time.Now(), api: make(chan struct{}), started: map[string]bool{}}
+		sem: make(chan struct{}, atOnce), atOnce: atOnce, start: time.Now(), api: make(chan struct{}), runs: map[string]*nodeRun{},
+		holding: newHolding(c.need)}
 }
 
 // early says whether a node may be read before the API answered: its runner reaches it by name,
@@ -260,28 +266,40 @@ func (r *nodeReads) early() bool {
 	return r.c.need.Refresh == nil && r.c.need.Progress == nil && runner.ReachesByName(r.c.cfg.Nodes.Runner)
 }
 
-// read starts reading n unless it was started.
+// read starts reading n unless a read of it under way covers the pod namespaces the walk needs
+// there; one that does not is ended and started again with them all (a second walk pod on a node
+// whose read began with the first).
 func (r *nodeReads) read(n trace.Node) {
 	r.mu.Lock()
-	if r.started[n.Name] {
+	ips := r.wanted(n.Name)
+	run := r.runs[n.Name]
+	if run != nil && covers(run.ips, ips) {
 		r.mu.Unlock()
 		return
 	}
-	r.started[n.Name] = true
+	ctx, cancel := context.WithCancel(r.ctx)
+	next := &nodeRun{cancel: cancel, ips: ips}
+	if run != nil {
+		run.cancel()
+		next.gen = run.gen + 1
+	}
+	r.runs[n.Name] = next
 	r.mu.Unlock()
 	r.eg.Go(func() error {
+		defer cancel()
 		r.sem <- struct{}{}
-		st, srcs := r.nodes.collect(r.ctx, n)
+		st, srcs := r.nodes.collect(ctx, n, holdingArg(ips))
 		<-r.sem
 		<-r.api
 		if r.c.res != nil {
-			r.add(n.Name, st, srcs)
+			r.add(n.Name, next, st, srcs)
 		}
 		return nil
 	})
 }
 
-// readAll starts reading every walk node not started yet, once the API answered.
+// readAll starts reading every walk node not started yet (or started without every pod namespace
+// the walk needs there), once the API answered and before the reads' results are taken (api).
 func (r *nodeReads) readAll() {
 	nodeByName := make(map[string]trace.Node, len(r.c.res.Cluster.Nodes))
 	for _, n := range r.c.res.Cluster.Nodes {
@@ -296,14 +314,21 @@ func (r *nodeReads) readAll() {
 	}
 }
 
-// add files a node's state and sources into the snapshot.
-func (r *nodeReads) add(name string, st *trace.NodeState, srcs []trace.SourceInfo) {
+// add files a node's state and sources into the snapshot, unless run was superseded by a read of
+// more namespaces.
+func (r *nodeReads) add(name string, run *nodeRun, st *trace.NodeState, srcs []trace.SourceInfo) {
 	c := r.c
 	if !r.podNodes[name] {
 		srcs = dropOVSWarnings(srcs)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	r.mu.Lock()
+	current := r.runs[name] == run
+	r.mu.Unlock()
+	if !current {
+		return
+	}
 	if st != nil {
 		st.Refreshed = c.refreshed[st.Name]
 		c.snap.Nodes = append(c.snap.Nodes, *st)

@@ -3,6 +3,7 @@ package live
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,9 @@ type nodeCollector struct {
 }
 
 // collect returns one node's state and the sources it came from; failures are warnings on them.
-func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeState, []trace.SourceInfo) {
+// holding, when not nil, names the pod namespaces to read besides the root one (their
+// addresses); our `collect node` then reads no other.
+func (c *nodeCollector) collect(ctx context.Context, n trace.Node, holding []string) (*trace.NodeState, []trace.SourceInfo) {
 	node := runner.Node{Name: n.Name, IP: kube.NodeIP(n)}
 	r := c.Runner
 	binary := c.Binary
@@ -85,7 +88,7 @@ func (c *nodeCollector) collect(ctx context.Context, n trace.Node) (*trace.NodeS
 		return clipMsg(err.Error())
 	}
 	if backend != BackendAgentless {
-		st, srcs, err := native(ctx, r, node, binary)
+		st, srcs, err := native(ctx, r, node, binary, holding)
 		if err == nil {
 			return st, srcs
 		}
@@ -161,9 +164,31 @@ func readJSONish(r io.Reader, what string) ([]byte, error) {
 	}
 }
 
-// native runs our own `collect node` on the node and takes Nodes[0] of the snapshot it prints.
-func native(ctx context.Context, r runner.Runner, node runner.Node, binary string) (*trace.NodeState, []trace.SourceInfo, error) {
+// native runs our own `collect node` on the node and takes Nodes[0] of the snapshot it prints;
+// with holding (not nil), only the pod namespaces holding those addresses. A binary on the node
+// older than --netns-holding is run again without it.
+func native(ctx context.Context, r runner.Runner, node runner.Node, binary string, holding []string) (*trace.NodeState, []trace.SourceInfo, error) {
+	st, srcs, err := nativeArgs(ctx, r, node, binary, holding)
+	if holding != nil && olderBinary(err) {
+		return nativeArgs(ctx, r, node, binary, nil)
+	}
+	return st, srcs, err
+}
+
+// netnsHolding is `collect node`'s flag that limits the namespaces read.
+const netnsHolding = "--netns-holding"
+
+// olderBinary says whether err is a `collect node` that does not know --netns-holding.
+func olderBinary(err error) bool {
+	var ee *runner.ExitError
+	return errors.As(err, &ee) && ee.Code == 2 && strings.Contains(ee.Stderr, "unknown flag: "+netnsHolding)
+}
+
+func nativeArgs(ctx context.Context, r runner.Runner, node runner.Node, binary string, holding []string) (*trace.NodeState, []trace.SourceInfo, error) {
 	argv := []string{binary, "collect", "node", "--node-name", node.Name}
+	if holding != nil {
+		argv = append(argv, netnsHolding, cmp.Or(strings.Join(holding, ","), "none"))
+	}
 	what := "from `collect node` on " + node.Name
 	var s *trace.Snapshot
 	if sr, ok := r.(runner.Streamer); ok {
