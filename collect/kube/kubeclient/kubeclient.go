@@ -57,6 +57,7 @@ func NewForConfig(c *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	hc.Transport = newOneDial(hc.Transport) // outside the auth wrappers: see oneDial
 	if cfg.RateLimiter == nil && cfg.QPS > 0 {
 		if cfg.Burst <= 0 {
 			return nil, fmt.Errorf("burst is required to be greater than 0 when RateLimiter is not set and QPS is set to greater than 0")
