@@ -52,6 +52,9 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 	var warnings []string
 	go func() {
 		defer close(found)
+		if opts.OnlyHolding && len(opts.Holding) == 0 {
+			return // the root namespace alone: no other is looked for
+		}
 		others, warnings = findNamespaces(opts, rootRef.inode, func(r *nsRef) { found <- r })
 	}()
 	readAll(ctx, opts, found, src)

@@ -282,7 +282,7 @@ func TestCollectProcessNetns(t *testing.T) {
 
 // OnlyHolding reads the root namespace and those holding one of Holding's addresses, each exactly
 // as a read of every namespace gives it (the root's veth peers in unread namespaces aside: no
-// nsid question names them); with no address, the root namespace alone.
+// nsid question names them); with no address, the root namespace alone, without looking for others.
 func TestCollectOnlyHolding(t *testing.T) {
 	lab := nodelab.Up(t, "nh", nodelab.Published[:3])
 	base := Options{Node: "n1", RootNetns: lab.NetnsPath(), Match: []string{lab.Name + "-pod-*"}, NoProcs: true}
@@ -308,9 +308,15 @@ func TestCollectOnlyHolding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := base
 			opts.OnlyHolding, opts.Holding = true, tc.holding
+			opened := 0
+			opts.beforeOpen = func(string) { opened++ }
 			st, warnings, err := Collect(context.Background(), opts)
 			if err != nil || len(warnings) != 0 {
 				t.Fatalf("err %v, warnings %v", err, warnings)
+			}
+			// With no address, no other namespace is even opened.
+			if (len(tc.holding) == 0) != (opened == 0) {
+				t.Errorf("%d namespaces opened", opened)
 			}
 			var names []string
 			for _, ns := range st.Netns {
