@@ -33,6 +33,8 @@ type nsRef struct {
 	err error
 	// skipped: it holds none of Options.Holding's addresses (ns and err are nil).
 	skipped bool
+	// sought: its read is counted in seek.reads (the root and named namespaces, with OnlyHolding).
+	sought bool
 }
 
 // Collect reads the root namespace (required: its failure is the error) and every other namespace
@@ -47,6 +49,11 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 	}
 	// The namespaces are read as they are found: the /proc scan takes as long as reading several.
 	found := make(chan *nsRef, 64)
+	if opts.OnlyHolding && len(opts.Holding) > 0 {
+		opts.seek = newSeek(opts.Holding)
+		opts.seek.reads.Add(1)
+		rootRef.sought = true
+	}
 	found <- rootRef
 	var others []*nsRef
 	var warnings []string
@@ -118,6 +125,9 @@ func readAll(ctx context.Context, opts Options, in <-chan *nsRef, src string) {
 			for r := range in {
 				if r.err = ctx.Err(); r.err == nil {
 					r.h, r.ns, r.err = readOne(opts, r, src)
+				}
+				if r.sought {
+					opts.seek.read(r.ns)
 				}
 			}
 		})
@@ -205,13 +215,16 @@ func findNamespaces(opts Options, rootIno uint64, found func(*nsRef)) ([]*nsRef,
 				continue
 			}
 			seen[ino] = true
-			refs = append(refs, &nsRef{name: name, inode: ino, fd: h})
+			refs = append(refs, &nsRef{name: name, inode: ino, fd: h, sought: opts.seek != nil})
+			if opts.seek != nil {
+				opts.seek.reads.Add(1)
+			}
 			found(refs[len(refs)-1])
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		warnings = append(warnings, fmt.Sprintf("cannot list named network namespaces in %s: %v", opts.NetnsDir, err))
 	}
-	if opts.NoProcs {
+	if opts.NoProcs || (opts.seek != nil && opts.seek.allFound()) {
 		return refs, warnings
 	}
 	ents, err := os.ReadDir(opts.ProcDir)

@@ -339,3 +339,34 @@ func TestCollectOnlyHolding(t *testing.T) {
 		})
 	}
 }
+
+// With OnlyHolding, the namespaces of processes are looked for only while the root and named
+// namespaces do not hold every address: a /proc that cannot be scanned says when it was tried.
+func TestCollectOnlyHoldingScansProcessesOnlyWhenNeeded(t *testing.T) {
+	lab := nodelab.Up(t, "np", nodelab.Published[:2])
+	pod := netip.MustParsePrefix(lab.Pods[0].CIDR).Addr()
+	for _, tc := range []struct {
+		name    string
+		holding []netip.Addr
+		scanned bool
+	}{
+		{"a named namespace holds it", []netip.Addr{pod}, false},
+		{"one address no named namespace holds", []netip.Addr{pod, netip.MustParseAddr("192.0.2.99")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := Options{Node: "n1", RootNetns: lab.NetnsPath(), Match: []string{lab.Name + "-pod-*", "pid:*"},
+				ProcDir: t.TempDir() + "/no-proc", OnlyHolding: true, Holding: tc.holding}
+			st, warnings, err := Collect(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scanned := len(warnings) == 1 && strings.Contains(warnings[0], "cannot scan "+opts.ProcDir)
+			if scanned != tc.scanned || (!tc.scanned && len(warnings) != 0) {
+				t.Errorf("warnings %q: /proc scanned %v, want %v", warnings, scanned, tc.scanned)
+			}
+			if len(st.Netns) != 2 || st.Netns[1].Name != lab.Netns(lab.Pods[0]) {
+				t.Errorf("netns %+v, want the root and %s", st.Netns, lab.Netns(lab.Pods[0]))
+			}
+		})
+	}
+}

@@ -36,7 +36,8 @@ type Options struct {
 	Match []string
 	// OnlyHolding keeps only the non-root namespaces holding one of Holding's addresses (the pods
 	// a walk crosses), after Match: with none, the root namespace alone. Each other namespace costs
-	// one address dump instead of a full read.
+	// one address dump instead of a full read, and once the root and named namespaces hold every
+	// address, those of processes are not looked for.
 	OnlyHolding bool
 	Holding     []netip.Addr
 	// RootNetns, when set, is the path of the namespace to read as the node's root (a node VM's
@@ -47,6 +48,8 @@ type Options struct {
 
 	// beforeOpen is a test hook run before each named namespace is opened.
 	beforeOpen func(name string)
+	// seek is set by Collect with OnlyHolding (seek.go).
+	seek *seek
 }
 
 func (o *Options) defaults() {
