@@ -20,8 +20,11 @@ type nodeRun struct {
 // of the walk's pods on it (WalkPod), plus any holding an IP target's address (a walk to an IP
 // looks for it on every node). A node holds a hundred pods; a walk crosses one or two, and
 // reading each other namespace costs `collect node` a netlink dump of links, addresses, routes and
-// neighbours, and the walk their bytes. Reads that serve every walk among the nodes (check,
-// collect cluster, macs --node, bundles) read every namespace (filter false).
+// neighbours, and the walk their bytes. Only a single walk's reads are limited so (filter): a read
+// begun as the API names one pod is started again when a second walk pod on that node is named,
+// which a walk does at most once (its source and destination on one node), but a check's many
+// pods would do over and over. Reads that serve many walks or every walk among the nodes (check,
+// collect cluster, macs --node, bundles) read every namespace.
 type holding struct {
 	filter bool
 	// want is, by node, the addresses of the walk pods the API named there; anywhere the IP
@@ -31,7 +34,8 @@ type holding struct {
 }
 
 func newHolding(need Need) holding {
-	h := holding{filter: !need.All && len(need.Nodes) == 0 && !need.Paths, want: map[string]map[string]bool{}}
+	single := len(need.Pods) <= 1 && len(need.Targets) <= 1
+	h := holding{filter: single && !need.All && len(need.Nodes) == 0 && !need.Paths, want: map[string]map[string]bool{}}
 	for _, t := range need.Targets {
 		if t.Kind != trace.TargetIP {
 			continue

@@ -17,8 +17,9 @@ import (
 // the node only (--netns-holding), whether the node was read as the API named it or after: none
 // for a node that is only a destination, both pods for a node holding the source and the
 // destination (a read begun with the first is started again with both, and only that one's state
-// is kept), an IP target's address on every node. Reads that serve every walk among the nodes read
-// every namespace.
+// is kept), an IP target's address on every node. Reads that serve many walks (a check, whose
+// pods would start a node's read again and again) or every walk among the nodes read every
+// namespace.
 func TestNodesReadOnlyTheWalksNamespaces(t *testing.T) {
 	srv := kubetest.Get(t)
 	want := published(t, srv)
@@ -35,6 +36,8 @@ func TestNodesReadOnlyTheWalksNamespaces(t *testing.T) {
 		{"to a pod's IP", Need{Pods: src, Targets: []trace.Target{{Kind: trace.TargetIP, IP: "172.16.0.6"}}},
 			map[string]string{"172.15.0.3": "--netns-holding 172.16.0.6,172.16.1.2", "172.15.0.4": "--netns-holding 172.16.0.6"}},
 		{"named nodes (macs --node)", Need{Nodes: []string{"172.15.0.4"}}, map[string]string{"172.15.0.4": ""}},
+		{"many walks (check)", Need{Pods: src, Targets: []trace.Target{{Kind: trace.TargetPod, Namespace: "default", Name: "nginx-1"},
+			{Kind: trace.TargetPod, Namespace: "default", Name: "nginx-3"}}}, map[string]string{"172.15.0.3": "", "172.15.0.4": ""}},
 		{"a bundle's paths", Need{Pods: src, Targets: kubeDNSToNode4.Targets, Paths: true},
 			map[string]string{"172.15.0.3": "", "172.15.0.4": ""}},
 	} {
