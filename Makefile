@@ -86,7 +86,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./collect/ovs/
 	$(GO) test -run '^$$' -bench CollectNode250 -benchtime 5x ./collect/node/
 	$(GO) test -count=1 -timeout 60m -run '^TestWriteResults$$' -v ./collect/scale/ -args -write
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLabStart$$' -benchtime 9x ./cmd/ -args -write-start
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLabStart$$' -benchtime 31x ./cmd/ -args -write-start
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
