@@ -9,9 +9,9 @@ import (
 )
 
 // nodeRun is one node's read under way: the addresses whose pod namespaces it reads (nil: every
-// namespace) and its generation (a read started again with more of them supersedes it).
+// namespace). A read started again with more of them replaces it in nodeReads.runs; only the
+// run found there when the reads' results are taken is kept.
 type nodeRun struct {
-	gen    int
 	cancel context.CancelFunc
 	ips    map[string]bool
 }

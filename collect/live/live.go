@@ -281,7 +281,6 @@ func (r *nodeReads) read(n trace.Node) {
 	next := &nodeRun{cancel: cancel, ips: ips}
 	if run != nil {
 		run.cancel()
-		next.gen = run.gen + 1
 	}
 	r.runs[n.Name] = next
 	r.mu.Unlock()
