@@ -160,7 +160,7 @@ func (ix *Index) portNode(sp *SwitchPort) string {
 		return sp.NodeName
 	}
 	for _, ip := range sp.IPs {
-		if a, ok := parseAddr(ip); ok {
+		if a, ok := ParseAddr(ip); ok {
 			if n := ix.nodesByIP[a]; n != nil {
 				return n.Name
 			}
@@ -192,7 +192,7 @@ func (wk *walker) findPodPort(p *Pod, ip netip.Addr, mac string) *SwitchPort {
 			s += 4
 		}
 		for _, x := range c.IPs {
-			if a, ok := parseAddr(x); ok && a == ip {
+			if a, ok := ParseAddr(x); ok && a == ip {
 				s += 2
 			}
 		}

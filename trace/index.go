@@ -75,7 +75,7 @@ func NewIndex(s *Snapshot) *Index {
 			continue
 		}
 		for _, ip := range p.IPs {
-			if a, ok := parseAddr(ip); ok {
+			if a, ok := ParseAddr(ip); ok {
 				ix.podsByIP[a] = p
 			}
 		}
@@ -84,7 +84,7 @@ func NewIndex(s *Snapshot) *Index {
 		n := &s.Cluster.Nodes[i]
 		ix.nodes[n.Name] = n
 		for _, ad := range n.Addresses {
-			if a, ok := parseAddr(ad.Address); ok {
+			if a, ok := ParseAddr(ad.Address); ok {
 				if _, dup := ix.nodesByIP[a]; !dup {
 					ix.nodesByIP[a] = n
 				}
@@ -145,7 +145,7 @@ func newNodeIdx(st *NodeState) *nodeIdx {
 			continue
 		}
 		for _, ad := range ns.Addresses {
-			if a, ok := parseAddr(ad.CIDR); ok && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
+			if a, ok := ParseAddr(ad.CIDR); ok && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
 				n.netnsByIP[a] = ns
 			}
 		}
@@ -203,7 +203,7 @@ func newFabIdx(f *Fabric) *fabIdx {
 		notFound:      map[netip.Addr]bool{},
 	}
 	for _, ip := range f.NotFound {
-		if a, ok := parseAddr(ip); ok {
+		if a, ok := ParseAddr(ip); ok {
 			x.notFound[a] = true
 		}
 	}
@@ -227,7 +227,7 @@ func (x *fabIdx) indexSwitchPorts() {
 			x.portsByAttach[p.AttachmentID] = p
 		}
 		for _, ip := range p.IPs {
-			if a, ok := parseAddr(ip); ok {
+			if a, ok := ParseAddr(ip); ok {
 				x.portsByIP[a] = append(x.portsByIP[a], p)
 			}
 		}
@@ -260,7 +260,7 @@ func (x *fabIdx) indexRouters() {
 		x.rports[rp.ID] = rp
 		x.rportsBy[rp.Router] = append(x.rportsBy[rp.Router], rp)
 		for _, n := range rp.Networks {
-			if a, ok := parseAddr(n); ok {
+			if a, ok := ParseAddr(n); ok {
 				x.rportByAddr[a] = append(x.rportByAddr[a], rp)
 			}
 		}

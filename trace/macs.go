@@ -97,7 +97,7 @@ func (ix *Index) macNode(node string) (string, *nodeIdx, error) {
 	ni := ix.states[node]
 	if ni == nil {
 		if n := ix.nodes[node]; n == nil {
-			if a, ok := parseAddr(node); ok && ix.nodesByIP[a] != nil {
+			if a, ok := ParseAddr(node); ok && ix.nodesByIP[a] != nil {
 				node = ix.nodesByIP[a].Name
 				ni = ix.states[node]
 			}
@@ -147,7 +147,7 @@ func (j *macJoin) podMACs() {
 			ref = ns.Pod.String()
 		} else {
 			for _, a := range ns.Addresses {
-				if x, ok := parseAddr(a.CIDR); ok {
+				if x, ok := ParseAddr(a.CIDR); ok {
 					if p := ix.podsByIP[x]; p != nil {
 						ref = p.Namespace + "/" + p.Name
 					}
@@ -278,7 +278,7 @@ func netnsLabel(ns *Netns, l *Link) string {
 	label := "netns " + ns.Name
 	for _, a := range ns.Addresses {
 		if a.Link == l.Name {
-			if x, ok := parseAddr(a.CIDR); ok && !x.IsLinkLocalUnicast() {
+			if x, ok := ParseAddr(a.CIDR); ok && !x.IsLinkLocalUnicast() {
 				return label + " " + x.String()
 			}
 		}
@@ -403,7 +403,7 @@ func ofLess(a, b string) bool {
 
 func firstAddr(nets []string) string {
 	for _, n := range nets {
-		if a, ok := parseAddr(n); ok {
+		if a, ok := ParseAddr(n); ok {
 			return a.String()
 		}
 	}

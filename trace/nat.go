@@ -112,7 +112,7 @@ func (wk *walker) leaveBy(rid string, out *RouterPort, dst netip.Addr) {
 	if fab == nil || len(fab.f.NATRules) == 0 {
 		return
 	}
-	src, ok := parseAddr(wk.w.Source.IP)
+	src, ok := ParseAddr(wk.w.Source.IP)
 	if !ok || wk.exit != nil && wk.exit.snat != nil {
 		return
 	}

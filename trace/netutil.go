@@ -15,8 +15,9 @@ func NormalizeMAC(s string) string {
 	return hw.String()
 }
 
-// parseAddr parses an address, bare or in CIDR form, unmapping IPv4-in-IPv6.
-func parseAddr(s string) (netip.Addr, bool) {
+// ParseAddr parses an address, bare or in CIDR form, unmapping IPv4-in-IPv6; an address with an
+// IPv6 zone is refused.
+func ParseAddr(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		s = s[:i]
@@ -39,7 +40,7 @@ func parsePrefix(s string, fam netip.Addr) (netip.Prefix, bool) {
 		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
 	}
 	if !strings.Contains(s, "/") {
-		a, ok := parseAddr(s)
+		a, ok := ParseAddr(s)
 		if !ok {
 			return netip.Prefix{}, false
 		}

@@ -78,7 +78,7 @@ func (wk *walker) sourcePodHop(src *Pod, srcIP, dstIP netip.Addr, ns *Netns, ps 
 		h.Detail = rd.detail(dstIP)
 		next := rd.nextHop(dstIP)
 		for _, n := range ns.Neighbors {
-			if a, ok := parseAddr(n.IP); ok && a == next && NormalizeMAC(n.MAC) != "" {
+			if a, ok := ParseAddr(n.IP); ok && a == next && NormalizeMAC(n.MAC) != "" {
 				ps.nextMAC = NormalizeMAC(n.MAC)
 				h.Evidence = append(h.Evidence, ev(nsSrc, "neighbour %s lladdr %s %s", n.IP, ps.nextMAC, n.State))
 			}
@@ -192,7 +192,7 @@ func decideRoute(ns *Netns, dst netip.Addr) (routeDecision, bool) {
 		return routeDecision{}, false
 	}
 	rd := routeDecision{rt: rt}
-	if g, ok := parseAddr(rt.Gateway); ok && rt.Gateway != "" {
+	if g, ok := ParseAddr(rt.Gateway); ok && rt.Gateway != "" {
 		rd.gateway = g
 	} else {
 		rd.direct = true
@@ -249,7 +249,7 @@ func ifaceNamesPod(itf *Interface, p *Pod, ip netip.Addr, mac string) bool {
 	}
 	for _, k := range []string{"ip_address", "ip_addresses", "ip"} {
 		for _, v := range strings.FieldsFunc(x[k], func(r rune) bool { return r == ',' || r == ' ' }) {
-			if a, ok := parseAddr(v); ok && a == ip {
+			if a, ok := ParseAddr(v); ok && a == ip {
 				return true
 			}
 		}
@@ -308,7 +308,7 @@ func linkHolding(ns *Netns, ip netip.Addr) (*Link, *Address) {
 	var found *Address
 	for i := range ns.Addresses {
 		a := &ns.Addresses[i]
-		if x, ok := parseAddr(a.CIDR); !ok || x != ip {
+		if x, ok := ParseAddr(a.CIDR); !ok || x != ip {
 			continue
 		}
 		for j := range ns.Links {

@@ -12,7 +12,7 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 	case TargetNode:
 		n := ix.nodes[t.Name]
 		if n == nil {
-			if a, ok := parseAddr(t.Name); ok {
+			if a, ok := ParseAddr(t.Name); ok {
 				n = ix.nodesByIP[a]
 			}
 		}
@@ -33,10 +33,10 @@ func (ix *Index) resolveTarget(t Target) (destination, error) {
 		if len(p.IPs) == 0 {
 			return destination{}, &RequestError{fmt.Sprintf("destination pod %s has no IP yet (is it running?)", ref)}
 		}
-		a, _ := parseAddr(p.IPs[0])
+		a, _ := ParseAddr(p.IPs[0])
 		return destination{ep: podEndpoint(p, a), ip: a, pod: p}, nil
 	case TargetIP:
-		a, ok := parseAddr(t.IP)
+		a, ok := ParseAddr(t.IP)
 		if !ok {
 			return destination{}, &RequestError{fmt.Sprintf("%q is not an IP address", t.IP)}
 		}
@@ -74,7 +74,7 @@ func (n *Node) IP() (netip.Addr, bool) {
 	var best netip.Addr
 	rank := 99
 	for _, ad := range n.Addresses {
-		a, ok := parseAddr(ad.Address)
+		a, ok := ParseAddr(ad.Address)
 		if !ok {
 			continue
 		}
@@ -98,7 +98,7 @@ func (n *Node) IP() (netip.Addr, bool) {
 // pickIP returns the first of ips in the family of want (any when want is invalid).
 func pickIP(ips []string, want netip.Addr) (netip.Addr, bool) {
 	for _, s := range ips {
-		a, ok := parseAddr(s)
+		a, ok := ParseAddr(s)
 		if ok && (!want.IsValid() || sameFamily(a, want)) {
 			return a, true
 		}

@@ -78,7 +78,7 @@ func (fab *fabIdx) lookup(routerID string, dst netip.Addr) (routeChoice, bool) {
 			continue
 		}
 		c := routeChoice{prefix: p.Masked(), origin: cmp.Or(r.Origin, OriginStatic), source: cmp.Or(r.Source, fab.f.Provider)}
-		if nh, ok := parseAddr(r.NextHop); ok {
+		if nh, ok := ParseAddr(r.NextHop); ok {
 			c.nextHop = nh
 		} else {
 			c.discard = true
@@ -301,7 +301,7 @@ func (fab *fabIdx) ownPort(rid string, a netip.Addr) *RouterPort {
 func portAddrFor(rp *RouterPort, dst netip.Addr) netip.Addr {
 	var first netip.Addr
 	for _, n := range rp.Networks {
-		if a, ok := parseAddr(n); ok {
+		if a, ok := ParseAddr(n); ok {
 			if !first.IsValid() {
 				first = a
 			}
@@ -338,7 +338,7 @@ func (wk *walker) nextRouterPort(out *RouterPort, nh netip.Addr) *RouterPort {
 	fab := wk.ix.fab
 	if peer := fab.rports[out.PeerRouterPort]; peer != nil {
 		for _, n := range peer.Networks {
-			if a, ok := parseAddr(n); ok && a == nh {
+			if a, ok := ParseAddr(n); ok && a == nh {
 				return peer
 			}
 		}

@@ -94,7 +94,7 @@ func (ix *Index) serviceTarget(t Target, words Words) (*svcTarget, error) {
 		}
 		st := &svcTarget{svc: svc, port: sp, vipPort: sp.Port, protocol: cmp.Or(sp.Protocol, ProtocolTCP)}
 		for _, ip := range svc.addresses() {
-			if a, ok := parseAddr(ip); ok {
+			if a, ok := ParseAddr(ip); ok {
 				st.vip = a
 				break
 			}
@@ -104,7 +104,7 @@ func (ix *Index) serviceTarget(t Target, words Words) (*svcTarget, error) {
 		}
 		return st, nil
 	case TargetIP:
-		a, ok := parseAddr(t.IP)
+		a, ok := ParseAddr(t.IP)
 		if !ok {
 			return nil, nil
 		}
@@ -127,7 +127,7 @@ func (ix *Index) serviceByAddr(a netip.Addr, port int, proto string, words Words
 	for i := range ix.snap.Cluster.Services {
 		svc := &ix.snap.Cluster.Services[i]
 		vip := slices.ContainsFunc(svc.addresses(), func(s string) bool {
-			b, ok := parseAddr(s)
+			b, ok := ParseAddr(s)
 			return ok && b == a
 		})
 		for j := range svc.Ports {
@@ -252,7 +252,7 @@ func (ix *Index) endpoints(st *svcTarget) []svcEndpoint {
 		}
 		for _, e := range sl.Endpoints {
 			for _, s := range e.Addresses {
-				a, ok := parseAddr(s)
+				a, ok := ParseAddr(s)
 				if !ok || !sameFamily(a, st.vip) || seen[a.String()] {
 					continue
 				}

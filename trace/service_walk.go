@@ -208,7 +208,7 @@ func (fab *fabIdx) indexVIPs() {
 	for i := range fab.f.LoadBalancers {
 		lb := &fab.f.LoadBalancers[i]
 		for j := range lb.VIPs {
-			if a, ok := parseAddr(lb.VIPs[j].IP); ok {
+			if a, ok := ParseAddr(lb.VIPs[j].IP); ok {
 				fab.vips[a] = append(fab.vips[a], lbVIP{lb, &lb.VIPs[j]})
 			}
 		}
@@ -430,7 +430,7 @@ func lbBackends(vip *LBVIP, e *svcEndpoint) ([]string, *LBBackend) {
 			s += " " + b.Status
 		}
 		backs = append(backs, s)
-		if a, ok := parseAddr(b.IP); ok && a == e.ip && (b.Port == 0 || b.Port == e.port) {
+		if a, ok := ParseAddr(b.IP); ok && a == e.ip && (b.Port == 0 || b.Port == e.port) {
 			mine = b
 		}
 	}

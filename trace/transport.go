@@ -175,8 +175,8 @@ func tunnelTo(a, b *Host) *Tunnel {
 }
 
 func sameIP(x, y string) bool {
-	a, ok1 := parseAddr(x)
-	b, ok2 := parseAddr(y)
+	a, ok1 := ParseAddr(x)
+	b, ok2 := ParseAddr(y)
 	return ok1 && ok2 && a == b
 }
 

@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"net/netip"
 	"sort"
 
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -40,8 +39,8 @@ func newHolding(need Need) holding {
 		if t.Kind != trace.TargetIP {
 			continue
 		}
-		if a, err := netip.ParseAddr(t.IP); err == nil && a.Zone() == "" {
-			h.anywhere = append(h.anywhere, a.Unmap().String())
+		if a, ok := trace.ParseAddr(t.IP); ok {
+			h.anywhere = append(h.anywhere, a.String())
 		}
 	}
 	return h
@@ -57,8 +56,8 @@ func (r *nodeReads) walkPod(node string, ips []string) {
 		r.want[node] = w
 	}
 	for _, ip := range ips {
-		if a, err := netip.ParseAddr(ip); err == nil && a.Zone() == "" {
-			w[a.Unmap().String()] = true
+		if a, ok := trace.ParseAddr(ip); ok {
+			w[a.String()] = true
 		}
 	}
 	run := r.runs[node]

@@ -35,8 +35,8 @@ func (s *seek) read(ns *trace.Netns) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range ns.Addresses {
-		if p, err := netip.ParsePrefix(a.CIDR); err == nil {
-			delete(s.left, p.Addr().Unmap())
+		if ip, ok := trace.ParseAddr(a.CIDR); ok {
+			delete(s.left, ip)
 		}
 	}
 }
