@@ -30,9 +30,7 @@ type nsRef struct {
 
 	h   *netlink.Handle
 	ns  *trace.Netns
-	err error
-	// skipped: it holds none of Options.Holding's addresses (ns and err are nil).
-	skipped bool
+	err error // ns and err both nil: it holds none of Options.Holding's addresses
 	// sought: its read is counted in seek.reads (the root and named namespaces, with OnlyHolding).
 	sought bool
 }
@@ -82,8 +80,8 @@ func Collect(ctx context.Context, opts Options) (*trace.NodeState, []string, err
 
 	st := &trace.NodeState{Name: opts.Node}
 	for _, r := range refs {
-		if r.skipped {
-			continue
+		if r.ns == nil && r.err == nil {
+			continue // holds none of opts.Holding's addresses
 		}
 		if r.err != nil {
 			warnings = append(warnings, fmt.Sprintf("netns %s: not read: %v", r.name, vanished(r.err)))
@@ -150,9 +148,6 @@ func readOne(opts Options, r *nsRef, src string) (*netlink.Handle, *trace.Netns,
 		return nil, nil, err
 	}
 	ns, err := readNetns(h, r, src, opts)
-	if ns == nil && err == nil {
-		r.skipped = true
-	}
 	return h, ns, err
 }
 
