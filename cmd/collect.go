@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/packetwalk/kubectl-packetwalk/collect/live"
 	"github.com/packetwalk/kubectl-packetwalk/collect/node"
 	"github.com/packetwalk/kubectl-packetwalk/collect/ovs"
 	"github.com/packetwalk/kubectl-packetwalk/trace"
@@ -95,10 +96,10 @@ func (o *LocalNodeOptions) Validate() error {
 	if o.Holding != nil && len(o.Holding) == 0 {
 		return usageErr("--netns-holding needs the addresses of the pods to read, or %s for the root namespace alone", NetnsHoldingNone)
 	}
+	if len(o.Holding) == 1 && o.Holding[0] == NetnsHoldingNone {
+		return nil
+	}
 	for _, s := range o.Holding {
-		if s == NetnsHoldingNone && len(o.Holding) == 1 {
-			break
-		}
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.Zone() != "" {
 			return usageErr("--netns-holding: %q is not an IP address (give the addresses of the pods to read, or %s for the root namespace alone)", s, NetnsHoldingNone)
@@ -108,8 +109,9 @@ func (o *LocalNodeOptions) Validate() error {
 	return nil
 }
 
-// NetnsHoldingNone is --netns-holding's value that reads the root namespace alone.
-const NetnsHoldingNone = "none"
+// NetnsHoldingNone is --netns-holding's value that reads the root namespace alone (the word live
+// sends).
+const NetnsHoldingNone = live.NetnsHoldingNone
 
 // Complete fills the node name from the hostname.
 func (o *LocalNodeOptions) Complete() error {

@@ -175,8 +175,12 @@ func native(ctx context.Context, r runner.Runner, node runner.Node, binary strin
 	return st, srcs, err
 }
 
-// netnsHolding is `collect node`'s flag that limits the namespaces read.
-const netnsHolding = "--netns-holding"
+// netnsHolding is `collect node`'s flag that limits the namespaces read, and NetnsHoldingNone its
+// value for the root namespace alone.
+const (
+	netnsHolding     = "--netns-holding"
+	NetnsHoldingNone = "none"
+)
 
 // olderBinary says whether err is a `collect node` that does not know --netns-holding.
 func olderBinary(err error) bool {
@@ -187,7 +191,7 @@ func olderBinary(err error) bool {
 func nativeArgs(ctx context.Context, r runner.Runner, node runner.Node, binary string, holding []string) (*trace.NodeState, []trace.SourceInfo, error) {
 	argv := []string{binary, "collect", "node", "--node-name", node.Name}
 	if holding != nil {
-		argv = append(argv, netnsHolding, cmp.Or(strings.Join(holding, ","), "none"))
+		argv = append(argv, netnsHolding, cmp.Or(strings.Join(holding, ","), NetnsHoldingNone))
 	}
 	what := "from `collect node` on " + node.Name
 	var s *trace.Snapshot
