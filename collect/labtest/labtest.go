@@ -99,21 +99,27 @@ func OVSDBServer(t testing.TB, schema string) string {
 }
 
 // ServeUnix listens on a new unix socket (under a short temporary directory: a socket's path is
-// limited to 108 bytes) and hands each connection it accepts to serve, each on its own
-// goroutine. When the test ends the listener closes, then every connection it accepted. It
-// returns the socket's path and the listener, for a test that stops accepting early.
+// limited to 108 bytes) and serves it as Serve does. It returns the socket's path and the
+// listener, for a test that stops accepting early.
 func ServeUnix(t testing.TB, serve func(net.Conn)) (string, net.Listener) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "pwsock")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "s.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
+	Serve(t, ln, serve)
+	return sock, ln
+}
+
+// Serve hands each connection ln accepts to serve, each on its own goroutine. When the test ends
+// the listener closes, then every connection it accepted.
+func Serve(t testing.TB, ln net.Listener, serve func(net.Conn)) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	done := make(chan struct{})
@@ -134,11 +140,9 @@ func ServeUnix(t testing.TB, serve func(net.Conn)) (string, net.Listener) {
 		ln.Close()
 		<-done
 		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}
-		mu.Unlock()
-		os.RemoveAll(dir)
 	})
-	return sock, ln
 }
