@@ -143,11 +143,7 @@ func TestEchoIsAnswered(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	defer c.Close()
+	connect(ctx, t, ep)
 	rep := <-echoed
 	if string(rep.ID) != `"echo-7"` || string(rep.Result) != `["probe",1]` || string(rep.Error) != "null" {
 		t.Errorf("echo reply id %s result %s error %s, want \"echo-7\", [\"probe\",1], null", rep.ID, rep.Result, rep.Error)
@@ -253,11 +249,7 @@ func TestConnectTransactReadsARealServer(t *testing.T) {
 	if err != nil || len(res) != 1 || len(res[0].Rows) != 1 || res[0].Rows[0]["name"] != "br-int" {
 		t.Fatalf("Results = %+v, %v; want br-int", res, err)
 	}
-	full, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	defer full.Close()
+	full := connect(ctx, t, ep)
 	for _, col := range []string{"name", "datapath_type", "ports"} {
 		got, want := c.Schema().Table("Bridge").Column(col), full.Schema().Table("Bridge").Column(col)
 		if got == nil || got.String() != want.String() || got.Mutable() != want.Mutable() {
@@ -298,11 +290,7 @@ func TestTimedOutWriteEndsTheConnection(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	defer c.Close()
+	c := connect(ctx, t, ep)
 	// More than a unix socket's buffers hold.
 	big := ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Bridge", Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: strings.Repeat("x", 16<<20)}}}
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -386,6 +374,18 @@ func TestFailedEchoAnswerEndsTheConnection(t *testing.T) {
 }
 
 // answerHandshake answers a client's list_dbs (dbs) and get_schema (schema) as a server of an empty
+// connect connects to the Open_vSwitch database at ep, failing the test if it cannot; the
+// connection closes when the test ends.
+func connect(ctx context.Context, t *testing.T, ep string) *ovsdbrpc.Client {
+	t.Helper()
+	c, err := ovsdbrpc.Connect(ctx, "Open_vSwitch", []string{ep}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // Open_vSwitch database would.
 func answerHandshake(w io.Writer, dbs, schema request) {
 	io.WriteString(w, `{"id":`+string(dbs.ID)+`,"result":["Open_vSwitch"],"error":null}`)
